@@ -1,0 +1,300 @@
+"""The one typed, validated configuration of a reportgen build.
+
+Defaults are the seed study's protocol exactly (see ../shared/seed): the two architectures, the
+augmentation, CIFAR-10 normalisation, batch 1024, AdamW 1e-3 / 0.05, cosine over 80 epochs, seed 42.
+
+A config is built from a preset, then a YAML file, then ``key=value`` overrides, in that order, and
+is validated before any work starts. This module must not import torch: ``reportgen render`` reads
+the config back from a bundle on machines that have no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from reportgen.errors import ConfigError
+
+# CIFAR-10 train-split channel statistics, as used by the seed notebook.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from and how they are normalised."""
+
+    # cifar10: torchvision's CIFAR-10, downloaded into cache_dir on first use.
+    # folder: an ImageFolder tree at `dir` with train/ and test/ (class names from the folders).
+    # sample: the class-balanced CIFAR-10 sample that ships inside the package (offline).
+    dataset: Literal["cifar10", "folder", "sample"] = "cifar10"
+    dir: str | None = None
+    cache_dir: str = "~/.cache/reportgen"
+    mean: list[float] = field(default_factory=lambda: list(CIFAR10_MEAN))
+    std: list[float] = field(default_factory=lambda: list(CIFAR10_STD))
+
+
+@dataclass
+class AugmentConfig:
+    """The seed's training augmentation; evaluation uses normalisation only."""
+
+    hflip_p: float = 0.5  # probability of a horizontal flip
+    rotation_deg: float = 15.0  # rotation angle drawn uniformly from [-deg, +deg]
+    translate_frac: float = 0.1  # shift up to this fraction of width / height, whole pixels
+
+
+@dataclass
+class CNNConfig:
+    """The seed's residual CNN: three ResBlocks, each followed by max-pool and dropout."""
+
+    channels: list[int] = field(default_factory=lambda: [32, 64, 128])
+    hidden_dim: int = 512  # width of the MLP head (2048 -> 512 -> classes)
+    dropout: float = 0.1
+
+
+@dataclass
+class ViTConfig:
+    """The seed's Vision Transformer: conv patch embedding, CLS token, pre-norm encoder layers."""
+
+    patch_size: int = 4
+    embed_dim: int = 128
+    depth: int = 6
+    num_heads: int = 4
+    mlp_dim: int = 512
+    dropout: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and execution settings, shared by both models."""
+
+    epochs: int = 80
+    batch_size: int = 1024
+    lr: float = 1e-3  # AdamW learning rate, cosine-annealed to 0 over `epochs`
+    weight_decay: float = 0.05
+    seeds: list[int] = field(default_factory=lambda: [42])  # one run per model and seed
+    # fast: uint8 tensors on the training device, batched augmentation there (reportgen's way).
+    # seed: torchvision PIL transforms through a DataLoader, one image at a time (the notebook's way).
+    pipeline: Literal["fast", "seed"] = "fast"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), else fp32.
+    precision: Literal["auto", "32", "bf16-mixed"] = "auto"
+    channels_last: bool = True  # NHWC memory layout for the CNN's convolutions
+    compile: bool = False  # torch.compile the model (slow to start, faster per step on GPU)
+    devices: int = 1  # passed to Lightning's Trainer, with strategy and num_nodes
+    strategy: str = "auto"
+    num_nodes: int = 1
+    num_threads: int = 0  # CPU threads for torch; 0 keeps torch's default
+
+
+@dataclass
+class ReportConfig:
+    """What the report shows; changing these never retrains."""
+
+    title: str = "Comparative Analysis of a CNN and a Vision Transformer on CIFAR-10"
+    sample_index: int = 1234  # the test image shown in the feature-map and attention figures
+    feature_channels: int = 4  # feature maps shown per CNN stage
+    pdf: bool = True  # also render report.pdf with WeasyPrint
+
+
+@dataclass
+class Config:
+    """A whole build: data, augmentation, both architectures, training and report."""
+
+    models: list[str] = field(default_factory=lambda: ["cnn", "vit"])
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    cnn: CNNConfig = field(default_factory=CNNConfig)
+    vit: ViTConfig = field(default_factory=ViTConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain data, ready for YAML or JSON."""
+        return dataclasses.asdict(self)
+
+
+KNOWN_MODELS = ("cnn", "vit")
+
+# Presets are overrides on top of the seed protocol. `quick` trains on the packaged sample so that
+# a fresh machine with 2 CPU cores builds the whole report offline in a few minutes; its smaller
+# batch keeps the number of optimiser steps sensible on 4,000 training images.
+PRESETS: dict[str, dict[str, Any]] = {
+    "seed": {},
+    "quick": {
+        "data": {"dataset": "sample"},
+        "train": {"epochs": 15, "batch_size": 128},
+        "report": {"sample_index": 123},
+    },
+}
+
+
+def load_config(
+    preset: str = "seed",
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Build and validate a config: preset, then YAML file, then dotted-key overrides."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset '{preset}': choose one of {', '.join(PRESETS)}")
+    raw: dict[str, Any] = {}
+    _merge(raw, PRESETS[preset])
+    if config_file is not None:
+        _merge(raw, _read_yaml(Path(config_file)))
+    for key, value in (overrides or {}).items():
+        _merge(raw, _nest(key, value))
+    return config_from_dict(raw)
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Validate a (possibly partial) nested mapping and return the full config."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a mapping of sections (data, train, ...)")
+    config = _build(Config, raw, prefix="")
+    _check_values(config)
+    return config
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split a ``section.key=value`` override; the value is parsed as YAML (numbers, lists, ...)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override '{text}' is not of the form section.key=value")
+    try:
+        return key.strip(), yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        return key.strip(), value
+
+
+def save_config(config: Config, path: Path) -> None:
+    """Write the resolved config as YAML."""
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections (data, train, ...)")
+    return data
+
+
+def _nest(dotted: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    node = out
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            raise ConfigError(
+                f"unknown config key '{prefix}{key}': known keys here are {', '.join(sorted(names))}"
+            )
+    kwargs = {}
+    for name in names & raw.keys():
+        kwargs[name] = _coerce(hints[name], raw[name], f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check `value` against the annotation `hint`, converting only int and numeric text -> float."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' must be a section (a mapping), got {value!r}")
+        return _build(hint, value, prefix=f"{key}.")
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [t for t in options if t is not type(None)]
+        return _coerce(inner, value, key)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        value = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        if value not in choices:
+            raise ConfigError(f"config key '{key}' must be one of {', '.join(map(str, choices))}; got {value!r}")
+        return value
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
+        return [_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 3e-4 (no dot) as a string; it is meant as a number
+            return float(value)
+        except ValueError:
+            pass
+    if hint in (int, str, bool) and isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"config key '{key}' must be of type {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def _require(ok: bool, key: str, what: str) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' {what}")
+
+
+def _check_values(c: Config) -> None:
+    """Reject impossible values, naming the key, before any work starts."""
+    _require(len(c.models) > 0, "models", "must name at least one model (cnn, vit)")
+    for name in c.models:
+        _require(name in KNOWN_MODELS, "models", f"names unknown model '{name}': known models are cnn, vit")
+    _require(len(set(c.models)) == len(c.models), "models", "lists a model twice")
+    _require(c.data.dataset != "folder" or bool(c.data.dir), "data.dir", "must be set when data.dataset is folder")
+    for key, values in (("data.mean", c.data.mean), ("data.std", c.data.std)):
+        _require(len(values) == 3, key, "must hold 3 values, one per RGB channel")
+    _require(all(s > 0 for s in c.data.std), "data.std", "must be positive")
+    _require(0.0 <= c.augment.hflip_p <= 1.0, "augment.hflip_p", "must be between 0 and 1")
+    _require(0.0 <= c.augment.rotation_deg <= 180.0, "augment.rotation_deg", "must be between 0 and 180")
+    _require(0.0 <= c.augment.translate_frac < 1.0, "augment.translate_frac", "must be in [0, 1)")
+    _require(len(c.cnn.channels) > 0, "cnn.channels", "must list at least one stage width")
+    _require(all(ch > 0 for ch in c.cnn.channels), "cnn.channels", "must be positive")
+    _require(c.cnn.hidden_dim > 0, "cnn.hidden_dim", "must be positive")
+    _require(c.vit.patch_size > 0 and 32 % c.vit.patch_size == 0, "vit.patch_size", "must divide the image size 32")
+    _require(c.vit.embed_dim > 0, "vit.embed_dim", "must be positive")
+    _require(c.vit.num_heads > 0 and c.vit.embed_dim % c.vit.num_heads == 0,
+             "vit.num_heads", "must be positive and divide vit.embed_dim")
+    _require(c.vit.depth > 0, "vit.depth", "must be positive")
+    _require(c.vit.mlp_dim > 0, "vit.mlp_dim", "must be positive")
+    for key, p in (("cnn.dropout", c.cnn.dropout), ("vit.dropout", c.vit.dropout)):
+        _require(0.0 <= p < 1.0, key, "must be in [0, 1)")
+    _require(c.train.epochs > 0, "train.epochs", f"must be a positive number of epochs, got {c.train.epochs}")
+    _require(c.train.batch_size > 0, "train.batch_size", "must be positive")
+    _require(c.train.lr > 0, "train.lr", "must be positive")
+    _require(c.train.weight_decay >= 0, "train.weight_decay", "must not be negative")
+    _require(len(c.train.seeds) > 0, "train.seeds", "must list at least one seed")
+    _require(len(set(c.train.seeds)) == len(c.train.seeds), "train.seeds", "lists a seed twice")
+    _require(all(s >= 0 for s in c.train.seeds), "train.seeds", "must not be negative")
+    _require(c.train.devices > 0, "train.devices", "must be positive")
+    _require(c.train.num_nodes > 0, "train.num_nodes", "must be positive")
+    _require(c.train.num_threads >= 0, "train.num_threads", "must not be negative")
+    _require(c.report.sample_index >= 0, "report.sample_index", "must not be negative")
+    _require(c.report.feature_channels > 0, "report.feature_channels", "must be positive")

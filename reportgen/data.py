@@ -1,0 +1,277 @@
+"""Datasets as uint8 tensors, batched on-device augmentation, and the seed's PIL pipeline.
+
+Images are decoded once into one uint8 tensor per split, (N, 3, 32, 32), and cached on disk, so a
+training epoch never touches PIL or per-image Python (the seed's loader, PIL transforms one image
+at a time, managed ~3,500 images/s and starved its GPU). Augmentation draws every image's flip,
+angle and shift at once and resamples the whole batch with one grid_sample on the device.
+
+The seed's own pipeline (torchvision transforms on PIL images through a DataLoader) stays available
+as `train.pipeline: seed`, so that `reportgen bench` can compare the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+
+from reportgen.config import AugmentConfig, DataConfig
+from reportgen.errors import DataError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+IMAGE_SHAPE = (3, 32, 32)
+
+
+@dataclass
+class ImageData:
+    """Both splits of a dataset, decoded: uint8 (N, 3, 32, 32) images and int64 (N,) labels."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+    source: str  # a human-readable description of where the images came from
+    fingerprint: str  # sha256 of the decoded images, labels and class names
+
+    def describe(self) -> dict:
+        """The dataset's identity, as written to dataset.json."""
+        return {
+            "source": self.source,
+            "classes": self.classes,
+            "train_size": len(self.train_y),
+            "test_size": len(self.test_y),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def sample_root() -> Path:
+    """The class-balanced CIFAR-10 sample shipped inside the package (ImageFolder layout)."""
+    return Path(str(resources.files("reportgen.sample") / "cifar10"))
+
+
+def load_data(cfg: DataConfig) -> ImageData:
+    """Load the configured dataset, decoding it once and caching the decoded arrays."""
+    cache = Path(cfg.cache_dir).expanduser()
+    if cfg.dataset == "cifar10":
+        return _load_torchvision_cifar10(cache)
+    root = sample_root() if cfg.dataset == "sample" else Path(cfg.dir).expanduser()
+    label = "the CIFAR-10 sample shipped with reportgen" if cfg.dataset == "sample" else f"image folder {root}"
+    return _load_image_folder(root, cache, label)
+
+
+def _load_torchvision_cifar10(cache: Path) -> ImageData:
+    from torchvision.datasets import CIFAR10
+
+    root = cache / "cifar10"
+    try:
+        train = CIFAR10(root=str(root), train=True, download=True)
+        test = CIFAR10(root=str(root), train=False, download=True)
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError; a bad archive is a RuntimeError
+        raise DataError(
+            f"could not download CIFAR-10 into {root} ({exc.__class__.__name__}: {exc}); without internet, "
+            "pass --data-dir with an ImageFolder copy (train/ and test/ of class folders) or use --preset quick"
+        ) from None
+    arrays = [
+        torch.from_numpy(np.ascontiguousarray(train.data.transpose(0, 3, 1, 2))),  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+        torch.tensor(train.targets, dtype=torch.int64),
+        torch.from_numpy(np.ascontiguousarray(test.data.transpose(0, 3, 1, 2))),
+        torch.tensor(test.targets, dtype=torch.int64),
+    ]
+    return ImageData(*arrays, list(train.classes), f"torchvision CIFAR-10 ({root})", _fingerprint(*arrays, train.classes))
+
+
+def _load_image_folder(root: Path, cache: Path, label: str) -> ImageData:
+    files, classes = _scan_image_folder(root)
+    key = hashlib.sha256(
+        "\n".join(f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()
+    ).hexdigest()[:24]
+    cached = cache / "decoded" / f"{key}.npz"
+    if cached.is_file():
+        with np.load(cached, allow_pickle=False) as z:
+            arrays = [torch.from_numpy(z[name]) for name in ("train_x", "train_y", "test_x", "test_y")]
+            return ImageData(*arrays, [str(c) for c in z["classes"]], label, str(z["fingerprint"]))
+    arrays = [*_decode_split(root / "train", classes), *_decode_split(root / "test", classes)]
+    data = ImageData(*arrays, classes, label, _fingerprint(*arrays, classes))
+    _write_cache(cached, data)
+    return data
+
+
+def _scan_image_folder(root: Path) -> tuple[list[Path], list[str]]:
+    """All image files under root/{train,test}/<class>/, and the class names (sorted folder names)."""
+    if not root.is_dir():
+        raise DataError(f"data folder {root} does not exist; pass a folder that holds train/ and test/")
+    split_classes = {}
+    for split in ("train", "test"):
+        folder = root / split
+        if not folder.is_dir():
+            raise DataError(f"data folder {root} has no {split}/ folder; expected {split}/<class>/<image> files")
+        split_classes[split] = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        if not split_classes[split]:
+            raise DataError(f"{folder} holds no class folders; expected {split}/<class>/<image> files")
+    if split_classes["train"] != split_classes["test"]:
+        raise DataError(f"the class folders of {root}/train and {root}/test differ; both need the same classes")
+    classes = split_classes["train"]
+    files = [
+        p for split in ("train", "test") for c in classes
+        for p in sorted((root / split / c).iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS
+    ]
+    return files, classes
+
+
+def _decode_split(folder: Path, classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = [], []
+    for index, name in enumerate(classes):
+        for path in sorted((folder / name).iterdir()):
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                images.append(_decode_image(path))
+                labels.append(index)
+    if not images:
+        raise DataError(f"{folder} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    x = torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())  # (N, H, W, 3) -> (N, 3, H, W)
+    return x, torch.tensor(labels, dtype=torch.int64)
+
+
+def _decode_image(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            pixels = np.asarray(img.convert("RGB"))
+    except OSError as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from None
+    if pixels.shape != (32, 32, 3):
+        raise DataError(f"image {path} is {pixels.shape[1]}x{pixels.shape[0]}; reportgen trains on 32x32 RGB images")
+    return pixels
+
+
+def _fingerprint(train_x, train_y, test_x, test_y, classes) -> str:
+    digest = hashlib.sha256()
+    for t in (train_x, train_y, test_x, test_y):
+        digest.update(t.numpy().tobytes())
+    digest.update("\n".join(classes).encode())
+    return digest.hexdigest()
+
+
+def _write_cache(path: Path, data: ImageData) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{np.random.randint(1 << 30)}.npz")
+    np.savez(tmp, train_x=data.train_x.numpy(), train_y=data.train_y.numpy(), test_x=data.test_x.numpy(),
+             test_y=data.test_y.numpy(), classes=np.array(data.classes), fingerprint=np.array(data.fingerprint))
+    tmp.replace(path)  # atomic: a crash never leaves a truncated cache entry
+
+
+# ---------------------------------------------------------------------------------------------
+# Batched augmentation on the device (reportgen's pipeline)
+# ---------------------------------------------------------------------------------------------
+
+def random_affine_params(n: int, aug: AugmentConfig, size: int, device, generator=None):
+    """Draw each image's flip, rotation and shift the way the seed's torchvision transforms do.
+
+    flip ~ Bernoulli(hflip_p); angle ~ U(-rotation_deg, +rotation_deg) degrees;
+    shift_x, shift_y = round(U(-translate_frac*size, +translate_frac*size)) whole pixels (RandomAffine).
+    Returns (flip bool (n,), angle_deg (n,), shift_x (n,), shift_y (n,)).
+    """
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return torch.rand(n, device=device, generator=generator) * (high - low) + low
+
+    flip = torch.rand(n, device=device, generator=generator) < aug.hflip_p
+    angle = uniform(-aug.rotation_deg, aug.rotation_deg)
+    max_shift = aug.translate_frac * size
+    shift_x = torch.round(uniform(-max_shift, max_shift))
+    shift_y = torch.round(uniform(-max_shift, max_shift))
+    return flip, angle, shift_x, shift_y
+
+
+def augment(x: torch.Tensor, aug: AugmentConfig, generator=None) -> torch.Tensor:
+    """Flip, rotate and translate a uint8 batch (B, 3, S, S) in one resampling; float pixels out.
+
+    The three transforms compose into one affine map per image, applied with one grid_sample
+    (nearest neighbour, zeros outside the image: torchvision's defaults for these transforms).
+    """
+    b, _, h, w = x.shape
+    flip, angle, shift_x, shift_y = random_affine_params(b, aug, w, x.device, generator)
+    # grid_sample wants, for every output pixel, where to read in the input, in [-1, 1] coordinates:
+    # input = Flip . Rotate^-1 . (output - shift), the inverse of shift(rotate(flip(image))).
+    rad = angle * (math.pi / 180.0)
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    sign = 1.0 - 2.0 * flip.float()  # -1 mirrors x
+    tx, ty = shift_x * (2.0 / w), shift_y * (2.0 / h)  # pixels -> normalised units
+    theta = torch.stack([
+        torch.stack([sign * cos, sign * sin, -sign * (cos * tx + sin * ty)], dim=1),
+        torch.stack([-sin, cos, sin * tx - cos * ty], dim=1),
+    ], dim=1)  # (B, 2, 3)
+    grid = F.affine_grid(theta, [b, 3, h, w], align_corners=False)
+    return F.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
+def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """uint8 or float pixels in [0, 255] -> (x/255 - mean) / std per channel, as one multiply-add."""
+    scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=x.device).view(1, 3, 1, 1)
+    shift = torch.tensor([-m / s for m, s in zip(mean, std)], device=x.device).view(1, 3, 1, 1)
+    return torch.addcmul(shift, x.float(), scale)
+
+
+class TensorBatches(Dataset):
+    """A dataset that hands out whole batches with one gather (DataLoader calls __getitems__).
+
+    Lives on whatever device its tensors are on: on CUDA the data never leaves GPU memory.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.y[i]
+
+    def __getitems__(self, indices: list[int]):
+        idx = torch.as_tensor(indices, device=self.x.device)
+        return self.x[idx], self.y[idx]
+
+
+def keep_batch(batch):
+    """collate_fn for TensorBatches: the batch is already stacked."""
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed notebook's pipeline, kept for comparison (train.pipeline: seed, reportgen bench)
+# ---------------------------------------------------------------------------------------------
+
+def seed_transforms(aug: AugmentConfig, mean, std):
+    """The notebook's torchvision transforms: (train with augmentation, test with normalisation only)."""
+    from torchvision import transforms as T
+
+    train = T.Compose([
+        T.RandomHorizontalFlip(p=aug.hflip_p),
+        T.RandomRotation(aug.rotation_deg),
+        T.RandomAffine(0, translate=(aug.translate_frac, aug.translate_frac)),
+        T.ToTensor(),
+        T.Normalize(tuple(mean), tuple(std)),
+    ])
+    test = T.Compose([T.ToTensor(), T.Normalize(tuple(mean), tuple(std))])
+    return train, test
+
+
+class PILImages(Dataset):
+    """uint8 images served one at a time as PIL images through torchvision transforms (the seed's way)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform):
+        self.pixels = x.permute(0, 2, 3, 1).contiguous().numpy()  # (N, H, W, 3), what PIL wants
+        self.labels = y.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(Image.fromarray(self.pixels[i])), self.labels[i]

@@ -1,0 +1,43 @@
+"""Shared fixtures: tiny configs and tiny data, so every test runs in seconds on a CPU."""
+
+import pytest
+import torch
+
+from reportgen.config import Config
+from reportgen.data import ImageData
+
+CLASSES = ["airplane", "automobile", "bird", "cat"]
+
+
+def tiny_config(**train) -> Config:
+    """Small models and few epochs; fp32 so results do not depend on the CPU's bf16 support."""
+    c = Config()
+    c.cnn.channels, c.cnn.hidden_dim = [4, 8], 16
+    c.vit.embed_dim, c.vit.depth, c.vit.num_heads, c.vit.mlp_dim, c.vit.patch_size = 16, 1, 2, 32, 8
+    c.train.epochs, c.train.batch_size, c.train.precision = 2, 16, "32"
+    c.data.dataset = "sample"
+    c.report.sample_index = 3
+    c.report.pdf = False
+    for key, value in train.items():
+        setattr(c.train, key, value)
+    return c
+
+
+def tiny_data(n_train: int = 52, n_test: int = 30, seed: int = 0) -> ImageData:
+    """Random images whose class sets their mean brightness, so a model can learn something."""
+    g = torch.Generator().manual_seed(seed)
+
+    def split(n):
+        y = torch.arange(n) % len(CLASSES)
+        base = (y * 60 + 20).view(-1, 1, 1, 1).float()
+        x = (base + torch.randn(n, 3, 32, 32, generator=g) * 25).clamp(0, 255).to(torch.uint8)
+        return x, y
+
+    train_x, train_y = split(n_train)
+    test_x, test_y = split(n_test)
+    return ImageData(train_x, train_y, test_x, test_y, list(CLASSES), "tiny synthetic", f"tiny-{seed}")
+
+
+@pytest.fixture
+def data() -> ImageData:
+    return tiny_data()

@@ -1,0 +1,166 @@
+"""Data: image-folder loading and errors, the decode cache, and the batched augmentation."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from reportgen.config import AugmentConfig, DataConfig
+from reportgen.data import (PILImages, TensorBatches, augment, load_data, normalize, random_affine_params,
+                            seed_transforms)
+from reportgen.errors import DataError
+
+MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+def write_folder(root, classes=("cat", "dog"), per_class=(3, 2), size=32):
+    rng = np.random.default_rng(0)
+    for split, n in zip(("train", "test"), per_class):
+        for c in classes:
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / c / f"{i}.png")
+    return root
+
+
+def test_image_folder_loads_as_uint8_with_class_names_from_folders(tmp_path):
+    root = write_folder(tmp_path / "d")
+    data = load_data(DataConfig(dataset="folder", dir=str(root), cache_dir=str(tmp_path / "cache")))
+    assert data.classes == ["cat", "dog"]
+    assert data.train_x.shape == (6, 3, 32, 32) and data.train_x.dtype == torch.uint8
+    assert data.train_y.tolist() == [0, 0, 0, 1, 1, 1] and data.test_y.tolist() == [0, 0, 1, 1]
+    first = np.asarray(Image.open(root / "train" / "cat" / "0.png"))
+    assert np.array_equal(data.train_x[0].permute(1, 2, 0).numpy(), first)
+
+
+def test_decoded_data_is_cached_and_identical(tmp_path):
+    root = write_folder(tmp_path / "d")
+    cfg = DataConfig(dataset="folder", dir=str(root), cache_dir=str(tmp_path / "cache"))
+    first, second = load_data(cfg), load_data(cfg)
+    assert list((tmp_path / "cache" / "decoded").glob("*.npz"))
+    assert first.fingerprint == second.fingerprint
+    assert torch.equal(first.test_x, second.test_x)
+
+
+def test_fingerprint_changes_with_the_pixels(tmp_path):
+    root = write_folder(tmp_path / "d")
+    cfg = DataConfig(dataset="folder", dir=str(root), cache_dir=str(tmp_path / "cache"))
+    before = load_data(cfg).fingerprint
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(root / "test" / "dog" / "0.png")
+    assert load_data(cfg).fingerprint != before
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda r: None, "does not exist"),
+    (lambda r: write_folder(r) and __import__("shutil").rmtree(r / "test"), "no test/ folder"),
+    (lambda r: write_folder(r) and (r / "test" / "bird").mkdir(), "differ"),
+    (lambda r: write_folder(r, size=40), "32x32"),
+    (lambda r: write_folder(r) and (r / "train" / "cat" / "0.png").write_bytes(b"not an image"), "cannot read"),
+])
+def test_bad_image_folders_give_clear_errors(tmp_path, breakage, message):
+    root = tmp_path / "d"
+    breakage(root)
+    with pytest.raises(DataError, match=message):
+        load_data(DataConfig(dataset="folder", dir=str(root), cache_dir=str(tmp_path / "cache")))
+
+
+def test_bundled_sample_is_class_balanced_cifar10(tmp_path):
+    data = load_data(DataConfig(dataset="sample", cache_dir=str(tmp_path)))
+    assert data.classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    assert torch.bincount(data.train_y).tolist() == [400] * 10
+    assert torch.bincount(data.test_y).tolist() == [100] * 10
+
+
+def test_cifar10_download_failure_says_how_to_proceed(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    with pytest.raises(DataError, match="--data-dir"):
+        load_data(DataConfig(dataset="cifar10", cache_dir=str(tmp_path)))
+
+
+def test_cifar10_arrays_are_converted_to_channels_first(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class FakeCIFAR10:
+        classes = ["a", "b"]
+
+        def __init__(self, root, train, download):
+            n = 4 if train else 2
+            self.data = np.arange(n * 32 * 32 * 3, dtype=np.uint64).reshape(n, 32, 32, 3).astype(np.uint8)
+            self.targets = [i % 2 for i in range(n)]
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    data = load_data(DataConfig(dataset="cifar10", cache_dir=str(tmp_path)))
+    raw = FakeCIFAR10(None, True, False).data
+    assert data.train_x.shape == (4, 3, 32, 32)
+    assert torch.equal(data.train_x[1, 2], torch.from_numpy(raw[1, :, :, 2]))
+    assert data.classes == ["a", "b"]
+
+
+def test_augmentation_parameters_follow_the_seed_distributions():
+    g = torch.Generator().manual_seed(0)
+    n = 200_000
+    flip, angle, sx, sy = random_affine_params(n, AugmentConfig(), 32, "cpu", g)
+    assert abs(flip.float().mean().item() - 0.5) < 0.01
+    assert angle.min() >= -15 and angle.max() <= 15
+    assert abs(angle.mean().item()) < 0.1 and abs(angle.std().item() - 30 / 12**0.5) < 0.05  # U(-15, 15)
+    # RandomAffine: round(U(-3.2, 3.2)) -> whole pixels in [-3, 3]; +-3 each with probability 0.7/6.4
+    assert set(sx.unique().tolist()) == {-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0}
+    assert abs((sx == 3).float().mean().item() - 0.7 / 6.4) < 0.005
+    assert abs((sy == 0).float().mean().item() - 1 / 6.4) < 0.005
+
+
+def test_identical_images_come_out_different():
+    x = torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8).repeat(16, 1, 1, 1)
+    out = augment(x, AugmentConfig(), generator=torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    assert len({tuple(img.flatten().tolist()) for img in out}) == 16
+
+
+def test_flip_alone_mirrors_and_shift_alone_moves_whole_pixels():
+    x = torch.arange(3 * 32 * 32, dtype=torch.float32).reshape(1, 3, 32, 32).remainder(256).to(torch.uint8)
+    flipped = augment(x, AugmentConfig(hflip_p=1.0, rotation_deg=0.0, translate_frac=0.0))
+    assert torch.equal(flipped, x.flip(-1).float())
+    g = torch.Generator().manual_seed(3)
+    shifted = augment(x.repeat(8, 1, 1, 1), AugmentConfig(hflip_p=0.0, rotation_deg=0.0, translate_frac=0.1), g)
+    for img in shifted:  # every output is the input moved by whole pixels, zeros filling the gap
+        matches = [(dx, dy) for dx in range(-3, 4) for dy in range(-3, 4)
+                   if torch.equal(img, _shift(x[0].float(), dx, dy))]
+        assert len(matches) == 1
+
+
+def _shift(img, dx, dy):
+    out = torch.zeros_like(img)
+    h, w = img.shape[1:]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def test_rotation_keeps_the_centre_and_fills_corners_with_zeros():
+    x = torch.full((64, 3, 32, 32), 200, dtype=torch.uint8)
+    out = augment(x, AugmentConfig(hflip_p=0.0, rotation_deg=15.0, translate_frac=0.0), torch.Generator().manual_seed(1))
+    assert (out[:, :, 12:20, 12:20] == 200).all()
+    corners = out[:, :, 0, 0]
+    assert (corners == 0).float().mean() > 0.8  # almost every rotated image exposes its corner
+
+
+def test_normalize_matches_torchvision_to_tensor_and_normalize():
+    x = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    _, test_tf = seed_transforms(AugmentConfig(), MEAN, STD)
+    expected = torch.stack([test_tf(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in x])
+    torch.testing.assert_close(normalize(x, MEAN, STD), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_batches_are_gathered_at_once_and_pil_dataset_serves_single_images():
+    x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    y = torch.arange(10)
+    xb, yb = TensorBatches(x, y).__getitems__([3, 1, 7])
+    assert torch.equal(xb, x[[3, 1, 7]]) and yb.tolist() == [3, 1, 7]
+    train_tf, _ = seed_transforms(AugmentConfig(), MEAN, STD)
+    img, label = PILImages(x, y, train_tf)[4]
+    assert img.shape == (3, 32, 32) and label == 4
