@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +65,14 @@ def run_key(config: Config, model: str, seed: int, fingerprint: str) -> str:
 
 def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progress: bool = True,
           log: Callable[[str], None] = print) -> list[RunOutcome]:
-    """Train or reuse every (model, seed), write the bundle to `out` and render its report."""
+    """Train or reuse every (model, seed), write the bundle to `out` and render its report.
+
+    Under DDP, Lightning starts the other ranks by re-running this command: they join every
+    training run but evaluate, write and publish nothing, and return no outcomes.
+    """
+    primary = is_primary_process()
+    if not primary:
+        log = _silent
     device = resolve_device(config.train.device)
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("config key 'train.device' is cuda but no CUDA GPU is visible; use --device cpu or auto")
@@ -74,7 +81,10 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
     _check_against_data(config, data)
     staged = staging_dir(out)
     try:
-        outcomes = _assemble(config, data, device, staged, runs_dir, force, progress, log)
+        outcomes = _assemble(config, data, device, staged, runs_dir, force, progress, log, primary)
+        if not primary:
+            shutil.rmtree(staged, ignore_errors=True)
+            return []
         log("rendering report")
         from reportgen.report import render_report  # the render side, shared with `reportgen render`
 
@@ -87,6 +97,16 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
     return outcomes
 
 
+def is_primary_process() -> bool:
+    """False in the extra processes of a multi-process (DDP) run, which Lightning, torchrun or
+    SLURM mark with a non-zero rank in the environment."""
+    return all(os.environ.get(name, "0") == "0" for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+
+
+def _silent(message: str) -> None:
+    """The log of non-primary processes: they would repeat every line of rank 0."""
+
+
 def _check_against_data(config: Config, data: ImageData) -> None:
     n_test = len(data.test_y)
     if config.report.sample_index >= n_test:
@@ -95,7 +115,7 @@ def _check_against_data(config: Config, data: ImageData) -> None:
 
 
 def _assemble(config: Config, data: ImageData, device: str, staged: Path, runs_dir: Path, force: bool,
-              progress: bool, log: Callable[[str], None]) -> list[RunOutcome]:
+              progress: bool, log: Callable[[str], None], primary: bool) -> list[RunOutcome]:
     save_config(config, staged / "config.yaml")
     precision = resolve_precision(config.train.precision, device)
     write_json(staged / "environment.json", describe_environment(device, precision))
@@ -110,15 +130,18 @@ def _assemble(config: Config, data: ImageData, device: str, staged: Path, runs_d
                                "layers": describe_architecture(probe)}
         for seed in config.train.seeds:
             run_dir = runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint)[:20]}"
-            outcome = _train_or_reuse(config, data, name, seed, run_dir, device, precision, force, progress, log)
-            outcomes.append(outcome)
-            _copy_run(run_dir, staged / "runs" / name / f"seed-{seed}", outcome, config, data, device)
+            outcome = _train_or_reuse(config, data, name, seed, run_dir, device, precision, force, progress, log,
+                                      primary)
+            if primary:
+                outcomes.append(outcome)
+                _copy_run(run_dir, staged / "runs" / name / f"seed-{seed}", outcome, config, data)
     write_json(staged / "architectures.json", architectures)
     return outcomes
 
 
 def _train_or_reuse(config: Config, data: ImageData, name: str, seed: int, run_dir: Path, device: str,
-                    precision: str, force: bool, progress: bool, log: Callable[[str], None]) -> RunOutcome:
+                    precision: str, force: bool, progress: bool, log: Callable[[str], None],
+                    primary: bool) -> RunOutcome | None:
     label = f"{MODEL_REGISTRY[name][0]} seed {seed}"
     complete = (run_dir / "run.json").is_file()
     if complete and not force:
@@ -127,7 +150,7 @@ def _train_or_reuse(config: Config, data: ImageData, name: str, seed: int, run_d
         log(f"{label}: reused ({reason})")
         return RunOutcome(name, seed, "reused", reason, read_json(run_dir / "metrics.json")["accuracy"],
                           info["train_time_s"])
-    if force and run_dir.exists():
+    if force and run_dir.exists() and primary:
         shutil.rmtree(run_dir)
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     if checkpoint.is_file():
@@ -135,19 +158,22 @@ def _train_or_reuse(config: Config, data: ImageData, name: str, seed: int, run_d
     else:
         reason = "retraining forced (--force)" if force and complete else "no stored run matches this config"
     log(f"{label}: training on {device} ({reason})")
-    info, accuracy = _train_run(config, data, name, seed, run_dir, device, precision, progress, label)
+    trained = _train_run(config, data, name, seed, run_dir, device, precision, progress, label)
+    if trained is None:  # a non-primary DDP process: rank 0 evaluates and writes
+        return None
+    info, accuracy = trained
     return RunOutcome(name, seed, "trained", reason, accuracy, info["train_time_s"])
 
 
 def _train_run(config: Config, data: ImageData, name: str, seed: int, run_dir: Path, device: str,
-               precision: str, progress: bool, label: str) -> tuple[dict, float]:
+               precision: str, progress: bool, label: str) -> tuple[dict, float] | None:
     import pytorch_lightning as pl
 
     pl.seed_everything(seed, workers=True, verbose=False)
     model = create_model(name, config, len(data.classes))
     result = fit(model, data, config, seed, run_dir / "checkpoints", label, progress)
     if not result.is_global_zero:  # under DDP only rank 0 evaluates and writes
-        sys.exit(0)
+        return None
     model = result.model.to(device)
     probs = predict(model, data.test_x, config.data.mean, config.data.std, config.train.batch_size, precision)
     preds = probs.argmax(axis=1)
@@ -173,8 +199,7 @@ def _train_run(config: Config, data: ImageData, name: str, seed: int, run_dir: P
     return info, metrics["accuracy"]
 
 
-def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, data: ImageData,
-              device: str) -> None:
+def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, data: ImageData) -> None:
     """Copy a completed run into the bundle, and probe its model for the figures."""
     target.mkdir(parents=True)
     for filename in RUN_FILES:

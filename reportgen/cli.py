@@ -82,6 +82,8 @@ def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overr
     from reportgen.build import build as run_build  # imports torch
 
     outcomes = run_build(config, out, runs_dir, force=force, progress=not no_progress, log=click.echo)
+    if not outcomes:  # an extra DDP process: rank 0 reports
+        return
     for o in outcomes:
         click.echo(f"  {o.model} seed {o.seed}: {o.status}, test accuracy {o.accuracy:.2%}, "
                    f"trained in {o.train_time_s:.1f} s")

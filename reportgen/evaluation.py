@@ -74,8 +74,6 @@ def probe_visuals(model, image, mean, std) -> dict[str, np.ndarray]:
     CNN: feature maps after each ResBlock, stage_1..stage_S (C_s, H_s, W_s).
     ViT: cls_attention (heads, G, G), the last layer's CLS-to-patch attention on the patch grid.
     """
-    import torch
-
     from reportgen.data import normalize
 
     device = next(model.parameters()).device

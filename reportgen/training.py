@@ -283,7 +283,7 @@ def quiet_lightning() -> None:
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
     for message in (".*LeafSpec.*", ".*does not have many workers.*",
-                    ".*smaller than the logging interval.*"):
+                    ".*smaller than the logging interval.*", ".*exists and is not empty.*"):
         warnings.filterwarnings("ignore", message=message)
 
 

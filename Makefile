@@ -1,0 +1,38 @@
+# reportgen: set up, build, render, benchmark and test. `make help` lists the targets.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch 2.14.1 / torchvision 0.29.1 are the tested pair (on this project's machines they install from disk).
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+ARGS ?=
+BUNDLE ?= artifacts/quick
+
+.PHONY: help setup quick build render bench test clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: $(VENV)/.installed  ## create .venv and install reportgen with its test tools
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+quick: setup  ## offline demo: train both models on the bundled sample, write artifacts/quick
+	$(VENV)/bin/reportgen build --preset quick $(ARGS)
+
+build: setup  ## the seed study's full protocol (80 epochs on CIFAR-10; a GPU is recommended)
+	$(VENV)/bin/reportgen build $(ARGS)
+
+render: setup  ## re-render the report of BUNDLE (default artifacts/quick) without training
+	$(VENV)/bin/reportgen render $(BUNDLE)
+
+bench: setup  ## compare the seed's input pipeline and training with reportgen's on this machine
+	$(VENV)/bin/reportgen bench $(ARGS)
+
+test: setup  ## run the test suite (CPU, a few minutes)
+	$(PY) -m pytest -q
+
+clean:  ## remove the virtual environment and build outputs (not the artifacts)
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,156 @@
+"""Build: run keys, reuse and retraining decisions, and atomic publishing of the bundle."""
+
+import pytest
+import torch
+
+import reportgen.build as build_module
+import reportgen.report
+from reportgen.bundle import Bundle
+from reportgen.errors import ConfigError
+from tests.conftest import tiny_config, tiny_data
+
+
+@pytest.fixture(autouse=True)
+def fast_build(monkeypatch):
+    """Tiny data, and a stand-in renderer: these tests are about training decisions and files."""
+    monkeypatch.setattr(build_module, "load_data", lambda cfg: tiny_data())
+
+    def render(root, pdf=True):
+        (root / "report.html").write_text("<html>stand-in</html>")
+        return [root / "report.html"]
+
+    monkeypatch.setattr(reportgen.report, "render_report", render)
+
+
+def run(config, tmp_path, **kwargs):
+    return {(o.model, o.seed): o for o in build_module.build(
+        config, tmp_path / "bundle", tmp_path / "runs", progress=False, log=lambda m: None, **kwargs)}
+
+
+def test_bundle_has_every_documented_file(tmp_path):
+    run(tiny_config(epochs=1), tmp_path)
+    root = tmp_path / "bundle"
+    for name in ("manifest.json", "config.yaml", "environment.json", "dataset.json", "architectures.json",
+                 "samples.npz", "report.html"):
+        assert (root / name).is_file(), name
+    for model in ("cnn", "vit"):
+        for name in ("run.json", "history.csv", "metrics.json", "predictions.csv", "weights.pt", "visuals.npz"):
+            assert (root / "runs" / model / "seed-42" / name).is_file(), (model, name)
+    bundle = Bundle(root)
+    assert bundle.config() == tiny_config(epochs=1)
+    assert set(bundle.manifest()["files"]) >= {"config.yaml", "runs/cnn/seed-42/predictions.csv"}
+    run_data = bundle.runs("cnn")[0]
+    assert run_data.metrics["accuracy"] == pytest.approx((run_data.labels == run_data.preds).mean())
+    visuals = bundle.visuals("vit", 42)
+    assert visuals["cls_attention"].shape == (2, 4, 4)  # 2 heads, 32/8 = 4 patches a side
+    assert set(bundle.visuals("cnn", 42)) == {"stage_1", "stage_2"}
+    assert not list(tmp_path.glob(".bundle.*"))  # no staging or old folders left behind
+
+
+def test_weights_are_a_plain_state_dict(tmp_path):
+    run(tiny_config(epochs=1), tmp_path)
+    state = torch.load(tmp_path / "bundle" / "runs" / "cnn" / "seed-42" / "weights.pt", weights_only=True)
+    assert "whiten.weight" in state and "classifier.3.bias" in state
+
+
+def test_unchanged_config_reuses_every_run(tmp_path):
+    config = tiny_config(epochs=1)
+    first = run(config, tmp_path)
+    second = run(config, tmp_path)
+    assert {o.status for o in first.values()} == {"trained"}
+    assert {o.status for o in second.values()} == {"reused"}
+    assert second[("vit", 42)].accuracy == first[("vit", 42)].accuracy
+    assert Bundle(tmp_path / "bundle").runs("vit")[0].info["status"] == "reused"
+
+
+def test_changing_the_vit_retrains_only_the_vit(tmp_path):
+    config = tiny_config(epochs=1)
+    run(config, tmp_path)
+    config.vit.depth = 2
+    outcomes = run(config, tmp_path)
+    assert outcomes[("cnn", 42)].status == "reused"
+    assert outcomes[("vit", 42)].status == "trained"
+
+
+def test_report_settings_never_retrain(tmp_path):
+    config = tiny_config(epochs=1)
+    run(config, tmp_path)
+    config.report.title = "Another title"
+    config.report.sample_index = 5
+    config.train.num_threads = 1
+    assert {o.status for o in run(config, tmp_path).values()} == {"reused"}
+
+
+def test_force_retrains_everything(tmp_path):
+    config = tiny_config(epochs=1)
+    run(config, tmp_path)
+    outcomes = run(config, tmp_path, force=True)
+    assert {o.status for o in outcomes.values()} == {"trained"}
+    assert "forced" in outcomes[("cnn", 42)].reason
+
+
+def test_every_seed_is_a_run(tmp_path):
+    config = tiny_config(epochs=1, seeds=[1, 2])
+    config.models = ["cnn"]
+    outcomes = run(config, tmp_path)
+    assert set(outcomes) == {("cnn", 1), ("cnn", 2)}
+    assert [r.seed for r in Bundle(tmp_path / "bundle").runs("cnn")] == [1, 2]
+
+
+def test_run_key_covers_what_changes_results():
+    config = tiny_config()
+    key = build_module.run_key(config, "cnn", 42, "data")
+    assert build_module.run_key(config, "cnn", 43, "data") != key
+    assert build_module.run_key(config, "cnn", 42, "other data") != key
+    changed = tiny_config(lr=0.5)
+    assert build_module.run_key(changed, "cnn", 42, "data") != key
+    changed = tiny_config()
+    changed.vit.depth = 3  # another model's settings
+    assert build_module.run_key(changed, "cnn", 42, "data") == key
+
+
+def test_a_failed_render_keeps_the_previous_bundle(tmp_path, monkeypatch):
+    config = tiny_config(epochs=1)
+    run(config, tmp_path)
+    before = (tmp_path / "bundle" / "manifest.json").read_text()
+
+    def broken(root, pdf=True):
+        (root / "report.html").write_text("half")
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(reportgen.report, "render_report", broken)
+    config.report.title = "new"
+    with pytest.raises(RuntimeError):
+        run(config, tmp_path)
+    assert (tmp_path / "bundle" / "manifest.json").read_text() == before
+    assert (tmp_path / "bundle" / "report.html").read_text() == "<html>stand-in</html>"
+    assert not list(tmp_path.glob(".bundle.*"))
+
+
+def test_an_interrupted_build_resumes(tmp_path, monkeypatch):
+    config = tiny_config(epochs=3)
+    config.models = ["cnn"]
+    real_fit = build_module.fit
+    import pytorch_lightning as pl
+
+    class CtrlC(pl.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_module, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=(CtrlC(),)))
+    with pytest.raises(SystemExit):
+        run(config, tmp_path)
+    assert not (tmp_path / "bundle").exists() and not list(tmp_path.glob(".bundle.*"))
+    monkeypatch.setattr(build_module, "fit", real_fit)
+    outcome = run(config, tmp_path)[("cnn", 42)]
+    assert outcome.status == "trained" and "resumed" in outcome.reason
+    assert len(Bundle(tmp_path / "bundle").runs("cnn")[0].history["epoch"]) == 3
+
+
+def test_sample_index_outside_the_test_split_is_refused_before_training(tmp_path):
+    config = tiny_config()
+    config.report.sample_index = 30  # tiny_data has 30 test images
+    with pytest.raises(ConfigError, match="report.sample_index"):
+        run(config, tmp_path)
+    assert not (tmp_path / "runs").exists()
