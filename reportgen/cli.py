@@ -111,6 +111,31 @@ def render(bundle, no_pdf):
         click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+def verify(bundle):
+    """Check that BUNDLE is intact and that every number follows from its predictions.
+
+    Checks the schema version and the manifest's checksums of every file, recomputes every metric
+    from predictions.csv and compares it with metrics.json and with the numbers shown in
+    report.html. Exits 1 if anything does not hold. Opening a bundle never executes code from it.
+
+    \b
+    Example:
+      reportgen verify artifacts/quick
+    """
+    from reportgen.verify import verify_bundle
+
+    checks = verify_bundle(bundle)
+    for check in checks:
+        detail = f": {check.detail}" if check.detail else ""
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}{detail}")
+    failed = sum(not c.ok for c in checks)
+    click.echo(f"{len(checks) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
 def _collect_overrides(data_dir, epochs, device, seed, seeds, overrides) -> dict:
     """Dotted-key overrides from the convenience options and --set, in that order."""
     collected: dict = {}

@@ -1,0 +1,829 @@
+"""Facts and sentences of the report, computed from a results bundle only (no torch).
+
+Every number and every comparison the report states is computed here from the bundle, so when the
+results flip the prose flips. The module has three layers:
+
+* measurements on plain arrays (`generalisation_gap`, `first_epoch_below`, `confused_pairs`,
+  `within_group_share`, `class_wins`, `attention_stats`, `feature_stats`, ...);
+* per-model facts (`ModelFacts`, from `model_facts`) and two-model leads (`Lead`, e.g.
+  `accuracy_lead`), where a tie is a difference that vanishes at the displayed precision;
+* sentence builders returning `Sentence`s: text interleaved with `Metric`s, which the template
+  renders as ``<span data-metric=...>`` elements (see reportgen.report for the naming scheme).
+
+Across several seeds, a headline quantity is a `Stat`: mean and sample standard deviation (ddof=1)
+over seeds; with one seed it is that seed's value and has no standard deviation. Curves of several
+seeds are averaged epoch by epoch before milestones are read from them. Confusion matrices of
+several seeds are summed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence, Union
+
+import numpy as np
+
+from reportgen.bundle import Bundle, RunData
+from reportgen.config import TrainConfig
+
+# The overfitting rule (stated verbatim in the report by `overfitting_rule`).
+OVERFIT_ACC_GAP_POINTS = 5.0  # final train accuracy minus final validation accuracy, percentage points
+OVERFIT_VAL_LOSS_RISE_PCT = 10.0  # final validation loss above its minimum over the run, percent
+
+VAL_LOSS_MILESTONE = 1.0  # first epoch whose validation loss is below this
+VAL_ACC_MILESTONE = 0.70  # first epoch whose validation accuracy reaches this
+TOP_PATCH_FRACTION = 0.10  # attention concentration: share of mass on the top 10% of patches
+
+# The seed protocol, for the scale note: the seed notebook trains 80 epochs on CIFAR-10's 50,000 images.
+SEED_PROTOCOL_EPOCHS = TrainConfig().epochs
+SEED_PROTOCOL_TRAIN_SIZE = 50_000
+
+CIFAR10_GROUPS = {
+    "animal": frozenset({"bird", "cat", "deer", "dog", "frog", "horse"}),
+    "vehicle": frozenset({"airplane", "automobile", "ship", "truck"}),
+}
+
+# How each unit is displayed; the data-metric value is exactly this text.
+UNIT_FORMATS = {
+    "percent": "{:.2f}",  # a share or accuracy in percent
+    "points": "{:.2f}",  # a difference of percentages, in percentage points
+    "fraction": "{:.4f}",  # precision, recall, F1, per-class accuracy, normalised entropy in [0, 1]
+    "loss": "{:.4f}",  # cross-entropy
+    "seconds": "{:.2f}",
+    "factor": "{:.2f}",  # a ratio, shown with a trailing ×
+    "rate": "{:.1f}",  # training images per second
+    "efficiency": "{:.4f}",  # accuracy percentage points per second of training
+    "activation": "{:.4f}",  # mean feature-map activation
+    "count": "{:,.0f}",  # integers; thousands separated by commas
+    "epoch": "{:.0f}",
+    "number": "{:g}",  # config values (learning rate, probabilities, normalisation constants)
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported number: its data-metric key, raw value and unit (which fixes its format)."""
+
+    key: str
+    value: float
+    unit: str
+
+    @property
+    def text(self) -> str:
+        return UNIT_FORMATS[self.unit].format(self.value)
+
+
+Part = Union[str, Metric]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """Text interleaved with metrics; `text` is the plain reading of it."""
+
+    parts: tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text if isinstance(p, Metric) else p for p in self.parts)
+
+
+def sentence(*parts: Part | Iterable[Part]) -> Sentence:
+    """Build a Sentence from strings, metrics and lists of them (lists are flattened)."""
+    flat: list[Part] = []
+    for part in parts:
+        if isinstance(part, (str, Metric)):
+            flat.append(part)
+        else:
+            flat.extend(part)
+    return Sentence(tuple(flat))
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A quantity over seeds: mean, and the sample standard deviation when there are several seeds."""
+
+    key: str
+    unit: str
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> Metric:
+        return Metric(f"{self.key}.mean", float(np.mean(self.values)), self.unit)
+
+    @property
+    def std(self) -> Metric | None:
+        if self.n < 2:
+            return None
+        return Metric(f"{self.key}.std", float(np.std(self.values, ddof=1)), self.unit)
+
+    def parts(self, suffix: str = "") -> list[Part]:
+        """``mean`` or ``mean ± std``, followed by `suffix` (a unit such as "%" or " s")."""
+        std = self.std
+        return [self.mean, suffix] if std is None else [self.mean, " ± ", std, suffix]
+
+
+# ---------------------------------------------------------------- measurements on plain arrays
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Train-validation gap at the final epoch of one history."""
+
+    acc_gap_pts: float  # train accuracy minus validation accuracy, percentage points
+    loss_gap: float  # validation loss minus train loss
+    val_loss_rise_pct: float  # final validation loss above the run's minimum, percent
+    final_train_acc_pct: float
+    final_val_acc_pct: float
+
+
+def generalisation_gap(history: dict[str, np.ndarray]) -> Gap:
+    """Final-epoch gaps of a history (columns as in history.csv)."""
+    val_loss = history["val_loss"]
+    lowest = float(val_loss.min())
+    rise = (float(val_loss[-1]) / lowest - 1) * 100 if lowest > 0 else 0.0
+    return Gap(
+        acc_gap_pts=float(history["train_acc"][-1] - history["val_acc"][-1]) * 100,
+        loss_gap=float(val_loss[-1] - history["train_loss"][-1]),
+        val_loss_rise_pct=rise,
+        final_train_acc_pct=float(history["train_acc"][-1]) * 100,
+        final_val_acc_pct=float(history["val_acc"][-1]) * 100,
+    )
+
+
+def is_overfitting(acc_gap_pts: float, val_loss_rise_pct: float) -> bool:
+    """The report's overfitting rule (see `overfitting_rule`)."""
+    return acc_gap_pts > OVERFIT_ACC_GAP_POINTS or val_loss_rise_pct > OVERFIT_VAL_LOSS_RISE_PCT
+
+
+def stack_curves(histories: Sequence[dict[str, np.ndarray]], column: str) -> np.ndarray:
+    """(seeds, epochs) array of one history column, cut to the shortest history."""
+    length = min(len(h[column]) for h in histories)
+    return np.stack([h[column][:length] for h in histories])
+
+
+def first_epoch_below(values: np.ndarray, threshold: float) -> int | None:
+    """1-based epoch of the first value strictly below `threshold`, or None."""
+    hits = np.flatnonzero(values < threshold)
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def first_epoch_reaching(values: np.ndarray, threshold: float) -> int | None:
+    """1-based epoch of the first value at or above `threshold`, or None."""
+    hits = np.flatnonzero(values >= threshold)
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def summed_confusion(runs: Sequence[RunData]) -> np.ndarray:
+    """The confusion matrices of all seeds' runs, summed (rows true, columns predicted)."""
+    return np.sum([np.asarray(run.metrics["confusion"], dtype=np.int64) for run in runs], axis=0)
+
+
+@dataclass(frozen=True)
+class ConfusedPair:
+    """Two classes and how often the model mixed them up, in both directions together."""
+
+    first: str
+    second: str
+    count: int
+    share_pct: float  # of all errors
+
+
+def confused_pairs(confusion: np.ndarray, class_names: Sequence[str], top: int = 3) -> list[ConfusedPair]:
+    """The `top` class pairs with the most errors between them (i as j plus j as i), most first."""
+    cm = np.asarray(confusion, dtype=np.int64)
+    errors = int(cm.sum() - np.trace(cm))
+    both_ways = cm + cm.T
+    pairs = [(int(both_ways[i, j]), i, j) for i in range(len(cm)) for j in range(i + 1, len(cm)) if both_ways[i, j]]
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))  # ties broken by class order, for stable prose
+    return [ConfusedPair(class_names[i], class_names[j], count, 100 * count / errors) for count, i, j in pairs[:top]]
+
+
+def class_groups(class_names: Sequence[str]) -> list[int] | None:
+    """Group index of each class when the classes are exactly CIFAR-10's, else None."""
+    groups = list(CIFAR10_GROUPS.values())
+    if set(class_names) != set().union(*groups) or len(class_names) != len(set(class_names)):
+        return None
+    return [next(g for g, members in enumerate(groups) if name in members) for name in class_names]
+
+
+def within_group_share(confusion: np.ndarray, class_names: Sequence[str]) -> float | None:
+    """Percent of errors whose true and predicted class share a CIFAR-10 group (animal or vehicle).
+
+    None when the classes are not CIFAR-10's or the model made no error.
+    """
+    groups = class_groups(class_names)
+    cm = np.asarray(confusion, dtype=np.int64)
+    errors = cm.sum() - np.trace(cm)
+    if groups is None or errors == 0:
+        return None
+    same = np.equal.outer(groups, groups) & ~np.eye(len(groups), dtype=bool)
+    return float(100 * cm[same].sum() / errors)
+
+
+def chance_within_group_share(class_names: Sequence[str]) -> float | None:
+    """Percent of errors that would stay within a group if wrong labels were drawn uniformly."""
+    groups = class_groups(class_names)
+    if groups is None:
+        return None
+    k = len(groups)
+    same = sum(groups.count(g) * (groups.count(g) - 1) for g in set(groups))
+    return 100 * same / (k * (k - 1))
+
+
+@dataclass(frozen=True)
+class ClassWins:
+    """Which classes each of two models scores higher on, by one per-class metric."""
+
+    metric: str
+    first: tuple[str, ...]
+    second: tuple[str, ...]
+    ties: tuple[str, ...]
+
+
+def class_wins(class_names: Sequence[str], first: Sequence[float], second: Sequence[float], metric: str) -> ClassWins:
+    """Per-class comparison; equal at the displayed 4 decimals counts as a tie."""
+    a, b = np.round(first, 4), np.round(second, 4)
+    return ClassWins(
+        metric=metric,
+        first=tuple(n for n, x, y in zip(class_names, a, b) if x > y),
+        second=tuple(n for n, x, y in zip(class_names, a, b) if x < y),
+        ties=tuple(n for n, x, y in zip(class_names, a, b) if x == y),
+    )
+
+
+@dataclass(frozen=True)
+class AttentionStats:
+    """Concentration of one CLS attention map over the patches."""
+
+    label: str  # "1".."H" for heads, "mean" for the mean over heads
+    entropy: float  # Shannon entropy / log(N): 1 for uniform attention, 0 for a single patch
+    top_share_pct: float  # percent of attention mass on the top TOP_PATCH_FRACTION of patches
+
+    @property
+    def _prefix(self) -> str:
+        return "vit.visual.mean" if self.label == "mean" else f"vit.visual.head{self.label}"
+
+    @property
+    def entropy_metric(self) -> Metric:
+        return Metric(f"{self._prefix}.entropy", self.entropy, "fraction")
+
+    @property
+    def top_share_metric(self) -> Metric:
+        return Metric(f"{self._prefix}.top_share_pct", self.top_share_pct, "percent")
+
+
+def attention_concentration(attention: np.ndarray, label: str) -> AttentionStats:
+    """Concentration of one G x G map, renormalised over patches (the CLS-to-CLS weight is not in it)."""
+    p = np.asarray(attention, dtype=np.float64).ravel()
+    p = p / p.sum()
+    n = p.size
+    nonzero = p[p > 0]
+    entropy = float(-(nonzero * np.log(nonzero)).sum() / math.log(n)) if n > 1 else 0.0
+    top = max(1, math.ceil(TOP_PATCH_FRACTION * n))
+    return AttentionStats(label, entropy, float(100 * np.sort(p)[-top:].sum()))
+
+
+def attention_stats(cls_attention: np.ndarray) -> list[AttentionStats]:
+    """Per-head stats of a (heads, G, G) attention array, then the stats of the mean over heads."""
+    heads = [attention_concentration(a, str(h)) for h, a in enumerate(cls_attention, start=1)]
+    return heads + [attention_concentration(cls_attention.mean(axis=0), "mean")]
+
+
+def stage_maps(visuals: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The CNN's stage_1..stage_S feature maps in stage order (numeric, so stage_10 follows stage_9)."""
+    keys = sorted((k for k in visuals if k.startswith("stage_")), key=lambda k: int(k.split("_")[1]))
+    return [visuals[k] for k in keys]
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """Activation statistics of one CNN stage's feature maps (C, H, W)."""
+
+    stage: int
+    channels: int
+    height: int
+    width: int
+    mean_activation: float
+    zero_pct: float  # percent of activations that are exactly zero (ReLU outputs), i.e. sparsity
+
+    @property
+    def mean_metric(self) -> Metric:
+        return Metric(f"cnn.visual.stage{self.stage}.mean_activation", self.mean_activation, "activation")
+
+    @property
+    def zero_metric(self) -> Metric:
+        return Metric(f"cnn.visual.stage{self.stage}.zero_pct", self.zero_pct, "percent")
+
+
+def feature_stats(maps: Sequence[np.ndarray]) -> list[StageStats]:
+    """Mean activation and sparsity of each stage's feature maps."""
+    return [
+        StageStats(s, m.shape[0], m.shape[1], m.shape[2], float(m.mean()), float(100 * (m <= 0).mean()))
+        for s, m in enumerate(maps, start=1)
+    ]
+
+
+# ---------------------------------------------------------------- per-model facts
+
+
+@dataclass(frozen=True)
+class Milestones:
+    """First epochs at which the (seed-mean) validation curves pass the milestones."""
+
+    val_loss_below: Metric | None
+    val_acc_reached: Metric | None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Everything the report says about one model, over all its seeds."""
+
+    key: str
+    name: str
+    seeds: tuple[int, ...]
+    class_names: tuple[str, ...]
+    parameters: Metric
+    epochs: Metric
+    accuracy: Stat  # percent
+    macro_f1: Stat
+    train_time: Stat
+    epoch_time: Stat
+    images_per_s: Stat
+    accuracy_per_s: Stat  # accuracy percentage points per second of training
+    final_train_acc: Stat
+    final_val_acc: Stat
+    acc_gap: Stat
+    loss_gap: Stat
+    val_loss_rise: Stat
+    milestones: Milestones
+    class_f1: np.ndarray = field(repr=False)  # mean over seeds, per class
+    class_accuracy: np.ndarray = field(repr=False)
+    confusion: np.ndarray = field(repr=False)  # summed over seeds
+
+    @property
+    def overfits(self) -> bool:
+        return is_overfitting(self.acc_gap.mean.value, self.val_loss_rise.mean.value)
+
+    @property
+    def errors(self) -> Metric:
+        return Metric(f"{self.key}.errors", int(self.confusion.sum() - np.trace(self.confusion)), "count")
+
+
+def _stat(key: str, unit: str, values: Iterable[float]) -> Stat:
+    return Stat(key, unit, tuple(float(v) for v in values))
+
+
+def _milestones(model: str, histories: Sequence[dict[str, np.ndarray]]) -> Milestones:
+    val_loss = stack_curves(histories, "val_loss").mean(axis=0)
+    val_acc = stack_curves(histories, "val_acc").mean(axis=0)
+    below = first_epoch_below(val_loss, VAL_LOSS_MILESTONE)
+    reached = first_epoch_reaching(val_acc, VAL_ACC_MILESTONE)
+    return Milestones(
+        val_loss_below=None if below is None else Metric(f"{model}.first_epoch.val_loss_below", below, "epoch"),
+        val_acc_reached=None if reached is None else Metric(f"{model}.first_epoch.val_acc_reached", reached, "epoch"),
+    )
+
+
+def model_facts(bundle: Bundle, model: str) -> ModelFacts:
+    """Facts about `model` from all its runs in `bundle`."""
+    runs = bundle.runs(model)
+    dataset = bundle.dataset()
+    class_names = tuple(dataset["classes"])
+    train_size = int(dataset["train_size"])
+    epochs = [len(run.history["epoch"]) for run in runs]
+    times = [float(run.info["train_time_s"]) for run in runs]
+    accuracy = [100 * float(run.metrics["accuracy"]) for run in runs]
+    gaps = [generalisation_gap(run.history) for run in runs]
+
+    def per_class(name: str) -> np.ndarray:
+        return np.mean([[c[name] for c in run.metrics["per_class"]] for run in runs], axis=0)
+
+    return ModelFacts(
+        key=model,
+        name=runs[0].display_name,
+        seeds=tuple(run.seed for run in runs),
+        class_names=class_names,
+        parameters=Metric(f"{model}.parameters", int(bundle.architectures()[model]["parameters"]), "count"),
+        epochs=Metric(f"{model}.epochs", max(epochs), "count"),
+        accuracy=_stat(f"{model}.accuracy", "percent", accuracy),
+        macro_f1=_stat(f"{model}.macro_f1", "fraction", (run.metrics["macro"]["f1"] for run in runs)),
+        train_time=_stat(f"{model}.train_time_s", "seconds", times),
+        epoch_time=_stat(f"{model}.epoch_time_s", "seconds", (t / e for t, e in zip(times, epochs))),
+        images_per_s=_stat(f"{model}.images_per_s", "rate", (train_size * e / t for t, e in zip(times, epochs))),
+        accuracy_per_s=_stat(f"{model}.accuracy_per_s", "efficiency", (a / t for a, t in zip(accuracy, times))),
+        final_train_acc=_stat(f"{model}.final_train_acc", "percent", (g.final_train_acc_pct for g in gaps)),
+        final_val_acc=_stat(f"{model}.final_val_acc", "percent", (g.final_val_acc_pct for g in gaps)),
+        acc_gap=_stat(f"{model}.acc_gap_pts", "points", (g.acc_gap_pts for g in gaps)),
+        loss_gap=_stat(f"{model}.loss_gap", "loss", (g.loss_gap for g in gaps)),
+        val_loss_rise=_stat(f"{model}.val_loss_rise_pct", "percent", (g.val_loss_rise_pct for g in gaps)),
+        milestones=_milestones(model, [run.history for run in runs]),
+        class_f1=per_class("f1"),
+        class_accuracy=per_class("accuracy"),
+        confusion=summed_confusion(runs),
+    )
+
+
+# ---------------------------------------------------------------- two-model leads
+
+
+@dataclass(frozen=True)
+class Lead:
+    """`winner` beats `loser` on one quantity, by `margin` (None where no single margin is reported)."""
+
+    winner: ModelFacts
+    loser: ModelFacts
+    margin: Metric | None
+
+
+def _lead(a: ModelFacts, b: ModelFacts, stat: Callable[[ModelFacts], Stat | Metric], higher_wins: bool,
+          margin: Callable[[float, float], Metric] | None) -> Lead | None:
+    """The better of a and b on `stat`; None when both show the same value at displayed precision."""
+    def shown(m: ModelFacts) -> Metric:
+        value = stat(m)
+        return value.mean if isinstance(value, Stat) else value
+
+    va, vb = shown(a), shown(b)
+    if va.text == vb.text:
+        return None
+    a_wins = (va.value > vb.value) == higher_wins
+    winner, loser = (a, b) if a_wins else (b, a)
+    return Lead(winner, loser, None if margin is None else margin(shown(winner).value, shown(loser).value))
+
+
+def accuracy_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
+    """The more accurate model, by mean test accuracy; margin in percentage points."""
+    return _lead(a, b, lambda m: m.accuracy, True,
+                 lambda w, l: Metric("compare.accuracy_diff_pts", w - l, "points"))
+
+
+def speed_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
+    """The faster model, by mean time per epoch; margin = slower time / faster time."""
+    return _lead(a, b, lambda m: m.epoch_time, False,
+                 lambda w, l: Metric("compare.speed_factor", l / w, "factor"))
+
+
+def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
+    """The model with more parameters; margin = larger count / smaller count."""
+    return _lead(a, b, lambda m: m.parameters, True,
+                 lambda w, l: Metric("compare.parameter_ratio", w / l, "factor"))
+
+
+def efficiency_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
+    """The model earning more accuracy per second of training; margin = the ratio."""
+    return _lead(a, b, lambda m: m.accuracy_per_s, True,
+                 lambda w, l: Metric("compare.efficiency_factor", w / l, "factor"))
+
+
+def overfit_gap(m: ModelFacts) -> Metric:
+    """The final train-validation accuracy gap, with a negative gap (validation above training) as 0."""
+    return Metric(f"{m.key}.overfit_gap_pts", max(m.acc_gap.mean.value, 0.0), "points")
+
+
+def generalisation_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
+    """The model with the smaller final train-validation accuracy gap, a negative gap counting as none.
+
+    None when both gaps are equal that way (in particular when neither is positive).
+    """
+    return _lead(a, b, overfit_gap, False, None)
+
+
+# ---------------------------------------------------------------- sentences
+
+
+def _the(m: ModelFacts) -> str:
+    return f"the {m.name}"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _seed_count(m: ModelFacts) -> Metric:
+    return Metric(f"{m.key}.seeds", len(m.seeds), "count")
+
+
+def _over_seeds(m: ModelFacts) -> list[Part]:
+    return [" (mean ± standard deviation over ", _seed_count(m), " seeds)"] if len(m.seeds) > 1 else []
+
+
+def _name_list(names: Sequence[str]) -> str:
+    return ", ".join(names) if names else "none"
+
+
+def scale_note(epochs: int, train_size: int) -> Sentence | None:
+    """A warning when the run is smaller than the seed protocol (fewer epochs or training images)."""
+    if epochs >= SEED_PROTOCOL_EPOCHS and train_size >= SEED_PROTOCOL_TRAIN_SIZE:
+        return None
+    return sentence(
+        "This run trained for ", Metric("run.epochs", epochs, "count"), " epochs on ",
+        Metric("dataset.train_size", train_size, "count"), f" training images; the seed protocol is "
+        f"{SEED_PROTOCOL_EPOCHS} epochs on the {SEED_PROTOCOL_TRAIN_SIZE:,} CIFAR-10 training images. "
+        "It is a reduced-scale run: its numbers show what this run measured, not the converged "
+        "performance of the architectures, and its conclusions may change at full scale.")
+
+
+def headline_sentence(m: ModelFacts) -> Sentence:
+    """Test accuracy, macro F1 and training time of one model."""
+    return sentence(
+        f"{_capital(_the(m))} reached a test accuracy of ", m.accuracy.parts("%"), _over_seeds(m),
+        ", a macro-averaged F1 of ", m.macro_f1.parts(), ", and trained in ", m.train_time.parts(" s"),
+        " (", m.epoch_time.parts(" s"), " per epoch) over ", m.epochs, " epochs.")
+
+
+def accuracy_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
+    """Which model is more accurate and by how many percentage points."""
+    lead = accuracy_lead(a, b)
+    if lead is None:
+        return sentence(f"The {a.name} and the {b.name} are equally accurate: ", a.accuracy.parts("%"),
+                        " and ", b.accuracy.parts("%"), " test accuracy.")
+    w, l = lead.winner, lead.loser
+    return sentence(
+        f"{_capital(_the(w))} is more accurate: ", w.accuracy.parts("%"), " test accuracy against ",
+        l.accuracy.parts("%"), f" for {_the(l)}, a lead of ", lead.margin, " percentage points", _over_seeds(w), ".")
+
+
+def speed_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
+    """Which model trained faster, by what factor, and each one's time per epoch."""
+    lead = speed_lead(a, b)
+    if lead is None:
+        return sentence(f"The {a.name} and the {b.name} trained equally fast: ", a.epoch_time.parts(" s"),
+                        " and ", b.epoch_time.parts(" s"), " per epoch.")
+    w, l = lead.winner, lead.loser
+    return sentence(
+        f"{_capital(_the(w))} trained faster, by a factor of ", lead.margin, "×: ", w.epoch_time.parts(" s"),
+        " per epoch against ", l.epoch_time.parts(" s"), f" for {_the(l)} (", w.train_time.parts(" s"),
+        " against ", l.train_time.parts(" s"), " in total).")
+
+
+def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
+    """Which model has more parameters and how many more."""
+    lead = parameter_lead(a, b)
+    if lead is None:
+        return sentence(f"The {a.name} and the {b.name} have the same number of parameters, ", a.parameters, ".")
+    w, l = lead.winner, lead.loser
+    return sentence(f"{_capital(_the(w))} has more parameters: ", w.parameters, " against ", l.parameters,
+                    f" for {_the(l)}, ", lead.margin, "× as many.")
+
+
+def efficiency_sentences(a: ModelFacts, b: ModelFacts) -> list[Sentence]:
+    """Throughput of each model, and which earns more accuracy per second of training."""
+    out = [sentence(
+        f"{_capital(_the(m))} processed ", m.images_per_s.parts(), " training images per second and earned ",
+        m.accuracy_per_s.parts(), " accuracy points per second of training.") for m in (a, b)]
+    lead = efficiency_lead(a, b)
+    if lead is None:
+        out.append(sentence("Per second of training, both models earned the same accuracy."))
+    else:
+        out.append(sentence(f"Per second of training, {_the(lead.winner)} earned ", lead.margin,
+                            f"× as much accuracy as {_the(lead.loser)}."))
+    return out
+
+
+def overfitting_rule() -> Sentence:
+    """The rule by which the report calls a model overfitting."""
+    return sentence(
+        "Rule used in this report: a model overfits when, at its final epoch, its training accuracy exceeds "
+        f"its validation accuracy by more than {OVERFIT_ACC_GAP_POINTS:g} percentage points, or its validation "
+        f"loss has risen more than {OVERFIT_VAL_LOSS_RISE_PCT:g}% above the lowest value it reached during training.")
+
+
+def gap_sentence(m: ModelFacts) -> Sentence:
+    """One model's final train-validation gaps and the overfitting verdict."""
+    verdict = "it overfits" if m.overfits else "it does not overfit"
+    return sentence(
+        f"At the final epoch {_the(m)} has a training accuracy of ", m.final_train_acc.parts("%"),
+        " and a validation accuracy of ", m.final_val_acc.parts("%"), "; training minus validation accuracy is ",
+        m.acc_gap.parts(" points"), ", validation loss minus training loss is ", m.loss_gap.parts(),
+        ", and the final validation loss lies ", m.val_loss_rise.parts("%"),
+        f" above its minimum. By the rule, {verdict}.")
+
+
+def generalisation_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
+    """Which model has the smaller final train-validation accuracy gap."""
+    lead = generalisation_lead(a, b)
+    if lead is None and overfit_gap(a).value == 0:
+        return sentence("Neither model ends with a training accuracy above its validation accuracy: ",
+                        a.acc_gap.parts(" points"), f" for {_the(a)} and ", b.acc_gap.parts(" points"),
+                        f" for {_the(b)}.")
+    if lead is None:
+        return sentence(f"The {a.name} and the {b.name} end with the same train–validation accuracy gap, ",
+                        a.acc_gap.parts(" points"), ".")
+    w, l = lead.winner, lead.loser
+    return sentence(f"By the final train–validation accuracy gap, {_the(w)} generalises better: ",
+                    w.acc_gap.parts(" points"), " against ", l.acc_gap.parts(" points"), f" for {_the(l)} "
+                    "(a negative gap, validation above training accuracy, counts as no gap).")
+
+
+def milestone_sentences(m: ModelFacts) -> list[Sentence]:
+    """First epochs with validation loss below 1.0 and validation accuracy at 70%, or that it never happened."""
+    ms = m.milestones
+    curve = [" (on the validation curves averaged over ", _seed_count(m), " seeds)"] if len(m.seeds) > 1 else []
+    never = [" within its ", m.epochs, " epochs"]
+    subject = f"{_capital(_the(m))}'s validation loss"
+    loss = (sentence(f"{subject} first fell below {VAL_LOSS_MILESTONE:.1f} at epoch ", ms.val_loss_below, curve, ".")
+            if ms.val_loss_below else
+            sentence(f"{subject} never fell below {VAL_LOSS_MILESTONE:.1f}", never, curve, "."))
+    acc = (sentence(f"Its validation accuracy first reached {VAL_ACC_MILESTONE:.0%} at epoch ", ms.val_acc_reached, ".")
+           if ms.val_acc_reached else
+           sentence(f"Its validation accuracy never reached {VAL_ACC_MILESTONE:.0%}", never, "."))
+    return [loss, acc]
+
+
+def confusion_sentences(m: ModelFacts) -> list[Sentence]:
+    """The most confused class pairs and, for CIFAR-10 classes, how many errors stay within a group."""
+    errors = m.errors
+    seeds = [", summed over ", _seed_count(m), " seeds"] if len(m.seeds) > 1 else []
+    if errors.value == 0:
+        return [sentence(f"{_capital(_the(m))} made no errors on the test set.")]
+    pairs = confused_pairs(m.confusion, m.class_names)
+    listed: list[Part] = []
+    for rank, pair in enumerate(pairs, start=1):
+        listed += ["; " if rank > 1 else "", f"{pair.first} ↔ {pair.second} (",
+                   Metric(f"{m.key}.confusion.pair{rank}.count", pair.count, "count"), " errors, ",
+                   Metric(f"{m.key}.confusion.pair{rank}.share_pct", pair.share_pct, "percent"), "%)"]
+    out = [sentence("Of the ", errors, f" test errors of {_the(m)}", seeds, ", the most frequent confusions, "
+                    "counting both directions, are: ", listed, ".")]
+    share = within_group_share(m.confusion, m.class_names)
+    if share is not None:
+        chance = chance_within_group_share(m.class_names)
+        out.append(sentence(
+            "Of its errors, ", Metric(f"{m.key}.confusion.within_group_pct", share, "percent"),
+            f"% stay within a group (animals: {', '.join(sorted(CIFAR10_GROUPS['animal']))}; "
+            f"vehicles: {', '.join(sorted(CIFAR10_GROUPS['vehicle']))}), against ",
+            Metric("confusion.within_group_chance_pct", chance, "percent"),
+            "% if its wrong labels were drawn uniformly at random; the remaining ",
+            Metric(f"{m.key}.confusion.cross_group_pct", 100 - share, "percent"), "% cross between the groups."))
+    return out
+
+
+def wins_sentence(a: ModelFacts, b: ModelFacts, metric: str) -> Sentence:
+    """In how many classes each model has the higher per-class `metric` ("f1" or "accuracy")."""
+    scores = {"f1": (a.class_f1, b.class_f1), "accuracy": (a.class_accuracy, b.class_accuracy)}[metric]
+    wins = class_wins(a.class_names, *scores, metric)
+    label = {"f1": "F1", "accuracy": "accuracy"}[metric]
+    parts: list[Part] = [
+        f"By per-class {label}, {_the(a)} is better in ",
+        Metric(f"compare.{metric}_wins.{a.key}", len(wins.first), "count"), " of ",
+        Metric("dataset.num_classes", len(a.class_names), "count"),
+        f" classes ({_name_list(wins.first)}) and {_the(b)} in ",
+        Metric(f"compare.{metric}_wins.{b.key}", len(wins.second), "count"), f" ({_name_list(wins.second)})",
+    ]
+    if wins.ties:
+        parts += ["; they tie in ", Metric(f"compare.{metric}_ties", len(wins.ties), "count"),
+                  f" ({_name_list(wins.ties)})"]
+    return sentence(parts, ".")
+
+
+def _trend(first: float, last: float, text_first: str, text_last: str) -> str:
+    if text_first == text_last:
+        return "stays at"
+    return "rises" if last > first else "falls"
+
+
+def feature_map_sentence(stages: Sequence[StageStats]) -> Sentence:
+    """How sparsity and mean activation change from the first to the last CNN stage."""
+    first, last = stages[0], stages[-1]
+    zero = [first.zero_metric, last.zero_metric]
+    mean = [first.mean_metric, last.mean_metric]
+    if len(stages) == 1:
+        return sentence("In its single stage, ", zero[0], "% of the CNN's activations on the focus image are zero "
+                        "and the mean activation is ", mean[0], ".")
+    return sentence(
+        "On the focus image, the share of zero activations (sparsity) "
+        f"{_trend(first.zero_pct, last.zero_pct, zero[0].text, zero[1].text)} from ", zero[0],
+        f"% at stage {first.stage} to ", zero[1], f"% at stage {last.stage}, and the mean activation "
+        f"{_trend(first.mean_activation, last.mean_activation, mean[0].text, mean[1].text)} from ", mean[0],
+        " to ", mean[1], "; the spatial resolution shrinks from ",
+        f"{first.height}×{first.width} to {last.height}×{last.width}.")
+
+
+def attention_sentences(stats: Sequence[AttentionStats], patches: int) -> list[Sentence]:
+    """Concentration of the mean CLS attention, and the most concentrated and most diffuse heads."""
+    *heads, mean = stats
+    top = max(1, math.ceil(TOP_PATCH_FRACTION * patches))
+    out = [sentence(
+        "In the last layer, the CLS token's attention over the ", Metric("vit.visual.patches", patches, "count"),
+        " patches, averaged over heads, has a normalised entropy of ", mean.entropy_metric,
+        f" (1 would be uniform, 0 a single patch), and the top {top} patches ({TOP_PATCH_FRACTION:.0%}) hold ",
+        mean.top_share_metric, f"% of its mass (uniform attention would give {100 * top / patches:.2f}%).")]
+    if len(heads) > 1:
+        sharpest = min(heads, key=lambda s: s.entropy)
+        flattest = max(heads, key=lambda s: s.entropy)
+        out.append(sentence(
+            f"The most concentrated head is head {sharpest.label} (entropy ", sharpest.entropy_metric,
+            ", top-patch share ", sharpest.top_share_metric, f"%), the most diffuse is head {flattest.label} "
+            "(entropy ", flattest.entropy_metric, ", top-patch share ", flattest.top_share_metric, "%)."))
+    return out
+
+
+def _verdict(m: ModelFacts) -> str:
+    return f"{_the(m)} {'overfits' if m.overfits else 'does not overfit'}"
+
+
+def conclusion_sentences(facts: Sequence[ModelFacts], note: Sentence | None) -> list[Sentence]:
+    """The closing verdict, computed from the results (one or two models)."""
+    out: list[Sentence] = []
+    if len(facts) == 1:
+        (m,) = facts
+        out.append(sentence(f"{_capital(_the(m))} reached ", m.accuracy.parts("%"), " test accuracy after ",
+                            m.epochs, " epochs and ", m.train_time.parts(" s"), f" of training; by the "
+                            f"overfitting rule, {_verdict(m)}."))
+    else:
+        a, b = facts
+        accuracy, speed = accuracy_lead(a, b), speed_lead(a, b)
+        if accuracy is None:
+            out.append(sentence(f"On this run the {a.name} and the {b.name} are equally accurate."))
+        else:
+            out.append(sentence(f"On this run {_the(accuracy.winner)} is the more accurate model, by ",
+                                accuracy.margin, " percentage points."))
+        if speed is None:
+            out.append(sentence("Both trained equally fast per epoch."))
+        elif accuracy is None or speed.winner is accuracy.winner:
+            also = "" if accuracy is None else " also"
+            out.append(sentence(f"{_capital(_the(speed.winner))}{also} trained ", speed.margin,
+                                "× faster per epoch" + ("." if accuracy is None else
+                                                         ", so it wins on both accuracy and training cost.")))
+        else:
+            out.append(sentence(f"{_capital(_the(speed.winner))}, however, trained ", speed.margin,
+                                "× faster per epoch, so choosing between them trades accuracy against training cost."))
+        if a.overfits == b.overfits:
+            verdict = "both models overfit" if a.overfits else "neither model overfits"
+        else:
+            verdict = f"{_verdict(a)} and {_verdict(b)}"
+        out.append(sentence(f"By the overfitting rule, {verdict}."))
+    if note is not None:
+        out.append(sentence("These conclusions describe a reduced-scale run; the seed protocol's "
+                            f"{SEED_PROTOCOL_EPOCHS} epochs on the full training set may change them."))
+    return out
+
+
+# ---------------------------------------------------------------- the whole narrative
+
+
+@dataclass
+class Narrative:
+    """All facts and sentences of one bundle's report, grouped by report section."""
+
+    facts: list[ModelFacts]
+    scale_note: Sentence | None
+    headlines: dict[str, Sentence]
+    accuracy: list[Sentence]
+    speed: list[Sentence]
+    generalisation: list[Sentence]
+    confusions: dict[str, list[Sentence]]
+    milestones: dict[str, list[Sentence]]
+    feature_stages: list[StageStats]
+    feature_maps: list[Sentence]
+    attention: list[AttentionStats]
+    attention_text: list[Sentence]
+    conclusion: list[Sentence]
+
+    @property
+    def comparative(self) -> bool:
+        return len(self.facts) == 2
+
+
+def _comparisons(a: ModelFacts, b: ModelFacts) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+    accuracy = [accuracy_sentence(a, b), wins_sentence(a, b, "f1"), wins_sentence(a, b, "accuracy")]
+    speed = [speed_sentence(a, b), parameters_sentence(a, b), *efficiency_sentences(a, b)]
+    generalisation = [generalisation_sentence(a, b)]
+    return accuracy, speed, generalisation
+
+
+def build_narrative(bundle: Bundle) -> Narrative:
+    """Compute every fact and sentence of the report from `bundle`."""
+    models = bundle.models()
+    facts = [model_facts(bundle, m) for m in models]
+    note = scale_note(max(int(f.epochs.value) for f in facts), int(bundle.dataset()["train_size"]))
+    if len(facts) == 2:
+        accuracy, speed, generalisation = _comparisons(*facts)
+    else:
+        accuracy, speed, generalisation = [], [], []
+    by_key = {f.key: f for f in facts}
+    stages = feature_stats(stage_maps(bundle.visuals("cnn", by_key["cnn"].seeds[0]))) if "cnn" in by_key else []
+    attention: list[AttentionStats] = []
+    attention_text: list[Sentence] = []
+    if "vit" in by_key:
+        cls_attention = bundle.visuals("vit", by_key["vit"].seeds[0])["cls_attention"]
+        attention = attention_stats(cls_attention)
+        attention_text = attention_sentences(attention, cls_attention.shape[1] * cls_attention.shape[2])
+    return Narrative(
+        facts=facts,
+        scale_note=note,
+        headlines={f.key: headline_sentence(f) for f in facts},
+        accuracy=accuracy,
+        speed=speed,
+        generalisation=generalisation + [gap_sentence(f) for f in facts],
+        confusions={f.key: confusion_sentences(f) for f in facts},
+        milestones={f.key: milestone_sentences(f) for f in facts},
+        feature_stages=stages,
+        feature_maps=[feature_map_sentence(stages)] if stages else [],
+        attention=attention,
+        attention_text=attention_text,
+        conclusion=conclusion_sentences(facts, note),
+    )

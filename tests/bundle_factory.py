@@ -1,0 +1,196 @@
+"""Synthetic, schema-valid results bundles for the render-side tests (numpy only, no torch).
+
+`make_bundle` writes every file docs/bundle.md lists. Predictions come from a controllable
+per-model accuracy, and metrics.json is computed from them with the project's own
+`compute_metrics`, so a report rendered from the bundle can be checked against predictions.csv.
+The histories end at the measured test accuracy, as in a real bundle (validation is the test split).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from reportgen.bundle import write_history, write_json, write_manifest, write_predictions
+from reportgen.config import Config, TrainConfig, save_config
+from reportgen.evaluation import compute_metrics
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+DISPLAY_NAMES = {"cnn": "CNN", "vit": "ViT"}
+DEFAULT_ACCURACIES = {"cnn": 0.85, "vit": 0.72}
+DEFAULT_EPOCH_TIMES = {"cnn": 2.0, "vit": 3.0}  # seconds per epoch
+DEFAULT_TRAIN_GAPS = {"cnn": 0.02, "vit": 0.12}  # final train accuracy minus final val accuracy
+SEED_JITTER = 0.01  # per-seed spread of the accuracy, so several seeds give a non-zero std
+
+
+def make_bundle(
+    root: Path,
+    *,
+    models: Sequence[str] = ("cnn", "vit"),
+    seeds: Sequence[int] = (42,),
+    accuracies: Mapping[str, float] = DEFAULT_ACCURACIES,
+    epoch_times: Mapping[str, float] = DEFAULT_EPOCH_TIMES,
+    train_gaps: Mapping[str, float] = DEFAULT_TRAIN_GAPS,
+    class_names: Sequence[str] | None = None,
+    num_classes: int = 10,
+    epochs: int = 5,
+    train_size: int = 2000,
+    test_size: int = 600,
+) -> Path:
+    """Write a complete synthetic bundle into `root` (created) and return `root`.
+
+    `accuracies`, `epoch_times` and `train_gaps` are per model key; swapping two models' values
+    swaps every comparative result of the report. `class_names` defaults to the CIFAR-10 names
+    when `num_classes` is 10, else to class_0..class_{K-1}.
+    """
+    names = list(class_names) if class_names is not None else _default_class_names(num_classes)
+    root.mkdir(parents=True, exist_ok=True)
+    config = Config(models=list(models), train=TrainConfig(epochs=epochs, seeds=list(seeds)))
+    save_config(config, root / "config.yaml")
+    _write_static_files(root, config, names, train_size, test_size)
+    architectures = _architectures(config, len(names))
+    write_json(root / "architectures.json", architectures)
+    for model in models:
+        for seed in seeds:
+            rng = np.random.default_rng([seed, list(DISPLAY_NAMES).index(model)])
+            accuracy = float(np.clip(accuracies[model] + rng.uniform(-SEED_JITTER, SEED_JITTER), 0.0, 1.0))
+            _write_run(root / "runs" / model / f"seed-{seed}", rng, model=model, seed=seed, names=names,
+                       accuracy=accuracy, epoch_time=epoch_times[model], train_gap=train_gaps[model],
+                       epochs=epochs, test_size=test_size, config=config,
+                       parameters=architectures[model]["parameters"])
+    write_manifest(root)
+    return root
+
+
+def _default_class_names(k: int) -> list[str]:
+    return list(CIFAR10_CLASSES) if k == len(CIFAR10_CLASSES) else [f"class_{i}" for i in range(k)]
+
+
+def _write_static_files(root: Path, config: Config, names: list[str], train_size: int, test_size: int) -> None:
+    write_json(root / "environment.json", {
+        "python": "3.11.7", "torch": "2.5.1", "torchvision": "0.20.1", "lightning": "2.4.0",
+        "platform": "Linux-x86_64", "device": "cpu", "device_name": "Synthetic CPU", "num_threads": 2,
+        "precision": "32",
+    })
+    write_json(root / "dataset.json", {
+        "source": "synthetic", "classes": names, "train_size": train_size, "test_size": test_size,
+        "fingerprint": "0" * 64,
+    })
+    _write_samples(root / "samples.npz", len(names), config.report.sample_index)
+
+
+def _class_image(rng: np.random.Generator, label: int, k: int) -> np.ndarray:
+    """A 3x32x32 uint8 image: a colour gradient whose hue depends on the class, plus noise."""
+    ramp = np.linspace(0.0, 1.0, 32)
+    hue = 2 * math.pi * label / k
+    channels = [128 + 100 * math.cos(hue + shift) * np.outer(ramp, ramp[::-1]) for shift in (0, 2.1, 4.2)]
+    image = np.stack(channels) + rng.normal(0, 12, (3, 32, 32))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _write_samples(path: Path, k: int, focus_index: int) -> None:
+    rng = np.random.default_rng(0)
+    labels = np.arange(k, dtype=np.int64)
+    test = np.stack([_class_image(rng, i, k) for i in labels])
+    augmented = np.flip(np.stack([_class_image(rng, i, k) for i in labels]), axis=3).copy()
+    np.savez(path, train_augmented=augmented, train_labels=labels, test=test, test_labels=labels,
+             focus_image=test[min(1, k - 1)], focus_label=np.int64(min(1, k - 1)), focus_index=np.int64(focus_index))
+
+
+def _layer(name: str, kind: str, shape: list[int], parameters: int) -> dict:
+    return {"name": name, "type": kind, "output_shape": shape, "parameters": parameters}
+
+
+def _architectures(config: Config, k: int) -> dict:
+    """Plausible layer tables; totals are the sum of their layers."""
+    widths = [3, *config.cnn.channels]
+    cnn_layers = [_layer("whiten", "BatchNorm2d", [3, 32, 32], 6)]
+    side = 32
+    for i, (cin, cout) in enumerate(zip(widths, widths[1:])):
+        block = 9 * cin * cout + 9 * cout * cout + 6 * cout + (cin * cout + 3 * cout if cin != cout else 0)
+        cnn_layers.append(_layer(f"features.{3 * i}", "ResBlock", [cout, side, side], block))
+        side //= 2
+        cnn_layers.append(_layer(f"features.{3 * i + 1}", "MaxPool2d", [cout, side, side], 0))
+        cnn_layers.append(_layer(f"features.{3 * i + 2}", "Dropout", [cout, side, side], 0))
+    flat = widths[-1] * side * side
+    cnn_layers.append(_layer("classifier", "Sequential", [k], flat * config.cnn.hidden_dim
+                             + config.cnn.hidden_dim * (k + 1) + k))
+    v = config.vit
+    tokens = (32 // v.patch_size) ** 2 + 1
+    encoder = 4 * v.embed_dim * v.embed_dim + 2 * v.embed_dim * v.mlp_dim + 9 * v.embed_dim + v.mlp_dim
+    vit_layers = [_layer("patch_embed", "PatchEmbedding", [tokens, v.embed_dim],
+                         3 * v.patch_size ** 2 * v.embed_dim + (tokens + 2) * v.embed_dim)]
+    vit_layers += [_layer(f"encoder.{i}", "EncoderLayer", [tokens, v.embed_dim], encoder) for i in range(v.depth)]
+    vit_layers += [_layer("norm", "LayerNorm", [v.embed_dim], 2 * v.embed_dim),
+                   _layer("head", "Linear", [k], v.embed_dim * k + k)]
+    return {
+        key: {"display_name": DISPLAY_NAMES[key], "parameters": sum(layer["parameters"] for layer in layers),
+              "layers": layers}
+        for key, layers in (("cnn", cnn_layers), ("vit", vit_layers))
+    }
+
+
+def _predictions(rng: np.random.Generator, labels: np.ndarray, accuracy: float, k: int) -> np.ndarray:
+    """Predictions right with probability `accuracy`; wrong ones favour the next class (a confusable pair)."""
+    right = rng.random(len(labels)) < accuracy
+    neighbour = rng.random(len(labels)) < 0.5
+    other = (labels + rng.integers(1, k, len(labels))) % k
+    wrong = np.where(neighbour, (labels + 1) % k, other)
+    return np.where(right, labels, wrong).astype(np.int64)
+
+
+def _probabilities(rng: np.random.Generator, preds: np.ndarray, k: int) -> np.ndarray:
+    logits = rng.normal(0, 1, (len(preds), k))
+    logits[np.arange(len(preds)), preds] = logits.max(axis=1) + 1.0  # the prediction is the clear argmax
+    probs = np.exp(logits)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def _history(final_val_acc: float, train_gap: float, epoch_time: float, epochs: int, lr: float) -> list[dict]:
+    """Curves rising to `final_val_acc`, train accuracy ending `train_gap` above it."""
+    rows = []
+    for epoch in range(1, epochs + 1):
+        progress = epoch / epochs
+        val_acc = final_val_acc * (0.45 + 0.55 * (1 - math.exp(-3 * progress)) / (1 - math.exp(-3)))
+        train_acc = min(0.999, val_acc + train_gap * progress)
+        rows.append({
+            "epoch": epoch, "train_loss": 2.3 * (1 - train_acc) + 0.05, "train_acc": train_acc,
+            "val_loss": 2.3 * (1 - val_acc) + 0.1, "val_acc": val_acc,
+            "lr": lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs)),
+            "epoch_time_s": epoch_time * (1 + 0.02 * math.sin(epoch)),
+        })
+    return rows
+
+
+def _visuals(rng: np.random.Generator, model: str, config: Config) -> dict[str, np.ndarray]:
+    if model == "cnn":
+        return {f"stage_{s}": np.maximum(rng.normal(0, 1, (ch, 32 >> (s - 1), 32 >> (s - 1))), 0).astype(np.float32)
+                for s, ch in enumerate(config.cnn.channels, start=1)}
+    grid = 32 // config.vit.patch_size
+    logits = rng.normal(0, 1.5, (config.vit.num_heads, grid * grid + 1))
+    weights = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)  # softmax over CLS + patches
+    return {"cls_attention": weights[:, 1:].reshape(config.vit.num_heads, grid, grid).astype(np.float32)}
+
+
+def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int, names: list[str],
+               accuracy: float, epoch_time: float, train_gap: float, epochs: int, test_size: int,
+               config: Config, parameters: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    k = len(names)
+    labels = np.arange(test_size, dtype=np.int64) % k
+    preds = _predictions(rng, labels, accuracy, k)
+    metrics = compute_metrics(labels, preds, names)
+    history = _history(metrics["accuracy"], train_gap, epoch_time, epochs, config.train.lr)
+    write_predictions(folder / "predictions.csv", labels, preds, _probabilities(rng, preds, k))
+    write_json(folder / "metrics.json", metrics)
+    write_history(folder / "history.csv", history)
+    write_json(folder / "run.json", {
+        "model": model, "display_name": DISPLAY_NAMES[model], "seed": seed, "parameters": parameters,
+        "key": f"synthetic-{model}-{seed}", "status": "trained", "device": "cpu", "precision": "32",
+        "train_time_s": sum(row["epoch_time_s"] for row in history), "epochs": epochs,
+    })
+    (folder / "weights.pt").write_bytes(b"not a real state dict")
+    np.savez(folder / "visuals.npz", **_visuals(rng, model, config))

@@ -1,0 +1,71 @@
+"""CLI: help and version, and one-line errors with the right exit code for a user's mistakes."""
+
+import pytest
+from click.testing import CliRunner
+
+from reportgen import __version__
+from reportgen.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+@pytest.mark.parametrize("command", ["build", "render"])
+def test_every_command_explains_itself_with_an_example(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output and f"reportgen {command}" in result.output
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["build", "--set", "train.lrr=0.1"], "unknown config key 'train.lrr'"),
+    (["build", "--epochs", "-1"], "'train.epochs'"),
+    (["build", "--set", "models=[cnn, resnet]"], "unknown model 'resnet'"),
+    (["build", "--set", "vit.num_heads=3"], "'vit.num_heads'"),
+    (["build", "--set", "epochs"], "section.key=value"),
+    (["build", "--seeds", "1,x"], "--seeds"),
+    (["build", "--seed", "1", "--seeds", "1,2"], "either --seed or --seeds"),
+    (["build", "--config", "missing.yaml"], "does not exist"),
+])
+def test_config_mistakes_exit_2_with_one_line_before_any_work(args, needle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "artifacts").exists()  # refused before any work
+
+
+def test_missing_data_dir_is_one_line_and_exit_1(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("build", "--data-dir", str(tmp_path / "nowhere"), "--epochs", "1")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: data folder")
+    assert "Traceback" not in result.output
+    assert not list((tmp_path / "artifacts").glob("*")) if (tmp_path / "artifacts").exists() else True
+
+
+def test_cuda_requested_without_a_gpu_is_refused(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("build", "--device", "cuda", "--preset", "quick")
+    assert result.exit_code == 2 and "no CUDA GPU" in result.output
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda p: p, "is not a folder"),
+    (lambda p: p.mkdir() or p, "not a complete reportgen bundle"),
+])
+def test_render_refuses_what_is_not_a_bundle(tmp_path, make, needle):
+    path = make(tmp_path / "b")
+    result = invoke("render", str(path))
+    assert result.exit_code == 1 and needle in result.output and "Traceback" not in result.output

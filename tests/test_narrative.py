@@ -1,0 +1,242 @@
+"""The narrative's numbers are right and its sentences follow the results (they flip when results flip)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.bundle_factory import CIFAR10_CLASSES, make_bundle
+from reportgen.bundle import Bundle
+from reportgen.narrative import (
+    Metric,
+    Stat,
+    accuracy_lead,
+    accuracy_sentence,
+    attention_concentration,
+    build_narrative,
+    chance_within_group_share,
+    class_wins,
+    confused_pairs,
+    feature_stats,
+    first_epoch_below,
+    first_epoch_reaching,
+    generalisation_gap,
+    generalisation_lead,
+    generalisation_sentence,
+    is_overfitting,
+    model_facts,
+    speed_lead,
+    speed_sentence,
+    within_group_share,
+)
+
+SWAPPED = dict(accuracies={"cnn": 0.62, "vit": 0.86}, epoch_times={"cnn": 4.0, "vit": 1.0},
+               train_gaps={"cnn": 0.15, "vit": 0.01})
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory) -> dict[str, Bundle]:
+    """The default results (CNN ahead), the swapped results (ViT ahead), a 3-seed and a CNN-only bundle."""
+    root = tmp_path_factory.mktemp("narrative")
+    return {
+        "cnn_ahead": Bundle(make_bundle(root / "cnn_ahead")),
+        "vit_ahead": Bundle(make_bundle(root / "vit_ahead", **SWAPPED)),
+        "seeds": Bundle(make_bundle(root / "seeds", seeds=(1, 2, 3))),
+        "cnn_only": Bundle(make_bundle(root / "cnn_only", models=("cnn",))),
+    }
+
+
+def _cifar_confusion(errors: dict[tuple[str, str], int], correct: int = 50) -> np.ndarray:
+    index = {name: i for i, name in enumerate(CIFAR10_CLASSES)}
+    cm = np.eye(10, dtype=np.int64) * correct
+    for (true, pred), count in errors.items():
+        cm[index[true], index[pred]] = count
+    return cm
+
+
+def test_stat_of_one_seed_has_no_std_and_no_plus_minus():
+    stat = Stat("cnn.accuracy", "percent", (87.14,))
+    assert stat.std is None
+    assert "".join(p.text if isinstance(p, Metric) else p for p in stat.parts("%")) == "87.14%"
+
+
+def test_stat_of_several_seeds_is_mean_and_sample_std():
+    stat = Stat("cnn.accuracy", "percent", (80.0, 82.0, 84.0))
+    assert stat.mean == Metric("cnn.accuracy.mean", 82.0, "percent")
+    assert stat.std.value == pytest.approx(2.0)  # ddof=1
+    assert stat.std.key == "cnn.accuracy.std"
+
+
+def test_generalisation_gap_reads_the_final_epoch():
+    history = {"train_acc": np.array([0.5, 0.9]), "val_acc": np.array([0.5, 0.8]),
+               "train_loss": np.array([1.5, 0.3]), "val_loss": np.array([1.0, 1.1])}
+    gap = generalisation_gap(history)
+    assert gap.acc_gap_pts == pytest.approx(10.0)
+    assert gap.loss_gap == pytest.approx(0.8)
+    assert gap.val_loss_rise_pct == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("acc_gap, rise, expected", [
+    (5.0, 0.0, False), (5.01, 0.0, True), (0.0, 10.0, False), (0.0, 10.5, True), (-3.0, 2.0, False),
+])
+def test_overfitting_rule_thresholds(acc_gap, rise, expected):
+    assert is_overfitting(acc_gap, rise) is expected
+
+
+def test_first_epochs_are_one_based_and_none_when_never():
+    val_loss = np.array([1.8, 1.2, 0.99, 0.7])
+    val_acc = np.array([0.40, 0.69, 0.70, 0.75])
+    assert first_epoch_below(val_loss, 1.0) == 3
+    assert first_epoch_reaching(val_acc, 0.70) == 3
+    assert first_epoch_below(val_loss, 0.5) is None
+    assert first_epoch_reaching(val_acc, 0.9) is None
+
+
+def test_confused_pairs_combine_both_directions():
+    cm = np.array([[10, 3, 1],
+                   [4, 10, 0],
+                   [2, 5, 10]])
+    pairs = confused_pairs(cm, ["a", "b", "c"], top=2)
+    assert [(p.first, p.second, p.count) for p in pairs] == [("a", "b", 7), ("b", "c", 5)]
+    assert pairs[0].share_pct == pytest.approx(100 * 7 / 15)
+
+
+def test_within_group_share_on_a_hand_made_confusion():
+    cm = _cifar_confusion({("cat", "dog"): 6, ("dog", "cat"): 4, ("truck", "automobile"): 5, ("bird", "airplane"): 5})
+    assert within_group_share(cm, CIFAR10_CLASSES) == pytest.approx(75.0)
+
+
+def test_within_group_share_is_skipped_for_other_class_names():
+    assert within_group_share(np.ones((3, 3)), ["x", "y", "z"]) is None
+    assert chance_within_group_share(["x", "y", "z"]) is None
+
+
+def test_chance_within_group_share_counts_ordered_pairs():
+    assert chance_within_group_share(CIFAR10_CLASSES) == pytest.approx(100 * (6 * 5 + 4 * 3) / 90)
+
+
+def test_class_wins_lists_classes_and_ties():
+    wins = class_wins(["a", "b", "c", "d"], [0.9, 0.5, 0.7, 0.33331], [0.8, 0.6, 0.7, 0.33334], "f1")
+    assert wins.first == ("a",)
+    assert wins.second == ("b",)
+    assert wins.ties == ("c", "d")  # equal at the 4 displayed decimals
+
+
+def test_attention_concentration_of_uniform_and_single_patch_maps():
+    uniform = attention_concentration(np.full((8, 8), 0.01), "1")
+    assert uniform.entropy == pytest.approx(1.0)
+    assert uniform.top_share_pct == pytest.approx(100 * math.ceil(6.4) / 64)
+    spike = np.zeros((8, 8))
+    spike[2, 3] = 0.4
+    single = attention_concentration(spike, "2")
+    assert single.entropy == pytest.approx(0.0)
+    assert single.top_share_pct == pytest.approx(100.0)
+
+
+def test_feature_stats_measure_sparsity_and_mean():
+    maps = [np.array([[[0.0, 2.0], [0.0, 2.0]]]), np.zeros((2, 1, 1))]
+    first, second = feature_stats(maps)
+    assert (first.stage, first.channels, first.height, first.width) == (1, 1, 2, 2)
+    assert first.zero_pct == pytest.approx(50.0)
+    assert first.mean_activation == pytest.approx(1.0)
+    assert second.zero_pct == pytest.approx(100.0)
+
+
+def test_model_facts_match_the_bundle(bundles):
+    bundle = bundles["cnn_ahead"]
+    cnn, vit = model_facts(bundle, "cnn"), model_facts(bundle, "vit")
+    (cnn_run,), (vit_run,) = bundle.runs("cnn"), bundle.runs("vit")
+    assert cnn.accuracy.mean.value == pytest.approx(100 * cnn_run.metrics["accuracy"])
+    lead = accuracy_lead(cnn, vit)
+    assert lead.winner is cnn
+    assert lead.margin.value == pytest.approx(100 * (cnn_run.metrics["accuracy"] - vit_run.metrics["accuracy"]))
+    speed = speed_lead(cnn, vit)
+    assert speed.winner is cnn
+    assert speed.margin.value == pytest.approx(vit_run.info["train_time_s"] / cnn_run.info["train_time_s"])
+    epochs = len(cnn_run.history["epoch"])
+    assert cnn.images_per_s.mean.value == pytest.approx(
+        bundle.dataset()["train_size"] * epochs / cnn_run.info["train_time_s"])
+    assert cnn.epoch_time.mean.value == pytest.approx(cnn_run.info["train_time_s"] / epochs)
+
+
+def test_comparative_sentences_flip_with_the_results(bundles):
+    ahead = build_narrative(bundles["cnn_ahead"])
+    behind = build_narrative(bundles["vit_ahead"])
+    assert ahead.accuracy[0].text.startswith("The CNN is more accurate")
+    assert behind.accuracy[0].text.startswith("The ViT is more accurate")
+    assert ahead.speed[0].text.startswith("The CNN trained faster")
+    assert behind.speed[0].text.startswith("The ViT trained faster")
+    assert ahead.generalisation[0].text.startswith("By the final train–validation accuracy gap, the CNN generalises")
+    assert behind.generalisation[0].text.startswith("By the final train–validation accuracy gap, the ViT generalises")
+    assert "the CNN does not overfit and the ViT overfits" in ahead.conclusion[2].text
+    assert "the CNN overfits and the ViT does not overfit" in behind.conclusion[2].text
+    assert "wins on both accuracy and training cost" in ahead.conclusion[1].text
+
+
+def test_conclusion_names_a_trade_off_when_the_faster_model_is_less_accurate(tmp_path):
+    bundle = Bundle(make_bundle(tmp_path / "b", epoch_times={"cnn": 5.0, "vit": 1.0}))
+    conclusion = build_narrative(bundle).conclusion
+    assert conclusion[0].text.startswith("On this run the CNN is the more accurate model")
+    assert "The ViT, however, trained 5.00× faster" in conclusion[1].text
+
+
+def test_negative_gaps_count_as_no_gap(tmp_path):
+    bundle = Bundle(make_bundle(tmp_path / "b", train_gaps={"cnn": -0.03, "vit": -0.01}))
+    cnn, vit = model_facts(bundle, "cnn"), model_facts(bundle, "vit")
+    assert generalisation_lead(cnn, vit) is None
+    assert generalisation_sentence(cnn, vit).text.startswith("Neither model ends with a training accuracy above")
+    assert "By the overfitting rule, neither model overfits." in build_narrative(bundle).conclusion[2].text
+    one_positive = Bundle(make_bundle(tmp_path / "c", train_gaps={"cnn": 0.02, "vit": -0.04}))
+    lead = generalisation_lead(model_facts(one_positive, "cnn"), model_facts(one_positive, "vit"))
+    assert lead.winner.key == "vit"
+
+
+def test_equal_results_read_as_ties(bundles):
+    cnn = model_facts(bundles["cnn_ahead"], "cnn")
+    assert accuracy_lead(cnn, cnn) is None
+    assert accuracy_sentence(cnn, cnn).text.startswith("The CNN and the CNN are equally accurate")
+    assert speed_sentence(cnn, cnn).text.startswith("The CNN and the CNN trained equally fast")
+
+
+def test_one_seed_reads_without_plus_minus_and_several_seeds_with_it(bundles):
+    single = build_narrative(bundles["cnn_ahead"])
+    several = build_narrative(bundles["seeds"])
+    assert "±" not in single.headlines["cnn"].text
+    assert "± 0.00%" not in single.headlines["cnn"].text
+    assert "±" in several.headlines["cnn"].text
+    assert "over 3 seeds" in several.accuracy[0].text
+    assert "summed over 3 seeds" in several.confusions["cnn"][0].text
+
+
+def test_single_model_bundle_has_no_comparisons(bundles):
+    narrative = build_narrative(bundles["cnn_only"])
+    assert not narrative.comparative
+    assert narrative.accuracy == [] and narrative.speed == []
+    assert narrative.attention == []
+    texts = " ".join(s.text for s in narrative.conclusion + narrative.generalisation)
+    assert "ViT" not in texts
+    assert narrative.conclusion[0].text.startswith("The CNN reached")
+
+
+def test_milestones_say_never_when_the_curve_does_not_get_there(tmp_path):
+    bundle = Bundle(make_bundle(tmp_path / "weak", accuracies={"cnn": 0.3, "vit": 0.85}, epochs=3))
+    narrative = build_narrative(bundle)
+    cnn_loss, cnn_acc = (s.text for s in narrative.milestones["cnn"])
+    assert cnn_loss == "The CNN's validation loss never fell below 1.0 within its 3 epochs."
+    assert cnn_acc == "Its validation accuracy never reached 70% within its 3 epochs."
+    vit_acc = narrative.milestones["vit"][1].text
+    assert vit_acc.startswith("Its validation accuracy first reached 70% at epoch ")
+
+
+def test_group_sentence_only_for_cifar_class_names(tmp_path, bundles):
+    other = Bundle(make_bundle(tmp_path / "other", num_classes=4))
+    assert len(build_narrative(other).confusions["cnn"]) == 1
+    cifar = build_narrative(bundles["cnn_ahead"]).confusions["cnn"]
+    assert "stay within a group" in cifar[1].text
+
+
+def test_scale_note_only_for_reduced_runs(bundles):
+    note = build_narrative(bundles["cnn_ahead"]).scale_note
+    assert note is not None and "trained for 5 epochs on 2,000 training images" in note.text

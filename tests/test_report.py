@@ -1,0 +1,217 @@
+"""The rendered report: sections, machine-checkable metrics, escaping, PDF, URL fetching and no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from tests.bundle_factory import make_bundle
+from reportgen import report
+from reportgen.bundle import Bundle
+from reportgen.errors import BundleError
+from reportgen.evaluation import compute_metrics
+from reportgen.report import BundleURLFetcher, render_report
+
+SECTIONS = ("title", "introduction", "setup", "data", "architectures", "training", "results", "analysis", "learning",
+            "conclusion")
+SEEDS = (3, 11)
+
+
+class MetricParser(HTMLParser):
+    """Collects (data-metric key, displayed text) pairs and the ids of <section>s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics: list[tuple[str, str]] = []
+        self.sections: list[str] = []
+        self._key: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if "data-metric" in attributes:
+            self._key = attributes["data-metric"]
+            self.metrics.append((self._key, ""))
+        if tag == "section":
+            self.sections.append(attributes.get("id"))
+
+    def handle_data(self, data):
+        if self._key is not None:
+            key, text = self.metrics[-1]
+            self.metrics[-1] = (key, text + data)
+
+    def handle_endtag(self, tag):
+        self._key = None
+
+
+def parse(html: str) -> MetricParser:
+    parser = MetricParser()
+    parser.feed(html)
+    return parser
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> tuple[Path, list[Path]]:
+    root = make_bundle(tmp_path_factory.mktemp("report") / "bundle", seeds=SEEDS)
+    return root, render_report(root)
+
+
+def test_render_writes_html_and_pdf(rendered):
+    root, written = rendered
+    assert written == [root.resolve() / "report.html", root.resolve() / "report.pdf"]
+    assert not [p for p in root.iterdir() if ".tmp-" in p.name]
+
+
+def test_html_has_every_section_and_figure(rendered):
+    root, _ = rendered
+    html = (root / "report.html").read_text()
+    assert parse(html).sections == [*SECTIONS, "appendix"]
+    for figure in ("samples", "curves_cnn", "confusion_vit", "feature_maps", "attention"):
+        assert f'src="figures/{figure}.png"' in html
+    assert "this run trained for" in html.lower() and "the seed protocol is 80" in html
+
+
+def test_a_metric_key_always_shows_the_same_text(rendered):
+    root, _ = rendered
+    shown: dict[str, set[str]] = {}
+    for key, text in parse((root / "report.html").read_text()).metrics:
+        shown.setdefault(key, set()).add(text)
+    assert {key: texts for key, texts in shown.items() if len(texts) > 1} == {}
+
+
+def test_per_class_and_overall_metrics_match_predictions(rendered):
+    root, _ = rendered
+    metrics = dict(parse((root / "report.html").read_text()).metrics)
+    bundle = Bundle(root)
+    classes = bundle.dataset()["classes"]
+    checked = 0
+    for model in ("cnn", "vit"):
+        for run in bundle.runs(model):
+            expected = compute_metrics(run.labels, run.preds, classes)
+            prefix = f"{model}.seed{run.seed}"
+            assert metrics[f"{prefix}.accuracy"] == f"{100 * expected['accuracy']:.2f}"
+            for name in ("precision", "recall", "f1"):
+                assert metrics[f"{prefix}.macro.{name}"] == f"{expected['macro'][name]:.4f}"
+            for i, row in enumerate(expected["per_class"]):
+                for name in ("precision", "recall", "f1", "accuracy"):
+                    assert metrics[f"{prefix}.class{i}.{name}"] == f"{row[name]:.4f}"
+                    checked += 1
+    assert checked == 2 * len(SEEDS) * 10 * 4
+
+
+def test_headline_metrics_are_means_over_seeds(rendered):
+    root, _ = rendered
+    metrics = dict(parse((root / "report.html").read_text()).metrics)
+    runs = Bundle(root).runs("vit")
+    mean = 100 * sum(r.metrics["accuracy"] for r in runs) / len(runs)
+    assert metrics["vit.accuracy.mean"] == f"{mean:.2f}"
+    assert "vit.accuracy.std" in metrics
+    assert "compare.accuracy_diff_pts" in metrics and "compare.speed_factor" in metrics
+
+
+def test_pdf_is_valid_and_has_several_pages(rendered):
+    root, _ = rendered
+    pdf = root / "report.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert len(pypdf.PdfReader(pdf).pages) > 1
+
+
+def test_bundle_text_is_escaped(tmp_path):
+    hostile = "<script>alert(1)</script>"
+    root = make_bundle(tmp_path / "b", models=("cnn",), num_classes=3, class_names=[hostile, "b&c", "x"])
+    (html_path,) = render_report(root, pdf=False)
+    html = html_path.read_text()
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "b&amp;c" in html
+
+
+def test_single_model_report_has_no_comparisons(tmp_path):
+    root = make_bundle(tmp_path / "b", models=("cnn",))
+    (html_path,) = render_report(root, pdf=False)
+    parser = parse(html_path.read_text())
+    assert parser.sections == list(SECTIONS)
+    keys = {key for key, _ in parser.metrics}
+    assert "cnn.seed42.accuracy" in keys
+    assert not [k for k in keys if k.startswith(("compare.", "vit."))]
+
+
+def test_url_fetcher_serves_only_files_inside_the_bundle(rendered, tmp_path):
+    root, _ = rendered
+    fetcher = BundleURLFetcher(root)
+    inside = (root / "figures" / "samples.png").resolve()
+    assert fetcher.fetch(inside.as_uri()).read()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "secret.txt").write_text("secret")
+    link = root / "figures" / "link.png"
+    link.symlink_to(tmp_path / "secret.txt")
+    try:
+        for url in ("file:///etc/passwd", "http://example.com", "https://example.com/x.png", link.as_uri(),
+                    (root / "figures" / ".." / ".." / "secret.txt").as_uri(), "data:text/plain,hello"):
+            with pytest.raises(BundleError):
+                fetcher.fetch(url)
+    finally:
+        link.unlink()
+
+
+def test_a_staged_bundle_renders_before_its_manifest_is_written(tmp_path):
+    root = make_bundle(tmp_path / "b", models=("cnn",))
+    (root / "manifest.json").unlink()  # `reportgen build` writes the manifest after rendering
+    (html_path,) = render_report(root, pdf=False)
+    assert html_path.is_file()
+
+
+def test_a_figures_symlink_is_refused(tmp_path):
+    root = make_bundle(tmp_path / "b", models=("cnn",))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "figures").symlink_to(elsewhere)
+    with pytest.raises(BundleError, match="symbolic link"):
+        render_report(root, pdf=False)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_failed_pdf_leaves_the_previous_report_untouched(rendered, monkeypatch):
+    root, _ = rendered
+    before = {name: (root / name).read_bytes() for name in ("report.html", "report.pdf")}
+    figures = {"samples": "figures/samples.png"}
+    monkeypatch.setattr(report, "draw_figures", lambda bundle, out_dir: figures)
+
+    def broken_pdf(html: str, root: Path) -> bytes:
+        raise RuntimeError("printer on fire")
+
+    monkeypatch.setattr(report, "html_to_pdf", broken_pdf)
+    with pytest.raises(RuntimeError):
+        render_report(root)
+    assert {name: (root / name).read_bytes() for name in before} == before
+
+
+def test_rendering_never_imports_torch(tmp_path):
+    # A finder that refuses and records every torch import, direct or indirect. (sys.modules["torch"] = None
+    # would do the refusing too, but scipy.stats >= 1.15 crashes on a None entry while it merely looks for torch.)
+    root = make_bundle(tmp_path / "b", models=("cnn", "vit"))
+    script = textwrap.dedent(f"""
+        import importlib.abc, sys
+        BLOCKED = ("torch", "torchvision", "pytorch_lightning", "lightning")
+        attempts = []
+
+        class RefuseTorch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in BLOCKED:
+                    attempts.append(name)
+                    raise ImportError(f"{{name}} must not be imported when rendering")
+                return None
+
+        sys.meta_path.insert(0, RefuseTorch())
+        from reportgen.report import render_report
+        render_report({str(root)!r}, pdf=True)
+        assert not attempts, attempts
+        assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (root / "report.pdf").is_file()
