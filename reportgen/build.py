@@ -23,7 +23,15 @@ import numpy as np
 import torch
 
 from reportgen import __version__
-from reportgen.bundle import publish, read_json, staging_dir, write_history, write_json, write_manifest, write_predictions
+from reportgen.bundle import (
+    publish,
+    read_json,
+    staging_dir,
+    write_history,
+    write_json,
+    write_manifest,
+    write_predictions,
+)
 from reportgen.config import Config, save_config
 from reportgen.data import ImageData, augment, load_data
 from reportgen.errors import ConfigError

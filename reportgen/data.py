@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
+from reportgen.bundle import atomic_output
 from reportgen.config import AugmentConfig, DataConfig
 from reportgen.errors import DataError
 
@@ -86,7 +87,8 @@ def _load_torchvision_cifar10(cache: Path) -> ImageData:
         torch.from_numpy(np.ascontiguousarray(test.data.transpose(0, 3, 1, 2))),
         torch.tensor(test.targets, dtype=torch.int64),
     ]
-    return ImageData(*arrays, list(train.classes), f"torchvision CIFAR-10 ({root})", _fingerprint(*arrays, train.classes))
+    classes = list(train.classes)
+    return ImageData(*arrays, classes, f"torchvision CIFAR-10 ({root})", _fingerprint(*arrays, classes))
 
 
 def _load_image_folder(root: Path, cache: Path, label: str) -> ImageData:
@@ -161,10 +163,9 @@ def _fingerprint(train_x, train_y, test_x, test_y, classes) -> str:
 
 def _write_cache(path: Path, data: ImageData) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{np.random.randint(1 << 30)}.npz")
-    np.savez(tmp, train_x=data.train_x.numpy(), train_y=data.train_y.numpy(), test_x=data.test_x.numpy(),
-             test_y=data.test_y.numpy(), classes=np.array(data.classes), fingerprint=np.array(data.fingerprint))
-    tmp.replace(path)  # atomic: a crash never leaves a truncated cache entry
+    with atomic_output(path) as tmp:  # a crash never leaves a truncated cache entry
+        np.savez(tmp, train_x=data.train_x.numpy(), train_y=data.train_y.numpy(), test_x=data.test_x.numpy(),
+                 test_y=data.test_y.numpy(), classes=np.array(data.classes), fingerprint=np.array(data.fingerprint))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,10 +17,8 @@ Visuals (feature maps, attention) are those of the first seed, as stored in its 
 from __future__ import annotations
 
 import os
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import matplotlib
 
@@ -30,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from reportgen.bundle import Bundle  # noqa: E402
+from reportgen.bundle import Bundle, atomic_output  # noqa: E402
 from reportgen.narrative import stack_curves, stage_maps, summed_confusion  # noqa: E402
 
 DPI = 120
@@ -47,20 +45,6 @@ STYLE = {
     "text.parse_math": False,  # class names come from strangers' bundles: "$" must stay literal
 }
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#d62728"
-
-
-@contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `path` to write; move it onto `path` only if the block succeeds.
-
-    The temporary name keeps the suffix, so writers that infer the format from it still work.
-    """
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only still there when the block failed
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

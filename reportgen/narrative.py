@@ -458,25 +458,25 @@ def _lead(a: ModelFacts, b: ModelFacts, stat: Callable[[ModelFacts], Stat | Metr
 def accuracy_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
     """The more accurate model, by mean test accuracy; margin in percentage points."""
     return _lead(a, b, lambda m: m.accuracy, True,
-                 lambda w, l: Metric("compare.accuracy_diff_pts", w - l, "points"))
+                 lambda win, lose: Metric("compare.accuracy_diff_pts", win - lose, "points"))
 
 
 def speed_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
     """The faster model, by mean time per epoch; margin = slower time / faster time."""
     return _lead(a, b, lambda m: m.epoch_time, False,
-                 lambda w, l: Metric("compare.speed_factor", l / w, "factor"))
+                 lambda win, lose: Metric("compare.speed_factor", lose / win, "factor"))
 
 
 def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
     """The model with more parameters; margin = larger count / smaller count."""
     return _lead(a, b, lambda m: m.parameters, True,
-                 lambda w, l: Metric("compare.parameter_ratio", w / l, "factor"))
+                 lambda win, lose: Metric("compare.parameter_ratio", win / lose, "factor"))
 
 
 def efficiency_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
     """The model earning more accuracy per second of training; margin = the ratio."""
     return _lead(a, b, lambda m: m.accuracy_per_s, True,
-                 lambda w, l: Metric("compare.efficiency_factor", w / l, "factor"))
+                 lambda win, lose: Metric("compare.efficiency_factor", win / lose, "factor"))
 
 
 def overfit_gap(m: ModelFacts) -> Metric:
@@ -541,10 +541,10 @@ def accuracy_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
     if lead is None:
         return sentence(f"The {a.name} and the {b.name} are equally accurate: ", a.accuracy.parts("%"),
                         " and ", b.accuracy.parts("%"), " test accuracy.")
-    w, l = lead.winner, lead.loser
+    w, lo = lead.winner, lead.loser
     return sentence(
         f"{_capital(_the(w))} is more accurate: ", w.accuracy.parts("%"), " test accuracy against ",
-        l.accuracy.parts("%"), f" for {_the(l)}, a lead of ", lead.margin, " percentage points", _over_seeds(w), ".")
+        lo.accuracy.parts("%"), f" for {_the(lo)}, a lead of ", lead.margin, " percentage points", _over_seeds(w), ".")
 
 
 def speed_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
@@ -553,11 +553,11 @@ def speed_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
     if lead is None:
         return sentence(f"The {a.name} and the {b.name} trained equally fast: ", a.epoch_time.parts(" s"),
                         " and ", b.epoch_time.parts(" s"), " per epoch.")
-    w, l = lead.winner, lead.loser
+    w, lo = lead.winner, lead.loser
     return sentence(
         f"{_capital(_the(w))} trained faster, by a factor of ", lead.margin, "×: ", w.epoch_time.parts(" s"),
-        " per epoch against ", l.epoch_time.parts(" s"), f" for {_the(l)} (", w.train_time.parts(" s"),
-        " against ", l.train_time.parts(" s"), " in total).")
+        " per epoch against ", lo.epoch_time.parts(" s"), f" for {_the(lo)} (", w.train_time.parts(" s"),
+        " against ", lo.train_time.parts(" s"), " in total).")
 
 
 def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
@@ -565,9 +565,9 @@ def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
     lead = parameter_lead(a, b)
     if lead is None:
         return sentence(f"The {a.name} and the {b.name} have the same number of parameters, ", a.parameters, ".")
-    w, l = lead.winner, lead.loser
-    return sentence(f"{_capital(_the(w))} has more parameters: ", w.parameters, " against ", l.parameters,
-                    f" for {_the(l)}, ", lead.margin, "× as many.")
+    w, lo = lead.winner, lead.loser
+    return sentence(f"{_capital(_the(w))} has more parameters: ", w.parameters, " against ", lo.parameters,
+                    f" for {_the(lo)}, ", lead.margin, "× as many.")
 
 
 def efficiency_sentences(a: ModelFacts, b: ModelFacts) -> list[Sentence]:
@@ -613,9 +613,9 @@ def generalisation_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
     if lead is None:
         return sentence(f"The {a.name} and the {b.name} end with the same train–validation accuracy gap, ",
                         a.acc_gap.parts(" points"), ".")
-    w, l = lead.winner, lead.loser
+    w, lo = lead.winner, lead.loser
     return sentence(f"By the final train–validation accuracy gap, {_the(w)} generalises better: ",
-                    w.acc_gap.parts(" points"), " against ", l.acc_gap.parts(" points"), f" for {_the(l)} "
+                    w.acc_gap.parts(" points"), " against ", lo.acc_gap.parts(" points"), f" for {_the(lo)} "
                     "(a negative gap, validation above training accuracy, counts as no gap).")
 
 

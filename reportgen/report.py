@@ -69,10 +69,10 @@ import weasyprint
 from weasyprint.urls import URLFetcherResponse
 
 from reportgen import __version__
-from reportgen.bundle import MANIFEST, Bundle, RunData
+from reportgen.bundle import MANIFEST, Bundle, RunData, atomic_output
 from reportgen.config import Config
 from reportgen.errors import BundleError
-from reportgen.figures import atomic_output, draw_figures
+from reportgen.figures import draw_figures
 from reportgen.narrative import (
     SEED_PROTOCOL_EPOCHS,
     Metric,

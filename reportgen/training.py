@@ -259,7 +259,8 @@ class EpochProgress(ProgressBar):
         h = pl_module.history[-1]
         self.bar.write(
             f"{self.label} epoch {h['epoch']}/{trainer.max_epochs}: train loss {h['train_loss']:.4f} "
-            f"acc {h['train_acc']:.4f} | val loss {h['val_loss']:.4f} acc {h['val_acc']:.4f} | {h['epoch_time_s']:.1f} s"
+            f"acc {h['train_acc']:.4f} | val loss {h['val_loss']:.4f} acc {h['val_acc']:.4f} "
+            f"| {h['epoch_time_s']:.1f} s"
         )
         self.bar.set_description(f"{self.label} epoch {min(h['epoch'] + 1, trainer.max_epochs)}/{trainer.max_epochs}")
 

@@ -70,8 +70,8 @@ def _check_manifest(bundle: Bundle) -> list[Check]:
 def _check_same_labels(all_runs: dict[str, list[RunData]], test_size: int, num_classes: int) -> Check:
     labels = [run.labels for runs in all_runs.values() for run in runs]
     same = all(np.array_equal(labels[0], other) for other in labels[1:])
-    sizes_ok = all(len(l) == test_size for l in labels)
-    range_ok = all(l.min() >= 0 and l.max() < num_classes for l in labels)
+    sizes_ok = all(len(run_labels) == test_size for run_labels in labels)
+    range_ok = all(run_labels.min() >= 0 and run_labels.max() < num_classes for run_labels in labels)
     return Check("test labels identical across runs and consistent with dataset.json", same and sizes_ok and range_ok,
                  "" if same and sizes_ok and range_ok else "the runs disagree on the test set")
 
@@ -98,7 +98,8 @@ def _differences(expected, actual, path: str = "") -> list[str]:
     """Where two JSON-like structures differ (floats within TOLERANCE)."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         keys = set(expected) | set(actual)
-        return [d for k in sorted(keys) for d in _differences(expected.get(k), actual.get(k), f"{path}.{k}".lstrip("."))]
+        return [d for k in sorted(keys)
+                for d in _differences(expected.get(k), actual.get(k), f"{path}.{k}".lstrip("."))]
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
         return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in _differences(e, a, f"{path}[{i}]")]
     if isinstance(expected, (int, float)) and isinstance(actual, (int, float)) and not isinstance(actual, bool):

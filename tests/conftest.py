@@ -1,10 +1,11 @@
-"""Shared fixtures: tiny configs and tiny data, so every test runs in seconds on a CPU."""
+"""Shared fixtures: tiny configs and tiny data, so every test runs in seconds on a CPU.
+
+Torch is imported only where tiny data is made, so the render-side tests stay torch-free.
+"""
 
 import pytest
-import torch
 
 from reportgen.config import Config
-from reportgen.data import ImageData
 
 CLASSES = ["airplane", "automobile", "bird", "cat"]
 
@@ -23,8 +24,12 @@ def tiny_config(**train) -> Config:
     return c
 
 
-def tiny_data(n_train: int = 52, n_test: int = 30, seed: int = 0) -> ImageData:
+def tiny_data(n_train: int = 52, n_test: int = 30, seed: int = 0):
     """Random images whose class sets their mean brightness, so a model can learn something."""
+    import torch
+
+    from reportgen.data import ImageData
+
     g = torch.Generator().manual_seed(seed)
 
     def split(n):
@@ -39,5 +44,5 @@ def tiny_data(n_train: int = 52, n_test: int = 30, seed: int = 0) -> ImageData:
 
 
 @pytest.fixture
-def data() -> ImageData:
+def data():
     return tiny_data()

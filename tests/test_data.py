@@ -6,8 +6,15 @@ import torch
 from PIL import Image
 
 from reportgen.config import AugmentConfig, DataConfig
-from reportgen.data import (PILImages, TensorBatches, augment, load_data, normalize, random_affine_params,
-                            seed_transforms)
+from reportgen.data import (
+    PILImages,
+    TensorBatches,
+    augment,
+    load_data,
+    normalize,
+    random_affine_params,
+    seed_transforms,
+)
 from reportgen.errors import DataError
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -137,13 +144,15 @@ def test_flip_alone_mirrors_and_shift_alone_moves_whole_pixels():
 def _shift(img, dx, dy):
     out = torch.zeros_like(img)
     h, w = img.shape[1:]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = img[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    source = img[:, max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = source
     return out
 
 
 def test_rotation_keeps_the_centre_and_fills_corners_with_zeros():
     x = torch.full((64, 3, 32, 32), 200, dtype=torch.uint8)
-    out = augment(x, AugmentConfig(hflip_p=0.0, rotation_deg=15.0, translate_frac=0.0), torch.Generator().manual_seed(1))
+    rotation_only = AugmentConfig(hflip_p=0.0, rotation_deg=15.0, translate_frac=0.0)
+    out = augment(x, rotation_only, torch.Generator().manual_seed(1))
     assert (out[:, :, 12:20, 12:20] == 200).all()
     corners = out[:, :, 0, 0]
     assert (corners == 0).float().mean() > 0.8  # almost every rotated image exposes its corner

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.bundle_factory import make_bundle
 from reportgen.bundle import Bundle
 from reportgen.figures import atomic_output, draw_curves, draw_figures
+from tests.bundle_factory import make_bundle
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TWO_MODEL_KEYS = {"samples", "curves_cnn", "confusion_cnn", "feature_maps", "curves_vit", "confusion_vit", "attention"}

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from tests.bundle_factory import CIFAR10_CLASSES, make_bundle
 from reportgen.bundle import Bundle
 from reportgen.narrative import (
     Metric,
@@ -31,6 +30,7 @@ from reportgen.narrative import (
     speed_sentence,
     within_group_share,
 )
+from tests.bundle_factory import CIFAR10_CLASSES, make_bundle
 
 SWAPPED = dict(accuracies={"cnn": 0.62, "vit": 0.86}, epoch_times={"cnn": 4.0, "vit": 1.0},
                train_gaps={"cnn": 0.15, "vit": 0.01})

@@ -11,12 +11,12 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from tests.bundle_factory import make_bundle
 from reportgen import report
 from reportgen.bundle import Bundle
 from reportgen.errors import BundleError
 from reportgen.evaluation import compute_metrics
 from reportgen.report import BundleURLFetcher, render_report
+from tests.bundle_factory import make_bundle
 
 SECTIONS = ("title", "introduction", "setup", "data", "architectures", "training", "results", "analysis", "learning",
             "conclusion")
