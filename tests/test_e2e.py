@@ -1,0 +1,125 @@
+"""End to end: the `reportgen` command as a user runs it, on the bundled sample of real CIFAR-10.
+
+One build (tiny models, one epoch) is shared by the tests of this module: the report's numbers must
+equal those recomputed from the bundle's predictions, verify must pass, and a rebuild must reuse.
+"""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from pypdf import PdfReader
+
+from reportgen.bundle import Bundle
+from reportgen.evaluation import compute_metrics
+from reportgen.verify import read_report_metrics
+
+TINY = ["--set", "cnn.channels=[8, 16]", "--set", "vit.depth=1", "--set", "vit.embed_dim=32",
+        "--set", "vit.mlp_dim=64", "--set", "train.batch_size=256"]
+
+
+def reportgen(*args, cwd):
+    """Run the installed command line, as a user would."""
+    return subprocess.run([sys.executable, "-m", "reportgen.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("user")
+    result = reportgen("build", "--preset", "quick", "--epochs", "1", *TINY, "--no-progress", cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, workdir / "artifacts" / "quick", result
+
+
+def test_build_reports_what_it_did_and_writes_html_and_pdf(built):
+    _, bundle, result = built
+    assert "CNN seed 42: training on cpu" in result.stdout
+    assert "wrote artifacts/quick/report.html and artifacts/quick/report.pdf" in result.stdout
+    assert len(PdfReader(bundle / "report.pdf").pages) > 3
+
+
+def test_report_numbers_equal_those_recomputed_from_predictions(built):
+    _, root, _ = built
+    bundle = Bundle(root)
+    classes = bundle.dataset()["classes"]
+    shown = dict(read_report_metrics(root / "report.html"))
+    checked = 0
+    for model in ("cnn", "vit"):
+        (run,) = bundle.runs(model)
+        metrics = compute_metrics(run.labels, run.preds, classes)
+        prefix = f"{model}.seed42"
+        assert shown[f"{prefix}.accuracy"] == f"{100 * metrics['accuracy']:.2f}"
+        for name in ("precision", "recall", "f1"):
+            assert shown[f"{prefix}.macro.{name}"] == f"{metrics['macro'][name]:.4f}"
+        for i, row in enumerate(metrics["per_class"]):
+            for name in ("precision", "recall", "f1", "accuracy"):
+                assert shown[f"{prefix}.class{i}.{name}"] == f"{row[name]:.4f}"
+                checked += 1
+    assert checked == 2 * 10 * 4
+
+
+def test_verify_passes_on_the_fresh_bundle(built):
+    workdir, _, _ = built
+    result = reportgen("verify", "artifacts/quick", cwd=workdir)
+    assert result.returncode == 0, result.stdout
+    assert "0 failed" in result.stdout
+
+
+def test_verify_catches_a_raised_metric_an_edited_prediction_and_a_swapped_figure(built, tmp_path):
+    _, root, _ = built
+    cases = {
+        "metric": lambda b: _edit(b / "runs/cnn/seed-42/metrics.json", '"accuracy": 0.', '"accuracy": 0.9'),
+        "prediction": lambda b: _flip_a_prediction(b / "runs/vit/seed-42/predictions.csv"),
+        "figure": lambda b: shutil.copyfile(b / "figures" / "confusion_vit.png", b / "figures" / "confusion_cnn.png"),
+    }
+    for name, tamper in cases.items():
+        copy = tmp_path / name
+        shutil.copytree(root, copy)
+        tamper(copy)
+        result = reportgen("verify", str(copy), cwd=tmp_path)
+        assert result.returncode == 1, (name, result.stdout)
+        assert "FAIL" in result.stdout
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _flip_a_prediction(path):
+    rows = path.read_text().splitlines()
+    fields = rows[1].split(",")
+    fields[2] = str((int(fields[2]) + 1) % 10)
+    rows[1] = ",".join(fields)
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_rebuild_with_a_report_change_reuses_both_models(built):
+    workdir, root, _ = built
+    result = reportgen("build", "--preset", "quick", "--epochs", "1", *TINY, "--set", "report.title=Second look",
+                       "--set", "report.pdf=false", "--no-progress", cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "CNN seed 42: reused" in result.stdout and "ViT seed 42: reused" in result.stdout
+    assert "training on" not in result.stdout
+    assert "Second look" in (root / "report.html").read_text()
+
+
+def test_render_redraws_the_report_from_the_bundle(built):
+    workdir, root, _ = built
+    (root / "report.html").unlink()
+    result = reportgen("render", "artifacts/quick", "--no-pdf", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert (root / "report.html").is_file()
+    assert reportgen("verify", "artifacts/quick", cwd=workdir).returncode == 0
+
+
+def test_predictions_file_has_the_documented_columns(built):
+    _, root, _ = built
+    header = (root / "runs/cnn/seed-42/predictions.csv").read_text().splitlines()[0]
+    assert header == "index,label,pred," + ",".join(f"p_{i}" for i in range(10))
+    probs = np.loadtxt(root / "runs/cnn/seed-42/predictions.csv", delimiter=",", skiprows=1)[:, 3:]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
