@@ -56,7 +56,7 @@ WARMUP_STEPS = 2  # untimed first steps: oneDNN picks and caches its kernels, au
 AUGMENT_MIN_SECONDS = 2.0  # augmentation is timed for at least this long (and at least 3 batches) per way
 
 # `quick` is for tests and smoke checks: tiny batches and data, so that the whole run takes seconds.
-QUICK = {"batch_size": 32, "steps": 2, "warmup": 1, "train_images": 256, "test_images": 64, "augment_seconds": 0.1}
+QUICK = {"batch_size": 16, "steps": 2, "warmup": 1, "train_images": 128, "test_images": 32, "augment_seconds": 0.1}
 
 # The project's speed goals on a 2-core CPU (issue 3), as minimum ratios reportgen / seed.
 GOALS = {"augmentation": 20.0, "train_step_cnn": 3.0, "train_step_vit": 2.0, "epoch_cnn": 3.0, "epoch_vit": 2.0}

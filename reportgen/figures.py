@@ -12,13 +12,16 @@ Each figure is its own small PNG in ``<bundle>/figures/``, sized to read well at
   overlaid on it.
 
 Visuals (feature maps, attention) are those of the first seed, as stored in its visuals.npz.
+
+`draw_comparison_figures` draws the figures of ``reportgen compare``: per model, validation accuracy
+and loss per epoch with one line per bundle (mean over seeds, min-max band), in the same style.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -45,6 +48,9 @@ STYLE = {
     "text.parse_math": False,  # class names come from strangers' bundles: "$" must stay literal
 }
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#d62728"
+BUNDLE_COLOURS = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab10").colors]  # per compared bundle
+
+History = Mapping[str, np.ndarray]  # one run's history.csv: column -> values per epoch
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -94,7 +100,16 @@ def _plot_band(ax: plt.Axes, curves: np.ndarray, colour: str, label: str) -> Non
         ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=colour, alpha=0.2, lw=0)
 
 
-def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str, path: Path) -> Path:
+def _per_epoch_axes(ax: plt.Axes, ylabel: str, title: str) -> None:
+    """Epochs on x (whole numbers), a light grid, labels and title."""
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, lw=0.4, alpha=0.5)
+
+
+def draw_curves(histories: Sequence[History], name: str, path: Path) -> Path:
     """Loss and accuracy (in %) per epoch, train vs validation, for one model's seeds."""
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(6.6, 2.3))
     band = f" (mean, min–max over {len(histories)} seeds)" if len(histories) > 1 else ""
@@ -102,11 +117,24 @@ def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str, path: Pat
     for ax, column, scale, ylabel in panels:
         _plot_band(ax, scale * stack_curves(histories, f"train_{column}"), TRAIN_COLOUR, "train")
         _plot_band(ax, scale * stack_curves(histories, f"val_{column}"), VAL_COLOUR, "validation (test split)")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"{name} {ylabel.split(' (')[0]}{band}")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(True, lw=0.4, alpha=0.5)
+        _per_epoch_axes(ax, ylabel, f"{name} {ylabel.split(' (')[0]}{band}")
+    acc_ax.legend(frameon=False)
+    fig.tight_layout(pad=0.3)
+    return _save(fig, path)
+
+
+def draw_overlaid_curves(histories: Mapping[str, Sequence[History]], colours: Mapping[str, str], name: str,
+                         path: Path) -> Path:
+    """Validation accuracy (in %) and loss per epoch of one model, one line per bundle label, in its colour.
+
+    Each line is the mean over that bundle's seeds, with the min-max band when it has several.
+    """
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(6.6, 2.5))
+    panels = ((acc_ax, "val_acc", 100.0, "validation accuracy (%)"), (loss_ax, "val_loss", 1.0, "validation loss"))
+    for ax, column, scale, ylabel in panels:
+        for label, runs in histories.items():
+            _plot_band(ax, scale * stack_curves(runs, column), colours[label], label)
+        _per_epoch_axes(ax, ylabel, f"{name} {ylabel.split(' (')[0]}")
     acc_ax.legend(frameon=False)
     fig.tight_layout(pad=0.3)
     return _save(fig, path)
@@ -202,4 +230,25 @@ def draw_figures(bundle: Bundle, out_dir: Path) -> dict[str, str]:
             elif model == "vit":
                 paths["attention"] = draw_attention(samples["focus_image"], visuals["cls_attention"], focus_title,
                                                     out_dir / "attention.png")
-    return {key: os.path.relpath(path, bundle.root).replace(os.sep, "/") for key, path in paths.items()}
+    return _relative(paths, bundle.root)
+
+
+def draw_comparison_figures(curves: Mapping[str, tuple[str, Mapping[str, Sequence[History]]]], labels: Sequence[str],
+                            out_dir: Path) -> dict[str, str]:
+    """Draw ``curves_<model>.png`` into `out_dir` for each model key -> (display name, {bundle label: histories}).
+
+    `labels` are all bundles' labels in order: a bundle keeps its colour in every figure, also where
+    a model is missing from other bundles. Returns figure key -> path relative to the parent of
+    `out_dir` (where compare.html links them from).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    colours = {label: BUNDLE_COLOURS[i % len(BUNDLE_COLOURS)] for i, label in enumerate(labels)}
+    with plt.rc_context(STYLE):
+        paths = {f"curves_{model}": draw_overlaid_curves(histories, colours, name, out_dir / f"curves_{model}.png")
+                 for model, (name, histories) in curves.items()}
+    return _relative(paths, out_dir.parent)
+
+
+def _relative(paths: Mapping[str, Path], root: Path) -> dict[str, str]:
+    """Figure key -> path relative to `root` with "/" separators, as the HTML links it."""
+    return {key: os.path.relpath(path, root).replace(os.sep, "/") for key, path in paths.items()}

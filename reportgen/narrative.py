@@ -14,18 +14,39 @@ Across several seeds, a headline quantity is a `Stat`: mean and sample standard 
 over seeds; with one seed it is that seed's value and has no standard deviation. Curves of several
 seeds are averaged epoch by epoch before milestones are read from them. Confusion matrices of
 several seeds are summed.
+
+Significance of an accuracy difference (`accuracy_significance`, stated in the report by
+`significance_rule`). Two tests, at ALPHA = 0.05:
+
+* McNemar's exact test, per seed that both models ran with, on their predictions of the same test
+  images: b images only the first model classifies correctly, c only the second; the two-sided
+  binomial test of b successes in b + c trials at 1/2 (p = 1 when b + c = 0);
+* with two or more seeds per model, a t-test over seeds of the test accuracy: paired by seed
+  (scipy.stats.ttest_rel) when both models ran the same seeds, Welch's (ttest_ind, unequal
+  variances) otherwise.
+
+The difference is *significant* when every test that applies rejects equal accuracy: McNemar gives
+p < ALPHA in favour of the model that is more accurate on average in more than half of the seeds
+it was run on, and, when there is a t-test, its p < ALPHA. With one seed that is McNemar's p alone;
+with several paired seeds both the paired t-test (variation between training runs) and a majority
+of per-seed McNemar tests (variation between test images) must agree. When no test applies the
+difference is not significant. A difference that is not significant is never called a win: the
+accuracy sentence, the per-class statements and the conclusion say so instead.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence, Union
+from typing import Callable, ClassVar, Iterable, Sequence, Union
 
 import numpy as np
+from scipy.stats import binomtest, ttest_ind, ttest_rel
 
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import TrainConfig
+from reportgen.errors import BundleError
 
 # The overfitting rule (stated verbatim in the report by `overfitting_rule`).
 OVERFIT_ACC_GAP_POINTS = 5.0  # final train accuracy minus final validation accuracy, percentage points
@@ -34,6 +55,7 @@ OVERFIT_VAL_LOSS_RISE_PCT = 10.0  # final validation loss above its minimum over
 VAL_LOSS_MILESTONE = 1.0  # first epoch whose validation loss is below this
 VAL_ACC_MILESTONE = 0.70  # first epoch whose validation accuracy reaches this
 TOP_PATCH_FRACTION = 0.10  # attention concentration: share of mass on the top 10% of patches
+ALPHA = 0.05  # significance level of the accuracy tests (see the module docstring)
 
 # The seed protocol, for the scale note: the seed notebook trains 80 epochs on CIFAR-10's 50,000 images.
 SEED_PROTOCOL_EPOCHS = TrainConfig().epochs
@@ -44,7 +66,16 @@ CIFAR10_GROUPS = {
     "vehicle": frozenset({"airplane", "automobile", "ship", "truck"}),
 }
 
-# How each unit is displayed; the data-metric value is exactly this text.
+class PValueFormat:
+    """p-values with 4 significant digits, and "< 0.0001" below that: never an exponent in the prose."""
+
+    floor = 1e-4
+
+    def format(self, value: float) -> str:
+        return f"< {self.floor:g}" if value < self.floor else f"{value:#.4g}"
+
+
+# How each unit is displayed (anything with a str.format-like `format`); the data-metric value is exactly this text.
 UNIT_FORMATS = {
     "percent": "{:.2f}",  # a share or accuracy in percent
     "points": "{:.2f}",  # a difference of percentages, in percentage points
@@ -58,6 +89,8 @@ UNIT_FORMATS = {
     "count": "{:,.0f}",  # integers; thousands separated by commas
     "epoch": "{:.0f}",
     "number": "{:g}",  # config values (learning rate, probabilities, normalisation constants)
+    "pvalue": PValueFormat(),  # a test's p-value: 4 significant digits, or "< 0.0001"
+    "statistic": "{:.2f}",  # a test statistic (t)
 }
 
 
@@ -492,6 +525,171 @@ def generalisation_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
     return _lead(a, b, overfit_gap, False, None)
 
 
+# ---------------------------------------------------------------- significance of an accuracy difference
+
+
+def mcnemar_test(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[int, int, float]:
+    """McNemar's exact test on two models' predictions of the same images: (b, c, two-sided p).
+
+    b counts images only the first model classifies correctly, c those only the second does.
+    """
+    first_right, second_right = first == labels, second == labels
+    b = int(np.sum(first_right & ~second_right))
+    c = int(np.sum(~first_right & second_right))
+    p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0  # no discordant image: no evidence of a difference
+    return b, c, float(p)
+
+
+def accuracy_ttest(first: Sequence[float], second: Sequence[float], paired: bool) -> tuple[float, float]:
+    """(t, p) of a two-sided t-test of two models' accuracies over seeds: paired by position, or Welch's.
+
+    Differences (or samples) without any spread leave t undefined: identical accuracies read as t = 0,
+    p = 1 (no evidence of a difference); a constant non-zero difference as scipy's limit, |t| = inf, p = 0.
+    """
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns about the zero spread handled below
+        result = ttest_rel(first, second) if paired else ttest_ind(first, second, equal_var=False)
+    t, p = float(result.statistic), float(result.pvalue)
+    return (0.0, 1.0) if math.isnan(p) else (t, p)
+
+
+def p_parts(p: Metric) -> list[Part]:
+    """"p = 0.0123", or "p < 0.0001" when the value is below the displayed floor."""
+    return ["p ", p] if p.text.startswith("<") else ["p = ", p]
+
+
+@dataclass(frozen=True)
+class SignificanceTest:
+    """A test's result, whose fields are reported as metrics ``<key>.<field>`` in the units of UNITS."""
+
+    key: str  # e.g. "compare.mcnemar.seed42", "compare.ttest"
+    UNITS: ClassVar[dict[str, str]] = {}
+
+    def metric(self, name: str) -> Metric:
+        return Metric(f"{self.key}.{name}", getattr(self, name), self.UNITS[name])
+
+
+@dataclass(frozen=True)
+class McNemar(SignificanceTest):
+    """McNemar's exact test of two models' test predictions at one seed (see `mcnemar_test`)."""
+
+    UNITS = {"b": "count", "c": "count", "p": "pvalue", "diff_pts": "points"}
+    seed: int
+    b: int  # test images only the first model classifies correctly
+    c: int  # test images only the second model classifies correctly
+    p: float
+    images: int  # test images compared
+
+    @property
+    def diff_pts(self) -> float:
+        """First model's accuracy minus the second's at this seed, in points: (b - c) / images."""
+        return 100 * (self.b - self.c) / self.images
+
+    def significant_towards(self, direction: int) -> bool:
+        """p < ALPHA with the first model ahead (direction 1) or the second (-1)."""
+        return self.p < ALPHA and direction != 0 and int(np.sign(self.b - self.c)) == direction
+
+
+@dataclass(frozen=True)
+class TTest(SignificanceTest):
+    """A t-test over seeds of two models' test accuracies (see `accuracy_ttest`)."""
+
+    UNITS = {"t": "statistic", "p": "pvalue"}
+    paired: bool
+    t: float
+    p: float
+
+    @property
+    def name(self) -> str:
+        return "paired t-test" if self.paired else "Welch's t-test"
+
+
+@dataclass(frozen=True)
+class Significance:
+    """Whether the first and second of two sets of runs differ in test accuracy, by the module's rule."""
+
+    key: str  # prefix of every metric, e.g. "compare"
+    mcnemar: tuple[McNemar, ...]  # one per seed both ran with, in seed order
+    ttest: TTest | None  # with two or more seeds on each side
+    difference: Stat  # first minus second accuracy, points: per paired seed, else the difference of the means
+
+    @property
+    def direction(self) -> int:
+        """1 when the first is more accurate on average, -1 when the second is, 0 when they are equal."""
+        return int(np.sign(self.difference.mean.value))
+
+    @property
+    def mcnemar_majority(self) -> Metric:
+        """Seeds whose McNemar test is significant in favour of the model ahead on average."""
+        agreeing = sum(m.significant_towards(self.direction) for m in self.mcnemar)
+        return Metric(f"{self.key}.mcnemar.significant_seeds", agreeing, "count")
+
+    @property
+    def tested(self) -> bool:
+        return bool(self.mcnemar) or self.ttest is not None
+
+    @property
+    def significant(self) -> bool:
+        mcnemar_ok = not self.mcnemar or 2 * int(self.mcnemar_majority.value) > len(self.mcnemar)
+        ttest_ok = self.ttest is None or self.ttest.p < ALPHA
+        return self.tested and self.direction != 0 and mcnemar_ok and ttest_ok
+
+    @property
+    def verdict(self) -> str:
+        return "significant" if self.significant else "not significant"
+
+
+def _percent_accuracies(runs: Sequence[RunData]) -> list[float]:
+    return [100 * float(run.metrics["accuracy"]) for run in runs]
+
+
+def accuracy_significance(first: Sequence[RunData], second: Sequence[RunData], key: str = "compare") -> Significance:
+    """Test whether the runs of `first` and `second` (each sorted by seed) differ in test accuracy.
+
+    The runs must have predicted the same test images; McNemar pairs the runs of equal seeds.
+    """
+    by_seed = {run.seed: run for run in second}
+    common = [run for run in first if run.seed in by_seed]
+    if any(not np.array_equal(run.labels, by_seed[run.seed].labels) for run in common):
+        raise BundleError("the runs to compare were evaluated on different test images: no paired test is possible")
+    mcnemar = tuple(
+        McNemar(f"{key}.mcnemar.seed{run.seed}", run.seed,
+                *mcnemar_test(run.labels, run.preds, by_seed[run.seed].preds), images=len(run.labels))
+        for run in common)
+    paired = len(common) == len(first) == len(second)
+    first_acc, second_acc = _percent_accuracies(first), _percent_accuracies(second)
+    ttest = None
+    if min(len(first), len(second)) >= 2:
+        ttest = TTest(f"{key}.ttest", paired, *accuracy_ttest(first_acc, second_acc, paired))
+    differences = [m.diff_pts for m in mcnemar] if paired else [np.mean(first_acc) - np.mean(second_acc)]
+    return Significance(key, mcnemar, ttest, _stat(f"{key}.seed_diff_pts", "points", differences))
+
+
+def significance_rule(side: str = "model") -> Sentence:
+    """The rule by which an accuracy difference between two `side`s (models, bundles) is called significant."""
+    return sentence(
+        f"Rule used for accuracy differences: a difference is significant when every test that applies rejects "
+        f"equal accuracy at α = {ALPHA:g}. McNemar's exact test compares the two {side}s' predictions of the same "
+        f"test images (b images only the first {side} classifies correctly, c only the second; two-sided binomial "
+        f"test of b in b + c at 1/2); it must give p < {ALPHA:g} in favour of the {side} that is more accurate on "
+        "average in more than half of the seeds both ran with (with one seed: in that seed). With two or more seeds "
+        f"per {side}, a t-test over seeds of the test accuracy (paired by seed when both {side}s ran the same seeds, "
+        f"else Welch's) must also give p < {ALPHA:g}. A difference that is not significant is not called a win.")
+
+
+def significance_evidence(sig: Significance, side: str = "model") -> list[Part]:
+    """The test results behind a verdict, e.g. "paired t-test over seeds, p = 0.0123; McNemar p < 0.05 ... 3 seeds"."""
+    parts: list[Part] = []
+    if sig.ttest is not None:
+        parts += [f"{sig.ttest.name} over seeds, ", *p_parts(sig.ttest.metric("p"))]
+    if len(sig.mcnemar) == 1:
+        parts += ["; " if parts else "", "McNemar ", *p_parts(sig.mcnemar[0].metric("p"))]
+    elif sig.mcnemar:
+        parts += ["; " if parts else "", f"McNemar p < {ALPHA:g} for the {side} ahead in ", sig.mcnemar_majority,
+                  " of ", Metric(f"{sig.key}.mcnemar.seeds", len(sig.mcnemar), "count"), " seeds"]
+    return parts or ["no test applies: the runs share no seed and there are fewer than two seeds on a side"]
+
+
 # ---------------------------------------------------------------- sentences
 
 
@@ -535,16 +733,36 @@ def headline_sentence(m: ModelFacts) -> Sentence:
         " (", m.epoch_time.parts(" s"), " per epoch) over ", m.epochs, " epochs.")
 
 
-def accuracy_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
-    """Which model is more accurate and by how many percentage points."""
+def accuracy_winner(a: ModelFacts, b: ModelFacts, sig: Significance) -> ModelFacts | None:
+    """The more accurate model when the difference is significant, else None (no win is claimed)."""
     lead = accuracy_lead(a, b)
+    return lead.winner if lead is not None and sig.significant else None
+
+
+def _spread(sig: Significance) -> list[Part]:
+    """" ± s" of the per-seed accuracy differences, when there are several paired seeds."""
+    std = sig.difference.std
+    return [] if std is None else [" (± ", std, " over the paired seeds)"]
+
+
+def accuracy_sentence(a: ModelFacts, b: ModelFacts, sig: Significance) -> Sentence:
+    """Which model is more accurate and by how many percentage points, if the difference is significant."""
+    lead = accuracy_lead(a, b)
+    evidence = significance_evidence(sig)
     if lead is None:
         return sentence(f"The {a.name} and the {b.name} are equally accurate: ", a.accuracy.parts("%"),
-                        " and ", b.accuracy.parts("%"), " test accuracy.")
+                        " and ", b.accuracy.parts("%"), " test accuracy (", evidence, ").")
     w, lo = lead.winner, lead.loser
+    if sig.significant:
+        return sentence(
+            f"{_capital(_the(w))} is more accurate: ", w.accuracy.parts("%"), " test accuracy against ",
+            lo.accuracy.parts("%"), f" for {_the(lo)}", _over_seeds(w), ", a lead of ", lead.margin,
+            " percentage points", _spread(sig), "; the difference is significant (", evidence, ").")
     return sentence(
-        f"{_capital(_the(w))} is more accurate: ", w.accuracy.parts("%"), " test accuracy against ",
-        lo.accuracy.parts("%"), f" for {_the(lo)}, a lead of ", lead.margin, " percentage points", _over_seeds(w), ".")
+        f"{_capital(_the(w))}'s test accuracy, ", w.accuracy.parts("%"), ", is ", lead.margin, " percentage points",
+        _spread(sig), f" above {_the(lo)}'s ", lo.accuracy.parts("%"), _over_seeds(w),
+        ", but the difference is not significant (", evidence, "), so neither model is the more accurate on "
+        "this evidence.")
 
 
 def speed_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
@@ -661,13 +879,17 @@ def confusion_sentences(m: ModelFacts) -> list[Sentence]:
     return out
 
 
-def wins_sentence(a: ModelFacts, b: ModelFacts, metric: str) -> Sentence:
-    """In how many classes each model has the higher per-class `metric` ("f1" or "accuracy")."""
+def wins_sentence(a: ModelFacts, b: ModelFacts, metric: str, sig: Significance) -> Sentence:
+    """In how many classes each model has the higher per-class `metric` ("f1" or "accuracy").
+
+    Per-class differences are not tested one by one, so they are stated as scores, never as wins; when
+    the overall accuracy difference is not significant, the sentence says they show no better model.
+    """
     scores = {"f1": (a.class_f1, b.class_f1), "accuracy": (a.class_accuracy, b.class_accuracy)}[metric]
     wins = class_wins(a.class_names, *scores, metric)
     label = {"f1": "F1", "accuracy": "accuracy"}[metric]
     parts: list[Part] = [
-        f"By per-class {label}, {_the(a)} is better in ",
+        f"By per-class {label}, {_the(a)} scores higher in ",
         Metric(f"compare.{metric}_wins.{a.key}", len(wins.first), "count"), " of ",
         Metric("dataset.num_classes", len(a.class_names), "count"),
         f" classes ({_name_list(wins.first)}) and {_the(b)} in ",
@@ -676,6 +898,9 @@ def wins_sentence(a: ModelFacts, b: ModelFacts, metric: str) -> Sentence:
     if wins.ties:
         parts += ["; they tie in ", Metric(f"compare.{metric}_ties", len(wins.ties), "count"),
                   f" ({_name_list(wins.ties)})"]
+    if not sig.significant:
+        parts += ["; as the overall accuracy difference is not significant, these per-class differences do not show "
+                  "either model to be better"]
     return sentence(parts, ".")
 
 
@@ -725,8 +950,20 @@ def _verdict(m: ModelFacts) -> str:
     return f"{_the(m)} {'overfits' if m.overfits else 'does not overfit'}"
 
 
-def conclusion_sentences(facts: Sequence[ModelFacts], note: Sentence | None) -> list[Sentence]:
-    """The closing verdict, computed from the results (one or two models)."""
+def _accuracy_verdict(a: ModelFacts, b: ModelFacts, sig: Significance) -> Sentence:
+    lead = accuracy_lead(a, b)
+    if lead is None:
+        return sentence(f"On this run the {a.name} and the {b.name} are equally accurate.")
+    if sig.significant:
+        return sentence(f"On this run {_the(lead.winner)} is the more accurate model, by ", lead.margin,
+                        " percentage points, a significant difference.")
+    return sentence(f"On this run neither model is shown to be more accurate: {_the(lead.winner)}'s lead of ",
+                    lead.margin, " percentage points is not significant.")
+
+
+def conclusion_sentences(facts: Sequence[ModelFacts], note: Sentence | None,
+                         sig: Significance | None = None) -> list[Sentence]:
+    """The closing verdict, computed from the results (one model, or two with their `sig`nificance)."""
     out: list[Sentence] = []
     if len(facts) == 1:
         (m,) = facts
@@ -735,18 +972,15 @@ def conclusion_sentences(facts: Sequence[ModelFacts], note: Sentence | None) -> 
                             f"overfitting rule, {_verdict(m)}."))
     else:
         a, b = facts
-        accuracy, speed = accuracy_lead(a, b), speed_lead(a, b)
-        if accuracy is None:
-            out.append(sentence(f"On this run the {a.name} and the {b.name} are equally accurate."))
-        else:
-            out.append(sentence(f"On this run {_the(accuracy.winner)} is the more accurate model, by ",
-                                accuracy.margin, " percentage points."))
+        assert sig is not None, "two models need their significance test"
+        winner, speed = accuracy_winner(a, b, sig), speed_lead(a, b)
+        out.append(_accuracy_verdict(a, b, sig))
         if speed is None:
             out.append(sentence("Both trained equally fast per epoch."))
-        elif accuracy is None or speed.winner is accuracy.winner:
-            also = "" if accuracy is None else " also"
+        elif winner is None or speed.winner is winner:
+            also = "" if winner is None else " also"
             out.append(sentence(f"{_capital(_the(speed.winner))}{also} trained ", speed.margin,
-                                "× faster per epoch" + ("." if accuracy is None else
+                                "× faster per epoch" + ("." if winner is None else
                                                          ", so it wins on both accuracy and training cost.")))
         else:
             out.append(sentence(f"{_capital(_the(speed.winner))}, however, trained ", speed.margin,
@@ -770,6 +1004,7 @@ class Narrative:
     """All facts and sentences of one bundle's report, grouped by report section."""
 
     facts: list[ModelFacts]
+    significance: Significance | None  # of the accuracy difference, with two models
     scale_note: Sentence | None
     headlines: dict[str, Sentence]
     accuracy: list[Sentence]
@@ -788,8 +1023,9 @@ class Narrative:
         return len(self.facts) == 2
 
 
-def _comparisons(a: ModelFacts, b: ModelFacts) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
-    accuracy = [accuracy_sentence(a, b), wins_sentence(a, b, "f1"), wins_sentence(a, b, "accuracy")]
+def _comparisons(a: ModelFacts, b: ModelFacts,
+                 sig: Significance) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+    accuracy = [accuracy_sentence(a, b, sig), wins_sentence(a, b, "f1", sig), wins_sentence(a, b, "accuracy", sig)]
     speed = [speed_sentence(a, b), parameters_sentence(a, b), *efficiency_sentences(a, b)]
     generalisation = [generalisation_sentence(a, b)]
     return accuracy, speed, generalisation
@@ -800,8 +1036,10 @@ def build_narrative(bundle: Bundle) -> Narrative:
     models = bundle.models()
     facts = [model_facts(bundle, m) for m in models]
     note = scale_note(max(int(f.epochs.value) for f in facts), int(bundle.dataset()["train_size"]))
+    significance = None
     if len(facts) == 2:
-        accuracy, speed, generalisation = _comparisons(*facts)
+        significance = accuracy_significance(*(bundle.runs(f.key) for f in facts))
+        accuracy, speed, generalisation = _comparisons(*facts, significance)
     else:
         accuracy, speed, generalisation = [], [], []
     by_key = {f.key: f for f in facts}
@@ -814,6 +1052,7 @@ def build_narrative(bundle: Bundle) -> Narrative:
         attention_text = attention_sentences(attention, cls_attention.shape[1] * cls_attention.shape[2])
     return Narrative(
         facts=facts,
+        significance=significance,
         scale_note=note,
         headlines={f.key: headline_sentence(f) for f in facts},
         accuracy=accuracy,
@@ -825,5 +1064,5 @@ def build_narrative(bundle: Bundle) -> Narrative:
         feature_maps=[feature_map_sentence(stages)] if stages else [],
         attention=attention,
         attention_text=attention_text,
-        conclusion=conclusion_sentences(facts, note),
+        conclusion=conclusion_sentences(facts, note, significance),
     )

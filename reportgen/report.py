@@ -3,9 +3,10 @@
 `render_report` draws the figures (reportgen.figures), computes the narrative
 (reportgen.narrative), renders ``templates/report.html.j2`` with Jinja2 (autoescaped: class names
 and config strings from a stranger's bundle are text, never markup) and prints the PDF with
-WeasyPrint through `BundleURLFetcher`, which serves files inside the bundle folder and nothing else.
-Both outputs are rendered in memory first and then each is replaced atomically, so a failure
-leaves the previous report untouched.
+WeasyPrint through `BundleURLFetcher`, which serves files inside one folder (the bundle) and
+nothing else. Both outputs are rendered in memory first and then each is replaced atomically
+(`write_documents`), so a failure leaves the previous report untouched. reportgen.compare renders
+its comparison of several bundles through the same environment, fetcher and writer.
 
 Machine-checkable numbers
 -------------------------
@@ -35,9 +36,16 @@ Per model, over its seeds (std only when there are two seeds or more; std is ddo
   <model>.first_epoch.val_loss_below, <model>.first_epoch.val_acc_reached (epoch)
   <model>.confusion.pair<r>.{count,share_pct}, <model>.confusion.{within_group_pct,cross_group_pct}
   confusion.within_group_chance_pct (percent)
-Comparisons (two models): compare.accuracy_diff_pts (points);
+Comparisons (two models; "first" is the first model in config order, normally the CNN):
+  compare.accuracy_diff_pts (points, the more accurate minus the less accurate mean);
   compare.speed_factor, compare.parameter_ratio, compare.efficiency_factor (factor);
   compare.{f1,accuracy}_wins.<model>, compare.{f1,accuracy}_ties (count)
+Significance of the accuracy difference (reportgen.narrative's rule):
+  compare.mcnemar.seed<seed>.{b,c} (count), .p (pvalue), .diff_pts (points, first minus second
+    model at that seed, = 100 (b - c) / test images), per seed both models ran with
+  compare.mcnemar.{significant_seeds,seeds} (count)
+  compare.ttest.t (statistic), compare.ttest.p (pvalue), with two or more seeds per model
+  compare.seed_diff_pts.mean / .std (points, first minus second model, over the paired seeds)
 Visuals (first seed): cnn.visual.stage<s>.{mean_activation (activation), zero_pct (percent)};
   vit.visual.head<h>.{entropy (fraction), top_share_pct (percent)}, vit.visual.mean.{...},
   vit.visual.patches (count)
@@ -48,9 +56,9 @@ Setup: run.epochs (most epochs of any run), run.seeds (seeds in the config),
   env.num_threads (count)
 
 Units fix the format (reportgen.narrative.UNIT_FORMATS): percent and points 2 decimals (percent
-values are in %, e.g. 87.14), fraction/loss/efficiency/activation 4 decimals, seconds and factor
-2 decimals, rate 1 decimal, count and epoch integers (count with "," thousands separators),
-number with Python's "{:g}".
+values are in %, e.g. 87.14), fraction/loss/efficiency/activation 4 decimals, seconds, factor and
+statistic 2 decimals, rate 1 decimal, count and epoch integers (count with "," thousands
+separators), number with Python's "{:g}", pvalue 4 significant digits or "< 0.0001".
 """
 
 from __future__ import annotations
@@ -74,15 +82,19 @@ from reportgen.config import Config
 from reportgen.errors import BundleError
 from reportgen.figures import draw_figures
 from reportgen.narrative import (
+    ALPHA,
     SEED_PROTOCOL_EPOCHS,
     Metric,
     ModelFacts,
     Narrative,
+    Part,
     Sentence,
+    Significance,
     Stat,
     build_narrative,
     overfitting_rule,
     sentence,
+    significance_rule,
 )
 
 REPORT_HTML = "report.html"
@@ -112,15 +124,28 @@ def render_report(bundle_root: Path, pdf: bool = True) -> list[Path]:
     """
     bundle = Bundle(bundle_root, require_complete=False)
     root = bundle.root.resolve()
-    figures_dir = root / "figures"
-    if figures_dir.is_symlink():  # a stranger's bundle must not make us write outside it
-        raise BundleError(f"{figures_dir} is a symbolic link: refusing to draw figures through it")
-    figures = draw_figures(bundle, figures_dir)
+    figures = draw_figures(bundle, figures_folder(root))
     html = render_html(build_context(bundle, figures))
-    pdf_bytes = html_to_pdf(html, root) if pdf else None  # before writing anything: all or nothing
-    outputs = [(root / REPORT_HTML, html.encode("utf-8"))]
-    if pdf_bytes is not None:
-        outputs.append((root / REPORT_PDF, pdf_bytes))
+    return write_documents(html, root / REPORT_HTML, root / REPORT_PDF if pdf else None)
+
+
+def figures_folder(root: Path) -> Path:
+    """``<root>/figures``, refusing a symbolic link: a stranger's folder must not make us write outside it."""
+    folder = root / "figures"
+    if folder.is_symlink():
+        raise BundleError(f"{folder} is a symbolic link: refusing to draw figures through it")
+    return folder
+
+
+def write_documents(html: str, html_path: Path, pdf_path: Path | None) -> list[Path]:
+    """Write `html`, and its PDF print when `pdf_path` is given, each atomically; return the paths written.
+
+    The PDF is printed before anything is written (all or nothing), with links resolved against the
+    HTML file's folder, the only folder it may read from.
+    """
+    outputs = [(html_path, html.encode("utf-8"))]
+    if pdf_path is not None:
+        outputs.append((pdf_path, html_to_pdf(html, html_path.parent)))
     for path, data in outputs:
         with atomic_output(path) as tmp:
             tmp.write_bytes(data)
@@ -128,10 +153,11 @@ def render_report(bundle_root: Path, pdf: bool = True) -> list[Path]:
 
 
 class BundleURLFetcher(weasyprint.URLFetcher):
-    """A WeasyPrint URL fetcher that serves regular files inside the bundle folder and refuses all else.
+    """A WeasyPrint URL fetcher that serves regular files inside one folder and refuses all else.
 
-    Bundles can come from strangers: the PDF renderer must not read /etc/passwd through an <img>,
-    follow a symlink out of the bundle, or reach the network.
+    The folder is the bundle (report) or the comparison's output folder (compare). Bundles can come
+    from strangers: the PDF renderer must not read /etc/passwd through an <img>, follow a symlink out
+    of the folder, or reach the network.
     """
 
     def __init__(self, root: Path):
@@ -156,7 +182,7 @@ class BundleURLFetcher(weasyprint.URLFetcher):
 
 
 def html_to_pdf(html: str, root: Path) -> bytes:
-    """Print `html` to PDF, resolving relative links against the bundle folder `root`."""
+    """Print `html` to PDF, resolving relative links against the folder `root`, the only one it may read."""
     document = weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=BundleURLFetcher(root))
     return document.write_pdf()
 
@@ -181,14 +207,16 @@ def template_environment() -> jinja2.Environment:
 
 
 def _is_numeric(cell: Any) -> bool:
-    """Cells that read as a number (a metric, or a sentence starting with one) are right-aligned."""
-    return isinstance(cell, Metric) or (isinstance(cell, Sentence) and bool(cell.parts)
-                                        and isinstance(cell.parts[0], Metric))
+    """Cells that read as a number (a metric, or a sentence starting with one, maybe after "+") are right-aligned."""
+    if not isinstance(cell, Sentence):
+        return isinstance(cell, Metric)
+    parts = cell.parts[1:] if cell.parts[:1] == ("+",) else cell.parts
+    return bool(parts) and isinstance(parts[0], Metric)
 
 
-def render_html(context: dict[str, Any]) -> str:
-    """The report's HTML from a context made by `build_context`."""
-    return template_environment().get_template(TEMPLATE).render(**context)
+def render_html(context: dict[str, Any], template: str = TEMPLATE) -> str:
+    """HTML of `template` (the report's by default, from a context made by `build_context`)."""
+    return template_environment().get_template(template).render(**context)
 
 
 # ---------------------------------------------------------------- tables
@@ -248,7 +276,7 @@ def architecture_table(model: str, spec: dict[str, Any]) -> Table:
                  caption=f"{spec['display_name']}: layers, output shapes (per image) and trainable parameters.")
 
 
-def _listing(key: str, values: Sequence[float], unit: str = "number") -> list[Any]:
+def listing(key: str, values: Sequence[float], unit: str = "number") -> list[Part]:
     """Values separated by commas, each its own metric `key.<index>`."""
     parts: list[Any] = []
     for i, v in enumerate(values):
@@ -265,7 +293,7 @@ def architecture_sentence(model: str, config: Config, num_classes: int) -> Sente
             "Input batch normalisation, then ", _number("config.cnn.stages", len(c.channels), "count"),
             " stages of ResBlock (two 3×3 convolutions with batch normalisation and ReLU, plus a residual "
             "shortcut) → 2×2 max-pooling → dropout ", _number("config.cnn.dropout", c.dropout), ", with widths ",
-            _listing("config.cnn.channels", c.channels, "count"), "; the flattened features feed an MLP head with ",
+            listing("config.cnn.channels", c.channels, "count"), "; the flattened features feed an MLP head with ",
             _number("config.cnn.hidden_dim", c.hidden_dim, "count"), " hidden units and ", k, " outputs.")
     v = config.vit
     return sentence(
@@ -282,15 +310,16 @@ def _shape_text(shape: Any) -> str:
     return " × ".join(str(d) for d in shape) if isinstance(shape, (list, tuple)) else str(shape)
 
 
-def _stat_cell(stat: Stat, suffix: str = "") -> Sentence:
+def stat_cell(stat: Stat, suffix: str = "") -> Sentence:
+    """``mean`` or ``mean ± std`` of a quantity over seeds, as a table cell."""
     return sentence(stat.parts(suffix))
 
 
 def efficiency_table(facts: Sequence[ModelFacts]) -> Table:
     """Parameters, training time, throughput and accuracy per second, one row per model."""
     rows: list[list[Cell]] = [
-        [f.name, f.parameters, _stat_cell(f.accuracy, "%"), _stat_cell(f.train_time), _stat_cell(f.epoch_time),
-         _stat_cell(f.images_per_s), _stat_cell(f.accuracy_per_s)]
+        [f.name, f.parameters, stat_cell(f.accuracy, "%"), stat_cell(f.train_time), stat_cell(f.epoch_time),
+         stat_cell(f.images_per_s), stat_cell(f.accuracy_per_s)]
         for f in facts
     ]
     return Table(["model", "parameters", "test accuracy", "training time (s)", "time per epoch (s)",
@@ -301,13 +330,38 @@ def efficiency_table(facts: Sequence[ModelFacts]) -> Table:
 def generalisation_table(facts: Sequence[ModelFacts]) -> Table:
     """Final-epoch train and validation accuracy, their gaps and the overfitting verdict."""
     rows: list[list[Cell]] = [
-        [f.name, _stat_cell(f.final_train_acc, "%"), _stat_cell(f.final_val_acc, "%"), _stat_cell(f.acc_gap),
-         _stat_cell(f.loss_gap), _stat_cell(f.val_loss_rise, "%"), "yes" if f.overfits else "no"]
+        [f.name, stat_cell(f.final_train_acc, "%"), stat_cell(f.final_val_acc, "%"), stat_cell(f.acc_gap),
+         stat_cell(f.loss_gap), stat_cell(f.val_loss_rise, "%"), "yes" if f.overfits else "no"]
         for f in facts
     ]
     return Table(["model", "train acc.", "val. acc.", "acc. gap (points)", "val. − train loss",
                   "val. loss above min.", "overfits"], rows,
                  caption="Generalisation at the final epoch (validation is the test split).")
+
+
+def significance_table(sig: Significance, first: ModelFacts, second: ModelFacts,
+                       runs: dict[str, list[RunData]]) -> Table:
+    """Per seed both models ran with: their accuracies, the difference and McNemar's b, c and p; then the
+    mean difference over seeds, the t-test and the verdict."""
+    accuracy = {key: {run.seed: run_accuracy(run) for run in runs[key]} for key in (first.key, second.key)}
+    rows: list[list[Cell]] = [
+        [str(m.seed), sentence(accuracy[first.key][m.seed], "%"), sentence(accuracy[second.key][m.seed], "%"),
+         *(m.metric(name) for name in ("diff_pts", "b", "c", "p"))]
+        for m in sig.mcnemar
+    ]
+    footer: list[list[Cell]] = []
+    if max(len(first.seeds), len(second.seeds)) > 1:
+        footer.append(["mean ± std over seeds", stat_cell(first.accuracy, "%"), stat_cell(second.accuracy, "%"),
+                       stat_cell(sig.difference), "", "", ""])
+    if sig.ttest is not None:
+        footer.append([sentence(f"{sig.ttest.name}, t = ", sig.ttest.metric("t")), "", "", "", "", "",
+                       sig.ttest.metric("p")])
+    footer.append([f"verdict at α = {ALPHA:g}: {sig.verdict}", "", "", "", "", "", ""])
+    return Table(["seed", f"{first.name} accuracy", f"{second.name} accuracy", "difference (points)",
+                  f"b ({first.name} only)", f"c ({second.name} only)", "p"], rows, footer,
+                 caption=f"Significance of the accuracy difference ({first.name} minus {second.name}): McNemar's "
+                         f"exact test per seed (b: test images only the {first.name} classifies correctly, c: only "
+                         f"the {second.name}), then the t-test over seeds.")
 
 
 def feature_table(narrative: Narrative) -> Table:
@@ -352,7 +406,8 @@ def runs_table(runs: dict[str, list[RunData]]) -> Table:
                  caption="Runs in this bundle (status \"reused\": not retrained by the build that wrote this bundle).")
 
 
-def _key_values(pairs: Sequence[tuple[str, Cell]], caption: str = "") -> Table:
+def key_value_table(pairs: Sequence[tuple[str, Cell]], caption: str = "") -> Table:
+    """A two-column table of labels and values, without header."""
     return Table([], [[label, value] for label, value in pairs], caption=caption)
 
 
@@ -365,7 +420,7 @@ def environment_table(env: dict[str, Any], dataset: dict[str, Any], runs: dict[s
     missing = "not recorded"
     devices = sorted({f"{r.info.get('device', missing)} / {r.info.get('precision', missing)}"
                       for model_runs in runs.values() for r in model_runs})
-    return _key_values([
+    return key_value_table([
         ("Python", str(env.get("python", missing))),
         ("PyTorch", str(env.get("torch", missing))),
         ("torchvision", str(env.get("torchvision", missing))),
@@ -383,7 +438,7 @@ def environment_table(env: dict[str, Any], dataset: dict[str, Any], runs: dict[s
 def dataset_table(dataset: dict[str, Any], config: Config) -> Table:
     """Sizes, classes, fingerprint, augmentation and normalisation."""
     aug, data = config.augment, config.data
-    return _key_values([
+    return key_value_table([
         ("source", str(dataset.get("source", "not recorded"))),
         ("training images", _number("dataset.train_size", int(dataset["train_size"]), "count")),
         ("test images (also the validation set)", _number("dataset.test_size", int(dataset["test_size"]), "count")),
@@ -393,15 +448,15 @@ def dataset_table(dataset: dict[str, Any], config: Config) -> Table:
         ("random rotation", sentence("±", _number("config.augment.rotation_deg", aug.rotation_deg), "°")),
         ("random translation", sentence("up to ", _number("config.augment.translate_frac", aug.translate_frac),
                                         " of width and height")),
-        ("normalisation mean (R, G, B)", sentence(_listing("config.data.mean", data.mean))),
-        ("normalisation std (R, G, B)", sentence(_listing("config.data.std", data.std))),
+        ("normalisation mean (R, G, B)", sentence(listing("config.data.mean", data.mean))),
+        ("normalisation std (R, G, B)", sentence(listing("config.data.std", data.std))),
     ])
 
 
 def training_table(config: Config, env: dict[str, Any], epochs: Metric) -> Table:
     """The training hyperparameters, as run."""
     t = config.train
-    return _key_values([
+    return key_value_table([
         ("optimiser", sentence("AdamW, learning rate ", _number("config.train.lr", t.lr), ", weight decay ",
                                _number("config.train.weight_decay", t.weight_decay))),
         ("learning-rate schedule", sentence("cosine annealing to 0 over ", _number("config.train.epochs", t.epochs,
@@ -409,7 +464,7 @@ def training_table(config: Config, env: dict[str, Any], epochs: Metric) -> Table
         ("epochs run", epochs),
         ("batch size", _number("config.train.batch_size", t.batch_size, "count")),
         ("loss", "cross-entropy"),
-        ("seeds", sentence(_listing("config.train.seeds", t.seeds, "count"))),
+        ("seeds", sentence(listing("config.train.seeds", t.seeds, "count"))),
         ("data pipeline", f"{t.pipeline} (fast: batched augmentation on the training device; seed: the "
                           "notebook's per-image torchvision transforms)"),
         ("precision (configured / used)", f"{t.precision} / {env.get('precision', 'not recorded')}"),
@@ -421,7 +476,8 @@ def training_table(config: Config, env: dict[str, Any], epochs: Metric) -> Table
 # ---------------------------------------------------------------- context
 
 
-def _figure(figures: dict[str, str], key: str, caption: Cell, width: str = "100%") -> dict[str, Any] | None:
+def figure_entry(figures: dict[str, str], key: str, caption: Cell, width: str = "100%") -> dict[str, Any] | None:
+    """What the template's `figure` macro shows for figure `key`, or None when it was not drawn."""
     if key not in figures:
         return None
     return {"src": figures[key], "caption": caption, "width": width}
@@ -450,8 +506,8 @@ def _model_section(f: ModelFacts, narrative: Narrative, figures: dict[str, str],
         "headline": narrative.headlines[f.key],
         "table": mean_per_class_table(runs, class_names) if several else per_class_table(runs[0], class_names),
         "seed_tables": [per_class_table(run, class_names) for run in runs] if several else [],
-        "confusion": _figure(figures, f"confusion_{f.key}", _confusion_caption(f), "56%"),
-        "curves": _figure(figures, f"curves_{f.key}", _curves_caption(f)),
+        "confusion": figure_entry(figures, f"confusion_{f.key}", _confusion_caption(f), "56%"),
+        "curves": figure_entry(figures, f"curves_{f.key}", _curves_caption(f)),
         "confusion_text": narrative.confusions[f.key],
         "milestones": narrative.milestones[f.key],
     }
@@ -493,21 +549,24 @@ def build_context(bundle: Bundle, figures: dict[str, str]) -> dict[str, Any]:
         "environment": environment_table(env, dataset, runs),
         "dataset": dataset_table(dataset, config),
         "training": training_table(config, env, epochs),
-        "samples": _figure(figures, "samples", "One augmented training image (top) and one test image (bottom) "
-                                               "per class, as the models see them before normalisation."),
+        "samples": figure_entry(figures, "samples", "One augmented training image (top) and one test image (bottom) "
+                                "per class, as the models see them before normalisation."),
         "architectures": [{"name": f.name, "text": architecture_sentence(f.key, config, len(class_names)),
                            "table": architecture_table(f.key, architectures[f.key])} for f in narrative.facts],
         "models": models,
         "efficiency": efficiency_table(narrative.facts),
         "generalisation_table": generalisation_table(narrative.facts),
         "overfitting_rule": overfitting_rule(),
+        "significance_rule": significance_rule(),
+        "significance_table": significance_table(narrative.significance, *narrative.facts, runs)
+        if narrative.significance is not None else None,
         "focus_text": focus_text,
-        "feature_maps": _figure(figures, "feature_maps", sentence(
+        "feature_maps": figure_entry(figures, "feature_maps", sentence(
             f"CNN feature maps of {focus_text} after each ResBlock: the image, then the first ",
             _number("config.report.feature_channels", config.report.feature_channels, "count"),
             " channels of each stage (first seed)."), "66%"),
         "feature_table": feature_table(narrative) if narrative.feature_stages else None,
-        "attention": _figure(figures, "attention", f"ViT last-layer CLS attention on {focus_text}: each head, then "
-                             "the mean over heads, overlaid on the image (first seed)."),
+        "attention": figure_entry(figures, "attention", f"ViT last-layer CLS attention on {focus_text}: each head, "
+                                  "then the mean over heads, overlaid on the image (first seed)."),
         "attention_table": attention_table(narrative) if narrative.attention else None,
     }

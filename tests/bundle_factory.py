@@ -1,7 +1,8 @@
 """Synthetic, schema-valid results bundles for the render-side tests (numpy only, no torch).
 
 `make_bundle` writes every file docs/bundle.md lists. Predictions come from a controllable
-per-model accuracy, and metrics.json is computed from them with the project's own
+per-model accuracy (exactly that share of the test images is right, so a test can set the accuracy
+difference between two models exactly), and metrics.json is computed from them with the project's own
 `compute_metrics`, so a report rendered from the bundle can be checked against predictions.csv.
 The histories end at the measured test accuracy, as in a real bundle (validation is the test split).
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from reportgen.bundle import write_history, write_json, write_manifest, write_predictions
-from reportgen.config import Config, TrainConfig, save_config
+from reportgen.config import Config, TrainConfig, config_from_dict, save_config
 from reportgen.evaluation import compute_metrics
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -34,21 +35,25 @@ def make_bundle(
     accuracies: Mapping[str, float] = DEFAULT_ACCURACIES,
     epoch_times: Mapping[str, float] = DEFAULT_EPOCH_TIMES,
     train_gaps: Mapping[str, float] = DEFAULT_TRAIN_GAPS,
+    seed_jitter: float = SEED_JITTER,
     class_names: Sequence[str] | None = None,
     num_classes: int = 10,
     epochs: int = 5,
     train_size: int = 2000,
     test_size: int = 600,
+    config_overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
 
     `accuracies`, `epoch_times` and `train_gaps` are per model key; swapping two models' values
-    swaps every comparative result of the report. `class_names` defaults to the CIFAR-10 names
-    when `num_classes` is 10, else to class_0..class_{K-1}.
+    swaps every comparative result of the report. Each seed's accuracy is drawn uniformly within
+    ±`seed_jitter` of the model's. `class_names` defaults to the CIFAR-10 names when `num_classes`
+    is 10, else to class_0..class_{K-1}. `config_overrides` sets dotted config keys (e.g.
+    {"train.lr": 5e-4}), as `--set` does.
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
-    config = Config(models=list(models), train=TrainConfig(epochs=epochs, seeds=list(seeds)))
+    config = _config(models, seeds, epochs, config_overrides or {})
     save_config(config, root / "config.yaml")
     _write_static_files(root, config, names, train_size, test_size)
     architectures = _architectures(config, len(names))
@@ -56,13 +61,24 @@ def make_bundle(
     for model in models:
         for seed in seeds:
             rng = np.random.default_rng([seed, list(DISPLAY_NAMES).index(model)])
-            accuracy = float(np.clip(accuracies[model] + rng.uniform(-SEED_JITTER, SEED_JITTER), 0.0, 1.0))
+            accuracy = float(np.clip(accuracies[model] + rng.uniform(-seed_jitter, seed_jitter), 0.0, 1.0))
             _write_run(root / "runs" / model / f"seed-{seed}", rng, model=model, seed=seed, names=names,
                        accuracy=accuracy, epoch_time=epoch_times[model], train_gap=train_gaps[model],
                        epochs=epochs, test_size=test_size, config=config,
                        parameters=architectures[model]["parameters"])
     write_manifest(root)
     return root
+
+
+def _config(models: Sequence[str], seeds: Sequence[int], epochs: int, overrides: Mapping[str, Any]) -> Config:
+    raw = Config(models=list(models), train=TrainConfig(epochs=epochs, seeds=list(seeds))).to_dict()
+    for dotted, value in overrides.items():
+        *sections, name = dotted.split(".")
+        target = raw
+        for section in sections:
+            target = target[section]
+        target[name] = value
+    return config_from_dict(raw)  # validates the overrides as a user's config would be
 
 
 def _default_class_names(k: int) -> list[str]:
@@ -134,8 +150,9 @@ def _architectures(config: Config, k: int) -> dict:
 
 
 def _predictions(rng: np.random.Generator, labels: np.ndarray, accuracy: float, k: int) -> np.ndarray:
-    """Predictions right with probability `accuracy`; wrong ones favour the next class (a confusable pair)."""
-    right = rng.random(len(labels)) < accuracy
+    """Exactly round(accuracy × N) right predictions, on random images; wrong ones favour the next class."""
+    right = np.zeros(len(labels), dtype=bool)
+    right[rng.permutation(len(labels))[:round(accuracy * len(labels))]] = True
     neighbour = rng.random(len(labels)) < 0.5
     other = (labels + rng.integers(1, k, len(labels))) % k
     wrong = np.where(neighbour, (labels + 1) % k, other)

@@ -16,7 +16,7 @@ def test_version():
     assert result.exit_code == 0 and __version__ in result.output
 
 
-@pytest.mark.parametrize("command", ["build", "render"])
+@pytest.mark.parametrize("command", ["build", "render", "verify", "compare"])
 def test_every_command_explains_itself_with_an_example(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0
@@ -69,3 +69,18 @@ def test_render_refuses_what_is_not_a_bundle(tmp_path, make, needle):
     path = make(tmp_path / "b")
     result = invoke("render", str(path))
     assert result.exit_code == 1 and needle in result.output and "Traceback" not in result.output
+
+
+def test_compare_writes_one_report_of_two_bundles(tmp_path):
+    from tests.bundle_factory import make_bundle
+
+    a, b = make_bundle(tmp_path / "a"), make_bundle(tmp_path / "b", config_overrides={"train": {"lr": 0.01}})
+    result = invoke("compare", str(a), str(b), "--out", str(tmp_path / "cmp"), "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert "train.lr" in (tmp_path / "cmp" / "compare.html").read_text()
+
+
+def test_compare_refuses_an_incomplete_bundle_in_one_line(tmp_path):
+    (tmp_path / "half").mkdir()
+    result = invoke("compare", str(tmp_path / "half"), str(tmp_path / "half"), "--out", str(tmp_path / "cmp"))
+    assert result.exit_code == 1 and result.output.startswith("error: ") and "Traceback" not in result.output

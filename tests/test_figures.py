@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from reportgen.bundle import Bundle
-from reportgen.figures import atomic_output, draw_curves, draw_figures
+from reportgen.figures import atomic_output, draw_comparison_figures, draw_curves, draw_figures
 from tests.bundle_factory import make_bundle
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -73,3 +73,11 @@ def test_atomic_output_keeps_the_old_file_when_writing_fails(tmp_path):
             raise RuntimeError("drawing failed")
     assert target.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_comparison_figures_overlay_one_line_per_bundle(two_models, tmp_path):
+    histories = [run.history for run in two_models.runs("vit")]
+    curves = {"vit": ("ViT", {"before": histories, "after $x^2$": histories[:1]})}
+    figures = draw_comparison_figures(curves, ["before", "after $x^2$"], tmp_path / "out" / "figures")
+    assert figures == {"curves_vit": "figures/curves_vit.png"}
+    assert_png(tmp_path / "out" / "figures" / "curves_vit.png")

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pytest
+from scipy.stats import ttest_ind, ttest_rel
 
-from reportgen.bundle import Bundle
+from reportgen.bundle import Bundle, write_manifest
 from reportgen.narrative import (
+    McNemar,
     Metric,
+    Significance,
     Stat,
+    TTest,
     accuracy_lead,
     accuracy_sentence,
+    accuracy_significance,
+    accuracy_ttest,
     attention_concentration,
     build_narrative,
     chance_within_group_share,
@@ -25,6 +32,7 @@ from reportgen.narrative import (
     generalisation_lead,
     generalisation_sentence,
     is_overfitting,
+    mcnemar_test,
     model_facts,
     speed_lead,
     speed_sentence,
@@ -34,6 +42,7 @@ from tests.bundle_factory import CIFAR10_CLASSES, make_bundle
 
 SWAPPED = dict(accuracies={"cnn": 0.62, "vit": 0.86}, epoch_times={"cnn": 4.0, "vit": 1.0},
                train_gaps={"cnn": 0.15, "vit": 0.01})
+HAIR = dict(accuracies={"cnn": 0.800, "vit": 0.795})  # 3 of 600 test images apart
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +204,11 @@ def test_negative_gaps_count_as_no_gap(tmp_path):
 
 def test_equal_results_read_as_ties(bundles):
     cnn = model_facts(bundles["cnn_ahead"], "cnn")
+    runs = bundles["cnn_ahead"].runs("cnn")
+    same = accuracy_significance(runs, runs)
     assert accuracy_lead(cnn, cnn) is None
-    assert accuracy_sentence(cnn, cnn).text.startswith("The CNN and the CNN are equally accurate")
+    assert not same.significant
+    assert accuracy_sentence(cnn, cnn, same).text.startswith("The CNN and the CNN are equally accurate")
     assert speed_sentence(cnn, cnn).text.startswith("The CNN and the CNN trained equally fast")
 
 
@@ -240,3 +252,112 @@ def test_group_sentence_only_for_cifar_class_names(tmp_path, bundles):
 def test_scale_note_only_for_reduced_runs(bundles):
     note = build_narrative(bundles["cnn_ahead"]).scale_note
     assert note is not None and "trained for 5 epochs on 2,000 training images" in note.text
+
+
+# ---------------------------------------------------------------- significance
+
+
+def test_pvalues_show_four_significant_digits_or_a_floor():
+    assert Metric("p", 0.5, "pvalue").text == "0.5000"
+    assert Metric("p", 0.0123456, "pvalue").text == "0.01235"
+    assert Metric("p", 0.00012345, "pvalue").text == "0.0001234"
+    assert Metric("p", 3e-7, "pvalue").text == "< 0.0001"
+
+
+def test_mcnemar_counts_and_p_match_a_hand_computation():
+    labels = np.zeros(12, dtype=np.int64)
+    first = np.array([0] * 8 + [1] + [0, 0] + [1])  # right on images 0-7 (only it), 9, 10 (both)
+    second = np.array([1] * 8 + [0] + [0, 0] + [1])  # right on image 8 (only it), 9, 10 (both)
+    b, c, p = mcnemar_test(labels, first, second)
+    assert (b, c) == (8, 1)
+    assert p == pytest.approx(2 * (1 + 9) / 2 ** 9)  # two-sided: 2 P(X <= 1), X ~ Binomial(9, 1/2)
+    assert mcnemar_test(labels, first, first) == (0, 0, 1.0)
+
+
+def test_mcnemar_of_a_bundle_counts_its_discordant_predictions(bundles):
+    bundle = bundles["cnn_ahead"]
+    (cnn,), (vit,) = bundle.runs("cnn"), bundle.runs("vit")
+    b = sum(1 for y, p, q in zip(cnn.labels, cnn.preds, vit.preds) if p == y and q != y)
+    c = sum(1 for y, p, q in zip(cnn.labels, cnn.preds, vit.preds) if p != y and q == y)
+    (test,) = build_narrative(bundle).significance.mcnemar
+    assert (test.seed, test.b, test.c) == (42, b, c)
+    assert test.diff_pts == pytest.approx(100 * (cnn.metrics["accuracy"] - vit.metrics["accuracy"]))
+
+
+def test_paired_ttest_over_seeds_equals_scipy(bundles):
+    bundle = bundles["seeds"]
+    cnn = [100 * r.metrics["accuracy"] for r in bundle.runs("cnn")]
+    vit = [100 * r.metrics["accuracy"] for r in bundle.runs("vit")]
+    sig = build_narrative(bundle).significance
+    expected = ttest_rel(cnn, vit)
+    assert sig.ttest.paired and sig.ttest.name == "paired t-test"
+    assert (sig.ttest.t, sig.ttest.p) == pytest.approx((expected.statistic, expected.pvalue))
+    assert [m.seed for m in sig.mcnemar] == [1, 2, 3]
+    assert sig.difference.std.value == pytest.approx(np.std(np.subtract(cnn, vit), ddof=1))
+
+
+def test_welch_ttest_when_the_models_ran_different_seeds(tmp_path):
+    root = make_bundle(tmp_path / "b", seeds=(1, 2, 3))
+    shutil.rmtree(root / "runs" / "vit" / "seed-2")
+    write_manifest(root)
+    bundle = Bundle(root)
+    cnn = [100 * r.metrics["accuracy"] for r in bundle.runs("cnn")]
+    vit = [100 * r.metrics["accuracy"] for r in bundle.runs("vit")]
+    sig = accuracy_significance(bundle.runs("cnn"), bundle.runs("vit"))
+    expected = ttest_ind(cnn, vit, equal_var=False)
+    assert not sig.ttest.paired and sig.ttest.name == "Welch's t-test"
+    assert (sig.ttest.t, sig.ttest.p) == pytest.approx((expected.statistic, expected.pvalue))
+    assert [m.seed for m in sig.mcnemar] == [1, 3]  # McNemar pairs only the seeds both ran
+    assert sig.difference.mean.value == pytest.approx(np.mean(cnn) - np.mean(vit))
+
+
+def test_ttest_without_spread_reads_as_no_evidence_when_equal():
+    assert accuracy_ttest([80.0, 81.0], [80.0, 81.0], paired=True) == (0.0, 1.0)
+    t, p = accuracy_ttest([81.0, 82.0], [80.0, 81.0], paired=True)
+    assert math.isinf(t) and p == 0.0
+
+
+def _significance(mcnemar_p: list[float], ttest_p: float | None, b_minus_c: int = 10) -> Significance:
+    tests = tuple(McNemar(f"compare.mcnemar.seed{s}", s, 50 + b_minus_c, 50, p, 1000) for s, p in enumerate(mcnemar_p))
+    ttest = None if ttest_p is None else TTest("compare.ttest", True, 3.0, ttest_p)
+    return Significance("compare", tests, ttest, Stat("compare.seed_diff_pts", "points",
+                                                      tuple(m.diff_pts for m in tests)))
+
+
+@pytest.mark.parametrize("mcnemar_p, ttest_p, expected", [
+    ([0.01], None, True),  # one seed: McNemar alone
+    ([0.2], None, False),
+    ([0.01, 0.02, 0.3], 0.01, True),  # several seeds: the t-test and a majority of McNemar tests
+    ([0.01, 0.2, 0.3], 0.01, False),  # the t-test alone does not suffice
+    ([0.01, 0.02, 0.03], 0.2, False),  # nor the McNemar tests alone
+    ([0.01, 0.02], 0.01, True),
+    ([0.01, 0.2], 0.01, False),  # a tie is no majority
+])
+def test_significance_rule(mcnemar_p, ttest_p, expected):
+    assert _significance(mcnemar_p, ttest_p).significant is expected
+
+
+def test_mcnemar_against_the_model_ahead_does_not_count():
+    sig = _significance([0.01], None)
+    against = Significance("compare", tuple(McNemar(m.key, m.seed, m.c, m.b, m.p, m.images) for m in sig.mcnemar),
+                           None, Stat("compare.seed_diff_pts", "points", (1.0,)))
+    assert against.mcnemar_majority.value == 0 and not against.significant
+
+
+@pytest.mark.parametrize("seeds", [(42,), (1, 2, 3)])
+def test_sentences_flip_between_win_and_not_significant(tmp_path, seeds):
+    far = build_narrative(Bundle(make_bundle(tmp_path / "far", seeds=seeds)))
+    hair = build_narrative(Bundle(make_bundle(tmp_path / "hair", seeds=seeds, **HAIR)))
+    assert far.significance.significant and not hair.significance.significant
+    evidence = "McNemar p" if len(seeds) == 1 else "paired t-test over seeds, p"
+    assert far.accuracy[0].text.startswith("The CNN is more accurate")
+    assert f"the difference is significant ({evidence}" in far.accuracy[0].text
+    assert hair.accuracy[0].text.startswith("The CNN's test accuracy")
+    assert "but the difference is not significant (" in hair.accuracy[0].text
+    assert hair.accuracy[0].text.endswith("so neither model is the more accurate on this evidence.")
+    assert "more accurate:" not in hair.accuracy[0].text
+    for wins in hair.accuracy[1:]:
+        assert "do not show either model to be better" in wins.text
+    assert far.conclusion[0].text.startswith("On this run the CNN is the more accurate model")
+    assert hair.conclusion[0].text.startswith("On this run neither model is shown to be more accurate")
+    assert "wins on both" in far.conclusion[1].text and "wins" not in hair.conclusion[1].text

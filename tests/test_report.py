@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from scipy.stats import ttest_rel
 
 from reportgen import report
 from reportgen.bundle import Bundle
 from reportgen.errors import BundleError
 from reportgen.evaluation import compute_metrics
+from reportgen.narrative import Metric
 from reportgen.report import BundleURLFetcher, render_report
 from tests.bundle_factory import make_bundle
 
@@ -114,6 +116,24 @@ def test_headline_metrics_are_means_over_seeds(rendered):
     assert "compare.accuracy_diff_pts" in metrics and "compare.speed_factor" in metrics
 
 
+def test_significance_table_shows_mcnemar_counts_and_the_paired_ttest(rendered):
+    root, _ = rendered
+    html = (root / "report.html").read_text()
+    metrics = dict(parse(html).metrics)
+    bundle = Bundle(root)
+    cnn, vit = bundle.runs("cnn"), bundle.runs("vit")
+    for a, b in zip(cnn, vit):
+        only_cnn = int(((a.preds == a.labels) & (b.preds != b.labels)).sum())
+        only_vit = int(((a.preds != a.labels) & (b.preds == b.labels)).sum())
+        assert metrics[f"compare.mcnemar.seed{a.seed}.b"] == str(only_cnn)
+        assert metrics[f"compare.mcnemar.seed{a.seed}.c"] == str(only_vit)
+        assert f"compare.mcnemar.seed{a.seed}.p" in metrics
+    expected = ttest_rel([100 * r.metrics["accuracy"] for r in cnn], [100 * r.metrics["accuracy"] for r in vit])
+    assert metrics["compare.ttest.t"] == f"{expected.statistic:.2f}"
+    assert metrics["compare.ttest.p"] == Metric("p", expected.pvalue, "pvalue").text
+    assert "Rule used for accuracy differences" in html and "verdict at α = 0.05: significant" in html
+
+
 def test_pdf_is_valid_and_has_several_pages(rendered):
     root, _ = rendered
     pdf = root / "report.pdf"
@@ -190,11 +210,11 @@ def test_failed_pdf_leaves_the_previous_report_untouched(rendered, monkeypatch):
     assert {name: (root / name).read_bytes() for name in before} == before
 
 
-def test_rendering_never_imports_torch(tmp_path):
+def assert_runs_without_torch(code: str) -> None:
+    """Run `code` in a fresh interpreter that refuses every torch import, and fail if any was attempted."""
     # A finder that refuses and records every torch import, direct or indirect. (sys.modules["torch"] = None
     # would do the refusing too, but scipy.stats >= 1.15 crashes on a None entry while it merely looks for torch.)
-    root = make_bundle(tmp_path / "b", models=("cnn", "vit"))
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import importlib.abc, sys
         BLOCKED = ("torch", "torchvision", "pytorch_lightning", "lightning")
         attempts = []
@@ -203,15 +223,22 @@ def test_rendering_never_imports_torch(tmp_path):
             def find_spec(self, name, path=None, target=None):
                 if name.split(".")[0] in BLOCKED:
                     attempts.append(name)
-                    raise ImportError(f"{{name}} must not be imported when rendering")
+                    raise ImportError(f"{name} must not be imported on the render side")
                 return None
 
         sys.meta_path.insert(0, RefuseTorch())
-        from reportgen.report import render_report
-        render_report({str(root)!r}, pdf=True)
+    """) + textwrap.dedent(code) + textwrap.dedent("""
         assert not attempts, attempts
         assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_rendering_never_imports_torch(tmp_path):
+    root = make_bundle(tmp_path / "b", models=("cnn", "vit"))
+    assert_runs_without_torch(f"""
+        from reportgen.report import render_report
+        render_report({str(root)!r}, pdf=True)
+    """)
     assert (root / "report.pdf").is_file()

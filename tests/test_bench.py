@@ -1,0 +1,95 @@
+"""`reportgen bench`: a quick run has every measurement, both ways, consistent ratios and a full table.
+
+Speed itself is not asserted here: the goals are measured by the benchmark on a quiet machine, not
+by timed tests.
+"""
+
+import json
+import math
+
+import pytest
+
+from reportgen.bench import GOALS, WAYS, format_table, run_benchmark
+from reportgen.config import Config
+
+MEASUREMENTS = ("augmentation", "train_step_cnn", "train_step_vit", "epoch_cnn", "epoch_vit")
+
+
+@pytest.fixture(scope="module")
+def logged_run():
+    lines: list[str] = []
+    result = run_benchmark(Config(), quick=True, log=lines.append)
+    return result, lines
+
+
+@pytest.fixture(scope="module")
+def result(logged_run):
+    return logged_run[0]
+
+
+def test_every_measurement_is_present_with_a_goal(result):
+    assert tuple(result["measurements"]) == MEASUREMENTS
+    assert set(GOALS) == set(MEASUREMENTS)
+
+
+@pytest.mark.parametrize("key", MEASUREMENTS)
+def test_both_ways_measured_positive_and_consistent(result, key):
+    row = result["measurements"][key]
+    for way in WAYS:
+        rate = row[way]
+        assert rate["images"] > 0 and rate["seconds"] > 0
+        assert rate["images_per_s"] == pytest.approx(rate["images"] / rate["seconds"])
+    assert row["ratio"] == pytest.approx(row["reportgen"]["images_per_s"] / row["seed"]["images_per_s"])
+    assert row["goal_met"] == (row["ratio"] >= row["goal"])
+
+
+def test_training_steps_count_whole_batches(result):
+    s = result["settings"]
+    for name in ("cnn", "vit"):
+        for way in WAYS:
+            assert result["measurements"][f"train_step_{name}"][way]["images"] == s["batch_size"] * s["timed_steps"]
+
+
+def test_an_epoch_covers_the_whole_training_set(result):
+    for name in ("cnn", "vit"):
+        for way in WAYS:
+            assert result["measurements"][f"epoch_{name}"][way]["images"] == result["settings"]["train_images"]
+
+
+def test_quick_is_small(result):
+    s = result["settings"]
+    assert s["batch_size"] <= 32 and s["timed_steps"] <= 2 and s["train_images"] <= 256
+
+
+def test_the_two_ways_differ_only_in_execution_settings(result):
+    s = result["settings"]
+    assert s["seed"] == {"pipeline": "seed", "precision": "32", "channels_last": False, "compile": False}
+    assert s["reportgen"]["pipeline"] == "fast"
+    assert s["reportgen"]["precision"] == result["machine"]["precision"]
+
+
+def test_machine_is_described(result):
+    m = result["machine"]
+    assert m["device"] in ("cpu", "cuda") and m["device_name"] and m["num_threads"] > 0 and m["torch"]
+
+
+def test_result_is_plain_json(result):
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_progress_is_logged_per_measurement_and_way(logged_run):
+    _, lines = logged_run
+    for title in ("augmentation", "CNN training steps", "ViT training steps", "CNN epoch", "ViT epoch"):
+        for way in WAYS:
+            assert any(line.startswith(f"{title}") and f"{way} way" in line for line in lines)
+
+
+def test_table_has_every_row_and_the_machine(result):
+    table = format_table(result)
+    for key, row in result["measurements"].items():
+        line = next(line for line in table.splitlines() if line.startswith(row["title"]))
+        assert f"{row['ratio']:.1f}x" in line, key
+        assert f"{row['seed']['images_per_s']:,.0f}" in line and f"{row['reportgen']['images_per_s']:,.0f}" in line
+    assert table.count("seconds for") == 2  # one seconds row per epoch measurement
+    assert result["machine"]["device_name"] in table and result["machine"]["torch"] in table
+    assert all(math.isfinite(row["ratio"]) for row in result["measurements"].values())
