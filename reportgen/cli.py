@@ -162,6 +162,43 @@ def compare(bundles, out, labels, no_pdf):
         click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the raw measurements as JSON (progress goes to stderr).")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="ImageFolder root to measure on.  [default: the bundled sample, 4,000 training images]")
+@click.option("--batch-size", type=int, help="Batch size of both ways (train.batch_size).  [default: 1024]")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (train.device).")
+@click.option("--steps", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed training steps per model and way.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set train.compile=true or --set models=[cnn].")
+@click.option("--quick", is_flag=True, help="A tiny smoke run (seconds): every measurement, no meaningful numbers.")
+def bench(as_json, data_dir, batch_size, device, steps, overrides, quick):
+    """Measure the seed notebook's pipeline against reportgen's on this machine, side by side.
+
+    Augmented images per second (PIL transforms through a DataLoader vs batched augmentation on the
+    device), training throughput per model (eager fp32 with the PIL loader vs reportgen's default
+    for the device), and one epoch end to end per model; then the ratios reportgen / seed.
+
+    \b
+    Examples:
+      reportgen bench
+      reportgen bench --json > bench.json
+      reportgen bench --device cuda --data-dir data/cifar10-jpeg
+    """
+    import json
+
+    from reportgen.bench import format_table, run_benchmark
+
+    collected = _collect_overrides(None, None, device, None, None, overrides)
+    if batch_size is not None:
+        collected["train.batch_size"] = batch_size
+    config = load_config("seed", None, collected)
+    log = (lambda message: click.echo(message, err=True)) if as_json else click.echo
+    result = run_benchmark(config, data_dir=data_dir, steps=steps, quick=quick, log=log)
+    click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+
+
 def _collect_overrides(data_dir, epochs, device, seed, seeds, overrides) -> dict:
     """Dotted-key overrides from the convenience options and --set, in that order."""
     collected: dict = {}

@@ -16,7 +16,7 @@ def test_version():
     assert result.exit_code == 0 and __version__ in result.output
 
 
-@pytest.mark.parametrize("command", ["build", "render", "verify", "compare"])
+@pytest.mark.parametrize("command", ["build", "render", "verify", "compare", "bench"])
 def test_every_command_explains_itself_with_an_example(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0
