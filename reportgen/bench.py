@@ -1,25 +1,30 @@
 """`reportgen bench`: the seed notebook's training pipeline against reportgen's, on this machine.
 
-Every measurement is taken both ways in one run, so that their ratio (reportgen / seed) compares
-like with like on the same hardware and under the same load:
+Every measurement is taken both ways in one run, back to back, so that their ratio (reportgen / seed)
+compares like with like on the same hardware:
 
 - augmentation: augmented, normalised training images per second. The seed's way is the notebook's
   torchvision PIL transforms through a DataLoader (num_workers=0), one image at a time; reportgen's
   way gathers a whole uint8 batch at once (TensorBatches) and augments and normalises it on the device.
-- training steps (per model): images per second through forward, cross-entropy, backward and an
-  AdamW step, including the loading and augmentation of every batch. The seed's way is fp32, eager,
-  NCHW, fed by its PIL loader; reportgen's way is its default for the device (bf16 autocast where
-  the hardware has it, channels_last for the CNN, torch.compile only when configured).
-- one epoch end to end (per model): `reportgen.training.fit` for one epoch, validation included,
-  with `train.pipeline: seed`, fp32 and NCHW for the seed's way and the config's settings for ours.
+- training steps (per model): images per second through loading, forward, cross-entropy, backward
+  and an AdamW step. The seed's way is fp32, eager, NCHW, fed by its PIL loader; reportgen's way is
+  its default for the device (bf16 autocast where the hardware has it, channels_last for the CNN,
+  torch.compile only when configured), fed by its uint8 batches.
+- one epoch end to end (per model): `reportgen.training.fit` for one epoch, validation and checkpoint
+  included, with `train.pipeline: seed`, fp32 and NCHW for the seed's way and the config's settings
+  for reportgen's.
 
 Both ways run the same model classes and reportgen's own LightningModule (`Classifier`), so the
-ratios measure the data pipeline and execution settings, nothing else.
+ratios measure the data pipeline and execution settings, nothing else. Each way runs in its own
+fresh Python process, as the notebook and a reportgen build each would: what one way leaves behind
+(allocator state, caches, settings) can never speed up or slow down the other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -40,23 +45,15 @@ from reportgen.data import (
     normalize,
     seed_transforms,
 )
-from reportgen.errors import DataError
+from reportgen.errors import ConfigError, DataError
 from reportgen.models import MODEL_REGISTRY, create_model
-from reportgen.training import (
-    Classifier,
-    fit,
-    quiet_lightning,
-    resolve_device,
-    resolve_precision,
-)
+from reportgen.training import Classifier, fit, keep_freed_memory, quiet_lightning, resolve_device, resolve_precision
 
 WAYS = ("seed", "reportgen")
-DEFAULT_STEPS = 5  # timed training steps per model and way; the seed's CNN takes ~7 s per step of 1024 on 2 cores
-WARMUP_STEPS = 2  # untimed first steps: oneDNN picks and caches its kernels, autocast caches bf16 weights
-AUGMENT_MIN_SECONDS = 2.0  # augmentation is timed for at least this long (and at least 3 batches) per way
-
-# `quick` is for tests and smoke checks: tiny batches and data, so that the whole run takes seconds.
-QUICK = {"batch_size": 16, "steps": 2, "warmup": 1, "train_images": 128, "test_images": 32, "augment_seconds": 0.1}
+DEFAULT_STEPS = 5  # timed training steps per model and way; the seed's CNN takes ~3 s per step of 1024 on 2 cores
+WARMUP_STEPS = 2  # untimed first steps: oneDNN picks and caches its kernels, autocast its bf16 weights
+AUGMENT_SECONDS = 2.0  # augmentation is timed for at least this long (and at least 3 batches) per way
+BUSY_WARNING_CORES = 0.2  # other processes using more CPU than this during a measurement make it unreliable
 
 # The project's speed goals on a 2-core CPU (issue 3), as minimum ratios reportgen / seed.
 GOALS = {"augmentation": 20.0, "train_step_cnn": 3.0, "train_step_vit": 2.0, "epoch_cnn": 3.0, "epoch_vit": 2.0}
@@ -65,15 +62,26 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 Log = Callable[[str], None]
 
 
-@dataclasses.dataclass
-class Rate:
-    """`images` processed in `seconds` of wall-clock time."""
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How much to measure: the same for both ways."""
 
-    images: int
-    seconds: float
+    batch_size: int
+    steps: int  # timed training steps
+    warmup: int  # untimed training steps before them
+    augment_seconds: float
+    train_images: int | None = None  # a spread-out subset of the training set; None: all of it
+    test_images: int | None = None
 
-    def as_dict(self) -> dict:
-        return {"images": self.images, "seconds": self.seconds, "images_per_s": self.images / self.seconds}
+
+def _make_plan(config: Config, steps: int, quick: bool) -> Plan:
+    """The default plan, or a tiny one for tests and smoke checks (seconds, not minutes)."""
+    if steps < 1:
+        raise ConfigError(f"the benchmark needs at least 1 timed training step, got {steps}")
+    if quick:
+        return Plan(batch_size=min(config.train.batch_size, 16), steps=min(steps, 2), warmup=1, augment_seconds=0.1,
+                    train_images=128, test_images=32)
+    return Plan(batch_size=config.train.batch_size, steps=steps, warmup=WARMUP_STEPS, augment_seconds=AUGMENT_SECONDS)
 
 
 def run_benchmark(config: Config, *, data_dir: Path | None = None, steps: int = DEFAULT_STEPS,
@@ -85,40 +93,32 @@ def run_benchmark(config: Config, *, data_dir: Path | None = None, steps: int = 
     Returns plain data (see `format_table`): the machine, the settings, and per measurement the raw
     images and seconds of both ways, images/s, the ratio reportgen / seed and the goal.
     """
-    t = config.train
-    batch_size = min(t.batch_size, QUICK["batch_size"]) if quick else t.batch_size
-    steps = min(steps, QUICK["steps"]) if quick else steps
-    warmup = QUICK["warmup"] if quick else WARMUP_STEPS
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)  # the same threads for both ways, as fit() would set
-    quiet_lightning()
-    device = resolve_device(t.device)
-    configs = {"seed": _seed_way(config, batch_size), "reportgen": _reportgen_way(config, batch_size)}
+    plan = _make_plan(config, steps, quick)
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)  # as both ways' processes do (see _start_way)
+    device = resolve_device(config.train.device)
+    configs = {"seed": _seed_way(config, plan), "reportgen": _reportgen_way(config, plan)}
     precision = resolve_precision(configs["reportgen"].train.precision, device)
-    data = _benchmark_data(config, data_dir, quick)
-    _require_full_batch(data, batch_size)
-    log(f"reportgen bench: {len(data.train_y):,} training images from {data.source}, batch {batch_size}, "
-        f"device {device}, reportgen's precision {precision}")
+    data = _benchmark_data(config, data_dir, plan)
+    if len(data.train_y) < plan.batch_size:
+        raise DataError(f"the benchmark's training set holds {len(data.train_y):,} images, fewer than one batch of "
+                        f"{plan.batch_size}; pass a smaller --batch-size or a larger --data-dir")
+    log(f"reportgen bench: {len(data.train_y):,} training images from {data.source}, batch {plan.batch_size}, "
+        f"device {device}, reportgen's precision {precision}; starting one process per way")
 
-    augment_seconds = QUICK["augment_seconds"] if quick else AUGMENT_MIN_SECONDS
-    measurements = {"augmentation": _compare(
-        "augmentation", "augmentation",
-        lambda way: _augmentation_rate(configs[way], data, device, augment_seconds), log)}
-    for name in config.models:
-        measurements[f"train_step_{name}"] = _compare(
-            f"train_step_{name}", f"{MODEL_REGISTRY[name][0]} training steps",
-            lambda way: _train_step_rate(name, configs[way], data, device, warmup, steps), log)
-    for name in config.models:
-        measurements[f"epoch_{name}"] = _compare(
-            f"epoch_{name}", f"{MODEL_REGISTRY[name][0]} epoch end to end",
-            lambda way: _epoch_rate(name, configs[way], data), log)
+    # (kind of measurement, model, title): the augmentation first, then steps and epochs per model.
+    jobs = [("augmentation", None, "augmentation")]
+    jobs += [("train_step", name, f"{MODEL_REGISTRY[name][0]} training steps") for name in config.models]
+    jobs += [("epoch", name, f"{MODEL_REGISTRY[name][0]} epoch end to end") for name in config.models]
+    with _way_processes(configs, data_dir, plan) as processes:
+        measurements = {_key(kind, model): _compare(kind, model, title, processes, log) for kind, model, title in jobs}
     return {
         "machine": describe_environment(device, precision),
         "settings": {
             "dataset": data.source, "train_images": len(data.train_y), "test_images": len(data.test_y),
-            "batch_size": batch_size, "timed_steps": steps, "warmup_steps": warmup, "models": list(config.models),
-            "reportgen": _execution_settings(configs["reportgen"], device),
-            "seed": _execution_settings(configs["seed"], device),
+            "batch_size": plan.batch_size, "timed_steps": plan.steps, "warmup_steps": plan.warmup,
+            "models": list(config.models),
+            **{way: _execution_settings(configs[way], device) for way in WAYS},
         },
         "measurements": measurements,
     }
@@ -139,36 +139,58 @@ def format_table(result: dict) -> str:
     rows = [("measurement", "seed", "reportgen", "ratio", "goal")]
     for key, row in result["measurements"].items():
         seed, ours = row["seed"], row["reportgen"]
-        verdict = "met" if row["goal_met"] else "MISSED"
         rows.append((f"{row['title']}, images/s", f"{seed['images_per_s']:,.0f}", f"{ours['images_per_s']:,.0f}",
-                     f"{row['ratio']:.1f}x", f">= {row['goal']:g}x {verdict}"))
+                     f"{row['ratio']:.1f}x", f">= {row['goal']:g}x {'met' if row['goal_met'] else 'MISSED'}"))
         if key.startswith("epoch_"):
             rows.append((f"  seconds for {seed['images']:,} images", f"{seed['seconds']:.1f}", f"{ours['seconds']:.1f}",
                          "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
-        lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:4], widths[1:4])] + [r[4]])
-                     .rstrip())
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:4], widths[1:4])] + [r[4]]
+        lines.append("  ".join(cells).rstrip())
+    busy = _busiest_other_load(result)
+    if busy is not None and busy > BUSY_WARNING_CORES:
+        lines += ["", f"warning: other processes used up to {busy:.1f} CPU cores during a measurement; "
+                      "the numbers are unreliable, run again on an idle machine"]
     return "\n".join(lines)
 
 
+def _benchmark_data(config: Config, data_dir: Path | None, plan: Plan) -> ImageData:
+    """The bundled sample (offline), or the ImageFolder tree at data_dir; cut to the plan's subset size."""
+    if data_dir is None:
+        source = DataConfig(dataset="sample", cache_dir=config.data.cache_dir)
+    else:
+        source = DataConfig(dataset="folder", dir=str(data_dir), cache_dir=config.data.cache_dir)
+    data = load_data(source)
+    return dataclasses.replace(data, **_spread_subset(data.train_x, data.train_y, plan.train_images, "train"),
+                               **_spread_subset(data.test_x, data.test_y, plan.test_images, "test"))
+
+
+def _spread_subset(x: torch.Tensor, y: torch.Tensor, size: int | None, split: str) -> dict:
+    # Every k-th image: the folders are sorted by class, so a prefix would hold one class only.
+    if size is None or size >= len(y):
+        return {f"{split}_x": x, f"{split}_y": y}
+    step = len(y) // size
+    return {f"{split}_x": x[::step][:size], f"{split}_y": y[::step][:size]}
+
+
 # ---------------------------------------------------------------------------------------------
-# The two ways and the data
+# The two ways
 # ---------------------------------------------------------------------------------------------
 
-def _seed_way(config: Config, batch_size: int) -> Config:
+def _seed_way(config: Config, plan: Plan) -> Config:
     """The notebook's execution: PIL transforms through a DataLoader, fp32, eager, NCHW."""
-    return _with_train(config, batch_size, pipeline="seed", precision="32", channels_last=False, compile=False)
+    return _with_train(config, plan, pipeline="seed", precision="32", channels_last=False, compile=False)
 
 
-def _reportgen_way(config: Config, batch_size: int) -> Config:
+def _reportgen_way(config: Config, plan: Plan) -> Config:
     """reportgen's execution as configured: uint8 tensors and batched augmentation on the device."""
-    return _with_train(config, batch_size, pipeline="fast")
+    return _with_train(config, plan, pipeline="fast")
 
 
-def _with_train(config: Config, batch_size: int, **changes) -> Config:
+def _with_train(config: Config, plan: Plan, **changes) -> Config:
     # One process, one device, one epoch: a benchmark never shards or resumes.
-    train = dataclasses.replace(config.train, batch_size=batch_size, epochs=1, devices=1, num_nodes=1,
+    train = dataclasses.replace(config.train, batch_size=plan.batch_size, epochs=1, devices=1, num_nodes=1,
                                 strategy="auto", **changes)
     return dataclasses.replace(config, train=train)
 
@@ -185,28 +207,81 @@ def _describe_settings(settings: dict) -> str:
             f"{'torch.compile' if settings['compile'] else 'eager'}")
 
 
-def _benchmark_data(config: Config, data_dir: Path | None, quick: bool) -> ImageData:
-    """The bundled sample (offline), or the ImageFolder tree at data_dir; a spread-out subset when quick."""
-    if data_dir is None:
-        source = DataConfig(dataset="sample", cache_dir=config.data.cache_dir)
-    else:
-        source = DataConfig(dataset="folder", dir=str(data_dir), cache_dir=config.data.cache_dir)
-    data = load_data(source)
-    if not quick:
-        return data
-    # Every k-th image: the folders are sorted by class, so a prefix would hold one class only.
-    train = slice(None, None, max(1, len(data.train_y) // QUICK["train_images"]))
-    test = slice(None, None, max(1, len(data.test_y) // QUICK["test_images"]))
-    return dataclasses.replace(data, train_x=data.train_x[train][:QUICK["train_images"]],
-                               train_y=data.train_y[train][:QUICK["train_images"]],
-                               test_x=data.test_x[test][:QUICK["test_images"]],
-                               test_y=data.test_y[test][:QUICK["test_images"]])
+@contextlib.contextmanager
+def _way_processes(configs: dict[str, Config], data_dir: Path | None, plan: Plan):
+    """One fresh worker process per way, each with its config and data loaded once."""
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: nothing inherited from this one
+    with contextlib.ExitStack() as stack:
+        processes = {way: stack.enter_context(context.Pool(1, _start_way, (configs[way], data_dir, plan)))
+                     for way in WAYS}
+        for process in processes.values():  # both started up: a starting process would slow the other's measurement
+            process.apply(time.perf_counter)
+        yield processes
 
 
-def _require_full_batch(data: ImageData, batch_size: int) -> None:
-    if len(data.train_y) < batch_size:
-        raise DataError(f"the benchmark's training set holds {len(data.train_y):,} images, fewer than one batch of "
-                        f"{batch_size}; pass a smaller --batch-size or a larger --data-dir")
+def _key(kind: str, model: str | None) -> str:
+    return f"{kind}_{model}" if model else kind
+
+
+def _compare(kind: str, model: str | None, title: str, processes: dict, log: Log) -> dict:
+    """Run one measurement in both ways' processes, logging each, and put the ratio reportgen / seed next to them."""
+    key, rates = _key(kind, model), {}
+    for way in WAYS:
+        log(f"{title}, {way} way ...")
+        rates[way] = processes[way].apply(_measure, (kind, model))
+        log(f"    {rates[way]['images_per_s']:,.0f} images/s ({rates[way]['images']:,} images in "
+            f"{rates[way]['seconds']:.1f} s)")
+    ratio = rates["reportgen"]["images_per_s"] / rates["seed"]["images_per_s"]
+    return {"title": title, "seed": rates["seed"], "reportgen": rates["reportgen"], "ratio": ratio,
+            "goal": GOALS[key], "goal_met": ratio >= GOALS[key]}
+
+
+def _busiest_other_load(result: dict) -> float | None:
+    loads = [row[way]["other_load"] for row in result["measurements"].values() for way in WAYS]
+    known = [load for load in loads if load is not None]
+    return max(known) if known else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside a way's process
+# ---------------------------------------------------------------------------------------------
+
+_way: dict = {}  # this worker process's config, data, device and plan, set once by _start_way
+
+
+def _start_way(config: Config, data_dir: Path | None, plan: Plan) -> None:
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)  # as fit() does
+    quiet_lightning()
+    if config.train.pipeline == "fast":  # as reportgen's fit() does; the notebook's process does not
+        keep_freed_memory()
+    _way.update(config=config, data=_benchmark_data(config, data_dir, plan),
+                device=resolve_device(config.train.device), plan=plan)
+
+
+def _measure(kind: str, model: str | None) -> dict:
+    """One measurement in this way's process: images, seconds, images/s and other processes' CPU load."""
+    busy_before, own_before, start = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    rate = MEASUREMENTS[kind](model, _way["config"], _way["data"], _way["device"], _way["plan"])
+    busy_after, own_after, elapsed = _busy_cpu_seconds(), time.process_time(), time.perf_counter() - start
+    other_load = None
+    if busy_before is not None and busy_after is not None:
+        other_load = max(0.0, (busy_after - busy_before) - (own_after - own_before)) / elapsed
+    return {**rate, "other_load": other_load}
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds spent by all processes of the machine so far (Linux), None where unknown."""
+    try:
+        with open("/proc/stat") as stat:
+            user, nice, system = (int(v) for v in stat.readline().split()[1:4])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system) / 100  # USER_HZ, 100 on every Linux
+
+
+def _rate(images: int, seconds: float) -> dict:
+    return {"images": images, "seconds": seconds, "images_per_s": images / seconds}
 
 
 def _training_batches(config: Config, data: ImageData, device: str) -> Iterator[Batch]:
@@ -228,40 +303,6 @@ def _training_batches(config: Config, data: ImageData, device: str) -> Iterator[
             yield x.to(device), y.to(device)
 
 
-def _synchronize(device: str) -> None:
-    """Wait for queued GPU work, so that the clock measures it."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-# ---------------------------------------------------------------------------------------------
-# Measurements
-# ---------------------------------------------------------------------------------------------
-
-def _compare(key: str, title: str, measure: Callable[[str], Rate], log: Log) -> dict:
-    """Run one measurement both ways, logging each, and put the ratio reportgen / seed next to them."""
-    rates = {}
-    for way in WAYS:
-        log(f"{title}, {way} way ...")
-        rates[way] = measure(way).as_dict()
-        log(f"    {rates[way]['images_per_s']:,.0f} images/s ({rates[way]['images']:,} images in "
-            f"{rates[way]['seconds']:.1f} s)")
-    ratio = rates["reportgen"]["images_per_s"] / rates["seed"]["images_per_s"]
-    return {"title": title, "seed": rates["seed"], "reportgen": rates["reportgen"], "ratio": ratio,
-            "goal": GOALS[key], "goal_met": ratio >= GOALS[key]}
-
-
-def _augmentation_rate(config: Config, data: ImageData, device: str, min_seconds: float) -> Rate:
-    """Augmented, normalised training images per second, for at least min_seconds and 3 batches."""
-    batches = _augmented_batches(config, data, device)
-    next(batches)  # the first batch pays one-off costs (imports, allocations)
-    images, start = 0, time.perf_counter()
-    while images < 3 * config.train.batch_size or time.perf_counter() - start < min_seconds:
-        images += len(next(batches)[1])
-    _synchronize(device)
-    return Rate(images, time.perf_counter() - start)
-
-
 def _augmented_batches(config: Config, data: ImageData, device: str) -> Iterator[Batch]:
     """Training batches ready for a model: the seed's loader augments and normalises; reportgen's is raw."""
     for x, y in _training_batches(config, data, device):
@@ -270,15 +311,32 @@ def _augmented_batches(config: Config, data: ImageData, device: str) -> Iterator
         yield x, y
 
 
-def _train_step_rate(name: str, config: Config, data: ImageData, device: str,
-                     warmup: int, steps: int) -> Rate:
+def _synchronize(device: str) -> None:
+    """Wait for queued GPU work, so that the clock measures it."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _augmentation_rate(model: str | None, config: Config, data: ImageData, device: str, plan: Plan) -> dict:
+    """Augmented, normalised training images per second, for at least plan.augment_seconds and 3 batches."""
+    batches = _augmented_batches(config, data, device)
+    next(batches)  # the first batch pays one-off costs (imports, allocations)
+    images, start = 0, time.perf_counter()
+    while images < 3 * plan.batch_size or time.perf_counter() - start < plan.augment_seconds:
+        images += len(next(batches)[1])
+    _synchronize(device)
+    return _rate(images, time.perf_counter() - start)
+
+
+def _train_step_rate(model: str, config: Config, data: ImageData, device: str, plan: Plan) -> dict:
     """Training images per second: load, prepare, forward, cross-entropy, backward, AdamW step.
 
     Runs reportgen's own Classifier outside Lightning, so that both ways share one training step and
     differ only in what the config selects: pipeline, precision, memory format and compilation.
     """
-    torch.manual_seed(config.train.seeds[0])
-    module = Classifier(create_model(name, config, len(data.classes)), config, config.train.seeds[0]).to(device)
+    seed = config.train.seeds[0]
+    torch.manual_seed(seed)
+    module = Classifier(create_model(model, config, len(data.classes)), config, seed).to(device)
     if config.train.compile:
         module.model = torch.compile(module.model)  # as fit() does
     module.train()
@@ -286,8 +344,8 @@ def _train_step_rate(name: str, config: Config, data: ImageData, device: str,
     autocast = resolve_precision(config.train.precision, device) == "bf16-mixed"
     batches = _training_batches(config, data, device)
     images, start = 0, 0.0
-    for step in range(warmup + steps):
-        if step == warmup:
+    for step in range(plan.warmup + plan.steps):
+        if step == plan.warmup:
             _synchronize(device)
             images, start = 0, time.perf_counter()
         x, y = next(batches)
@@ -298,16 +356,20 @@ def _train_step_rate(name: str, config: Config, data: ImageData, device: str,
         optimizer.zero_grad(set_to_none=True)
         images += len(y)
     _synchronize(device)
-    return Rate(images, time.perf_counter() - start)
+    return _rate(images, time.perf_counter() - start)
 
 
-def _epoch_rate(name: str, config: Config, data: ImageData) -> Rate:
+def _epoch_rate(model: str, config: Config, data: ImageData, device: str, plan: Plan) -> dict:
     """One epoch through reportgen.training.fit, validation and checkpoint included, in a fresh folder."""
     seed = config.train.seeds[0]
     torch.manual_seed(seed)
-    model = create_model(name, config, len(data.classes))
+    network = create_model(model, config, len(data.classes))
     with tempfile.TemporaryDirectory(prefix="reportgen-bench-") as tmp:  # fresh: fit would resume from last.ckpt
         start = time.perf_counter()
-        fit(model, data, config, seed, Path(tmp) / "checkpoints", label=name, progress=False)
+        fit(network, data, config, seed, Path(tmp) / "checkpoints", label=model, progress=False)
         seconds = time.perf_counter() - start
-    return Rate(len(data.train_y), seconds)
+    return _rate(len(data.train_y), seconds)
+
+
+# kind -> measurement; every one takes (model, config, data, device, plan) and returns a _rate dict.
+MEASUREMENTS = {"augmentation": _augmentation_rate, "train_step": _train_step_rate, "epoch": _epoch_rate}

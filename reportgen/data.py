@@ -191,32 +191,45 @@ def random_affine_params(n: int, aug: AugmentConfig, size: int, device, generato
 
 
 def augment(x: torch.Tensor, aug: AugmentConfig, generator=None) -> torch.Tensor:
-    """Flip, rotate and translate a uint8 batch (B, 3, S, S) in one resampling; float pixels out.
+    """Flip, rotate and translate a uint8 batch (B, C, H, W) in one resampling; uint8 pixels out.
 
-    The three transforms compose into one affine map per image, applied with one grid_sample
-    (nearest neighbour, zeros outside the image: torchvision's defaults for these transforms).
+    The three transforms compose into one affine map per image. Every output pixel copies the input
+    pixel nearest to where the inverse map sends it, or 0 outside the image (torchvision's defaults
+    for these transforms): what grid_sample(mode="nearest") computes, done as one gather from the
+    uint8 batch, with no float copy of the images and no matmul that autocast would lower to bf16.
     """
-    b, _, h, w = x.shape
+    b, c, h, w = x.shape
     flip, angle, shift_x, shift_y = random_affine_params(b, aug, w, x.device, generator)
-    # grid_sample wants, for every output pixel, where to read in the input, in [-1, 1] coordinates:
-    # input = Flip . Rotate^-1 . (output - shift), the inverse of shift(rotate(flip(image))).
+    # Where to read in the input for every output pixel: input = Flip . Rotate^-1 . (output - shift),
+    # the inverse of shift(rotate(flip(image))), in grid_sample's [-1, 1] units rescaled to pixels.
     rad = angle * (math.pi / 180.0)
     cos, sin = torch.cos(rad), torch.sin(rad)
     sign = 1.0 - 2.0 * flip.float()  # -1 mirrors x
-    tx, ty = shift_x * (2.0 / w), shift_y * (2.0 / h)  # pixels -> normalised units
-    theta = torch.stack([
-        torch.stack([sign * cos, sign * sin, -sign * (cos * tx + sin * ty)], dim=1),
-        torch.stack([-sin, cos, sin * tx - cos * ty], dim=1),
-    ], dim=1)  # (B, 2, 3)
-    grid = F.affine_grid(theta, [b, 3, h, w], align_corners=False)
-    return F.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    col = _nearest_source(sign * cos, sign * sin * (w / h), -sign * (cos * shift_x + sin * shift_y * (w / h)), w, h, w)
+    row = _nearest_source(-sin * (h / w), cos, sin * shift_x * (h / w) - cos * shift_y, h, h, w)
+    # A one-pixel zero border: every source outside the image is clamped onto it and reads 0.
+    bordered = F.pad(x, (1, 1, 1, 1)).flatten(2)  # (B, C, (H+2)(W+2))
+    index = torch.add(col.clamp_(-1, w).add_(1), row.clamp_(-1, h).add_(1), alpha=w + 2).long().flatten(1)
+    return bordered.gather(2, index.unsqueeze(1).expand(b, c, h * w)).view(b, c, h, w)
+
+
+def _nearest_source(a: torch.Tensor, b: torch.Tensor, shift: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
+    """Source pixel coordinate along an axis of `size` pixels for every output pixel, (B, H, W) floats.
+
+    round(a*u + b*v + shift + (size-1)/2), where (u, v) is the output pixel's centre relative to the
+    image centre and a, b, shift (B,) are per image; rounded half to even, as grid_sample rounds.
+    """
+    u = torch.arange(w, device=a.device, dtype=torch.float32) - (w - 1) / 2
+    v = torch.arange(h, device=a.device, dtype=torch.float32).unsqueeze(1) - (h - 1) / 2
+    return torch.round(a.view(-1, 1, 1) * u + (b.view(-1, 1, 1) * v + (shift + (size - 1) / 2).view(-1, 1, 1)))
 
 
 def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     """uint8 or float pixels in [0, 255] -> (x/255 - mean) / std per channel, as one multiply-add."""
     scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=x.device).view(1, 3, 1, 1)
     shift = torch.tensor([-m / s for m, s in zip(mean, std)], device=x.device).view(1, 3, 1, 1)
-    return torch.addcmul(shift, x.float(), scale)
+    # In place on a float copy: twice as fast on CPU as addcmul's broadcast over the channels.
+    return x.to(torch.float32, copy=True).mul_(scale).add_(shift)
 
 
 class TensorBatches(Dataset):
@@ -236,7 +249,8 @@ class TensorBatches(Dataset):
 
     def __getitems__(self, indices: list[int]):
         idx = torch.as_tensor(indices, device=self.x.device)
-        return self.x[idx], self.y[idx]
+        # index_select copies whole images; x[idx] goes element by element (20x slower on CPU).
+        return self.x.index_select(0, idx), self.y.index_select(0, idx)
 
 
 def keep_batch(batch):

@@ -4,13 +4,17 @@ Speed itself is not asserted here: the goals are measured by the benchmark on a 
 by timed tests.
 """
 
+import copy
 import json
 import math
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from reportgen.bench import GOALS, WAYS, format_table, run_benchmark
 from reportgen.config import Config
+from reportgen.errors import ConfigError, DataError
 
 MEASUREMENTS = ("augmentation", "train_step_cnn", "train_step_vit", "epoch_cnn", "epoch_vit")
 
@@ -39,6 +43,7 @@ def test_both_ways_measured_positive_and_consistent(result, key):
         rate = row[way]
         assert rate["images"] > 0 and rate["seconds"] > 0
         assert rate["images_per_s"] == pytest.approx(rate["images"] / rate["seconds"])
+        assert rate["other_load"] is None or rate["other_load"] >= 0
     assert row["ratio"] == pytest.approx(row["reportgen"]["images_per_s"] / row["seed"]["images_per_s"])
     assert row["goal_met"] == (row["ratio"] >= row["goal"])
 
@@ -93,3 +98,24 @@ def test_table_has_every_row_and_the_machine(result):
     assert table.count("seconds for") == 2  # one seconds row per epoch measurement
     assert result["machine"]["device_name"] in table and result["machine"]["torch"] in table
     assert all(math.isfinite(row["ratio"]) for row in result["measurements"].values())
+
+
+def test_table_warns_when_other_processes_were_busy(result):
+    busy = copy.deepcopy(result)
+    busy["measurements"]["augmentation"]["seed"]["other_load"] = 1.5
+    assert "warning: other processes used up to 1.5 CPU cores" in format_table(busy)
+
+
+def test_a_training_set_smaller_than_a_batch_is_refused_before_any_work(tmp_path):
+    for split in ("train", "test"):
+        (tmp_path / split / "cat").mkdir(parents=True)
+        Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(tmp_path / split / "cat" / "0.png")
+    config = Config()
+    config.data.cache_dir = str(tmp_path / "cache")
+    with pytest.raises(DataError, match="fewer than one batch"):
+        run_benchmark(config, data_dir=tmp_path, quick=True, log=lambda line: None)
+
+
+def test_zero_steps_is_refused():
+    with pytest.raises(ConfigError, match="at least 1 timed training step"):
+        run_benchmark(Config(), steps=0, quick=True, log=lambda line: None)
