@@ -17,7 +17,11 @@ compares like with like on the same hardware:
 Both ways run the same model classes and reportgen's own LightningModule (`Classifier`), so the
 ratios measure the data pipeline and execution settings, nothing else. Each way runs in its own
 fresh Python process, as the notebook and a reportgen build each would: what one way leaves behind
-(allocator state, caches, settings) can never speed up or slow down the other.
+(allocator state, caches, settings) can never speed up or slow down the other. (Scripts that call
+`run_benchmark` need the usual `if __name__ == "__main__":` guard of multiprocessing's spawn.)
+
+The numbers are only as good as the machine is idle: every measurement also records how much CPU
+other processes used meanwhile, and `format_table` warns when that was more than a fifth of a core.
 """
 
 from __future__ import annotations
@@ -250,6 +254,7 @@ _way: dict = {}  # this worker process's config, data, device and plan, set once
 
 
 def _start_way(config: Config, data_dir: Path | None, plan: Plan) -> None:
+    """Set up this worker process the way its way's training process is set up, and load the data."""
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)  # as fit() does
     quiet_lightning()
