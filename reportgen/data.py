@@ -3,7 +3,8 @@
 Images are decoded once into one uint8 tensor per split, (N, 3, 32, 32), and cached on disk, so a
 training epoch never touches PIL or per-image Python (the seed's loader, PIL transforms one image
 at a time, managed ~3,500 images/s and starved its GPU). Augmentation draws every image's flip,
-angle and shift at once and resamples the whole batch with one grid_sample on the device.
+angle and shift at once and applies them to the whole batch as one gather on the device, pixel for
+pixel what the seed's PIL transforms give with the same draws.
 
 The seed's own pipeline (torchvision transforms on PIL images through a DataLoader) stays available
 as `train.pipeline: seed`, so that `reportgen bench` can compare the two.
@@ -191,37 +192,44 @@ def random_affine_params(n: int, aug: AugmentConfig, size: int, device, generato
 
 
 def augment(x: torch.Tensor, aug: AugmentConfig, generator=None) -> torch.Tensor:
-    """Flip, rotate and translate a uint8 batch (B, C, H, W) in one resampling; uint8 pixels out.
+    """The seed's random flip, rotation and translation of a uint8 batch (B, C, H, W); uint8 pixels out."""
+    b, _, h, w = x.shape
+    flip, angle, shift_x, shift_y = random_affine_params(b, aug, w, x.device, generator)
+    return flip_rotate_shift(x, flip, angle, shift_x, shift_y)
 
-    The three transforms compose into one affine map per image. Every output pixel copies the input
-    pixel nearest to where the inverse map sends it, or 0 outside the image (torchvision's defaults
-    for these transforms): what grid_sample(mode="nearest") computes, done as one gather from the
-    uint8 batch, with no float copy of the images and no matmul that autocast would lower to bf16.
+
+def flip_rotate_shift(x: torch.Tensor, flip: torch.Tensor, angle: torch.Tensor, shift_x: torch.Tensor,
+                      shift_y: torch.Tensor) -> torch.Tensor:
+    """shift(rotate(flip(image))) for every image of a uint8 batch (B, C, H, W), as one gather.
+
+    Computes what the seed's PIL transforms compute with these parameters (flip (B,) bool, angle (B,)
+    degrees counterclockwise about the centre, shift (B,) whole pixels right/down): nearest neighbour,
+    0 wherever a transform reads outside its input. Each output pixel copies one input pixel, so the
+    three resamplings collapse into one index per pixel, with no float copy of the images and no
+    matmul that autocast could lower to bf16.
     """
     b, c, h, w = x.shape
-    flip, angle, shift_x, shift_y = random_affine_params(b, aug, w, x.device, generator)
-    # Where to read in the input for every output pixel: input = Flip . Rotate^-1 . (output - shift),
-    # the inverse of shift(rotate(flip(image))), in grid_sample's [-1, 1] units rescaled to pixels.
+    # (B,) -> (B, 1, 1), to broadcast over the output pixels (B, H, W)
+    flip, angle, shift_x, shift_y = (t.view(-1, 1, 1) for t in (flip, angle, shift_x, shift_y))
+    # Undo the shift: the rotated image is read at q = output - shift, (B, 1, W) and (B, H, 1).
+    qx = torch.arange(w, device=x.device, dtype=torch.float32) - shift_x
+    qy = torch.arange(h, device=x.device, dtype=torch.float32).view(h, 1) - shift_y
+    # The shift fills with 0 what it brings in from outside the rotated frame.
+    shifted_in = (qx < 0) | (qx > w - 1) | (qy < 0) | (qy > h - 1)  # (B, H, W)
+    # Undo the rotation about the image centre, then the flip (x -> -x about the centre).
+    u, v = qx - (w - 1) / 2, qy - (h - 1) / 2
     rad = angle * (math.pi / 180.0)
     cos, sin = torch.cos(rad), torch.sin(rad)
-    sign = 1.0 - 2.0 * flip.float()  # -1 mirrors x
-    col = _nearest_source(sign * cos, sign * sin * (w / h), -sign * (cos * shift_x + sin * shift_y * (w / h)), w, h, w)
-    row = _nearest_source(-sin * (h / w), cos, sin * shift_x * (h / w) - cos * shift_y, h, h, w)
-    # A one-pixel zero border: every source outside the image is clamped onto it and reads 0.
+    mirror = 1.0 - 2.0 * flip.float()
+    col = mirror * (cos * u - sin * v) + (w - 1) / 2  # (B, H, W) source column, in pixels
+    row = sin * u + cos * v + (h - 1) / 2
+    # Nearest pixel, halves rounded up as PIL does. A one-pixel zero border catches every source
+    # outside the image: those are clamped onto it, and so are the pixels the shift brought in.
+    col = col.add_(0.5).floor_().clamp_(-1, w).masked_fill_(shifted_in, -1)
+    row = row.add_(0.5).floor_().clamp_(-1, h)
     bordered = F.pad(x, (1, 1, 1, 1)).flatten(2)  # (B, C, (H+2)(W+2))
-    index = torch.add(col.clamp_(-1, w).add_(1), row.clamp_(-1, h).add_(1), alpha=w + 2).long().flatten(1)
+    index = torch.add(col.add_(1), row.add_(1), alpha=w + 2).long().flatten(1)
     return bordered.gather(2, index.unsqueeze(1).expand(b, c, h * w)).view(b, c, h, w)
-
-
-def _nearest_source(a: torch.Tensor, b: torch.Tensor, shift: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
-    """Source pixel coordinate along an axis of `size` pixels for every output pixel, (B, H, W) floats.
-
-    round(a*u + b*v + shift + (size-1)/2), where (u, v) is the output pixel's centre relative to the
-    image centre and a, b, shift (B,) are per image; rounded half to even, as grid_sample rounds.
-    """
-    u = torch.arange(w, device=a.device, dtype=torch.float32) - (w - 1) / 2
-    v = torch.arange(h, device=a.device, dtype=torch.float32).unsqueeze(1) - (h - 1) / 2
-    return torch.round(a.view(-1, 1, 1) * u + (b.view(-1, 1, 1) * v + (shift + (size - 1) / 2).view(-1, 1, 1)))
 
 
 def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
