@@ -211,24 +211,26 @@ def flip_rotate_shift(x: torch.Tensor, flip: torch.Tensor, angle: torch.Tensor, 
     b, c, h, w = x.shape
     # (B,) -> (B, 1, 1), to broadcast over the output pixels (B, H, W)
     flip, angle, shift_x, shift_y = (t.view(-1, 1, 1) for t in (flip, angle, shift_x, shift_y))
-    # Undo the shift: the rotated image is read at q = output - shift, (B, 1, W) and (B, H, 1).
-    qx = torch.arange(w, device=x.device, dtype=torch.float32) - shift_x
-    qy = torch.arange(h, device=x.device, dtype=torch.float32).view(h, 1) - shift_y
-    # The shift fills with 0 what it brings in from outside the rotated frame.
-    shifted_in = (qx < 0) | (qx > w - 1) | (qy < 0) | (qy > h - 1)  # (B, H, W)
-    # Undo the rotation about the image centre, then the flip (x -> -x about the centre).
-    u, v = qx - (w - 1) / 2, qy - (h - 1) / 2
+    # Undo the shift: the rotated image is read at (u, v) = output - shift, in pixels from the
+    # image centre: u (B, 1, W) per column, v (B, H, 1) per row.
+    u = torch.arange(w, device=x.device, dtype=torch.float32) - (shift_x + (w - 1) / 2)
+    v = torch.arange(h, device=x.device, dtype=torch.float32).view(h, 1) - (shift_y + (h - 1) / 2)
+    # Undo the rotation, then the flip (u -> -u): the source pixel is at column
+    # mirror (cos u - sin v) + (w-1)/2 and row sin u + cos v + (h-1)/2, a column term plus a row term.
+    # +0.5 and floor: the nearest pixel, halves rounded up as PIL does; +1: a one-pixel zero border.
     rad = angle * (math.pi / 180.0)
     cos, sin = torch.cos(rad), torch.sin(rad)
     mirror = 1.0 - 2.0 * flip.float()
-    col = mirror * (cos * u - sin * v) + (w - 1) / 2  # (B, H, W) source column, in pixels
-    row = sin * u + cos * v + (h - 1) / 2
-    # Nearest pixel, halves rounded up as PIL does. A one-pixel zero border catches every source
-    # outside the image: those are clamped onto it, and so are the pixels the shift brought in.
-    col = col.add_(0.5).floor_().clamp_(-1, w).masked_fill_(shifted_in, -1)
-    row = row.add_(0.5).floor_().clamp_(-1, h)
+    col_u, col_v = (mirror * cos) * u + ((w - 1) / 2 + 1.5), (mirror * sin) * v
+    row_u, row_v = sin * u + ((h - 1) / 2 + 1.5), cos * v
+    # The shift fills with 0 what it brings in from outside the rotated frame: send those off the image.
+    col_u.masked_fill_(u.abs() > (w - 1) / 2, math.inf)
+    col_v.masked_fill_(v.abs() > (h - 1) / 2, -math.inf)
+    # Every source outside the image lands on the zero border: (B, H, W) indices into the padded image.
+    col = (col_u - col_v).floor_().clamp_(0, w + 1)
+    row = (row_u + row_v).floor_().clamp_(0, h + 1)
     bordered = F.pad(x, (1, 1, 1, 1)).flatten(2)  # (B, C, (H+2)(W+2))
-    index = torch.add(col.add_(1), row.add_(1), alpha=w + 2).long().flatten(1)
+    index = torch.add(col, row, alpha=w + 2).long().flatten(1)
     return bordered.gather(2, index.unsqueeze(1).expand(b, c, h * w)).view(b, c, h, w)
 
 
