@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from reportgen.bundle import Bundle
-from reportgen.evaluation import compute_metrics
-from reportgen.verify import read_report_metrics
+from tests.report_checks import check_report_against_predictions
 
 TINY = ["--set", "cnn.channels=[8, 16]", "--set", "vit.depth=1", "--set", "vit.embed_dim=32",
         "--set", "vit.mlp_dim=64", "--set", "train.batch_size=256"]
@@ -43,22 +41,7 @@ def test_build_reports_what_it_did_and_writes_html_and_pdf(built):
 
 def test_report_numbers_equal_those_recomputed_from_predictions(built):
     _, root, _ = built
-    bundle = Bundle(root)
-    classes = bundle.dataset()["classes"]
-    shown = dict(read_report_metrics(root / "report.html"))
-    checked = 0
-    for model in ("cnn", "vit"):
-        (run,) = bundle.runs(model)
-        metrics = compute_metrics(run.labels, run.preds, classes)
-        prefix = f"{model}.seed42"
-        assert shown[f"{prefix}.accuracy"] == f"{100 * metrics['accuracy']:.2f}"
-        for name in ("precision", "recall", "f1"):
-            assert shown[f"{prefix}.macro.{name}"] == f"{metrics['macro'][name]:.4f}"
-        for i, row in enumerate(metrics["per_class"]):
-            for name in ("precision", "recall", "f1", "accuracy"):
-                assert shown[f"{prefix}.class{i}.{name}"] == f"{row[name]:.4f}"
-                checked += 1
-    assert checked == 2 * 10 * 4
+    assert check_report_against_predictions(root) == 2 * 10 * 4  # 2 models x 10 classes x 4 metrics
 
 
 def test_verify_passes_on_the_fresh_bundle(built):
