@@ -152,11 +152,19 @@ def format_table(result: dict) -> str:
     for r in rows:
         cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:4], widths[1:4])] + [r[4]]
         lines.append("  ".join(cells).rstrip())
-    busy = _busiest_other_load(result)
-    if busy is not None and busy > BUSY_WARNING_CORES:
-        lines += ["", f"warning: other processes used up to {busy:.1f} CPU cores during a measurement; "
-                      "the numbers are unreliable, run again on an idle machine"]
+    warning = busy_warning(result)
+    if warning:
+        lines += ["", warning]
     return "\n".join(lines)
+
+
+def busy_warning(result: dict) -> str | None:
+    """A one-line warning when other processes took CPU time during a measurement, else None."""
+    busy = _busiest_other_load(result)
+    if busy is None or busy <= BUSY_WARNING_CORES:
+        return None
+    return (f"warning: other processes used up to {busy:.1f} CPU cores during a measurement; "
+            "the numbers are unreliable, run again on an idle machine")
 
 
 def _benchmark_data(config: Config, data_dir: Path | None, plan: Plan) -> ImageData:

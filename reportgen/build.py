@@ -54,9 +54,14 @@ class RunOutcome:
     train_time_s: float
 
 
-def run_key(config: Config, model: str, seed: int, fingerprint: str) -> str:
-    """A hash of everything that changes the result of training `model` at `seed`."""
+def run_key(config: Config, model: str, seed: int, fingerprint: str, device: str, precision: str) -> str:
+    """A hash of everything that changes the result of training `model` at `seed`.
+
+    device and precision are the resolved ones ("cuda", "bf16-mixed"), not "auto": an "auto" run
+    on a GPU and one on a CPU are different runs, and sharing a runs folder must not mix them.
+    """
     train = {k: v for k, v in config.to_dict()["train"].items() if k not in ("seeds", "num_threads")}
+    train.update(device=device, precision=precision)
     identity = {
         "model": model,
         "architecture": getattr(config, model).__dict__,
@@ -137,7 +142,7 @@ def _assemble(config: Config, data: ImageData, device: str, staged: Path, runs_d
         architectures[name] = {"display_name": display, "parameters": count_parameters(probe),
                                "layers": describe_architecture(probe)}
         for seed in config.train.seeds:
-            run_dir = runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint)[:20]}"
+            run_dir = runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint, device, precision)[:20]}"
             outcome = _train_or_reuse(config, data, name, seed, run_dir, device, precision, force, progress, log,
                                       primary)
             if primary:
@@ -196,7 +201,7 @@ def _train_run(config: Config, data: ImageData, name: str, seed: int, run_dir: P
         "display_name": MODEL_REGISTRY[name][0],
         "seed": seed,
         "parameters": count_parameters(model),
-        "key": run_key(config, name, seed, data.fingerprint),
+        "key": run_key(config, name, seed, data.fingerprint, device, precision),
         "device": device,
         "precision": precision,
         "epochs": len(result.history),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -50,11 +51,17 @@ def resolve_precision(requested: str, device: str) -> str:
     return "bf16-mixed" if _cpu_has_native_bf16() else "32"
 
 
-def _cpu_has_native_bf16() -> bool:
+def _cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU has bf16 instructions (x86 AVX512-BF16 or AMX-BF16), read from Linux's cpuinfo.
+
+    Not oneDNN's own check, which accepts any AVX-512 CPU and so would pick an emulated bf16.
+    Where there is no cpuinfo (macOS, Windows), False: fp32 is the safe default there.
+    """
     try:
-        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
+        flags = cpuinfo.read_text()
+    except OSError:
         return False
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) is not None
 
 
 def keep_freed_memory() -> None:

@@ -10,9 +10,12 @@ import math
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
+from reportgen import bench
 from reportgen.bench import GOALS, WAYS, format_table, run_benchmark
+from reportgen.cli import main
 from reportgen.config import Config
 from reportgen.errors import ConfigError, DataError
 
@@ -100,10 +103,27 @@ def test_table_has_every_row_and_the_machine(result):
     assert all(math.isfinite(row["ratio"]) for row in result["measurements"].values())
 
 
+def with_other_load(result, load):
+    """The result as if other processes had used `load` CPU cores during every measurement."""
+    changed = copy.deepcopy(result)
+    for row in changed["measurements"].values():
+        for way in WAYS:
+            row[way]["other_load"] = load
+    return changed
+
+
 def test_table_warns_when_other_processes_were_busy(result):
-    busy = copy.deepcopy(result)
-    busy["measurements"]["augmentation"]["seed"]["other_load"] = 1.5
-    assert "warning: other processes used up to 1.5 CPU cores" in format_table(busy)
+    assert "warning: other processes used up to 1.5 CPU cores" in format_table(with_other_load(result, 1.5))
+    assert "warning" not in format_table(with_other_load(result, 0.0))
+
+
+def test_json_goes_to_stdout_and_the_busy_warning_to_stderr(result, monkeypatch):
+    busy = with_other_load(result, 1.5)
+    monkeypatch.setattr(bench, "run_benchmark", lambda *args, **kwargs: busy)
+    invoked = CliRunner().invoke(main, ["bench", "--json"])
+    assert invoked.exit_code == 0
+    assert json.loads(invoked.stdout) == json.loads(json.dumps(busy))
+    assert "warning: other processes used up to 1.5 CPU cores" in invoked.stderr
 
 
 def test_a_training_set_smaller_than_a_batch_is_refused_before_any_work(tmp_path):

@@ -99,14 +99,19 @@ def test_every_seed_is_a_run(tmp_path):
 
 def test_run_key_covers_what_changes_results():
     config = tiny_config()
-    key = build_module.run_key(config, "cnn", 42, "data")
-    assert build_module.run_key(config, "cnn", 43, "data") != key
-    assert build_module.run_key(config, "cnn", 42, "other data") != key
+    key = build_module.run_key(config, "cnn", 42, "data", "cpu", "32")
+    assert build_module.run_key(config, "cnn", 43, "data", "cpu", "32") != key
+    assert build_module.run_key(config, "cnn", 42, "other data", "cpu", "32") != key
+    assert build_module.run_key(config, "cnn", 42, "data", "cuda", "32") != key
+    assert build_module.run_key(config, "cnn", 42, "data", "cpu", "bf16-mixed") != key
     changed = tiny_config(lr=0.5)
-    assert build_module.run_key(changed, "cnn", 42, "data") != key
+    assert build_module.run_key(changed, "cnn", 42, "data", "cpu", "32") != key
     changed = tiny_config()
     changed.vit.depth = 3  # another model's settings
-    assert build_module.run_key(changed, "cnn", 42, "data") == key
+    assert build_module.run_key(changed, "cnn", 42, "data", "cpu", "32") == key
+    changed = tiny_config()
+    changed.train.device, changed.train.precision = "auto", "auto"  # what they resolve to counts, not the words
+    assert build_module.run_key(changed, "cnn", 42, "data", "cpu", "32") == key
 
 
 def test_a_failed_render_keeps_the_previous_bundle(tmp_path, monkeypatch):

@@ -82,10 +82,24 @@ def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
-def test_precision_and_device_resolution():
+def test_precision_and_device_resolution(monkeypatch):
     assert training.resolve_device("cpu") == "cpu"
     assert training.resolve_precision("32", "cuda") == "32"
-    assert training.resolve_precision("auto", "cpu") in ("32", "bf16-mixed")
+    for native, expected in ((True, "bf16-mixed"), (False, "32")):
+        monkeypatch.setattr(training, "_cpu_has_native_bf16", lambda: native)
+        assert training.resolve_precision("auto", "cpu") == expected
+
+
+@pytest.mark.parametrize("flags, native", [
+    ("fpu avx2 avx512f avx512bw avx512vl avx512dq", False),  # AVX-512 alone: bf16 would be emulated
+    ("fpu avx2 avx512f avx512bw avx512_bf16 avx512_vnni", True),
+    ("fpu avx512f amx_bf16 amx_tile", True),
+])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert training._cpu_has_native_bf16(cpuinfo) is native
+    assert training._cpu_has_native_bf16(tmp_path / "missing") is False
 
 
 def test_seed_pipeline_trains_too(data, tmp_path):
