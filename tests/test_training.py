@@ -106,3 +106,12 @@ def test_seed_pipeline_trains_too(data, tmp_path):
     config = tiny_config(epochs=1, pipeline="seed")
     history = train("cnn", data, config, tmp_path).history
     assert len(history) == 1 and history[0]["train_loss"] > 0
+
+
+def test_compile_option_trains_a_compiled_model_and_returns_the_plain_one(data, tmp_path, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda model: compiled.append(model) or model)  # inductor takes ~30 s
+    model = create_model("cnn", tiny_config(), len(data.classes))
+    result = training.fit(model, data, tiny_config(epochs=1, compile=True), 0, tmp_path, "cnn", progress=False)
+    assert compiled == [model]
+    assert result.model is model and len(result.history) == 1
