@@ -14,8 +14,8 @@ import json
 import os
 import platform
 import shutil
-import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -268,7 +268,7 @@ def describe_environment(device: str, precision: str) -> dict:
         "device_name": device_name,
         "num_threads": torch.get_num_threads(),
         "precision": precision,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 

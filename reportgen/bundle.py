@@ -27,6 +27,7 @@ from reportgen.errors import BundleError, ConfigError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+RENDERED_FILES = ("report.html", "report.pdf")  # with figures/: what `reportgen render` rewrites
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
 
 
@@ -104,6 +105,11 @@ def write_manifest(root: Path) -> None:
     write_json(root / MANIFEST, manifest)
 
 
+def is_rendered(name: str) -> bool:
+    """Whether a bundle file (path relative to the bundle) is drawn from the results, not a result itself."""
+    return name in RENDERED_FILES or name.startswith("figures/")
+
+
 def staging_dir(final: Path) -> Path:
     """A fresh sibling folder to build into; publish() renames it into place when it is complete."""
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +169,33 @@ class Bundle:
 
     def manifest(self) -> dict[str, Any]:
         return read_json(self.root / MANIFEST)
+
+    def manifest_differences(self) -> tuple[list[str], list[str], list[str]]:
+        """Files (missing, added, changed) against the manifest: listed but absent, present but
+        unlisted, and present with another sha256. Relative paths, sorted."""
+        listed = self.manifest()["files"]
+        present = {str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file() and p.name != MANIFEST}
+        missing = sorted(set(listed) - present)
+        added = sorted(present - set(listed))
+        changed = sorted(name for name in set(listed) & present if sha256_file(self.root / name) != listed[name])
+        return missing, added, changed
+
+    def require_intact_results(self) -> None:
+        """Refuse a bundle whose results differ from its manifest, before anything is drawn from them.
+
+        Only the rendered files (report, figures) may differ: render rewrites them. Rendering or
+        comparing edited results would publish numbers that nobody computed, under a fresh manifest.
+        """
+        missing, added, changed = self.manifest_differences()
+        edited = [name for name in missing + added + changed if not is_rendered(name)]
+        if edited:
+            shown = ", ".join(edited[:3]) + (f" and {len(edited) - 3} more" if len(edited) > 3 else "")
+            raise BundleError(f"{self.root}: {shown} changed since the bundle was built (not as {MANIFEST} "
+                              f"records them); `reportgen verify {self.root}` shows the details, or rebuild it")
+
+    def built(self) -> str:
+        """When `reportgen build` wrote the results (rendering again does not change it)."""
+        return str(self.environment().get("created", "not recorded"))
 
     def config(self) -> Config:
         import yaml

@@ -97,6 +97,9 @@ def render(bundle, no_pdf):
     """Redraw the figures and re-render report.html and report.pdf of an existing BUNDLE, without
     training and without torch.
 
+    Refuses a bundle whose results were edited since it was built (see `reportgen verify`). With
+    --no-pdf, a report.pdf from an earlier rendering is removed rather than left behind, unmatched.
+
     \b
     Example:
       reportgen render artifacts/quick
@@ -104,8 +107,13 @@ def render(bundle, no_pdf):
     from reportgen.bundle import Bundle, write_manifest
     from reportgen.report import render_report
 
-    Bundle(bundle)  # refuses an incomplete or foreign folder before writing anything
+    # Refuses an incomplete, foreign or edited bundle before writing anything.
+    Bundle(bundle).require_intact_results()
     written = render_report(bundle, pdf=not no_pdf)
+    stale_pdf = bundle / "report.pdf"
+    if no_pdf and stale_pdf.is_file():
+        stale_pdf.unlink()
+        click.echo(f"removed {stale_pdf}: it was rendered before and would not match the new report.html")
     write_manifest(bundle)
     for path in written:
         click.echo(f"wrote {path}")

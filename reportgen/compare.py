@@ -1,11 +1,11 @@
 """`reportgen compare`: one HTML/PDF comparison of several results bundles, reading only the bundles (no torch).
 
 For two submissions, or one study before and after a config change. `compare_bundles` opens each
-bundle with `Bundle` (complete bundles only) and writes ``<out_dir>/compare.html`` (and
+bundle with `Bundle` (complete bundles with intact results only) and writes ``<out_dir>/compare.html`` (and
 ``compare.pdf``) with ``<out_dir>/figures/curves_<model>.png``. It shows
 
-* the bundles: label (the folder name unless given), created date, reportgen and torch versions,
-  device, and the dataset with its fingerprint and whether all bundles used the same data;
+* the bundles: label (the folder name unless given), when each was built, the reportgen and torch
+  versions that built it, device, and the dataset with its fingerprint and whether all bundles used the same data;
 * the config differences: each config flattened to dotted keys, only the keys whose values differ;
 * per model present in any bundle, against its *reference*, the first bundle holding that model:
   test accuracy, macro F1, training time, time per epoch and final train-validation accuracy gap
@@ -145,7 +145,10 @@ def load_compared(paths: Sequence[Path], labels: Sequence[str] | None = None) ->
                              "give one label per bundle")
     if len(set(labels)) < len(labels):
         raise ReportgenError(f"the labels must differ, got {', '.join(labels)}")
-    return [_load(Bundle(path), index, label) for index, (path, label) in enumerate(zip(paths, labels), start=1)]
+    bundles = [Bundle(path) for path in paths]
+    for bundle in bundles:
+        bundle.require_intact_results()
+    return [_load(bundle, index, label) for index, (bundle, label) in enumerate(zip(bundles, labels), start=1)]
 
 
 def _load(bundle: Bundle, index: int, label: str) -> Compared:
@@ -282,16 +285,15 @@ def _device(env: Mapping[str, Any]) -> str:
 
 
 def bundles_table(compared: Sequence[Compared]) -> Table:
-    """Label, creation time, versions, device, models and seeds of each bundle."""
+    """Label, build time, versions that built it, device, models and seeds of each bundle."""
     rows: list[list[Cell]] = [
-        [c.label, str(c.bundle.manifest().get("created", "not recorded")),
-         str(c.bundle.manifest().get("reportgen_version", "not recorded")),
+        [c.label, c.bundle.built(), str(c.environment.get("reportgen", "not recorded")),
          str(c.environment.get("torch", "not recorded")), _device(c.environment),
          ", ".join(f.name for f in c.facts.values()),
          sentence(listing(f"{c.prefix}.seeds", c.bundle.config().train.seeds, "count"))]
         for c in compared
     ]
-    return Table(["bundle", "created", "reportgen", "PyTorch", "device", "models", "seeds"], rows,
+    return Table(["bundle", "built", "reportgen", "PyTorch", "device", "models", "seeds"], rows,
                  caption="The compared bundles.")
 
 

@@ -77,7 +77,7 @@ import weasyprint
 from weasyprint.urls import URLFetcherResponse
 
 from reportgen import __version__
-from reportgen.bundle import MANIFEST, Bundle, RunData, atomic_output
+from reportgen.bundle import Bundle, RunData, atomic_output
 from reportgen.config import Config
 from reportgen.errors import BundleError
 from reportgen.figures import draw_figures
@@ -513,13 +513,6 @@ def _model_section(f: ModelFacts, narrative: Narrative, figures: dict[str, str],
     }
 
 
-def _created(bundle: Bundle, env: dict[str, Any]) -> str:
-    """When the results were written: the manifest's time, or the environment's while the build is staging."""
-    if (bundle.root / MANIFEST).is_file():
-        return str(bundle.manifest().get("created", "not recorded"))
-    return str(env.get("created", "not recorded"))
-
-
 def build_context(bundle: Bundle, figures: dict[str, str]) -> dict[str, Any]:
     """Everything the template shows: narrative, tables and figure links, all computed from `bundle`."""
     config = bundle.config()
@@ -535,7 +528,7 @@ def build_context(bundle: Bundle, figures: dict[str, str]) -> dict[str, Any]:
     models = [_model_section(f, narrative, figures, class_names, runs[f.key]) for f in narrative.facts]
     return {
         "title": config.report.title,
-        "created": _created(bundle, env),
+        "created": bundle.built(),
         "reportgen_version": __version__,
         "model_names": " and ".join(f.name for f in narrative.facts),
         "narrative": narrative,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reportgen.bundle import MANIFEST, Bundle, RunData, sha256_file
+from reportgen.bundle import Bundle, RunData
 from reportgen.evaluation import compute_metrics
 from reportgen.narrative import Metric
 
@@ -54,17 +54,13 @@ def verify_bundle(root: Path) -> list[Check]:
 
 
 def _check_manifest(bundle: Bundle) -> list[Check]:
-    listed = bundle.manifest()["files"]
-    present = {str(p.relative_to(bundle.root)) for p in bundle.root.rglob("*") if p.is_file() and p.name != MANIFEST}
-    checks = []
-    missing = sorted(set(listed) - present)
-    unlisted = sorted(present - set(listed))
-    changed = sorted(name for name in set(listed) & present if sha256_file(bundle.root / name) != listed[name])
-    checks.append(Check("manifest: no file missing", not missing, ", ".join(missing)))
-    checks.append(Check("manifest: no file added", not unlisted, ", ".join(unlisted)))
-    checks.append(Check("manifest: checksums match", not changed,
-                        ", ".join(changed) or f"{len(listed)} files"))
-    return checks
+    missing, added, changed = bundle.manifest_differences()
+    return [
+        Check("manifest: no file missing", not missing, ", ".join(missing)),
+        Check("manifest: no file added", not added, ", ".join(added)),
+        Check("manifest: checksums match", not changed,
+              ", ".join(changed) or f"{len(bundle.manifest()['files'])} files"),
+    ]
 
 
 def _check_same_labels(all_runs: dict[str, list[RunData]], test_size: int, num_classes: int) -> Check:

@@ -85,11 +85,14 @@ def _default_class_names(k: int) -> list[str]:
     return list(CIFAR10_CLASSES) if k == len(CIFAR10_CLASSES) else [f"class_{i}" for i in range(k)]
 
 
+BUILT = "2026-01-02T03:04:05+00:00"  # the synthetic build time in environment.json
+
+
 def _write_static_files(root: Path, config: Config, names: list[str], train_size: int, test_size: int) -> None:
     write_json(root / "environment.json", {
         "python": "3.11.7", "torch": "2.5.1", "torchvision": "0.20.1", "lightning": "2.4.0",
         "platform": "Linux-x86_64", "device": "cpu", "device_name": "Synthetic CPU", "num_threads": 2,
-        "precision": "32",
+        "precision": "32", "reportgen": "0.0.0", "created": BUILT,
     })
     write_json(root / "dataset.json", {
         "source": "synthetic", "classes": names, "train_size": train_size, "test_size": test_size,

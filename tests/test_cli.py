@@ -84,3 +84,36 @@ def test_compare_refuses_an_incomplete_bundle_in_one_line(tmp_path):
     (tmp_path / "half").mkdir()
     result = invoke("compare", str(tmp_path / "half"), str(tmp_path / "half"), "--out", str(tmp_path / "cmp"))
     assert result.exit_code == 1 and result.output.startswith("error: ") and "Traceback" not in result.output
+
+
+def test_render_and_compare_refuse_edited_results_and_keep_the_bundle(tmp_path):
+    from tests.bundle_factory import make_bundle
+
+    root, other = make_bundle(tmp_path / "b"), make_bundle(tmp_path / "c")
+    metrics = root / "runs/cnn/seed-42/metrics.json"
+    metrics.write_text(metrics.read_text().replace('"accuracy": 0.', '"accuracy": 0.9', 1))
+    manifest = (root / "manifest.json").read_text()
+    for args in (["render", str(root), "--no-pdf"],
+                 ["compare", str(other), str(root), "--out", str(tmp_path / "cmp"), "--no-pdf"]):
+        result = invoke(*args)
+        assert result.exit_code == 1, result.output
+        assert "runs/cnn/seed-42/metrics.json changed since the bundle was built" in result.output
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert (root / "manifest.json").read_text() == manifest  # the edit was not laundered into the manifest
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_render_redraws_figures_keeps_the_build_time_and_drops_a_stale_pdf(tmp_path):
+    from reportgen.bundle import write_manifest
+    from tests.bundle_factory import BUILT, make_bundle
+
+    root = make_bundle(tmp_path / "b")
+    assert invoke("render", str(root), "--no-pdf").exit_code == 0
+    (root / "report.pdf").write_bytes(b"%PDF-1.7 from an earlier rendering")
+    next((root / "figures").glob("*.png")).unlink()  # rendered files may differ: render redraws them
+    write_manifest(root)
+    result = invoke("render", str(root), "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert "removed" in result.output and not (root / "report.pdf").exists()
+    assert f"results bundle created {BUILT}" in (root / "report.html").read_text()
+    assert invoke("verify", str(root)).exit_code == 0
