@@ -63,7 +63,7 @@ def main() -> None:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ARTIFACTS / "runs",
               show_default=True, help="Store of completed and interrupted training runs, reused across builds.")
 @click.option("--force", is_flag=True, help="Retrain every model even when a stored run matches.")
-@click.option("--no-progress", is_flag=True, help="No progress bars (logs stay quiet in CI).")
+@click.option("--no-progress", is_flag=True, help="No progress bars and no per-epoch lines (quiet logs, e.g. in CI).")
 def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overrides, runs_dir, force, no_progress):
     """Train both models, evaluate them and write the bundle with report.html and report.pdf.
 

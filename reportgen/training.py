@@ -251,13 +251,19 @@ class ImageDataModule(pl.LightningDataModule):
 
 
 class EpochProgress(ProgressBar):
-    """One bar per run over all its training batches, with the time left, and a line per epoch."""
+    """One bar per run over all its training batches, with the time left, and a line per epoch.
+
+    An epoch's history row is added by the LightningModule's on_train_epoch_end, which Lightning
+    calls after this callback's: so each epoch's line is written when the next epoch starts, and
+    the last one when training ends.
+    """
 
     def __init__(self, label: str):
         super().__init__()
         self.label = label
         self.bar = None
         self._enabled = True
+        self._written = 0  # history rows already written (a resumed run starts past the old ones)
 
     def disable(self) -> None:
         self._enabled = False
@@ -269,6 +275,7 @@ class EpochProgress(ProgressBar):
         if not self._enabled:
             return
         per_epoch = int(self.total_train_batches)
+        self._written = len(pl_module.history)
         self.bar = tqdm(total=per_epoch * trainer.max_epochs, initial=per_epoch * trainer.current_epoch,
                         desc=f"{self.label} epoch {trainer.current_epoch + 1}/{trainer.max_epochs}",
                         unit="batch", smoothing=0.0, mininterval=1.0, dynamic_ncols=True, leave=True)
@@ -277,21 +284,27 @@ class EpochProgress(ProgressBar):
         if self.bar is not None:
             self.bar.update(1)
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if self.bar is None or not pl_module.history:
-            return
-        h = pl_module.history[-1]
-        self.bar.write(
-            f"{self.label} epoch {h['epoch']}/{trainer.max_epochs}: train loss {h['train_loss']:.4f} "
-            f"acc {h['train_acc']:.4f} | val loss {h['val_loss']:.4f} acc {h['val_acc']:.4f} "
-            f"| {h['epoch_time_s']:.1f} s"
-        )
-        self.bar.set_description(f"{self.label} epoch {min(h['epoch'] + 1, trainer.max_epochs)}/{trainer.max_epochs}")
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._write_new_epochs(trainer, pl_module)
+        if self.bar is not None:
+            self.bar.set_description(f"{self.label} epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")
 
     def on_train_end(self, trainer, pl_module) -> None:
+        self._write_new_epochs(trainer, pl_module)
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+    def _write_new_epochs(self, trainer, pl_module) -> None:
+        if self.bar is None:
+            return
+        for h in pl_module.history[self._written:]:
+            self.bar.write(
+                f"{self.label} epoch {h['epoch']}/{trainer.max_epochs}: train loss {h['train_loss']:.4f} "
+                f"acc {h['train_acc']:.4f} | val loss {h['val_loss']:.4f} acc {h['val_acc']:.4f} "
+                f"| {h['epoch_time_s']:.1f} s"
+            )
+        self._written = len(pl_module.history)
 
 
 @dataclass

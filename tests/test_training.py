@@ -115,3 +115,11 @@ def test_compile_option_trains_a_compiled_model_and_returns_the_plain_one(data, 
     result = training.fit(model, data, tiny_config(epochs=1, compile=True), 0, tmp_path, "cnn", progress=False)
     assert compiled == [model]
     assert result.model is model and len(result.history) == 1
+
+
+def test_progress_writes_one_line_per_epoch_including_the_last(data, tmp_path, capsys):
+    model = create_model("cnn", tiny_config(), len(data.classes))
+    training.fit(model, data, tiny_config(epochs=3), 0, tmp_path, "CNN seed 0", progress=True)
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines() if ": train loss" in line] == [
+        "CNN seed 0 epoch 1/3", "CNN seed 0 epoch 2/3", "CNN seed 0 epoch 3/3"]
