@@ -259,10 +259,21 @@ def speed_summary(reference: Compared, other: Compared, model: str) -> Sentence:
     return sentence("It trains ", factor, f"× {'faster' if faster else 'slower'} per epoch", values, caveat, ".")
 
 
+def shared_runs_summary(reference: Compared, other: Compared, model: str) -> list[Sentence]:
+    """A note when both bundles hold the very same stored runs of `model` (equal run keys, seed by seed)."""
+    keys = [[run.info.get("key") for run in c.runs[model]] for c in (reference, other)]
+    if None in keys[0] or keys[0] != keys[1]:
+        return []
+    return [sentence(f"{other.label} and {reference.label} hold the same stored {other.facts[model].name} runs "
+                     "(equal run keys: the model was reused, not retrained), so its results are the same by "
+                     "construction.")]
+
+
 def model_summary(compared: Sequence[Compared], model: str) -> list[Sentence]:
     """Accuracy and speed of `model` in each bundle against its reference."""
     reference, *others = _holding(compared, model)
-    return [s for other in others for s in (accuracy_summary(reference, other, model),
+    return [s for other in others for s in (*shared_runs_summary(reference, other, model),
+                                            accuracy_summary(reference, other, model),
                                             speed_summary(reference, other, model))]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reportgen.bundle import Bundle, read_json, write_json, write_manifest
-from reportgen.compare import compare_bundles, config_differences, flatten
+from reportgen.compare import compare_bundles, config_differences, flatten, load_compared, model_summary
 from reportgen.errors import BundleError, ReportgenError
 from reportgen.verify import read_report_metrics
 from tests.bundle_factory import make_bundle
@@ -201,3 +201,11 @@ def test_compare_never_imports_torch(tmp_path):
         compare_bundles([Path({str(bundles[0])!r}), Path({str(bundles[1])!r})], Path({str(tmp_path / "out")!r}))
     """)
     assert (tmp_path / "out" / "compare.pdf").is_file()
+
+
+def test_runs_shared_by_two_bundles_are_named_as_such(tmp_path):
+    a = make_bundle(tmp_path / "a")
+    b = make_bundle(tmp_path / "b", accuracies={"cnn": 0.85, "vit": 0.70})  # the CNN as in a, the ViT retrained
+    summaries = {model: [s.text for s in model_summary(load_compared([a, b]), model)] for model in ("cnn", "vit")}
+    assert "hold the same stored CNN runs" in summaries["cnn"][0]
+    assert not any("same stored" in text for text in summaries["vit"])
