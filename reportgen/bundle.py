@@ -159,8 +159,8 @@ class Bundle:
         if not self.root.is_dir():
             raise BundleError(f"{self.root} is not a folder: pass the folder that `reportgen build` wrote")
         if require_complete and not (self.root / MANIFEST).is_file():
-            raise BundleError(f"{self.root} has no {MANIFEST}: it is not a complete reportgen bundle "
-                              "(rebuild it with `reportgen build`)")
+            raise BundleError(f"{self.root} has no {MANIFEST}: it is not a complete reportgen bundle; pass a "
+                              "folder that `reportgen build` wrote (a build writes the manifest last)")
         if (self.root / MANIFEST).is_file():
             version = self.manifest().get("schema_version")
             if version != SCHEMA_VERSION:
