@@ -32,6 +32,10 @@ with several paired seeds both the paired t-test (variation between training run
 of per-seed McNemar tests (variation between test images) must agree. When no test applies the
 difference is not significant. A difference that is not significant is never called a win: the
 accuracy sentence, the per-class statements and the conclusion say so instead.
+
+Likewise a model is said to generalise better (`generalisation_rule`) only when its final
+train-validation accuracy gap is smaller and a t-test over seeds of the gaps (`accuracy_ttest`: paired
+when both models ran the same seeds, else Welch's) gives p < ALPHA; with one seed it is never said.
 """
 
 from __future__ import annotations
@@ -84,7 +88,6 @@ UNIT_FORMATS = {
     "seconds": "{:.2f}",
     "factor": "{:.2f}",  # a ratio, shown with a trailing ×
     "rate": "{:.1f}",  # training images per second
-    "efficiency": "{:.4f}",  # accuracy percentage points per second of training
     "activation": "{:.4f}",  # mean feature-map activation
     "count": "{:,.0f}",  # integers; thousands separated by commas
     "epoch": "{:.0f}",
@@ -258,14 +261,25 @@ def within_group_share(confusion: np.ndarray, class_names: Sequence[str]) -> flo
     return float(100 * cm[same].sum() / errors)
 
 
-def chance_within_group_share(class_names: Sequence[str]) -> float | None:
-    """Percent of errors that would stay within a group if wrong labels were drawn uniformly."""
+def chance_within_group_share(confusion: np.ndarray, class_names: Sequence[str]) -> float | None:
+    """Percent of errors expected to stay within a group if each misclassified image's wrong label were
+    drawn uniformly from the other K - 1 classes, given where the model's errors actually fall.
+
+    A misclassified image of true class c keeps a uniformly drawn wrong label within c's group with
+    probability (|group(c)| - 1) / (K - 1); the baseline is that probability averaged over the errors,
+    weighted by e_c, the errors on true class c (the off-diagonal sum of row c of `confusion`). It is
+    computed from the same confusion matrix as `within_group_share` (summed over seeds in the report).
+    None when the classes are not CIFAR-10's or the model made no error.
+    """
     groups = class_groups(class_names)
-    if groups is None:
+    cm = np.asarray(confusion, dtype=np.int64)
+    errors_per_class = cm.sum(axis=1) - np.diag(cm)
+    total = int(errors_per_class.sum())
+    if groups is None or total == 0:
         return None
     k = len(groups)
-    same = sum(groups.count(g) * (groups.count(g) - 1) for g in set(groups))
-    return 100 * same / (k * (k - 1))
+    stay = np.array([(groups.count(g) - 1) / (k - 1) for g in groups])
+    return float(100 * (errors_per_class * stay).sum() / total)
 
 
 @dataclass(frozen=True)
@@ -295,7 +309,9 @@ class AttentionStats:
 
     label: str  # "1".."H" for heads, "mean" for the mean over heads
     entropy: float  # Shannon entropy / log(N): 1 for uniform attention, 0 for a single patch
-    top_share_pct: float  # percent of attention mass on the top TOP_PATCH_FRACTION of patches
+    top_share_pct: float  # percent of attention mass on the top_patches most attended patches
+    top_patches: int  # the top TOP_PATCH_FRACTION of the patches, rounded up (see `top_patch_count`)
+    patches: int
 
     @property
     def _prefix(self) -> str:
@@ -310,6 +326,17 @@ class AttentionStats:
         return Metric(f"{self._prefix}.top_share_pct", self.top_share_pct, "percent")
 
 
+def top_patch_count(patches: int) -> int:
+    """How many patches make up the top TOP_PATCH_FRACTION of `patches` (rounded up, at least one)."""
+    return max(1, math.ceil(TOP_PATCH_FRACTION * patches))
+
+
+def top_share_label(patches: int) -> str:
+    """What `AttentionStats.top_share_pct` measures, e.g. "share of attention on the top 10% of patches (7 of 64)"."""
+    top = top_patch_count(patches)
+    return f"share of attention on the top {TOP_PATCH_FRACTION:.0%} of patches ({top} of {patches})"
+
+
 def attention_concentration(attention: np.ndarray, label: str) -> AttentionStats:
     """Concentration of one G x G map, renormalised over patches (the CLS-to-CLS weight is not in it)."""
     p = np.asarray(attention, dtype=np.float64).ravel()
@@ -317,8 +344,8 @@ def attention_concentration(attention: np.ndarray, label: str) -> AttentionStats
     n = p.size
     nonzero = p[p > 0]
     entropy = float(-(nonzero * np.log(nonzero)).sum() / math.log(n)) if n > 1 else 0.0
-    top = max(1, math.ceil(TOP_PATCH_FRACTION * n))
-    return AttentionStats(label, entropy, float(100 * np.sort(p)[-top:].sum()))
+    top = top_patch_count(n)
+    return AttentionStats(label, entropy, float(100 * np.sort(p)[-top:].sum()), top, n)
 
 
 def attention_stats(cls_attention: np.ndarray) -> list[AttentionStats]:
@@ -387,7 +414,6 @@ class ModelFacts:
     train_time: Stat
     epoch_time: Stat
     images_per_s: Stat
-    accuracy_per_s: Stat  # accuracy percentage points per second of training
     final_train_acc: Stat
     final_val_acc: Stat
     acc_gap: Stat
@@ -448,7 +474,6 @@ def model_facts(bundle: Bundle, model: str) -> ModelFacts:
         train_time=_stat(f"{model}.train_time_s", "seconds", times),
         epoch_time=_stat(f"{model}.epoch_time_s", "seconds", (t / e for t, e in zip(times, epochs))),
         images_per_s=_stat(f"{model}.images_per_s", "rate", (train_size * e / t for t, e in zip(times, epochs))),
-        accuracy_per_s=_stat(f"{model}.accuracy_per_s", "efficiency", (a / t for a, t in zip(accuracy, times))),
         final_train_acc=_stat(f"{model}.final_train_acc", "percent", (g.final_train_acc_pct for g in gaps)),
         final_val_acc=_stat(f"{model}.final_val_acc", "percent", (g.final_val_acc_pct for g in gaps)),
         acc_gap=_stat(f"{model}.acc_gap_pts", "points", (g.acc_gap_pts for g in gaps)),
@@ -504,12 +529,6 @@ def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
     """The model with more parameters; margin = larger count / smaller count."""
     return _lead(a, b, lambda m: m.parameters, True,
                  lambda win, lose: Metric("compare.parameter_ratio", win / lose, "factor"))
-
-
-def efficiency_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
-    """The model earning more accuracy per second of training; margin = the ratio."""
-    return _lead(a, b, lambda m: m.accuracy_per_s, True,
-                 lambda win, lose: Metric("compare.efficiency_factor", win / lose, "factor"))
 
 
 def overfit_gap(m: ModelFacts) -> Metric:
@@ -677,6 +696,36 @@ def significance_rule(side: str = "model") -> Sentence:
         f"else Welch's) must also give p < {ALPHA:g}. A difference that is not significant is not called a win.")
 
 
+@dataclass(frozen=True)
+class GapSignificance:
+    """Whether two models' final train-validation accuracy gaps differ, by `generalisation_rule`."""
+
+    first: ModelFacts = field(repr=False)  # the t-test's first sample
+    lead: Lead | None  # the model with the smaller gap (negative gaps as none), see `generalisation_lead`
+    ttest: TTest | None  # over seeds of the gaps (first minus second), with two or more seeds per model
+
+    @property
+    def significant(self) -> bool:
+        """A smaller gap, and a t-test with p < ALPHA pointing the same way (t < 0: the first's gap is smaller)."""
+        if self.lead is None or self.ttest is None or not self.ttest.p < ALPHA:
+            return False
+        return (self.ttest.t < 0) == (self.lead.winner is self.first)
+
+
+def generalisation_significance(a: ModelFacts, b: ModelFacts, key: str = "compare.gap_ttest") -> GapSignificance:
+    """The smaller-gap model and a t-test over seeds of the two models' gaps (a negative gap read as 0).
+
+    The t-test is `accuracy_ttest` on the per-seed gaps: paired by seed when both models ran the same
+    seeds, Welch's otherwise; there is none with fewer than two seeds on a side.
+    """
+    ttest = None
+    if min(len(a.seeds), len(b.seeds)) >= 2:
+        paired = a.seeds == b.seeds
+        first, second = ([max(g, 0.0) for g in m.acc_gap.values] for m in (a, b))
+        ttest = TTest(key, paired, *accuracy_ttest(first, second, paired))
+    return GapSignificance(a, generalisation_lead(a, b), ttest)
+
+
 def significance_evidence(sig: Significance, side: str = "model") -> list[Part]:
     """The test results behind a verdict, e.g. "paired t-test over seeds, p = 0.0123; McNemar p < 0.05 ... 3 seeds"."""
     parts: list[Part] = []
@@ -788,18 +837,13 @@ def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
                     f" for {_the(lo)}, ", lead.margin, "× as many.")
 
 
-def efficiency_sentences(a: ModelFacts, b: ModelFacts) -> list[Sentence]:
-    """Throughput of each model, and which earns more accuracy per second of training."""
-    out = [sentence(
-        f"{_capital(_the(m))} processed ", m.images_per_s.parts(), " training images per second and earned ",
-        m.accuracy_per_s.parts(), " accuracy points per second of training.") for m in (a, b)]
-    lead = efficiency_lead(a, b)
-    if lead is None:
-        out.append(sentence("Per second of training, both models earned the same accuracy."))
-    else:
-        out.append(sentence(f"Per second of training, {_the(lead.winner)} earned ", lead.margin,
-                            f"× as much accuracy as {_the(lead.loser)}."))
-    return out
+def throughput_sentences(a: ModelFacts, b: ModelFacts) -> list[Sentence]:
+    """Training throughput of each model, in training images per second.
+
+    The prose states no accuracy-per-second figure: the seed study computes no such metric.
+    """
+    return [sentence(f"{_capital(_the(m))} processed ", m.images_per_s.parts(), " training images per second.")
+            for m in (a, b)]
 
 
 def overfitting_rule() -> Sentence:
@@ -821,20 +865,46 @@ def gap_sentence(m: ModelFacts) -> Sentence:
         f" above its minimum. By the rule, {verdict}.")
 
 
+def generalisation_rule() -> Sentence:
+    """The rule by which the report says that one model generalises better than the other."""
+    return sentence(
+        "Rule used for the generalisation comparison: a model generalises better when its final train–validation "
+        "accuracy gap is smaller (a negative gap, validation above training accuracy, counts as no gap) and, with "
+        "two or more seeds per model, a t-test over seeds of the gaps (paired by seed when both models ran the same "
+        f"seeds, else Welch's) gives p < {ALPHA:g}. With fewer than two seeds for either model the difference "
+        "cannot be tested, and neither model is said to generalise better.")
+
+
 def generalisation_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
-    """Which model has the smaller final train-validation accuracy gap."""
-    lead = generalisation_lead(a, b)
-    if lead is None and overfit_gap(a).value == 0:
+    """Which model has the smaller final train-validation accuracy gap, and whether that difference is
+    significant (`generalisation_significance`); "generalises better" only when it is."""
+    sig = generalisation_significance(a, b)
+    if sig.lead is None and overfit_gap(a).value == 0:
         return sentence("Neither model ends with a training accuracy above its validation accuracy: ",
                         a.acc_gap.parts(" points"), f" for {_the(a)} and ", b.acc_gap.parts(" points"),
                         f" for {_the(b)}.")
-    if lead is None:
+    if sig.lead is None:
         return sentence(f"The {a.name} and the {b.name} end with the same train–validation accuracy gap, ",
                         a.acc_gap.parts(" points"), ".")
-    w, lo = lead.winner, lead.loser
-    return sentence(f"By the final train–validation accuracy gap, {_the(w)} generalises better: ",
-                    w.acc_gap.parts(" points"), " against ", lo.acc_gap.parts(" points"), f" for {_the(lo)} "
-                    "(a negative gap, validation above training accuracy, counts as no gap).")
+    w, lo = sig.lead.winner, sig.lead.loser
+    negative = "a negative gap, validation above training accuracy, counts as no gap"
+    if sig.significant:
+        assert sig.ttest is not None
+        return sentence(f"By the final train–validation accuracy gap, {_the(w)} generalises better: ",
+                        w.acc_gap.parts(" points"), " against ", lo.acc_gap.parts(" points"), f" for {_the(lo)}",
+                        _over_seeds(w), f", a significant difference ({sig.ttest.name} over seeds, ",
+                        p_parts(sig.ttest.metric("p")), f"; {negative}).")
+    if sig.ttest is not None:
+        why = ["but the difference is not significant (", f"{sig.ttest.name} over seeds, ",
+               *p_parts(sig.ttest.metric("p")), f"; {negative})"]
+    elif len(a.seeds) == len(b.seeds) == 1:
+        why = [f"but a single run per model cannot tell whether the difference is significant ({negative})"]
+    else:
+        few = a if len(a.seeds) < 2 else b
+        why = [f"but with a single run of {_the(few)} the difference cannot be tested ({negative})"]
+    return sentence(f"{_capital(_the(w))}'s final train–validation accuracy gap, ", w.acc_gap.parts(" points"),
+                    f", is smaller than {_the(lo)}'s, ", lo.acc_gap.parts(" points"), _over_seeds(w), ", ", why,
+                    ", so neither model is shown to generalise better.")
 
 
 def milestone_sentences(m: ModelFacts) -> list[Sentence]:
@@ -867,14 +937,15 @@ def confusion_sentences(m: ModelFacts) -> list[Sentence]:
     out = [sentence("Of the ", errors, f" test errors of {_the(m)}", seeds, ", the most frequent confusions, "
                     "counting both directions, are: ", listed, ".")]
     share = within_group_share(m.confusion, m.class_names)
-    if share is not None:
-        chance = chance_within_group_share(m.class_names)
+    chance = chance_within_group_share(m.confusion, m.class_names)
+    if share is not None and chance is not None:
         out.append(sentence(
             "Of its errors, ", Metric(f"{m.key}.confusion.within_group_pct", share, "percent"),
             f"% stay within a group (animals: {', '.join(sorted(CIFAR10_GROUPS['animal']))}; "
             f"vehicles: {', '.join(sorted(CIFAR10_GROUPS['vehicle']))}), against ",
-            Metric("confusion.within_group_chance_pct", chance, "percent"),
-            "% if its wrong labels were drawn uniformly at random; the remaining ",
+            Metric(f"{m.key}.confusion.within_group_chance_pct", chance, "percent"),
+            "% expected if each misclassified image's wrong label were drawn uniformly from the other classes, "
+            "given how its errors fall over the true classes; the remaining ",
             Metric(f"{m.key}.confusion.cross_group_pct", 100 - share, "percent"), "% cross between the groups."))
     return out
 
@@ -930,20 +1001,27 @@ def feature_map_sentence(stages: Sequence[StageStats]) -> Sentence:
 def attention_sentences(stats: Sequence[AttentionStats], patches: int) -> list[Sentence]:
     """Concentration of the mean CLS attention, and the most concentrated and most diffuse heads."""
     *heads, mean = stats
-    top = max(1, math.ceil(TOP_PATCH_FRACTION * patches))
+    top = top_patch_count(patches)
     out = [sentence(
         "In the last layer, the CLS token's attention over the ", Metric("vit.visual.patches", patches, "count"),
         " patches, averaged over heads, has a normalised entropy of ", mean.entropy_metric,
-        f" (1 would be uniform, 0 a single patch), and the top {top} patches ({TOP_PATCH_FRACTION:.0%}) hold ",
-        mean.top_share_metric, f"% of its mass (uniform attention would give {100 * top / patches:.2f}%).")]
+        f" (1 would be uniform, 0 a single patch), and the {top} most attended patches (the top "
+        f"{TOP_PATCH_FRACTION:.0%} of the {patches}, rounded up) hold ", mean.top_share_metric,
+        f"% of its attention (uniform attention would give {100 * top / patches:.2f}%).")]
     if len(heads) > 1:
         sharpest = min(heads, key=lambda s: s.entropy)
         flattest = max(heads, key=lambda s: s.entropy)
         out.append(sentence(
-            f"The most concentrated head is head {sharpest.label} (entropy ", sharpest.entropy_metric,
-            ", top-patch share ", sharpest.top_share_metric, f"%), the most diffuse is head {flattest.label} "
-            "(entropy ", flattest.entropy_metric, ", top-patch share ", flattest.top_share_metric, "%)."))
+            f"The most concentrated head is head {sharpest.label} (entropy ", sharpest.entropy_metric, "; ",
+            _top_share_parts(sharpest), f"), the most diffuse is head {flattest.label} (entropy ",
+            flattest.entropy_metric, "; ", _top_share_parts(flattest), ")."))
     return out
+
+
+def _top_share_parts(s: AttentionStats) -> list[Part]:
+    """E.g. "35.00% of its attention on the top 10% of patches, 7 of 64"."""
+    return [s.top_share_metric, f"% of its attention on the top {TOP_PATCH_FRACTION:.0%} of patches, "
+            f"{s.top_patches} of {s.patches}"]
 
 
 def _verdict(m: ModelFacts) -> str:
@@ -1017,16 +1095,22 @@ class Narrative:
     attention: list[AttentionStats]
     attention_text: list[Sentence]
     conclusion: list[Sentence]
+    generalisation_rule: Sentence | None = None  # with two models: when one is said to generalise better
 
     @property
     def comparative(self) -> bool:
         return len(self.facts) == 2
 
+    @property
+    def top_share_label(self) -> str | None:
+        """What the attention top share measures, for table headers; None without attention maps."""
+        return top_share_label(self.attention[-1].patches) if self.attention else None
+
 
 def _comparisons(a: ModelFacts, b: ModelFacts,
                  sig: Significance) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
     accuracy = [accuracy_sentence(a, b, sig), wins_sentence(a, b, "f1", sig), wins_sentence(a, b, "accuracy", sig)]
-    speed = [speed_sentence(a, b), parameters_sentence(a, b), *efficiency_sentences(a, b)]
+    speed = [speed_sentence(a, b), parameters_sentence(a, b), *throughput_sentences(a, b)]
     generalisation = [generalisation_sentence(a, b)]
     return accuracy, speed, generalisation
 
@@ -1065,4 +1149,5 @@ def build_narrative(bundle: Bundle) -> Narrative:
         attention=attention,
         attention_text=attention_text,
         conclusion=conclusion_sentences(facts, note, significance),
+        generalisation_rule=generalisation_rule() if len(facts) == 2 else None,
     )

@@ -26,7 +26,7 @@ Per run (one model, one seed), from metrics.json, history.csv and run.json:
   <model>.seed<seed>.final_{train,val}_acc             percent   last epoch of history.csv
 Per model, over its seeds (std only when there are two seeds or more; std is ddof=1):
   <model>.<quantity>.mean / .std, quantity one of accuracy (percent), macro_f1 (fraction),
-    train_time_s, epoch_time_s (seconds), images_per_s (rate), accuracy_per_s (efficiency),
+    train_time_s, epoch_time_s (seconds), images_per_s (rate),
     final_train_acc, final_val_acc (percent), acc_gap_pts (points), loss_gap (loss),
     val_loss_rise_pct (percent)
   <model>.mean.class<i>.{precision,recall,f1,accuracy} and <model>.mean.macro.{precision,recall,f1}
@@ -35,10 +35,11 @@ Per model, over its seeds (std only when there are two seeds or more; std is ddo
   <model>.arch.layer<j>.parameters (count)
   <model>.first_epoch.val_loss_below, <model>.first_epoch.val_acc_reached (epoch)
   <model>.confusion.pair<r>.{count,share_pct}, <model>.confusion.{within_group_pct,cross_group_pct}
-  confusion.within_group_chance_pct (percent)
+  <model>.confusion.within_group_chance_pct (percent: the within-group share expected if each
+    misclassified image's wrong label were uniform over the other classes)
 Comparisons (two models; "first" is the first model in config order, normally the CNN):
   compare.accuracy_diff_pts (points, the more accurate minus the less accurate mean);
-  compare.speed_factor, compare.parameter_ratio, compare.efficiency_factor (factor);
+  compare.speed_factor, compare.parameter_ratio (factor);
   compare.{f1,accuracy}_wins.<model>, compare.{f1,accuracy}_ties (count)
 Significance of the accuracy difference (reportgen.narrative's rule):
   compare.mcnemar.seed<seed>.{b,c} (count), .p (pvalue), .diff_pts (points, first minus second
@@ -46,6 +47,8 @@ Significance of the accuracy difference (reportgen.narrative's rule):
   compare.mcnemar.{significant_seeds,seeds} (count)
   compare.ttest.t (statistic), compare.ttest.p (pvalue), with two or more seeds per model
   compare.seed_diff_pts.mean / .std (points, first minus second model, over the paired seeds)
+  compare.gap_ttest.t (statistic), compare.gap_ttest.p (pvalue): the same t-test on the final
+    train-validation accuracy gaps, with two or more seeds per model
 Visuals (first seed): cnn.visual.stage<s>.{mean_activation (activation), zero_pct (percent)};
   vit.visual.head<h>.{entropy (fraction), top_share_pct (percent)}, vit.visual.mean.{...},
   vit.visual.patches (count)
@@ -56,7 +59,7 @@ Setup: run.epochs (most epochs of any run), run.seeds (seeds in the config),
   env.num_threads (count)
 
 Units fix the format (reportgen.narrative.UNIT_FORMATS): percent and points 2 decimals (percent
-values are in %, e.g. 87.14), fraction/loss/efficiency/activation 4 decimals, seconds, factor and
+values are in %, e.g. 87.14), fraction/loss/activation 4 decimals, seconds, factor and
 statistic 2 decimals, rate 1 decimal, count and epoch integers (count with "," thousands
 separators), number with Python's "{:g}", pvalue 4 significant digits or "< 0.0001".
 """
@@ -316,14 +319,14 @@ def stat_cell(stat: Stat, suffix: str = "") -> Sentence:
 
 
 def efficiency_table(facts: Sequence[ModelFacts]) -> Table:
-    """Parameters, training time, throughput and accuracy per second, one row per model."""
+    """Parameters, test accuracy, training time and throughput, one row per model."""
     rows: list[list[Cell]] = [
         [f.name, f.parameters, stat_cell(f.accuracy, "%"), stat_cell(f.train_time), stat_cell(f.epoch_time),
-         stat_cell(f.images_per_s), stat_cell(f.accuracy_per_s)]
+         stat_cell(f.images_per_s)]
         for f in facts
     ]
     return Table(["model", "parameters", "test accuracy", "training time (s)", "time per epoch (s)",
-                  "images / s", "accuracy points / s"], rows,
+                  "images / s"], rows,
                  caption="Accuracy and cost. Images per second = training images × epochs / training time.")
 
 
@@ -381,7 +384,7 @@ def attention_table(narrative: Narrative) -> Table:
          sentence(s.top_share_metric, "%")]
         for s in narrative.attention
     ]
-    return Table(["attention map", "normalised entropy", "mass on the top 10% of patches"], rows,
+    return Table(["attention map", "normalised entropy", narrative.top_share_label], rows,
                  caption="Concentration of the ViT's last-layer CLS attention on the focus image (first seed).")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy.stats import ttest_ind, ttest_rel
 
+from reportgen import narrative as narrative_module
 from reportgen.bundle import Bundle, write_manifest
 from reportgen.narrative import (
     McNemar,
@@ -21,23 +23,29 @@ from reportgen.narrative import (
     accuracy_significance,
     accuracy_ttest,
     attention_concentration,
+    attention_sentences,
+    attention_stats,
     build_narrative,
     chance_within_group_share,
     class_wins,
     confused_pairs,
+    confusion_sentences,
     feature_stats,
     first_epoch_below,
     first_epoch_reaching,
     generalisation_gap,
     generalisation_lead,
     generalisation_sentence,
+    generalisation_significance,
     is_overfitting,
     mcnemar_test,
     model_facts,
     speed_lead,
     speed_sentence,
+    top_share_label,
     within_group_share,
 )
+from reportgen.report import build_context, render_html
 from tests.bundle_factory import CIFAR10_CLASSES, make_bundle
 
 SWAPPED = dict(accuracies={"cnn": 0.62, "vit": 0.86}, epoch_times={"cnn": 4.0, "vit": 1.0},
@@ -119,11 +127,42 @@ def test_within_group_share_on_a_hand_made_confusion():
 
 def test_within_group_share_is_skipped_for_other_class_names():
     assert within_group_share(np.ones((3, 3)), ["x", "y", "z"]) is None
-    assert chance_within_group_share(["x", "y", "z"]) is None
+    assert chance_within_group_share(np.ones((3, 3)), ["x", "y", "z"]) is None
 
 
-def test_chance_within_group_share_counts_ordered_pairs():
-    assert chance_within_group_share(CIFAR10_CLASSES) == pytest.approx(100 * (6 * 5 + 4 * 3) / 90)
+def test_chance_within_group_share_of_errors_spread_evenly_over_true_classes():
+    # the same number of errors on every true class: the unweighted 46.67% (ordered same-group pairs / 90)
+    errors = {(true, pred): 1 for true in CIFAR10_CLASSES for pred in CIFAR10_CLASSES if true != pred}
+    cm = _cifar_confusion(errors)
+    assert chance_within_group_share(cm, CIFAR10_CLASSES) == pytest.approx(100 * (6 * 5 + 4 * 3) / 90)
+
+
+def test_chance_within_group_share_is_weighted_by_where_the_errors_fall():
+    # a wrong label drawn uniformly from the 9 other classes stays in a vehicle's group with probability 3/9,
+    # in an animal's with 5/9; the baseline weights each true class by its errors, not the classes equally
+    vehicles_only = _cifar_confusion({("truck", "cat"): 4, ("ship", "airplane"): 2})
+    animals_only = _cifar_confusion({("cat", "dog"): 10, ("bird", "airplane"): 5})
+    mixed = _cifar_confusion({("cat", "dog"): 6, ("truck", "automobile"): 3, ("bird", "airplane"): 1})
+    assert chance_within_group_share(vehicles_only, CIFAR10_CLASSES) == pytest.approx(100 * 3 / 9)
+    assert chance_within_group_share(animals_only, CIFAR10_CLASSES) == pytest.approx(100 * 5 / 9)
+    assert chance_within_group_share(mixed, CIFAR10_CLASSES) == pytest.approx(100 * (7 * 5 / 9 + 3 * 3 / 9) / 10)
+    assert chance_within_group_share(_cifar_confusion({}), CIFAR10_CLASSES) is None  # no errors
+
+
+def test_group_sentence_states_each_model_s_own_error_weighted_baseline(bundles):
+    bundle = bundles["cnn_ahead"]
+    for key in ("cnn", "vit"):
+        facts = model_facts(bundle, key)
+        (_, groups) = confusion_sentences(facts)
+        (chance,) = [p for p in groups.parts if isinstance(p, Metric) and p.key.endswith("within_group_chance_pct")]
+        assert chance.key == f"{key}.confusion.within_group_chance_pct"
+        assert chance.value == pytest.approx(chance_within_group_share(facts.confusion, CIFAR10_CLASSES))
+    skewed = replace(model_facts(bundle, "cnn"), confusion=_cifar_confusion({("truck", "cat"): 4, ("ship", "dog"): 6}))
+    (_, groups) = confusion_sentences(skewed)
+    assert "Of its errors, 0.00% stay within a group" in groups.text
+    assert "against 33.33% expected if each misclassified image's wrong label were drawn uniformly from the " \
+           "other classes" in groups.text
+    assert "at random" not in groups.text and "46.67" not in groups.text
 
 
 def test_class_wins_lists_classes_and_ties():
@@ -177,8 +216,15 @@ def test_comparative_sentences_flip_with_the_results(bundles):
     assert behind.accuracy[0].text.startswith("The ViT is more accurate")
     assert ahead.speed[0].text.startswith("The CNN trained faster")
     assert behind.speed[0].text.startswith("The ViT trained faster")
-    assert ahead.generalisation[0].text.startswith("By the final train–validation accuracy gap, the CNN generalises")
-    assert behind.generalisation[0].text.startswith("By the final train–validation accuracy gap, the ViT generalises")
+    # one seed per model: the smaller gap flips, but no model is said to generalise better (no test applies)
+    assert ahead.generalisation[0].text.startswith("The CNN's final train–validation accuracy gap, 2.00 points, is "
+                                                   "smaller than the ViT's, 12.00 points")
+    assert behind.generalisation[0].text.startswith("The ViT's final train–validation accuracy gap, 1.00 points, is "
+                                                    "smaller than the CNN's, 15.00 points")
+    for text in (ahead.generalisation[0].text, behind.generalisation[0].text):
+        assert "a single run per model cannot tell whether the difference is significant" in text
+        assert text.endswith("so neither model is shown to generalise better.")
+        assert "generalises better" not in text
     assert "the CNN does not overfit and the ViT overfits" in ahead.conclusion[2].text
     assert "the CNN overfits and the ViT does not overfit" in behind.conclusion[2].text
     assert "wins on both accuracy and training cost" in ahead.conclusion[1].text
@@ -361,3 +407,98 @@ def test_sentences_flip_between_win_and_not_significant(tmp_path, seeds):
     assert far.conclusion[0].text.startswith("On this run the CNN is the more accurate model")
     assert hair.conclusion[0].text.startswith("On this run neither model is shown to be more accurate")
     assert "wins on both" in far.conclusion[1].text and "wins" not in hair.conclusion[1].text
+
+
+# ---------------------------------------------------------------- generalisation, attention and throughput wording
+
+
+def _with_gaps(facts, gaps: tuple[float, ...], seeds: tuple[int, ...] | None = None):
+    """`facts` with the given per-seed final train-validation accuracy gaps (and seeds)."""
+    seeds = facts.seeds if seeds is None else seeds
+    return replace(facts, seeds=seeds, acc_gap=Stat(f"{facts.key}.acc_gap_pts", "points", gaps))
+
+
+def test_generalisation_flips_with_the_results_over_seeds(tmp_path):
+    ahead = build_narrative(Bundle(make_bundle(tmp_path / "ahead", seeds=(1, 2, 3))))
+    behind = build_narrative(Bundle(make_bundle(tmp_path / "behind", seeds=(1, 2, 3), **SWAPPED)))
+    claim = "By the final train–validation accuracy gap, the {} generalises better: {} ± 0.00 points against {} ± 0.00"
+    assert ahead.generalisation[0].text.startswith(claim.format("CNN", "2.00", "12.00") + " points for the ViT")
+    assert behind.generalisation[0].text.startswith(claim.format("ViT", "1.00", "15.00") + " points for the CNN")
+    for n in (ahead, behind):
+        assert ", a significant difference (paired t-test over seeds, p " in n.generalisation[0].text
+        assert "compare.gap_ttest.p" in {p.key for p in n.generalisation[0].parts if isinstance(p, Metric)}
+
+
+def test_generalisation_needs_a_significant_ttest_over_seeds(bundles):
+    cnn, vit = model_facts(bundles["seeds"], "cnn"), model_facts(bundles["seeds"], "vit")
+    noisy_cnn, noisy_vit = _with_gaps(cnn, (2.0, 5.0, 1.0)), _with_gaps(vit, (3.0, 2.0, 6.0))
+    sig = generalisation_significance(noisy_cnn, noisy_vit)
+    expected = ttest_rel([2.0, 5.0, 1.0], [3.0, 2.0, 6.0])
+    assert sig.ttest.paired and (sig.ttest.t, sig.ttest.p) == pytest.approx((expected.statistic, expected.pvalue))
+    assert sig.lead.winner is noisy_cnn and not sig.significant
+    text = generalisation_sentence(noisy_cnn, noisy_vit).text
+    assert text.startswith("The CNN's final train–validation accuracy gap, 2.67 ± 2.08 points, is smaller than the "
+                           "ViT's, 3.67 ± 2.08 points (mean ± standard deviation over 3 seeds), but the difference is "
+                           "not significant (paired t-test over seeds, p = ")
+    assert text.endswith("so neither model is shown to generalise better.") and "generalises better" not in text
+    clear_cnn, clear_vit = _with_gaps(cnn, (2.0, 2.4, 1.9)), _with_gaps(vit, (6.0, 7.5, 6.8))
+    assert generalisation_significance(clear_cnn, clear_vit).significant
+    assert generalisation_sentence(clear_cnn, clear_vit).text.startswith(
+        "By the final train–validation accuracy gap, the CNN generalises better")
+    assert generalisation_sentence(clear_vit, clear_cnn).text.startswith(  # the order of the models does not matter
+        "By the final train–validation accuracy gap, the CNN generalises better")
+
+
+def test_generalisation_uses_welch_for_different_seeds_and_no_test_for_one_run(bundles):
+    cnn, vit = model_facts(bundles["seeds"], "cnn"), model_facts(bundles["seeds"], "vit")
+    a, b = _with_gaps(cnn, (2.0, 2.4, 1.9)), _with_gaps(vit, (6.0, 7.5), seeds=(1, 3))
+    sig = generalisation_significance(a, b)
+    expected = ttest_ind([2.0, 2.4, 1.9], [6.0, 7.5], equal_var=False)
+    assert not sig.ttest.paired and sig.ttest.name == "Welch's t-test"
+    assert (sig.ttest.t, sig.ttest.p) == pytest.approx((expected.statistic, expected.pvalue))
+    one = _with_gaps(vit, (40.0,), seeds=(1,))  # a huge difference, but one run of the ViT: no test
+    assert generalisation_significance(a, one).ttest is None and not generalisation_significance(a, one).significant
+    assert "but with a single run of the ViT the difference cannot be tested" in generalisation_sentence(a, one).text
+
+
+def test_generalisation_rule_is_stated_in_the_report(bundles):
+    narrative = build_narrative(bundles["cnn_ahead"])
+    assert narrative.generalisation_rule.text.startswith("Rule used for the generalisation comparison")
+    assert "t-test over seeds of the gaps" in narrative.generalisation_rule.text
+    assert build_narrative(bundles["cnn_only"]).generalisation_rule is None
+    html = render_html(build_context(bundles["cnn_ahead"], {}))
+    assert "Rule used for the generalisation comparison" in html
+
+
+def test_attention_prose_names_the_top_share_of_patches_not_one_patch(bundles):
+    narrative = build_narrative(bundles["cnn_ahead"])
+    mean, heads = (s.text for s in narrative.attention_text)
+    assert "the 7 most attended patches (the top 10% of the 64, rounded up) hold " in mean
+    assert heads.count("% of its attention on the top 10% of patches, 7 of 64") == 2
+    assert "top-patch" not in mean + heads
+    assert narrative.top_share_label == "share of attention on the top 10% of patches (7 of 64)"
+
+
+def test_attention_wording_follows_the_fraction_and_the_grid(monkeypatch):
+    monkeypatch.setattr(narrative_module, "TOP_PATCH_FRACTION", 0.25)
+    rng = np.random.default_rng(0)
+    stats = attention_stats(rng.random((2, 4, 4)))  # 16 patches: the top 25% are 4
+    assert (stats[-1].top_patches, stats[-1].patches) == (4, 16)
+    assert top_share_label(16) == "share of attention on the top 25% of patches (4 of 16)"
+    text = " ".join(s.text for s in attention_sentences(stats, 16))
+    assert "the 4 most attended patches (the top 25% of the 16, rounded up)" in text
+    assert "on the top 25% of patches, 4 of 16" in text
+
+
+def test_attention_table_header_is_computed_not_hard_coded(bundles):
+    html = render_html(build_context(bundles["cnn_ahead"], {"attention": "figures/attention.png"}))
+    assert ">share of attention on the top 10% of patches (7 of 64)</th>" in html
+    assert "mass on the top" not in html and "top-patch" not in html
+
+
+def test_speed_prose_states_no_accuracy_per_second(bundles):
+    speed = " ".join(s.text for s in build_narrative(bundles["cnn_ahead"]).speed)
+    assert "The CNN processed 999.3 training images per second." in speed
+    assert "per second of training" not in speed and "accuracy points" not in speed
+    assert "efficiency_factor" not in {p.key for s in build_narrative(bundles["cnn_ahead"]).speed
+                                       for p in s.parts if isinstance(p, Metric)}
