@@ -91,11 +91,7 @@ def write_predictions(path: Path, labels: np.ndarray, preds: np.ndarray, probs: 
 
 def write_manifest(root: Path) -> None:
     """Checksum every file of the bundle into manifest.json; written last, it marks completeness."""
-    files = {
-        str(p.relative_to(root)): sha256_file(p)
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
+    files = {name: sha256_file(path) for name, path in _bundle_files(root).items()}
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "reportgen_version": __version__,
@@ -105,9 +101,23 @@ def write_manifest(root: Path) -> None:
     write_json(root / MANIFEST, manifest)
 
 
+OS_CLUTTER = {"Thumbs.db", "desktop.ini"}  # with hidden files: what file browsers and editors drop into folders
+
+
 def is_rendered(name: str) -> bool:
-    """Whether a bundle file (path relative to the bundle) is drawn from the results, not a result itself."""
+    """Whether a bundle file (posix path relative to the bundle) is drawn from the results, not a result itself."""
     return name in RENDERED_FILES or name.startswith("figures/")
+
+
+def _is_clutter(relative: Path) -> bool:
+    """Hidden files (.DS_Store, ._x, editor locks) and OS clutter: never read, so never part of the results."""
+    return any(part.startswith(".") for part in relative.parts) or relative.name in OS_CLUTTER
+
+
+def _bundle_files(root: Path) -> dict[str, Path]:
+    """Every file of the bundle but the manifest and clutter, by posix path relative to the root."""
+    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != MANIFEST and not _is_clutter(p.relative_to(root))}
 
 
 def staging_dir(final: Path) -> Path:
@@ -172,12 +182,13 @@ class Bundle:
 
     def manifest_differences(self) -> tuple[list[str], list[str], list[str]]:
         """Files (missing, added, changed) against the manifest: listed but absent, present but
-        unlisted, and present with another sha256. Relative paths, sorted."""
+        unlisted, and present with another sha256. Relative posix paths, sorted; hidden files and OS
+        clutter (.DS_Store, Thumbs.db) are not bundle files."""
         listed = self.manifest()["files"]
-        present = {str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file() and p.name != MANIFEST}
-        missing = sorted(set(listed) - present)
-        added = sorted(present - set(listed))
-        changed = sorted(name for name in set(listed) & present if sha256_file(self.root / name) != listed[name])
+        present = _bundle_files(self.root)
+        missing = sorted(set(listed) - set(present))
+        added = sorted(set(present) - set(listed))
+        changed = sorted(name for name in set(listed) & set(present) if sha256_file(present[name]) != listed[name])
         return missing, added, changed
 
     def require_intact_results(self) -> None:

@@ -259,13 +259,21 @@ def speed_summary(reference: Compared, other: Compared, model: str) -> Sentence:
     return sentence("It trains ", factor, f"× {'faster' if faster else 'slower'} per epoch", values, caveat, ".")
 
 
+def _run_checksums(c: Compared, model: str) -> list[tuple[str | None, ...]]:
+    """Per seed, the manifest's sha256 of the run's weights and predictions."""
+    files = c.bundle.manifest()["files"]
+    return [tuple(files.get((run.path.relative_to(c.bundle.root) / name).as_posix())
+                  for name in ("weights.pt", "predictions.csv")) for run in c.runs[model]]
+
+
 def shared_runs_summary(reference: Compared, other: Compared, model: str) -> list[Sentence]:
-    """A note when both bundles hold the very same stored runs of `model` (equal run keys, seed by seed)."""
-    keys = [[run.info.get("key") for run in c.runs[model]] for c in (reference, other)]
-    if None in keys[0] or keys[0] != keys[1]:
+    """A note when both bundles hold identical runs of `model`: the same seeds, weights and predictions."""
+    same_seeds = [r.seed for r in reference.runs[model]] == [r.seed for r in other.runs[model]]
+    checksums = _run_checksums(reference, model)
+    if not same_seeds or checksums != _run_checksums(other, model):
         return []
-    return [sentence(f"{other.label} and {reference.label} hold the same stored {other.facts[model].name} runs "
-                     "(equal run keys: the model was reused, not retrained), so its results are the same by "
+    return [sentence(f"{other.label} and {reference.label} hold identical {other.facts[model].name} runs (the same "
+                     "seeds, and weights and predictions with equal checksums), so its results are the same by "
                      "construction.")]
 
 

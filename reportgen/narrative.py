@@ -532,8 +532,9 @@ def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
 
 
 def overfit_gap(m: ModelFacts) -> Metric:
-    """The final train-validation accuracy gap, with a negative gap (validation above training) as 0."""
-    return Metric(f"{m.key}.overfit_gap_pts", max(m.acc_gap.mean.value, 0.0), "points")
+    """The final train-validation accuracy gap, each seed's negative gap (validation above training) as 0,
+    averaged over seeds: the same per-seed values the gap t-test compares (`generalisation_significance`)."""
+    return Metric(f"{m.key}.overfit_gap_pts", float(np.mean([max(g, 0.0) for g in m.acc_gap.values])), "points")
 
 
 def generalisation_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:

@@ -112,6 +112,8 @@ def test_render_redraws_figures_keeps_the_build_time_and_drops_a_stale_pdf(tmp_p
     (root / "report.pdf").write_bytes(b"%PDF-1.7 from an earlier rendering")
     next((root / "figures").glob("*.png")).unlink()  # rendered files may differ: render redraws them
     write_manifest(root)
+    (root / ".DS_Store").write_bytes(b"Finder")  # clutter a file browser leaves is not a bundle file
+    (root / "runs/cnn/seed-42/._metrics.json").write_bytes(b"AppleDouble")
     result = invoke("render", str(root), "--no-pdf")
     assert result.exit_code == 0, result.output
     assert "removed" in result.output and not (root / "report.pdf").exists()

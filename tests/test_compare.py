@@ -207,5 +207,5 @@ def test_runs_shared_by_two_bundles_are_named_as_such(tmp_path):
     a = make_bundle(tmp_path / "a")
     b = make_bundle(tmp_path / "b", accuracies={"cnn": 0.85, "vit": 0.70})  # the CNN as in a, the ViT retrained
     summaries = {model: [s.text for s in model_summary(load_compared([a, b]), model)] for model in ("cnn", "vit")}
-    assert "hold the same stored CNN runs" in summaries["cnn"][0]
-    assert not any("same stored" in text for text in summaries["vit"])
+    assert "hold identical CNN runs" in summaries["cnn"][0]
+    assert not any("identical" in text for text in summaries["vit"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -40,6 +41,7 @@ from reportgen.narrative import (
     is_overfitting,
     mcnemar_test,
     model_facts,
+    overfit_gap,
     speed_lead,
     speed_sentence,
     top_share_label,
@@ -502,3 +504,9 @@ def test_speed_prose_states_no_accuracy_per_second(bundles):
     assert "per second of training" not in speed and "accuracy points" not in speed
     assert "efficiency_factor" not in {p.key for s in build_narrative(bundles["cnn_ahead"]).speed
                                        for p in s.parts if isinstance(p, Metric)}
+
+
+def test_overfit_gap_clips_each_seed_before_averaging():
+    # Validation above training in one seed must not cancel the others' gaps (the gap t-test clips per seed too).
+    facts = SimpleNamespace(key="cnn", acc_gap=SimpleNamespace(values=[-30.0, 9.0, 9.0]))
+    assert overfit_gap(facts).value == pytest.approx(6.0)
