@@ -173,11 +173,12 @@ def _write_cache(path: Path, data: ImageData) -> None:
 # Batched augmentation on the device (reportgen's pipeline)
 # ---------------------------------------------------------------------------------------------
 
-def random_affine_params(n: int, aug: AugmentConfig, size: int, device, generator=None):
+def random_affine_params(n: int, aug: AugmentConfig, size: tuple[int, int], device, generator=None):
     """Draw each image's flip, rotation and shift the way the seed's torchvision transforms do.
 
     flip ~ Bernoulli(hflip_p); angle ~ U(-rotation_deg, +rotation_deg) degrees;
-    shift_x, shift_y = round(U(-translate_frac*size, +translate_frac*size)) whole pixels (RandomAffine).
+    shift_x = round(U(-translate_frac*W, +translate_frac*W)) whole pixels, shift_y likewise with H, for
+    images of size (H, W) (RandomAffine).
     Returns (flip bool (n,), angle_deg (n,), shift_x (n,), shift_y (n,)).
     """
     def uniform(low: float, high: float) -> torch.Tensor:
@@ -185,16 +186,16 @@ def random_affine_params(n: int, aug: AugmentConfig, size: int, device, generato
 
     flip = torch.rand(n, device=device, generator=generator) < aug.hflip_p
     angle = uniform(-aug.rotation_deg, aug.rotation_deg)
-    max_shift = aug.translate_frac * size
-    shift_x = torch.round(uniform(-max_shift, max_shift))
-    shift_y = torch.round(uniform(-max_shift, max_shift))
+    height, width = size
+    shift_x = torch.round(uniform(-aug.translate_frac * width, aug.translate_frac * width))
+    shift_y = torch.round(uniform(-aug.translate_frac * height, aug.translate_frac * height))
     return flip, angle, shift_x, shift_y
 
 
 def augment(x: torch.Tensor, aug: AugmentConfig, generator=None) -> torch.Tensor:
     """The seed's random flip, rotation and translation of a uint8 batch (B, C, H, W); uint8 pixels out."""
     b, _, h, w = x.shape
-    flip, angle, shift_x, shift_y = random_affine_params(b, aug, w, x.device, generator)
+    flip, angle, shift_x, shift_y = random_affine_params(b, aug, (h, w), x.device, generator)
     return flip_rotate_shift(x, flip, angle, shift_x, shift_y)
 
 

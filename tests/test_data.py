@@ -113,7 +113,7 @@ def test_cifar10_arrays_are_converted_to_channels_first(tmp_path, monkeypatch):
 def test_augmentation_parameters_follow_the_seed_distributions():
     g = torch.Generator().manual_seed(0)
     n = 200_000
-    flip, angle, sx, sy = random_affine_params(n, AugmentConfig(), 32, "cpu", g)
+    flip, angle, sx, sy = random_affine_params(n, AugmentConfig(), (32, 32), "cpu", g)
     assert abs(flip.float().mean().item() - 0.5) < 0.01
     assert angle.min() >= -15 and angle.max() <= 15
     assert abs(angle.mean().item()) < 0.1 and abs(angle.std().item() - 30 / 12**0.5) < 0.05  # U(-15, 15)
@@ -121,6 +121,8 @@ def test_augmentation_parameters_follow_the_seed_distributions():
     assert set(sx.unique().tolist()) == {-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0}
     assert abs((sx == 3).float().mean().item() - 0.7 / 6.4) < 0.005
     assert abs((sy == 0).float().mean().item() - 1 / 6.4) < 0.005
+    _, _, sx, sy = random_affine_params(n, AugmentConfig(), (20, 40), "cpu", g)  # shifts scale with each side
+    assert sx.abs().max() == 4 and sy.abs().max() == 2
 
 
 def test_identical_images_come_out_different():
@@ -148,7 +150,7 @@ def seed_flip_rotate_shift(img, flip, angle, shift_x, shift_y):
 def test_batched_augmentation_computes_what_the_seed_transforms_compute(aug, max_mismatch):
     n = 256
     x = torch.randint(1, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    flip, angle, shift_x, shift_y = random_affine_params(n, aug, 32, "cpu", torch.Generator().manual_seed(1))
+    flip, angle, shift_x, shift_y = random_affine_params(n, aug, (32, 32), "cpu", torch.Generator().manual_seed(1))
     ours = flip_rotate_shift(x, flip, angle, shift_x, shift_y)
     seed = torch.stack([
         torch.from_numpy(np.array(seed_flip_rotate_shift(
@@ -163,7 +165,7 @@ def test_batched_augmentation_computes_what_the_seed_transforms_compute(aug, max
 def test_augment_draws_its_own_parameters_per_image():
     x = torch.randint(1, 256, (64, 3, 32, 32), dtype=torch.uint8)
     g = torch.Generator().manual_seed(2)
-    params = random_affine_params(64, AugmentConfig(), 32, "cpu", torch.Generator().manual_seed(2))
+    params = random_affine_params(64, AugmentConfig(), (32, 32), "cpu", torch.Generator().manual_seed(2))
     assert torch.equal(augment(x, AugmentConfig(), g), flip_rotate_shift(x, *params))
 
 
