@@ -51,7 +51,7 @@ from reportgen.data import (
 )
 from reportgen.errors import ConfigError, DataError
 from reportgen.models import MODEL_REGISTRY, create_model
-from reportgen.training import Classifier, fit, keep_freed_memory, quiet_lightning, resolve_device, resolve_precision
+from reportgen.training import Classifier, fit, prepare_process, resolve_device, resolve_precision
 
 WAYS = ("seed", "reportgen")
 DEFAULT_STEPS = 5  # timed training steps per model and way; the seed's CNN takes ~3 s per step of 1024 on 2 cores
@@ -276,11 +276,7 @@ _way: dict = {}  # this worker process's config, data, device and plan, set once
 
 def _start_way(config: Config, data_dir: Path | None, plan: Plan) -> None:
     """Set up this worker process the way its way's training process is set up, and load the data."""
-    if config.train.num_threads:
-        torch.set_num_threads(config.train.num_threads)  # as fit() does
-    quiet_lightning()
-    if config.train.pipeline == "fast":  # as reportgen's fit() does; the notebook's process does not
-        keep_freed_memory()
+    prepare_process(config)  # as fit() does
     _way.update(config=config, data=_benchmark_data(config, data_dir, plan),
                 device=resolve_device(config.train.device), plan=plan)
 

@@ -205,8 +205,9 @@ def bench(as_json, data_dir, batch_size, device, steps, overrides, quick):
     log = (lambda message: click.echo(message, err=True)) if as_json else click.echo
     result = run_benchmark(config, data_dir=data_dir, steps=steps, quick=quick, log=log)
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
-    if as_json and busy_warning(result):
-        click.echo(busy_warning(result), err=True)  # stdout stays pure JSON
+    warning = busy_warning(result)
+    if as_json and warning:
+        click.echo(warning, err=True)  # stdout stays pure JSON
 
 
 def _collect_overrides(data_dir, epochs, device, seed, seeds, overrides) -> dict:

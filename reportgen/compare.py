@@ -152,10 +152,10 @@ def load_compared(paths: Sequence[Path], labels: Sequence[str] | None = None) ->
 
 
 def _load(bundle: Bundle, index: int, label: str) -> Compared:
-    models = bundle.models()
+    runs = {m: bundle.runs(m) for m in bundle.models()}
     return Compared(index=index, label=label, bundle=bundle, config=flatten(bundle.config().to_dict()),
                     dataset=bundle.dataset(), environment=bundle.environment(),
-                    facts={m: model_facts(bundle, m) for m in models}, runs={m: bundle.runs(m) for m in models})
+                    facts={m: model_facts(bundle, m, model_runs) for m, model_runs in runs.items()}, runs=runs)
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

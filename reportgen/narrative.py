@@ -448,9 +448,9 @@ def _milestones(model: str, histories: Sequence[dict[str, np.ndarray]]) -> Miles
     )
 
 
-def model_facts(bundle: Bundle, model: str) -> ModelFacts:
-    """Facts about `model` from all its runs in `bundle`."""
-    runs = bundle.runs(model)
+def model_facts(bundle: Bundle, model: str, runs: Sequence[RunData] | None = None) -> ModelFacts:
+    """Facts about `model` from all its runs in `bundle` (`runs`, when the caller has read them already)."""
+    runs = bundle.runs(model) if runs is None else runs
     dataset = bundle.dataset()
     class_names = tuple(dataset["classes"])
     train_size = int(dataset["train_size"])
@@ -534,7 +534,12 @@ def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
 def overfit_gap(m: ModelFacts) -> Metric:
     """The final train-validation accuracy gap, each seed's negative gap (validation above training) as 0,
     averaged over seeds: the same per-seed values the gap t-test compares (`generalisation_significance`)."""
-    return Metric(f"{m.key}.overfit_gap_pts", float(np.mean([max(g, 0.0) for g in m.acc_gap.values])), "points")
+    return Metric(f"{m.key}.overfit_gap_pts", float(np.mean(_clipped_gaps(m))), "points")
+
+
+def _clipped_gaps(m: ModelFacts) -> list[float]:
+    """Each seed's final train-validation accuracy gap, a negative one (validation above training) as 0."""
+    return [max(g, 0.0) for g in m.acc_gap.values]
 
 
 def generalisation_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
@@ -722,7 +727,7 @@ def generalisation_significance(a: ModelFacts, b: ModelFacts, key: str = "compar
     ttest = None
     if min(len(a.seeds), len(b.seeds)) >= 2:
         paired = a.seeds == b.seeds
-        first, second = ([max(g, 0.0) for g in m.acc_gap.values] for m in (a, b))
+        first, second = _clipped_gaps(a), _clipped_gaps(b)
         ttest = TTest(key, paired, *accuracy_ttest(first, second, paired))
     return GapSignificance(a, generalisation_lead(a, b), ttest)
 
@@ -1118,12 +1123,12 @@ def _comparisons(a: ModelFacts, b: ModelFacts,
 
 def build_narrative(bundle: Bundle) -> Narrative:
     """Compute every fact and sentence of the report from `bundle`."""
-    models = bundle.models()
-    facts = [model_facts(bundle, m) for m in models]
+    runs = {m: bundle.runs(m) for m in bundle.models()}
+    facts = [model_facts(bundle, m, model_runs) for m, model_runs in runs.items()]
     note = scale_note(max(int(f.epochs.value) for f in facts), int(bundle.dataset()["train_size"]))
     significance = None
     if len(facts) == 2:
-        significance = accuracy_significance(*(bundle.runs(f.key) for f in facts))
+        significance = accuracy_significance(*runs.values())
         accuracy, speed, generalisation = _comparisons(*facts, significance)
     else:
         accuracy, speed, generalisation = [], [], []

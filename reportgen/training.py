@@ -325,6 +325,18 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
+def prepare_process(config: Config) -> None:
+    """Set up this process for training the way `config.train` asks: threads, quiet Lightning, allocator.
+
+    The seed pipeline keeps the default allocator, so that it runs as the notebook's process did.
+    """
+    quiet_lightning()
+    if config.train.pipeline == "fast":
+        keep_freed_memory()
+    if config.train.num_threads:
+        torch.set_num_threads(config.train.num_threads)
+
+
 def fit(model: nn.Module, data: ImageData, config: Config, seed: int, checkpoint_dir: Path,
         label: str, progress: bool = True, callbacks: tuple = ()) -> FitResult:
     """Train `model` for config.train.epochs, resuming from checkpoint_dir/last.ckpt when present.
@@ -333,11 +345,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, seed: int, checkpoint
     """
     t = config.train
     device = resolve_device(t.device)
-    quiet_lightning()
-    if t.pipeline == "fast":  # the seed pipeline runs as the notebook's process did (reportgen bench)
-        keep_freed_memory()
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
+    prepare_process(config)
     module = Classifier(model, config, seed)
     if t.compile:
         module.model = torch.compile(model)
