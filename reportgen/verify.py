@@ -57,6 +57,7 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
     all_runs = {model: bundle.runs(model) for model in bundle.models()}
     if not all_runs:
         return checks + [Check("the bundle holds runs", False, "no runs/<model>/seed-<seed>/ of the config's models")]
+    _read_the_rest(bundle, all_runs)
     checks.append(_check_same_labels(all_runs, bundle.dataset()["test_size"], len(classes)))
     for model, runs in all_runs.items():
         for run in runs:
@@ -65,6 +66,14 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
         expected_metrics.update(_expected_model_metrics(model, runs, classes))
     checks += _check_report_numbers(bundle, expected_metrics)
     return checks
+
+
+def _read_the_rest(bundle: Bundle, all_runs: dict[str, list[RunData]]) -> None:
+    """Read the files no check needs, so that a broken one is refused here (BundleError) as render would."""
+    bundle.environment(), bundle.architectures(), bundle.samples()
+    for model, runs in all_runs.items():
+        for run in runs:
+            bundle.visuals(model, run.seed)
 
 
 def _check_manifest(bundle: Bundle) -> list[Check]:
