@@ -144,11 +144,11 @@ def evaluate(weights: dict[str, Path], config: Config, out: Path,
         raise ConfigError("config key 'train.device' is cuda but no CUDA GPU is visible; use --device cpu or auto")
     precision = resolve_precision(config.train.precision, device)
     data = load_data(config.data)
-    _check_against_data(config, data)
     models = {}
     for name, state in states.items():
         models[name] = create_model(name, config, len(data.classes))
         fit_state_dict(models[name], state, str(weights[name]), f"the {MODEL_REGISTRY[name][0]} of the config")
+    _check_against_data(config, data)
     staged = staging_dir(out)
     try:
         runs = _assemble(config, data, models, raw, weights, staged, device, precision, log)
