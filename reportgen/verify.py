@@ -69,11 +69,18 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
 
 
 def _read_the_rest(bundle: Bundle, all_runs: dict[str, list[RunData]]) -> None:
-    """Read the files no check needs, so that a broken one is refused here (BundleError) as render would."""
-    bundle.environment(), bundle.architectures(), bundle.samples()
+    """Read the files no check needs, so that a broken one is refused here (BundleError) as render would.
+
+    A missing one is left to the manifest checks, which name it.
+    """
+    readers = {"environment.json": bundle.environment, "architectures.json": bundle.architectures,
+               "samples.npz": bundle.samples}
     for model, runs in all_runs.items():
         for run in runs:
-            bundle.visuals(model, run.seed)
+            readers[f"runs/{model}/seed-{run.seed}/visuals.npz"] = lambda m=model, s=run.seed: bundle.visuals(m, s)
+    for name, read in readers.items():
+        if (bundle.root / name).is_file():
+            read()
 
 
 def _check_manifest(bundle: Bundle) -> list[Check]:
