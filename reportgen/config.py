@@ -95,12 +95,30 @@ class TrainConfig:
 
 @dataclass
 class ReportConfig:
-    """What the report shows; changing these never retrains."""
+    """What the report shows and the rules it judges by; changing these re-renders, never retrains."""
 
     title: str = "Comparative Analysis of a CNN and a Vision Transformer on CIFAR-10"
-    sample_index: int = 1234  # the test image shown in the feature-map and attention figures
-    feature_channels: int = 4  # feature maps shown per CNN stage
-    pdf: bool = True  # also render report.pdf with WeasyPrint
+    sample_index: int = 1234
+    """The test image shown in the feature-map and attention figures (the seed notebook's)."""
+    feature_channels: int = 4
+    """Feature maps drawn per CNN stage."""
+    pdf: bool = True
+    """Also render report.pdf with WeasyPrint."""
+    alpha: float = 0.05
+    """Significance level of every test in the report (accuracy, generalisation)."""
+    overfit_acc_gap_points: float = 5.0
+    """A model overfits when its final train accuracy exceeds its validation accuracy by more than this, in points."""
+    overfit_val_loss_rise_pct: float = 10.0
+    """... or when its final validation loss lies more than this many percent above its minimum over the run."""
+    val_loss_milestone: float = 1.0
+    """The learning-curve milestone: the first epoch whose validation loss is below this."""
+    val_acc_milestone: float = 0.70
+    """The learning-curve milestone: the first epoch whose validation accuracy reaches this (a fraction)."""
+    plateau_points: float = 0.5
+    """Validation accuracy has stopped improving from the first epoch after which it never beats its best so far
+    by more than this many percentage points."""
+    top_patch_fraction: float = 0.10
+    """Attention concentration: the share of attention on this fraction of the patches (rounded up)."""
 
 
 @dataclass
@@ -298,3 +316,10 @@ def _check_values(c: Config) -> None:
     _require(c.train.num_threads >= 0, "train.num_threads", "must not be negative")
     _require(c.report.sample_index >= 0, "report.sample_index", "must not be negative")
     _require(c.report.feature_channels > 0, "report.feature_channels", "must be positive")
+    _require(0.0 < c.report.alpha < 1.0, "report.alpha", "must be between 0 and 1")
+    _require(c.report.overfit_acc_gap_points >= 0, "report.overfit_acc_gap_points", "must not be negative")
+    _require(c.report.overfit_val_loss_rise_pct >= 0, "report.overfit_val_loss_rise_pct", "must not be negative")
+    _require(c.report.val_loss_milestone > 0, "report.val_loss_milestone", "must be positive")
+    _require(0.0 < c.report.val_acc_milestone <= 1.0, "report.val_acc_milestone", "must be in (0, 1]")
+    _require(c.report.plateau_points >= 0, "report.plateau_points", "must not be negative")
+    _require(0.0 < c.report.top_patch_fraction <= 1.0, "report.top_patch_fraction", "must be in (0, 1]")

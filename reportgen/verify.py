@@ -21,7 +21,7 @@ import numpy as np
 
 from reportgen.bundle import Bundle, RunData
 from reportgen.evaluation import compute_metrics
-from reportgen.narrative import Metric
+from reportgen.report.kernel import Metric
 
 TOLERANCE = 1e-9  # metrics.json stores floats; recomputation must agree to rounding error
 
