@@ -119,6 +119,30 @@ class ReportConfig:
     by more than this many percentage points."""
     top_patch_fraction: float = 0.10
     """Attention concentration: the share of attention on this fraction of the patches (rounded up)."""
+    calibration_bins: int = 15
+    """Equal-width confidence bins of the calibration errors (ECE, MCE) and the reliability diagrams."""
+    bootstrap_resamples: int = 1000
+    """Resamples of the test images for the report's bootstrap confidence intervals."""
+    bootstrap_seed: int = 0
+    """Seed of those resamples, so that a re-render reproduces every interval."""
+
+
+@dataclass
+class AnalysisConfig:
+    """The analyses that measure what the seed study only claims; each can be switched off.
+
+    Switching one off leaves its section out of the report; switching it on again later computes
+    only it (from the stored weights, for those measured at build time), never retrains.
+    """
+
+    efficiency: bool = True
+    """Computational cost: parameters, FLOPs, activation memory, throughput, latency, time to accuracy."""
+    calibration: bool = True
+    """Calibration of the stored test probabilities: ECE, MCE, NLL, Brier score, reliability diagrams."""
+    robustness: bool = True
+    """Accuracy on corrupted copies of the test images (a CIFAR-10-C style suite generated on the fly)."""
+    explanations: bool = True
+    """What the models look at: Grad-CAM / attention rollout on the same images, and their faithfulness."""
 
 
 @dataclass
@@ -132,6 +156,7 @@ class Config:
     vit: ViTConfig = field(default_factory=ViTConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data, ready for YAML or JSON."""
@@ -323,3 +348,6 @@ def _check_values(c: Config) -> None:
     _require(0.0 < c.report.val_acc_milestone <= 1.0, "report.val_acc_milestone", "must be in (0, 1]")
     _require(c.report.plateau_points >= 0, "report.plateau_points", "must not be negative")
     _require(0.0 < c.report.top_patch_fraction <= 1.0, "report.top_patch_fraction", "must be in (0, 1]")
+    _require(c.report.calibration_bins >= 2, "report.calibration_bins", "must be at least 2")
+    _require(c.report.bootstrap_resamples >= 100, "report.bootstrap_resamples", "must be at least 100")
+    _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")
