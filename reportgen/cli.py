@@ -142,18 +142,9 @@ def render(bundle, no_pdf):
     Example:
       reportgen render artifacts/quick
     """
-    from reportgen.bundle import Bundle, write_manifest
-    from reportgen.report import render_report
+    from reportgen.report import render_bundle
 
-    # Refuses an incomplete, foreign or edited bundle before writing anything.
-    Bundle(bundle).require_intact_results()
-    written = render_report(bundle, pdf=not no_pdf)
-    stale_pdf = bundle / "report.pdf"
-    if no_pdf and stale_pdf.is_file():
-        stale_pdf.unlink()
-        click.echo(f"removed {stale_pdf}: it was rendered before and would not match the new report.html")
-    write_manifest(bundle)
-    for path in written:
+    for path in render_bundle(bundle, pdf=not no_pdf, log=click.echo):
         click.echo(f"wrote {path}")
 
 

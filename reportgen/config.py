@@ -95,12 +95,54 @@ class TrainConfig:
 
 @dataclass
 class ReportConfig:
-    """What the report shows; changing these never retrains."""
+    """What the report shows and the rules it judges by; changing these re-renders, never retrains."""
 
     title: str = "Comparative Analysis of a CNN and a Vision Transformer on CIFAR-10"
-    sample_index: int = 1234  # the test image shown in the feature-map and attention figures
-    feature_channels: int = 4  # feature maps shown per CNN stage
-    pdf: bool = True  # also render report.pdf with WeasyPrint
+    sample_index: int = 1234
+    """The test image shown in the feature-map and attention figures (the seed notebook's)."""
+    feature_channels: int = 4
+    """Feature maps drawn per CNN stage."""
+    pdf: bool = True
+    """Also render report.pdf with WeasyPrint."""
+    alpha: float = 0.05
+    """Significance level of every test in the report (accuracy, generalisation)."""
+    overfit_acc_gap_points: float = 5.0
+    """A model overfits when its final train accuracy exceeds its validation accuracy by more than this, in points."""
+    overfit_val_loss_rise_pct: float = 10.0
+    """... or when its final validation loss lies more than this many percent above its minimum over the run."""
+    val_loss_milestone: float = 1.0
+    """The learning-curve milestone: the first epoch whose validation loss is below this."""
+    val_acc_milestone: float = 0.70
+    """The learning-curve milestone: the first epoch whose validation accuracy reaches this (a fraction)."""
+    plateau_points: float = 0.5
+    """Validation accuracy has stopped improving from the first epoch after which it never beats its best so far
+    by more than this many percentage points."""
+    top_patch_fraction: float = 0.10
+    """Attention concentration: the share of attention on this fraction of the patches (rounded up)."""
+    calibration_bins: int = 15
+    """Equal-width confidence bins of the calibration errors (ECE, MCE) and the reliability diagrams."""
+    bootstrap_resamples: int = 1000
+    """Resamples of the test images for the report's bootstrap confidence intervals."""
+    bootstrap_seed: int = 0
+    """Seed of those resamples, so that a re-render reproduces every interval."""
+
+
+@dataclass
+class AnalysisConfig:
+    """The analyses that measure what the seed study only claims; each can be switched off.
+
+    Switching one off leaves its section out of the report; switching it on again later computes
+    only it (from the stored weights, for those measured at build time), never retrains.
+    """
+
+    efficiency: bool = True
+    """Computational cost: parameters, FLOPs, activation memory, throughput, latency, time to accuracy."""
+    calibration: bool = True
+    """Calibration of the stored test probabilities: ECE, MCE, NLL, Brier score, reliability diagrams."""
+    robustness: bool = True
+    """Accuracy on corrupted copies of the test images (a CIFAR-10-C style suite generated on the fly)."""
+    explanations: bool = True
+    """What the models look at: Grad-CAM / attention rollout on the same images, and their faithfulness."""
 
 
 @dataclass
@@ -114,6 +156,7 @@ class Config:
     vit: ViTConfig = field(default_factory=ViTConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data, ready for YAML or JSON."""
@@ -298,3 +341,13 @@ def _check_values(c: Config) -> None:
     _require(c.train.num_threads >= 0, "train.num_threads", "must not be negative")
     _require(c.report.sample_index >= 0, "report.sample_index", "must not be negative")
     _require(c.report.feature_channels > 0, "report.feature_channels", "must be positive")
+    _require(0.0 < c.report.alpha < 1.0, "report.alpha", "must be between 0 and 1")
+    _require(c.report.overfit_acc_gap_points >= 0, "report.overfit_acc_gap_points", "must not be negative")
+    _require(c.report.overfit_val_loss_rise_pct >= 0, "report.overfit_val_loss_rise_pct", "must not be negative")
+    _require(c.report.val_loss_milestone > 0, "report.val_loss_milestone", "must be positive")
+    _require(0.0 < c.report.val_acc_milestone <= 1.0, "report.val_acc_milestone", "must be in (0, 1]")
+    _require(c.report.plateau_points >= 0, "report.plateau_points", "must not be negative")
+    _require(0.0 < c.report.top_patch_fraction <= 1.0, "report.top_patch_fraction", "must be in (0, 1]")
+    _require(c.report.calibration_bins >= 2, "report.calibration_bins", "must be at least 2")
+    _require(c.report.bootstrap_resamples >= 100, "report.bootstrap_resamples", "must be at least 100")
+    _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from reportgen.architectures import ARCHITECTURES
 from reportgen.config import Config
 
 IMAGE_SIZE = 32  # CIFAR-10 images are 32x32 RGB
@@ -200,10 +201,11 @@ def _create_vit(config: Config, num_classes: int) -> nn.Module:
     return ViT(num_classes, IMAGE_SIZE, v.patch_size, v.embed_dim, v.depth, v.num_heads, v.mlp_dim, v.dropout)
 
 
-# name -> (display name, factory). Display names are what the report calls each model.
+# name -> (display name, factory). Display names, like the report's descriptions, come from the torch-free
+# half of the registry (reportgen.architectures), under the same keys.
 MODEL_REGISTRY: dict[str, tuple[str, Callable[[Config, int], nn.Module]]] = {
-    "cnn": ("CNN", _create_cnn),
-    "vit": ("ViT", _create_vit),
+    "cnn": (ARCHITECTURES["cnn"].display_name, _create_cnn),
+    "vit": (ARCHITECTURES["vit"].display_name, _create_vit),
 }
 
 

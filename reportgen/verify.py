@@ -30,7 +30,7 @@ from reportgen.bundle import Bundle, RunData, read_bytes
 from reportgen.config import DataConfig
 from reportgen.errors import BundleError, DataError, WeightsError
 from reportgen.evaluation import compute_metrics
-from reportgen.narrative import Metric
+from reportgen.report.kernel import Metric
 
 if TYPE_CHECKING:  # the deep checks only; verify_bundle stays torch-free
     from reportgen.data import ImageData

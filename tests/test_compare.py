@@ -14,7 +14,7 @@ from reportgen.compare import compare_bundles, config_differences, flatten, load
 from reportgen.errors import BundleError, ReportgenError
 from reportgen.verify import read_report_metrics
 from tests.bundle_factory import make_bundle
-from tests.test_report import assert_runs_without_torch
+from tests.torch_free import assert_runs_without_torch
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 AFTER = dict(accuracies={"cnn": 0.80, "vit": 0.81}, epoch_times={"cnn": 2.5, "vit": 1.5},

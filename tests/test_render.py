@@ -1,10 +1,9 @@
-"""The rendered report: sections, machine-checkable metrics, escaping, PDF, URL fetching and no torch."""
+"""Rendering a bundle: the report's files, machine-checkable metrics, escaping, PDF, URL fetching, no torch."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
+import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,13 +11,14 @@ import pypdf
 import pytest
 from scipy.stats import ttest_rel
 
-from reportgen import report
-from reportgen.bundle import Bundle
+from reportgen.bundle import Bundle, write_json, write_manifest
 from reportgen.errors import BundleError
-from reportgen.narrative import Metric
-from reportgen.report import BundleURLFetcher, render_report
+from reportgen.report import render as render_module
+from reportgen.report.kernel import Metric
+from reportgen.report.render import render_bundle, render_report, resolve_inside
 from tests.bundle_factory import make_bundle
 from tests.report_checks import check_report_against_predictions
+from tests.torch_free import assert_runs_without_torch
 
 SECTIONS = ("title", "introduction", "setup", "data", "architectures", "training", "results", "analysis", "learning",
             "conclusion")
@@ -73,7 +73,7 @@ def test_html_has_every_section_and_figure(rendered):
     root, _ = rendered
     html = (root / "report.html").read_text()
     assert parse(html).sections == [*SECTIONS, "appendix"]
-    for figure in ("samples", "curves_cnn", "confusion_vit", "feature_maps", "attention"):
+    for figure in ("samples", "curves_cnn", "confusion_vit", "feature_maps_cnn", "attention_vit"):
         assert f'src="figures/{figure}.png"' in html
     assert "this run trained for" in html.lower() and "the seed protocol is 80" in html
 
@@ -148,9 +148,9 @@ def test_single_model_report_has_no_comparisons(tmp_path):
 
 def test_url_fetcher_serves_only_files_inside_the_bundle(rendered, tmp_path):
     root, _ = rendered
-    fetcher = BundleURLFetcher(root)
-    inside = (root / "figures" / "samples.png").resolve()
-    assert fetcher.fetch(inside.as_uri()).read()[:8] == b"\x89PNG\r\n\x1a\n"
+    root = root.resolve()
+    inside = root / "figures" / "samples.png"
+    assert resolve_inside(root, inside.as_uri()) == inside
     (tmp_path / "secret.txt").write_text("secret")
     link = root / "figures" / "link.png"
     link.symlink_to(tmp_path / "secret.txt")
@@ -158,7 +158,7 @@ def test_url_fetcher_serves_only_files_inside_the_bundle(rendered, tmp_path):
         for url in ("file:///etc/passwd", "http://example.com", "https://example.com/x.png", link.as_uri(),
                     (root / "figures" / ".." / ".." / "secret.txt").as_uri(), "data:text/plain,hello"):
             with pytest.raises(BundleError):
-                fetcher.fetch(url)
+                resolve_inside(root, url)
     finally:
         link.unlink()
 
@@ -183,41 +183,14 @@ def test_a_figures_symlink_is_refused(tmp_path):
 def test_failed_pdf_leaves_the_previous_report_untouched(rendered, monkeypatch):
     root, _ = rendered
     before = {name: (root / name).read_bytes() for name in ("report.html", "report.pdf")}
-    figures = {"samples": "figures/samples.png"}
-    monkeypatch.setattr(report, "draw_figures", lambda bundle, out_dir: figures)
 
     def broken_pdf(html: str, root: Path) -> bytes:
         raise RuntimeError("printer on fire")
 
-    monkeypatch.setattr(report, "html_to_pdf", broken_pdf)
+    monkeypatch.setattr(render_module, "html_to_pdf", broken_pdf)
     with pytest.raises(RuntimeError):
         render_report(root)
     assert {name: (root / name).read_bytes() for name in before} == before
-
-
-def assert_runs_without_torch(code: str) -> None:
-    """Run `code` in a fresh interpreter that refuses every torch import, and fail if any was attempted."""
-    # A finder that refuses and records every torch import, direct or indirect. (sys.modules["torch"] = None
-    # would do the refusing too, but scipy.stats >= 1.15 crashes on a None entry while it merely looks for torch.)
-    script = textwrap.dedent("""
-        import importlib.abc, sys
-        BLOCKED = ("torch", "torchvision", "pytorch_lightning", "lightning")
-        attempts = []
-
-        class RefuseTorch(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in BLOCKED:
-                    attempts.append(name)
-                    raise ImportError(f"{name} must not be imported on the render side")
-                return None
-
-        sys.meta_path.insert(0, RefuseTorch())
-    """) + textwrap.dedent(code) + textwrap.dedent("""
-        assert not attempts, attempts
-        assert not [m for m in sys.modules if m.split(".")[0] in BLOCKED]
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
 
 
 def test_rendering_never_imports_torch(tmp_path):
@@ -227,3 +200,35 @@ def test_rendering_never_imports_torch(tmp_path):
         render_report({str(root)!r}, pdf=True)
     """)
     assert (root / "report.pdf").is_file()
+
+
+def test_render_bundle_refuses_edited_results_and_drops_a_stale_pdf(tmp_path):
+    root = make_bundle(tmp_path / "b", models=("cnn",))
+    render_report(root)
+    write_manifest(root)
+    removed: list[str] = []
+    render_bundle(root, pdf=False, log=removed.append)
+    assert not (root / "report.pdf").exists() and removed and "would not match" in removed[0]
+    assert Bundle(root).manifest_differences() == ([], [], [])
+    metrics = root / "runs" / "cnn" / "seed-42" / "metrics.json"
+    write_json(metrics, {**json.loads(metrics.read_text()), "accuracy": 0.99})
+    before = (root / "report.html").read_bytes()
+    with pytest.raises(BundleError, match="changed since the bundle was built"):
+        render_bundle(root)
+    assert (root / "report.html").read_bytes() == before
+
+
+def test_figures_no_longer_drawn_are_removed(tmp_path):
+    root = make_bundle(tmp_path / "b", models=("cnn",))
+    (root / "figures").mkdir()
+    (root / "figures" / "attention.png").write_bytes(b"an earlier rendering's figure")
+    render_report(root, pdf=False)
+    assert not (root / "figures" / "attention.png").exists()
+    assert (root / "figures" / "curves_cnn.png").is_file()
+
+
+def test_headings_stay_with_what_follows_them(rendered):
+    html = (rendered[0] / "report.html").read_text()
+    # A chapter whose first item is a subsection carries its heading into that subsection's first block.
+    assert re.search(r'<div class="subsection" id="accuracy">\s*<div class="keep-with-next">\s*'
+                     r'<h2>\d+ Analysis of performance</h2>\s*<h3>\d+\.1 Accuracy</h3>', html)

@@ -1,0 +1,257 @@
+"""A results bundle's contents, read once into one typed object that every report section receives.
+
+`read_contents` opens the bundle (reportgen.bundle, torch-free), reads the config, environment,
+dataset, architectures, samples and every run, and computes the per-model facts that several
+sections and `reportgen compare` share (`ModelFacts`: accuracy, F1, confusion, and, for runs that
+were trained here, `TrainingFacts`: time, throughput and the final train-validation gaps). Visual
+probes (visuals.npz) are read on first use. Across several seeds a headline quantity is a `Stat`
+(mean and sample standard deviation); confusion matrices of several seeds are summed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from reportgen.bundle import Bundle, RunData
+from reportgen.config import Config, ReportConfig
+from reportgen.report.kernel import Metric, Stat, model_key, stat
+from reportgen.report.rules import is_overfitting
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Train-validation gap at the final epoch of one history."""
+
+    acc_gap_pts: float  # train accuracy minus validation accuracy, percentage points
+    loss_gap: float  # validation loss minus train loss
+    val_loss_rise_pct: float  # final validation loss above the run's minimum, percent
+    final_train_acc_pct: float
+    final_val_acc_pct: float
+
+
+def generalisation_gap(history: dict[str, np.ndarray]) -> Gap:
+    """Final-epoch gaps of a history (columns as in history.csv)."""
+    val_loss = history["val_loss"]
+    lowest = float(val_loss.min())
+    rise = (float(val_loss[-1]) / lowest - 1) * 100 if lowest > 0 else 0.0
+    return Gap(
+        acc_gap_pts=float(history["train_acc"][-1] - history["val_acc"][-1]) * 100,
+        loss_gap=float(val_loss[-1] - history["train_loss"][-1]),
+        val_loss_rise_pct=rise,
+        final_train_acc_pct=float(history["train_acc"][-1]) * 100,
+        final_val_acc_pct=float(history["val_acc"][-1]) * 100,
+    )
+
+
+def stack_curves(histories: Sequence[dict[str, np.ndarray]], column: str) -> np.ndarray:
+    """(seeds, epochs) array of one history column, cut to the shortest history."""
+    length = min(len(h[column]) for h in histories)
+    return np.stack([h[column][:length] for h in histories])
+
+
+def summed_confusion(runs: Sequence[RunData]) -> np.ndarray:
+    """The confusion matrices of all seeds' runs, summed (rows true, columns predicted)."""
+    return np.sum([np.asarray(run.metrics["confusion"], dtype=np.int64) for run in runs], axis=0)
+
+
+def has_history(run: RunData) -> bool:
+    """Whether the run was trained by reportgen (it has a per-epoch history), not evaluated from given weights."""
+    return getattr(run, "history", None) is not None
+
+
+@dataclass(frozen=True)
+class TrainingFacts:
+    """What one model's training histories say, over all its seeds (absent for evaluated weights)."""
+
+    epochs: Metric
+    train_time: Stat  # seconds
+    epoch_time: Stat  # seconds per epoch
+    images_per_s: Stat  # training images per second
+    final_train_acc: Stat  # percent
+    final_val_acc: Stat
+    acc_gap: Stat  # points
+    loss_gap: Stat
+    val_loss_rise: Stat  # percent
+    overfits: bool  # by the report's overfitting rule (reportgen.report.rules)
+    histories: tuple[dict[str, np.ndarray], ...] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Everything several sections say about one model, over all its seeds."""
+
+    key: str
+    name: str
+    seeds: tuple[int, ...]
+    class_names: tuple[str, ...]
+    parameters: Metric
+    accuracy: Stat  # percent
+    macro_f1: Stat
+    class_f1: np.ndarray = field(repr=False)  # mean over seeds, per class
+    class_accuracy: np.ndarray = field(repr=False)
+    confusion: np.ndarray = field(repr=False)  # summed over seeds
+    training: TrainingFacts | None = None  # None when any run has no history (evaluated weights)
+
+    @property
+    def the(self) -> str:
+        """How the prose names the model: "the CNN"."""
+        return f"the {self.name}"
+
+    @property
+    def errors(self) -> Metric:
+        return Metric(model_key(self.key, "errors"), int(self.confusion.sum() - np.trace(self.confusion)), "count")
+
+    @property
+    def seed_count(self) -> Metric:
+        return Metric(model_key(self.key, "seeds"), len(self.seeds), "count")
+
+
+def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: ReportConfig) -> TrainingFacts:
+    """Training time, throughput and final-epoch gaps of `model` over its runs (all with a history)."""
+    epochs = [len(run.history["epoch"]) for run in runs]
+    times = [float(run.info["train_time_s"]) for run in runs]
+    gaps = [generalisation_gap(run.history) for run in runs]
+    acc_gap = stat(model_key(model, "acc_gap_pts"), "points", (g.acc_gap_pts for g in gaps))
+    val_loss_rise = stat(model_key(model, "val_loss_rise_pct"), "percent", (g.val_loss_rise_pct for g in gaps))
+    return TrainingFacts(
+        epochs=Metric(model_key(model, "epochs"), max(epochs), "count"),
+        train_time=stat(model_key(model, "train_time_s"), "seconds", times),
+        epoch_time=stat(model_key(model, "epoch_time_s"), "seconds", (t / e for t, e in zip(times, epochs))),
+        images_per_s=stat(model_key(model, "images_per_s"), "rate",
+                          (train_size * e / t for t, e in zip(times, epochs))),
+        final_train_acc=stat(model_key(model, "final_train_acc"), "percent", (g.final_train_acc_pct for g in gaps)),
+        final_val_acc=stat(model_key(model, "final_val_acc"), "percent", (g.final_val_acc_pct for g in gaps)),
+        acc_gap=acc_gap,
+        loss_gap=stat(model_key(model, "loss_gap"), "loss", (g.loss_gap for g in gaps)),
+        val_loss_rise=val_loss_rise,
+        overfits=is_overfitting(rules, acc_gap.mean.value, val_loss_rise.mean.value),
+        histories=tuple(run.history for run in runs),
+    )
+
+
+def model_facts(model: str, runs: Sequence[RunData], dataset: dict[str, Any], parameters: int,
+                rules: ReportConfig) -> ModelFacts:
+    """Facts about `model` from all its runs."""
+    def per_class(name: str) -> np.ndarray:
+        return np.mean([[c[name] for c in run.metrics["per_class"]] for run in runs], axis=0)
+
+    trained = all(has_history(run) for run in runs)
+    return ModelFacts(
+        key=model,
+        name=runs[0].display_name,
+        seeds=tuple(run.seed for run in runs),
+        class_names=tuple(dataset["classes"]),
+        parameters=Metric(model_key(model, "parameters"), parameters, "count"),
+        accuracy=stat(model_key(model, "accuracy"), "percent", (100 * float(r.metrics["accuracy"]) for r in runs)),
+        macro_f1=stat(model_key(model, "macro_f1"), "fraction", (r.metrics["macro"]["f1"] for r in runs)),
+        class_f1=per_class("f1"),
+        class_accuracy=per_class("accuracy"),
+        confusion=summed_confusion(runs),
+        training=training_facts(model, runs, int(dataset["train_size"]), rules) if trained else None,
+    )
+
+
+class ReportContents:
+    """The bundle's contents, each file read once, and the per-model facts computed from them."""
+
+    def __init__(self, bundle: Bundle):
+        self.bundle = bundle
+        self.config: Config = bundle.config()
+        self.environment: dict[str, Any] = bundle.environment()
+        self.dataset: dict[str, Any] = bundle.dataset()
+        self.architectures: dict[str, Any] = bundle.architectures()
+        self.samples: dict[str, np.ndarray] = bundle.samples()
+        self.runs: dict[str, list[RunData]] = {m: bundle.runs(m) for m in bundle.models()}
+        self.facts: dict[str, ModelFacts] = {
+            m: model_facts(m, runs, self.dataset, int(self.architectures[m]["parameters"]), self.rules)
+            for m, runs in self.runs.items()}
+        self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+
+    @property
+    def root(self) -> Path:
+        return self.bundle.root
+
+    @property
+    def rules(self) -> ReportConfig:
+        """The report's thresholds and significance level (report.* of the config)."""
+        return self.config.report
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset["classes"])
+
+    @property
+    def models(self) -> list[ModelFacts]:
+        """Facts of every model in the bundle, in config order."""
+        return list(self.facts.values())
+
+    @property
+    def comparative(self) -> bool:
+        """Whether the bundle holds exactly two models, so that the report compares them."""
+        return len(self.facts) == 2
+
+    @property
+    def trained(self) -> list[ModelFacts]:
+        """The models whose runs were trained by reportgen (they have histories)."""
+        return [f for f in self.facts.values() if f.training is not None]
+
+    @cached_property
+    def epochs(self) -> Metric | None:
+        """The most epochs of any trained run, or None when no model was trained here."""
+        counts = [int(f.training.epochs.value) for f in self.trained]
+        return Metric("run.epochs", max(counts), "count") if counts else None
+
+    @property
+    def several_seeds(self) -> bool:
+        return any(len(f.seeds) > 1 for f in self.facts.values())
+
+    def visuals(self, model: str) -> dict[str, np.ndarray]:
+        """The visual probes of `model`'s first seed (feature maps, attention), read once."""
+        seed = self.runs[model][0].seed
+        if (model, seed) not in self._visuals:
+            self._visuals[(model, seed)] = self.bundle.visuals(model, seed)
+        return self._visuals[(model, seed)]
+
+    @property
+    def focus_text(self) -> str:
+        """The focus image of the visual probes, e.g. "test image 1234 (automobile)"."""
+        index, label = int(self.samples["focus_index"]), int(self.samples["focus_label"])
+        return f"test image {index} ({self.class_names[label]})"
+
+
+def read_contents(root: Path | str, require_complete: bool = True) -> ReportContents:
+    """Read the bundle at `root` once (a staged bundle without manifest when `require_complete` is False)."""
+    return ReportContents(Bundle(root, require_complete=require_complete))
+
+
+@dataclass(frozen=True)
+class Lead:
+    """`winner` beats `loser` on one quantity, by `margin` (None where no single margin is reported)."""
+
+    winner: ModelFacts
+    loser: ModelFacts
+    margin: Metric | None
+
+
+def lead(a: ModelFacts, b: ModelFacts, value: Callable[[ModelFacts], Stat | Metric], higher_wins: bool,
+         margin: Callable[[float, float], Metric] | None = None) -> Lead | None:
+    """The better of a and b by `value` (its mean, for a Stat); None when both show the same text, a tie."""
+    def shown(m: ModelFacts) -> Metric:
+        v = value(m)
+        return v.mean if isinstance(v, Stat) else v
+
+    va, vb = shown(a), shown(b)
+    if va.text == vb.text:
+        return None
+    winner, loser = (a, b) if (va.value > vb.value) == higher_wins else (b, a)
+    return Lead(winner, loser, None if margin is None else margin(shown(winner).value, shown(loser).value))
+
+
+def over_seeds(m: ModelFacts) -> list:
+    """" (mean ± standard deviation over 3 seeds)" with several seeds, else nothing."""
+    return [" (mean ± standard deviation over ", m.seed_count, " seeds)"] if len(m.seeds) > 1 else []

@@ -1,0 +1,277 @@
+"""The report's typesetting kernel: numbers, sentences, tables, figures and the layout items sections return.
+
+Every number the report shows is a `Metric`: a data-metric key, a raw value and a unit that fixes
+its format. Sentences interleave text with metrics (`Sentence`), so the template can print each
+number as ``<span class="metric" data-metric=KEY data-unit=UNIT>TEXT</span>`` and `reportgen verify`
+can read them back. A quantity over seeds is a `Stat` (mean, and the sample standard deviation with
+two seeds or more). Metric keys are built by the `*_key` functions below, one per key prefix; the
+naming scheme is listed in docs/sections.md.
+
+A section (reportgen.report.sections) returns a list of layout items: `Paragraph`, `Bullets`,
+`Callout` (a rule or a note), `Table`, `Figure` and `Subsection`; the renderer numbers sections,
+subsections, tables and figures in report order, and `FigureRef` parts of a sentence print as the
+number the figure was given. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+
+class PValueFormat:
+    """p-values with 4 significant digits, and "< 0.0001" below that: never an exponent in the prose."""
+
+    floor = 1e-4
+
+    def format(self, value: float) -> str:
+        return f"< {self.floor:g}" if value < self.floor else f"{value:#.4g}"
+
+
+# How each unit is displayed (anything with a str.format-like `format`); the data-metric text is exactly this.
+UNIT_FORMATS = {
+    "percent": "{:.2f}",  # a share or accuracy in percent
+    "points": "{:.2f}",  # a difference of percentages, in percentage points
+    "fraction": "{:.4f}",  # precision, recall, F1, per-class accuracy, normalised entropy in [0, 1]
+    "loss": "{:.4f}",  # cross-entropy
+    "seconds": "{:.2f}",
+    "factor": "{:.2f}",  # a ratio, shown with a trailing ×
+    "rate": "{:.1f}",  # training images per second
+    "activation": "{:.4f}",  # mean feature-map activation
+    "count": "{:,.0f}",  # integers; thousands separated by commas
+    "epoch": "{:.0f}",
+    "number": "{:g}",  # config values (learning rate, probabilities, normalisation constants)
+    "pvalue": PValueFormat(),  # a test's p-value: 4 significant digits, or "< 0.0001"
+    "statistic": "{:.2f}",  # a test statistic (t)
+    "slope": "{:+.3f}",  # a change per epoch (points or loss per epoch), always signed
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported number: its data-metric key, raw value and unit (which fixes its format)."""
+
+    key: str
+    value: float
+    unit: str
+
+    @property
+    def text(self) -> str:
+        return UNIT_FORMATS[self.unit].format(self.value)
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """A pointer to a figure by its key, printed as "Figure N" once the renderer has numbered the figures."""
+
+    key: str
+
+
+Part = Union[str, Metric, FigureRef]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """Text interleaved with metrics (and figure references); `text` is its plain reading."""
+
+    parts: tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text if isinstance(p, Metric) else f"Figure {p.key}" if isinstance(p, FigureRef) else p
+                       for p in self.parts)
+
+    @property
+    def metrics(self) -> list[Metric]:
+        return [p for p in self.parts if isinstance(p, Metric)]
+
+
+def sentence(*parts: Part | Iterable | Sentence) -> Sentence:
+    """Build a Sentence from strings, metrics, sentences and (nested) lists of them, all flattened."""
+    flat: list[Part] = []
+    for part in parts:
+        if isinstance(part, (str, Metric, FigureRef)):
+            flat.append(part)
+        elif isinstance(part, Sentence):
+            flat.extend(part.parts)
+        else:
+            flat.extend(sentence(*part).parts)
+    return Sentence(tuple(flat))
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A quantity over seeds: mean, and the sample standard deviation (ddof=1) when there are several seeds."""
+
+    key: str
+    unit: str
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> Metric:
+        return Metric(f"{self.key}.mean", float(np.mean(self.values)), self.unit)
+
+    @property
+    def std(self) -> Metric | None:
+        if self.n < 2:
+            return None
+        return Metric(f"{self.key}.std", float(np.std(self.values, ddof=1)), self.unit)
+
+    def parts(self, suffix: str = "") -> list[Part]:
+        """``mean`` or ``mean ± std``, followed by `suffix` (a unit such as "%" or " s")."""
+        std = self.std
+        return [self.mean, suffix] if std is None else [self.mean, " ± ", std, suffix]
+
+    def rekeyed(self, key: str) -> "Stat":
+        """The same values under another key (e.g. prefixed by a bundle's "b2." in a comparison)."""
+        return Stat(key, self.unit, self.values)
+
+
+def stat(key: str, unit: str, values: Iterable[float]) -> Stat:
+    """A Stat of plain floats."""
+    return Stat(key, unit, tuple(float(v) for v in values))
+
+
+# ---------------------------------------------------------------- metric keys, one builder per prefix
+
+
+def run_key(model: str, seed: int, name: str) -> str:
+    """A number of one run: ``<model>.seed<seed>.<name>``."""
+    return f"{model}.seed{seed}.{name}"
+
+
+def model_key(model: str, name: str) -> str:
+    """A number of one model over its seeds: ``<model>.<name>``."""
+    return f"{model}.{name}"
+
+
+def compare_key(name: str) -> str:
+    """A comparison of the two models of a report: ``compare.<name>``."""
+    return f"compare.{name}"
+
+
+def config_key(path: str) -> str:
+    """A config value: ``config.<section>.<field>[.<index>]``."""
+    return f"config.{path}"
+
+
+def dataset_key(name: str) -> str:
+    """A property of the data: ``dataset.<name>``."""
+    return f"dataset.{name}"
+
+
+def bundle_key(index: int, name: str) -> str:
+    """A number of the index-th compared bundle (1-based) in `reportgen compare`: ``b<index>.<name>``."""
+    return f"b{index}.{name}"
+
+
+# ---------------------------------------------------------------- layout items
+
+
+Cell = Union[str, Metric, Sentence]
+
+
+@dataclass
+class Table:
+    """A table: plain-text header, cells of text, metrics or sentences; numbered when it has a caption."""
+
+    header: list[str]
+    rows: list[list[Cell]]
+    footer: list[list[Cell]] = field(default_factory=list)
+    caption: str = ""
+    kind: str = ""  # CSS class: "kv" (label/value pairs), "left" (numbers left-aligned), "fingerprints"
+    number: int | None = None  # set by the renderer
+
+
+@dataclass
+class Figure:
+    """A drawn figure: its key (the PNG's stem), path relative to the document, caption and display width."""
+
+    key: str
+    src: str
+    caption: Cell
+    width: str = "100%"
+    number: int | None = None  # set by the renderer
+
+
+@dataclass
+class Paragraph:
+    """Sentences set as one paragraph."""
+
+    sentences: list[Sentence]
+
+
+@dataclass
+class Bullets:
+    """Sentences set as a bulleted list, one fact per item."""
+
+    sentences: list[Sentence]
+
+
+@dataclass
+class Callout:
+    """A boxed aside: a "rule" the report applies, or a "note" (a caveat)."""
+
+    kind: str
+    sentences: list[Sentence]
+    label: str = ""
+
+
+@dataclass
+class Subsection:
+    """A numbered subsection (N.k) inside a section; `key` is its HTML id."""
+
+    key: str
+    title: str
+    items: list["Item"]
+    number: str = ""  # set by the renderer
+
+
+Item = Union[Paragraph, Bullets, Callout, Table, Figure, Subsection]
+
+
+def key_value_table(pairs: Sequence[tuple[str, Cell]], caption: str = "") -> Table:
+    """A two-column table of labels and values, without header."""
+    return Table([], [[label, value] for label, value in pairs], caption=caption, kind="kv")
+
+
+def stat_cell(value: Stat, suffix: str = "") -> Sentence:
+    """``mean`` or ``mean ± std`` of a quantity over seeds, as a table cell."""
+    return sentence(value.parts(suffix))
+
+
+def listing(key: str, values: Sequence[float], unit: str = "number") -> list[Part]:
+    """Values separated by commas, each its own metric ``<key>.<index>``."""
+    parts: list[Part] = []
+    for i, v in enumerate(values):
+        parts += [", " if i else "", Metric(f"{key}.{i}", v, unit)]
+    return parts
+
+
+def p_parts(p: Metric) -> list[Part]:
+    """"p = 0.0123", or "p < 0.0001" when the value is below the displayed floor."""
+    return ["p ", p] if p.text.startswith("<") else ["p = ", p]
+
+
+# ---------------------------------------------------------------- English
+
+
+def capital(text: str) -> str:
+    """The text with its first letter upper-cased (model names keep their own case)."""
+    return text[:1].upper() + text[1:]
+
+
+def name_list(names: Sequence[str]) -> str:
+    """Names separated by commas, or "none"."""
+    return ", ".join(names) if names else "none"
+
+
+def plural(count: int, word: str) -> str:
+    """"1 seed", "3 seeds"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -1,0 +1,179 @@
+"""Render a results bundle into report.html and report.pdf, reading only the bundle (no torch).
+
+`render_report` reads the bundle once (reportgen.report.contents), lays out the sections of the
+registry that apply (reportgen.report.sections, numbered by reportgen.report.section), renders
+``templates/report.html.j2`` with Jinja2 (autoescaped: class names and config strings from a
+stranger's bundle are text, never markup) and prints the PDF with WeasyPrint through
+`BundleURLFetcher`, which serves files inside one folder (the bundle) and nothing else. Both outputs
+are rendered in memory first and then each is replaced atomically (`write_documents`), so a failure
+leaves the previous report untouched. `render_bundle` is what `reportgen render` runs: the integrity check,
+the rendering, the removal of a stale PDF and the new manifest. reportgen.compare renders its
+comparison through the same environment, fetcher and writer.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import jinja2
+
+from reportgen import __version__
+from reportgen.bundle import Bundle, atomic_output, write_manifest
+from reportgen.errors import BundleError
+from reportgen.report.contents import ReportContents
+from reportgen.report.kernel import FigureRef, Metric, Sentence
+from reportgen.report.section import FigureDrawer, figure_numbers, layout
+from reportgen.report.sections import SECTIONS
+from reportgen.report.sections.training import scale_note
+
+REPORT_HTML = "report.html"
+REPORT_PDF = "report.pdf"
+TEMPLATE = "report.html.j2"
+
+
+def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None] = lambda message: None) -> list[Path]:
+    """Re-render a complete bundle's report in place, as `reportgen render` does; return the files written.
+
+    Refuses a bundle whose results were edited since it was built (before writing anything), removes
+    a report.pdf that would no longer match when `pdf` is False, and rewrites the manifest.
+    """
+    root = Path(bundle_root)
+    Bundle(root).require_intact_results()
+    written = render_report(root, pdf=pdf)
+    stale_pdf = root / REPORT_PDF
+    if not pdf and stale_pdf.is_file():
+        stale_pdf.unlink()
+        log(f"removed {stale_pdf}: it was rendered before and would not match the new report.html")
+    write_manifest(root)
+    return written
+
+
+def render_report(bundle_root: Path, pdf: bool = True) -> list[Path]:
+    """Draw the figures and write report.html (and report.pdf) into the bundle; return the report files.
+
+    The bundle need not have its manifest yet: `reportgen build` renders its staged bundle first and
+    writes the manifest last, so that it covers the report; `render_bundle` checks completeness itself.
+    Figures an earlier rendering drew that this one does not (a section that no longer applies) are removed.
+    """
+    contents = ReportContents(Bundle(bundle_root, require_complete=False))
+    root = contents.root.resolve()
+    drawer = FigureDrawer(figures_folder(root), root)
+    html = render_html(build_context(contents, drawer))
+    written = write_documents(html, root / REPORT_HTML, root / REPORT_PDF if pdf else None)
+    drawer.remove_undrawn()
+    return written
+
+
+def build_context(contents: ReportContents, figures: FigureDrawer) -> dict[str, Any]:
+    """Everything the template shows: the title page and the laid-out sections of the registry."""
+    sections = layout(SECTIONS, contents, figures)
+    seed_count = Metric("run.seeds", len(contents.config.train.seeds), "count")
+    return {
+        "title": contents.config.report.title,
+        "created": contents.bundle.built(),
+        "reportgen_version": __version__,
+        "model_names": " and ".join(f.name for f in contents.models),
+        "epochs": contents.epochs,
+        "seed_count": seed_count,
+        "train_size": Metric("dataset.train_size", int(contents.dataset["train_size"]), "count"),
+        "test_size": Metric("dataset.test_size", int(contents.dataset["test_size"]), "count"),
+        "num_classes": Metric("dataset.num_classes", len(contents.class_names), "count"),
+        "scale_note": scale_note(contents),
+        "sections": sections,
+        "figure_numbers": figure_numbers(sections),
+    }
+
+
+def figures_folder(root: Path) -> Path:
+    """``<root>/figures``, refusing a symbolic link: a stranger's folder must not make us write outside it."""
+    folder = root / "figures"
+    if folder.is_symlink():
+        raise BundleError(f"{folder} is a symbolic link: refusing to draw figures through it")
+    return folder
+
+
+def write_documents(html: str, html_path: Path, pdf_path: Path | None) -> list[Path]:
+    """Write `html`, and its PDF print when `pdf_path` is given, each atomically; return the paths written.
+
+    The PDF is printed before anything is written (all or nothing), with links resolved against the
+    HTML file's folder, the only folder it may read from.
+    """
+    outputs = [(html_path, html.encode("utf-8"))]
+    if pdf_path is not None:
+        outputs.append((pdf_path, html_to_pdf(html, html_path.parent)))
+    for path, data in outputs:
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(data)
+    return [path for path, _ in outputs]
+
+
+def resolve_inside(root: Path, url: str) -> Path:
+    """The regular file inside `root` that a file: `url` names, or BundleError (symlinks are followed first)."""
+    parts = urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        raise BundleError(f"refusing to fetch {url}: only files inside the bundle may be used")
+    path = Path(url2pathname(parts.path)).resolve()  # resolve() follows symlinks before the check
+    if not path.is_relative_to(root) or not path.is_file():
+        raise BundleError(f"refusing to fetch {url}: it is not a file inside the bundle {root}")
+    return path
+
+
+def html_to_pdf(html: str, root: Path) -> bytes:
+    """Print `html` to PDF, resolving relative links against the folder `root`, the only one it may read.
+
+    WeasyPrint is imported here, not at module level: machines that never write a PDF (a GPU box
+    with `report.pdf: false`) need not have it.
+    """
+    import weasyprint
+    from weasyprint.urls import URLFetcherResponse
+
+    class BundleURLFetcher(weasyprint.URLFetcher):
+        """Serves regular files inside `root` and refuses all else: no /etc/passwd through an <img>, no
+        symlink out of the folder, no network."""
+
+        def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+            path = resolve_inside(root.resolve(), url)
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
+
+    document = weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=BundleURLFetcher())
+    return document.write_pdf()
+
+
+def _template_source(name: str) -> str:
+    return (files("reportgen.templates") / name).read_text(encoding="utf-8")
+
+
+def template_environment() -> jinja2.Environment:
+    """Jinja2 environment over the packaged templates, autoescaping, strict about undefined names."""
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_template_source),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.tests["metric"] = lambda value: isinstance(value, Metric)
+    env.tests["sentence"] = lambda value: isinstance(value, Sentence)
+    env.tests["figureref"] = lambda value: isinstance(value, FigureRef)
+    env.tests["numeric"] = _is_numeric
+    env.tests["kind"] = lambda value, name: type(value).__name__ == name
+    return env
+
+
+def _is_numeric(cell: Any) -> bool:
+    """Cells that read as a number (a metric, or a sentence starting with one, maybe after "+") are right-aligned."""
+    if not isinstance(cell, Sentence):
+        return isinstance(cell, Metric)
+    parts = cell.parts[1:] if cell.parts[:1] == ("+",) else cell.parts
+    return bool(parts) and isinstance(parts[0], Metric)
+
+
+def render_html(context: dict[str, Any], template: str = TEMPLATE) -> str:
+    """HTML of `template` (the report's by default, from a context made by `build_context`)."""
+    return template_environment().get_template(template).render(**context)

@@ -1,0 +1,154 @@
+"""What a report section is, and how the registry's sections are laid out into numbered ones.
+
+A section (one module under reportgen/report/sections/) subclasses `Section`: it has a key (its
+HTML id), a title, `applies(contents)` (by what the bundle holds and what its models can do, never
+by model name) and `build(contents, figures)`, which returns layout items (reportgen.report.kernel)
+and draws its figures through `figures`. A `Group` is a numbered chapter whose applicable children
+become its subsections (7.1, 7.2, ...). `layout` numbers the sections that apply, in registry
+order (appendices by letter), then their subsections, tables and figures, so numbering and the
+table of contents always come from the registry.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import matplotlib.pyplot as plt
+
+from reportgen.report.contents import ModelFacts, ReportContents
+from reportgen.report.kernel import Cell, Figure, Item, Subsection, Table
+from reportgen.report.plots import STYLE, save_figure
+
+
+class FigureDrawer:
+    """Draws a section's figures into the bundle's figures/ folder and returns them as layout items."""
+
+    def __init__(self, folder: Path, document_root: Path):
+        self.folder = folder
+        self.document_root = document_root  # the folder the HTML links figures from
+        folder.mkdir(parents=True, exist_ok=True)
+        self.drawn: set[str] = set()
+
+    def draw(self, key: str, draw: Callable[[], plt.Figure], caption: Cell, width: str = "100%") -> Figure:
+        """Save the matplotlib figure `draw()` makes as ``<key>.png`` (atomically) and return its layout item."""
+        with plt.rc_context(STYLE):
+            path = save_figure(draw(), self.folder / f"{key}.png")
+        self.drawn.add(path.name)
+        return Figure(key, path.relative_to(self.document_root).as_posix(), caption, width)
+
+
+    def remove_undrawn(self) -> None:
+        """Delete the PNGs of figures/ that this rendering did not draw (left by an earlier one)."""
+        for path in self.folder.glob("*.png"):
+            if path.name not in self.drawn:
+                path.unlink()
+
+
+class Section:
+    """One analysis of the report. Subclasses set `key` and `title` and implement `build`."""
+
+    key: str = ""
+    title: str = ""
+    appendix: bool = False  # lettered (A, B, ...) after the numbered sections
+
+    def applies(self, contents: ReportContents) -> bool:
+        """Whether the bundle holds what this section needs; a section that does not apply is left out."""
+        return True
+
+    def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+        raise NotImplementedError
+
+
+class TrainingSection(Section):
+    """A section about how models trained: it applies when some model of the bundle was trained by reportgen
+    (weights evaluated from elsewhere have no history)."""
+
+    def applies(self, contents: ReportContents) -> bool:
+        return bool(contents.trained)
+
+
+def per_model(models: Sequence[ModelFacts], key: str, body: Callable[[ModelFacts], list[Item]]) -> list[Item]:
+    """Each model's items: inline for a single model, one subsection per model (``<key>-<model>``) for several."""
+    if len(models) == 1:
+        return body(models[0])
+    return [Subsection(f"{key}-{m.key}", m.name, body(m)) for m in models]
+
+
+class Group(Section):
+    """A chapter made of sections: each applicable child becomes a numbered subsection."""
+
+    def __init__(self, key: str, title: str, children: Sequence[Section]):
+        self.key, self.title, self.children = key, title, tuple(children)
+
+    def applies(self, contents: ReportContents) -> bool:
+        return any(child.applies(contents) for child in self.children)
+
+    def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+        return [Subsection(child.key, child.title, child.build(contents, figures))
+                for child in self.children if child.applies(contents)]
+
+
+@dataclass
+class LaidOutSection:
+    """A section that applies, with its number ("7", "A") and its built items."""
+
+    key: str
+    title: str
+    number: str
+    items: list[Item]
+    subsections: list[Subsection] = field(default_factory=list)  # for the table of contents
+
+
+def layout(sections: Sequence[Section], contents: ReportContents, figures: FigureDrawer) -> list[LaidOutSection]:
+    """Build every section that applies, number sections, subsections, tables and figures in report order."""
+    laid_out: list[LaidOutSection] = []
+    numbered = lettered = 0
+    for section in sections:
+        if not section.applies(contents):
+            continue
+        if section.appendix:
+            number, lettered = string.ascii_uppercase[lettered], lettered + 1
+        else:
+            numbered += 1
+            number = str(numbered)
+        items = section.build(contents, figures)
+        subsections = _number_subsections(items, number)
+        laid_out.append(LaidOutSection(section.key, section.title, number, items, subsections))
+    _number_floats([item for s in laid_out for item in _walk(s.items)])
+    return laid_out
+
+
+def _number_subsections(items: list[Item], prefix: str) -> list[Subsection]:
+    """Give each Subsection of `items` its number (prefix.k, recursively); return the top-level ones."""
+    subsections = [item for item in items if isinstance(item, Subsection)]
+    for k, sub in enumerate(subsections, start=1):
+        sub.number = f"{prefix}.{k}"
+        _number_subsections(sub.items, sub.number)
+    return subsections
+
+
+def _walk(items: list[Item]) -> Iterator[Item]:
+    """Every item in document order, descending into subsections."""
+    for item in items:
+        yield item
+        if isinstance(item, Subsection):
+            yield from _walk(item.items)
+
+
+def _number_floats(items: list[Item]) -> None:
+    """Number the figures, and the tables that have a caption, in document order."""
+    figures = [item for item in items if isinstance(item, Figure)]
+    tables = [item for item in items if isinstance(item, Table) and item.caption]
+    for n, item in enumerate(figures, start=1):
+        item.number = n
+    for n, item in enumerate(tables, start=1):
+        item.number = n
+
+
+def figure_numbers(sections: Sequence[LaidOutSection]) -> dict[str, int]:
+    """Figure key -> its number, for the FigureRef parts of sentences."""
+    return {item.key: item.number for s in sections for item in _walk(s.items)
+            if isinstance(item, Figure) and item.number is not None}

@@ -1,0 +1,39 @@
+"""The registry of report sections, in report order: numbering and contents come from this list.
+
+Adding an analysis: one module in this package (a `Section` subclass: key, title, `applies`, `build`),
+one line below, and one test module (tests/test_section_<name>.py); docs/sections.md walks through it.
+"""
+
+from __future__ import annotations
+
+from reportgen.report.section import Group, Section
+from reportgen.report.sections.accuracy import Accuracy
+from reportgen.report.sections.architectures import Architectures
+from reportgen.report.sections.attention import Attention
+from reportgen.report.sections.conclusion import Conclusion
+from reportgen.report.sections.curves import Curves
+from reportgen.report.sections.data import Data
+from reportgen.report.sections.errors import Errors
+from reportgen.report.sections.feature_maps import FeatureMaps
+from reportgen.report.sections.generalisation import Generalisation
+from reportgen.report.sections.introduction import Introduction
+from reportgen.report.sections.per_seed import PerSeed
+from reportgen.report.sections.results import Results
+from reportgen.report.sections.setup import Setup
+from reportgen.report.sections.speed import Speed
+from reportgen.report.sections.training import Training
+from reportgen.report.sections.weights import EvaluatedWeights
+
+SECTIONS: tuple[Section, ...] = (
+    Introduction(),
+    Setup(),
+    EvaluatedWeights(),
+    Data(),
+    Architectures(),
+    Training(),
+    Results(),
+    Group("analysis", "Analysis of performance", [Accuracy(), Speed(), Generalisation(), Errors()]),
+    Group("learning", "Learning behaviour", [Curves(), FeatureMaps(), Attention()]),
+    Conclusion(),
+    PerSeed(),
+)

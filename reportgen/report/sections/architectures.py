@@ -1,0 +1,41 @@
+"""Section "Architectures": each model's description (from its registry entry) and its layer table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportgen.architectures import ARCHITECTURES
+from reportgen.report.contents import ReportContents
+from reportgen.report.kernel import Cell, Item, Metric, Paragraph, Subsection, Table, model_key, sentence
+from reportgen.report.section import FigureDrawer, Section
+
+
+def _shape_text(shape: Any) -> str:
+    return " × ".join(str(d) for d in shape) if isinstance(shape, (list, tuple)) else str(shape)
+
+
+def architecture_table(model: str, spec: dict[str, Any]) -> Table:
+    """architectures.json's layer list of one model, with the total parameter count."""
+    rows: list[list[Cell]] = [
+        [layer["name"], layer["type"], _shape_text(layer["output_shape"]),
+         Metric(model_key(model, f"arch.layer{j}.parameters"), int(layer["parameters"]), "count")]
+        for j, layer in enumerate(spec["layers"])
+    ]
+    footer: list[list[Cell]] = [["total", "", "", Metric(model_key(model, "parameters"), int(spec["parameters"]),
+                                                          "count")]]
+    return Table(["layer", "type", "output shape", "parameters"], rows, footer,
+                 caption=f"{spec['display_name']}: layers, output shapes (per image) and trainable parameters.")
+
+
+class Architectures(Section):
+    key = "architectures"
+    title = "Architectures"
+
+    def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+        out: list[Item] = []
+        for f in contents.models:
+            entry = ARCHITECTURES.get(f.key)
+            text = [Paragraph([sentence(entry.describe(contents.config, len(contents.class_names)))])] if entry else []
+            out.append(Subsection(f"architecture-{f.key}", f.name,
+                                  [*text, architecture_table(f.key, contents.architectures[f.key])]))
+        return out

@@ -1,0 +1,75 @@
+"""Section "Setup and reproducibility": software, hardware, seeds and the runs of the build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportgen.report.contents import ReportContents, has_history
+from reportgen.report.kernel import Cell, Item, Metric, Paragraph, Table, key_value_table, run_key, sentence
+from reportgen.report.section import FigureDrawer, Section
+
+MISSING = "not recorded"
+
+
+def run_accuracy(run) -> Metric:
+    """One run's overall test accuracy, in percent."""
+    return Metric(run_key(run.model, run.seed, "accuracy"), 100 * run.metrics["accuracy"], "percent")
+
+
+def environment_table(contents: ReportContents) -> Table:
+    """Software versions, device, precision and data fingerprint of the build."""
+    env: dict[str, Any] = contents.environment
+    devices = sorted({f"{r.info.get('device', MISSING)} / {r.info.get('precision', MISSING)}"
+                      for runs in contents.runs.values() for r in runs})
+    return key_value_table([
+        ("Python", str(env.get("python", MISSING))),
+        ("PyTorch", str(env.get("torch", MISSING))),
+        ("torchvision", str(env.get("torchvision", MISSING))),
+        ("PyTorch Lightning", str(env.get("lightning", MISSING))),
+        ("platform", str(env.get("platform", MISSING))),
+        ("device", f"{env.get('device', MISSING)} ({env.get('device_name', MISSING)})"),
+        ("CPU threads", Metric("env.num_threads", int(env["num_threads"]), "count")
+         if "num_threads" in env else MISSING),
+        ("precision", str(env.get("precision", MISSING))),
+        ("device / precision of the runs", ", ".join(devices)),
+        ("dataset fingerprint (sha256)", str(contents.dataset.get("fingerprint", MISSING))),
+    ])
+
+
+def _run_row(run) -> list[Cell]:
+    """Model, seed, status, test accuracy, and, for a trained run, its time and final-epoch accuracies."""
+    row: list[Cell] = [run.display_name, str(run.seed), str(run.info.get("status", MISSING)),
+                       sentence(run_accuracy(run), "%")]
+    if not has_history(run):
+        return row + ["evaluated, not trained"] + [""] * 3
+    time, epochs = float(run.info["train_time_s"]), len(run.history["epoch"])
+    return row + [
+        Metric(run_key(run.model, run.seed, "train_time_s"), time, "seconds"),
+        Metric(run_key(run.model, run.seed, "epoch_time_s"), time / epochs, "seconds"),
+        sentence(Metric(run_key(run.model, run.seed, "final_train_acc"), 100 * run.history["train_acc"][-1],
+                        "percent"), "%"),
+        sentence(Metric(run_key(run.model, run.seed, "final_val_acc"), 100 * run.history["val_acc"][-1],
+                        "percent"), "%"),
+    ]
+
+
+def runs_table(contents: ReportContents) -> Table:
+    """One row per run (model and seed)."""
+    rows = [_run_row(run) for runs in contents.runs.values() for run in runs]
+    return Table(["model", "seed", "status", "test accuracy", "training time (s)", "time per epoch (s)",
+                  "final train acc.", "final val. acc."], rows,
+                 caption="Runs in this bundle (status \"reused\": not retrained by the build that wrote this bundle).")
+
+
+class Setup(Section):
+    key = "setup"
+    title = "Setup and reproducibility"
+
+    def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+        return [
+            Paragraph([sentence("The software, hardware and seeds of the build are recorded below. Runs with the same "
+                                "seed, data fingerprint and settings can still differ slightly across hardware and "
+                                "library versions.")]),
+            environment_table(contents),
+            runs_table(contents),
+        ]

@@ -1,0 +1,212 @@
+"""The report's statistics: McNemar's exact test, t-tests over seeds, the significance verdict, the bootstrap.
+
+Significance of an accuracy difference (`accuracy_significance`; its rule is printed by
+reportgen.report.rules.significance_rule). Two tests, at the level `alpha` of the report config:
+
+* McNemar's exact test, per seed that both sides ran with, on their predictions of the same test
+  images: b images only the first side classifies correctly, c only the second; the two-sided
+  binomial test of b successes in b + c trials at 1/2 (p = 1 when b + c = 0);
+* with two or more seeds per side, a t-test over seeds of the test accuracy: paired by seed
+  (scipy.stats.ttest_rel) when both sides ran the same seeds, Welch's (ttest_ind, unequal variances)
+  otherwise.
+
+The difference is *significant* when every test that applies rejects equal accuracy: McNemar gives
+p < alpha in favour of the side that is more accurate on average in more than half of the seeds it
+was run on, and, when there is a t-test, its p < alpha. When no test applies the difference is not
+significant. A "side" is a model (in a report) or a bundle (in `reportgen compare`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Sequence
+
+import numpy as np
+from scipy.stats import binomtest, ttest_ind, ttest_rel
+
+from reportgen.bundle import RunData
+from reportgen.errors import BundleError
+from reportgen.report.kernel import Metric, Part, Stat, p_parts, stat
+
+
+def mcnemar_test(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[int, int, float]:
+    """McNemar's exact test on two sides' predictions of the same images: (b, c, two-sided p).
+
+    b counts images only the first side classifies correctly, c those only the second does.
+    """
+    first_right, second_right = first == labels, second == labels
+    b = int(np.sum(first_right & ~second_right))
+    c = int(np.sum(~first_right & second_right))
+    p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0  # no discordant image: no evidence of a difference
+    return b, c, float(p)
+
+
+def ttest(first: Sequence[float], second: Sequence[float], paired: bool) -> tuple[float, float]:
+    """(t, p) of a two-sided t-test of two samples over seeds: paired by position, or Welch's.
+
+    Samples (or differences) without any spread leave t undefined: identical values read as t = 0,
+    p = 1 (no evidence of a difference); a constant non-zero difference as scipy's limit, |t| = inf, p = 0.
+    """
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns about the zero spread handled below
+        result = ttest_rel(first, second) if paired else ttest_ind(first, second, equal_var=False)
+    t, p = float(result.statistic), float(result.pvalue)
+    return (0.0, 1.0) if math.isnan(p) else (t, p)
+
+
+@dataclass(frozen=True)
+class SignificanceTest:
+    """A test's result, whose fields are reported as metrics ``<key>.<field>`` in the units of UNITS."""
+
+    key: str  # e.g. "compare.mcnemar.seed42", "compare.ttest"
+    UNITS: ClassVar[dict[str, str]] = {}
+
+    def metric(self, name: str) -> Metric:
+        return Metric(f"{self.key}.{name}", getattr(self, name), self.UNITS[name])
+
+
+@dataclass(frozen=True)
+class McNemar(SignificanceTest):
+    """McNemar's exact test of two sides' test predictions at one seed (see `mcnemar_test`)."""
+
+    UNITS = {"b": "count", "c": "count", "p": "pvalue", "diff_pts": "points"}
+    seed: int
+    b: int  # test images only the first side classifies correctly
+    c: int  # test images only the second side classifies correctly
+    p: float
+    images: int  # test images compared
+
+    @property
+    def diff_pts(self) -> float:
+        """First side's accuracy minus the second's at this seed, in points: (b - c) / images."""
+        return 100 * (self.b - self.c) / self.images
+
+    def significant_towards(self, direction: int, alpha: float) -> bool:
+        """p < alpha with the first side ahead (direction 1) or the second (-1)."""
+        return self.p < alpha and direction != 0 and int(np.sign(self.b - self.c)) == direction
+
+
+@dataclass(frozen=True)
+class TTest(SignificanceTest):
+    """A t-test over seeds of two sides' values (see `ttest`)."""
+
+    UNITS = {"t": "statistic", "p": "pvalue"}
+    paired: bool
+    t: float
+    p: float
+
+    @property
+    def name(self) -> str:
+        return "paired t-test" if self.paired else "Welch's t-test"
+
+
+def ttest_over_seeds(key: str, first: Sequence[float], second: Sequence[float], paired: bool) -> TTest | None:
+    """The t-test of two per-seed samples, or None with fewer than two seeds on a side."""
+    if min(len(first), len(second)) < 2:
+        return None
+    return TTest(key, paired, *ttest(first, second, paired))
+
+
+@dataclass(frozen=True)
+class Significance:
+    """Whether the first and second of two sets of runs differ in test accuracy, by the module's rule."""
+
+    key: str  # prefix of every metric, e.g. "compare"
+    alpha: float
+    mcnemar: tuple[McNemar, ...]  # one per seed both ran with, in seed order
+    ttest: TTest | None  # with two or more seeds on each side
+    difference: Stat  # first minus second accuracy, points: per paired seed, else the difference of the means
+
+    @property
+    def direction(self) -> int:
+        """1 when the first is more accurate on average, -1 when the second is, 0 when they are equal."""
+        return int(np.sign(self.difference.mean.value))
+
+    @property
+    def mcnemar_majority(self) -> Metric:
+        """Seeds whose McNemar test is significant in favour of the side ahead on average."""
+        agreeing = sum(m.significant_towards(self.direction, self.alpha) for m in self.mcnemar)
+        return Metric(f"{self.key}.mcnemar.significant_seeds", agreeing, "count")
+
+    @property
+    def tested(self) -> bool:
+        return bool(self.mcnemar) or self.ttest is not None
+
+    @property
+    def significant(self) -> bool:
+        mcnemar_ok = not self.mcnemar or 2 * int(self.mcnemar_majority.value) > len(self.mcnemar)
+        ttest_ok = self.ttest is None or self.ttest.p < self.alpha
+        return self.tested and self.direction != 0 and mcnemar_ok and ttest_ok
+
+    @property
+    def verdict(self) -> str:
+        return "significant" if self.significant else "not significant"
+
+
+def percent_accuracies(runs: Sequence[RunData]) -> list[float]:
+    """Each run's test accuracy in percent, as stored in metrics.json."""
+    return [100 * float(run.metrics["accuracy"]) for run in runs]
+
+
+def accuracy_significance(first: Sequence[RunData], second: Sequence[RunData], alpha: float,
+                          key: str = "compare") -> Significance:
+    """Test whether the runs of `first` and `second` (each sorted by seed) differ in test accuracy.
+
+    The runs must have predicted the same test images; McNemar pairs the runs of equal seeds.
+    """
+    by_seed = {run.seed: run for run in second}
+    common = [run for run in first if run.seed in by_seed]
+    if any(not np.array_equal(run.labels, by_seed[run.seed].labels) for run in common):
+        raise BundleError("the runs to compare were evaluated on different test images: no paired test is possible")
+    mcnemar = tuple(
+        McNemar(f"{key}.mcnemar.seed{run.seed}", run.seed,
+                *mcnemar_test(run.labels, run.preds, by_seed[run.seed].preds), images=len(run.labels))
+        for run in common)
+    paired = len(common) == len(first) == len(second)
+    first_acc, second_acc = percent_accuracies(first), percent_accuracies(second)
+    differences = [m.diff_pts for m in mcnemar] if paired else [np.mean(first_acc) - np.mean(second_acc)]
+    return Significance(key, alpha, mcnemar, ttest_over_seeds(f"{key}.ttest", first_acc, second_acc, paired),
+                        stat(f"{key}.seed_diff_pts", "points", differences))
+
+
+def significance_evidence(sig: Significance, side: str = "model") -> list[Part]:
+    """The test results behind a verdict, e.g. "paired t-test over seeds, p = 0.0123; McNemar p < 0.05 ... 3 seeds"."""
+    parts: list[Part] = []
+    if sig.ttest is not None:
+        parts += [f"{sig.ttest.name} over seeds, ", *p_parts(sig.ttest.metric("p"))]
+    if len(sig.mcnemar) == 1:
+        parts += ["; " if parts else "", "McNemar ", *p_parts(sig.mcnemar[0].metric("p"))]
+    elif sig.mcnemar:
+        parts += ["; " if parts else "", f"McNemar p < {sig.alpha:g} for the {side} ahead in ", sig.mcnemar_majority,
+                  " of ", Metric(f"{sig.key}.mcnemar.seeds", len(sig.mcnemar), "count"), " seeds"]
+    return parts or ["no test applies: the runs share no seed and there are fewer than two seeds on a side"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap percentile confidence interval of a statistic, with its point estimate."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float  # e.g. 0.95
+    resamples: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, seed: int, resamples: int = 1000,
+                       level: float = 0.95) -> Interval:
+    """Percentile bootstrap over n items (e.g. test images): `statistic` takes an index array.
+
+    Deterministic given `seed` (numpy's default generator), so a re-render reproduces the interval.
+    """
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(resamples)])
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return Interval(float(statistic(np.arange(n))), float(low), float(high), level, resamples)

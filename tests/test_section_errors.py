@@ -1,0 +1,82 @@
+"""Section "Errors": confused pairs and the within-group share of errors against its chance baseline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from reportgen.report.kernel import Metric
+from reportgen.report.sections.errors import (
+    Errors,
+    chance_within_group_share,
+    confused_pairs,
+    confusion_sentences,
+    within_group_share,
+)
+from tests.bundle_factory import CIFAR10_CLASSES
+from tests.section_helpers import build, contents, text
+
+
+def _cifar_confusion(errors: dict[tuple[str, str], int], correct: int = 50) -> np.ndarray:
+    index = {name: i for i, name in enumerate(CIFAR10_CLASSES)}
+    cm = np.eye(10, dtype=np.int64) * correct
+    for (true, pred), count in errors.items():
+        cm[index[true], index[pred]] = count
+    return cm
+
+
+def test_confused_pairs_combine_both_directions():
+    cm = np.array([[10, 3, 1], [4, 10, 0], [2, 5, 10]])
+    pairs = confused_pairs(cm, ["a", "b", "c"], top=2)
+    assert [(p.first, p.second, p.count) for p in pairs] == [("a", "b", 7), ("b", "c", 5)]
+    assert pairs[0].share_pct == pytest.approx(100 * 7 / 15)
+
+
+def test_within_group_share_on_a_hand_made_confusion():
+    cm = _cifar_confusion({("cat", "dog"): 6, ("dog", "cat"): 4, ("truck", "automobile"): 5, ("bird", "airplane"): 5})
+    assert within_group_share(cm, CIFAR10_CLASSES) == pytest.approx(75.0)
+    assert within_group_share(np.ones((3, 3)), ["x", "y", "z"]) is None
+    assert chance_within_group_share(np.ones((3, 3)), ["x", "y", "z"]) is None
+
+
+def test_chance_share_of_errors_spread_evenly_is_the_unweighted_baseline():
+    errors = {(true, pred): 1 for true in CIFAR10_CLASSES for pred in CIFAR10_CLASSES if true != pred}
+    assert chance_within_group_share(_cifar_confusion(errors), CIFAR10_CLASSES) == \
+        pytest.approx(100 * (6 * 5 + 4 * 3) / 90)
+
+
+def test_chance_share_is_weighted_by_where_the_errors_fall():
+    vehicles_only = _cifar_confusion({("truck", "cat"): 4, ("ship", "airplane"): 2})
+    animals_only = _cifar_confusion({("cat", "dog"): 10, ("bird", "airplane"): 5})
+    mixed = _cifar_confusion({("cat", "dog"): 6, ("truck", "automobile"): 3, ("bird", "airplane"): 1})
+    assert chance_within_group_share(vehicles_only, CIFAR10_CLASSES) == pytest.approx(100 * 3 / 9)
+    assert chance_within_group_share(animals_only, CIFAR10_CLASSES) == pytest.approx(100 * 5 / 9)
+    assert chance_within_group_share(mixed, CIFAR10_CLASSES) == pytest.approx(100 * (7 * 5 / 9 + 3 * 3 / 9) / 10)
+    assert chance_within_group_share(_cifar_confusion({}), CIFAR10_CLASSES) is None  # no errors
+
+
+def test_each_model_gets_its_own_error_weighted_baseline(tmp_path):
+    report = contents(tmp_path / "b")
+    for key in ("cnn", "vit"):
+        facts = report.facts[key]
+        _, groups = confusion_sentences(facts)
+        (chance,) = [m for m in groups.metrics if m.key.endswith("within_group_chance_pct")]
+        assert chance == Metric(f"{key}.confusion.within_group_chance_pct",
+                                chance_within_group_share(facts.confusion, CIFAR10_CLASSES), "percent")
+    skewed = replace(report.facts["cnn"], confusion=_cifar_confusion({("truck", "cat"): 4, ("ship", "dog"): 6}))
+    _, groups = confusion_sentences(skewed)
+    assert "Of its errors, 0.00% stay within a group, against 33.33% expected" in groups.text
+
+
+def test_the_groups_are_defined_once_and_only_for_cifar_classes(tmp_path):
+    cifar = text(build(Errors(), contents(tmp_path / "a")))
+    assert cifar.count("animals (bird, cat, deer, dog, frog, horse)") == 1
+    assert cifar.count("stay within a group") == 2
+    other = text(build(Errors(), contents(tmp_path / "b", num_classes=4)))
+    assert "group" not in other and "most frequent confusions" in other
+
+
+def test_several_seeds_are_summed(tmp_path):
+    assert "summed over 3 seeds" in text(build(Errors(), contents(tmp_path / "b", seeds=(1, 2, 3))))

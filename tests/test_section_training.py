@@ -1,0 +1,19 @@
+"""Section "Training workflow": the hyperparameters as run and the reduced-scale note."""
+
+from __future__ import annotations
+
+from reportgen.report.sections.training import Training, scale_note
+from tests.section_helpers import build, contents, tables, text
+
+
+def test_hyperparameters_as_run(tmp_path):
+    items = build(Training(), contents(tmp_path / "b", config_overrides={"train.lr": 5e-4}))
+    optimiser = tables(items)[0].rows[0][1]
+    assert optimiser.text == "AdamW, learning rate 0.0005, weight decay 0.05"
+    assert "This run trained for 5 epochs; the seed protocol is 80." in text(items)
+
+
+def test_scale_note_only_for_reduced_runs(tmp_path):
+    note = scale_note(contents(tmp_path / "a"))
+    assert note is not None and "trained for 5 epochs on 2,000 training images" in note.text
+    assert scale_note(contents(tmp_path / "b", epochs=80, train_size=50_000, test_size=100)) is None
