@@ -546,10 +546,13 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
     if not lines:
         _refuse(path, "is empty")
     header = lines[0].split(",")  # numbers and plain column names only: no quoting to parse
-    rows = [line.split(",") for line in lines[1:] if line]
-    try:
-        values = np.array(rows, dtype=np.float64).reshape(len(rows), len(header))
-    except ValueError:  # ragged rows, or a field that is not a number
+    values = np.empty((0, len(header)))
+    if any(lines[1:]):
+        try:  # numpy's C parser: three times as fast as splitting in Python, for a class of bundles
+            values = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2, comments=None)
+        except ValueError:  # ragged rows, or a field that is not a number
+            values = None
+    if values is None or values.shape[1] != len(header):
         _refuse(path, f"holds a value that is not a number, or a row that has not {len(header)} values")
     if not np.isfinite(values).all():
         _refuse(path, "holds a value that is not a finite number (nan or inf)")

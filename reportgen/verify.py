@@ -60,10 +60,11 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
     _read_the_rest(bundle, all_runs)
     checks.append(_check_same_labels(all_runs, bundle.dataset()["test_size"], len(classes)))
     for model, runs in all_runs.items():
-        for run in runs:
-            checks += _check_run(bundle, run, classes, bundle.config().train.epochs)
-            expected_metrics.update(_expected_run_metrics(run, classes))
-        expected_metrics.update(_expected_model_metrics(model, runs, classes))
+        recomputed = [compute_metrics(run.labels, run.preds, classes) for run in runs]
+        for run, metrics in zip(runs, recomputed):
+            checks += _check_run(bundle, run, metrics, bundle.config().train.epochs)
+            expected_metrics.update(_expected_run_metrics(run, metrics))
+        expected_metrics.update(_expected_model_metrics(model, recomputed))
     checks += _check_report_numbers(bundle, expected_metrics)
     return checks
 
@@ -106,8 +107,8 @@ def _name(run: RunData) -> str:
     return f"{run.model} seed {run.seed}"
 
 
-def _check_run(bundle: Bundle, run: RunData, classes: list[str], epochs: int) -> list[Check]:
-    recomputed = compute_metrics(run.labels, run.preds, classes)
+def _check_run(bundle: Bundle, run: RunData, recomputed: dict, epochs: int) -> list[Check]:
+    """The checks of one run; `recomputed` is compute_metrics of its predictions."""
     mismatches = _differences(recomputed, run.metrics)
     argmax_ok = bool(np.all(run.probs[np.arange(len(run.preds)), run.preds] >= run.probs.max(axis=1) - 1e-6))
     checks = [
@@ -145,9 +146,8 @@ def _differences(expected, actual, path: str = "") -> list[str]:
     return [] if expected == actual else [f"{path}: stored {actual!r}, recomputed {expected!r}"]
 
 
-def _expected_run_metrics(run: RunData, classes: list[str]) -> dict[str, Metric]:
-    """The per-run numbers the report shows, recomputed from predictions and history."""
-    m = compute_metrics(run.labels, run.preds, classes)
+def _expected_run_metrics(run: RunData, m: dict) -> dict[str, Metric]:
+    """The per-run numbers the report shows, from its recomputed metrics `m` and its history."""
     prefix = f"{run.model}.seed{run.seed}"
     out = [Metric(f"{prefix}.accuracy", 100 * m["accuracy"], "percent")]
     out += [Metric(f"{prefix}.macro.{k}", v, "fraction") for k, v in m["macro"].items()]
@@ -161,10 +161,11 @@ def _expected_run_metrics(run: RunData, classes: list[str]) -> dict[str, Metric]
     return {metric.key: metric for metric in out}
 
 
-def _expected_model_metrics(model: str, runs: list[RunData], classes: list[str]) -> dict[str, Metric]:
-    accuracies = [100 * compute_metrics(r.labels, r.preds, classes)["accuracy"] for r in runs]
+def _expected_model_metrics(model: str, recomputed: list[dict]) -> dict[str, Metric]:
+    """Mean (and std) over seeds of `model`'s test accuracy, from its runs' recomputed metrics."""
+    accuracies = [100 * m["accuracy"] for m in recomputed]
     out = {f"{model}.accuracy.mean": Metric(f"{model}.accuracy.mean", float(np.mean(accuracies)), "percent")}
-    if len(runs) > 1:
+    if len(recomputed) > 1:
         out[f"{model}.accuracy.std"] = Metric(f"{model}.accuracy.std", float(np.std(accuracies, ddof=1)), "percent")
     return out
 
