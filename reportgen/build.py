@@ -98,16 +98,21 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
         if not primary:
             shutil.rmtree(staged, ignore_errors=True)
             return []
-        log("rendering report")
-        from reportgen.report import render_report  # the render side, shared with `reportgen render`
-
-        render_report(staged, pdf=config.report.pdf)
-        write_manifest(staged)
-        publish(staged, out)
+        render_and_publish(staged, out, config.report.pdf, log)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return outcomes
+
+
+def render_and_publish(staged: Path, out: Path, pdf: bool, log: Callable[[str], None]) -> None:
+    """Render the report of the complete bundle in `staged`, write its manifest last and publish it at `out`."""
+    log("rendering report")
+    from reportgen.report import render_report  # the render side, shared with `reportgen render`
+
+    render_report(staged, pdf=pdf)
+    write_manifest(staged)
+    publish(staged, out)
 
 
 def is_primary_process() -> bool:

@@ -309,7 +309,8 @@ class Bundle:
         return self._cache[key]
 
     def manifest(self) -> dict[str, Any]:
-        return self._cached("manifest", lambda: _checked_manifest(read_json(self.root / MANIFEST), self.root / MANIFEST))
+        path = self.root / MANIFEST
+        return self._cached("manifest", lambda: _checked_manifest(read_json(path), path))
 
     def read_text(self, name: str) -> str:
         """The bundle file `name` (posix path relative to the bundle) as text, read as every bundle file is."""

@@ -27,8 +27,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from reportgen.build import _check_against_data, architecture_entry, write_shared_files
-from reportgen.bundle import publish, staging_dir, write_json, write_manifest, write_predictions
+from reportgen.build import _check_against_data, architecture_entry, render_and_publish, write_shared_files
+from reportgen.bundle import staging_dir, write_json, write_predictions
 from reportgen.config import KNOWN_MODELS, Config
 from reportgen.data import ImageData, load_data
 from reportgen.errors import ConfigError, WeightsError
@@ -152,12 +152,7 @@ def evaluate(weights: dict[str, Path], config: Config, out: Path,
     staged = staging_dir(out)
     try:
         runs = _assemble(config, data, models, raw, weights, staged, device, precision, log)
-        log("rendering report")
-        from reportgen.report import render_report  # the render side, shared with `reportgen render`
-
-        render_report(staged, pdf=config.report.pdf)
-        write_manifest(staged)
-        publish(staged, out)
+        render_and_publish(staged, out, config.report.pdf, log)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise

@@ -443,7 +443,8 @@ both recomputed from the predictions (mean over seeds). Possible copies: identic
 or agreement on at least {{ (100 * meta.near_identical.agreement)|round(1) }} % of at least
 {{ meta.near_identical.min_images }} test images with the same wrong class on at least
 {{ (100 * meta.near_identical.same_errors)|round(0)|int }} % of the errors. Click a column to sort.</p>
-{% if criteria %}<p>Rubric: {% for c in criteria %}{{ c.name }} ({{ c.points }} points){{ "; " if not loop.last }}{% endfor %}.</p>{% endif %}
+{% if criteria %}<p>Rubric: {% for c in criteria %}{{ c.name }} ({{ c.points }} points)
+{{- "; " if not loop.last }}{% endfor %}.</p>{% endif %}
 <table id="grades"><thead><tr>{% for column in columns %}<th>{{ column }}</th>{% endfor %}</tr></thead>
 <tbody>{% for cells in table %}{% set row = rows[loop.index0] %}
 <tr class="{{ 'failed' if not row.verified or row.deep_verified == false else ('flagged' if row.flags else '') }}">

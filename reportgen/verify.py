@@ -333,8 +333,8 @@ def _prediction_checks(name: str, run: RunData, fresh: np.ndarray, tolerance: To
     detail = f"{int(differ.sum())} of {len(differ)} differ ({tolerance.describe()})"
     if len(beyond):
         i = int(beyond[0])
-        detail = (f"image {i} is predicted class {int(run.preds[i])} in predictions.csv but class {int(fresh_preds[i])} "
-                  f"by the weights, with a clear margin ({len(beyond)} such images); " + detail)
+        detail = (f"image {i} is predicted class {int(run.preds[i])} in predictions.csv but class "
+                  f"{int(fresh_preds[i])} by the weights, with a clear margin ({len(beyond)} such images); " + detail)
     worst = float(np.abs(fresh - run.probs).max())
     return [
         Check(f"{name}: stored predictions follow from the weights", preds_ok, detail),
