@@ -46,12 +46,14 @@ ORIGINS = ("trained", "evaluated")  # run.json "origin"; absent means trained (b
 
 MiB = 1 << 20
 # The largest file of each kind a bundle may hold, by suffix. Generous for real bundles (the seed
-# protocol's predictions.csv is about 1 MiB, each weights.pt about 5 MiB, report.pdf a few MiB) and
-# small enough that a hostile bundle cannot exhaust memory or time: a larger file is refused unread.
-SIZE_CAPS = {".json": 8 * MiB, ".yaml": 1 * MiB, ".csv": 64 * MiB, ".npz": 64 * MiB, ".pt": 512 * MiB,
+# protocol's predictions.csv is about 1 MiB, each weights.pt about 5 MiB: a model 800 times larger
+# still fits; report.pdf a few MiB) and small enough that a hostile bundle cannot exhaust memory or
+# time: a larger file is refused unread.
+SIZE_CAPS = {".json": 8 * MiB, ".yaml": 1 * MiB, ".csv": 64 * MiB, ".npz": 64 * MiB, ".pt": 4096 * MiB,
              ".html": 32 * MiB, ".pdf": 128 * MiB, ".png": 16 * MiB}
 OTHER_FILE_CAP = 16 * MiB  # any other suffix
 MAX_FILES = 10_000  # a real bundle holds a few dozen
+MAX_BUNDLE_SIZE = 8192 * MiB  # all files together: hashing them must end within seconds
 NPZ_UNPACKED_CAP = 256 * MiB  # an .npz is a zip archive: what its arrays may take once unpacked
 PROBABILITY_SUM_TOLERANCE = 1e-3  # rows are written with 6 decimals: K rounding errors of 5e-7 at most
 MAX_CLASSES = 1000
@@ -192,10 +194,12 @@ def scan_bundle(root: Path) -> dict[str, Path]:
     """Every file under `root` but clutter, by posix path relative to it, sorted.
 
     Refuses (BundleError) what would make a reader leave the bundle, block or run without end:
-    symbolic links, devices, fifos and sockets, a file over its size cap, more than MAX_FILES files.
+    symbolic links, devices, fifos and sockets, a file over its size cap, more than MAX_FILES files
+    or MAX_BUNDLE_SIZE bytes.
     Hidden folders are clutter and are not entered.
     """
     files: dict[str, Path] = {}
+    total = 0
     pending = [root]
     while pending:
         folder = pending.pop()
@@ -221,8 +225,10 @@ def scan_bundle(root: Path) -> dict[str, Path]:
             if size > size_cap(name):
                 raise BundleError(_oversized(root / name, size))
             files[name] = Path(entry.path)
-            if len(files) > MAX_FILES:
-                raise BundleError(f"{root} holds more than {MAX_FILES:,} files: it is not a reportgen bundle")
+            total += size
+            if len(files) > MAX_FILES or total > MAX_BUNDLE_SIZE:
+                raise BundleError(f"{root} holds more than {MAX_FILES:,} files or {MAX_BUNDLE_SIZE / MiB:g} MiB: "
+                                  "it is not a reportgen bundle")
     return dict(sorted(files.items()))
 
 

@@ -49,9 +49,9 @@ GRADES_CSV, GRADES_JSON, GRADES_HTML = "grades.csv", "grades.json", "grades.html
 NEAR_IDENTICAL_AGREEMENT = 0.99
 NEAR_IDENTICAL_SAME_ERRORS = 0.90
 NEAR_IDENTICAL_MIN_IMAGES = 1000
-# Config keys that do not change results: where files are, CPU threads, and how the report looks.
+# Config keys that do not change results: where files are, CPU threads, what the report shows and analyses.
 IGNORED_CONFIG_KEYS = ("data.dir", "data.cache_dir", "train.num_threads")
-IGNORED_CONFIG_PREFIXES = ("report.",)
+IGNORED_CONFIG_PREFIXES = ("report.", "analysis.")
 NUMBERS_CHECKS = ("metrics.json recomputed from predictions.csv", "report.html: numbers equal")
 
 
@@ -149,7 +149,7 @@ def _run_print(bundle: Bundle, run: RunData) -> RunPrint:
 def config_changes(config: Config) -> list[str]:
     """The config keys whose values differ from the seed protocol (Config()'s defaults), as key=value.
 
-    Keys that do not change results (IGNORED_CONFIG_KEYS, report.*) are left out.
+    Keys that do not change results (IGNORED_CONFIG_KEYS, report.*, analysis.*) are left out.
     """
     ours, seed = flatten(config.to_dict()), flatten(Config().to_dict())
     return [f"{key}={json.dumps(value)[:80]}" for key, value in ours.items()

@@ -251,6 +251,11 @@ def test_too_many_files_are_refused(root, monkeypatch):
     refused(root, "more than 5 files")
 
 
+def test_too_many_bytes_are_refused(root, monkeypatch):
+    monkeypatch.setattr(bundle_module, "MAX_BUNDLE_SIZE", 10_000)
+    refused(root, "or 0.00953674 MiB")
+
+
 # ---------------------------------------------------------------- malformed JSON, CSV and YAML
 
 
