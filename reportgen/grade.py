@@ -103,7 +103,7 @@ def read_submission(path: Path) -> Submission:
         _fill_row(submission, bundle, checks)
     except ReportgenError as exc:
         submission.row["verify_failure"] = str(exc)
-    except Exception as exc:  # noqa: BLE001 -- see the docstring
+    except Exception as exc:  # see the docstring: the row names it
         submission.row["verify_failure"] = f"unreadable ({type(exc).__name__}: {str(exc)[:200]})"
     return submission
 
@@ -122,23 +122,22 @@ def _fill_row(submission: Submission, bundle: Bundle, checks: list[Check]) -> No
     classes = bundle.dataset()["classes"]
     row["verify_failure"] = first_failure(checks)
     row["verified"] = not row["verify_failure"]
-    origins = sorted({run.origin for model_runs in runs.values() for run in model_runs})
-    row["origin"] = "/".join(origins)
+    every_run = [run for model_runs in runs.values() for run in model_runs]
+    row["origin"] = "/".join(sorted({run.origin for run in every_run}))
     row["dataset"] = bundle.dataset()["fingerprint"][:12]
-    for model, model_runs in runs.items():
-        if model in KNOWN_MODELS:
-            metrics = [compute_metrics(run.labels, run.preds, classes) for run in model_runs]
-            row[f"{model}_accuracy"] = round(100 * float(np.mean([m["accuracy"] for m in metrics])), 2)
-            row[f"{model}_macro_f1"] = round(float(np.mean([m["macro"]["f1"] for m in metrics])), 4)
-    epochs = [run.info["epochs"] for model_runs in runs.values() for run in model_runs if run.history is not None]
+    for model, model_runs in runs.items():  # the config allows only KNOWN_MODELS, the sheet's columns
+        metrics = [compute_metrics(run.labels, run.preds, classes) for run in model_runs]
+        row[f"{model}_accuracy"] = round(100 * float(np.mean([m["accuracy"] for m in metrics])), 2)
+        row[f"{model}_macro_f1"] = round(float(np.mean([m["macro"]["f1"] for m in metrics])), 4)
+    epochs = [run.info["epochs"] for run in every_run if run.history is not None]
     row["epochs"] = max(epochs) if epochs else None
-    row["seeds"] = sorted({run.seed for model_runs in runs.values() for run in model_runs})
+    row["seeds"] = sorted({run.seed for run in every_run})
     row["seed_count"] = len(row["seeds"])
     row["config_changes"] = config_changes(bundle.config())
     row["config_change_count"] = len(row["config_changes"])
     row["flags"] = [f"numbers its predictions do not support: {c.name}: {c.detail}"
                     for c in checks if not c.ok and any(marker in c.name for marker in NUMBERS_CHECKS)]
-    submission.prints = [_run_print(bundle, run) for model_runs in runs.values() for run in model_runs]
+    submission.prints = [_run_print(bundle, run) for run in every_run]
 
 
 def _run_print(bundle: Bundle, run: RunData) -> RunPrint:
@@ -222,7 +221,7 @@ def deep_result(path: Path, data_dir: Path | None) -> tuple[bool, str]:
         failure = first_failure(verify_deep(bundle, _worker_data[key]))
     except ReportgenError as exc:
         failure = str(exc)
-    except Exception as exc:  # noqa: BLE001 -- one hostile bundle must not stop the sheet
+    except Exception as exc:  # one hostile bundle must not stop the sheet: its row names the error
         failure = f"unreadable ({type(exc).__name__}: {str(exc)[:200]})"
     return not failure, failure
 

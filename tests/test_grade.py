@@ -243,9 +243,8 @@ def test_grade_explains_itself():
 
 # ---------------------------------------------------------------- end to end, on the bundled sample
 
-TINY = ["--preset", "quick", "--epochs", "1", "--set", "cnn.channels=[8, 16]", "--set", "vit.depth=1",
-        "--set", "vit.embed_dim=32", "--set", "vit.mlp_dim=64", "--set", "train.batch_size=256",
-        "--set", "report.pdf=false", "--no-progress"]
+TINY = ["--preset", "quick", "--epochs", "1", "--set", "models=[cnn]", "--set", "cnn.channels=[8, 16]",
+        "--set", "train.batch_size=256", "--set", "report.pdf=false", "--no-progress"]
 
 
 def reportgen(*args, cwd: Path) -> subprocess.CompletedProcess:
@@ -270,15 +269,16 @@ def forge_consistently(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
-    """Five submissions from the command line: alice and bob built honestly, mallory built and then forged
-    consistently, eve a copy of alice's, trudy's broken in transit (bob's, with predictions.csv cut)."""
+    """Five submissions from the command line (tiny CNNs, one epoch on the bundled sample): alice and bob
+    built honestly, mallory built and then forged consistently, eve a copy of alice's, trudy's broken in
+    transit (bob's, with predictions.csv cut)."""
     work = tmp_path_factory.mktemp("classroom")
     for name, seed in (("alice", 42), ("bob", 43), ("mallory", 44)):
         result = reportgen("build", *TINY, "--seed", seed, "--out", f"class/{name}", cwd=work)
         assert result.returncode == 0, result.stderr[-3000:]
     shutil.copytree(work / "class/alice", work / "class/eve")
     shutil.copytree(work / "class/bob", work / "class/trudy")
-    cut = work / "class/trudy/runs/vit/seed-43/predictions.csv"
+    cut = work / "class/trudy/runs/cnn/seed-43/predictions.csv"
     cut.write_text(cut.read_text()[:5000])
     forge_consistently(work / "class/mallory")
     result = reportgen("render", "class/mallory", "--no-pdf", cwd=work)
@@ -291,7 +291,7 @@ def test_the_forgery_passes_verify_and_fails_verify_deep(classroom):
     result = reportgen("verify", "--deep", "class/mallory", cwd=classroom)
     assert result.returncode == 1
     assert "FAIL  deep: cnn seed 44: stored predictions follow from the weights" in result.stdout
-    assert "ok    deep: vit seed 44: stored predictions follow from the weights" in result.stdout
+    assert "ok    deep: cnn seed 44: weights.pt loads into the model config.yaml describes" in result.stdout
 
 
 def test_a_class_graded_deeply_flags_the_forged_the_copied_and_the_broken(classroom):
@@ -304,7 +304,7 @@ def test_a_class_graded_deeply_flags_the_forged_the_copied_and_the_broken(classr
     assert rows["mallory"]["deep_failure"].startswith("deep: cnn seed 44: stored predictions follow from the weights")
     assert rows["mallory"]["cnn_accuracy"] == 100.0
     assert [f for f in rows["eve"]["flags"] if f.startswith("possible copy of class/alice: cnn weights identical")]
-    assert [f for f in rows["alice"]["flags"] if f.startswith("possible copy of class/eve: vit weights identical")]
+    assert [f for f in rows["alice"]["flags"] if f.startswith("possible copy of class/eve: cnn weights identical")]
     assert not rows["trudy"]["verified"] and "predictions.csv" in rows["trudy"]["verify_failure"]
     assert rows["trudy"]["deep_verified"] is False
     assert "grades.html" in result.stdout and (classroom / "grades" / "grades.html").is_file()
