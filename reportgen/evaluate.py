@@ -132,11 +132,13 @@ def evaluate(weights: dict[str, Path], config: Config, out: Path,
     """Evaluate each model's weights file on the configured test set and publish the bundle at `out`.
 
     `weights` maps model keys to state-dict files (see `parse_weights`); the config's models become
-    those models. Every file is loaded and checked against its architecture before any data is
-    loaded or anything is written. The runs take the seed train.seeds[0], as the bundle layout needs
-    one; evaluate cannot know how the weights were trained.
+    those models. Every file is checked to be a plain state dict before the data is loaded, and to
+    fit its architecture before anything is written. The runs take the seed train.seeds[0] (the
+    config keeps only that one), as the bundle layout needs one; evaluate cannot know how the
+    weights were trained.
     """
-    config = dataclasses.replace(config, models=list(weights))
+    config = dataclasses.replace(config, models=list(weights),
+                                 train=dataclasses.replace(config.train, seeds=config.train.seeds[:1]))
     raw = {model: _read_weights_file(path) for model, path in weights.items()}
     states = {model: state_dict_from_bytes(raw[model], str(weights[model])) for model in weights}
     device = resolve_device(config.train.device)
@@ -170,7 +172,7 @@ def _assemble(config: Config, data: ImageData, models: dict[str, torch.nn.Module
               log: Callable[[str], None]) -> list[EvaluatedRun]:
     write_shared_files(staged, config, data, device, precision)
     write_json(staged / "architectures.json", {name: architecture_entry(name, m) for name, m in models.items()})
-    seed = config.train.seeds[0]
+    (seed,) = config.train.seeds
     runs = []
     for name, model in models.items():
         log(f"{MODEL_REGISTRY[name][0]}: evaluating {weights[name].name} on {device} ({precision})")
