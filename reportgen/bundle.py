@@ -393,10 +393,10 @@ class Bundle:
             parts = name.split("/")
             if parts[:2] != ["runs", model]:
                 continue
-            match = re.fullmatch(r"seed-(0|[1-9][0-9]{0,8})", parts[2]) if len(parts) == 4 else None
+            match = re.fullmatch(r"seed-(0|[1-9][0-9]{0,8})", parts[2]) if len(parts) >= 4 else None
             if match is None:
                 raise BundleError(f"{self.root}: {name} is not where a bundle keeps its runs "
-                                  "(runs/<model>/seed-<number>/<file>)")
+                                  "(runs/<model>/seed-<number>/...)")
             seeds.add(int(match.group(1)))
         return sorted(seeds)
 

@@ -278,6 +278,13 @@ def test_malformed_files_are_one_line_refusals(root, name, content, match):
     assert match in line
 
 
+@pytest.mark.parametrize("name", ["runs/cnn/seed-x/run.json", "runs/cnn/seed-042/run.json", "runs/cnn/notes.txt"])
+def test_a_run_folder_that_is_not_a_seed_is_refused(root, name):
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_text("{}")
+    refused(root, "is not where a bundle keeps its runs")
+
+
 def test_a_trained_run_without_history_is_refused(root):
     (root / RUN / "history.csv").unlink()
     write_manifest(root)
