@@ -408,14 +408,14 @@ class Bundle:
         seeds = self.seeds(model)
         if not seeds:
             raise BundleError(f"bundle {self.root} has no runs of model '{model}'")
-        return [self._read_run(model, seed) for seed in seeds]
+        return [self._read_run(model, self.root / "runs" / model / f"seed-{seed}") for seed in seeds]
 
     def visuals(self, model: str, seed: int) -> dict[str, np.ndarray]:
         return self._cached(("visuals", model, seed), lambda: _checked_visuals(
             self.root / "runs" / model / f"seed-{seed}" / "visuals.npz"))
 
-    def _read_run(self, model: str, seed: int) -> RunData:
-        folder = self.root / "runs" / model / f"seed-{seed}"
+    def _read_run(self, model: str, folder: Path) -> RunData:
+        seed = int(folder.name.removeprefix("seed-"))  # a folder name that seeds() accepted
         info = _checked_run_info(read_json(folder / "run.json"), folder / "run.json", model, seed)
         classes = self.dataset()["classes"]
         labels, preds, probs = _read_predictions(folder / "predictions.csv", len(classes))
