@@ -440,7 +440,7 @@ tr.flagged td:first-child { border-left: 4px solid #e90; }
 verified deeply (each run's weights re-predict the test set){% endif %}. Accuracy in %, macro F1 from 0 to 1,
 both recomputed from the predictions (mean over seeds). Possible copies: identical weights, identical predictions,
 or agreement on at least {{ (100 * meta.near_identical.agreement)|round(1) }} % of at least
-{{ meta.near_identical.min_images }} test images with the same wrong class on at least
+{{ "{:,}".format(meta.near_identical.min_images) }} test images with the same wrong class on at least
 {{ (100 * meta.near_identical.same_errors)|round(0)|int }} % of the errors. Click a column to sort.</p>
 {% if criteria %}<p>Rubric: {% for c in criteria %}{{ c.name }} ({{ c.points }} points)
 {{- "; " if not loop.last }}{% endfor %}.</p>{% endif %}
