@@ -71,3 +71,21 @@ def top_share_label(rules: ReportConfig, patches: int) -> str:
     """What the attention top share measures, e.g. "share of attention on the top 10% of patches (7 of 64)"."""
     return (f"share of attention on the top {rules.top_patch_fraction:.0%} of patches "
             f"({top_patch_count(rules, patches)} of {patches})")
+
+
+NLL_FLOOR = 1e-7  # predictions.csv stores probabilities with 6 decimals: a stored 0 means below 5e-7
+
+
+def calibration_rule(rules: ReportConfig) -> Sentence:
+    """How calibration is measured and when one model is said to be better calibrated."""
+    level = 95
+    return sentence(
+        f"How calibration is measured: the test images are put into {rules.calibration_bins} equal-width bins of "
+        "their top-class confidence (a confidence of exactly 1 belongs to the top bin); the expected calibration "
+        "error (ECE) is the image-weighted mean over bins of |accuracy − mean confidence|, the maximum calibration "
+        "error (MCE) the largest such gap of a non-empty bin; the negative log-likelihood (NLL) is the mean of "
+        f"−ln p(true class), each p floored at {NLL_FLOOR:g} (the stored probabilities have 6 decimals); the Brier "
+        "score is the mean over images of Σₖ (pₖ − [k is the true class])². A model is better calibrated when the "
+        f"{level}% percentile bootstrap interval of the ECE difference ({rules.bootstrap_resamples} resamples of the "
+        f"test images, seed {rules.bootstrap_seed}, the same images for both models, ECE averaged over each model's "
+        "seeds) excludes 0.")

@@ -10,6 +10,7 @@ from reportgen.report.section import Group, Section
 from reportgen.report.sections.accuracy import Accuracy
 from reportgen.report.sections.architectures import Architectures
 from reportgen.report.sections.attention import Attention
+from reportgen.report.sections.calibration import Calibration
 from reportgen.report.sections.conclusion import Conclusion
 from reportgen.report.sections.curves import Curves
 from reportgen.report.sections.data import Data
@@ -32,7 +33,7 @@ SECTIONS: tuple[Section, ...] = (
     Architectures(),
     Training(),
     Results(),
-    Group("analysis", "Analysis of performance", [Accuracy(), Speed(), Generalisation(), Errors()]),
+    Group("analysis", "Analysis of performance", [Accuracy(), Speed(), Generalisation(), Errors(), Calibration()]),
     Group("learning", "Learning behaviour", [Curves(), FeatureMaps(), Attention()]),
     Conclusion(),
     PerSeed(),
