@@ -10,7 +10,8 @@ defaults), and flags:
   predictions (the same predicted class for every test image), or near-identical predictions
   (NEAR_IDENTICAL_*: agreement on at least 99 % of at least 1,000 test images, and the same wrong
   class on at least 90 % of the images either one gets wrong);
-* numbers that its predictions do not support: in report.html or metrics.json (what verify finds).
+* numbers that its predictions do not support: in report.html or metrics.json (what verify finds),
+  and with `deep=True` predictions, probabilities, labels or visuals that its weights do not give.
 
 A bundle that cannot be read (missing, broken, hostile) gets a row that says why; the sheet is
 always written. A rubric (YAML, see `load_rubric`) adds the points of each criterion and the score.
@@ -80,14 +81,15 @@ class Submission:
 
 
 def empty_row(path: Path) -> dict[str, Any]:
-    """A row with every column, as for a bundle nothing could be read from."""
+    """A row with every column, as for a bundle nothing could be read from: its counts are unknown (None),
+    not 0, so that no rubric criterion is met by what could not be read."""
     row: dict[str, Any] = {"bundle": str(path), "verified": False, "verify_failure": "", "deep_verified": None,
                            "deep_failure": "", "origin": None, "dataset": None}
     for model in KNOWN_MODELS:
         row[f"{model}_accuracy"] = None
         row[f"{model}_macro_f1"] = None
-    row.update(epochs=None, seeds=[], seed_count=0, config_changes=[], config_change_count=0, flags=[],
-               flag_count=0)
+    row.update(epochs=None, seeds=[], seed_count=None, config_changes=[], config_change_count=None, flags=[],
+               flag_count=None)
     return row
 
 
@@ -138,6 +140,7 @@ def _fill_row(submission: Submission, bundle: Bundle, checks: list[Check]) -> No
     row["config_change_count"] = len(row["config_changes"])
     row["flags"] = [f"numbers its predictions do not support: {c.name}: {c.detail}"
                     for c in checks if not c.ok and any(marker in c.name for marker in NUMBERS_CHECKS)]
+    row["flag_count"] = len(row["flags"])
     submission.prints = [_run_print(bundle, run) for run in every_run]
 
 
@@ -169,8 +172,14 @@ def copy_flags(submissions: Sequence[Submission]) -> None:
                             for b in second.prints if b.model == model]
                 strongest = min((f for f in findings if f is not None), default=None)
                 if strongest is not None:
-                    first.row["flags"].append(f"possible copy of {second.row['bundle']}: {model} {strongest[1]}")
-                    second.row["flags"].append(f"possible copy of {first.row['bundle']}: {model} {strongest[1]}")
+                    add_flag(first.row, f"possible copy of {second.row['bundle']}: {model} {strongest[1]}")
+                    add_flag(second.row, f"possible copy of {first.row['bundle']}: {model} {strongest[1]}")
+
+
+def add_flag(row: dict[str, Any], flag: str) -> None:
+    """Add a flag to a row read from a bundle (a row that could not be read gets none: its failure says why)."""
+    row["flags"].append(flag)
+    row["flag_count"] = len(row["flags"])
 
 
 def _likeness(a: RunPrint, b: RunPrint) -> tuple[int, str] | None:
@@ -239,7 +248,10 @@ def run_deep(submissions: Sequence[Submission], data_dir: Path | None, jobs: int
         futures = {pool.submit(deep_result, s.path, data_dir): s for s in submissions}
         for future in tqdm(as_completed(futures), total=len(futures), desc="verify --deep", unit="bundle",
                            disable=not progress):
-            futures[future].row["deep_verified"], futures[future].row["deep_failure"] = future.result()
+            row = futures[future].row
+            row["deep_verified"], row["deep_failure"] = future.result()
+            if row["deep_failure"].startswith("deep: ") and row["flag_count"] is not None:  # a check, not an error
+                add_flag(row, f"results its weights do not give: {row['deep_failure']}")
 
 
 # ---------------------------------------------------------------- rubric
@@ -364,7 +376,6 @@ def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir
         run_deep(submissions, data_dir, jobs or min(len(submissions), os.cpu_count() or 1), progress)
     rows = [s.row for s in submissions]
     for row in rows:
-        row["flag_count"] = len(row["flags"])
         if criteria:
             apply_rubric(row, criteria)
     return write_sheet(rows, criteria, out, deep)

@@ -145,6 +145,7 @@ def test_broken_and_hostile_bundles_get_rows_that_say_why(tmp_path):
     assert "is not a folder" in rows["absent"]["verify_failure"]
     assert not any(rows[name]["verified"] for name in ("broken", "hostile", "absent"))
     assert rows["broken"]["cnn_accuracy"] is None and rows["broken"]["flags"] == []
+    assert rows["broken"]["flag_count"] is None and rows["good"]["flag_count"] == 0  # unknown, not none
 
 
 def test_an_unexpected_error_in_one_bundle_does_not_stop_the_sheet(tmp_path, monkeypatch):
@@ -206,6 +207,12 @@ def test_a_rubric_scores_each_criterion_and_the_bundle(tmp_path, class_of_four):
         header = next(csv.reader(f))
     assert header[-6:] == ["points: verified", "points: CNN accuracy at least 80 %", "points: ViT accuracy 70 to 75 %",
                            "points: no copy flags", "score", "max_score"]
+
+
+def test_a_bundle_that_cannot_be_read_meets_no_criterion(tmp_path):
+    (tmp_path / "rubric.yaml").write_text(RUBRIC)
+    rows = grade([tmp_path / "absent"], tmp_path / "out", rubric=tmp_path / "rubric.yaml")
+    assert rows["absent"]["score"] == 0 and set(rows["absent"]["points"].values()) == {0}
 
 
 @pytest.mark.parametrize("text, needle", [
@@ -305,6 +312,7 @@ def test_a_class_graded_deeply_flags_the_forged_the_copied_and_the_broken(classr
     assert rows["mallory"]["verified"] and not rows["mallory"]["deep_verified"]
     assert rows["mallory"]["deep_failure"].startswith("deep: cnn seed 44: stored predictions follow from the weights")
     assert rows["mallory"]["cnn_accuracy"] == 100.0
+    assert rows["mallory"]["flags"] == [f"results its weights do not give: {rows['mallory']['deep_failure']}"]
     assert [f for f in rows["eve"]["flags"] if f.startswith("possible copy of class/alice: cnn weights identical")]
     assert [f for f in rows["alice"]["flags"] if f.startswith("possible copy of class/eve: cnn weights identical")]
     assert not rows["trudy"]["verified"] and "predictions.csv" in rows["trudy"]["verify_failure"]

@@ -251,9 +251,9 @@ def tolerance_verdicts(precision: str, device: str, flips: int, margin: float, o
 @pytest.mark.parametrize("precision, device, flips, margin, expected", [
     ("32", "cpu", 1, 1e-6, True),  # a tie at float rounding may flip
     ("32", "cpu", 1, 0.01, False),  # fp32 on a CPU: nothing else may
-    ("bf16-mixed", "cpu", 5, 0.01, True),  # bf16: 0.5 % of the images, at near-ties, may flip
+    ("bf16-mixed", "cpu", 15, 0.01, True),  # bf16: 1.5 % of the images, at near-ties, may flip
     ("32", "cuda", 5, 0.04, True),  # fp32 on CUDA computes convolutions in TF32: the reduced tolerance
-    ("bf16-mixed", "cuda", 20, 0.01, False),  # but not 2 % of the images
+    ("bf16-mixed", "cuda", 25, 0.01, False),  # but not 2.5 % of the images
     ("bf16-mixed", "cpu", 1, 0.2, False),  # nor one prediction with a clear margin
 ])
 def test_the_prediction_tolerance_follows_device_and_precision(precision, device, flips, margin, expected):
