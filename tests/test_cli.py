@@ -137,4 +137,5 @@ def test_a_data_dir_that_is_an_archive_says_how_to_unpack_it(tmp_path, monkeypat
     assert result.exit_code == 1, result.output
     assert result.output.strip().splitlines()[-1] == (
         "error: data folder cifar10-jpeg.tar.gz is an archive, not a folder: unpack it first with mkdir -p "
-        "data/cifar10-jpeg && tar -xzf cifar10-jpeg.tar.gz -C data/cifar10-jpeg, then pass --data-dir data/cifar10-jpeg")
+        "data/cifar10-jpeg && tar -xzf cifar10-jpeg.tar.gz -C data/cifar10-jpeg, then pass --data-dir "
+        "data/cifar10-jpeg")
