@@ -98,16 +98,21 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
         if not primary:
             shutil.rmtree(staged, ignore_errors=True)
             return []
-        log("rendering report")
-        from reportgen.report import render_report  # the render side, shared with `reportgen render`
-
-        render_report(staged, pdf=config.report.pdf)
-        write_manifest(staged)
-        publish(staged, out)
+        render_and_publish(staged, out, config.report.pdf, log)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return outcomes
+
+
+def render_and_publish(staged: Path, out: Path, pdf: bool, log: Callable[[str], None]) -> None:
+    """Render the report of the complete bundle in `staged`, write its manifest last and publish it at `out`."""
+    log("rendering report")
+    from reportgen.report import render_report  # the render side, shared with `reportgen render`
+
+    render_report(staged, pdf=pdf)
+    write_manifest(staged)
+    publish(staged, out)
 
 
 def is_primary_process() -> bool:
@@ -129,18 +134,12 @@ def _check_against_data(config: Config, data: ImageData) -> None:
 
 def _assemble(config: Config, data: ImageData, device: str, staged: Path, runs_dir: Path, force: bool,
               progress: bool, log: Callable[[str], None], primary: bool) -> list[RunOutcome]:
-    save_config(config, staged / "config.yaml")
     precision = resolve_precision(config.train.precision, device)
-    write_json(staged / "environment.json", describe_environment(device, precision))
-    write_json(staged / "dataset.json", data.describe())
-    _write_samples(staged / "samples.npz", data, config)
+    write_shared_files(staged, config, data, device, precision)
     architectures = {}
     outcomes = []
     for name in config.models:
-        display, _ = MODEL_REGISTRY[name]
-        probe = create_model(name, config, len(data.classes))
-        architectures[name] = {"display_name": display, "parameters": count_parameters(probe),
-                               "layers": describe_architecture(probe)}
+        architectures[name] = architecture_entry(name, create_model(name, config, len(data.classes)))
         for seed in config.train.seeds:
             run_dir = runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint, device, precision)[:20]}"
             outcome = _train_or_reuse(config, data, name, seed, run_dir, device, precision, force, progress, log,
@@ -150,6 +149,20 @@ def _assemble(config: Config, data: ImageData, device: str, staged: Path, runs_d
                 _copy_run(run_dir, staged / "runs" / name / f"seed-{seed}", outcome, config, data)
     write_json(staged / "architectures.json", architectures)
     return outcomes
+
+
+def write_shared_files(staged: Path, config: Config, data: ImageData, device: str, precision: str) -> None:
+    """The files of a bundle that do not belong to one run: config, environment, dataset and samples."""
+    save_config(config, staged / "config.yaml")
+    write_json(staged / "environment.json", describe_environment(device, precision))
+    write_json(staged / "dataset.json", data.describe())
+    _write_samples(staged / "samples.npz", data, config)
+
+
+def architecture_entry(name: str, model: torch.nn.Module) -> dict:
+    """architectures.json's entry for the registered model `name`, read off the built `model`."""
+    return {"display_name": MODEL_REGISTRY[name][0], "parameters": count_parameters(model),
+            "layers": describe_architecture(model)}
 
 
 def _train_or_reuse(config: Config, data: ImageData, name: str, seed: int, run_dir: Path, device: str,

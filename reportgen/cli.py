@@ -91,6 +91,44 @@ def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overr
 
 
 @main.command()
+@click.option("--weights", "weights", multiple=True, required=True, metavar="MODEL=FILE",
+              help="A model's state dict, e.g. --weights cnn=cnn.pt (saved with torch.save(model.state_dict(), "
+                   "FILE), from the seed notebook's classes or reportgen's); once per model.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file of config sections: the architecture the weights were trained with, the data.")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default="seed", show_default=True,
+              help="seed: CIFAR-10 and the notebook's architectures. quick: the bundled sample.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ARTIFACTS / "evaluated",
+              show_default=True, help="Bundle folder to write.")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="ImageFolder root with train/ and test/ class folders (32x32 RGB), instead of downloading CIFAR-10.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override any config key, e.g. --set cnn.channels=[8,16] (repeatable).")
+def evaluate(weights, config_file, preset, out, data_dir, overrides):
+    """Evaluate weights trained elsewhere (e.g. in the seed notebook) and write a bundle with its report.
+
+    Each file must be a plain state dict: it is loaded with torch.load(weights_only=True), so a file
+    that would need code to load is refused, never run. It must fit the architecture of the config
+    exactly (strict loading); otherwise one line names the first parameter that does not fit and
+    both shapes, exit code 2. The bundle holds predictions, metrics, visuals, samples, architectures,
+    environment and dataset as a build's does, and each run says it was evaluated, not trained, with
+    the weights' sha256; there is no training history.
+
+    \b
+    Examples:
+      reportgen evaluate --weights cnn=cnn.pt --weights vit=vit.pt --data-dir data/cifar10-jpeg
+      reportgen evaluate --weights cnn=cnn.pt --preset quick --out artifacts/alice
+    """
+    config = load_config(preset, config_file, _collect_overrides(data_dir, None, None, None, None, overrides))
+    from reportgen.evaluate import evaluate as run_evaluate  # imports torch
+    from reportgen.evaluate import parse_weights
+
+    for run in run_evaluate(parse_weights(weights), config, out, log=click.echo):
+        click.echo(f"  {run.model}: test accuracy {run.accuracy:.2%}, weights sha256 {run.weights_sha256}")
+    click.echo(f"wrote {out}/report.html" + (f" and {out}/report.pdf" if config.report.pdf else ""))
+
+
+@main.command()
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--no-pdf", is_flag=True, help="Write report.html only.")
 def render(bundle, no_pdf):
@@ -112,20 +150,44 @@ def render(bundle, no_pdf):
 
 @main.command()
 @click.argument("bundle", type=click.Path(path_type=Path))
-def verify(bundle):
+@click.option("--deep", is_flag=True,
+              help="Also load each run's weights (weights_only), re-predict the test set on the CPU in fp32 and "
+                   "check that the stored predictions, probabilities, visuals and architecture follow from them.")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="With --deep: ImageFolder root of the images the bundle was built on.  [default: the bundle's "
+                   "own source when this machine has it: the bundled sample, or CIFAR-10 from reportgen's cache]")
+def verify(bundle, deep, data_dir):
     """Check that BUNDLE is intact and that every number follows from its predictions.
 
     Checks the schema version and the manifest's checksums of every file, recomputes every metric
     from predictions.csv and compares it with metrics.json and with the numbers shown in
     report.html. Exits 1 if anything does not hold. Opening a bundle never executes code from it.
 
+    With --deep it also proves that the predictions come from the bundle's weights: it checks that
+    the data has the bundle's dataset fingerprint (or stops with one line), rebuilds each model from
+    config.yaml, loads weights.pt with torch.load(weights_only=True), re-predicts on the CPU in fp32
+    and compares. Runs computed in fp32 on a CPU must agree exactly (but for ties within 1e-5);
+    bf16 runs, and fp32 runs on CUDA (TF32), may differ on at most 2% of the images, only where
+    the top-2 probabilities are within 0.05, with probabilities within 0.05.
+
     \b
-    Example:
+    Examples:
       reportgen verify artifacts/quick
+      reportgen verify --deep artifacts/quick
+      reportgen verify --deep submissions/alice --data-dir data/cifar10-jpeg
     """
+    from reportgen.bundle import Bundle
     from reportgen.verify import verify_bundle
 
-    checks = verify_bundle(bundle)
+    if data_dir is not None and not deep:
+        raise ConfigError("--data-dir goes with --deep: the other checks read only the bundle")
+    opened = Bundle(bundle)
+    checks = verify_bundle(opened)
+    if deep:
+        from reportgen.data import load_data
+        from reportgen.verify import deep_data_config, verify_deep
+
+        checks += verify_deep(opened, load_data(deep_data_config(opened, data_dir)))
     for check in checks:
         detail = f": {check.detail}" if check.detail else ""
         click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}{detail}")
@@ -158,6 +220,43 @@ def compare(bundles, out, labels, no_pdf):
     from reportgen.compare import compare_bundles
 
     for path in compare_bundles(list(bundles), out, pdf=not no_pdf, labels=list(labels) or None):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write grades.csv, grades.json and grades.html into.")
+@click.option("--deep", is_flag=True, help="Also verify each bundle from its weights (as verify --deep), in "
+                                           "parallel worker processes.")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="With --deep: ImageFolder root of the images the bundles were built on.  [default: each "
+                   "bundle's own source when this machine has it]")
+@click.option("--rubric", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML rubric: criteria with a field of the sheet, min/max/equals and points; adds a score.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for --deep.  [default: one per CPU core]")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
+    """Grade many submitted BUNDLES into one sheet: grades.csv, grades.json and grades.html.
+
+    One row per bundle: whether it verified (and deeply, with --deep) with the first failure's
+    reason, per model test accuracy and macro F1, epochs, seeds, the config keys that differ from
+    the seed protocol, and flags: possible copies (identical weights, identical predictions, or
+    near-identical predictions: >= 99% agreement on >= 1,000 test images with the same wrong class
+    on >= 90% of the errors), naming the other bundle, and numbers its predictions do not support.
+    A bundle that cannot be read gets a row that says why. grades.html is a sortable table.
+
+    \b
+    Examples:
+      reportgen grade submissions/* --out artifacts/grades
+      reportgen grade submissions/* --deep --data-dir data/cifar10-jpeg --rubric rubric.yaml --out artifacts/grades
+    """
+    from reportgen.grade import grade_bundles
+
+    if data_dir is not None and not deep:
+        raise ConfigError("--data-dir goes with --deep: the other checks read only the bundles")
+    for path in grade_bundles(list(bundles), out, deep=deep, data_dir=data_dir, rubric=rubric, jobs=jobs,
+                              progress=not no_progress, log=click.echo):
         click.echo(f"wrote {path}")
 
 

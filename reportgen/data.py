@@ -111,7 +111,7 @@ def _load_image_folder(root: Path, cache: Path, label: str) -> ImageData:
 def _scan_image_folder(root: Path) -> tuple[list[Path], list[str]]:
     """All image files under root/{train,test}/<class>/, and the class names (sorted folder names)."""
     if not root.is_dir():
-        raise DataError(f"data folder {root} does not exist; pass a folder that holds train/ and test/")
+        raise DataError(_not_a_folder(root))
     split_classes = {}
     for split in ("train", "test"):
         folder = root / split
@@ -128,6 +128,17 @@ def _scan_image_folder(root: Path) -> tuple[list[Path], list[str]]:
         for p in sorted((root / split / c).iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS
     ]
     return files, classes
+
+
+def _not_a_folder(root: Path) -> str:
+    """Why `root` cannot be a data folder; for a tar archive (cifar10-jpeg.tar.gz), the commands to unpack it."""
+    name = root.name.lower()
+    if not (root.is_file() and name.endswith((".tar.gz", ".tgz", ".tar"))):
+        return f"data folder {root} does not exist; pass a folder that holds train/ and test/"
+    folder = f"data/{root.name.split('.')[0]}"
+    flags = "-xf" if name.endswith(".tar") else "-xzf"
+    return (f"data folder {root} is an archive, not a folder: unpack it first with mkdir -p {folder} && "
+            f"tar {flags} {root} -C {folder}, then pass --data-dir {folder}")
 
 
 def _decode_split(folder: Path, classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

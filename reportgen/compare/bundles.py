@@ -89,7 +89,8 @@ def load_compared(paths: Sequence[Path], labels: Sequence[str] | None = None) ->
         raise ReportgenError(f"{len(labels)} label{'s' if len(labels) != 1 else ''} for {len(paths)} bundles: "
                              "give one label per bundle")
     if len(set(labels)) < len(labels):
-        raise ReportgenError(f"the labels must differ, got {', '.join(labels)}")
+        raise ReportgenError(f"the labels must differ, got {', '.join(labels)}: name each bundle with --label, "
+                             "once per bundle in order, e.g. --label before --label after")
     bundles = [Bundle(path) for path in paths]
     for bundle in bundles:
         bundle.require_intact_results()
