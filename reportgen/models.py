@@ -107,21 +107,25 @@ class PatchEmbedding(nn.Module):
         return torch.cat((cls, x), dim=1) + self.pos_embed
 
 
-def _explicit_attention_is_faster(q: torch.Tensor) -> bool:
-    """True for bf16 on CPU, where PyTorch's fused attention kernel is slow for short sequences.
+def _use_explicit_attention(q: torch.Tensor) -> bool:
+    """Whether to compute softmax(q k^T / sqrt(d)) v as two matmuls rather than with the fused kernel.
 
-    At 65 tokens of 32 dims its backward takes ~3x as long as two batched matmuls and a softmax
-    (reportgen bench, ViT training steps); on GPUs and in fp32 the fused kernel is the faster one.
+    bf16 on CPU: PyTorch's fused attention is slow for short sequences; at 65 tokens of 32 dims its
+    backward takes ~3x as long as two batched matmuls and a softmax (reportgen bench, ViT training
+    steps). CUDA with deterministic algorithms (train.deterministic): the fused kernels' backward may
+    sum in a varying order, the matmuls do not. Elsewhere the fused kernel is the faster one.
     """
-    return q.device.type == "cpu" and q.dtype == torch.bfloat16
+    if q.device.type == "cpu":
+        return q.dtype == torch.bfloat16
+    return q.device.type == "cuda" and torch.are_deterministic_algorithms_enabled()
 
 
 class SelfAttention(nn.Module):
     """Multi-head self-attention with nn.MultiheadAttention's parameter names and initialisation.
 
-    Training uses PyTorch's fused scaled_dot_product_attention (except bf16 on CPU, where the
-    explicit product is faster); `return_weights=True` computes the
-    softmax weights explicitly instead, for the attention overlays.
+    Training uses PyTorch's fused scaled_dot_product_attention where it is the better choice (see
+    _use_explicit_attention); `return_weights=True` computes the softmax weights explicitly instead,
+    for the attention overlays.
     """
 
     def __init__(self, embed_dim: int, num_heads: int):
@@ -137,7 +141,7 @@ class SelfAttention(nn.Module):
         B, T, E = x.shape  # T = N + 1 tokens
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (B, T, 3E)
         q, k, v = qkv.view(B, T, 3, self.num_heads, E // self.num_heads).permute(2, 0, 3, 1, 4)  # (B, h, T, E/h)
-        if return_weights or _explicit_attention_is_faster(q):
+        if return_weights or _use_explicit_attention(q):
             weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)  # (B, h, T, T)
             out = weights @ v
         else:
