@@ -56,6 +56,7 @@ from reportgen.training import (
     Classifier,
     DeviceBatches,
     autocast,
+    check_device,
     configure_backends,
     fit,
     prepare_process,
@@ -117,6 +118,7 @@ def run_benchmark(config: Config, *, data_dir: Path | None = None, steps: int = 
     if config.train.num_threads:
         torch.set_num_threads(config.train.num_threads)  # as both ways' processes do (see _start_way)
     device = resolve_device(config.train.device)
+    check_device(device)
     configs = {"seed": _seed_way(config, plan), "reportgen": _reportgen_way(config, plan)}
     precision = resolve_precision(configs["reportgen"].train.precision, device)
     data = _benchmark_data(config, data_dir, plan)

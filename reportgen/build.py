@@ -40,7 +40,14 @@ from reportgen.data import ImageData, augment, load_data
 from reportgen.errors import ConfigError, DataError
 from reportgen.evaluation import compute_metrics, predict, probe_visuals
 from reportgen.models import MODEL_REGISTRY, count_parameters, create_model, describe_architecture
-from reportgen.training import TrainingInterrupted, fit, resolve_device, resolve_precision, uses_tf32
+from reportgen.training import (
+    TrainingInterrupted,
+    check_device,
+    fit,
+    resolve_device,
+    resolve_precision,
+    uses_tf32,
+)
 
 RUN_FILES = ("run.json", "history.csv", "metrics.json", "predictions.csv", "weights.pt")
 
@@ -107,7 +114,7 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
     Ctrl-C or SIGTERM raise BuildInterrupted, saying what the run store kept.
     """
     device = resolve_device(config.train.device)
-    _check_device(device)
+    check_device(device)
     precision = resolve_precision(config.train.precision, device)
     if not is_primary_process():
         _follow_rank_zero(config, runs_dir, device, precision)
@@ -143,13 +150,6 @@ def is_primary_process() -> bool:
     return all(os.environ.get(name, "0") == "0" for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
-def _check_device(device: str) -> None:
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'train.device' is cuda but no CUDA GPU is visible; use --device cpu or auto")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("config key 'train.device' is mps but this machine has no Apple GPU; use --device cpu or auto")
-
-
 def _check_against_data(config: Config, data: ImageData) -> None:
     n_test = len(data.test_y)
     if config.report.sample_index >= n_test:
@@ -159,11 +159,11 @@ def _check_against_data(config: Config, data: ImageData) -> None:
 
 def _plan_runs(config: Config, data: ImageData, runs_dir: Path, device: str, precision: str) -> list[PlannedRun]:
     """Every (model, seed) of the build with its folder in the run store, named by its run key."""
-    return [
-        PlannedRun(name, seed, runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint, device, precision)[:20]}",
-                   f"{MODEL_REGISTRY[name][0]} seed {seed}")
-        for name in config.models for seed in config.train.seeds
-    ]
+    def folder(name: str, seed: int) -> Path:
+        return runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint, device, precision)[:20]}"
+
+    return [PlannedRun(name, seed, folder(name, seed), f"{MODEL_REGISTRY[name][0]} seed {seed}")
+            for name in config.models for seed in config.train.seeds]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,13 +217,14 @@ def _decide(runs: list[PlannedRun], force: bool, locks: RunLocks, log: Callable[
             run.reason = ("another build trained it while this one waited" if run.run_dir in locks.waited
                           else "a stored run has the same model, data, training settings, seed and versions")
             continue
-        if force and run.run_dir.exists():
+        forced = force and run.run_dir.exists()
+        if forced:
             shutil.rmtree(run.run_dir)
         if (run.run_dir / "checkpoints" / "last.ckpt").is_file():
             run.action, run.reason = "resume", "resumed an interrupted run from its last completed epoch"
         else:
             run.action = "train"
-            run.reason = "retraining forced (--force)" if force and complete else "no stored run matches this config"
+            run.reason = "retraining forced (--force)" if forced else "no stored run matches this config"
 
 
 PLAN_ENV = "REPORTGEN_RUN_PLAN"  # rank 0's decisions, inherited by the processes Lightning starts from it

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from reportgen.bundle import atomic_output
 from reportgen.config import Config
 from reportgen.data import ImageData, PILImages, TensorBatches, augment, keep_batch, normalize, seed_transforms
+from reportgen.errors import ConfigError
 
 
 def resolve_device(requested: str) -> str:
@@ -47,6 +48,15 @@ def resolve_device(requested: str) -> str:
     if torch.cuda.is_available():
         return "cuda"
     return "mps" if torch.backends.mps.is_available() else "cpu"
+
+
+def check_device(device: str) -> None:
+    """Refuse, in one line, a device that this machine does not have."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config key 'train.device' is cuda but no CUDA GPU is visible; use --device cpu or auto")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("config key 'train.device' is mps but this machine has no Apple GPU; "
+                          "use --device cpu or auto")
 
 
 def resolve_precision(requested: str, device: str) -> str:
@@ -411,6 +421,12 @@ class EpochProgress(ProgressBar):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._write_new_epochs(trainer, pl_module)
+        self._close()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._close()  # now, so that the bar's last state comes before the interruption's message
+
+    def _close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
