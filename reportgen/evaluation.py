@@ -63,8 +63,6 @@ def predict(model, images, mean, std, batch_size: int, precision: str) -> np.nda
     with torch.no_grad(), autocast(device.type, precision):
         for start in range(0, len(images), batch_size):
             x = normalize(images[start:start + batch_size].to(device), mean, std)
-            if getattr(model, "prefers_channels_last", False):
-                x = x.contiguous(memory_format=torch.channels_last)
             chunks.append(torch.softmax(model(x).float(), dim=1))
     return torch.cat(chunks).cpu().numpy()  # one copy back (and one wait) for the whole test set
 
