@@ -461,10 +461,11 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Writes each checkpoint beside its target and renames it into place, remembering the epochs it holds.
+    """Writes each checkpoint beside its target and renames it into place; knows the epochs on disk.
 
     A process killed mid-write (SIGKILL, out of memory, a second Ctrl-C) leaves the previous checkpoint
-    whole, so the run always resumes.
+    whole, so the run always resumes. `epochs_saved`: the completed epochs of the checkpoint last
+    written or resumed from.
     """
 
     def __init__(self):
@@ -477,6 +478,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with atomic_output(path) as tmp:
             super().save_checkpoint(checkpoint, tmp, storage_options)
         self.epochs_saved = len(checkpoint.get("reportgen_history", []))
+
+    def load_checkpoint(self, path, *args, **kwargs) -> dict:
+        checkpoint = super().load_checkpoint(path, *args, **kwargs)
+        self.epochs_saved = len(checkpoint.get("reportgen_history", []))
+        return checkpoint
 
 
 def quiet_lightning() -> None:

@@ -14,14 +14,19 @@ from tests.conftest import tiny_config, tiny_data
 
 
 def test_a_second_build_waits_for_the_run_the_first_trains_then_reuses_it(tmp_path):
-    first = start_build(tmp_path, "first", "--epochs", "3", "--no-progress")
+    first = start_build(tmp_path, "first", "--epochs", "2", "--no-progress")
     read_until(first, "CNN seed 42: training on cpu")
-    second = start_build(tmp_path, "second", "--epochs", "3", "--no-progress")
+    first.send_signal(signal.SIGSTOP)  # holds the run's lock, paused, until the second build is waiting for it
+    try:
+        second = start_build(tmp_path, "second", "--epochs", "2", "--no-progress")
+        waited = read_until(second, "CNN seed 42: waiting for another reportgen build that is training it")
+    finally:
+        first.send_signal(signal.SIGCONT)
     second_out, second_err = second.communicate(timeout=300)
     first_out, first_err = first.communicate(timeout=300)
     assert first.returncode == 0 and second.returncode == 0, first_err[-1000:] + second_err[-1000:]
-    assert "CNN seed 42: waiting for another reportgen build that is training it" in second_out
     assert "CNN seed 42: reused (another build trained it while this one waited)" in second_out
+    assert "training on" not in "".join(waited) + second_out
     assert "cnn seed 42: trained" in first_out
     history = [(tmp_path / out / "runs/cnn/seed-42/history.csv").read_text() for out in ("first", "second")]
     assert history[0] == history[1]

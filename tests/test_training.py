@@ -79,6 +79,9 @@ def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
         train("cnn", data, config, tmp_path / "resumed", callbacks=(InterruptAtEpoch(2),))
     assert interrupted.value.epochs_kept == 2
     assert (tmp_path / "resumed" / "ckpt" / "last.ckpt").is_file()
+    with pytest.raises(training.TrainingInterrupted) as interrupted:  # at once, before the resumed epoch 3 ends
+        train("cnn", data, config, tmp_path / "resumed", callbacks=(InterruptAtEpoch(2),))
+    assert interrupted.value.epochs_kept == 2  # what the checkpoint it resumed from holds
     resumed = train("cnn", data, config, tmp_path / "resumed")
 
     def strip(history):
