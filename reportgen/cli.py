@@ -6,6 +6,8 @@ the commands that train. A user's mistake ends in one line on stderr and a non-z
 
 from __future__ import annotations
 
+import functools
+import signal
 import sys
 from pathlib import Path
 
@@ -19,18 +21,57 @@ DEFAULT_ARTIFACTS = Path("artifacts")
 
 
 class Group(click.Group):
-    """Turns ReportgenError and Ctrl-C into one line and an exit code, never a traceback."""
+    """Turns ReportgenError, Ctrl-C and SIGTERM into one line and an exit code, never a traceback.
+
+    Ctrl-C exits 130 and SIGTERM (sent by `timeout`, CI runners and schedulers) 143, as a shell's
+    signalled process would; both say what the run store kept and how to resume.
+    """
 
     def invoke(self, ctx: click.Context):
+        received: list[int] = []
+        previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        for signum in previous:
+            signal.signal(signum, functools.partial(_interrupt, received))
         try:
             return super().invoke(ctx)
         except ReportgenError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: nothing was published; run the same command again to resume "
-                       "from the last completed epoch", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            signum = received[0] if received else signal.SIGINT
+            if _is_primary_process():
+                click.echo(f"interrupted ({_SIGNAL_NAMES[signum]}){_interruption_detail(ctx, exc)}", err=True)
+            sys.exit(128 + signum)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+def _interrupt(received: list[int], signum: int, frame) -> None:
+    """The first signal stops the command the way Ctrl-C does (Lightning then shuts training down cleanly);
+    later ones are noted only, so that they cannot break off the clean-up."""
+    received.append(signum)
+    if len(received) == 1:
+        raise KeyboardInterrupt
+
+
+def _interruption_detail(ctx: click.Context, exc: KeyboardInterrupt) -> str:
+    if ctx.invoked_subcommand != "build":
+        return ""
+    kept = f"; {exc}" if str(exc) else ""  # reportgen.build.BuildInterrupted says what the run store kept
+    return f": nothing was published{kept}; run the same command again to resume from the last completed epoch"
+
+
+def _is_primary_process() -> bool:
+    """False in the extra DDP processes of a build, which would repeat rank 0's message.
+
+    Only a build starts them, and a build has imported reportgen.build (torch); other commands stay torch-free.
+    """
+    build_module = sys.modules.get("reportgen.build")
+    return build_module is None or build_module.is_primary_process()
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -55,7 +96,7 @@ def main() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="ImageFolder root with train/ and test/ class folders (32x32 RGB), instead of downloading CIFAR-10.")
 @click.option("--epochs", type=int, help="Training epochs (train.epochs).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Training device (train.device).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Training device (train.device).")
 @click.option("--seed", type=int, help="One seed (train.seeds: [N]).")
 @click.option("--seeds", help="Several seeds, comma-separated, e.g. 42,43,44: every model trains once per seed.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -265,7 +306,7 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="ImageFolder root to measure on.  [default: the bundled sample, 4,000 training images]")
 @click.option("--batch-size", type=int, help="Batch size of both ways (train.batch_size).  [default: 1024]")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (train.device).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Device (train.device).")
 @click.option("--steps", type=click.IntRange(min=1), default=5, show_default=True,
               help="Timed training steps per model and way.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
