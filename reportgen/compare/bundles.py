@@ -28,10 +28,11 @@ QUANTITIES: tuple[Quantity, ...] = (
     ("test accuracy", lambda f: f.accuracy, "%", "points"),
     ("macro F1", lambda f: f.macro_f1, "", "fraction"),
     ("training time (s)", lambda f: f.training and f.training.train_time, "", "seconds"),
-    ("time per epoch (s)", lambda f: f.training and f.training.epoch_time, "", "seconds"),
+    ("time per epoch (s)", lambda f: f.training and f.training.epoch_time, "", "seconds"),  # warm-up included
+    ("steady-state time per epoch (s)", lambda f: f.training and f.training.steady_epoch_time, "", "seconds"),
     ("final train − val. accuracy gap (points)", lambda f: f.training and f.training.acc_gap, "", "points"),
 )
-ACCURACY, _, _, EPOCH_TIME, _ = QUANTITIES
+ACCURACY, _, _, EPOCH_TIME, STEADY_EPOCH_TIME, _ = QUANTITIES
 COUNTS: dict[str, Callable[[ModelFacts], int | None]] = {
     "seeds": lambda f: len(f.seeds),
     "epochs": lambda f: None if f.training is None else int(f.training.epochs.value)}
