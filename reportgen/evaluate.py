@@ -206,6 +206,7 @@ def _write_run(folder: Path, name: str, model: torch.nn.Module, seed: int, confi
         "device": device,
         "precision": precision,
     })
-    visuals = probe_visuals(model, data.test_x[config.report.sample_index], config.data.mean, config.data.std)
+    visuals = probe_visuals(model, data.test_x[config.report.sample_index], config.data.mean, config.data.std,
+                            precision)
     np.savez(folder / "visuals.npz", **visuals)
     return EvaluatedRun(name, seed, metrics["accuracy"], digest)
