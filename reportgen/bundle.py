@@ -298,6 +298,11 @@ class Bundle:
         self.root = Path(root)
         if not self.root.is_dir():
             raise BundleError(f"{self.root} is not a folder: pass the folder that `reportgen build` wrote")
+        # Asked first, before any scan: a folder that is no bundle (a home folder, /etc) is told so in one line,
+        # not refused for what lies in it, and is not walked.
+        if require_complete and not (self.root / MANIFEST).is_file():
+            raise BundleError(f"{self.root} has no {MANIFEST}: it is not a complete reportgen bundle; pass a "
+                              "folder that `reportgen build` wrote (a build writes the manifest last)")
         self._files = scan_bundle(self.root)
         self._cache: dict[Any, Any] = {}
         if require_complete and MANIFEST not in self._files:

@@ -296,6 +296,8 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
 
     if data_dir is not None and not deep:
         raise ConfigError("--data-dir goes with --deep: the other checks read only the bundles")
+    for missing in (path for path in bundles if not path.exists()):
+        click.echo(f"warning: {missing} does not exist; its row says so (check the path)", err=True)
     for path in grade_bundles(list(bundles), out, deep=deep, data_dir=data_dir, rubric=rubric, jobs=jobs,
                               progress=not no_progress, log=click.echo):
         click.echo(f"wrote {path}")

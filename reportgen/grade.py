@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -172,8 +173,17 @@ def copy_flags(submissions: Sequence[Submission]) -> None:
                             for b in second.prints if b.model == model]
                 strongest = min((f for f in findings if f is not None), default=None)
                 if strongest is not None:
-                    add_flag(first.row, f"possible copy of {second.row['bundle']}: {model} {strongest[1]}")
-                    add_flag(second.row, f"possible copy of {first.row['bundle']}: {model} {strongest[1]}")
+                    why = f"{model} {strongest[1]}{_reproduction_note(first.row, second.row)}"
+                    add_flag(first.row, f"possible copy of {second.row['bundle']}: {why}")
+                    add_flag(second.row, f"possible copy of {first.row['bundle']}: {why}")
+
+
+def _reproduction_note(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """A caveat when two submissions ran the same config at the same seeds on the same data: an honest
+    reproduction gives the same weights on a CPU, so the match proves a copy only if they were meant to differ."""
+    same = all(a[key] == b[key] for key in ("config_changes", "seeds", "dataset")) and a["dataset"] is not None
+    return (" (but both ran the same config at the same seeds on the same data, which reproduces the same "
+            "results on a CPU: a copy only if the submissions were meant to differ)") if same else ""
 
 
 def add_flag(row: dict[str, Any], flag: str) -> None:
@@ -325,7 +335,7 @@ def _criterion(raw: Any, where: str) -> Criterion:
     fields = (*NUMERIC_FIELDS, *BOOLEAN_FIELDS, *TEXT_FIELDS)
     if column not in fields:
         raise ConfigError(f"{where}: field {column!r} is not a column of the sheet; choose one of {', '.join(fields)}")
-    if not _is_number(raw.get("points")) or raw["points"] <= 0:
+    if not _is_number(raw.get("points")) or not math.isfinite(raw["points"]) or raw["points"] <= 0:
         raise ConfigError(f"{where}: points must be a positive number")
     if not {"min", "max", "equals"} & set(raw):
         raise ConfigError(f"{where}: give a threshold: min, max (numeric fields) or equals")
@@ -336,8 +346,10 @@ def _criterion(raw: Any, where: str) -> Criterion:
 def _check_thresholds(raw: dict, column: str, where: str) -> None:
     if column in NUMERIC_FIELDS:
         for key in ("min", "max", "equals"):
-            if key in raw and not _is_number(raw[key]):
-                raise ConfigError(f"{where}: {key} must be a number for field {column}")
+            if key in raw and (not _is_number(raw[key]) or not math.isfinite(raw[key])):
+                raise ConfigError(f"{where}: {key} must be a finite number for field {column}")
+        if "min" in raw and "max" in raw and raw["min"] > raw["max"]:
+            raise ConfigError(f"{where}: min {raw['min']} is above max {raw['max']}, so it can never be met")
         return
     if "min" in raw or "max" in raw:
         raise ConfigError(f"{where}: min and max apply to numeric fields; {column} takes equals")
@@ -372,7 +384,8 @@ def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir
     submissions = [read_submission(Path(p)) for p in paths]
     copy_flags(submissions)
     if deep:
-        log(f"verifying {len(submissions)} bundles deeply (weights re-predict the test set)")
+        count = f"{len(submissions)} bundle{'s' if len(submissions) != 1 else ''}"
+        log(f"verifying {count} deeply (weights re-predict the test set)")
         run_deep(submissions, data_dir, jobs or min(len(submissions), os.cpu_count() or 1), progress)
     rows = [s.row for s in submissions]
     for row in rows:

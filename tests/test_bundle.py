@@ -324,3 +324,10 @@ def test_reading_never_writes_into_or_outside_the_bundle(root, tmp_path):
     with zipfile.ZipFile(root / "samples.npz") as archive:  # the arrays really were read
         assert "test.npy" in archive.namelist()
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_folder_that_is_no_bundle_is_told_so_before_anything_in_it_is_read(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a bundle")
+    (tmp_path / "link").symlink_to("/etc/hostname")
+    with pytest.raises(BundleError, match="has no manifest.json: it is not a complete reportgen bundle"):
+        Bundle(tmp_path)

@@ -94,6 +94,8 @@ def test_copies_are_flagged_on_both_rows_naming_the_other(class_of_four, tmp_pat
     near = [f for f in rows["bob"]["flags"] if mallory in f and "vit" in f]
     assert near and "predictions nearly identical (99.6% agreement on 1,000 test images" in near[0]
     assert f"possible copy of {bob}: cnn weights identical" in " | ".join(rows["mallory"]["flags"])
+    # eve holds alice's very bundle: the same config at the same seeds, as an honest reproduction would
+    assert "which reproduces the same results on a CPU" in " | ".join(rows["alice"]["flags"])
 
 
 def test_numbers_the_predictions_do_not_support_are_flagged(class_of_four, tmp_path):
@@ -225,7 +227,10 @@ def test_a_bundle_that_cannot_be_read_meets_no_criterion(tmp_path):
     ("criteria:\n  - {name: a, field: verified, equals: true}", "points must be a positive number"),
     ("criteria:\n  - {name: a, field: verified, equals: true, points: -1}", "points must be a positive number"),
     ("criteria:\n  - {name: a, field: cnn_accuracy, points: 1}", "give a threshold"),
-    ("criteria:\n  - {name: a, field: cnn_accuracy, min: high, points: 1}", "min must be a number"),
+    ("criteria:\n  - {name: a, field: cnn_accuracy, min: high, points: 1}", "min must be a finite number"),
+    ("criteria:\n  - {name: a, field: cnn_accuracy, min: .nan, points: 1}", "min must be a finite number"),
+    ("criteria:\n  - {name: a, field: verified, equals: true, points: .inf}", "points must be a positive number"),
+    ("criteria:\n  - {name: a, field: cnn_accuracy, min: 90, max: 10, points: 1}", "can never be met"),
     ("criteria:\n  - {name: a, field: verified, min: 1, points: 1}", "min and max apply to numeric fields"),
     ("criteria:\n  - {name: a, field: verified, equals: yes please, points: 1}", "equals must be true or false"),
     ("criteria:\n  - {name: a, field: verified, equals: true, points: 1, weight: 2}", "unknown key 'weight'"),

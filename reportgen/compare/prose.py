@@ -47,21 +47,23 @@ def accuracy_summary(reference: Compared, other: Compared, model: str) -> Senten
 def speed_summary(reference: Compared, other: Compared, model: str) -> list[Sentence]:
     """How much faster or slower `model` trains per epoch in `other` than in the reference (both trained here):
     by the steady-state time per epoch when both bundles recorded it, else by the mean with warm-up."""
-    steady = reference.stat(model, STEADY_EPOCH_TIME), other.stat(model, STEADY_EPOCH_TIME)
-    ref_time, time = steady if None not in steady else (reference.stat(model, EPOCH_TIME),
-                                                         other.stat(model, EPOCH_TIME))
+    steady_times = reference.stat(model, STEADY_EPOCH_TIME), other.stat(model, STEADY_EPOCH_TIME)
+    steady = None not in steady_times
+    ref_time, time = steady_times if steady else (reference.stat(model, EPOCH_TIME), other.stat(model, EPOCH_TIME))
     if time is None or ref_time is None:
         return []
+    measure = " in the steady state" if steady else " on average over all epochs, one-off warm-up included,"
     values = [" (", *time.parts(" s"), " against ", *ref_time.parts(" s"), ")"]
     devices = [device_name(c.environment) for c in (reference, other)]
     caveat = "" if devices[0] == devices[1] else (f"; the timings come from different devices ({devices[0]}; "
                                                   f"{devices[1]}), so they compare the hardware as well")
     if time.mean.text == ref_time.mean.text:
-        return [sentence("It trains equally fast per epoch", values, caveat, ".")]
+        return [sentence("It trains equally fast per epoch", measure, values, caveat, ".")]
     faster = time.mean.value < ref_time.mean.value
     slow, fast = (ref_time, time) if faster else (time, ref_time)
     factor = Metric(bundle_key(other.index, f"{model}.epoch_time_factor"), slow.mean.value / fast.mean.value, "factor")
-    return [sentence("It trains ", factor, f"× {'faster' if faster else 'slower'} per epoch", values, caveat, ".")]
+    return [sentence("It trains ", factor, f"× {'faster' if faster else 'slower'} per epoch", measure, values, caveat,
+                     ".")]
 
 
 def _run_checksums(c: Compared, model: str) -> list[tuple[str | None, ...]]:

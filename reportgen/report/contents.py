@@ -80,13 +80,7 @@ class TrainingFacts:
     overfits: bool  # by the report's overfitting rule (reportgen.report.rules)
     histories: tuple[dict[str, np.ndarray], ...] = field(repr=False)
     steady_epoch_time: Stat | None = None  # seconds per epoch without the first epoch of each fit (run.json)
-    warmup_time: Stat | None = None  # what the first epochs of the fits took beyond the steady state, seconds
-
-    @property
-    def speed_epoch_time(self) -> Stat:
-        """The time per epoch that speed comparisons use: the steady state where every run recorded one
-        (bundles of reportgen 0.3 and later), else the mean epoch time, warm-up included."""
-        return self.steady_epoch_time or self.epoch_time
+    warmup_time: Stat | None = None  # per run, what the first epochs of its fits took beyond the steady state, s
 
 
 @dataclass(frozen=True)

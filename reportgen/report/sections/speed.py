@@ -9,6 +9,7 @@ from reportgen.report.kernel import (
     Item,
     Metric,
     Sentence,
+    Stat,
     Table,
     capital,
     compare_key,
@@ -18,10 +19,21 @@ from reportgen.report.kernel import (
 from reportgen.report.section import FigureDrawer, TrainingSection
 
 
+def both_steady(a: ModelFacts, b: ModelFacts) -> bool:
+    """Whether both models recorded a steady-state time per epoch (bundles of reportgen 0.3 and later)."""
+    return a.training.steady_epoch_time is not None and b.training.steady_epoch_time is not None
+
+
+def compared_epoch_time(m: ModelFacts, steady: bool) -> Stat:
+    """The time per epoch a comparison uses, the same measure for both models: steady state or mean."""
+    return m.training.steady_epoch_time if steady else m.training.epoch_time
+
+
 def speed_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
-    """The faster model, by its steady-state time per epoch where recorded (else the mean epoch time);
-    margin = slower time / faster time (both models trained)."""
-    return lead(a, b, lambda m: m.training.speed_epoch_time, False,
+    """The faster model, by the steady-state time per epoch when both recorded one, else by the mean epoch
+    time (warm-up included) of both; margin = slower time / faster time (both models trained)."""
+    steady = both_steady(a, b)
+    return lead(a, b, lambda m: compared_epoch_time(m, steady), False,
                 lambda win, lose: Metric(compare_key("speed_factor"), lose / win, "factor"))
 
 
@@ -31,36 +43,37 @@ def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
                 lambda win, lose: Metric(compare_key("parameter_ratio"), win / lose, "factor"))
 
 
-def _per_epoch(a: ModelFacts, b: ModelFacts) -> str:
+def _per_epoch(steady: bool) -> str:
     """What the compared times per epoch are: the steady state, or the mean with warm-up, for both models."""
-    steady = a.training.steady_epoch_time is not None and b.training.steady_epoch_time is not None
     return " per epoch in the steady state (the first epoch of each fit, which pays one-off costs, left out)" \
         if steady else " per epoch (the mean over all epochs, one-off warm-up of the first included)"
 
 
 def speed_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
     """Which model trained faster, by what factor, and each one's time per epoch."""
+    steady = both_steady(a, b)
     ahead = speed_lead(a, b)
     if ahead is None:
         return sentence(f"The {a.name} and the {b.name} trained equally fast: ",
-                        a.training.speed_epoch_time.parts(" s"), " and ", b.training.speed_epoch_time.parts(" s"),
-                        _per_epoch(a, b), ".")
+                        compared_epoch_time(a, steady).parts(" s"), " and ",
+                        compared_epoch_time(b, steady).parts(" s"), _per_epoch(steady), ".")
     w, lo = ahead.winner, ahead.loser
     return sentence(
         f"{capital(w.the)} trained faster, by a factor of ", ahead.margin, "×: ",
-        w.training.speed_epoch_time.parts(" s"), " against ", lo.training.speed_epoch_time.parts(" s"),
-        f" for {lo.the}", _per_epoch(a, b), " (", w.training.train_time.parts(" s"), " against ",
+        compared_epoch_time(w, steady).parts(" s"), " against ", compared_epoch_time(lo, steady).parts(" s"),
+        f" for {lo.the}", _per_epoch(steady), " (", w.training.train_time.parts(" s"), " against ",
         lo.training.train_time.parts(" s"), " in total).")
 
 
 def warmup_sentence(m: ModelFacts) -> Sentence | None:
-    """How much the first epoch of each fit cost beyond the steady state, when recorded."""
+    """What the first epochs of a model's fits cost beyond its steady state, per run, when recorded."""
     t = m.training
     if t.warmup_time is None:
         return None
-    return sentence(f"{capital(m.the)}'s first epoch of each fit took ", t.warmup_time.parts(" s"),
-                    " longer than its steady-state epoch of ", t.steady_epoch_time.parts(" s"),
-                    " (one-off costs: memory allocation, kernel selection, compilation).")
+    per_run = " per run, mean over seeds" if len(m.seeds) > 1 else ""
+    return sentence(f"{capital(m.the)} paid ", t.warmup_time.parts(" s"), f" of one-off warm-up{per_run}: what the "
+                    "first epoch of each fit took beyond its steady-state epoch of ", t.steady_epoch_time.parts(" s"),
+                    " (memory allocation, kernel selection, compilation).")
 
 
 def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
@@ -75,7 +88,8 @@ def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
 
 def throughput_sentence(m: ModelFacts) -> Sentence:
     """Training throughput, in training images per second (the seed computes no accuracy-per-second figure)."""
-    return sentence(f"{capital(m.the)} processed ", m.training.images_per_s.parts(), " training images per second.")
+    return sentence(f"{capital(m.the)} processed ", m.training.images_per_s.parts(), " training images per second "
+                    "(training images × epochs / training time, warm-up and each epoch's validation pass included).")
 
 
 def efficiency_table(models: list[ModelFacts]) -> Table:
@@ -89,9 +103,9 @@ def efficiency_table(models: list[ModelFacts]) -> Table:
     ]
     return Table(["model", "parameters", "test accuracy", "training time (s)", "time per epoch (s)",
                   *(["steady epoch (s)"] if steady else []), "images / s"], rows,
-                 caption="Accuracy and cost. Time per epoch = training time / epochs (warm-up included); steady "
-                         "epoch: without the first epoch of each fit. Images per second = training images × epochs "
-                         "/ training time.")
+                 caption="Accuracy and cost. Time per epoch = training time / epochs, warm-up and each epoch's "
+                         "validation pass included; steady epoch: without the first epoch of each fit. Images per "
+                         "second = training images × epochs / training time.")
 
 
 class Speed(TrainingSection):
