@@ -173,14 +173,16 @@ def copy_flags(submissions: Sequence[Submission]) -> None:
                             for b in second.prints if b.model == model]
                 strongest = min((f for f in findings if f is not None), default=None)
                 if strongest is not None:
-                    why = f"{model} {strongest[1]}{_reproduction_note(first.row, second.row)}"
+                    note = _reproduction_note(first.row, second.row) if strongest[0] == 0 else ""
+                    why = f"{model} {strongest[1]}{note}"
                     add_flag(first.row, f"possible copy of {second.row['bundle']}: {why}")
                     add_flag(second.row, f"possible copy of {first.row['bundle']}: {why}")
 
 
 def _reproduction_note(a: dict[str, Any], b: dict[str, Any]) -> str:
-    """A caveat when two submissions ran the same config at the same seeds on the same data: an honest
-    reproduction gives the same weights on a CPU, so the match proves a copy only if they were meant to differ."""
+    """A caveat for identical weights when two submissions ran the same config at the same seeds on the same data:
+    an honest reproduction gives the same weights on a CPU, so the match proves a copy only if they were meant to
+    differ. (Identical predictions from other weights get no such caveat: a reproduction would share the weights.)"""
     same = all(a[key] == b[key] for key in ("config_changes", "seeds", "dataset")) and a["dataset"] is not None
     return (" (but both ran the same config at the same seeds on the same data, which reproduces the same "
             "results on a CPU: a copy only if the submissions were meant to differ)") if same else ""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from reportgen import bundle as bundle_module
+from reportgen import bundle_checks, bundle_files
 from reportgen.bundle import Bundle, is_inside_path, write_manifest
 from reportgen.cli import main
 from reportgen.errors import BundleError
@@ -146,7 +146,7 @@ class Exploit:
 
 
 def test_an_npz_that_would_unpack_beyond_its_cap_is_refused(root, monkeypatch):
-    monkeypatch.setattr(bundle_module, "NPZ_UNPACKED_CAP", 1000)
+    monkeypatch.setattr(bundle_checks, "NPZ_UNPACKED_CAP", 1000)
     np.savez_compressed(root / RUN / "visuals.npz", stage_1=np.zeros((1, 100, 100), dtype=np.float32))
     refused(root, "would unpack to")
 
@@ -241,18 +241,18 @@ def test_samples_with_a_label_outside_the_classes_are_refused(root):
 
 def test_an_oversized_file_is_refused_unread(root):
     with open(root / RUN / "predictions.csv", "r+b") as f:
-        f.truncate(65 * bundle_module.MiB)  # sparse: over the 64 MiB cap of a .csv, without writing it
+        f.truncate(65 * bundle_files.MiB)  # sparse: over the 64 MiB cap of a .csv, without writing it
     line = one_line_refusal("verify", root)
     assert "65.0 MiB, over the 64 MiB" in line
 
 
 def test_too_many_files_are_refused(root, monkeypatch):
-    monkeypatch.setattr(bundle_module, "MAX_FILES", 5)
+    monkeypatch.setattr(bundle_files, "MAX_FILES", 5)
     refused(root, "more than 5 files")
 
 
 def test_too_many_bytes_are_refused(root, monkeypatch):
-    monkeypatch.setattr(bundle_module, "MAX_BUNDLE_SIZE", 10_000)
+    monkeypatch.setattr(bundle_files, "MAX_BUNDLE_SIZE", 10_000)
     refused(root, "or 0.00953674 MiB")
 
 

@@ -24,7 +24,8 @@ def test_equal_speeds_read_as_a_tie(tmp_path):
 
 def test_no_accuracy_per_second_is_stated(tmp_path):
     items = build(Speed(), contents(tmp_path / "b"))
-    assert "The CNN processed 999.3 training images per second." in text(items)
+    assert "The CNN processed 999.3 training images per second (training images × epochs / training time, " \
+        "warm-up and each epoch's validation pass included)." in text(items)
     assert "per second of training" not in text(items) and "efficiency_factor" not in metric_keys(items)
 
 

@@ -1,0 +1,266 @@
+"""The checks of reading a results bundle: every file a reader uses is parsed here and its values validated.
+
+A stranger's bundle is untrusted input. Each `_checked_*` / `_read_*` function parses one kind of
+file (manifest, environment, dataset, architectures, run.json, metrics, predictions, history,
+samples, visuals) and refuses, in one BundleError line naming the file and the problem, what the
+report or verify could not use: non-finite numbers, labels or predictions outside the classes,
+probabilities outside [0, 1] or rows not summing to 1, .npz arrays that would need pickle or
+unpack too large. reportgen.bundle.Bundle calls them as it reads.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from reportgen.bundle_files import HISTORY_COLUMNS, ORIGINS, MiB, is_inside_path, read_bytes, read_json, read_text
+from reportgen.errors import BundleError
+
+NPZ_UNPACKED_CAP = 256 * MiB  # an .npz is a zip archive: what its arrays may take once unpacked
+PROBABILITY_SUM_TOLERANCE = 1e-3  # rows are written with 6 decimals: K rounding errors of 5e-7 at most
+MAX_CLASSES = 1000
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _refuse(path: Path, problem: str) -> NoReturn:
+    raise BundleError(f"bundle file {path} {problem}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_fraction(value: Any) -> bool:
+    return _is_number(value) and 0.0 <= value <= 1.0
+
+
+def _object(value: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        _refuse(path, "must hold a JSON object")
+    return value
+
+
+def checked_manifest(manifest: Any, path: Path) -> dict[str, Any]:
+    files = _object(manifest, path).get("files")
+    if not isinstance(files, dict):
+        _refuse(path, "has no 'files' object of checksums")
+    for name, digest in files.items():
+        if not is_inside_path(name):
+            _refuse(path, f"lists {name!r}, which is not a path inside the bundle (absolute, or with '..')")
+        if not (isinstance(digest, str) and SHA256_HEX.fullmatch(digest)):
+            _refuse(path, f"records {str(digest)[:80]!r} for {name}, which is not a sha256 in hex")
+    return manifest
+
+
+def checked_environment(path: Path) -> dict[str, Any]:
+    env = _object(read_json(path), path)
+    if "num_threads" in env and not _is_count(env["num_threads"]):
+        _refuse(path, "has a 'num_threads' that is not a whole number")
+    return env
+
+
+def checked_dataset(path: Path) -> dict[str, Any]:
+    dataset = _object(read_json(path), path)
+    classes = dataset.get("classes")
+    if not (isinstance(classes, list) and 0 < len(classes) <= MAX_CLASSES
+            and all(isinstance(c, str) and c for c in classes) and len(set(classes)) == len(classes)):
+        _refuse(path, f"must list 1 to {MAX_CLASSES} distinct class names under 'classes'")
+    for key in ("train_size", "test_size"):
+        if not _is_count(dataset.get(key)):
+            _refuse(path, f"has no whole number '{key}'")
+    if not isinstance(dataset.get("fingerprint"), str):
+        _refuse(path, "has no 'fingerprint' text")
+    return dataset
+
+
+def checked_architectures(path: Path, models: list[str]) -> dict[str, Any]:
+    architectures = _object(read_json(path), path)
+    for model in models:
+        spec = architectures.get(model)
+        layers = spec.get("layers") if isinstance(spec, dict) else None
+        if not (isinstance(spec, dict) and isinstance(spec.get("display_name"), str)
+                and _is_count(spec.get("parameters")) and isinstance(layers, list)):
+            _refuse(path, f"has no valid entry for model '{model}' (display_name, parameters, layers)")
+        for layer in layers:
+            shape = layer.get("output_shape") if isinstance(layer, dict) else None
+            if not (isinstance(layer, dict) and isinstance(layer.get("name"), str)
+                    and isinstance(layer.get("type"), str) and _is_count(layer.get("parameters"))
+                    and (shape is None or (isinstance(shape, list) and all(_is_count(d) for d in shape)))):
+                _refuse(path, f"has a layer of '{model}' without name, type, parameters and output_shape")
+    return architectures
+
+
+def checked_run_info(info: Any, path: Path, model: str, seed: int) -> dict[str, Any]:
+    info = _object(info, path)
+    if info.get("model") != model or info.get("seed") != seed or isinstance(info.get("seed"), bool):
+        _refuse(path, f"must be model '{model}' at seed {seed}, as its folder says")
+    if not isinstance(info.get("display_name"), str):
+        _refuse(path, "has no 'display_name' text")
+    origin = info.get("origin", "trained")
+    if origin not in ORIGINS:
+        _refuse(path, f"has origin {str(origin)[:40]!r}; known origins are {', '.join(ORIGINS)}")
+    if origin == "trained" and not (_is_count(info.get("epochs")) and info["epochs"] > 0
+                                    and _is_number(info.get("train_time_s")) and info["train_time_s"] >= 0):
+        _refuse(path, "is a trained run without a positive whole 'epochs' and a 'train_time_s' of seconds")
+    if origin == "evaluated" and not (isinstance(info.get("weights_sha256"), str)
+                                      and SHA256_HEX.fullmatch(info["weights_sha256"])
+                                      and isinstance(info.get("weights_source"), str)):
+        _refuse(path, "is an evaluated run without 'weights_sha256' (hex) and 'weights_source'")
+    return info
+
+
+def checked_metrics(metrics: Any, path: Path, classes: list[str]) -> dict[str, Any]:
+    """metrics.json as reportgen.evaluation.compute_metrics writes it, for these classes."""
+    metrics = _object(metrics, path)
+    macro, per_class, confusion = metrics.get("macro"), metrics.get("per_class"), metrics.get("confusion")
+    k = len(classes)
+    if not _is_fraction(metrics.get("accuracy")):
+        _refuse(path, "has no 'accuracy' between 0 and 1")
+    if not (isinstance(macro, dict) and all(_is_fraction(macro.get(f)) for f in ("precision", "recall", "f1"))):
+        _refuse(path, "has no 'macro' precision, recall and f1 between 0 and 1")
+    if not (isinstance(per_class, list) and len(per_class) == k and all(
+            isinstance(row, dict) and isinstance(row.get("class"), str) and _is_count(row.get("support"))
+            and all(_is_fraction(row.get(f)) for f in ("precision", "recall", "f1", "accuracy"))
+            for row in per_class)):
+        _refuse(path, f"must hold one 'per_class' entry per class ({k}), with fractions between 0 and 1")
+    if not (isinstance(confusion, list) and len(confusion) == k and all(
+            isinstance(row, list) and len(row) == k and all(_is_count(v) for v in row) for row in confusion)):
+        _refuse(path, f"must hold a {k}x{k} 'confusion' matrix of counts")
+    return metrics
+
+
+def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
+    """(header, finite float values (rows, columns)) of a numeric CSV file of the bundle."""
+    text = read_text(path)
+    lines = text.splitlines()
+    if not lines:
+        _refuse(path, "is empty")
+    header = lines[0].split(",")  # numbers and plain column names only: no quoting to parse
+    values = np.empty((0, len(header)))
+    if any(lines[1:]):
+        try:  # numpy's C parser: three times as fast as splitting in Python, for a class of bundles
+            values = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2, comments=None)
+        except ValueError:  # ragged rows, or a field that is not a number
+            values = None
+    if values is None or values.shape[1] != len(header):
+        _refuse(path, f"holds a value that is not a number, or a row that has not {len(header)} values")
+    if not np.isfinite(values).all():
+        _refuse(path, "holds a value that is not a finite number (nan or inf)")
+    return header, values
+
+
+def _is_whole(values: np.ndarray) -> bool:
+    return bool(np.all(values == np.round(values)))
+
+
+def read_predictions(path: Path, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, preds, probs) of predictions.csv, refusing what the classes and probabilities rule out."""
+    header, values = _read_csv(path)
+    expected = ["index", "label", "pred", *[f"p_{i}" for i in range(k)]]
+    if header != expected:
+        _refuse(path, f"must have the columns index,label,pred,p_0..p_{k - 1} (one per class of dataset.json)")
+    if not len(values):
+        _refuse(path, "holds no predictions")
+    index, labels, preds, probs = values[:, 0], values[:, 1], values[:, 2], values[:, 3:]
+    if not np.array_equal(index, np.arange(len(values))):
+        _refuse(path, "must list the test images in order, index 0, 1, 2, ...")
+    for name, column in (("label", labels), ("pred", preds)):
+        if not (_is_whole(column) and column.min() >= 0 and column.max() < k):
+            _refuse(path, f"has a {name} that is not a class id from 0 to {k - 1}")
+    if probs.min() < 0 or probs.max() > 1:
+        _refuse(path, "has a probability outside [0, 1]")
+    worst = float(np.abs(probs.sum(axis=1) - 1).max())
+    if worst > PROBABILITY_SUM_TOLERANCE:
+        _refuse(path, f"has a row of probabilities that does not sum to 1 (off by {worst:.4g})")
+    return labels.astype(np.int64), preds.astype(np.int64), probs
+
+
+def read_history(path: Path, origin: str) -> dict[str, np.ndarray] | None:
+    """history.csv of a trained run; None for an evaluated run, which has no training history."""
+    if origin == "evaluated":
+        if path.exists() or path.is_symlink():
+            _refuse(path, "is the history of a run that run.json says was evaluated, not trained")
+        return None
+    header, values = _read_csv(path)
+    if header != list(HISTORY_COLUMNS):
+        _refuse(path, f"must have the columns {','.join(HISTORY_COLUMNS)}")
+    history = {name: values[:, i] for i, name in enumerate(header)}
+    if not len(values) or not np.array_equal(history["epoch"], np.arange(1, len(values) + 1)):
+        _refuse(path, "must hold one row per epoch, numbered from 1")
+    if not all(_all_fractions(history[c]) for c in ("train_acc", "val_acc")):
+        _refuse(path, "has an accuracy outside [0, 1]")
+    if min(float(history[c].min()) for c in ("train_loss", "val_loss", "lr", "epoch_time_s")) < 0:
+        _refuse(path, "has a negative loss, learning rate or epoch time")
+    return history
+
+
+def _all_fractions(values: np.ndarray) -> bool:
+    return bool(values.size == 0 or (values.min() >= 0 and values.max() <= 1))
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file, never unpickling: object arrays are refused, and so is a zip that
+    would unpack to more than NPZ_UNPACKED_CAP."""
+    data = read_bytes(path)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+        if unpacked > NPZ_UNPACKED_CAP:
+            _refuse(path, f"would unpack to {unpacked / MiB:.0f} MiB, over the {NPZ_UNPACKED_CAP / MiB:g} MiB "
+                          "that reportgen reads")
+        # allow_pickle=False: a bundle from a stranger must never execute code when opened.
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            _refuse(path, "holds an array that needs pickle (an object array): reportgen never unpickles "
+                          "a bundle's data")
+        _refuse(path, f"is not a valid .npz archive ({str(exc)[:120]})")
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, NotImplementedError):
+        _refuse(path, "is not a valid .npz archive of arrays")
+
+
+def _is_image_array(array: np.ndarray, batched: bool) -> bool:
+    return array.dtype == np.uint8 and array.ndim == (4 if batched else 3) and array.shape[-3] == 3
+
+
+def _is_label_array(array: np.ndarray, k: int, scalar: bool) -> bool:
+    return (np.issubdtype(array.dtype, np.integer) and array.ndim == (0 if scalar else 1)
+            and bool(array.size == 0 or (array.min() >= 0 and array.max() < k)))
+
+
+def checked_samples(path: Path, k: int) -> dict[str, np.ndarray]:
+    samples = _load_npz(path)
+    checks = {
+        "train_augmented": lambda a: _is_image_array(a, batched=True),
+        "test": lambda a: _is_image_array(a, batched=True),
+        "focus_image": lambda a: _is_image_array(a, batched=False),
+        "train_labels": lambda a: _is_label_array(a, k, scalar=False),
+        "test_labels": lambda a: _is_label_array(a, k, scalar=False),
+        "focus_label": lambda a: _is_label_array(a, k, scalar=True),
+        "focus_index": lambda a: _is_label_array(a, np.iinfo(np.int64).max, scalar=True),
+    }
+    for name, ok in checks.items():
+        if name not in samples or not ok(samples[name]):
+            _refuse(path, f"has no valid '{name}' (see docs/bundle.md: uint8 images, class ids within the classes)")
+    return samples
+
+
+def checked_visuals(path: Path) -> dict[str, np.ndarray]:
+    visuals = _load_npz(path)
+    for name, array in visuals.items():
+        if not (np.issubdtype(array.dtype, np.floating) and array.ndim == 3 and np.isfinite(array).all()):
+            _refuse(path, f"has '{name}', which is not a finite float array (channels or heads, height, width)")
+    if "cls_attention" in visuals and not _all_fractions(visuals["cls_attention"]):
+        _refuse(path, "has attention weights outside [0, 1]")
+    return visuals

@@ -1,0 +1,251 @@
+"""The results bundle's files on disk: layout constants, atomic writing, the manifest, and opening files safely.
+
+The low-level half of reportgen.bundle (which re-exports what callers use): writing a bundle
+(atomic files, the manifest written last, staging and publishing) and the primitives every read
+goes through for a stranger's bundle: a scan that refuses links, devices, fifos, sockets, files
+over their size cap (SIZE_CAPS) and more than MAX_FILES files; files opened without following
+links; JSON without NaN or Infinity. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import stat
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Iterator, NoReturn
+
+import numpy as np
+
+from reportgen import __version__
+from reportgen.errors import BundleError
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+RENDERED_FILES = ("report.html", "report.pdf")  # with figures/: what `reportgen render` rewrites
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
+ORIGINS = ("trained", "evaluated")  # run.json "origin"; absent means trained (bundles of reportgen 0.2.0)
+
+MiB = 1 << 20
+# The largest file of each kind a bundle may hold, by suffix. Generous for real bundles (the seed
+# protocol's predictions.csv is about 1 MiB, each weights.pt about 5 MiB: a model 800 times larger
+# still fits; report.pdf a few MiB) and small enough that a hostile bundle cannot exhaust memory or
+# time: a larger file is refused unread.
+SIZE_CAPS = {".json": 8 * MiB, ".yaml": 1 * MiB, ".csv": 64 * MiB, ".npz": 64 * MiB, ".pt": 4096 * MiB,
+             ".html": 32 * MiB, ".pdf": 128 * MiB, ".png": 16 * MiB}
+OTHER_FILE_CAP = 16 * MiB  # any other suffix
+MAX_FILES = 10_000  # a real bundle holds a few dozen
+MAX_BUNDLE_SIZE = 8192 * MiB  # all files together: hashing them must end within seconds
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes (a regular file within its size cap; links are not followed)."""
+    digest = hashlib.sha256()
+    with open_regular(path) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `path` to write; move it onto `path` only if the block succeeds.
+
+    The temporary name keeps the suffix, so writers that infer the format from it still work.
+    """
+    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only still there when the block failed
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON with a stable layout (sorted keys would scramble tables; keep insertion order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def size_cap(name: str) -> int:
+    """The largest size in bytes a bundle file called `name` may have (SIZE_CAPS by suffix)."""
+    return SIZE_CAPS.get(PurePosixPath(name).suffix.lower(), OTHER_FILE_CAP)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a file for reading as a bundle reads one: never through a symbolic link, never blocking on a
+    fifo, and only a regular file within its size cap; BundleError otherwise."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise BundleError(f"bundle file {path} is missing") from None
+    except OSError as exc:  # ELOOP: the last component is a symbolic link
+        raise BundleError(f"bundle file {path} cannot be opened as a regular file ({exc.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise BundleError(f"bundle file {path} is not a regular file: a bundle holds regular files only")
+    if info.st_size > size_cap(path.name):
+        os.close(fd)
+        raise BundleError(_oversized(path, info.st_size))
+    return os.fdopen(fd, "rb")
+
+
+def _oversized(path: Path | str, size: int) -> str:
+    cap = size_cap(str(path))
+    return (f"bundle file {path} is {size / MiB:.1f} MiB, over the {cap / MiB:g} MiB that reportgen reads for a "
+            f"{PurePosixPath(str(path)).suffix or 'file'}: it is not a file reportgen writes")
+
+
+def read_bytes(path: Path) -> bytes:
+    """A bundle file's bytes (see open_regular)."""
+    with open_regular(path) as f:
+        return f.read()
+
+
+def read_text(path: Path) -> str:
+    """A bundle file as UTF-8 text (see open_regular)."""
+    try:
+        return read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError(f"bundle file {path} is not UTF-8 text") from None
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file of a bundle, as a BundleError if it is missing, broken or holds NaN or Infinity."""
+    try:
+        return json.loads(read_text(path), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise BundleError(f"bundle file {path} is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
+
+
+def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    """Write per-epoch history rows as CSV with HISTORY_COLUMNS."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+
+
+def write_predictions(path: Path, labels: np.ndarray, preds: np.ndarray, probs: np.ndarray) -> None:
+    """Write test predictions as CSV: index,label,pred,p_0..p_{K-1}."""
+    k = probs.shape[1]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "label", "pred", *[f"p_{i}" for i in range(k)]])
+        for i, (y, p, row) in enumerate(zip(labels, preds, probs)):
+            writer.writerow([i, int(y), int(p), *[f"{v:.6f}" for v in row]])
+
+
+def write_manifest(root: Path) -> None:
+    """Checksum every file of the bundle into manifest.json; written last, it marks completeness."""
+    files = {name: sha256_file(path) for name, path in bundle_file_paths(root).items()}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "reportgen_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": files,
+    }
+    write_json(root / MANIFEST, manifest)
+
+
+OS_CLUTTER = {"Thumbs.db", "desktop.ini"}  # with hidden files: what file browsers and editors drop into folders
+
+
+def is_rendered(name: str) -> bool:
+    """Whether a bundle file (posix path relative to the bundle) is drawn from the results, not a result itself."""
+    return name in RENDERED_FILES or name.startswith("figures/")
+
+
+def _is_clutter(relative: Path) -> bool:
+    """Hidden files (.DS_Store, ._x, editor locks) and OS clutter: never read, so never part of the results."""
+    return any(part.startswith(".") for part in relative.parts) or relative.name in OS_CLUTTER
+
+
+def scan_bundle(root: Path) -> dict[str, Path]:
+    """Every file under `root` but clutter, by posix path relative to it, sorted.
+
+    Refuses (BundleError) what would make a reader leave the bundle, block or run without end:
+    symbolic links, devices, fifos and sockets, a file over its size cap, more than MAX_FILES files
+    or MAX_BUNDLE_SIZE bytes.
+    Hidden folders are clutter and are not entered.
+    """
+    files: dict[str, Path] = {}
+    total = 0
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            raise BundleError(f"cannot list {folder}: {exc.strerror}") from None
+        for entry in entries:
+            relative = Path(entry.path).relative_to(root)
+            if _is_clutter(relative):
+                continue
+            name = relative.as_posix()
+            if entry.is_symlink():
+                raise BundleError(f"{root}: {name} is a symbolic link; a bundle holds regular files only, "
+                                  "so that reading it never leaves the bundle")
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                raise BundleError(f"{root}: {name} is not a regular file (a device, fifo or socket); "
+                                  "a bundle holds regular files only")
+            size = entry.stat(follow_symlinks=False).st_size
+            if size > size_cap(name):
+                raise BundleError(_oversized(root / name, size))
+            files[name] = Path(entry.path)
+            total += size
+            if len(files) > MAX_FILES or total > MAX_BUNDLE_SIZE:
+                raise BundleError(f"{root} holds more than {MAX_FILES:,} files or {MAX_BUNDLE_SIZE / MiB:g} MiB: "
+                                  "it is not a reportgen bundle")
+    return dict(sorted(files.items()))
+
+
+def bundle_file_paths(root: Path) -> dict[str, Path]:
+    """Every file of the bundle but the manifest and clutter, by posix path relative to the root."""
+    return {name: path for name, path in scan_bundle(root).items() if name != MANIFEST}
+
+
+def is_inside_path(name: Any) -> bool:
+    """Whether `name` is a relative posix path that stays inside the folder it is relative to."""
+    if not isinstance(name, str) or not name or "\\" in name or "\0" in name:
+        return False
+    path = PurePosixPath(name)
+    return not path.is_absolute() and all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+def staging_dir(final: Path) -> Path:
+    """A fresh sibling folder to build into; publish() renames it into place when it is complete."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    path = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+def publish(staged: Path, final: Path) -> None:
+    """Replace `final` by the complete bundle in `staged`, never leaving a half-written `final`.
+
+    The old bundle is moved aside first and deleted only once the new one is in place.
+    """
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+        final.rename(old)
+    staged.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
