@@ -65,6 +65,8 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
             checks += _check_run(bundle, run, metrics, bundle.config().train.epochs)
             expected_metrics.update(_expected_run_metrics(run, metrics))
         expected_metrics.update(_expected_model_metrics(model, recomputed))
+        if bundle.config().analysis.calibration:
+            expected_metrics.update(_expected_calibration_metrics(model, runs, bundle.config().report.calibration_bins))
     checks += _check_report_numbers(bundle, expected_metrics)
     return checks
 
@@ -170,6 +172,20 @@ def _expected_model_metrics(model: str, recomputed: list[dict]) -> dict[str, Met
     return out
 
 
+def _expected_calibration_metrics(model: str, runs: list[RunData], bins: int) -> dict[str, Metric]:
+    """The calibration numbers the report shows (ECE per run; ECE, MCE, NLL, Brier over seeds), recomputed
+    from the stored probabilities."""
+    from reportgen.report.kernel import stat
+    from reportgen.report.sections.calibration import MEASURES, run_measures
+
+    measures = [run_measures(run, bins) for run in runs]
+    out = [Metric(f"{model}.seed{run.seed}.calibration.ece", m["ece"], "percent") for run, m in zip(runs, measures)]
+    for key, _, unit in MEASURES:
+        over_seeds = stat(f"{model}.calibration.{key}", unit, (m[key] for m in measures))
+        out += [over_seeds.mean] + ([over_seeds.std] if over_seeds.std is not None else [])
+    return {metric.key: metric for metric in out}
+
+
 class _MetricSpans(HTMLParser):
     """Collects (data-metric key, displayed text) from report.html."""
 
@@ -217,7 +233,7 @@ def _check_report_numbers(bundle: Bundle, expected: dict[str, Metric]) -> list[C
     absent = [key for key in headline if key not in shown_keys]
     compared = sum(1 for key, _ in shown if key in expected)
     return [
-        Check("report.html: numbers equal those recomputed from the predictions", not wrong,
+        Check("report.html: numbers equal those recomputed from the predictions and probabilities", not wrong,
               "; ".join(wrong[:5]) or f"{compared} numbers compared"),
         Check("report.html: shows every model's test accuracy", not absent, ", ".join(absent)),
     ]

@@ -56,7 +56,7 @@ def test_a_number_edited_in_the_html_is_caught(bundle):
     end = text.index("<", start)
     html.write_text(text[:start] + "99.99" + text[end:])
     write_manifest(bundle)
-    assert failed(bundle) == ["report.html: numbers equal those recomputed from the predictions"]
+    assert failed(bundle) == ["report.html: numbers equal those recomputed from the predictions and probabilities"]
 
 
 def test_added_and_missing_files_are_caught(bundle):
@@ -265,3 +265,17 @@ def test_the_prediction_tolerance_follows_device_and_precision(precision, device
 ])
 def test_the_probability_tolerance_follows_precision(precision, offset, expected):
     assert tolerance_verdicts(precision, "cpu", 0, 0.0, offset)[1] is expected
+
+
+def test_an_edited_calibration_number_is_caught(bundle):
+    html = bundle / "report.html"
+    text = html.read_text()
+    marker = 'data-metric="cnn.calibration.ece.mean" data-unit="percent">'
+    assert marker in text
+    start = text.index(marker) + len(marker)
+    end = text.index("<", start)
+    html.write_text(text[:start] + "0.01" + text[end:])
+    write_manifest(bundle)
+    failures = verify_bundle(bundle)
+    (check,) = [c for c in failures if not c.ok]
+    assert "cnn.calibration.ece.mean: shows 0.01, recomputed" in check.detail
