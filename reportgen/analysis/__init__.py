@@ -1,0 +1,8 @@
+"""Build-time analyses of a trained run: computational cost, robustness to corruptions, explanations.
+
+Each analysis is plain functions over a model and the test images (`efficiency`, `robustness`,
+`explanations`; the corruption suite itself, `corruptions`, needs only numpy and Pillow). `store`
+computes an analysis once per run and analysis settings, keeps its result in the run store next to
+the run, and copies it into the bundle, where the report's sections read it without torch.
+Importing this package imports no torch: the modules that need it import it themselves.
+"""
