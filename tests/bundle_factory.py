@@ -18,6 +18,7 @@ import numpy as np
 from reportgen.bundle import write_history, write_json, write_manifest, write_predictions
 from reportgen.config import Config, TrainConfig, config_from_dict, save_config
 from reportgen.evaluation import compute_metrics
+from tests.analysis_factory import AnalysisOptions, write_analyses
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 DISPLAY_NAMES = {"cnn": "CNN", "vit": "ViT"}
@@ -42,6 +43,7 @@ def make_bundle(
     train_size: int = 2000,
     test_size: int = 600,
     config_overrides: Mapping[str, Any] | None = None,
+    analyses: AnalysisOptions = AnalysisOptions(),
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
 
@@ -49,7 +51,8 @@ def make_bundle(
     swaps every comparative result of the report. Each seed's accuracy is drawn uniformly within
     ±`seed_jitter` of the model's. `class_names` defaults to the CIFAR-10 names when `num_classes`
     is 10, else to class_0..class_{K-1}. `config_overrides` sets dotted config keys (e.g.
-    {"train.lr": 5e-4}), as `--set` does.
+    {"train.lr": 5e-4}), as `--set` does. `analyses` adds the build-time analysis files it names
+    (tests/analysis_factory.py; none by default).
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
@@ -65,7 +68,7 @@ def make_bundle(
             _write_run(root / "runs" / model / f"seed-{seed}", rng, model=model, seed=seed, names=names,
                        accuracy=accuracy, epoch_time=epoch_times[model], train_gap=train_gaps[model],
                        epochs=epochs, test_size=test_size, config=config,
-                       parameters=architectures[model]["parameters"])
+                       parameters=architectures[model]["parameters"], analyses=analyses)
     write_manifest(root)
     return root
 
@@ -197,7 +200,7 @@ def _visuals(rng: np.random.Generator, model: str, config: Config) -> dict[str, 
 
 def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int, names: list[str],
                accuracy: float, epoch_time: float, train_gap: float, epochs: int, test_size: int,
-               config: Config, parameters: int) -> None:
+               config: Config, parameters: int, analyses: AnalysisOptions) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     k = len(names)
     labels = np.arange(test_size, dtype=np.int64) % k
@@ -214,3 +217,4 @@ def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int,
     })
     (folder / "weights.pt").write_bytes(b"not a real state dict")
     np.savez(folder / "visuals.npz", **_visuals(rng, model, config))
+    write_analyses(folder, rng, model, labels, preds, k, analyses, _predictions, config.train.batch_size)

@@ -10,6 +10,7 @@ probes (visuals.npz) are read on first use. Across several seeds a headline quan
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from reportgen.bundle import Bundle, RunData
+from reportgen.bundle import Bundle, RunData, read_json
 from reportgen.config import Config, ReportConfig
+from reportgen.errors import BundleError
 from reportgen.report.kernel import Metric, Stat, model_key, stat
 from reportgen.report.rules import is_overfitting
 
@@ -171,6 +173,7 @@ class ReportContents:
             m: model_facts(m, runs, self.dataset, int(self.architectures[m]["parameters"]), self.rules)
             for m, runs in self.runs.items()}
         self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        self._analyses: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
 
     @property
     def root(self) -> Path:
@@ -217,11 +220,33 @@ class ReportContents:
             self._visuals[(model, seed)] = self.bundle.visuals(model, seed)
         return self._visuals[(model, seed)]
 
+    def analysis(self, model: str, filename: str) -> list[dict[str, Any]] | None:
+        """A build-time analysis file of every seed's run of `model` (efficiency.json, robustness.npz, ...; see
+        docs/bundle.md), read once: one dict per seed, in seed order; None when a run lacks it (the analysis was
+        switched off, or does not apply to the model)."""
+        if (model, filename) not in self._analyses:
+            paths = [run.path / filename for run in self.runs[model]]
+            self._analyses[(model, filename)] = ([read_analysis(p) for p in paths] if all(p.is_file() for p in paths)
+                                                 else None)
+        return self._analyses[(model, filename)]
+
     @property
     def focus_text(self) -> str:
         """The focus image of the visual probes, e.g. "test image 1234 (automobile)"."""
         index, label = int(self.samples["focus_index"]), int(self.samples["focus_label"])
         return f"test image {index} ({self.class_names[label]})"
+
+
+def read_analysis(path: Path) -> dict[str, Any]:
+    """An analysis file of a run: JSON, or an npz of plain arrays (allow_pickle=False: opening a bundle never runs
+    code from it)."""
+    if path.suffix == ".json":
+        return read_json(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"bundle file {path} is not a readable npz of plain arrays: {exc}") from None
 
 
 def read_contents(root: Path | str, require_complete: bool = True) -> ReportContents:
