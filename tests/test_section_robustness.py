@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reportgen.errors import BundleError
 from reportgen.report.corruption_results import clustered_mcnemar, suite, suite_metrics
 from reportgen.report.kernel import Callout
 from reportgen.report.sections.robustness import Robustness, suites
@@ -75,7 +76,7 @@ def test_the_clustered_test_counts_images_not_copies():
 
 def test_every_accuracy_follows_from_the_stored_predictions(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
-    records = report.analysis("cnn", "robustness.npz")
+    records = report.analysis("cnn", "robustness.npz", ())
     shown = {m.key: m.value for m in suite_metrics(suite("cnn", "CNN", (1, 2), records))}
     per_seed = [100 * np.mean(r["preds"] == r["labels"]) for r in records]
     assert shown["cnn.robustness.mca.mean"] == pytest.approx(np.mean(per_seed))
@@ -102,3 +103,13 @@ def test_applies_when_the_bundle_holds_the_suites_predictions(tmp_path):
     assert not Robustness().applies(contents(tmp_path / "b"))
     assert [s.key for s in suites(contents(tmp_path / "c", analyses=AnalysisOptions(("robustness",))))] == [
         "cnn", "vit"]
+
+
+def test_a_robustness_file_without_its_predictions_is_refused_in_one_line(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(("robustness",)))
+    path = report.runs["vit"][0].path / "robustness.npz"
+    kept = dict(np.load(path))
+    del kept["preds"]
+    np.savez(path, **kept)
+    with pytest.raises(BundleError, match="robustness.npz lacks preds"):
+        suites(report)

@@ -21,6 +21,8 @@ from reportgen.errors import BundleError
 from reportgen.report.kernel import Metric, Stat, compare_key, model_key, stat
 from reportgen.report.stats import Interval, bootstrap_interval
 
+FIELDS = ("indices", "labels", "corruptions", "families", "severities", "clean_preds", "preds")  # of robustness.npz
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -35,6 +37,7 @@ class Suite:
     indices: np.ndarray = field(repr=False)  # (N,) test-set index of each image
     right: np.ndarray = field(repr=False)  # (seeds, C, S, N) bool: corrupted copy classified correctly
     clean_right: np.ndarray = field(repr=False)  # (seeds, N) bool
+    seed: int = 0  # analysis.seed: which images, and the noises
 
     def percent(self, name: str, per_seed: np.ndarray, unit: str = "percent") -> Stat:
         return stat(model_key(self.key, f"robustness.{name}"), unit, 100 * per_seed)
@@ -103,7 +106,7 @@ def suite(key: str, name: str, seeds: Sequence[int], records: Sequence[dict[str,
     return Suite(key, name, tuple(seeds), tuple(str(c) for c in first["corruptions"]),
                  tuple(str(f) for f in first["families"]), tuple(int(s) for s in first["severities"]),
                  first["indices"], np.stack([r["preds"] == r["labels"] for r in records]),
-                 np.stack([r["clean_preds"] == r["labels"] for r in records]))
+                 np.stack([r["clean_preds"] == r["labels"] for r in records]), int(first.get("seed", 0)))
 
 
 def suite_metrics(s: Suite) -> list[Metric]:

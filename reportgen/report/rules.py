@@ -91,11 +91,11 @@ def calibration_rule(rules: ReportConfig) -> Sentence:
         "seeds) excludes 0.")
 
 
-def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, severities: int) -> Sentence:
+def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, severities: int, seed: int) -> Sentence:
     """What the corruption suite is, and when one model is called more robust than another."""
     return sentence(
-        "Rule used for robustness: the suite corrupts ", images, " test images (drawn at random with seed "
-        f"analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
+        "Rule used for robustness: the suite corrupts ", images, f" test images (drawn at random with seed {seed}, "
+        "analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
         "severities each, with the CIFAR-10-C constants of Hendrycks and Dietterich (2019). A model's mean corruption "
         "accuracy is its accuracy over every corrupted copy; its relative drop is its clean accuracy on the same "
         "images minus its mean corruption accuracy, over the clean accuracy. One model is more robust, overall, on a "

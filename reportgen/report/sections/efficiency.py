@@ -41,7 +41,10 @@ from reportgen.report.sections.speed import parameter_lead
 from reportgen.report.stats import ttest_over_seeds
 
 EFFICIENCY = "efficiency.json"
+FIELDS = ("device", "device_name", "threads", "precision", "batch_size", "flops_per_image",
+          "activation_bytes_per_image", "peak_step_bytes", "peak_method", "batch_s", "latency_s")  # those read here
 TRAINING = "training"  # the measure name of training throughput
+PRECISIONS = {"32": "fp32", "bf16-mixed": "bf16 autocast"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ def model_cost(m: ModelFacts, records: Sequence[dict]) -> Cost:
         batch_size=int(first["batch_size"]),
         batch_times=tuple(t for r in records for t in r["batch_s"]),
         latency_times=tuple(t for r in records for t in r["latency_s"]),
-        measured_on=f"{first['device_name']} ({first['device']}, {first['threads']} threads, {first['precision']})",
+        measured_on=f"{first['device_name']} ({first['device']}, {first['threads']} threads, "
+                    f"{PRECISIONS.get(first['precision'], first['precision'])})",
     )
 
 
@@ -97,7 +101,7 @@ def costs(contents: ReportContents) -> list[Cost]:
     """The cost of every model whose runs all hold efficiency.json, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EFFICIENCY)
+        records = contents.analysis(m.key, EFFICIENCY, FIELDS)
         if records is not None:
             out.append(model_cost(m, records))
     return out
@@ -259,17 +263,18 @@ def cost_table(cost: Sequence[Cost], contents: ReportContents) -> Table:
         ["peak memory of a training step (MB)", *(c.peak if c.peak is not None else "not measured" for c in cost)],
         ["inference, images per second (run's batch size)", *(c.throughput for c in cost)],
         ["inference latency at batch 1 (ms)", *(c.latency for c in cost)],
-        ["batch size", *(str(c.batch_size) for c in cost)],
-        ["measured on", *(c.measured_on for c in cost)],
+        ["batch size", *(Metric(model_key(c.model.key, "efficiency.batch_size"), c.batch_size, "count")
+                         for c in cost)],
     ]
     if len(trained) == len(cost):
         rows.append(["training, images per second", *(stat_cell(c.model.training.images_per_s) for c in cost)])
         times = [time_stat(c.model, milestone, "time_to_milestone_s") for c in cost]
         rows.append([f"time to {milestone:.0%} validation accuracy (s)",
                      *(t if t is not None else "not reached" for t in times)])
+    where = "; ".join(dict.fromkeys(f"{c.model.name} on {c.measured_on}" for c in cost))
     return Table(["measure", *(c.model.name for c in cost)], rows,
-                 caption="Computational cost. Timings are medians of the timed passes, excluding warm-up; static "
-                         "quantities are the first seed's.")
+                 caption=f"Computational cost, measured by the build ({where}). Timings are medians of the timed "
+                         "passes, excluding warm-up; static quantities are the first seed's.")
 
 
 def time_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:

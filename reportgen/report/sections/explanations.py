@@ -37,6 +37,8 @@ from reportgen.report.rules import faithfulness_rule
 from reportgen.report.section import FigureDrawer, Section
 
 EXPLANATIONS = "explanations.npz"
+FIELDS = ("method", "indices", "labels", "images", "saliency", "grid_saliency", "fractions", "deletion",
+          "random_deletion", "random_orders")  # those read here
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def explained(contents: ReportContents) -> list[Faithfulness]:
     """The explanations of every model whose runs all hold explanations.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EXPLANATIONS)
+        records = contents.analysis(m.key, EXPLANATIONS, FIELDS)
         if records is not None:
             out.append(faithfulness(m.key, m.name, records))
     return out
@@ -222,14 +224,14 @@ def draw_maps(models: Sequence[Faithfulness], class_names: Sequence[str]) -> plt
 
 def draw_curves(models: Sequence[Faithfulness]) -> plt.Figure:
     """Mean true-class probability against the share of patches occluded: salient first (solid), random (dashed)."""
-    fig, ax = plt.subplots(figsize=(3.6, 2.3))
+    fig, ax = plt.subplots(figsize=(4.8, 2.3))
     for f, colour in zip(models, SERIES_COLOURS):
         ax.plot(f.fractions, f.curves[0].mean(axis=0), color=colour, lw=1.3, label=f"{f.name}, most salient first")
         ax.plot(f.fractions, f.curves[1].mean(axis=0), color=colour, lw=1.0, ls="--", label=f"{f.name}, random order")
     ax.set_xlabel("share of patches occluded")
     ax.set_ylabel("true-class probability")
     ax.grid(True, lw=0.4, alpha=0.5)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the curves, never on them
     return fig
 
 
@@ -248,7 +250,7 @@ class Explanations(Section):
             "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in models), "."))
         curves = figures.draw("deletion", lambda: draw_curves(models), sentence(
             "Deletion curves: the true class's probability, averaged over the ", first.images_count,
-            " explained images, as patches are occluded most salient first and in random orders."), "60%")
+            " explained images, as patches are occluded most salient first and in random orders."), "80%")
         facts = [model_sentence(f, alpha) for f in models]
         if len(models) == 2 and contents.comparative:
             facts.append(comparison_sentence(*models, alpha))

@@ -17,14 +17,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reportgen.report.contents import ReportContents
-from reportgen.report.corruption_results import PairedTest, Suite, comparable, drop_interval, paired_test, suite
+from reportgen.report.corruption_results import FIELDS, PairedTest, Suite, comparable, drop_interval, paired_test, suite
 from reportgen.report.kernel import (
     Bullets,
     Callout,
     Cell,
     Item,
     Metric,
-    Paragraph,
     Part,
     Sentence,
     Table,
@@ -44,7 +43,7 @@ def suites(contents: ReportContents) -> list[Suite]:
     """The suite results of every model whose runs all hold robustness.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, ROBUSTNESS)
+        records = contents.analysis(m.key, ROBUSTNESS, FIELDS)
         if records is not None:
             out.append(suite(m.key, m.name, m.seeds, records))
     return out
@@ -211,9 +210,9 @@ class Robustness(Section):
         models, rules = suites(contents), contents.rules
         figure = figures.draw("robustness", lambda: draw_heatmaps(models), sentence(
             "Accuracy (%) on the corrupted test images per corruption and severity (1 mildest, 5 strongest)",
-            " (mean over seeds)." if contents.several_seeds else "."))
+            " (mean over seeds)." if contents.several_seeds else "."), "85%")
         first = models[0]
-        rule = robustness_rule(rules, first.images, len(first.corruptions), len(first.severities))
+        rule = robustness_rule(rules, first.images, len(first.corruptions), len(first.severities), first.seed)
         items: list[Item] = [Callout("rule", [rule]), figure,
                              Bullets([model_sentence(s) for s in models])]
         if len(models) != 2 or not contents.comparative or not comparable(*models):
@@ -226,4 +225,4 @@ class Robustness(Section):
                  drop_sentence(first, second, rules.bootstrap_seed, rules.bootstrap_resamples),
                  family_sentence(first, second, [tests[f"family.{f}"] for f in family_names(first)]),
                  corruption_sentence(first, second, [tests[f"corruption.{c}"] for c in first.corruptions])]
-        return items + [Paragraph(facts), robustness_table(models, tests)]
+        return items + [Bullets(facts), robustness_table(models, tests)]
