@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from reportgen.errors import BundleError
-from reportgen.report.corruption_results import clustered_mcnemar, suite, suite_metrics
-from reportgen.report.kernel import Callout
+from reportgen.report.corruption_results import clustered_mcnemar, paired_metrics, suite, suite_metrics
+from reportgen.report.kernel import Callout, Metric, Sentence
 from reportgen.report.sections.robustness import Robustness, suites
 from reportgen.report.stats import mcnemar_test
 from tests.analysis_factory import ANALYSES, AnalysisOptions
-from tests.section_helpers import build, contents, figures, tables, text
+from tests.section_helpers import build, contents, figures, sentences, tables, text
 
 SWAPPED = {"cnn": 0.45, "vit": 0.60}
 HAIR = {"cnn": 0.50, "vit": 0.50}
@@ -113,3 +113,21 @@ def test_a_robustness_file_without_its_predictions_is_refused_in_one_line(tmp_pa
     np.savez(path, **kept)
     with pytest.raises(BundleError, match="robustness.npz lacks preds"):
         suites(report)
+
+
+def shown_metrics(items) -> dict[str, str]:
+    """Every number the section shows, by key, as printed (sentences and table cells)."""
+    cells = [c for t in tables(items) for row in t.rows + t.footer for c in row]
+    parts = [p for s in sentences(items) for p in s.parts] + [p for c in cells for p in (
+        c.parts if isinstance(c, Sentence) else (c,))]
+    return {p.key: p.text for p in parts if isinstance(p, Metric)}
+
+
+def test_what_verify_recomputes_is_what_the_section_shows(tmp_path):
+    report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
+    first, second = suites(report)
+    shown = shown_metrics(build(Robustness(), report))
+    expected = suite_metrics(first) + suite_metrics(second) + paired_metrics(first, second, report.rules.alpha)
+    assert all(shown[m.key] == m.text for m in expected if m.key in shown)
+    missing = {m.key for m in expected} - set(shown)
+    assert missing and all(key.endswith((".b", ".c")) for key in missing)  # b and c are printed for overall only

@@ -78,6 +78,17 @@ class Suite:
         return np.array(self.families if kind == "family" else self.corruptions) == name
 
     @property
+    def family_names(self) -> list[str]:
+        """The families of the suite's corruptions, in suite order."""
+        return list(dict.fromkeys(self.families))
+
+    @property
+    def scopes(self) -> list[str]:
+        """Every scope a comparison is made on: overall, each family, each corruption."""
+        return (["overall"] + [f"family.{f}" for f in self.family_names]
+                + [f"corruption.{c}" for c in self.corruptions])
+
+    @property
     def cell_accuracy(self) -> np.ndarray:
         """(C, S) accuracy in percent, mean over seeds: the heatmap."""
         return 100 * self.right.mean(axis=(0, 3))
@@ -113,8 +124,7 @@ def suite_metrics(s: Suite) -> list[Metric]:
     """Every per-model robustness number the report shows, computed from the stored predictions (for verify)."""
     stats = [s.clean, s.mean_corruption, s.relative_drop]
     per_stat = [m for st in stats for m in (st.mean, st.std) if m is not None]
-    scopes = [f"corruption.{c}" for c in s.corruptions] + [f"family.{f}" for f in dict.fromkeys(s.families)]
-    return per_stat + [s.scope_accuracy(scope) for scope in scopes]
+    return per_stat + [s.scope_accuracy(scope) for scope in s.scopes if scope != "overall"]
 
 
 # ---------------------------------------------------------------- two models
@@ -192,3 +202,9 @@ def drop_interval(first: Suite, second: Suite, seed: int, resamples: int) -> Int
         return 100 * float(np.mean(relative_drops(fc[:, idx], fi[:, idx]) - relative_drops(sc[:, idx], si[:, idx])))
 
     return bootstrap_interval(statistic, fr.shape[-1], seed, resamples)
+
+
+def paired_metrics(first: Suite, second: Suite, alpha: float) -> list[Metric]:
+    """Every paired-test number the report shows for two models (b, c, p, difference per scope), for verify."""
+    return [paired_test(first, second, scope, alpha).metric(name) for scope in first.scopes
+            for name in ("b", "c", "p", "diff_pts")]

@@ -147,10 +147,6 @@ def corruption_sentence(first: Suite, second: Suite, tests: Sequence[PairedTest]
 DIRECTIONS = {1: "first_ahead", -1: "second_ahead", 0: "neither"}
 
 
-def family_names(s: Suite) -> list[str]:
-    return list(dict.fromkeys(s.families))
-
-
 # ---------------------------------------------------------------- table and figure
 
 
@@ -166,7 +162,7 @@ def robustness_table(models: Sequence[Suite], tests: dict[str, PairedTest] | Non
         return cells
 
     rows = [row(c.replace("_", " "), f, f"corruption.{c}") for c, f in zip(first.corruptions, first.families)]
-    footer = [row(f"{f} family", "", f"family.{f}") for f in family_names(first)]
+    footer = [row(f"{f} family", "", f"family.{f}") for f in first.family_names]
     extra = ["", ""] if tests is not None else []
     footer.append(["mean corruption accuracy", "", *(stat_cell(s.mean_corruption, "%") for s in models),
                    *([tests["overall"].metric("diff_pts"), tests["overall"].metric("p")] if tests else [])])
@@ -218,11 +214,9 @@ class Robustness(Section):
         if len(models) != 2 or not contents.comparative or not comparable(*models):
             return items + [robustness_table(models, None)]
         first, second = models
-        scopes = ["overall"] + [f"family.{f}" for f in family_names(first)] + [f"corruption.{c}"
-                                                                                 for c in first.corruptions]
-        tests = {scope: paired_test(first, second, scope, rules.alpha) for scope in scopes}
+        tests = {scope: paired_test(first, second, scope, rules.alpha) for scope in first.scopes}
         facts = [overall_sentence(first, second, tests["overall"]),
                  drop_sentence(first, second, rules.bootstrap_seed, rules.bootstrap_resamples),
-                 family_sentence(first, second, [tests[f"family.{f}"] for f in family_names(first)]),
+                 family_sentence(first, second, [tests[f"family.{f}"] for f in first.family_names]),
                  corruption_sentence(first, second, [tests[f"corruption.{c}"] for c in first.corruptions])]
         return items + [Bullets(facts), robustness_table(models, tests)]
