@@ -109,8 +109,8 @@ class TrainingStep:
         if getattr(model, "prefers_channels_last", False) and config.train.channels_last:
             self.batch = self.batch.contiguous(memory_format=torch.channels_last)
         self.labels = torch.zeros(len(self.batch), dtype=torch.long, device=device)
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr,
-                                           weight_decay=config.train.weight_decay)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr,  # fused, as training's
+                                           weight_decay=config.train.weight_decay, fused=True)
 
     def __call__(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
