@@ -36,9 +36,9 @@ def test_predictions_cover_every_corruption_and_severity_of_the_same_images(conf
     assert result["families"].tolist() == ["noise", "digital"]
     images = data.test_x[indices].numpy()
     contrast_4 = predict(model, torch.from_numpy(corrupt(images, "contrast", 4, config.analysis.seed)),
-                         config.data.mean, config.data.std, 16, "32").argmax(axis=1)
+                         config.data.mean, config.data.std, 1000, "32").argmax(axis=1)
     assert np.array_equal(result["preds"][1, 3], contrast_4)
-    clean = predict(model, data.test_x[indices], config.data.mean, config.data.std, 16, "32").argmax(axis=1)
+    clean = predict(model, data.test_x[indices], config.data.mean, config.data.std, 1000, "32").argmax(axis=1)
     assert np.array_equal(result["clean_preds"], clean)
     again = robustness.compute(model, config, data, RUN)
     assert all(np.array_equal(result[k], again[k]) for k in result)

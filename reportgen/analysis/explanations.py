@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from reportgen.analysis import INFERENCE_BATCH
 from reportgen.config import Config
 from reportgen.data import ImageData, normalize
 
@@ -144,7 +145,7 @@ def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, An
     # Most salient first; a stable sort breaks ties by patch position, so the order is reproducible.
     salient = np.argsort(-grid_maps.flatten(1).cpu().numpy(), axis=1, kind="stable")
     curve = lambda orders: deletion_curve(model, x, labels, orders, a.deletion_steps, a.deletion_grid,  # noqa: E731
-                                          config.train.batch_size)
+                                          INFERENCE_BATCH)
     baseline = np.mean([curve(random_orders(indices, patches, a.seed, r)) for r in range(a.deletion_random_orders)],
                        axis=0)
     with torch.no_grad():

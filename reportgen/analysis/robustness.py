@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from reportgen.analysis import INFERENCE_BATCH
 from reportgen.analysis.corruptions import BY_NAME, SEVERITIES, corrupt, image_subset
 from reportgen.config import Config
 from reportgen.data import ImageData
@@ -25,8 +26,7 @@ from reportgen.evaluation import predict
 
 def predicted_classes(model: nn.Module, images: np.ndarray, config: Config, precision: str) -> np.ndarray:
     """Predicted class of each uint8 image (N, 3, H, W): (N,) int64."""
-    probs = predict(model, torch.from_numpy(images), config.data.mean, config.data.std, config.train.batch_size,
-                    precision)
+    probs = predict(model, torch.from_numpy(images), config.data.mean, config.data.std, INFERENCE_BATCH, precision)
     return probs.argmax(axis=1).astype(np.int64)
 
 
@@ -44,6 +44,8 @@ def corrupted_predictions(model: nn.Module, images: np.ndarray, config: Config, 
 def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, Any]) -> dict[str, np.ndarray]:
     """The suite's predictions and what they refer to, as stored in robustness.npz (plain arrays only)."""
     a, precision = config.analysis, run["precision"]
+    if config.train.channels_last and getattr(model, "prefers_channels_last", False):
+        model.to(memory_format=torch.channels_last)  # as it trained: NHWC convolutions run faster on CPUs and GPUs
     indices = image_subset(len(data.test_y), a.corruption_images, a.seed)
     images = data.test_x[indices].numpy()
     return {
