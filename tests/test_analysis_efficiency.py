@@ -96,3 +96,15 @@ def test_the_record_is_json_and_leaves_the_model_alone():
 def test_timing_settings_name_the_machine():
     settings = efficiency.settings(tiny_config(), "cpu")
     assert settings["threads"] == torch.get_num_threads() and settings["device_name"]
+
+
+def test_what_a_step_keeps_between_steps_is_weights_buffers_optimizer_state_and_batch():
+    config = tiny_config()
+    model = create_model("cnn", config, 4)
+    step = efficiency.TrainingStep(model, config, "cpu", "32")
+    step()
+    weights = sum(p.numel() * 4 for p in model.parameters())
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    batch = 16 * 3 * 32 * 32 * 4 + 16 * 8
+    steps = sum(1 for p in model.parameters())  # AdamW keeps a step count per parameter, on the CPU a 0-d tensor
+    assert step.resident_bytes() == 3 * weights + buffers + batch + 4 * steps

@@ -42,7 +42,8 @@ from reportgen.models import IMAGE_SIZE, count_parameters
 ACTIVATION_BATCHES = (2, 4)  # two batch sizes: saved bytes are affine in the batch, the slope is per image
 CPU_PEAK_METHOD = ("peak bytes of live tensors during the step, tracked per operator by PyTorch's MemTracker "
                    "(torch.distributed._tools.mem_tracker)")
-CUDA_PEAK_METHOD = "torch.cuda.max_memory_allocated over the step (the allocator's peak of allocated bytes)"
+CUDA_PEAK_METHOD = ("torch.cuda.max_memory_allocated over the step (the allocator's peak of allocated bytes), less "
+                    "what other tensors held on the GPU before it")
 
 
 def images(batch: int, device: torch.device | str, seed: int = 0) -> torch.Tensor:
@@ -112,6 +113,12 @@ class TrainingStep:
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr,  # fused, as training's
                                            weight_decay=config.train.weight_decay, fused=True)
 
+    def resident_bytes(self) -> int:
+        """Bytes of what the step keeps between steps: weights, buffers, optimizer state, batch (storages once)."""
+        tensors = [*self.model.parameters(), *self.model.buffers(), self.batch, self.labels,
+                   *(t for state in self.optimizer.state.values() for t in state.values() if torch.is_tensor(t))]
+        return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}.values())
+
     def __call__(self) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.precision):
@@ -127,10 +134,12 @@ def peak_step_bytes(model: nn.Module, config: Config, device: str, precision: st
     step()  # warm-up: creates the optimizer state, as every step after the first has it
     if torch.device(device).type == "cuda":
         synchronize(device)
+        # Tensors on the GPU that are not the step's (left from training, other runs) are not its memory.
+        others = torch.cuda.memory_allocated(device) - step.resident_bytes()
         torch.cuda.reset_peak_memory_stats(device)
         step()
         synchronize(device)
-        return int(torch.cuda.max_memory_allocated(device)), CUDA_PEAK_METHOD
+        return int(torch.cuda.max_memory_allocated(device) - others), CUDA_PEAK_METHOD
     try:
         from torch.distributed._tools.mem_tracker import MemTracker
     except ImportError:  # a torch built without torch.distributed
