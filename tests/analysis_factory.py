@@ -43,6 +43,7 @@ class AnalysisOptions:
     per_corruption: Mapping[tuple[str, str], float] = field(default_factory=dict)  # (model, corruption) -> accuracy
     deletion_rates: Mapping[str, float] = field(default_factory=lambda: DEFAULT_DELETION_RATES)
     peak_measured: bool = True
+    other_load: float = 0.0  # CPU cores other processes used while the passes were timed
 
 
 Predict = Callable[[np.random.Generator, np.ndarray, float, int], np.ndarray]  # bundle_factory._predictions
@@ -72,6 +73,7 @@ def efficiency(rng: np.random.Generator, options: AnalysisOptions, model: str, b
         "peak_step_bytes": int(c["peak_mb"] * 1e6) if options.peak_measured else None,
         "peak_method": "peak bytes of live tensors (synthetic)" if options.peak_measured else "not measured",
         "warmup": 2, "batch_s": timed(c["batch_s"]), "latency_s": timed(c["latency_s"]),
+        "other_load_cores": options.other_load,
     }
 
 

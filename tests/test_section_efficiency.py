@@ -46,7 +46,7 @@ def test_more_parameters_yet_faster_is_tested_not_repeated(tmp_path):
     untested = section_text(tmp_path, "c", costs=SAME_SPEED)
     claim = "The seed study remarked that its model with more parameters nevertheless trained faster. Tested here: "
     assert claim + "the CNN has 1.12× the parameters of the ViT and needs 0.49× its FLOPs per image" in holds
-    assert ('it is significantly faster in inference at batch 1024, single-image inference (batch 1); not tested in '
+    assert ('it is significantly faster in inference at batch 1024 and single-image inference (batch 1); not tested in '
             'training. So "more parameters yet faster" holds on every tested measure on this machine.') in holds
     assert "significantly slower in inference at batch 1024" in contradicted
     assert '"more parameters yet faster" is not supported on any measure' in contradicted
@@ -101,3 +101,11 @@ def test_an_unmeasured_peak_is_said_and_not_compared(tmp_path):
 def test_applies_when_the_build_measured_cost(tmp_path):
     assert Efficiency().applies(contents(tmp_path / "a", analyses=AnalysisOptions(("efficiency",))))
     assert not Efficiency().applies(contents(tmp_path / "b"))
+
+
+def test_timings_on_a_busy_machine_carry_a_note(tmp_path):
+    quiet = build(Efficiency(), contents(tmp_path / "a", analyses=AnalysisOptions(ANALYSES)))
+    busy = build(Efficiency(), contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, other_load=3.25)))
+    assert "shared machine" not in text(quiet)
+    assert ("Other processes used up to 3.25 CPU cores during the CNN's timings and 3.25 CPU cores during the ViT's "
+            "timings (from /proc/stat): the timings measure a shared machine") in text(busy)

@@ -131,3 +131,10 @@ def test_what_verify_recomputes_is_what_the_section_shows(tmp_path):
     assert all(shown[m.key] == m.text for m in expected if m.key in shown)
     missing = {m.key for m in expected} - set(shown)
     assert missing and all(key.endswith((".b", ".c")) for key in missing)  # b and c are printed for overall only
+
+
+def test_the_rule_states_the_suite_that_ran(tmp_path):
+    items = build(Robustness(), contents(tmp_path / "b", analyses=AnalysisOptions(("robustness",))))
+    rule = text(item for item in items if isinstance(item, Callout))
+    assert rule.startswith("Rule used for robustness: the suite corrupts 200 test images (drawn at random with seed 0")
+    assert "with 10 corruptions at 5 severities each, with the CIFAR-10-C constants" in rule

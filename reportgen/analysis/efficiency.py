@@ -16,7 +16,8 @@
   allocator blocks or the process's resident size.
 * Inference time: the run's batch size and batch 1, `warmup` untimed passes and then `repeats` timed
   ones (torch.cuda.synchronize around each on CUDA); every timed repeat is stored, so the report can
-  give medians and test differences. Training throughput and time to accuracy come from history.csv.
+  give medians and test differences, with the CPU cores other processes used meanwhile (Linux).
+  Training throughput and time to accuracy come from history.csv.
 
 Shapes: B batch, K classes; images (B, 3, 32, 32).
 """
@@ -27,7 +28,7 @@ import copy
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -177,6 +178,25 @@ def inference_times(model: nn.Module, batch: int, device: str, precision: str, c
     return times
 
 
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds that all processes of the machine have used so far (Linux /proc/stat), None where unknown."""
+    try:
+        user, nice, system = (int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system) / 100  # in USER_HZ, 100 on every Linux
+
+
+def timed_with_load(measure: Callable[[], list[float]]) -> tuple[list[float], float | None]:
+    """Run a timing, and say how many CPU cores other processes used meanwhile (None where unknown)."""
+    machine, own, start = machine_cpu_seconds(), time.process_time(), time.perf_counter()
+    times = measure()
+    after, own_after, elapsed = machine_cpu_seconds(), time.process_time(), time.perf_counter() - start
+    if machine is None or after is None:
+        return times, None
+    return times, max(0.0, (after - machine) - (own_after - own)) / elapsed
+
+
 def device_name(device: str) -> str:
     """The GPU's name, or the CPU's model name from /proc/cpuinfo (Linux), else what platform reports."""
     if torch.device(device).type == "cuda":
@@ -197,6 +217,10 @@ def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, An
     channels_last = t.channels_last
     work = prepared(model, device, channels_last)
     peak, method = peak_step_bytes(prepared(model, device, channels_last), config, device, precision)
+    timed = {name: timed_with_load(lambda b=batch: inference_times(work, b, device, precision, channels_last,
+                                                                  a.timing_warmup, a.timing_repeats))
+             for name, batch in (("batch_s", t.batch_size), ("latency_s", 1))}
+    loads = [load for _, load in timed.values() if load is not None]
     return {
         "device": torch.device(device).type,
         "device_name": device_name(device),
@@ -211,9 +235,9 @@ def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, An
         "peak_step_bytes": peak,
         "peak_method": method,
         "warmup": a.timing_warmup,
-        "batch_s": inference_times(work, t.batch_size, device, precision, channels_last, a.timing_warmup,
-                                   a.timing_repeats),
-        "latency_s": inference_times(work, 1, device, precision, channels_last, a.timing_warmup, a.timing_repeats),
+        "batch_s": timed["batch_s"][0],
+        "latency_s": timed["latency_s"][0],
+        "other_load_cores": max(loads) if loads else None,
     }
 
 

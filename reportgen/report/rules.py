@@ -95,7 +95,7 @@ def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, sever
     """What the corruption suite is, and when one model is called more robust than another."""
     return sentence(
         "Rule used for robustness: the suite corrupts ", images, f" test images (drawn at random with seed {seed}, "
-        "analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
+        f"analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
         "severities each, with the CIFAR-10-C constants of Hendrycks and Dietterich (2019). A model's mean corruption "
         "accuracy is its accuracy over every corrupted copy; its relative drop is its clean accuracy on the same "
         "images minus its mean corruption accuracy, over the clean accuracy. One model is more robust, overall, on a "
@@ -138,4 +138,5 @@ def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
         "the epoch times up to the first epoch whose validation accuracy reaches the milestone (history.csv). A model "
         f"is called faster only when a test rejects equal speed at α = {rules.alpha:g}: a two-sided Mann-Whitney U "
         "test of the two models' timed passes, or, for training throughput, a t-test over seeds (paired by seed) with "
-        "two or more seeds per model. MB are 10^6 bytes.")
+        "two or more seeds per model; other work on the machine while the passes are timed makes them noisier and a "
+        "difference harder to show. MB are 10^6 bytes.")

@@ -30,7 +30,6 @@ from reportgen.report.kernel import (
     capital,
     compare_key,
     model_key,
-    name_list,
     p_parts,
     sentence,
     stat_cell,
@@ -45,6 +44,7 @@ FIELDS = ("device", "device_name", "threads", "precision", "batch_size", "flops_
           "activation_bytes_per_image", "peak_step_bytes", "peak_method", "batch_s", "latency_s")  # those read here
 TRAINING = "training"  # the measure name of training throughput
 PRECISIONS = {"32": "fp32", "bf16-mixed": "bf16 autocast"}
+BUSY_CORES = 0.2  # other processes using more CPU than this while timing make the timings unreliable (as bench)
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class Cost:
     batch_times: tuple[float, ...]  # seconds of each timed pass at the batch size, all seeds pooled
     latency_times: tuple[float, ...]  # seconds of each timed pass at batch 1
     measured_on: str  # device name, threads and precision
+    other_load: float | None  # the most CPU cores other processes used during a timing, None where unknown
 
     @property
     def throughput(self) -> Metric:
@@ -94,6 +95,8 @@ def model_cost(m: ModelFacts, records: Sequence[dict]) -> Cost:
         latency_times=tuple(t for r in records for t in r["latency_s"]),
         measured_on=f"{first['device_name']} ({first['device']}, {first['threads']} threads, "
                     f"{PRECISIONS.get(first['precision'], first['precision'])})",
+        other_load=max((r["other_load_cores"] for r in records if r.get("other_load_cores") is not None),
+                       default=None),
     )
 
 
@@ -228,11 +231,11 @@ def observation_sentence(a: Cost, b: Cost, tests: dict[str, SpeedTest]) -> Sente
     big, small = ahead.winner, ahead.loser
     flops = {c.model.key: c.flops for c in (a, b)}
     by_outcome = {kind: [what for what, t in tests.items() if outcome(t, big) == kind] for kind in OUTCOMES}
-    clauses = [f"{OUTCOMES[kind]} {name_list(measures)}" for kind, measures in by_outcome.items() if measures]
+    clauses = [f"{OUTCOMES[kind]} {spoken_list(measures)}" for kind, measures in by_outcome.items() if measures]
     if by_outcome["holds"] and len(by_outcome["holds"]) + len(by_outcome["not tested"]) == len(tests):
         verdict = "holds on every tested measure"
     elif by_outcome["holds"]:
-        verdict = f"holds only for {name_list(by_outcome['holds'])}"
+        verdict = f"holds only for {spoken_list(by_outcome['holds'])}"
     else:
         verdict = "is not supported on any measure"
     return sentence(
@@ -242,6 +245,11 @@ def observation_sentence(a: Cost, b: Cost, tests: dict[str, SpeedTest]) -> Sente
                "factor"),
         f"× its FLOPs per image; it is {'; '.join(clauses)}. So \"more parameters yet faster\" {verdict} on this "
         "machine.")
+
+
+def spoken_list(names: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 # How each outcome of a speed test reads in the observation sentence, in the order listed.
@@ -322,6 +330,19 @@ def comparison(a: Cost, b: Cost, alpha: float) -> list[Sentence]:
     return out + [observation_sentence(a, b, tests)]
 
 
+def busy_note(cost: Sequence[Cost]) -> Callout | None:
+    """A caveat when other processes used the CPU while a model's passes were timed."""
+    busy = [c for c in cost if c.other_load is not None and c.other_load > BUSY_CORES]
+    if not busy:
+        return None
+    loads = [part for i, c in enumerate(busy) for part in (" and " if i else "", Metric(
+        model_key(c.model.key, "efficiency.other_load_cores"), c.other_load, "factor"),
+        f" CPU cores during {c.model.the}'s timings")]
+    return Callout("note", [sentence(
+        "Other processes used up to ", loads, " (from /proc/stat): the timings measure a shared machine, so they are "
+        "noisier than on an idle one and a difference is harder to show.")])
+
+
 def attention_sentence(c: Cost) -> Sentence:
     """How much of a model's count is in batched matrix products (the attention's, which some counters miss)."""
     return sentence(f"Of {c.model.the}'s ", c.flops, " MFLOPs per image, ", c.attention_flops,
@@ -342,5 +363,6 @@ class Efficiency(Section):
         if len(cost) == 2 and contents.comparative:
             facts = comparison(*cost, alpha) + facts
         methods = list(dict.fromkeys(c.peak_method for c in cost))
-        return [Callout("rule", [cost_rule(contents.rules, methods)]), cost_table(cost, contents)] + (
-            [Bullets(facts)] if facts else [])
+        note = busy_note(cost)
+        return [Callout("rule", [cost_rule(contents.rules, methods)]), cost_table(cost, contents),
+                *([note] if note else []), *([Bullets(facts)] if facts else [])]
