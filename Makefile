@@ -6,7 +6,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 BUNDLE ?= artifacts/quick
 
-.PHONY: help setup quick build render bench test clean
+.PHONY: help setup quick build render bench test gpu-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,6 +33,9 @@ bench: setup  ## compare the seed's input pipeline and training with reportgen's
 
 test: setup  ## run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
+
+gpu-check:  ## on a GPU machine: CUDA tests, a 2-epoch build with verify, the CUDA benchmark (no GPU: says so)
+	scripts/gpu-check $(ARGS)
 
 clean:  ## remove the virtual environment and build outputs (not the artifacts)
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -3,8 +3,10 @@
 Each training run lives in a run store under a key computed from everything that affects it (its
 model's settings, data, augmentation, training settings, seed, dataset fingerprint, reportgen and
 torch versions). A run whose key matches a completed one is reused; an interrupted one resumes from
-its last completed epoch. The bundle is assembled in a staging folder and renamed into place only
-when complete, so a crash never leaves a half-written bundle that looks complete.
+its last completed epoch. A run is locked while a build decides about it and trains it, so two
+builds sharing a run store never train the same run at once: the second waits, then reuses it.
+The bundle is assembled in a staging folder and renamed into place only when complete, so a crash
+or an interruption never leaves a half-written bundle that looks complete.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 
 from reportgen import __version__
 from reportgen.bundle import (
@@ -34,10 +37,17 @@ from reportgen.bundle import (
 )
 from reportgen.config import Config, save_config
 from reportgen.data import ImageData, augment, load_data
-from reportgen.errors import ConfigError
+from reportgen.errors import ConfigError, DataError
 from reportgen.evaluation import compute_metrics, predict, probe_visuals
 from reportgen.models import MODEL_REGISTRY, count_parameters, create_model, describe_architecture
-from reportgen.training import fit, resolve_device, resolve_precision
+from reportgen.training import (
+    TrainingInterrupted,
+    check_device,
+    fit,
+    resolve_device,
+    resolve_precision,
+    uses_tf32,
+)
 
 RUN_FILES = ("run.json", "history.csv", "metrics.json", "predictions.csv", "weights.pt")
 
@@ -54,14 +64,32 @@ class RunOutcome:
     train_time_s: float
 
 
+@dataclass
+class PlannedRun:
+    """One (model, seed) of a build and what rank 0 decided to do with it."""
+
+    model: str
+    seed: int
+    run_dir: Path
+    label: str  # "CNN seed 42"
+    action: str = ""  # "reuse", "resume" or "train" (from scratch)
+    reason: str = ""
+    started: bool = False  # whether this build started training it
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a build; the message says what the run store kept."""
+
+
 def run_key(config: Config, model: str, seed: int, fingerprint: str, device: str, precision: str) -> str:
     """A hash of everything that changes the result of training `model` at `seed`.
 
     device and precision are the resolved ones ("cuda", "bf16-mixed"), not "auto": an "auto" run
-    on a GPU and one on a CPU are different runs, and sharing a runs folder must not mix them.
+    on a GPU and one on a CPU are different runs, and sharing a runs folder must not mix them. So is
+    TF32: whether it was in effect, which only a CUDA run at precision 32 can tell apart.
     """
-    train = {k: v for k, v in config.to_dict()["train"].items() if k not in ("seeds", "num_threads")}
-    train.update(device=device, precision=precision)
+    train = {k: v for k, v in config.to_dict()["train"].items() if k not in ("seeds", "num_threads", "tf32")}
+    train.update(device=device, precision=precision, tf32=uses_tf32(config, device, precision))
     identity = {
         "model": model,
         "architecture": getattr(config, model).__dict__,
@@ -80,44 +108,51 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
           log: Callable[[str], None] = print) -> list[RunOutcome]:
     """Train or reuse every (model, seed), write the bundle to `out` and render its report.
 
-    Under DDP, Lightning starts the other ranks by re-running this command: they join every
-    training run but evaluate, write and publish nothing, and return no outcomes.
+    Every decision to reuse, resume, retrain or delete a run is made once, by rank 0, with the run
+    store's locks held; the other DDP processes (which Lightning starts by re-running this command,
+    or which torchrun or another node starts) follow it, train with rank 0 and write nothing.
+    Ctrl-C or SIGTERM raise BuildInterrupted, saying what the run store kept.
     """
-    primary = is_primary_process()
-    if not primary:
-        log = _silent
     device = resolve_device(config.train.device)
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'train.device' is cuda but no CUDA GPU is visible; use --device cpu or auto")
+    check_device(device)
+    precision = resolve_precision(config.train.precision, device)
+    if not is_primary_process():
+        _follow_rank_zero(config, runs_dir, device, precision)
+        return []
     log(f"loading data ({config.data.dataset})")
     data = load_data(config.data)
     _check_against_data(config, data)
+    runs = _plan_runs(config, data, runs_dir, device, precision)
     staged = staging_dir(out)
     try:
-        outcomes = _assemble(config, data, device, staged, runs_dir, force, progress, log, primary)
-        if not primary:
-            shutil.rmtree(staged, ignore_errors=True)
-            return []
-        log("rendering report")
-        from reportgen.report import render_report  # the render side, shared with `reportgen render`
-
-        render_report(staged, pdf=config.report.pdf)
-        write_manifest(staged)
-        publish(staged, out)
+        with RunLocks(runs, log) as locks:
+            _decide(runs, force, locks, log)
+            share_plan(runs, config)
+            outcomes = _assemble(config, data, device, precision, staged, runs, locks, progress, log)
+        render_and_publish(staged, out, config.report.pdf, log)
+    except KeyboardInterrupt as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise BuildInterrupted(_what_was_kept(runs, runs_dir, config, exc)) from None
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return outcomes
 
 
+def render_and_publish(staged: Path, out: Path, pdf: bool, log: Callable[[str], None]) -> None:
+    """Render the report of the complete bundle in `staged`, write its manifest last and publish it at `out`."""
+    log("rendering report")
+    from reportgen.report import render_report  # the render side, shared with `reportgen render`
+
+    render_report(staged, pdf=pdf)
+    write_manifest(staged)
+    publish(staged, out)
+
+
 def is_primary_process() -> bool:
     """False in the extra processes of a multi-process (DDP) run, which Lightning, torchrun or
     SLURM mark with a non-zero rank in the environment."""
     return all(os.environ.get(name, "0") == "0" for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
-
-
-def _silent(message: str) -> None:
-    """The log of non-primary processes: they would repeat every line of rank 0."""
 
 
 def _check_against_data(config: Config, data: ImageData) -> None:
@@ -127,92 +162,253 @@ def _check_against_data(config: Config, data: ImageData) -> None:
                           f"has {n_test} images; choose an index from 0 to {n_test - 1}")
 
 
-def _assemble(config: Config, data: ImageData, device: str, staged: Path, runs_dir: Path, force: bool,
-              progress: bool, log: Callable[[str], None], primary: bool) -> list[RunOutcome]:
-    save_config(config, staged / "config.yaml")
-    precision = resolve_precision(config.train.precision, device)
-    write_json(staged / "environment.json", describe_environment(device, precision))
-    write_json(staged / "dataset.json", data.describe())
-    _write_samples(staged / "samples.npz", data, config)
-    architectures = {}
+def _plan_runs(config: Config, data: ImageData, runs_dir: Path, device: str, precision: str) -> list[PlannedRun]:
+    """Every (model, seed) of the build with its folder in the run store, named by its run key."""
+    def folder(name: str, seed: int) -> Path:
+        return runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint, device, precision)[:20]}"
+
+    return [PlannedRun(name, seed, folder(name, seed), f"{MODEL_REGISTRY[name][0]} seed {seed}")
+            for name in config.models for seed in config.train.seeds]
+
+
+# ---------------------------------------------------------------------------------------------
+# The run store: locks, and rank 0's decisions
+# ---------------------------------------------------------------------------------------------
+
+class RunLocks:
+    """A file lock per run of the build, beside its folder in the run store (filelock, an OS lock).
+
+    Taken in sorted order, so two builds never wait for each other in a circle; a build that needs a
+    run another build holds waits for it, and says so. The OS drops the lock of a process that dies,
+    however it dies, so a lock left by a killed build never blocks anyone. Each run's lock is released
+    as soon as that run is complete in the store.
+    """
+
+    def __init__(self, runs: list[PlannedRun], log: Callable[[str], None]):
+        self.runs, self.log = runs, log
+        self.locks: dict[Path, FileLock] = {}
+        self.waited: set[Path] = set()
+
+    def __enter__(self) -> RunLocks:
+        for run in sorted(self.runs, key=lambda r: r.run_dir):
+            run.run_dir.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(run.run_dir.parent / f".{run.run_dir.name}.lock")
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                self.log(f"{run.label}: waiting for another reportgen build that is training it "
+                         f"(it holds {lock.lock_file})")
+                lock.acquire()
+                self.waited.add(run.run_dir)
+            self.locks[run.run_dir] = lock
+        return self
+
+    def release(self, run_dir: Path) -> None:
+        lock = self.locks.pop(run_dir, None)
+        if lock is not None:
+            lock.release()
+
+    def __exit__(self, *exc) -> None:
+        for run_dir in list(self.locks):
+            self.release(run_dir)
+
+
+def _decide(runs: list[PlannedRun], force: bool, locks: RunLocks, log: Callable[[str], None]) -> None:
+    """Rank 0, with every lock held: reuse, resume or train each run; --force deletes before deciding."""
+    for run in runs:
+        complete = (run.run_dir / "run.json").is_file()
+        if complete and not force:
+            run.action = "reuse"
+            run.reason = ("another build trained it while this one waited" if run.run_dir in locks.waited
+                          else "a stored run has the same model, data, training settings, seed and versions")
+            continue
+        forced = force and run.run_dir.exists()
+        if forced:
+            shutil.rmtree(run.run_dir)
+        if (run.run_dir / "checkpoints" / "last.ckpt").is_file():
+            run.action, run.reason = "resume", "resumed an interrupted run from its last completed epoch"
+        else:
+            run.action = "train"
+            run.reason = "retraining forced (--force)" if forced else "no stored run matches this config"
+
+
+PLAN_ENV = "REPORTGEN_RUN_PLAN"  # rank 0's decisions, inherited by the processes Lightning starts from it
+_plan_server = []  # rank 0's TCP store of the plan, kept open for the build (processes that start on their own)
+
+
+def share_plan(runs: list[PlannedRun], config: Config) -> None:
+    """Hand rank 0's decisions to the other processes of a DDP build, before the first fit starts them.
+
+    Lightning starts a node's other processes from its rank 0 with its environment; processes that
+    start on their own (other nodes, torchrun, srun) read the plan from a TCP store that rank 0 opens at
+    MASTER_ADDR, port MASTER_PORT + 1, for as long as the build runs.
+    """
+    if config.train.devices * config.train.num_nodes == 1:
+        return
+    plan = json.dumps({run.run_dir.name: run.action for run in runs})
+    os.environ[PLAN_ENV] = plan
+    if _processes_start_on_their_own(config):
+        store = _plan_store(is_server=True)
+        store.set("plan", plan)
+        _plan_server.append(store)
+
+
+def receive_plan(config: Config) -> dict[str, str]:
+    """Rank 0's decisions, in a process other than rank 0; waits for them (rank 0 has its data by then)."""
+    if PLAN_ENV in os.environ:
+        return json.loads(os.environ[PLAN_ENV])
+    plan = _plan_store(is_server=False).get("plan").decode()
+    os.environ[PLAN_ENV] = plan  # for the processes that Lightning starts from this one (its node's)
+    return json.loads(plan)
+
+
+def _processes_start_on_their_own(config: Config) -> bool:
+    return (config.train.num_nodes > 1 or "TORCHELASTIC_RUN_ID" in os.environ
+            or int(os.environ.get("SLURM_NTASKS", "1")) > 1)
+
+
+def _plan_store(is_server: bool):
+    from datetime import timedelta
+
+    address, port = os.environ.get("MASTER_ADDR"), os.environ.get("MASTER_PORT")
+    if not address or not port:
+        raise ConfigError("config key 'train.num_nodes': processes started on several nodes (or by torchrun, srun) "
+                          "need MASTER_ADDR and MASTER_PORT set to node 0's address and a free port")
+    return torch.distributed.TCPStore(address, int(port) + 1, is_master=is_server, wait_for_workers=False,
+                                      timeout=timedelta(hours=2))  # rank 0 may load and decode data for long
+
+
+def _follow_rank_zero(config: Config, runs_dir: Path, device: str, precision: str) -> None:
+    """A DDP process other than rank 0: train what rank 0 trains, as it decided; evaluate and write nothing."""
+    plan = receive_plan(config)
+    data = load_data(config.data)  # from the cache that rank 0 filled (on a shared or the same file system)
+    for run in _plan_runs(config, data, runs_dir, device, precision):
+        action = plan.get(run.run_dir.name)
+        if action is None:
+            raise DataError(f"{run.label}: this process's run key differs from rank 0's; every process needs the "
+                            "same data, config and versions")
+        if action != "reuse":
+            _fit_run(config, data, run, resume=action == "resume", progress=False)
+
+
+def _what_was_kept(runs: list[PlannedRun], runs_dir: Path, config: Config, exc: KeyboardInterrupt) -> str:
+    """What an interrupted build left in the run store, for its one-line message."""
+    complete = [run for run in runs if (run.run_dir / "run.json").is_file()]
+    kept = [f"{len(complete)} completed run{'' if len(complete) == 1 else 's'}"]
+    for run in runs:
+        if run in complete or not (run.started or (run.run_dir / "checkpoints" / "last.ckpt").is_file()):
+            continue
+        if isinstance(exc, TrainingInterrupted) and run.started:
+            kept.append(f"{run.label} after epoch {exc.epochs_kept} of {config.train.epochs}" if exc.epochs_kept
+                        else f"{run.label} before its first epoch ended (nothing of it)")
+        else:
+            kept.append(f"{run.label} at its last completed epoch")
+    return f"kept in {runs_dir}: " + ", ".join(kept)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rank 0: train, evaluate and assemble the bundle
+# ---------------------------------------------------------------------------------------------
+
+def _assemble(config: Config, data: ImageData, device: str, precision: str, staged: Path, runs: list[PlannedRun],
+              locks: RunLocks, progress: bool, log: Callable[[str], None]) -> list[RunOutcome]:
+    write_shared_files(staged, config, data, device, precision)
+    architectures = {name: architecture_entry(name, create_model(name, config, len(data.classes)))
+                     for name in config.models}
     outcomes = []
-    for name in config.models:
-        display, _ = MODEL_REGISTRY[name]
-        probe = create_model(name, config, len(data.classes))
-        architectures[name] = {"display_name": display, "parameters": count_parameters(probe),
-                               "layers": describe_architecture(probe)}
-        for seed in config.train.seeds:
-            run_dir = runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint, device, precision)[:20]}"
-            outcome = _train_or_reuse(config, data, name, seed, run_dir, device, precision, force, progress, log,
-                                      primary)
-            if primary:
-                outcomes.append(outcome)
-                _copy_run(run_dir, staged / "runs" / name / f"seed-{seed}", outcome, config, data)
+    for run in runs:
+        outcome = _train_or_reuse(config, data, run, device, precision, progress, log)
+        outcomes.append(outcome)
+        _copy_run(run.run_dir, staged / "runs" / run.model / f"seed-{run.seed}", outcome, config, data, device,
+                  precision)
+        locks.release(run.run_dir)
     write_json(staged / "architectures.json", architectures)
     return outcomes
 
 
-def _train_or_reuse(config: Config, data: ImageData, name: str, seed: int, run_dir: Path, device: str,
-                    precision: str, force: bool, progress: bool, log: Callable[[str], None],
-                    primary: bool) -> RunOutcome | None:
-    label = f"{MODEL_REGISTRY[name][0]} seed {seed}"
-    complete = (run_dir / "run.json").is_file()
-    if complete and not force:
-        info = read_json(run_dir / "run.json")
-        reason = "a stored run has the same model, data, training settings, seed and versions"
-        log(f"{label}: reused ({reason})")
-        return RunOutcome(name, seed, "reused", reason, read_json(run_dir / "metrics.json")["accuracy"],
-                          info["train_time_s"])
-    if force and run_dir.exists() and primary:
-        shutil.rmtree(run_dir)
-    checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    if checkpoint.is_file():
-        reason = "resumed an interrupted run from its last completed epoch"
-    else:
-        reason = "retraining forced (--force)" if force and complete else "no stored run matches this config"
-    log(f"{label}: training on {device} ({reason})")
-    trained = _train_run(config, data, name, seed, run_dir, device, precision, progress, label)
-    if trained is None:  # a non-primary DDP process: rank 0 evaluates and writes
-        return None
-    info, accuracy = trained
-    return RunOutcome(name, seed, "trained", reason, accuracy, info["train_time_s"])
+def write_shared_files(staged: Path, config: Config, data: ImageData, device: str, precision: str) -> None:
+    """The files of a bundle that do not belong to one run: config, environment, dataset and samples."""
+    save_config(config, staged / "config.yaml")
+    write_json(staged / "environment.json", describe_environment(device, precision))
+    write_json(staged / "dataset.json", data.describe())
+    _write_samples(staged / "samples.npz", data, config)
 
 
-def _train_run(config: Config, data: ImageData, name: str, seed: int, run_dir: Path, device: str,
-               precision: str, progress: bool, label: str) -> tuple[dict, float] | None:
+def architecture_entry(name: str, model: torch.nn.Module) -> dict:
+    """architectures.json's entry for the registered model `name`, read off the built `model`."""
+    return {"display_name": MODEL_REGISTRY[name][0], "parameters": count_parameters(model),
+            "layers": describe_architecture(model)}
+
+
+def _train_or_reuse(config: Config, data: ImageData, run: PlannedRun, device: str, precision: str,
+                    progress: bool, log: Callable[[str], None]) -> RunOutcome:
+    if run.action == "reuse":
+        info = read_json(run.run_dir / "run.json")
+        log(f"{run.label}: reused ({run.reason})")
+        return RunOutcome(run.model, run.seed, "reused", run.reason,
+                          read_json(run.run_dir / "metrics.json")["accuracy"], info["train_time_s"])
+    log(f"{run.label}: training on {device} ({run.reason})")
+    run.started = True
+    result = _fit_run(config, data, run, resume=run.action == "resume", progress=progress)
+    info, accuracy = _evaluate_and_store(config, data, run, result, device, precision)
+    return RunOutcome(run.model, run.seed, "trained", run.reason, accuracy, info["train_time_s"])
+
+
+def _fit_run(config: Config, data: ImageData, run: PlannedRun, resume: bool, progress: bool):
     import pytorch_lightning as pl
 
-    pl.seed_everything(seed, workers=True, verbose=False)
-    model = create_model(name, config, len(data.classes))
-    result = fit(model, data, config, seed, run_dir / "checkpoints", label, progress)
-    if not result.is_global_zero:  # under DDP only rank 0 evaluates and writes
-        return None
+    pl.seed_everything(run.seed, workers=True, verbose=False)
+    model = create_model(run.model, config, len(data.classes))
+    return fit(model, data, config, run.seed, run.run_dir / "checkpoints", run.label, progress, resume=resume)
+
+
+def epoch_timings(history: list[dict], first_epochs: list[int]) -> dict:
+    """Steady-state time per epoch, and the one-off cost that the first epoch of each fit paid on top.
+
+    steady_epoch_time_s: the mean time of the epochs that were not the first of a fit (a fresh or a
+    resumed process); warmup_time_s: what those first epochs took beyond it (at least 0 each). Both
+    None when every epoch was a first one (a 1-epoch run). train_time_s stays the sum of all epochs.
+    """
+    first = set(first_epochs)
+    steady = [h["epoch_time_s"] for h in history if h["epoch"] not in first]
+    if not steady:
+        return {"steady_epoch_time_s": None, "warmup_time_s": None, "warmup_epochs": sorted(first)}
+    mean = sum(steady) / len(steady)
+    extra = sum(max(0.0, h["epoch_time_s"] - mean) for h in history if h["epoch"] in first)
+    return {"steady_epoch_time_s": mean, "warmup_time_s": extra, "warmup_epochs": sorted(first)}
+
+
+def _evaluate_and_store(config: Config, data: ImageData, run: PlannedRun, result, device: str,
+                        precision: str) -> tuple[dict, float]:
+    """Predict the test set, write the run's files into the store (run.json last) and drop its checkpoint."""
     model = result.model.to(device)
     probs = predict(model, data.test_x, config.data.mean, config.data.std, config.train.batch_size, precision)
     preds = probs.argmax(axis=1)
     labels = data.test_y.numpy()
     metrics = compute_metrics(labels, preds, data.classes)
-    write_history(run_dir / "history.csv", result.history)
-    write_json(run_dir / "metrics.json", metrics)
-    write_predictions(run_dir / "predictions.csv", labels, preds, probs)
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, run_dir / "weights.pt")
+    write_history(run.run_dir / "history.csv", result.history)
+    write_json(run.run_dir / "metrics.json", metrics)
+    write_predictions(run.run_dir / "predictions.csv", labels, preds, probs)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, run.run_dir / "weights.pt")
     info = {
-        "model": name,
-        "display_name": MODEL_REGISTRY[name][0],
-        "seed": seed,
+        "model": run.model,
+        "display_name": MODEL_REGISTRY[run.model][0],
+        "seed": run.seed,
         "parameters": count_parameters(model),
-        "key": run_key(config, name, seed, data.fingerprint, device, precision),
+        "key": run_key(config, run.model, run.seed, data.fingerprint, device, precision),
         "device": device,
         "precision": precision,
         "epochs": len(result.history),
         "train_time_s": float(sum(h["epoch_time_s"] for h in result.history)),
+        **epoch_timings(result.history, result.first_epochs),
     }
-    write_json(run_dir / "run.json", info)  # written last: its presence marks the run complete
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    write_json(run.run_dir / "run.json", info)  # written last: its presence marks the run complete
+    shutil.rmtree(run.run_dir / "checkpoints", ignore_errors=True)
     return info, metrics["accuracy"]
 
 
-def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, data: ImageData) -> None:
+def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, data: ImageData, device: str,
+              precision: str) -> None:
     """Copy a completed run into the bundle, and probe its model for the figures."""
     target.mkdir(parents=True)
     for filename in RUN_FILES:
@@ -222,9 +418,11 @@ def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, 
     write_json(target / "run.json", info)
     # Visual probes depend on report settings (which test image), so they are redrawn every build
     # from the stored weights rather than stored with the run.
+    # On the training device, under its precision: what the trained model computes there.
     model = create_model(outcome.model, config, len(data.classes))
     model.load_state_dict(torch.load(target / "weights.pt", weights_only=True, map_location="cpu"))
-    visuals = probe_visuals(model, data.test_x[config.report.sample_index], config.data.mean, config.data.std)
+    visuals = probe_visuals(model.to(device), data.test_x[config.report.sample_index], config.data.mean,
+                            config.data.std, precision)
     np.savez(target / "visuals.npz", **visuals)
 
 

@@ -75,6 +75,8 @@ class TrainConfig:
     """Optimisation and execution settings, shared by both models."""
 
     epochs: int = 80
+    # The global batch: under DDP every process takes batch_size / (devices * num_nodes) images a step,
+    # so the optimiser sees the same batches-per-epoch and learning-rate schedule on 1 or 8 GPUs.
     batch_size: int = 1024
     lr: float = 1e-3  # AdamW learning rate, cosine-annealed to 0 over `epochs`
     weight_decay: float = 0.05
@@ -82,14 +84,25 @@ class TrainConfig:
     # fast: uint8 tensors on the training device, batched augmentation there (reportgen's way).
     # seed: torchvision PIL transforms through a DataLoader, one image at a time (the notebook's way).
     pipeline: Literal["fast", "seed"] = "fast"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    # auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), else fp32.
-    precision: Literal["auto", "32", "bf16-mixed"] = "auto"
+    # auto: cuda when a GPU is visible, else mps on Apple silicon, else cpu.
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    # auto: bf16 autocast where the hardware computes bf16 natively (CUDA compute capability 8.0+, CPUs with
+    # AVX512-BF16 or AMX), fp16 autocast with loss scaling (16-mixed) on older CUDA GPUs with tensor cores
+    # (7.x), else fp32. Training, prediction, the figures' probes and the benchmark all use it.
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = "auto"
     channels_last: bool = True  # NHWC memory layout for the CNN's convolutions
-    compile: bool = False  # torch.compile the model (slow to start, faster per step on GPU)
-    devices: int = 1  # passed to Lightning's Trainer, with strategy and num_nodes
+    # torch.compile the training forward pass (evaluation stays eager). Off by default: on a 2-core CPU it
+    # measured slower, and on a GPU it has not been measured yet.
+    compile: bool = False
+    # Deterministic algorithms (Lightning's deterministic=True, cuBLAS workspace config, no cudnn.benchmark):
+    # needed for a resumed CUDA run to equal an uninterrupted one bit for bit. On CPU that holds without it.
+    deterministic: bool = False
+    tf32: bool = True  # fp32 matmuls and convolutions in TF32 on CUDA GPUs that have it (precision 32 only)
+    devices: int = 1  # processes per node, passed to Lightning's Trainer with strategy and num_nodes
+    # auto or a Lightning DDP strategy (ddp, ddp_find_unused_parameters_true, ...); ddp_spawn, ddp_fork and
+    # ddp_notebook are refused (see _check_strategy).
     strategy: str = "auto"
-    num_nodes: int = 1
+    num_nodes: int = 1  # several nodes need one run store folder that all of them share
     num_threads: int = 0  # CPU threads for torch; 0 keeps torch's default
 
 
@@ -367,6 +380,11 @@ def _check_values(c: Config) -> None:
     _require(all(s >= 0 for s in c.train.seeds), "train.seeds", "must not be negative")
     _require(c.train.devices > 0, "train.devices", "must be positive")
     _require(c.train.num_nodes > 0, "train.num_nodes", "must be positive")
+    processes = c.train.devices * c.train.num_nodes
+    _require(c.train.batch_size % processes == 0, "train.batch_size",
+             f"({c.train.batch_size}) must divide evenly over the {processes} processes of train.devices x "
+             f"train.num_nodes: it is the global batch, split across them")
+    _check_strategy(c.train.strategy)
     _require(c.train.num_threads >= 0, "train.num_threads", "must not be negative")
     _require(c.report.sample_index >= 0, "report.sample_index", "must not be negative")
     _require(c.report.feature_channels > 0, "report.feature_channels", "must be positive")
@@ -397,3 +415,15 @@ def _check_analysis(a: AnalysisConfig) -> None:
     _require(0 < a.deletion_steps <= a.deletion_grid ** 2, "analysis.deletion_steps",
              "must be between 1 and the number of patches (analysis.deletion_grid squared)")
     _require(a.deletion_random_orders > 0, "analysis.deletion_random_orders", "must be positive")
+
+
+# Strategies whose processes cannot work with a reportgen build: the history and results live in the
+# process that trains, which ddp_spawn discards, and a forked process cannot re-initialise CUDA.
+_REFUSED_STRATEGY_WORDS = {"spawn": "loses the training history (the spawned processes' results are discarded)",
+                           "fork": "cannot re-initialise CUDA in the forked processes",
+                           "notebook": "forks its processes, which cannot re-initialise CUDA"}
+
+
+def _check_strategy(strategy: str) -> None:
+    for word, why in _REFUSED_STRATEGY_WORDS.items():
+        _require(word not in strategy, "train.strategy", f"'{strategy}' {why}; use ddp (or auto)")

@@ -12,6 +12,7 @@ as `train.pipeline: seed`, so that `reportgen bench` can compare the two.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def _load_image_folder(root: Path, cache: Path, label: str) -> ImageData:
 def _scan_image_folder(root: Path) -> tuple[list[Path], list[str]]:
     """All image files under root/{train,test}/<class>/, and the class names (sorted folder names)."""
     if not root.is_dir():
-        raise DataError(f"data folder {root} does not exist; pass a folder that holds train/ and test/")
+        raise DataError(_not_a_folder(root))
     split_classes = {}
     for split in ("train", "test"):
         folder = root / split
@@ -128,6 +129,17 @@ def _scan_image_folder(root: Path) -> tuple[list[Path], list[str]]:
         for p in sorted((root / split / c).iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS
     ]
     return files, classes
+
+
+def _not_a_folder(root: Path) -> str:
+    """Why `root` cannot be a data folder; for a tar archive (cifar10-jpeg.tar.gz), the commands to unpack it."""
+    name = root.name.lower()
+    if not (root.is_file() and name.endswith((".tar.gz", ".tgz", ".tar"))):
+        return f"data folder {root} does not exist; pass a folder that holds train/ and test/"
+    folder = f"data/{root.name.split('.')[0]}"
+    flags = "-xf" if name.endswith(".tar") else "-xzf"
+    return (f"data folder {root} is an archive, not a folder: unpack it first with mkdir -p {folder} && "
+            f"tar {flags} {root} -C {folder}, then pass --data-dir {folder}")
 
 
 def _decode_split(folder: Path, classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -237,31 +249,42 @@ def flip_rotate_shift(x: torch.Tensor, flip: torch.Tensor, angle: torch.Tensor, 
 
 def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     """uint8 or float pixels in [0, 255] -> (x/255 - mean) / std per channel, as one multiply-add."""
-    scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=x.device).view(1, 3, 1, 1)
-    shift = torch.tensor([-m / s for m, s in zip(mean, std)], device=x.device).view(1, 3, 1, 1)
+    scale, shift = _normalisation_constants(tuple(mean), tuple(std), x.device)
     # In place on a float copy: twice as fast on CPU as addcmul's broadcast over the channels.
     return x.to(torch.float32, copy=True).mul_(scale).add_(shift)
 
 
-class TensorBatches(Dataset):
-    """A dataset that hands out whole batches with one gather (DataLoader calls __getitems__).
+@functools.lru_cache(maxsize=16)
+def _normalisation_constants(mean: tuple, std: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel scale 1/(255 std) and shift -mean/std, (1, 3, 1, 1) each, made once per device.
 
-    Lives on whatever device its tensors are on: on CUDA the data never leaves GPU memory.
+    Built from host numbers, so making them copies to the device and waits: cached, a step never does.
+    """
+    scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=device).view(1, 3, 1, 1)
+    shift = torch.tensor([-m / s for m, s in zip(mean, std)], device=device).view(1, 3, 1, 1)
+    return scale, shift
+
+
+class TensorBatches(Dataset):
+    """A dataset indexed by whole batches: an index tensor in, the batch's images and labels out.
+
+    Lives on whatever device its tensors are on: on CUDA the data never leaves GPU memory, and with
+    index tensors on the device too (reportgen.training.DeviceBatches), gathering a batch never waits.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
         self.x, self.y = x, y
 
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, i: int):
-        return self.x[i], self.y[i]
-
-    def __getitems__(self, indices: list[int]):
-        idx = torch.as_tensor(indices, device=self.x.device)
+    def __getitem__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # index_select copies whole images; x[idx] goes element by element (20x slower on CPU).
-        return self.x.index_select(0, idx), self.y.index_select(0, idx)
+        return self.x.index_select(0, indices), self.y.index_select(0, indices)
 
 
 def keep_batch(batch):

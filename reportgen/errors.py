@@ -19,3 +19,9 @@ class DataError(ReportgenError):
 
 class BundleError(ReportgenError):
     """A results bundle is missing, incomplete or inconsistent."""
+
+
+class WeightsError(ReportgenError):
+    """A weights file is not a plain state dict, or does not fit the configured architecture."""
+
+    exit_code = 2

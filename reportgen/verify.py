@@ -1,14 +1,20 @@
-"""`reportgen verify`: check that a bundle is intact and that its numbers follow from its predictions.
+"""`reportgen verify`: check that a bundle is intact and that its numbers follow from its predictions,
+and with `--deep`, that its predictions follow from its weights.
 
-For reviewers who receive bundles from others. It checks the schema version; the manifest's
-checksums over every file (a swapped figure or an edited CSV fails); every metric recomputed from
-predictions.csv against metrics.json; predictions against their probabilities; history against
-run.json; the test labels across runs; and every per-run number shown in report.html against the
-recomputed value. Nothing in the bundle is executed: no pickle, no weights loaded.
+For reviewers and graders who receive bundles from others. `verify_bundle` checks the schema
+version; the manifest's checksums over every file (a swapped figure or an edited CSV fails); every
+metric recomputed from predictions.csv against metrics.json; predictions against their
+probabilities; history against run.json (runs evaluated from weights have no history: those checks
+are skipped, and say so); the test labels across runs; and every per-run number shown in
+report.html against the recomputed value. Nothing in the bundle is executed: no pickle, no weights
+loaded, no torch.
 
-The checksums prove integrity, not authorship: someone who edits a bundle and rewrites its
-manifest and metrics consistently is caught only where the numbers stop following from the
-predictions.
+The checksums prove integrity, not authorship: someone who rewrites predictions, metrics, report
+and manifest consistently passes `verify_bundle`. `verify_deep` catches that: it loads each run's
+weights (torch.load(weights_only=True), never pickle), rebuilds the model from config.yaml, checks
+that the data it is given is the bundle's (dataset fingerprint) and that the stored labels are the
+data's, re-predicts the test set on the CPU in fp32 and compares predictions and probabilities
+with the stored ones within the tolerances below, which depend on how the run was computed.
 """
 
 from __future__ import annotations
@@ -16,12 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportgen.bundle import Bundle, RunData
+from reportgen.bundle import Bundle, RunData, read_bytes
+from reportgen.config import DataConfig
+from reportgen.errors import BundleError, DataError, WeightsError
 from reportgen.evaluation import compute_metrics
 from reportgen.report.kernel import Metric
+
+if TYPE_CHECKING:  # the deep checks only; verify_bundle stays torch-free
+    from reportgen.data import ImageData
 
 TOLERANCE = 1e-9  # metrics.json stores floats; recomputation must agree to rounding error
 
@@ -35,22 +47,41 @@ class Check:
     detail: str = ""
 
 
-def verify_bundle(root: Path) -> list[Check]:
-    """Every check of the bundle at `root`; a bundle passes when all are ok."""
-    bundle = Bundle(root)  # refuses a folder without manifest or with another schema version
+def verify_bundle(root: Path | Bundle) -> list[Check]:
+    """Every check of the bundle at `root` (a path, or a bundle already opened); a bundle passes when all are ok."""
+    bundle = root if isinstance(root, Bundle) else Bundle(root)  # refuses an incomplete or foreign bundle
     checks = [Check("schema version", True, f"version {bundle.manifest()['schema_version']}")]
     checks += _check_manifest(bundle)
     classes = bundle.dataset()["classes"]
     expected_metrics: dict[str, Metric] = {}
     all_runs = {model: bundle.runs(model) for model in bundle.models()}
+    if not all_runs:
+        return checks + [Check("the bundle holds runs", False, "no runs/<model>/seed-<seed>/ of the config's models")]
+    _read_the_rest(bundle, all_runs)
     checks.append(_check_same_labels(all_runs, bundle.dataset()["test_size"], len(classes)))
     for model, runs in all_runs.items():
-        for run in runs:
-            checks += _check_run(run, classes, bundle.config().train.epochs)
-            expected_metrics.update(_expected_run_metrics(run, classes))
-        expected_metrics.update(_expected_model_metrics(model, runs, classes))
-    checks += _check_report_numbers(root / "report.html", expected_metrics)
+        recomputed = [compute_metrics(run.labels, run.preds, classes) for run in runs]
+        for run, metrics in zip(runs, recomputed):
+            checks += _check_run(bundle, run, metrics, bundle.config().train.epochs)
+            expected_metrics.update(_expected_run_metrics(run, metrics))
+        expected_metrics.update(_expected_model_metrics(model, recomputed))
+    checks += _check_report_numbers(bundle, expected_metrics)
     return checks
+
+
+def _read_the_rest(bundle: Bundle, all_runs: dict[str, list[RunData]]) -> None:
+    """Read the files no check needs, so that a broken one is refused here (BundleError) as render would.
+
+    A missing one is left to the manifest checks, which name it.
+    """
+    readers = {"environment.json": bundle.environment, "architectures.json": bundle.architectures,
+               "samples.npz": bundle.samples}
+    for model, runs in all_runs.items():
+        for run in runs:
+            readers[f"runs/{model}/seed-{run.seed}/visuals.npz"] = lambda m=model, s=run.seed: bundle.visuals(m, s)
+    for name, read in readers.items():
+        if (bundle.root / name).is_file():
+            read()
 
 
 def _check_manifest(bundle: Bundle) -> list[Check]:
@@ -72,22 +103,34 @@ def _check_same_labels(all_runs: dict[str, list[RunData]], test_size: int, num_c
                  "" if same and sizes_ok and range_ok else "the runs disagree on the test set")
 
 
-def _check_run(run: RunData, classes: list[str], epochs: int) -> list[Check]:
-    name = f"{run.model} seed {run.seed}"
-    recomputed = compute_metrics(run.labels, run.preds, classes)
+def _name(run: RunData) -> str:
+    return f"{run.model} seed {run.seed}"
+
+
+def _check_run(bundle: Bundle, run: RunData, recomputed: dict, epochs: int) -> list[Check]:
+    """The checks of one run; `recomputed` is compute_metrics of its predictions."""
     mismatches = _differences(recomputed, run.metrics)
     argmax_ok = bool(np.all(run.probs[np.arange(len(run.preds)), run.preds] >= run.probs.max(axis=1) - 1e-6))
-    history_time = float(run.history["epoch_time_s"].sum())
     checks = [
-        Check(f"{name}: metrics.json recomputed from predictions.csv", not mismatches, "; ".join(mismatches[:5])),
-        Check(f"{name}: each prediction is its most probable class", argmax_ok),
-        Check(f"{name}: history has every epoch", len(run.history["epoch"]) == epochs == run.info["epochs"],
+        Check(f"{_name(run)}: metrics.json recomputed from predictions.csv", not mismatches, "; ".join(mismatches[:5])),
+        Check(f"{_name(run)}: each prediction is its most probable class", argmax_ok),
+    ]
+    if run.history is None:
+        digest = bundle.sha256(f"runs/{run.model}/seed-{run.seed}/weights.pt")
+        return checks + [
+            Check(f"{_name(run)}: training history", True,
+                  "none: the run was evaluated from weights trained elsewhere, so the history checks are skipped"),
+            Check(f"{_name(run)}: weights.pt is the file that was evaluated", digest == run.info["weights_sha256"],
+                  f"sha256 {digest[:16]}…, run.json states {run.info['weights_sha256'][:16]}…"),
+        ]
+    history_time = float(run.history["epoch_time_s"].sum())
+    return checks + [
+        Check(f"{_name(run)}: history has every epoch", len(run.history["epoch"]) == epochs == run.info["epochs"],
               f"{len(run.history['epoch'])} rows, config says {epochs}"),
-        Check(f"{name}: training time is the sum of epoch times",
+        Check(f"{_name(run)}: training time is the sum of epoch times",
               abs(history_time - run.info["train_time_s"]) < 1e-6,
               f"{history_time:.3f} s vs run.json {run.info['train_time_s']:.3f} s"),
     ]
-    return checks
 
 
 def _differences(expected, actual, path: str = "") -> list[str]:
@@ -103,25 +146,26 @@ def _differences(expected, actual, path: str = "") -> list[str]:
     return [] if expected == actual else [f"{path}: stored {actual!r}, recomputed {expected!r}"]
 
 
-def _expected_run_metrics(run: RunData, classes: list[str]) -> dict[str, Metric]:
-    """The per-run numbers the report shows, recomputed from predictions and history."""
-    m = compute_metrics(run.labels, run.preds, classes)
+def _expected_run_metrics(run: RunData, m: dict) -> dict[str, Metric]:
+    """The per-run numbers the report shows, from its recomputed metrics `m` and its history."""
     prefix = f"{run.model}.seed{run.seed}"
     out = [Metric(f"{prefix}.accuracy", 100 * m["accuracy"], "percent")]
     out += [Metric(f"{prefix}.macro.{k}", v, "fraction") for k, v in m["macro"].items()]
     for i, row in enumerate(m["per_class"]):
         out += [Metric(f"{prefix}.class{i}.{k}", row[k], "fraction") for k in ("precision", "recall", "f1", "accuracy")]
         out.append(Metric(f"{prefix}.class{i}.support", row["support"], "count"))
-    out.append(Metric(f"{prefix}.train_time_s", float(run.history["epoch_time_s"].sum()), "seconds"))
-    out.append(Metric(f"{prefix}.final_train_acc", 100 * float(run.history["train_acc"][-1]), "percent"))
-    out.append(Metric(f"{prefix}.final_val_acc", 100 * float(run.history["val_acc"][-1]), "percent"))
+    if run.history is not None:
+        out.append(Metric(f"{prefix}.train_time_s", float(run.history["epoch_time_s"].sum()), "seconds"))
+        out.append(Metric(f"{prefix}.final_train_acc", 100 * float(run.history["train_acc"][-1]), "percent"))
+        out.append(Metric(f"{prefix}.final_val_acc", 100 * float(run.history["val_acc"][-1]), "percent"))
     return {metric.key: metric for metric in out}
 
 
-def _expected_model_metrics(model: str, runs: list[RunData], classes: list[str]) -> dict[str, Metric]:
-    accuracies = [100 * compute_metrics(r.labels, r.preds, classes)["accuracy"] for r in runs]
+def _expected_model_metrics(model: str, recomputed: list[dict]) -> dict[str, Metric]:
+    """Mean (and std) over seeds of `model`'s test accuracy, from its runs' recomputed metrics."""
+    accuracies = [100 * m["accuracy"] for m in recomputed]
     out = {f"{model}.accuracy.mean": Metric(f"{model}.accuracy.mean", float(np.mean(accuracies)), "percent")}
-    if len(runs) > 1:
+    if len(recomputed) > 1:
         out[f"{model}.accuracy.std"] = Metric(f"{model}.accuracy.std", float(np.std(accuracies, ddof=1)), "percent")
     return out
 
@@ -150,17 +194,22 @@ class _MetricSpans(HTMLParser):
             self._key = None
 
 
-def read_report_metrics(path: Path) -> list[tuple[str, str]]:
-    """Every (data-metric key, displayed text) pair in a report.html."""
+def report_metrics(html: str) -> list[tuple[str, str]]:
+    """Every (data-metric key, displayed text) pair in the HTML of a report."""
     parser = _MetricSpans()
-    parser.feed(path.read_text(encoding="utf-8"))
+    parser.feed(html)
     return parser.found
 
 
-def _check_report_numbers(report: Path, expected: dict[str, Metric]) -> list[Check]:
-    if not report.is_file():
+def read_report_metrics(path: Path) -> list[tuple[str, str]]:
+    """Every (data-metric key, displayed text) pair in a report.html."""
+    return report_metrics(path.read_text(encoding="utf-8"))
+
+
+def _check_report_numbers(bundle: Bundle, expected: dict[str, Metric]) -> list[Check]:
+    if not (bundle.root / "report.html").is_file():
         return [Check("report.html present", False, "rebuild or re-render the bundle")]
-    shown = read_report_metrics(report)
+    shown = report_metrics(bundle.read_text("report.html"))
     wrong = [f"{key}: shows {text}, recomputed {expected[key].text}"
              for key, text in shown if key in expected and text != expected[key].text]
     shown_keys = {key for key, _ in shown}
@@ -172,3 +221,154 @@ def _check_report_numbers(report: Path, expected: dict[str, Metric]) -> list[Che
               "; ".join(wrong[:5]) or f"{compared} numbers compared"),
         Check("report.html: shows every model's test accuracy", not absent, ", ".join(absent)),
     ]
+
+
+# ---------------------------------------------------------------- deep: predictions from the weights
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far the fresh fp32 CPU predictions of a run's weights may be from its stored ones."""
+
+    label: str
+    tie_margin: float  # a prediction may differ only where the fresh top-2 probabilities are this close
+    max_differing: float  # and at most this share of the predictions
+    probabilities: float  # largest absolute difference allowed between a stored and a fresh probability
+
+    def describe(self) -> str:
+        return (f"{self.label}: predictions may differ only where the top-2 probabilities are within "
+                f"{self.tie_margin:g}, at most {self.max_differing:.1%} of them; probabilities within "
+                f"{self.probabilities:g}")
+
+
+# fp32 on a CPU computes what the build computed up to summation order (about 1e-6 relative): every
+# prediction must be equal but an exact tie, and probabilities (stored with 6 decimals) agree to 1e-4.
+FP32_CPU = Tolerance("fp32 on a CPU", tie_margin=1e-5, max_differing=0.001, probabilities=1e-4)
+# Reduced precision: bf16 autocast builds, and fp32 builds on CUDA (cuDNN convolutions use TF32 there by
+# default). Measured against fp32 (bf16 on an AMD EPYC CPU, reportgen 0.2.0), over 8 runs: 0.2 % to 0.4 %
+# of the predictions differed on the quick preset (1,000 test images, 15 epochs), 0.4 % to 0.7 % on the
+# 10,000 CIFAR-10 test images for weak models (one epoch, or 30 steps: more near-ties); all where the fp32
+# top-2 probabilities were within 0.012, and no probability differed by more than 0.014. The tolerance
+# leaves about 2.8x, 4x and 3.5x of room. A forger can hide within it only flips among near-ties, of at
+# most 2 % of the images.
+REDUCED_PRECISION = Tolerance("bf16 autocast, or fp32 with TF32 on CUDA", tie_margin=0.05, max_differing=0.02,
+                              probabilities=0.05)
+# Of an array's largest magnitude. The build probes on the training device under the training precision;
+# verify recomputes in fp32 on the CPU, so reduced-precision builds get the looser bound.
+VISUALS_TOLERANCE = {"fp32": 0.01, "reduced": 0.05}
+
+
+def tolerance_for(run: RunData) -> Tolerance:
+    """The tolerance of a run, by the device and precision its run.json records (unknown ones: reduced)."""
+    exact = run.info.get("precision") == "32" and run.info.get("device") == "cpu"
+    return FP32_CPU if exact else REDUCED_PRECISION
+
+
+def deep_data_config(bundle: Bundle, data_dir: Path | None) -> DataConfig:
+    """Where `verify --deep` reads the images: `data_dir`, else the bundle's own source when this machine has it.
+
+    That is the sample shipped with reportgen or torchvision's CIFAR-10, in this machine's reportgen
+    cache: never a folder, nor a cache folder, that a stranger's config.yaml names.
+    """
+    cache = DataConfig().cache_dir
+    if data_dir is not None:
+        return DataConfig(dataset="folder", dir=str(data_dir), cache_dir=cache)
+    source = bundle.config().data
+    if source.dataset == "folder":
+        raise DataError(f"{bundle.root} was built on an image folder ({str(source.dir)[:120]!r}): pass --data-dir "
+                        "with a copy of those images")
+    return DataConfig(dataset=source.dataset, cache_dir=cache)
+
+
+def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
+    """The deep checks of the bundle at `root` (a path or an opened bundle) on `data`, the images it was built on.
+
+    Raises DataError when `data` does not have the bundle's dataset fingerprint: then nothing can be
+    compared, whether the wrong data was given or dataset.json was edited.
+    """
+    bundle = root if isinstance(root, Bundle) else Bundle(root)
+    recorded = bundle.dataset()["fingerprint"]
+    if data.fingerprint != recorded:
+        raise DataError(f"the data given ({data.source}) has dataset fingerprint {data.fingerprint[:16]}…, but "
+                        f"{bundle.root}/dataset.json records {recorded[:16]}…: pass --data-dir with the images "
+                        "the bundle was built on")
+    runs = [run for model in bundle.models() for run in bundle.runs(model)]
+    labels_ok = all(np.array_equal(run.labels, data.test_y.numpy()) for run in runs)
+    checks = [Check("deep: the data given is the bundle's", True, f"dataset fingerprint {recorded[:16]}…"),
+              Check("deep: the stored test labels are the data's", labels_ok,
+                    "" if labels_ok else "predictions.csv holds labels the test images do not have")]
+    for run in runs:
+        checks += _deep_run_checks(bundle, run, data)
+    return checks
+
+
+def _deep_run_checks(bundle: Bundle, run: RunData, data: "ImageData") -> list[Check]:
+    from reportgen.evaluate import fit_state_dict, state_dict_from_bytes
+    from reportgen.evaluation import predict
+    from reportgen.models import create_model
+
+    name = f"deep: {_name(run)}"
+    config = bundle.config()
+    model = create_model(run.model, config, len(data.classes))
+    source = f"{run.path}/weights.pt"
+    try:
+        fit_state_dict(model, state_dict_from_bytes(read_bytes(run.path / "weights.pt"), source), source,
+                       f"the {run.display_name} of config.yaml")
+    except (WeightsError, BundleError) as exc:
+        return [Check(f"{name}: weights.pt loads into the model config.yaml describes", False, str(exc))]
+    fresh = predict(model, data.test_x, config.data.mean, config.data.std, 500, "32")
+    return [
+        Check(f"{name}: weights.pt loads into the model config.yaml describes", True,
+              "torch.load(weights_only=True), strict"),
+        _architecture_check(name, model, bundle.architectures()[run.model]),
+        *_prediction_checks(name, run, fresh, tolerance_for(run)),
+        _visuals_check(name, model, bundle.visuals(run.model, run.seed), config, data, tolerance_for(run)),
+    ]
+
+
+def _prediction_checks(name: str, run: RunData, fresh: np.ndarray, tolerance: Tolerance) -> list[Check]:
+    """Stored predictions and probabilities against those the weights give now, within `tolerance`."""
+    fresh_preds = fresh.argmax(axis=1)
+    top2 = np.sort(fresh, axis=1)[:, -2:]
+    differ = run.preds != fresh_preds
+    beyond = np.flatnonzero(differ & (top2[:, 1] - top2[:, 0] > tolerance.tie_margin))
+    share = float(differ.mean())
+    preds_ok = not len(beyond) and share <= tolerance.max_differing
+    detail = f"{int(differ.sum())} of {len(differ)} differ ({tolerance.describe()})"
+    if len(beyond):
+        i = int(beyond[0])
+        detail = (f"image {i} is predicted class {int(run.preds[i])} in predictions.csv but class "
+                  f"{int(fresh_preds[i])} by the weights, with a clear margin ({len(beyond)} such images); " + detail)
+    worst = float(np.abs(fresh - run.probs).max())
+    return [
+        Check(f"{name}: stored predictions follow from the weights", preds_ok, detail),
+        Check(f"{name}: stored probabilities follow from the weights", worst <= tolerance.probabilities,
+              f"largest difference {worst:.2g} (tolerance {tolerance.probabilities:g}, {tolerance.label})"),
+    ]
+
+
+def _architecture_check(name: str, model, stored: dict) -> Check:
+    from reportgen.models import count_parameters, describe_architecture
+
+    same = describe_architecture(model) == stored["layers"] and count_parameters(model) == stored["parameters"]
+    return Check(f"{name}: architectures.json describes the model of config.yaml", same,
+                 "" if same else "its layers or parameter count differ from the rebuilt model's")
+
+
+def _visuals_check(name: str, model, stored: dict[str, np.ndarray], config, data: "ImageData",
+                   tolerance: Tolerance) -> Check:
+    from reportgen.evaluation import probe_visuals
+
+    index = config.report.sample_index
+    if index >= len(data.test_x):
+        return Check(f"{name}: visuals.npz follows from the weights", False,
+                     f"config.yaml's report.sample_index {index} is not one of the {len(data.test_x)} test images")
+    fresh = probe_visuals(model, data.test_x[index], config.data.mean, config.data.std, "32")
+    bound = VISUALS_TOLERANCE["reduced" if tolerance is REDUCED_PRECISION else "fp32"]
+    same = set(fresh) == set(stored) and all(
+        fresh[k].shape == stored[k].shape
+        and np.abs(fresh[k] - stored[k]).max() <= bound * max(float(np.abs(fresh[k]).max()), 1e-12)
+        for k in fresh)
+    return Check(f"{name}: visuals.npz follows from the weights", same,
+                 f"within {bound:.0%} of each map's largest value" if same
+                 else "the feature maps or attention stored differ from those the weights give")

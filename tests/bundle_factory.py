@@ -5,10 +5,13 @@ per-model accuracy (exactly that share of the test images is right, so a test ca
 difference between two models exactly), and metrics.json is computed from them with the project's own
 `compute_metrics`, so a report rendered from the bundle can be checked against predictions.csv.
 The histories end at the measured test accuracy, as in a real bundle (validation is the test split).
+`origin="evaluated"` writes runs as `reportgen evaluate` does (no history, the weights' sha256), and
+`submission` makes bundles of the same settings differ in predictions and weights, as two students' do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -43,6 +46,8 @@ def make_bundle(
     train_size: int = 2000,
     test_size: int = 600,
     config_overrides: Mapping[str, Any] | None = None,
+    origin: str = "trained",
+    submission: int | None = None,
     analyses: AnalysisOptions = AnalysisOptions(),
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
@@ -51,8 +56,9 @@ def make_bundle(
     swaps every comparative result of the report. Each seed's accuracy is drawn uniformly within
     ±`seed_jitter` of the model's. `class_names` defaults to the CIFAR-10 names when `num_classes`
     is 10, else to class_0..class_{K-1}. `config_overrides` sets dotted config keys (e.g.
-    {"train.lr": 5e-4}), as `--set` does. `analyses` adds the build-time analysis files it names
-    (tests/analysis_factory.py; none by default).
+    {"train.lr": 5e-4}), as `--set` does. `origin` is "trained" or "evaluated"; a `submission` number
+    draws other predictions and writes other weights bytes (None: those of every other bundle).
+    `analyses` adds the build-time analysis files it names (tests/analysis_factory.py; none by default).
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
@@ -63,12 +69,15 @@ def make_bundle(
     write_json(root / "architectures.json", architectures)
     for model in models:
         for seed in seeds:
-            rng = np.random.default_rng([seed, list(DISPLAY_NAMES).index(model)])
+            entropy = [seed, list(DISPLAY_NAMES).index(model)] + ([submission] if submission is not None else [])
+            rng = np.random.default_rng(entropy)
             accuracy = float(np.clip(accuracies[model] + rng.uniform(-seed_jitter, seed_jitter), 0.0, 1.0))
             _write_run(root / "runs" / model / f"seed-{seed}", rng, model=model, seed=seed, names=names,
                        accuracy=accuracy, epoch_time=epoch_times[model], train_gap=train_gaps[model],
                        epochs=epochs, test_size=test_size, config=config,
-                       parameters=architectures[model]["parameters"], analyses=analyses)
+                       parameters=architectures[model]["parameters"], origin=origin,
+                       weights=b"not a real state dict" + (b" %d" % submission if submission is not None else b""),
+                       analyses=analyses)
     write_manifest(root)
     return root
 
@@ -200,7 +209,8 @@ def _visuals(rng: np.random.Generator, model: str, config: Config) -> dict[str, 
 
 def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int, names: list[str],
                accuracy: float, epoch_time: float, train_gap: float, epochs: int, test_size: int,
-               config: Config, parameters: int, analyses: AnalysisOptions) -> None:
+               config: Config, parameters: int, origin: str, weights: bytes,
+               analyses: AnalysisOptions) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     k = len(names)
     labels = np.arange(test_size, dtype=np.int64) % k
@@ -209,12 +219,15 @@ def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int,
     history = _history(metrics["accuracy"], train_gap, epoch_time, epochs, config.train.lr)
     write_predictions(folder / "predictions.csv", labels, preds, _probabilities(rng, preds, k))
     write_json(folder / "metrics.json", metrics)
-    write_history(folder / "history.csv", history)
-    write_json(folder / "run.json", {
-        "model": model, "display_name": DISPLAY_NAMES[model], "seed": seed, "parameters": parameters,
-        "key": f"synthetic-{model}-{seed}", "status": "trained", "device": "cpu", "precision": "32",
-        "train_time_s": sum(row["epoch_time_s"] for row in history), "epochs": epochs,
-    })
-    (folder / "weights.pt").write_bytes(b"not a real state dict")
+    info = {"model": model, "display_name": DISPLAY_NAMES[model], "seed": seed, "parameters": parameters,
+            "key": f"synthetic-{model}-{seed}", "status": "trained", "device": "cpu", "precision": "32"}
+    if origin == "evaluated":
+        info.update(origin="evaluated", status="evaluated", weights_sha256=hashlib.sha256(weights).hexdigest(),
+                    weights_source=f"{model}.pt")
+    else:
+        write_history(folder / "history.csv", history)
+        info.update(train_time_s=sum(row["epoch_time_s"] for row in history), epochs=epochs)
+    write_json(folder / "run.json", info)
+    (folder / "weights.pt").write_bytes(weights)
     np.savez(folder / "visuals.npz", **_visuals(rng, model, config))
     write_analyses(folder, rng, model, labels, preds, k, analyses, _predictions, config.train.batch_size)

@@ -1,6 +1,8 @@
 """Shared fixtures: tiny configs and tiny data, so every test runs in seconds on a CPU.
 
 Torch is imported only where tiny data is made, so the render-side tests stay torch-free.
+Tests marked `cuda` (tests/test_cuda.py) run only where a CUDA GPU is visible; every other test pins
+the CPU, even on a GPU machine, because it checks CPU behaviour (bit-exact resume, tolerances).
 """
 
 import pytest
@@ -10,12 +12,16 @@ from reportgen.config import Config
 CLASSES = ["airplane", "automobile", "bird", "cat"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: needs a CUDA GPU; skipped where none is visible")
+
+
 def tiny_config(**train) -> Config:
-    """Small models and few epochs; fp32 so results do not depend on the CPU's bf16 support."""
+    """Small models and few epochs on the CPU; fp32 so results do not depend on the CPU's bf16 support."""
     c = Config()
     c.cnn.channels, c.cnn.hidden_dim = [4, 8], 16
     c.vit.embed_dim, c.vit.depth, c.vit.num_heads, c.vit.mlp_dim, c.vit.patch_size = 16, 1, 2, 32, 8
-    c.train.epochs, c.train.batch_size, c.train.precision = 2, 16, "32"
+    c.train.epochs, c.train.batch_size, c.train.precision, c.train.device = 2, 16, "32", "cpu"
     c.data.dataset = "sample"
     c.report.sample_index = 3
     c.report.pdf = False

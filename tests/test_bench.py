@@ -22,10 +22,16 @@ from reportgen.errors import ConfigError, DataError
 MEASUREMENTS = ("augmentation", "train_step_cnn", "train_step_vit", "epoch_cnn", "epoch_vit")
 
 
+def cpu_config() -> Config:
+    config = Config()
+    config.train.device = "cpu"  # the CPU even on a GPU machine (tests/test_cuda.py has the GPU's)
+    return config
+
+
 @pytest.fixture(scope="module")
 def logged_run():
     lines: list[str] = []
-    result = run_benchmark(Config(), quick=True, log=lines.append)
+    result = run_benchmark(cpu_config(), quick=True, log=lines.append)
     return result, lines
 
 
@@ -55,7 +61,8 @@ def test_training_steps_count_whole_batches(result):
     s = result["settings"]
     for name in ("cnn", "vit"):
         for way in WAYS:
-            assert result["measurements"][f"train_step_{name}"][way]["images"] == s["batch_size"] * s["timed_steps"]
+            row = result["measurements"][f"train_step_{name}"][way]
+            assert row["steps"] == s["timed_steps"] and row["images"] == s["batch_size"] * row["steps"]
 
 
 def test_an_epoch_covers_the_whole_training_set(result):
@@ -141,7 +148,7 @@ def test_a_training_set_smaller_than_a_batch_is_refused_before_any_work(tmp_path
     for split in ("train", "test"):
         (tmp_path / split / "cat").mkdir(parents=True)
         Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(tmp_path / split / "cat" / "0.png")
-    config = Config()
+    config = cpu_config()
     config.data.cache_dir = str(tmp_path / "cache")
     with pytest.raises(DataError, match="fewer than one batch"):
         run_benchmark(config, data_dir=tmp_path, quick=True, log=lambda line: None)
@@ -149,4 +156,18 @@ def test_a_training_set_smaller_than_a_batch_is_refused_before_any_work(tmp_path
 
 def test_zero_steps_is_refused():
     with pytest.raises(ConfigError, match="at least 1 timed training step"):
-        run_benchmark(Config(), steps=0, quick=True, log=lambda line: None)
+        run_benchmark(cpu_config(), steps=0, quick=True, log=lambda line: None)
+
+
+def test_a_gpu_times_at_least_a_second_and_judges_no_cpu_goal(monkeypatch):
+    config = cpu_config()
+    assert bench._make_plan(config, 5, quick=False).min_seconds == 0.0
+    config.train.device = "cuda"
+    plan = bench._make_plan(config, 5, quick=False)
+    assert plan.min_seconds >= 1.0 and plan.steps == 5
+
+
+def test_table_says_why_a_gpu_run_judges_no_goal(result):
+    on_gpu = copy.deepcopy(result)
+    on_gpu["machine"]["device"] = "cuda"
+    assert "the goals were set for a 2-core CPU and are not judged here" in format_table(on_gpu)

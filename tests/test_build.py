@@ -112,6 +112,11 @@ def test_run_key_covers_what_changes_results():
     changed = tiny_config()
     changed.train.device, changed.train.precision = "auto", "auto"  # what they resolve to counts, not the words
     assert build_module.run_key(changed, "cnn", 42, "data", "cpu", "32") == key
+    assert build_module.run_key(tiny_config(deterministic=True), "cnn", 42, "data", "cpu", "32") != key
+    # TF32 counts where it is in effect (fp32 on CUDA), and nowhere else.
+    assert build_module.run_key(tiny_config(tf32=False), "cnn", 42, "data", "cpu", "32") == key
+    cuda_key = build_module.run_key(config, "cnn", 42, "data", "cuda", "32")
+    assert build_module.run_key(tiny_config(tf32=False), "cnn", 42, "data", "cuda", "32") != cuda_key
 
 
 def test_a_failed_render_keeps_the_previous_bundle(tmp_path, monkeypatch):
@@ -144,7 +149,7 @@ def test_an_interrupted_build_resumes(tmp_path, monkeypatch):
                 raise KeyboardInterrupt
 
     monkeypatch.setattr(build_module, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=(CtrlC(),)))
-    with pytest.raises(SystemExit):
+    with pytest.raises(build_module.BuildInterrupted, match="0 completed runs, CNN seed 42 after epoch 2 of 3"):
         run(config, tmp_path)
     assert not (tmp_path / "bundle").exists() and not list(tmp_path.glob(".bundle.*"))
     monkeypatch.setattr(build_module, "fit", real_fit)
@@ -159,3 +164,46 @@ def test_sample_index_outside_the_test_split_is_refused_before_training(tmp_path
     with pytest.raises(ConfigError, match="report.sample_index"):
         run(config, tmp_path)
     assert not (tmp_path / "runs").exists()
+
+
+def test_run_json_times_the_steady_state_apart_from_the_first_epoch(tmp_path):
+    config = tiny_config(epochs=3)
+    config.models = ["cnn"]
+    run(config, tmp_path)
+    info = Bundle(tmp_path / "bundle").runs("cnn")[0].info
+    history = Bundle(tmp_path / "bundle").runs("cnn")[0].history
+    times = list(history["epoch_time_s"])
+    assert info["train_time_s"] == pytest.approx(sum(times))  # unchanged meaning: every epoch
+    assert info["warmup_epochs"] == [1]
+    assert info["steady_epoch_time_s"] == pytest.approx((times[1] + times[2]) / 2)
+    assert info["warmup_time_s"] == pytest.approx(max(0.0, times[0] - info["steady_epoch_time_s"]))
+
+
+def test_epoch_timings_leave_out_the_first_epoch_of_every_fit():
+    history = [{"epoch": e, "epoch_time_s": t} for e, t in ((1, 9.0), (2, 2.0), (3, 7.0), (4, 4.0))]
+    timings = build_module.epoch_timings(history, [1, 3])  # resumed before epoch 3
+    assert timings == {"steady_epoch_time_s": 3.0, "warmup_time_s": 10.0, "warmup_epochs": [1, 3]}
+    assert build_module.epoch_timings(history[:1], [1]) == {"steady_epoch_time_s": None, "warmup_time_s": None,
+                                                             "warmup_epochs": [1]}
+
+
+def test_force_with_an_interrupted_later_run_retrains_it_from_scratch(tmp_path, monkeypatch):
+    config = tiny_config(epochs=2)
+    real_fit = build_module.fit
+    import pytorch_lightning as pl
+
+    class CtrlCInTheVit(pl.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 1 and type(pl_module.model).__name__ == "ViT":
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_module, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=(CtrlCInTheVit(),)))
+    with pytest.raises(build_module.BuildInterrupted, match="1 completed run, ViT seed 42 after epoch 1 of 2"):
+        run(config, tmp_path)
+    monkeypatch.setattr(build_module, "fit", real_fit)
+    decisions = []
+    monkeypatch.setattr(build_module, "share_plan", lambda runs, config: decisions.extend(r.action for r in runs))
+    outcomes = run(config, tmp_path, force=True)
+    assert decisions == ["train", "train"]  # decided once, before any training, the checkpoint deleted
+    assert {o.status for o in outcomes.values()} == {"trained"}
+    assert len(Bundle(tmp_path / "bundle").runs("vit")[0].history["epoch"]) == 2

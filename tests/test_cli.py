@@ -119,3 +119,23 @@ def test_render_redraws_figures_keeps_the_build_time_and_drops_a_stale_pdf(tmp_p
     assert "removed" in result.output and not (root / "report.pdf").exists()
     assert f"results bundle created {BUILT}" in (root / "report.html").read_text()
     assert invoke("verify", str(root)).exit_code == 0
+
+
+def test_compare_of_one_bundle_twice_suggests_labels(tmp_path):
+    from tests.bundle_factory import make_bundle
+
+    root = make_bundle(tmp_path / "a", models=("cnn",))
+    result = invoke("compare", str(root), str(root), "--out", str(tmp_path / "cmp"))
+    assert result.exit_code == 1 and "the labels must differ" in result.output
+    assert "--label before --label after" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_data_dir_that_is_an_archive_says_how_to_unpack_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(b"\x1f\x8b not unpacked")
+    result = invoke("build", "--data-dir", "cifar10-jpeg.tar.gz", "--epochs", "1")
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        "error: data folder cifar10-jpeg.tar.gz is an archive, not a folder: unpack it first with mkdir -p "
+        "data/cifar10-jpeg && tar -xzf cifar10-jpeg.tar.gz -C data/cifar10-jpeg, then pass --data-dir "
+        "data/cifar10-jpeg")

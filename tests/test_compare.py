@@ -209,3 +209,13 @@ def test_runs_shared_by_two_bundles_are_named_as_such(tmp_path):
     summaries = {model: [s.text for s in model_summary(load_compared([a, b]), model)] for model in ("cnn", "vit")}
     assert "hold identical CNN runs" in summaries["cnn"][0]
     assert not any("identical" in text for text in summaries["vit"])
+
+
+def test_speed_is_compared_in_the_steady_state_when_both_bundles_recorded_it(tmp_path):
+    from tests.test_section_speed import _record_steady_state
+
+    a, b = make_bundle(tmp_path / "a"), make_bundle(tmp_path / "b")  # the same mean epoch times
+    _record_steady_state(a, {"cnn": 2.0, "vit": 3.0}, warmup=1.0)
+    _record_steady_state(b, {"cnn": 1.0, "vit": 3.0}, warmup=1.0)
+    summary = " ".join(s.text for s in model_summary(load_compared([a, b]), "cnn"))
+    assert "It trains 2.00× faster per epoch (1.00 s against 2.00 s)" in summary

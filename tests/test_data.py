@@ -179,8 +179,16 @@ def test_normalize_matches_torchvision_to_tensor_and_normalize():
 def test_batches_are_gathered_at_once_and_pil_dataset_serves_single_images():
     x = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
     y = torch.arange(10)
-    xb, yb = TensorBatches(x, y).__getitems__([3, 1, 7])
+    xb, yb = TensorBatches(x, y)[torch.tensor([3, 1, 7])]
     assert torch.equal(xb, x[[3, 1, 7]]) and yb.tolist() == [3, 1, 7]
     train_tf, _ = seed_transforms(AugmentConfig(), MEAN, STD)
     img, label = PILImages(x, y, train_tf)[4]
     assert img.shape == (3, 32, 32) and label == 4
+
+
+def test_normalisation_constants_are_made_once_per_device():
+    first = normalize(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), MEAN, STD)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch, "tensor", lambda *args, **kwargs: pytest.fail("constants rebuilt from host values"))
+        again = normalize(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), list(MEAN), list(STD))
+    assert torch.equal(first, again)

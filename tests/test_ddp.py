@@ -1,27 +1,82 @@
-"""DDP: two CPU processes train one model; test-set metrics count every image exactly once."""
+"""DDP: two CPU processes train one model; test-set metrics count every image exactly once; rank 0's
+decisions (here --force over an interrupted run) reach the other process; impossible setups are refused."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
+import pytest
+
+from reportgen.config import load_config
+from reportgen.errors import ConfigError
+
+DDP_BUILD = [
+    sys.executable, "-m", "reportgen.cli", "build", "--preset", "quick", "--device", "cpu", "--set", "vit.depth=1",
+    "--set", "train.batch_size=512", "--set", "train.devices=2", "--set", "train.strategy=ddp",
+    "--set", "report.pdf=false", "--set", "train.num_threads=1", "--no-progress",
+]
+
+
+def ddp_build(tmp_path, *args, **popen):
+    command = [*DDP_BUILD, "--out", str(tmp_path / "bundle"), "--runs-dir", str(tmp_path / "runs"), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env=env, **popen)
 
 
 def test_two_process_ddp_build_counts_each_test_image_once(tmp_path):
-    out = tmp_path / "bundle"
-    command = [
-        sys.executable, "-m", "reportgen.cli", "build", "--preset", "quick", "--epochs", "1",
-        "--set", "models=[vit]", "--set", "vit.depth=1", "--set", "train.batch_size=512",
-        "--set", "train.devices=2", "--set", "train.strategy=ddp", "--set", "report.pdf=false",
-        "--out", str(out), "--runs-dir", str(tmp_path / "runs"), "--no-progress",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    run = out / "runs" / "vit" / "seed-42"
+    process = ddp_build(tmp_path, "--epochs", "1", "--set", "models=[vit]")
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-2000:]
+    run = tmp_path / "bundle" / "runs" / "vit" / "seed-42"
     history = np.genfromtxt(run / "history.csv", delimiter=",", names=True)
     metrics = json.loads((run / "metrics.json").read_text())
     # The last epoch's validation pass (sharded over 2 processes, sums all-reduced) saw the same
     # weights and images as rank 0's test pass: equal only if no image was dropped or counted twice.
     assert float(history["val_acc"]) == metrics["accuracy"]
     assert sum(metrics["confusion"][i][j] for i in range(10) for j in range(10)) == 1000
-    assert result.stdout.count("wrote ") == 1  # only rank 0 reports
+    assert stdout.count("wrote ") == 1  # only rank 0 reports
+
+
+def test_force_over_an_interrupted_later_run_retrains_it_on_every_process(tmp_path):
+    # Interrupt the ViT (the build's second run) once its first epoch is checkpointed.
+    args = ["--epochs", "2", "--set", "models=[cnn,vit]", "--set", "cnn.channels=[4]", "--set", "cnn.hidden_dim=8"]
+    first = ddp_build(tmp_path, *args, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "runs").glob("vit-*/checkpoints/last.ckpt")):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[1][-2000:]
+        time.sleep(0.2)
+    first.send_signal(signal.SIGINT)
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 130, stderr[-2000:]
+    assert "ViT seed 42 after epoch" in stderr
+    # Rank 0 deletes the ViT's checkpoint: if the other process resumed from it alone, they would train
+    # different numbers of epochs and wait for each other forever.
+    second = ddp_build(tmp_path, *args, "--force")
+    stdout, stderr = second.communicate(timeout=300)
+    assert second.returncode == 0, stderr[-2000:]
+    assert "vit seed 42: trained" in stdout and "resumed" not in stdout
+    history = np.genfromtxt(tmp_path / "bundle/runs/vit/seed-42/history.csv", delimiter=",", names=True)
+    assert list(history["epoch"]) == [1, 2]
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    ({"train.devices": 3, "train.batch_size": 1024}, "must divide evenly over the 3 processes"),
+    ({"train.devices": 2, "train.num_nodes": 3, "train.batch_size": 1000}, "6 processes"),
+    ({"train.strategy": "ddp_spawn"}, "loses the training history"),
+    ({"train.strategy": "ddp_fork"}, "cannot re-initialise CUDA"),
+    ({"train.strategy": "ddp_notebook"}, "'ddp_notebook'"),
+])
+def test_impossible_multi_process_setups_are_refused_in_one_line(overrides, needle):
+    with pytest.raises(ConfigError, match=needle) as refused:
+        load_config("seed", None, overrides)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_global_batch_that_divides_is_accepted():
+    config = load_config("seed", None, {"train.devices": 4, "train.num_nodes": 2, "train.strategy": "ddp"})
+    assert config.train.batch_size == 1024

@@ -80,3 +80,31 @@ def test_config_changes_reach_the_architecture():
     cnn = create_model("cnn", config, 10)
     assert cnn(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert [f.shape[1] for f in cnn.eval().stage_outputs(torch.randn(1, 3, 32, 32))] == [8, 16]
+
+
+def test_fast_cpu_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
+    from reportgen.models import Dropout
+
+    dropout = Dropout(0.1)
+    x = torch.ones(400, 1000, requires_grad=True)
+    torch.manual_seed(0)
+    out = dropout(x)
+    assert out.unique().tolist() == [0.0, pytest.approx(1 / 0.9)]
+    kept = (out != 0).float().mean().item()
+    assert abs(kept - 0.9) < 5 * (0.9 * 0.1 / out.numel()) ** 0.5  # within 5 standard errors
+    out.sum().backward()
+    assert torch.equal(x.grad, out.detach())  # the gradient flows through the kept elements, rescaled
+    torch.manual_seed(0)
+    assert torch.equal(dropout(x), out)  # torch.manual_seed decides the mask
+    assert not torch.equal(dropout(x), out)
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_fast_dropout_masks_bf16_like_fp32():
+    from reportgen.models import Dropout
+
+    torch.manual_seed(3)
+    fp32 = Dropout(0.5)(torch.ones(64, 64))
+    torch.manual_seed(3)
+    bf16 = Dropout(0.5)(torch.ones(64, 64, dtype=torch.bfloat16))
+    assert bf16.dtype == torch.bfloat16 and torch.equal(bf16.float(), fp32)

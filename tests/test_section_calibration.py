@@ -8,8 +8,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from reportgen.report.sections.calibration import Calibration, binned, brier_score, comparison_sentence, \
-    expected_calibration_error, maximum_calibration_error, negative_log_likelihood
+from reportgen.report.sections.calibration import (
+    Calibration,
+    binned,
+    brier_score,
+    comparison_sentence,
+    expected_calibration_error,
+    maximum_calibration_error,
+    negative_log_likelihood,
+)
 from reportgen.report.stats import Interval
 from tests.section_helpers import SWAPPED, build, contents, figures, tables, text
 

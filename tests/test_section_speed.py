@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+from reportgen.bundle import write_json, write_manifest
+from reportgen.report.contents import read_contents
 from reportgen.report.sections.speed import Speed, speed_sentence
+from tests.bundle_factory import make_bundle
 from tests.section_helpers import SWAPPED, build, contents, metric_keys, tables, text
 
 
@@ -26,3 +31,27 @@ def test_no_accuracy_per_second_is_stated(tmp_path):
 def test_one_model_gets_its_table_only(tmp_path):
     items = build(Speed(), contents(tmp_path / "b", models=("vit",)))
     assert text(items) == "" and [row[0] for row in tables(items)[0].rows] == ["ViT"]
+
+
+def _record_steady_state(root, steady: dict[str, float], warmup: float) -> None:
+    """Add the steady-state timings reportgen 0.3 writes into run.json to a synthetic bundle."""
+    for model, seconds in steady.items():
+        for path in (root / "runs" / model).glob("seed-*/run.json"):
+            info = json.loads(path.read_text())
+            write_json(path, {**info, "steady_epoch_time_s": seconds, "warmup_time_s": warmup, "warmup_epochs": [1]})
+    write_manifest(root)
+
+
+def test_speed_compares_the_steady_state_when_every_run_recorded_it(tmp_path):
+    root = make_bundle(tmp_path / "b")  # mean epoch times: CNN 2 s, ViT 3 s (warm-up included)
+    _record_steady_state(root, {"cnn": 3.0, "vit": 1.0}, warmup=4.0)
+    items = build(Speed(), read_contents(root))
+    assert text(items).startswith("The ViT trained faster, by a factor of 3.00×: 1.00 s against 3.00 s for the CNN "
+                                  "per epoch in the steady state")
+    assert "The CNN's first epoch of each fit took 4.00 s longer than its steady-state epoch of 3.00 s" in text(items)
+    assert tables(items)[0].header[5] == "steady epoch (s)"
+
+
+def test_without_a_recorded_steady_state_the_mean_says_it_includes_warm_up(tmp_path):
+    assert "(the mean over all epochs, one-off warm-up of the first included)" in \
+        text(build(Speed(), contents(tmp_path / "b")))

@@ -1,4 +1,10 @@
-"""Training: exact epoch metrics, the learning-rate schedule, and resume after an interruption."""
+"""Training: exact epoch metrics, the learning-rate schedule, resume after an interruption, the choice
+of device and precision, sync-free steps, compilation without recompiles, and one-off epoch costs."""
+
+import functools
+import inspect
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
@@ -69,9 +75,13 @@ class InterruptAtEpoch(pl.Callback):
 def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
     config = tiny_config(epochs=4)
     straight = train("cnn", data, config, tmp_path / "straight")
-    with pytest.raises(SystemExit):  # Lightning turns Ctrl-C into a graceful exit(1)
+    with pytest.raises(training.TrainingInterrupted) as interrupted:
         train("cnn", data, config, tmp_path / "resumed", callbacks=(InterruptAtEpoch(2),))
+    assert interrupted.value.epochs_kept == 2
     assert (tmp_path / "resumed" / "ckpt" / "last.ckpt").is_file()
+    with pytest.raises(training.TrainingInterrupted) as interrupted:  # at once, before the resumed epoch 3 ends
+        train("cnn", data, config, tmp_path / "resumed", callbacks=(InterruptAtEpoch(2),))
+    assert interrupted.value.epochs_kept == 2  # what the checkpoint it resumed from holds
     resumed = train("cnn", data, config, tmp_path / "resumed")
 
     def strip(history):
@@ -80,14 +90,90 @@ def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
     assert strip(resumed.history) == strip(straight.history)
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+    # Each fit's first epoch pays one-off costs and is timed apart: the straight run's 1, the resumed run's 1 and 3.
+    assert straight.first_epochs == [1] and resumed.first_epochs == [1, 3]
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    io = training.AtomicCheckpointIO()
+    target = tmp_path / "last.ckpt"
+    io.save_checkpoint({"reportgen_history": [{}]}, target)
+    before = target.read_bytes()
+
+    def killed_mid_write(self, checkpoint, path, storage_options=None):
+        Path(path).write_bytes(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.TorchCheckpointIO, "save_checkpoint", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"reportgen_history": [{}, {}]}, target)
+    assert target.read_bytes() == before and io.epochs_saved == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def bf16_support(native: bool):
+    """torch.cuda.is_bf16_supported for a GPU with native bf16 or with emulated bf16 only (e.g. a T4)."""
+    return lambda including_emulation=True: native or including_emulation
+
+
+@pytest.mark.parametrize("native, capability, expected", [
+    (True, (9, 0), "bf16-mixed"),  # H100
+    (True, (8, 0), "bf16-mixed"),  # A100
+    (False, (7, 5), "16-mixed"),  # T4: bf16 only emulated, fp16 tensor cores
+    (False, (6, 1), "32"),  # GTX 1080: neither
+])
+def test_auto_precision_on_cuda_asks_for_native_bf16(monkeypatch, native, capability, expected):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", bf16_support(native))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert training.resolve_precision("auto", "cuda") == expected
+    assert training.resolve_precision("32", "cuda") == "32"
 
 
 def test_precision_and_device_resolution(monkeypatch):
     assert training.resolve_device("cpu") == "cpu"
     assert training.resolve_precision("32", "cuda") == "32"
+    assert training.resolve_precision("auto", "mps") == "32"
     for native, expected in ((True, "bf16-mixed"), (False, "32")):
         monkeypatch.setattr(training, "_cpu_has_native_bf16", lambda: native)
         assert training.resolve_precision("auto", "cpu") == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for mps, expected in ((True, "mps"), (False, "cpu")):
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+        assert training.resolve_device("auto") == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training.resolve_device("auto") == "cuda"
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16-mixed", torch.bfloat16), ("32", torch.float32)])
+def test_inference_runs_under_the_training_precision(precision, dtype):
+    from reportgen.evaluation import predict, probe_visuals
+
+    config = tiny_config()
+    model = create_model("vit", config, 4)
+    seen = []
+    model.head.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    images = torch.zeros(3, 3, 32, 32, dtype=torch.uint8)
+    probs = predict(model, images, config.data.mean, config.data.std, 2, precision)
+    assert probs.shape == (3, 4) and seen == [dtype, dtype]
+    assert probe_visuals(model, images[0], config.data.mean, config.data.std, precision)["cls_attention"].shape[0] == 2
+
+
+def test_accumulators_are_float32_on_mps_only():
+    assert training.accumulator_dtype("mps") == torch.float32
+    assert training.accumulator_dtype("cpu") == training.accumulator_dtype("cuda") == torch.float64
+
+
+def test_tf32_only_for_fp32_on_cuda():
+    config = tiny_config()
+    assert training.uses_tf32(config, "cuda", "32")
+    assert not training.uses_tf32(config, "cuda", "bf16-mixed") and not training.uses_tf32(config, "cpu", "32")
+    assert not training.uses_tf32(tiny_config(tf32=False), "cuda", "32")
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16-mixed"), (False, "32")])
+def test_native_bf16_flags_choose_cpu_precision(monkeypatch, native, expected):
+    monkeypatch.setattr(training, "_cpu_has_native_bf16", lambda: native)
+    assert training.resolve_precision("auto", "cpu") == expected
 
 
 @pytest.mark.parametrize("flags, native", [
@@ -108,13 +194,78 @@ def test_seed_pipeline_trains_too(data, tmp_path):
     assert len(history) == 1 and history[0]["train_loss"] > 0
 
 
-def test_compile_option_trains_a_compiled_model_and_returns_the_plain_one(data, tmp_path, monkeypatch):
-    compiled = []
-    monkeypatch.setattr(torch, "compile", lambda model: compiled.append(model) or model)  # inductor takes ~30 s
+def test_compiled_training_never_recompiles_for_the_last_batch_or_evaluation(data, tmp_path, monkeypatch):
+    # 52 training images in batches of 32 end with a batch of 20. (Not under 16: on CPU, oneDNN picks
+    # another convolution kernel below 16 images, and that one last batch would compile once more.)
+    # Dynamo's graph capture and guards are what recompiles; the eager backend skips inductor's ~30 s codegen.
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(torch._dynamo.config, "error_on_recompile", True)
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
     model = create_model("cnn", tiny_config(), len(data.classes))
-    result = training.fit(model, data, tiny_config(epochs=1, compile=True), 0, tmp_path, "cnn", progress=False)
-    assert compiled == [model]
-    assert result.model is model and len(result.history) == 1
+    config = tiny_config(epochs=2, compile=True, batch_size=32)
+    result = training.fit(model, data, config, 0, tmp_path, "cnn", progress=False)
+    assert result.model is model and len(result.history) == 2
+    torch._dynamo.reset()
+
+
+class CountHostTensors(pl.Callback):
+    """Counts tensors that reportgen's own code builds from host values (torch.tensor, as_tensor,
+    from_numpy) during the second epoch: its training steps, its batches and its validation.
+
+    Leaves out models._scaled_keep_mask: the CPU's dropout draws its masks on the host, which is its
+    device; on a GPU, dropout is torch's own, drawn on the GPU (tests/test_cuda.py checks those steps).
+    """
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch, self.calls = monkeypatch, []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            for name in ("tensor", "as_tensor", "from_numpy"):
+                self.monkeypatch.setattr(torch, name, self._counting(getattr(torch, name)))
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.monkeypatch.undo()
+
+    def _counting(self, make):
+        def counted(*args, **kwargs):
+            caller = inspect.stack()[1]
+            if "reportgen" in Path(caller.filename).parts and caller.function != "_scaled_keep_mask":
+                self.calls.append(f"{caller.filename}:{caller.lineno}")
+            return make(*args, **kwargs)
+        return counted
+
+
+def test_steps_build_no_tensors_from_host_values(data, tmp_path, monkeypatch):
+    counter = CountHostTensors(monkeypatch)
+    result = train("cnn", data, tiny_config(epochs=2), tmp_path, callbacks=(counter,))
+    assert len(result.history) == 2 and counter.calls == []
+
+
+def test_each_process_takes_its_share_of_the_global_batch(data):
+    config = tiny_config(batch_size=16)
+    module = training.ImageDataModule(data, config, seed=0)
+    sizes = {}
+    for rank in (0, 1):
+        module.trainer = SimpleNamespace(world_size=2, global_rank=rank, current_epoch=0,
+                                         strategy=SimpleNamespace(root_device=torch.device("cpu")))
+        module.setup("fit")
+        train_batches = [len(y) for _, y in module.train_dataloader()]
+        val_labels = torch.cat([y for _, y in module.val_dataloader()])
+        sizes[rank] = train_batches, val_labels
+    # 52 images: 26 per process in batches of 16 / 2 = 8, so 4 steps an epoch, as one process with 16 would take.
+    assert sizes[0][0] == sizes[1][0] == [8, 8, 8, 2]
+    assert len(sizes[0][1]) + len(sizes[1][1]) == len(data.test_y)  # every test image once
+
+
+def test_epoch_order_is_the_same_on_every_device_and_split_without_overlap():
+    whole = training.epoch_order(10, seed=3, epoch=1)
+    shares = [training.epoch_order(10, seed=3, epoch=1, rank=r, world_size=3) for r in range(3)]
+    assert sorted(whole.tolist()) == list(range(10))
+    assert torch.equal(torch.stack(shares, 1).flatten(), whole[:9])
+    assert not torch.equal(training.epoch_order(10, seed=3, epoch=2), whole)
 
 
 def test_progress_writes_one_line_per_epoch_including_the_last(data, tmp_path, capsys):

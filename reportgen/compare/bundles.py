@@ -28,10 +28,11 @@ QUANTITIES: tuple[Quantity, ...] = (
     ("test accuracy", lambda f: f.accuracy, "%", "points"),
     ("macro F1", lambda f: f.macro_f1, "", "fraction"),
     ("training time (s)", lambda f: f.training and f.training.train_time, "", "seconds"),
-    ("time per epoch (s)", lambda f: f.training and f.training.epoch_time, "", "seconds"),
+    ("time per epoch (s)", lambda f: f.training and f.training.epoch_time, "", "seconds"),  # warm-up included
+    ("steady-state time per epoch (s)", lambda f: f.training and f.training.steady_epoch_time, "", "seconds"),
     ("final train − val. accuracy gap (points)", lambda f: f.training and f.training.acc_gap, "", "points"),
 )
-ACCURACY, _, _, EPOCH_TIME, _ = QUANTITIES
+ACCURACY, _, _, EPOCH_TIME, STEADY_EPOCH_TIME, _ = QUANTITIES
 COUNTS: dict[str, Callable[[ModelFacts], int | None]] = {
     "seeds": lambda f: len(f.seeds),
     "epochs": lambda f: None if f.training is None else int(f.training.epochs.value)}
@@ -89,7 +90,8 @@ def load_compared(paths: Sequence[Path], labels: Sequence[str] | None = None) ->
         raise ReportgenError(f"{len(labels)} label{'s' if len(labels) != 1 else ''} for {len(paths)} bundles: "
                              "give one label per bundle")
     if len(set(labels)) < len(labels):
-        raise ReportgenError(f"the labels must differ, got {', '.join(labels)}")
+        raise ReportgenError(f"the labels must differ, got {', '.join(labels)}: name each bundle with --label, "
+                             "once per bundle in order, e.g. --label before --label after")
     bundles = [Bundle(path) for path in paths]
     for bundle in bundles:
         bundle.require_intact_results()

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from reportgen.compare.bundles import ACCURACY, EPOCH_TIME, Compared, bundle_significance, holding, stat_delta
+from reportgen.compare.bundles import (
+    ACCURACY,
+    EPOCH_TIME,
+    STEADY_EPOCH_TIME,
+    Compared,
+    bundle_significance,
+    holding,
+    stat_delta,
+)
 from reportgen.report.kernel import Metric, Sentence, bundle_key, sentence
 from reportgen.report.stats import significance_evidence
 
@@ -37,8 +45,11 @@ def accuracy_summary(reference: Compared, other: Compared, model: str) -> Senten
 
 
 def speed_summary(reference: Compared, other: Compared, model: str) -> list[Sentence]:
-    """How much faster or slower `model` trains per epoch in `other` than in the reference (both trained here)."""
-    ref_time, time = reference.stat(model, EPOCH_TIME), other.stat(model, EPOCH_TIME)
+    """How much faster or slower `model` trains per epoch in `other` than in the reference (both trained here):
+    by the steady-state time per epoch when both bundles recorded it, else by the mean with warm-up."""
+    steady = reference.stat(model, STEADY_EPOCH_TIME), other.stat(model, STEADY_EPOCH_TIME)
+    ref_time, time = steady if None not in steady else (reference.stat(model, EPOCH_TIME),
+                                                         other.stat(model, EPOCH_TIME))
     if time is None or ref_time is None:
         return []
     values = [" (", *time.parts(" s"), " against ", *ref_time.parts(" s"), ")"]

@@ -72,7 +72,7 @@ class TrainingFacts:
 
     epochs: Metric
     train_time: Stat  # seconds
-    epoch_time: Stat  # seconds per epoch
+    epoch_time: Stat  # seconds per epoch: training time / epochs, one-off warm-up of each fit included
     images_per_s: Stat  # training images per second
     final_train_acc: Stat  # percent
     final_val_acc: Stat
@@ -81,6 +81,14 @@ class TrainingFacts:
     val_loss_rise: Stat  # percent
     overfits: bool  # by the report's overfitting rule (reportgen.report.rules)
     histories: tuple[dict[str, np.ndarray], ...] = field(repr=False)
+    steady_epoch_time: Stat | None = None  # seconds per epoch without the first epoch of each fit (run.json)
+    warmup_time: Stat | None = None  # what the first epochs of the fits took beyond the steady state, seconds
+
+    @property
+    def speed_epoch_time(self) -> Stat:
+        """The time per epoch that speed comparisons use: the steady state where every run recorded one
+        (bundles of reportgen 0.3 and later), else the mean epoch time, warm-up included."""
+        return self.steady_epoch_time or self.epoch_time
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,17 @@ def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: 
         val_loss_rise=val_loss_rise,
         overfits=is_overfitting(rules, acc_gap.mean.value, val_loss_rise.mean.value),
         histories=tuple(run.history for run in runs),
+        steady_epoch_time=_recorded(model, "steady_epoch_time_s", runs),
+        warmup_time=_recorded(model, "warmup_time_s", runs),
     )
+
+
+def _recorded(model: str, field_name: str, runs: Sequence[RunData]) -> Stat | None:
+    """A run.json timing over the runs, or None when any run lacks it (older bundles, one-epoch fits)."""
+    values = [run.info.get(field_name) for run in runs]
+    if any(v is None for v in values):
+        return None
+    return stat(model_key(model, field_name), "seconds", values)
 
 
 def model_facts(model: str, runs: Sequence[RunData], dataset: dict[str, Any], parameters: int,
