@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+import json
 
+import numpy as np
+import pytest
+
+from reportgen.errors import BundleError
 from reportgen.report.sections.efficiency import Efficiency, common_milestone, time_to_accuracy
 from tests.analysis_factory import ANALYSES, DEFAULT_COSTS, AnalysisOptions
 from tests.section_helpers import SWAPPED, build, contents, tables, text
@@ -109,3 +113,13 @@ def test_timings_on_a_busy_machine_carry_a_note(tmp_path):
     assert "shared machine" not in text(quiet)
     assert ("Other processes used up to 3.25 CPU cores during the CNN's timings and 3.25 CPU cores during the ViT's "
             "timings (from /proc/stat): the timings measure a shared machine") in text(busy)
+
+
+def test_a_cost_record_with_a_broken_field_is_refused_in_one_line(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(("efficiency",)))
+    path = report.runs["vit"][0].path / "efficiency.json"
+    record = json.loads(path.read_text())
+    record["batch_s"] = [0.1, "fast"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(BundleError, match="efficiency.json: batch_s holds <U"):
+        Efficiency().applies(report)

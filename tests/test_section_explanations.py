@@ -45,7 +45,7 @@ def test_a_map_no_better_than_random_is_said_to_be_so(tmp_path):
 
 def test_the_areas_are_the_trapezoids_of_the_stored_curves(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
-    records = report.analysis("vit", "explanations.npz", ())
+    records = report.analysis("vit", "explanations.npz", {})
     (_, vit) = explained(report)
     areas = [np.trapezoid(r["deletion"], r["fractions"], axis=1) for r in records]
     assert vit.area == pytest.approx(np.mean(areas, axis=0))

@@ -76,7 +76,7 @@ def test_the_clustered_test_counts_images_not_copies():
 
 def test_every_accuracy_follows_from_the_stored_predictions(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
-    records = report.analysis("cnn", "robustness.npz", ())
+    records = report.analysis("cnn", "robustness.npz", {})
     shown = {m.key: m.value for m in suite_metrics(suite("cnn", "CNN", (1, 2), records))}
     per_seed = [100 * np.mean(r["preds"] == r["labels"]) for r in records]
     assert shown["cnn.robustness.mca.mean"] == pytest.approx(np.mean(per_seed))
@@ -138,3 +138,18 @@ def test_the_rule_states_the_suite_that_ran(tmp_path):
     rule = text(item for item in items if isinstance(item, Callout))
     assert rule.startswith("Rule used for robustness: the suite corrupts 200 test images (drawn at random with seed 0")
     assert "with 10 corruptions at 5 severities each, with the CIFAR-10-C constants" in rule
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda a: a.update(preds=a["preds"][:, :3]), r"preds has shape \(10, 3, 200\), not \(C, S, N\)"),
+    (lambda a: a.update(preds=a["preds"].astype(float)), "preds holds float64 values, not int ones"),
+    (lambda a: a.update(labels=a["labels"][:50]), r"labels has shape \(50,\), not \(N,\)"),
+])
+def test_arrays_of_the_wrong_kind_or_shape_are_refused_in_one_line(tmp_path, change, problem):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(("robustness",)))
+    path = report.runs["cnn"][0].path / "robustness.npz"
+    arrays = dict(np.load(path))
+    change(arrays)
+    np.savez(path, **arrays)
+    with pytest.raises(BundleError, match=problem):
+        suites(report)

@@ -10,7 +10,6 @@ probes (visuals.npz) are read on first use. Across several seeds a headline quan
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,9 +17,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from reportgen.bundle import Bundle, RunData, read_json
+from reportgen.bundle import Bundle, RunData
 from reportgen.config import Config, ReportConfig
-from reportgen.errors import BundleError
+from reportgen.report.analysis_files import Spec, read_analysis
 from reportgen.report.kernel import Metric, Stat, model_key, stat
 from reportgen.report.rules import is_overfitting
 
@@ -238,13 +237,14 @@ class ReportContents:
             self._visuals[(model, seed)] = self.bundle.visuals(model, seed)
         return self._visuals[(model, seed)]
 
-    def analysis(self, model: str, filename: str, fields: Sequence[str]) -> list[dict[str, Any]] | None:
+    def analysis(self, model: str, filename: str, spec: Spec) -> list[dict[str, Any]] | None:
         """A build-time analysis file of every seed's run of `model` (efficiency.json, robustness.npz, ...; see
         docs/bundle.md), read once: one dict per seed, in seed order; None when a run lacks it (the analysis was
-        switched off, or does not apply to the model). A file without one of `fields` is a BundleError."""
+        switched off, or does not apply to the model). A file whose fields are not as `spec` says
+        (reportgen.report.analysis_files) is a BundleError."""
         if (model, filename) not in self._analyses:
             paths = [run.path / filename for run in self.runs[model]]
-            self._analyses[(model, filename)] = ([read_analysis(p, fields) for p in paths]
+            self._analyses[(model, filename)] = ([read_analysis(p, spec) for p in paths]
                                                  if all(p.is_file() for p in paths) else None)
         return self._analyses[(model, filename)]
 
@@ -253,23 +253,6 @@ class ReportContents:
         """The focus image of the visual probes, e.g. "test image 1234 (automobile)"."""
         index, label = int(self.samples["focus_index"]), int(self.samples["focus_label"])
         return f"test image {index} ({self.class_names[label]})"
-
-
-def read_analysis(path: Path, fields: Sequence[str]) -> dict[str, Any]:
-    """An analysis file of a run, with at least `fields`: JSON, or an npz of plain arrays (allow_pickle=False:
-    opening a bundle never runs code from it)."""
-    if path.suffix == ".json":
-        data = read_json(path)
-    else:
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                data = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise BundleError(f"bundle file {path} is not a readable npz of plain arrays: {exc}") from None
-    missing = [f for f in fields if not isinstance(data, dict) or f not in data]
-    if missing:
-        raise BundleError(f"bundle file {path} lacks {', '.join(missing)} (docs/bundle.md lists its fields)")
-    return data
 
 
 def read_contents(root: Path | str, require_complete: bool = True) -> ReportContents:

@@ -40,8 +40,12 @@ from reportgen.report.sections.speed import parameter_lead
 from reportgen.report.stats import ttest_over_seeds
 
 EFFICIENCY = "efficiency.json"
-FIELDS = ("device", "device_name", "threads", "precision", "batch_size", "flops_per_image",
-          "activation_bytes_per_image", "peak_step_bytes", "peak_method", "batch_s", "latency_s")  # those read here
+SPEC = {  # the fields of efficiency.json read here (docs/bundle.md)
+    "device": ("text", ()), "device_name": ("text", ()), "threads": ("int", ()), "precision": ("text", ()),
+    "batch_size": ("int", ()), "flops_per_image": ("mapping", ("total",)), "activation_bytes_per_image": ("number", ()),
+    "peak_step_bytes": ("optional", ()), "peak_method": ("text", ()), "batch_s": ("number", ("R",)),
+    "latency_s": ("number", ("R",)),
+}
 TRAINING = "training"  # the measure name of training throughput
 PRECISIONS = {"32": "fp32", "bf16-mixed": "bf16 autocast"}
 BUSY_CORES = 0.2  # other processes using more CPU than this while timing make the timings unreliable (as bench)
@@ -104,7 +108,7 @@ def costs(contents: ReportContents) -> list[Cost]:
     """The cost of every model whose runs all hold efficiency.json, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EFFICIENCY, FIELDS)
+        records = contents.analysis(m.key, EFFICIENCY, SPEC)
         if records is not None:
             out.append(model_cost(m, records))
     return out

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import wilcoxon
 
+from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import (
     Bullets,
@@ -37,8 +38,12 @@ from reportgen.report.rules import faithfulness_rule
 from reportgen.report.section import FigureDrawer, Section
 
 EXPLANATIONS = "explanations.npz"
-FIELDS = ("method", "indices", "labels", "images", "saliency", "grid_saliency", "fractions", "deletion",
-          "random_deletion", "random_orders")  # those read here
+SPEC = {  # the arrays of explanations.npz read here (docs/bundle.md)
+    "method": ("text", ()), "indices": ("int", ("M",)), "labels": ("int", ("M",)),
+    "images": ("uint8", ("M", 3, "H", "W")), "saliency": ("float", ("M", "h", "w")),
+    "grid_saliency": ("float", ("M", "G", "G")), "fractions": ("float", ("P",)), "deletion": ("float", ("M", "P")),
+    "random_deletion": ("float", ("M", "P")), "random_orders": ("int", ()),
+}
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,11 @@ def explained(contents: ReportContents) -> list[Faithfulness]:
     """The explanations of every model whose runs all hold explanations.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EXPLANATIONS, FIELDS)
+        records = contents.analysis(m.key, EXPLANATIONS, SPEC)
         if records is not None:
+            if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
+                raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "
+                                  f"{len(contents.class_names)} classes")
             out.append(faithfulness(m.key, m.name, records))
     return out
 

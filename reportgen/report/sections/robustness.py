@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reportgen.report.contents import ReportContents
-from reportgen.report.corruption_results import FIELDS, PairedTest, Suite, comparable, drop_interval, paired_test, suite
+from reportgen.report.corruption_results import SPEC, PairedTest, Suite, comparable, drop_interval, paired_test, suite
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -43,7 +43,7 @@ def suites(contents: ReportContents) -> list[Suite]:
     """The suite results of every model whose runs all hold robustness.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, ROBUSTNESS, FIELDS)
+        records = contents.analysis(m.key, ROBUSTNESS, SPEC)
         if records is not None:
             out.append(suite(m.key, m.name, m.seeds, records))
     return out
