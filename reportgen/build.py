@@ -26,6 +26,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from reportgen import __version__
+from reportgen.analysis.store import analyse_run
 from reportgen.bundle import (
     publish,
     read_json,
@@ -320,7 +321,7 @@ def _assemble(config: Config, data: ImageData, device: str, precision: str, stag
         outcome = _train_or_reuse(config, data, run, device, precision, progress, log)
         outcomes.append(outcome)
         _copy_run(run.run_dir, staged / "runs" / run.model / f"seed-{run.seed}", outcome, config, data, device,
-                  precision)
+                  precision, log)
         locks.release(run.run_dir)
     write_json(staged / "architectures.json", architectures)
     return outcomes
@@ -408,8 +409,8 @@ def _evaluate_and_store(config: Config, data: ImageData, run: PlannedRun, result
 
 
 def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, data: ImageData, device: str,
-              precision: str) -> None:
-    """Copy a completed run into the bundle, and probe its model for the figures."""
+              precision: str, log: Callable[[str], None]) -> None:
+    """Copy a completed run into the bundle, probe its model for the figures, and add its analyses."""
     target.mkdir(parents=True)
     for filename in RUN_FILES:
         shutil.copyfile(run_dir / filename, target / filename)
@@ -424,6 +425,7 @@ def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, 
     visuals = probe_visuals(model.to(device), data.test_x[config.report.sample_index], config.data.mean,
                             config.data.std, precision)
     np.savez(target / "visuals.npz", **visuals)
+    analyse_run(model, config, data, run_dir, target, log)  # each stored in the run store under its own key
 
 
 def _write_samples(path: Path, data: ImageData, config: Config) -> None:

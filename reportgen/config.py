@@ -140,6 +140,12 @@ class ReportConfig:
     """Seed of those resamples, so that a re-render reproduces every interval."""
 
 
+# The corruption suite (reportgen/analysis/corruptions.py holds what each one does), in the paper's order.
+CorruptionName = Literal["gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "gaussian_blur",
+                         "brightness", "contrast", "saturate", "jpeg_compression", "pixelate"]
+CORRUPTIONS: tuple[str, ...] = typing.get_args(CorruptionName)
+
+
 @dataclass
 class AnalysisConfig:
     """The analyses that measure what the seed study only claims; each can be switched off.
@@ -156,6 +162,26 @@ class AnalysisConfig:
     """Accuracy on corrupted copies of the test images (a CIFAR-10-C style suite generated on the fly)."""
     explanations: bool = True
     """What the models look at: Grad-CAM / attention rollout on the same images, and their faithfulness."""
+    seed: int = 0
+    """Seed of the analyses' random draws: which test images the corruption suite uses, its noises, and the random
+    deletion orders. The same for every model and run seed, so that all models are measured on the same images."""
+    timing_repeats: int = 7
+    """Timed forward passes per inference measurement (throughput at the run's batch size, latency at batch 1)."""
+    timing_warmup: int = 2
+    """Untimed forward passes before the timed ones: excluded from every timing."""
+    corruption_images: int = 500
+    """How many test images the corruption suite corrupts: a seeded random subset (analysis.seed), the same for
+    every model; the whole test split when it is smaller."""
+    corruptions: list[CorruptionName] = field(default_factory=lambda: list(CORRUPTIONS))
+    """Which corruptions of the suite to apply (reportgen/analysis/corruptions.py), each at severities 1 to 5."""
+    explanation_images: int = 3
+    """Test images per class that the explanations use: the first ones of each class in test-set order."""
+    deletion_grid: int = 8
+    """The deletion curves occlude square patches on this grid (8: 8 x 8 patches of 4 x 4 pixels)."""
+    deletion_steps: int = 16
+    """Points of a deletion curve after the intact image: the patches are occluded in this many equal groups."""
+    deletion_random_orders: int = 3
+    """Random occlusion orders per image; their mean curve is the baseline an explanation's order must beat."""
 
 
 @dataclass
@@ -180,13 +206,16 @@ KNOWN_MODELS = ("cnn", "vit")
 
 # Presets are overrides on top of the seed protocol. `quick` trains on the packaged sample so that
 # a fresh machine with 2 CPU cores builds the whole report offline in a few minutes; its smaller
-# batch keeps the number of optimiser steps sensible on 4,000 training images.
+# batch keeps the number of optimiser steps sensible on 4,000 training images, and its analyses
+# corrupt 200 test images and explain 2 per class.
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "quick": {
         "data": {"dataset": "sample"},
         "train": {"epochs": 15, "batch_size": 128},
         "report": {"sample_index": 123},
+        # The analyses within a quarter of the quick build's time on 2 CPU cores (README, "What the report measures").
+        "analysis": {"corruption_images": 200, "explanation_images": 2},
     },
 }
 
@@ -369,6 +398,23 @@ def _check_values(c: Config) -> None:
     _require(c.report.calibration_bins >= 2, "report.calibration_bins", "must be at least 2")
     _require(c.report.bootstrap_resamples >= 100, "report.bootstrap_resamples", "must be at least 100")
     _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")
+    _check_analysis(c.analysis)
+
+
+def _check_analysis(a: AnalysisConfig) -> None:
+    _require(a.seed >= 0, "analysis.seed", "must not be negative")
+    # Five timed repeats a side are the fewest with which a rank test of two timings can reach p < 0.05.
+    _require(a.timing_repeats >= 5, "analysis.timing_repeats", "must be at least 5")
+    _require(a.timing_warmup >= 0, "analysis.timing_warmup", "must not be negative")
+    _require(a.corruption_images >= 10, "analysis.corruption_images", "must be at least 10")
+    _require(len(a.corruptions) > 0, "analysis.corruptions", "must name at least one corruption")
+    _require(len(set(a.corruptions)) == len(a.corruptions), "analysis.corruptions", "lists a corruption twice")
+    _require(a.explanation_images > 0, "analysis.explanation_images", "must be positive")
+    _require(a.deletion_grid > 1 and 32 % a.deletion_grid == 0, "analysis.deletion_grid",
+             "must divide the image size 32 (2, 4, 8, 16 or 32)")
+    _require(0 < a.deletion_steps <= a.deletion_grid ** 2, "analysis.deletion_steps",
+             "must be between 1 and the number of patches (analysis.deletion_grid squared)")
+    _require(a.deletion_random_orders > 0, "analysis.deletion_random_orders", "must be positive")
 
 
 # Strategies whose processes cannot work with a reportgen build: the history and results live in the

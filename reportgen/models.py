@@ -107,6 +107,11 @@ class CNN(nn.Module):
         x = self.features(self.whiten(x))
         return self.classifier(x.flatten(1))
 
+    @property
+    def last_stage(self) -> nn.Module:
+        """The last ResBlock, whose (B, C, H, W) output Grad-CAM explains (reportgen.analysis.explanations)."""
+        return [layer for layer in self.features if isinstance(layer, ResBlock)][-1]
+
     @torch.no_grad()
     def stage_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The feature maps after each ResBlock (before pooling): [(B, C_s, H_s, W_s)] per stage."""
@@ -212,6 +217,15 @@ class ViT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 32, 32) -> (B, classes)
         x = self.encoder(self.patch_embed(x))
         return self.head(self.norm(x[:, 0]))
+
+    @torch.no_grad()
+    def attention_weights(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Softmax attention weights of every encoder layer, first to last: [(B, h, N+1, N+1)] per layer."""
+        tokens, weights = self.patch_embed(x), []
+        for layer in self.encoder:
+            tokens, layer_weights = layer(tokens, return_weights=True)
+            weights.append(layer_weights)
+        return weights
 
     @torch.no_grad()
     def last_layer_attention(self, x: torch.Tensor) -> torch.Tensor:

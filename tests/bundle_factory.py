@@ -21,6 +21,7 @@ import numpy as np
 from reportgen.bundle import write_history, write_json, write_manifest, write_predictions
 from reportgen.config import Config, TrainConfig, config_from_dict, save_config
 from reportgen.evaluation import compute_metrics
+from tests.analysis_factory import AnalysisOptions, write_analyses
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 DISPLAY_NAMES = {"cnn": "CNN", "vit": "ViT"}
@@ -47,6 +48,7 @@ def make_bundle(
     config_overrides: Mapping[str, Any] | None = None,
     origin: str = "trained",
     submission: int | None = None,
+    analyses: AnalysisOptions = AnalysisOptions(),
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
 
@@ -56,6 +58,7 @@ def make_bundle(
     is 10, else to class_0..class_{K-1}. `config_overrides` sets dotted config keys (e.g.
     {"train.lr": 5e-4}), as `--set` does. `origin` is "trained" or "evaluated"; a `submission` number
     draws other predictions and writes other weights bytes (None: those of every other bundle).
+    `analyses` adds the build-time analysis files it names (tests/analysis_factory.py; none by default).
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,8 @@ def make_bundle(
                        accuracy=accuracy, epoch_time=epoch_times[model], train_gap=train_gaps[model],
                        epochs=epochs, test_size=test_size, config=config,
                        parameters=architectures[model]["parameters"], origin=origin,
-                       weights=b"not a real state dict" + (b" %d" % submission if submission is not None else b""))
+                       weights=b"not a real state dict" + (b" %d" % submission if submission is not None else b""),
+                       analyses=analyses)
     write_manifest(root)
     return root
 
@@ -205,7 +209,8 @@ def _visuals(rng: np.random.Generator, model: str, config: Config) -> dict[str, 
 
 def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int, names: list[str],
                accuracy: float, epoch_time: float, train_gap: float, epochs: int, test_size: int,
-               config: Config, parameters: int, origin: str, weights: bytes) -> None:
+               config: Config, parameters: int, origin: str, weights: bytes,
+               analyses: AnalysisOptions) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     k = len(names)
     labels = np.arange(test_size, dtype=np.int64) % k
@@ -225,3 +230,4 @@ def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int,
     write_json(folder / "run.json", info)
     (folder / "weights.pt").write_bytes(weights)
     np.savez(folder / "visuals.npz", **_visuals(rng, model, config))
+    write_analyses(folder, rng, model, labels, preds, k, analyses, _predictions, config.train.batch_size)

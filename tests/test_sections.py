@@ -16,6 +16,7 @@ from reportgen.report import render_report
 from reportgen.report.contents import read_contents
 from reportgen.report.section import FigureDrawer, Group, Section, layout
 from reportgen.report.sections import SECTIONS
+from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.bundle_factory import make_bundle
 from tests.section_helpers import build, metric_keys
 
@@ -24,6 +25,8 @@ VARIANTS = {
     "two models, three seeds": {"seeds": (1, 2, 3)},
     "one model, one seed": {"models": ("vit",)},
     "one model, two seeds": {"models": ("cnn",), "seeds": (4, 5)},
+    "two models, two seeds, with the build-time analyses": {"seeds": (1, 2), "analyses": AnalysisOptions(ANALYSES)},
+    "one model, with the build-time analyses": {"models": ("vit",), "analyses": AnalysisOptions(ANALYSES)},
 }
 ALL_SECTIONS = [s for top in SECTIONS for s in (top.children if isinstance(top, Group) else (top,))]
 

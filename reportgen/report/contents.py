@@ -19,6 +19,7 @@ import numpy as np
 
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import Config, ReportConfig
+from reportgen.report.analysis_files import Spec, read_analysis
 from reportgen.report.kernel import Metric, Stat, model_key, stat
 from reportgen.report.rules import is_overfitting
 
@@ -183,6 +184,7 @@ class ReportContents:
             m: model_facts(m, runs, self.dataset, int(self.architectures[m]["parameters"]), self.rules)
             for m, runs in self.runs.items()}
         self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        self._analyses: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
 
     @property
     def root(self) -> Path:
@@ -228,6 +230,17 @@ class ReportContents:
         if (model, seed) not in self._visuals:
             self._visuals[(model, seed)] = self.bundle.visuals(model, seed)
         return self._visuals[(model, seed)]
+
+    def analysis(self, model: str, filename: str, spec: Spec) -> list[dict[str, Any]] | None:
+        """A build-time analysis file of every seed's run of `model` (efficiency.json, robustness.npz, ...; see
+        docs/bundle.md), read once: one dict per seed, in seed order; None when a run lacks it (the analysis was
+        switched off, or does not apply to the model). A file whose fields are not as `spec` says
+        (reportgen.report.analysis_files) is a BundleError."""
+        if (model, filename) not in self._analyses:
+            paths = [run.path / filename for run in self.runs[model]]
+            self._analyses[(model, filename)] = ([read_analysis(p, spec) for p in paths]
+                                                 if all(p.is_file() for p in paths) else None)
+        return self._analyses[(model, filename)]
 
     @property
     def focus_text(self) -> str:

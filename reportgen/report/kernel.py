@@ -46,6 +46,9 @@ UNIT_FORMATS = {
     "pvalue": PValueFormat(),  # a test's p-value: 4 significant digits, or "< 0.0001"
     "statistic": "{:.2f}",  # a test statistic (t)
     "slope": "{:+.3f}",  # a change per epoch (points or loss per epoch), always signed
+    "mflops": "{:.1f}",  # millions of floating-point operations (2 per multiply-add)
+    "megabytes": "{:.2f}",  # memory in MB of 10^6 bytes
+    "milliseconds": "{:.2f}",  # a short time (inference latency)
 }
 
 

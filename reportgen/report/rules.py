@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from reportgen.config import ReportConfig
-from reportgen.report.kernel import Sentence, sentence
+from reportgen.report.kernel import Metric, Sentence, sentence
 
 
 def is_overfitting(rules: ReportConfig, acc_gap_pts: float, val_loss_rise_pct: float) -> bool:
@@ -89,3 +89,54 @@ def calibration_rule(rules: ReportConfig) -> Sentence:
         f"{level}% percentile bootstrap interval of the ECE difference ({rules.bootstrap_resamples} resamples of the "
         f"test images, seed {rules.bootstrap_seed}, the same images for both models, ECE averaged over each model's "
         "seeds) excludes 0.")
+
+
+def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, severities: int, seed: int) -> Sentence:
+    """What the corruption suite is, and when one model is called more robust than another."""
+    return sentence(
+        "Rule used for robustness: the suite corrupts ", images, f" test images (drawn at random with seed {seed}, "
+        f"analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
+        "severities each, with the CIFAR-10-C constants of Hendrycks and Dietterich (2019). A model's mean corruption "
+        "accuracy is its accuracy over every corrupted copy; its relative drop is its clean accuracy on the same "
+        "images minus its mean corruption accuracy, over the clean accuracy. One model is more robust, overall, on a "
+        f"family or on a corruption, when McNemar's exact test over the images gives p < {rules.alpha:g} in its "
+        "favour: an image counts for the model that classifies more of its corrupted copies in that scope correctly "
+        "(over every seed both models ran), ties drop out, so copies of one image are not counted as independent "
+        "evidence. Relative drops differ when the percentile bootstrap interval of their difference over the test "
+        f"images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}) excludes 0. A difference that is "
+        "not significant is not called a win.")
+
+
+def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int, orders: int) -> Sentence:
+    """How the explanations' faithfulness is measured, and when one is called more faithful."""
+    side = 32 // grid
+    return sentence(
+        "How faithfulness is measured: the explained images are the first test images of each class (", images,
+        f" images, the same for every model). Each image is cut into a {grid} × {grid} grid of {side} × {side}-pixel "
+        f"patches, which are occluded (set to the training set's mean colour) most salient first in {steps} equal "
+        "groups, recording the true class's probability after each; the same is done in "
+        f"{orders} random orders per image, the same orders for every model. The area under such a curve (share "
+        "of patches occluded from 0 to 1) is smaller when the probability falls sooner, and the gap, the random "
+        "orders' mean area minus the salient-first area, is larger when the map points at what the model relies on. "
+        f"An explanation beats random orders when a two-sided Wilcoxon signed-rank test of the per-image gaps gives "
+        f"p < {rules.alpha:g} with a positive mean gap; one model's explanation is more faithful than the other's "
+        f"when the same test of the paired per-image gap differences gives p < {rules.alpha:g}. With several seeds "
+        "each image's areas are averaged over the seeds first.")
+
+
+def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
+    """How every number of the cost section is measured, and when a model is called faster."""
+    return sentence(
+        "How cost is measured: FLOPs count every convolution and matrix product of one image's forward pass, the "
+        "attention's included, at 2 FLOPs per multiply-add (PyTorch's FlopCounterMode, with attention computed by "
+        "its math backend so that no fused kernel hides it). Activation memory is what autograd saves for the "
+        "backward pass per training image (each storage once, weights not counted; the difference between two batch "
+        "sizes, per image). Peak memory is that of one training step (forward, backward, AdamW) at the run's batch "
+        f"size after a warm-up step: {'; '.join(peak_methods)}. Inference is timed in evaluation mode at the run's "
+        "batch size and at batch 1: the median of the timed forward passes, after untimed warm-up passes that the "
+        "timings exclude. Training throughput is training images × epochs / training time, and time to accuracy sums "
+        "the epoch times up to the first epoch whose validation accuracy reaches the milestone (history.csv). A model "
+        f"is called faster only when a test rejects equal speed at α = {rules.alpha:g}: a two-sided Mann-Whitney U "
+        "test of the two models' timed passes, or, for training throughput, a t-test over seeds (paired by seed) with "
+        "two or more seeds per model; other work on the machine while the passes are timed makes them noisier and a "
+        "difference harder to show. MB are 10^6 bytes.")

@@ -14,12 +14,15 @@ from reportgen.report.sections.calibration import Calibration
 from reportgen.report.sections.conclusion import Conclusion
 from reportgen.report.sections.curves import Curves
 from reportgen.report.sections.data import Data
+from reportgen.report.sections.efficiency import Efficiency
 from reportgen.report.sections.errors import Errors
+from reportgen.report.sections.explanations import Explanations
 from reportgen.report.sections.feature_maps import FeatureMaps
 from reportgen.report.sections.generalisation import Generalisation
 from reportgen.report.sections.introduction import Introduction
 from reportgen.report.sections.per_seed import PerSeed
 from reportgen.report.sections.results import Results
+from reportgen.report.sections.robustness import Robustness
 from reportgen.report.sections.setup import Setup
 from reportgen.report.sections.speed import Speed
 from reportgen.report.sections.training import Training
@@ -33,8 +36,9 @@ SECTIONS: tuple[Section, ...] = (
     Architectures(),
     Training(),
     Results(),
-    Group("analysis", "Analysis of performance", [Accuracy(), Speed(), Generalisation(), Errors(), Calibration()]),
-    Group("learning", "Learning behaviour", [Curves(), FeatureMaps(), Attention()]),
+    Group("analysis", "Analysis of performance", [Accuracy(), Speed(), Efficiency(), Generalisation(), Errors(),
+                                                  Calibration(), Robustness()]),
+    Group("learning", "Learning behaviour", [Curves(), FeatureMaps(), Attention(), Explanations()]),
     Conclusion(),
     PerSeed(),
 )

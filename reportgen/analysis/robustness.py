@@ -1,0 +1,67 @@
+"""Predictions of a trained model on the corruption suite (reportgen.analysis.corruptions), for robustness.npz.
+
+The suite corrupts the same seeded subset of test images for every model (analysis.corruption_images,
+analysis.seed), with every corruption of analysis.corruptions at severities 1 to 5. The model
+predicts each corrupted copy, and the clean images, as `reportgen.evaluation.predict` predicts the
+test set (normalisation only, the run's precision and device). Predictions are stored, not
+accuracies, so that the report and `reportgen verify` compute every accuracy from them.
+
+Shapes: C corruptions, S severities, N images; preds (C, S, N).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from reportgen.analysis import INFERENCE_BATCH
+from reportgen.analysis.corruptions import BY_NAME, SEVERITIES, corrupt, image_subset
+from reportgen.config import Config
+from reportgen.data import ImageData
+from reportgen.evaluation import predict
+
+
+def predicted_classes(model: nn.Module, images: np.ndarray, config: Config, precision: str) -> np.ndarray:
+    """Predicted class of each uint8 image (N, 3, H, W): (N,) int64."""
+    probs = predict(model, torch.from_numpy(images), config.data.mean, config.data.std, INFERENCE_BATCH, precision)
+    return probs.argmax(axis=1).astype(np.int64)
+
+
+def corrupted_predictions(model: nn.Module, images: np.ndarray, config: Config, precision: str) -> np.ndarray:
+    """Predictions on every corruption and severity of `images`: (C, S, N), in config order and severities 1..5."""
+    seed = config.analysis.seed
+    preds = np.empty((len(config.analysis.corruptions), len(SEVERITIES), len(images)), dtype=np.int64)
+    for c, name in enumerate(config.analysis.corruptions):
+        # All severities of a corruption in one call: fewer, fuller batches.
+        suite = np.concatenate([corrupt(images, name, s, seed) for s in SEVERITIES])
+        preds[c] = predicted_classes(model, suite, config, precision).reshape(len(SEVERITIES), len(images))
+    return preds
+
+
+def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The suite's predictions and what they refer to, as stored in robustness.npz (plain arrays only)."""
+    a, precision = config.analysis, run["precision"]
+    if config.train.channels_last and getattr(model, "prefers_channels_last", False):
+        model.to(memory_format=torch.channels_last)  # as it trained: NHWC convolutions run faster on CPUs and GPUs
+    indices = image_subset(len(data.test_y), a.corruption_images, a.seed)
+    images = data.test_x[indices].numpy()
+    return {
+        "indices": indices,
+        "labels": data.test_y[indices].numpy().astype(np.int64),
+        "corruptions": np.array(a.corruptions),
+        "families": np.array([BY_NAME[name].family for name in a.corruptions]),
+        "severities": np.array(SEVERITIES, dtype=np.int64),
+        "clean_preds": predicted_classes(model, images, config, precision),
+        "preds": corrupted_predictions(model, images, config, precision),
+        "seed": np.int64(a.seed),
+    }
+
+
+def settings(config: Config, device: str) -> dict[str, Any]:
+    """What the suite's predictions depend on beyond the run."""
+    a = config.analysis
+    return {"images": a.corruption_images, "seed": a.seed, "corruptions": list(a.corruptions),
+            "severities": list(SEVERITIES)}

@@ -1,0 +1,86 @@
+"""Each analysis of a run, computed once and kept in the run store next to the run, then copied into the bundle.
+
+An analysis result lives at ``<run_dir>/analysis/<name>-<key20>.<ext>``, where the key hashes the
+run's own key, the analysis's name, its settings (the analysis.* fields it reads, and for timings the
+machine) and the reportgen version. So switching an analysis on later computes only it, from the
+stored weights; changing one analysis's settings recomputes only that one; a report.* change, which
+no key contains, recomputes nothing. Results are written atomically: an interrupted build leaves no
+half-written file that a later build would take for a result.
+
+Every analysis module (efficiency, robustness, explanations) has the same two functions:
+``settings(config, device) -> dict`` (what its result depends on beyond the run) and
+``compute(model, config, data, run) -> dict | None`` (its result: JSON data for a .json file, plain
+arrays for an .npz; None when it does not apply to the model). `analyse_run` is the build's one call
+per run: it runs every analysis that analysis.* switches on and copies its file into the run's bundle
+folder as ``efficiency.json``, ``robustness.npz`` or ``explanations.npz`` (docs/bundle.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch.nn as nn
+
+from reportgen import __version__
+from reportgen.bundle import atomic_output, read_json, write_json
+from reportgen.config import Config
+from reportgen.data import ImageData
+
+# analysis.<name> switch -> the file it adds to the run's bundle folder
+ANALYSIS_FILES = {"efficiency": "efficiency.json", "robustness": "robustness.npz", "explanations": "explanations.npz"}
+
+
+def analysis_key(run_key: str, name: str, settings: dict[str, Any]) -> str:
+    """A hash of the run, the analysis and its settings, and the reportgen version."""
+    identity = {"run": run_key, "analysis": name, "settings": settings, "reportgen": __version__}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def write_result(result: dict[str, Any], path: Path) -> None:
+    """JSON or npz by the file's suffix; npz of plain arrays only, as the report reads it with allow_pickle=False."""
+    if path.suffix == ".json":
+        write_json(path, result)
+    else:
+        with open(path, "wb") as f:
+            np.savez(f, **result)
+
+
+def stored_result(model: nn.Module, config: Config, data: ImageData, run_dir: Path, name: str,
+                  log: Callable[[str], None]) -> Path | None:
+    """The stored result of analysis `name` for the run in `run_dir`, computed first if absent; None when the
+    analysis does not apply to the run's model (recorded as ``<name>-<key20>.none``, so it is not retried)."""
+    run = read_json(run_dir / "run.json")
+    module = importlib.import_module(f"reportgen.analysis.{name}")
+    key = analysis_key(run["key"], name, module.settings(config, run["device"]))
+    path = run_dir / "analysis" / f"{name}-{key[:20]}{Path(ANALYSIS_FILES[name]).suffix}"
+    absent = path.with_suffix(".none")
+    label = f"{run['display_name']} seed {run['seed']}: {name}"
+    if path.is_file() or absent.is_file():
+        log(f"{label} reused (stored for this run and these settings)")
+        return path if path.is_file() else None
+    log(f"{label} computed on {run['device']}")
+    result = module.compute(model.to(run["device"]), config, data, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(absent if result is None else path) as tmp:
+        if result is None:
+            tmp.write_text("this analysis does not apply to the run's model\n")
+        else:
+            write_result(result, tmp)
+    return None if result is None else path
+
+
+def analyse_run(model: nn.Module, config: Config, data: ImageData, run_dir: Path, target: Path,
+                log: Callable[[str], None] = print) -> None:
+    """Compute (or reuse) every switched-on analysis of the run in `run_dir`, whose trained weights `model` holds,
+    and copy each result into the run's bundle folder `target`."""
+    for name, filename in ANALYSIS_FILES.items():
+        if getattr(config.analysis, name):
+            path = stored_result(model, config, data, run_dir, name, log)
+            if path is not None:
+                shutil.copyfile(path, target / filename)

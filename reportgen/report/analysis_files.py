@@ -1,0 +1,67 @@
+"""The build-time analysis files of a run, read as untrusted input: values of the kinds and shapes docs/bundle.md gives.
+
+`read_analysis` opens efficiency.json or an .npz with the bundle's hardened readers (size caps, no
+links, never unpickling) and refuses, in one BundleError line naming the file, a field of the wrong
+kind or shape or a number that is not finite, before a section computes or draws anything from it.
+A spec maps each field to (kind, shape); shapes name their dimensions ("C", "S", "N"), and a name
+must have the same size everywhere in one file; integers are exact sizes.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from reportgen.bundle import _load_npz, read_json
+from reportgen.errors import BundleError
+
+Spec = Mapping[str, tuple[str, tuple]]
+KINDS = {"int": "iu", "uint8": "u", "float": "f", "number": "iuf", "text": "U"}
+
+
+def read_analysis(path: Path, spec: Spec) -> dict[str, Any]:
+    """An analysis file of a run, JSON or .npz, with every field of `spec` as it says."""
+    data = read_json(path) if path.suffix == ".json" else _load_npz(path)
+    if not isinstance(data, dict):
+        raise BundleError(f"bundle file {path} is not a mapping of fields")
+    sizes: dict[str, int] = {}
+    for name, (kind, shape) in spec.items():
+        if name not in data:
+            raise BundleError(f"bundle file {path} lacks {name} (docs/bundle.md lists its fields)")
+        problem = _problem(data[name], kind, shape, sizes)
+        if problem:
+            raise BundleError(f"bundle file {path}: {name} {problem}")
+    return data
+
+
+def _problem(value: Any, kind: str, shape: tuple, sizes: dict[str, int]) -> str | None:
+    """What is wrong with one field, or None."""
+    if kind == "mapping":  # {name: number}, as FLOP counts per operator
+        ok = isinstance(value, dict) and all(_is_finite(v) for v in value.values()) and all(
+            k in value for k in shape)
+        return None if ok else f"is not a mapping of numbers with {', '.join(shape)}"
+    if kind == "optional" and value is None:
+        return None
+    array = np.asarray(value)
+    kind = "number" if kind == "optional" else kind
+    if array.dtype.kind not in KINDS[kind] or (kind == "uint8" and array.dtype != np.uint8):
+        return f"holds {array.dtype} values, not {kind} ones"
+    if array.ndim != len(shape) or not all(_fits(dim, size, sizes) for dim, size in zip(shape, array.shape)):
+        return f"has shape {array.shape}, not ({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
+    if array.dtype.kind in "iuf" and not np.isfinite(array).all():
+        return "holds a value that is not a finite number"
+    return None
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fits(dim: int | str, size: int, sizes: dict[str, int]) -> bool:
+    """Whether one axis has the size its dimension asks (a named size is fixed by its first use, and not 0)."""
+    if isinstance(dim, int):
+        return size == dim
+    return size > 0 and sizes.setdefault(dim, size) == size

@@ -1,0 +1,267 @@
+"""Section "What the models look at": each model's saliency maps on the same test images, drawn side by side,
+and how faithful they are, measured by deletion curves (explanations.npz, reportgen/analysis/explanations.py).
+
+The maps are shown, not described: a map's look is not a measurement. What the section says is
+measured: for each image, the area under the true class's probability as the most salient patches
+are occluded first, against random occlusion orders (`Faithfulness`), tested over the images by
+Wilcoxon's signed-rank test (rule: reportgen.report.rules.faithfulness_rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.stats import wilcoxon
+
+from reportgen.errors import BundleError
+from reportgen.report.contents import ReportContents
+from reportgen.report.kernel import (
+    Bullets,
+    Callout,
+    Cell,
+    Item,
+    Metric,
+    Part,
+    Sentence,
+    Table,
+    capital,
+    compare_key,
+    model_key,
+    p_parts,
+    sentence,
+)
+from reportgen.report.plots import IMAGE_EXTENT, SERIES_COLOURS, bare, hwc
+from reportgen.report.rules import faithfulness_rule
+from reportgen.report.section import FigureDrawer, Section
+
+EXPLANATIONS = "explanations.npz"
+SPEC = {  # the arrays of explanations.npz read here (docs/bundle.md)
+    "method": ("text", ()), "indices": ("int", ("M",)), "labels": ("int", ("M",)),
+    "images": ("uint8", ("M", 3, "H", "W")), "saliency": ("float", ("M", "h", "w")),
+    "grid_saliency": ("float", ("M", "G", "G")), "fractions": ("float", ("P",)), "deletion": ("float", ("M", "P")),
+    "random_deletion": ("float", ("M", "P")), "random_orders": ("int", ()),
+}
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    """One model's explanations of the chosen images, and their deletion areas over its seeds."""
+
+    key: str
+    name: str
+    method: str  # "Grad-CAM" or "attention rollout"
+    indices: np.ndarray = field(repr=False)  # (M,) test-set index of each explained image
+    labels: np.ndarray = field(repr=False)  # (M,)
+    images: np.ndarray = field(repr=False)  # (M, 3, 32, 32) uint8
+    maps: np.ndarray = field(repr=False)  # (M, h, w) the first seed's saliency maps
+    curves: np.ndarray = field(repr=False)  # (2, M, S + 1) mean over seeds: salient-first, random orders
+    area: np.ndarray = field(repr=False)  # (M,) area under the salient-first curve, mean over seeds
+    random_area: np.ndarray = field(repr=False)  # (M,) the random orders' mean area, mean over seeds
+    fractions: np.ndarray = field(repr=False)  # (S + 1,) share of the patches occluded at each point
+    grid: int
+    random_orders: int
+
+    @property
+    def the(self) -> str:
+        return f"the {self.name}"
+
+    @property
+    def gap(self) -> np.ndarray:
+        """(M,) random-order area minus salient-first area: larger is more faithful."""
+        return self.random_area - self.area
+
+    def mean(self, name: str, values: np.ndarray, unit: str = "fraction") -> Metric:
+        return Metric(model_key(self.key, f"explanations.{name}"), float(np.mean(values)), unit)
+
+    @property
+    def images_count(self) -> Metric:
+        return Metric(model_key(self.key, "explanations.images"), len(self.indices), "count")
+
+
+def faithfulness(key: str, name: str, records: Sequence[dict[str, np.ndarray]]) -> Faithfulness:
+    """A model's Faithfulness from its seeds' explanations.npz contents (the same images for every seed)."""
+    first = records[0]
+    fractions = first["fractions"]
+    salient = np.stack([r["deletion"] for r in records])  # (seeds, M, S + 1)
+    random = np.stack([r["random_deletion"] for r in records])
+    return Faithfulness(
+        key, name, str(first["method"]), first["indices"], first["labels"], first["images"], first["saliency"],
+        np.stack([salient.mean(axis=0), random.mean(axis=0)]),
+        np.trapezoid(salient, fractions, axis=-1).mean(axis=0), np.trapezoid(random, fractions, axis=-1).mean(axis=0),
+        fractions, int(first["grid_saliency"].shape[-1]), int(first["random_orders"]))
+
+
+def explained(contents: ReportContents) -> list[Faithfulness]:
+    """The explanations of every model whose runs all hold explanations.npz, in config order."""
+    out = []
+    for m in contents.models:
+        records = contents.analysis(m.key, EXPLANATIONS, SPEC)
+        if records is not None:
+            if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
+                raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "
+                                  f"{len(contents.class_names)} classes")
+            out.append(faithfulness(m.key, m.name, records))
+    return out
+
+
+def signed_rank_p(differences: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p of paired differences; 1 when every difference is 0 (no evidence)."""
+    if not np.any(differences):
+        return 1.0
+    return float(wilcoxon(differences).pvalue)
+
+
+@dataclass(frozen=True)
+class PairedRanks:
+    """A Wilcoxon signed-rank test of per-image differences (their mean and p), at level alpha."""
+
+    mean: Metric
+    p: Metric
+    alpha: float
+
+    @property
+    def direction(self) -> int:
+        """The sign of the mean difference as shown (a mean that shows as 0.0000 is 0)."""
+        return int(np.sign(float(self.mean.text)))
+
+    def significant_towards(self, direction: int) -> bool:
+        return self.p.value < self.alpha and direction != 0 and self.direction == direction
+
+
+def against_random(f: Faithfulness, alpha: float) -> PairedRanks:
+    """Whether the salient-first order beats random orders over the images (mean gap > 0, p < alpha)."""
+    return PairedRanks(f.mean("gap", f.gap), Metric(model_key(f.key, "explanations.vs_random.p"),
+                                                    signed_rank_p(f.gap), "pvalue"), alpha)
+
+
+def between(first: Faithfulness, second: Faithfulness, alpha: float) -> PairedRanks | None:
+    """The first model's per-image gap minus the second's, tested over the images; None on different images."""
+    if not np.array_equal(first.indices, second.indices):
+        return None
+    d = first.gap - second.gap
+    return PairedRanks(Metric(compare_key("explanations.gap_diff"), float(np.mean(d)), "fraction"),
+                       Metric(compare_key("explanations.p"), signed_rank_p(d), "pvalue"), alpha)
+
+
+# ---------------------------------------------------------------- prose
+
+
+def _method(f: Faithfulness) -> str:
+    return f"{f.the}'s {f.method}"
+
+
+def model_sentence(f: Faithfulness, alpha: float) -> Sentence:
+    """One model's deletion areas, its gap over random orders and whether the gap is significant."""
+    test = against_random(f, alpha)
+    parts: list[Part] = [
+        f"For {f.the} ({f.method}), occluding the most salient patches first leaves a mean area under the true "
+        "class's probability of ", f.mean("area", f.area), " against ", f.mean("random_area", f.random_area),
+        f" for {f.random_orders} random orders, a gap of ", test.mean, " (Wilcoxon signed-rank test over the ",
+        f.images_count, " images, ", *p_parts(test.p), ")"]
+    if test.significant_towards(1):
+        return sentence(parts, ": occluding by its map lowers the true class's probability significantly sooner than "
+                        "occluding at random.")
+    return sentence(parts, ": its map is not shown to be more faithful than a random order.")
+
+
+def comparison_sentence(first: Faithfulness, second: Faithfulness, alpha: float) -> Sentence:
+    """Whose explanation is more faithful: the larger mean gap over random orders, when the paired test says so."""
+    test = between(first, second, alpha)
+    if test is None:
+        return sentence("The two models' explanations cover different images, so their faithfulness is not compared.")
+    evidence = [f"the mean per-image difference of the gaps, {first.the}'s minus {second.the}'s, is ", test.mean,
+                "; Wilcoxon signed-rank test paired over the ", first.images_count, " images, ", *p_parts(test.p)]
+    if test.direction == 0:
+        return sentence(f"{capital(_method(first))} and {_method(second)} have the same gap over random orders (",
+                        evidence, ").")
+    w, lo = (first, second) if test.direction > 0 else (second, first)
+    gaps = [w.mean("gap", w.gap), " against ", lo.mean("gap", lo.gap)]
+    if test.significant_towards(test.direction):
+        return sentence(f"{capital(_method(w))} is more faithful than {_method(lo)}: a gap over random orders of ",
+                        gaps, " (", evidence, ").")
+    return sentence(f"{capital(_method(w))} has the larger gap over random orders, ", gaps, ", but the difference is "
+                    "not significant (", evidence, "), so neither explanation is shown to be more faithful.")
+
+
+# ---------------------------------------------------------------- table and figures
+
+
+def faithfulness_table(models: Sequence[Faithfulness], alpha: float) -> Table:
+    """Per model: method, deletion areas, gap and its test against random orders."""
+    rows: list[list[Cell]] = [
+        [f.name, f.method, f.mean("area", f.area), f.mean("random_area", f.random_area), against_random(f, alpha).mean,
+         against_random(f, alpha).p]
+        for f in models
+    ]
+    return Table(["model", "method", "area, salient first", "area, random orders", "gap", "p (vs random)"], rows,
+                 caption="Deletion areas under the true class's probability (lower: the probability falls sooner), "
+                         "means over the explained images (and seeds).")
+
+
+def shown(models: Sequence[Faithfulness]) -> list[int]:
+    """Positions of the images drawn: the first explained image of each class."""
+    labels = models[0].labels
+    return [int(np.flatnonzero(labels == k)[0]) for k in dict.fromkeys(labels.tolist())]
+
+
+def draw_maps(models: Sequence[Faithfulness], class_names: Sequence[str]) -> plt.Figure:
+    """One column per class (its first explained image), rows: the image, then each model's map overlaid."""
+    columns = shown(models)
+    fig, axes = plt.subplots(1 + len(models), len(columns), figsize=(0.72 * len(columns), 0.8 * (1 + len(models))),
+                             squeeze=False)
+    for j, i in enumerate(columns):
+        image = hwc(models[0].images[i])
+        axes[0, j].imshow(image, extent=IMAGE_EXTENT)
+        axes[0, j].set_title(class_names[int(models[0].labels[i])], fontsize=6)
+        for r, f in enumerate(models, start=1):
+            saliency = f.maps[i] / f.maps[i].max() if f.maps[i].max() > 0 else f.maps[i]
+            axes[r, j].imshow(image, extent=IMAGE_EXTENT)
+            axes[r, j].imshow(saliency, cmap="jet", alpha=0.5, extent=IMAGE_EXTENT, interpolation="bilinear",
+                              vmin=0, vmax=1)
+    for r, f in enumerate(models, start=1):
+        axes[r, 0].set_ylabel(f"{f.name}\n{f.method}", fontsize=6)
+    axes[0, 0].set_ylabel("image", fontsize=6)
+    for ax in axes.flat:
+        bare(ax)
+    fig.tight_layout(pad=0.2, w_pad=0.2, h_pad=0.2)
+    return fig
+
+
+def draw_curves(models: Sequence[Faithfulness]) -> plt.Figure:
+    """Mean true-class probability against the share of patches occluded: salient first (solid), random (dashed)."""
+    fig, ax = plt.subplots(figsize=(4.8, 2.3))
+    for f, colour in zip(models, SERIES_COLOURS):
+        ax.plot(f.fractions, f.curves[0].mean(axis=0), color=colour, lw=1.3, label=f"{f.name}, most salient first")
+        ax.plot(f.fractions, f.curves[1].mean(axis=0), color=colour, lw=1.0, ls="--", label=f"{f.name}, random order")
+    ax.set_xlabel("share of patches occluded")
+    ax.set_ylabel("true-class probability")
+    ax.grid(True, lw=0.4, alpha=0.5)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the curves, never on them
+    return fig
+
+
+class Explanations(Section):
+    key = "explanations"
+    title = "What the models look at"
+
+    def applies(self, contents: ReportContents) -> bool:
+        return bool(explained(contents))
+
+    def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+        models, alpha = explained(contents), contents.rules.alpha
+        first = models[0]
+        maps = figures.draw("explanations", lambda: draw_maps(models, contents.class_names), sentence(
+            "Saliency maps on the first explained test image of each class, overlaid (red: most salient), from each "
+            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in models), "."))
+        curves = figures.draw("deletion", lambda: draw_curves(models), sentence(
+            "Deletion curves: the true class's probability, averaged over the ", first.images_count,
+            " explained images, as patches are occluded most salient first and in random orders."), "80%")
+        facts = [model_sentence(f, alpha) for f in models]
+        if len(models) == 2 and contents.comparative:
+            facts.append(comparison_sentence(*models, alpha))
+        rule = faithfulness_rule(contents.rules, first.images_count, first.grid, len(first.fractions) - 1,
+                                 first.random_orders)
+        return [Callout("rule", [rule]), maps, curves, Bullets(facts), faithfulness_table(models, alpha)]

@@ -1,0 +1,77 @@
+"""Section "What the models look at": faithfulness verdicts flip with the deletion curves and need a test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reportgen.report.kernel import Callout
+from reportgen.report.sections.explanations import Explanations, explained, signed_rank_p
+from tests.analysis_factory import ANALYSES, AnalysisOptions
+from tests.section_helpers import build, contents, figures, tables, text
+
+
+def section(tmp_path, name="b", seeds=(42,), models=("cnn", "vit"), **options):
+    return build(Explanations(), contents(tmp_path / name, seeds=seeds, models=models,
+                                          analyses=AnalysisOptions(ANALYSES, **options)))
+
+
+def said(items) -> str:
+    """What the section says, without its rule."""
+    return text(item for item in items if not isinstance(item, Callout))
+
+
+def test_the_more_faithful_explanation_flips_with_the_curves(tmp_path):
+    default = said(section(tmp_path, "a"))
+    swapped = said(section(tmp_path, "b", deletion_rates={"cnn": 2.0, "vit": 4.0}))
+    assert "The CNN's Grad-CAM is more faithful than the ViT's attention rollout: a gap over random orders" in default
+    assert "the mean per-image difference of the gaps, the CNN's minus the ViT's, is 0.1" in default
+    assert "The ViT's attention rollout is more faithful than the CNN's Grad-CAM" in swapped
+
+
+@pytest.mark.parametrize("seeds", [(42,), (1, 2)])
+def test_a_difference_that_is_not_significant_is_not_a_win(tmp_path, seeds):
+    same = said(section(tmp_path, "b", seeds=seeds, deletion_rates={"cnn": 3.0, "vit": 3.0}))
+    assert "is more faithful than" not in same
+    assert "so neither explanation is shown to be more faithful" in same
+
+
+def test_a_map_no_better_than_random_is_said_to_be_so(tmp_path):
+    flat = said(section(tmp_path, "b", deletion_rates={"cnn": 0.0, "vit": 3.0}))  # the CNN's curve never falls
+    assert "For the CNN (Grad-CAM), occluding the most salient patches first leaves a mean area under" in flat
+    assert "its map is not shown to be more faithful than a random order." in flat
+    assert flat.count("lowers the true class's probability significantly sooner than occluding at random") == 1
+
+
+def test_the_areas_are_the_trapezoids_of_the_stored_curves(tmp_path):
+    report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
+    records = report.analysis("vit", "explanations.npz", {})
+    (_, vit) = explained(report)
+    areas = [np.trapezoid(r["deletion"], r["fractions"], axis=1) for r in records]
+    assert vit.area == pytest.approx(np.mean(areas, axis=0))
+    assert vit.mean("gap", vit.gap).value == pytest.approx(
+        np.mean([np.trapezoid(r["random_deletion"], r["fractions"], axis=1) for r in records]) - np.mean(areas))
+
+
+def test_no_difference_at_all_is_no_evidence():
+    assert signed_rank_p(np.zeros(5)) == 1.0
+    assert signed_rank_p(np.arange(1, 11, dtype=float)) < 0.01
+
+
+def test_both_models_are_drawn_on_the_same_images(tmp_path):
+    items = section(tmp_path, "b")
+    assert [f.key for f in figures(items)] == ["explanations", "deletion"]
+    assert [row[:2] for row in tables(items)[0].rows] == [["CNN", "Grad-CAM"], ["ViT", "attention rollout"]]
+    rule = text(item for item in items if isinstance(item, Callout))
+    assert "(20 images, the same for every model)" in rule and "8 × 8 grid of 4 × 4-pixel patches" in rule
+
+
+def test_one_model_gets_its_own_measurement_only(tmp_path):
+    one = said(section(tmp_path, "b", models=("vit",)))
+    assert one.startswith("For the ViT (attention rollout)") and "more faithful than" not in one.replace(
+        "more faithful than a random order", "")
+
+
+def test_applies_when_the_bundle_holds_explanations(tmp_path):
+    assert Explanations().applies(contents(tmp_path / "a", analyses=AnalysisOptions(("explanations",))))
+    assert not Explanations().applies(contents(tmp_path / "b"))
