@@ -208,7 +208,7 @@ def _all_fractions(values: np.ndarray) -> bool:
     return bool(values.size == 0 or (values.min() >= 0 and values.max() <= 1))
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
+def load_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an .npz file, never unpickling: object arrays are refused, and so is a zip that
     would unpack to more than NPZ_UNPACKED_CAP."""
     data = read_bytes(path)
@@ -240,7 +240,7 @@ def _is_label_array(array: np.ndarray, k: int, scalar: bool) -> bool:
 
 
 def checked_samples(path: Path, k: int) -> dict[str, np.ndarray]:
-    samples = _load_npz(path)
+    samples = load_npz(path)
     checks = {
         "train_augmented": lambda a: _is_image_array(a, batched=True),
         "test": lambda a: _is_image_array(a, batched=True),
@@ -257,7 +257,7 @@ def checked_samples(path: Path, k: int) -> dict[str, np.ndarray]:
 
 
 def checked_visuals(path: Path) -> dict[str, np.ndarray]:
-    visuals = _load_npz(path)
+    visuals = load_npz(path)
     for name, array in visuals.items():
         if not (np.issubdtype(array.dtype, np.floating) and array.ndim == 3 and np.isfinite(array).all()):
             _refuse(path, f"has '{name}', which is not a finite float array (channels or heads, height, width)")

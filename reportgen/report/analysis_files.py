@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from reportgen.bundle import _load_npz, read_json
+from reportgen.bundle_checks import load_npz
+from reportgen.bundle_files import read_json
 from reportgen.errors import BundleError
 
 Spec = Mapping[str, tuple[str, tuple]]
@@ -24,7 +25,7 @@ KINDS = {"int": "iu", "uint8": "u", "float": "f", "number": "iuf", "text": "U"}
 
 def read_analysis(path: Path, spec: Spec) -> dict[str, Any]:
     """An analysis file of a run, JSON or .npz, with every field of `spec` as it says."""
-    data = read_json(path) if path.suffix == ".json" else _load_npz(path)
+    data = read_json(path) if path.suffix == ".json" else load_npz(path)
     if not isinstance(data, dict):
         raise BundleError(f"bundle file {path} is not a mapping of fields")
     sizes: dict[str, int] = {}
