@@ -12,7 +12,10 @@ from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.efficiency import Efficiency
 from reportgen.report.sections.explanations import Explanations
 from reportgen.report.sections.robustness import Robustness
+from tests.analysis_factory import ANALYSES, AnalysisOptions
+from tests.bundle_factory import make_bundle
 from tests.conftest import tiny_config, tiny_data
+from tests.torch_free import assert_runs_without_torch
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +74,13 @@ def test_the_registry_places_the_sections_in_their_chapters():
     keys = {top.key: [child.key for child in getattr(top, "children", ())] for top in SECTIONS}
     assert keys["analysis"].index("efficiency") == keys["analysis"].index("speed") + 1
     assert "robustness" in keys["analysis"] and keys["learning"][-1] == "explanations"
+
+
+def test_the_analysis_sections_render_without_torch(tmp_path):
+    root = make_bundle(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    assert_runs_without_torch(f"""
+        from reportgen.report import render_report
+        render_report({str(root)!r}, pdf=False)
+    """)
+    html = (root / "report.html").read_text()
+    assert all(f'id="{key}"' in html for key in ("efficiency", "robustness", "explanations"))
