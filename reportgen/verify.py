@@ -67,6 +67,7 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
         expected_metrics.update(_expected_model_metrics(model, recomputed))
         if bundle.config().analysis.calibration:
             expected_metrics.update(_expected_calibration_metrics(model, runs, bundle.config().report.calibration_bins))
+    expected_metrics.update(_expected_robustness_metrics(bundle))
     checks += _check_report_numbers(bundle, expected_metrics)
     return checks
 
@@ -183,6 +184,27 @@ def _expected_calibration_metrics(model: str, runs: list[RunData], bins: int) ->
     for key, _, unit in MEASURES:
         over_seeds = stat(f"{model}.calibration.{key}", unit, (m[key] for m in measures))
         out += [over_seeds.mean] + ([over_seeds.std] if over_seeds.std is not None else [])
+    return {metric.key: metric for metric in out}
+
+
+def _expected_robustness_metrics(bundle: Bundle) -> dict[str, Metric]:
+    """The robustness numbers the report shows (accuracy per corruption family and corruption, mean corruption
+    accuracy, relative drop; with two models the McNemar counts and p-values), recomputed from the
+    corrupted-image predictions stored in each run's robustness.npz; empty when no run holds one."""
+    from reportgen.report.contents import ReportContents
+    from reportgen.report.corruption_results import comparable, paired_metrics, suite_metrics
+    from reportgen.report.sections.robustness import suites
+
+    if not any(path.endswith("/robustness.npz") for path in bundle.manifest()["files"]):
+        return {}
+    try:
+        contents = ReportContents(bundle)
+    except BundleError:  # a file the report needs is missing or broken: the manifest checks say which
+        return {}
+    found = suites(contents)
+    out = [m for s in found for m in suite_metrics(s)]
+    if len(found) == 2 and comparable(*found):
+        out += paired_metrics(*found, contents.rules.alpha)
     return {metric.key: metric for metric in out}
 
 

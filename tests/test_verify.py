@@ -2,6 +2,7 @@
 what only the weights can show (consistently forged predictions and labels), within stated tolerances."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from reportgen.errors import BundleError, DataError
 from reportgen.evaluation import compute_metrics
 from reportgen.report import render_report
 from reportgen.verify import _prediction_checks, deep_data_config, tolerance_for, verify_bundle, verify_deep
+from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.bundle_factory import make_bundle
 from tests.conftest import tiny_config, tiny_data
 from tests.test_evaluate import evaluated_bundle, stand_in_report
@@ -279,3 +281,20 @@ def test_an_edited_calibration_number_is_caught(bundle):
     failures = verify_bundle(bundle)
     (check,) = [c for c in failures if not c.ok]
     assert "cnn.calibration.ece.mean: shows 0.01, recomputed" in check.detail
+
+
+def test_an_edited_robustness_number_is_caught(tmp_path):
+    root = make_bundle(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    render_report(root, pdf=False)
+    write_manifest(root)
+    assert all(c.ok for c in verify_bundle(root))
+    html = root / "report.html"
+    text = html.read_text()
+    key = sorted(re.findall(r'data-metric="(cnn\.robustness[^"]*)"', text))[0]
+    marker = f'data-metric="{key}" data-unit="'
+    start = text.index(">", text.index(marker)) + 1
+    end = text.index("<", start)
+    html.write_text(text[:start] + "1.23" + text[end:])
+    write_manifest(root)
+    (check,) = [c for c in verify_bundle(root) if not c.ok]
+    assert f"{key}: shows 1.23, recomputed" in check.detail
