@@ -382,7 +382,8 @@ def _train_step_rate(model: str, config: Config, data: ImageData, device: str, p
     """
     seed = config.train.seeds[0]
     torch.manual_seed(seed)
-    module = Classifier(create_model(model, config, len(data.classes)), config, seed).to(device)  # compiles as fit()
+    classes = len(data.classes)
+    module = Classifier(create_model(model, config, classes), config, seed, classes).to(device)  # compiles as fit()
     module.train()
     optimizer = module.configure_optimizers()["optimizer"]
     precision = resolve_precision(config.train.precision, device)

@@ -37,7 +37,7 @@ from reportgen.bundle import (
     write_predictions,
 )
 from reportgen.config import Config, save_config
-from reportgen.data import ImageData, augment, load_data
+from reportgen.data import ImageData, augment, load_data, training_subset
 from reportgen.errors import ConfigError, DataError
 from reportgen.evaluation import compute_metrics, predict, probe_visuals
 from reportgen.models import MODEL_REGISTRY, count_parameters, create_model, describe_architecture
@@ -55,7 +55,7 @@ RUN_FILES = ("run.json", "history.csv", "metrics.json", "predictions.csv", "weig
 
 @dataclass
 class RunOutcome:
-    """What happened to one model at one seed during a build."""
+    """What happened to one model at one seed (of the base config or a variant) during a build."""
 
     model: str
     seed: int
@@ -63,19 +63,29 @@ class RunOutcome:
     reason: str
     accuracy: float
     train_time_s: float
+    variant: str | None = None
 
 
 @dataclass
 class PlannedRun:
-    """One (model, seed) of a build and what rank 0 decided to do with it."""
+    """One (variant, model, seed) of a build, the config and data it trains with, and what rank 0 decided."""
 
     model: str
     seed: int
     run_dir: Path
-    label: str  # "CNN seed 42"
+    label: str  # "CNN seed 42", "no-augment: CNN seed 42"
+    config: Config  # the base config, or the variant's
+    data: ImageData  # its training images (a class-balanced subset under data.train_fraction)
+    variant: str | None = None  # None: the base config
     action: str = ""  # "reuse", "resume" or "train" (from scratch)
     reason: str = ""
     started: bool = False  # whether this build started training it
+
+    @property
+    def bundle_folder(self) -> str:
+        """Where the bundle keeps this run: runs/<model>/seed-<s>, or variants/<name>/<model>/seed-<s>."""
+        scope = "runs" if self.variant is None else f"variants/{self.variant}"
+        return f"{scope}/{self.model}/seed-{self.seed}"
 
 
 class BuildInterrupted(KeyboardInterrupt):
@@ -121,15 +131,15 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
         _follow_rank_zero(config, runs_dir, device, precision)
         return []
     log(f"loading data ({config.data.dataset})")
-    data = load_data(config.data)
-    _check_against_data(config, data)
-    runs = _plan_runs(config, data, runs_dir, device, precision)
+    full = load_data(config.data)
+    _check_against_data(config, full)
+    runs = _plan_runs(config, full, runs_dir, device, precision)
     staged = staging_dir(out)
     try:
         with RunLocks(runs, log) as locks:
             _decide(runs, force, locks, log)
             share_plan(runs, config)
-            outcomes = _assemble(config, data, device, precision, staged, runs, locks, progress, log)
+            outcomes = _assemble(config, device, precision, staged, runs, locks, progress, log)
         render_and_publish(staged, out, config.report.pdf, log)
     except KeyboardInterrupt as exc:
         shutil.rmtree(staged, ignore_errors=True)
@@ -163,13 +173,27 @@ def _check_against_data(config: Config, data: ImageData) -> None:
                           f"has {n_test} images; choose an index from 0 to {n_test - 1}")
 
 
-def _plan_runs(config: Config, data: ImageData, runs_dir: Path, device: str, precision: str) -> list[PlannedRun]:
-    """Every (model, seed) of the build with its folder in the run store, named by its run key."""
-    def folder(name: str, seed: int) -> Path:
-        return runs_dir / f"{name}-{run_key(config, name, seed, data.fingerprint, device, precision)[:20]}"
+def _plan_runs(config: Config, full: ImageData, runs_dir: Path, device: str, precision: str) -> list[PlannedRun]:
+    """Every (model, seed) of the base config, then of each variant, with its folder in the run store, named by
+    its run key: a variant's run that trains exactly as a base run (or another variant's) shares its folder."""
+    subsets: dict[tuple[float, int], ImageData] = {}
 
-    return [PlannedRun(name, seed, folder(name, seed), f"{MODEL_REGISTRY[name][0]} seed {seed}")
-            for name in config.models for seed in config.train.seeds]
+    def training_data(c: Config) -> ImageData:
+        key = (c.data.train_fraction, c.data.fraction_seed)
+        if key not in subsets:
+            subsets[key] = training_subset(full, *key)
+        return subsets[key]
+
+    runs = []
+    for variant, c in [(None, config), *((name, config.variant(name)) for name in config.variants)]:
+        data = training_data(c)
+        for name in c.models:
+            for seed in c.train.seeds:
+                folder = runs_dir / f"{name}-{run_key(c, name, seed, data.fingerprint, device, precision)[:20]}"
+                label = f"{MODEL_REGISTRY[name][0]} seed {seed}"
+                runs.append(PlannedRun(name, seed, folder, label if variant is None else f"{variant}: {label}",
+                                       c, data, variant))
+    return runs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +215,7 @@ class RunLocks:
         self.waited: set[Path] = set()
 
     def __enter__(self) -> RunLocks:
-        for run in sorted(self.runs, key=lambda r: r.run_dir):
+        for run in sorted({r.run_dir: r for r in reversed(self.runs)}.values(), key=lambda r: r.run_dir):
             run.run_dir.parent.mkdir(parents=True, exist_ok=True)
             lock = FileLock(run.run_dir.parent / f".{run.run_dir.name}.lock")
             try:
@@ -215,8 +239,17 @@ class RunLocks:
 
 
 def _decide(runs: list[PlannedRun], force: bool, locks: RunLocks, log: Callable[[str], None]) -> None:
-    """Rank 0, with every lock held: reuse, resume or train each run; --force deletes before deciding."""
+    """Rank 0, with every lock held: reuse, resume or train each run; --force deletes before deciding.
+
+    A run that shares its folder with an earlier run of the build (a variant that trains a model exactly as
+    the base config does) reuses what that one trains.
+    """
+    first: dict[Path, PlannedRun] = {}
     for run in runs:
+        if run.run_dir in first:
+            run.action, run.reason = "reuse", f"it trains exactly as {first[run.run_dir].label}"
+            continue
+        first[run.run_dir] = run
         complete = (run.run_dir / "run.json").is_file()
         if complete and not force:
             run.action = "reuse"
@@ -246,7 +279,10 @@ def share_plan(runs: list[PlannedRun], config: Config) -> None:
     """
     if config.train.devices * config.train.num_nodes == 1:
         return
-    plan = json.dumps({run.run_dir.name: run.action for run in runs})
+    actions: dict[str, str] = {}
+    for run in runs:  # a folder's first run decides: the later ones that share it reuse what it trains
+        actions.setdefault(run.run_dir.name, run.action)
+    plan = json.dumps(actions)
     os.environ[PLAN_ENV] = plan
     if _processes_start_on_their_own(config):
         store = _plan_store(is_server=True)
@@ -282,14 +318,16 @@ def _plan_store(is_server: bool):
 def _follow_rank_zero(config: Config, runs_dir: Path, device: str, precision: str) -> None:
     """A DDP process other than rank 0: train what rank 0 trains, as it decided; evaluate and write nothing."""
     plan = receive_plan(config)
-    data = load_data(config.data)  # from the cache that rank 0 filled (on a shared or the same file system)
-    for run in _plan_runs(config, data, runs_dir, device, precision):
+    full = load_data(config.data)  # from the cache that rank 0 filled (on a shared or the same file system)
+    done: set[Path] = set()
+    for run in _plan_runs(config, full, runs_dir, device, precision):
         action = plan.get(run.run_dir.name)
         if action is None:
             raise DataError(f"{run.label}: this process's run key differs from rank 0's; every process needs the "
                             "same data, config and versions")
-        if action != "reuse":
-            _fit_run(config, data, run, resume=action == "resume", progress=False)
+        if action != "reuse" and run.run_dir not in done:
+            _fit_run(run, resume=action == "resume", progress=False)
+        done.add(run.run_dir)
 
 
 def _what_was_kept(runs: list[PlannedRun], runs_dir: Path, config: Config, exc: KeyboardInterrupt) -> str:
@@ -300,7 +338,7 @@ def _what_was_kept(runs: list[PlannedRun], runs_dir: Path, config: Config, exc: 
         if run in complete or not (run.started or (run.run_dir / "checkpoints" / "last.ckpt").is_file()):
             continue
         if isinstance(exc, TrainingInterrupted) and run.started:
-            kept.append(f"{run.label} after epoch {exc.epochs_kept} of {config.train.epochs}" if exc.epochs_kept
+            kept.append(f"{run.label} after epoch {exc.epochs_kept} of {run.config.train.epochs}" if exc.epochs_kept
                         else f"{run.label} before its first epoch ended (nothing of it)")
         else:
             kept.append(f"{run.label} at its last completed epoch")
@@ -311,20 +349,74 @@ def _what_was_kept(runs: list[PlannedRun], runs_dir: Path, config: Config, exc: 
 # Rank 0: train, evaluate and assemble the bundle
 # ---------------------------------------------------------------------------------------------
 
-def _assemble(config: Config, data: ImageData, device: str, precision: str, staged: Path, runs: list[PlannedRun],
+def _assemble(config: Config, device: str, precision: str, staged: Path, runs: list[PlannedRun],
               locks: RunLocks, progress: bool, log: Callable[[str], None]) -> list[RunOutcome]:
-    write_shared_files(staged, config, data, device, precision)
-    architectures = {name: architecture_entry(name, create_model(name, config, len(data.classes)))
+    base_data = runs[0].data  # the base config's training images (every build plans its base runs first)
+    write_shared_files(staged, config, base_data, device, precision)
+    architectures = {name: architecture_entry(name, create_model(name, config, len(base_data.classes)))
                      for name in config.models}
     outcomes = []
-    for run in runs:
-        outcome = _train_or_reuse(config, data, run, device, precision, progress, log)
+    clock = BuildClock(runs)
+    for n, run in enumerate(runs, start=1):
+        log(clock.status(n, run))
+        outcome = _train_or_reuse(run, device, precision, progress, log)
+        clock.finished(run, outcome)
         outcomes.append(outcome)
-        _copy_run(run.run_dir, staged / "runs" / run.model / f"seed-{run.seed}", outcome, config, data, device,
-                  precision, log)
+        target = staged / run.bundle_folder
+        if run.variant is None:
+            _copy_run(run, target, outcome, device, precision, log)
+        else:
+            _copy_variant_run(run, target, outcome)
         locks.release(run.run_dir)
     write_json(staged / "architectures.json", architectures)
     return outcomes
+
+
+class BuildClock:
+    """Which run of the build comes next, how many are left, and the time left overall.
+
+    The time left is estimated per model from the runs this build has trained: seconds per epoch and
+    training image (a smaller training set trains proportionally faster), times what the runs still to
+    train will do. Until a model has trained once here, its runs count as unknown.
+    """
+
+    def __init__(self, runs: list[PlannedRun]):
+        self.runs = runs
+        self.seconds_per_image_epoch: dict[str, list[float]] = {}
+
+    @staticmethod
+    def work(run: PlannedRun) -> float:
+        return run.config.train.epochs * len(run.data.train_y)
+
+    def finished(self, run: PlannedRun, outcome: RunOutcome) -> None:
+        if outcome.status == "trained" and run.action == "train":  # a resumed run trained only its last epochs
+            self.seconds_per_image_epoch.setdefault(run.model, []).append(outcome.train_time_s / self.work(run))
+
+    def status(self, n: int, run: PlannedRun) -> str:
+        """e.g. "[3/12] variant no-augment, CNN seed 42: 10 runs left to train, about 14 min"."""
+        what = "base config" if run.variant is None else f"variant {run.variant}"
+        to_train = [r for r in self.runs[n - 1:] if r.action != "reuse"]
+        estimate = self._estimate(to_train)
+        runs = "run" if len(to_train) == 1 else "runs"
+        left = f"{len(to_train)} {runs} left to train" if to_train else "nothing left to train"
+        return (f"[{n}/{len(self.runs)}] {what}, {run.label.split(': ')[-1]}: {left}"
+                + (f", about {estimate}" if estimate else ""))
+
+    def _estimate(self, runs: list[PlannedRun]) -> str | None:
+        if not runs:
+            return None
+        rates = {m: sum(v) / len(v) for m, v in self.seconds_per_image_epoch.items()}
+        if any(r.model not in rates for r in runs):
+            return None
+        return _duration(sum(rates[r.model] * self.work(r) for r in runs))
+
+
+def _duration(seconds: float) -> str:
+    """A rough duration: "40 s", "14 min", "2 h 05 min"."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def write_shared_files(staged: Path, config: Config, data: ImageData, device: str, precision: str) -> None:
@@ -341,26 +433,27 @@ def architecture_entry(name: str, model: torch.nn.Module) -> dict:
             "layers": describe_architecture(model)}
 
 
-def _train_or_reuse(config: Config, data: ImageData, run: PlannedRun, device: str, precision: str,
-                    progress: bool, log: Callable[[str], None]) -> RunOutcome:
+def _train_or_reuse(run: PlannedRun, device: str, precision: str, progress: bool,
+                    log: Callable[[str], None]) -> RunOutcome:
     if run.action == "reuse":
         info = read_json(run.run_dir / "run.json")
         log(f"{run.label}: reused ({run.reason})")
         return RunOutcome(run.model, run.seed, "reused", run.reason,
-                          read_json(run.run_dir / "metrics.json")["accuracy"], info["train_time_s"])
+                          read_json(run.run_dir / "metrics.json")["accuracy"], info["train_time_s"], run.variant)
     log(f"{run.label}: training on {device} ({run.reason})")
     run.started = True
-    result = _fit_run(config, data, run, resume=run.action == "resume", progress=progress)
-    info, accuracy = _evaluate_and_store(config, data, run, result, device, precision)
-    return RunOutcome(run.model, run.seed, "trained", run.reason, accuracy, info["train_time_s"])
+    result = _fit_run(run, resume=run.action == "resume", progress=progress)
+    info, accuracy = _evaluate_and_store(run, result, device, precision)
+    return RunOutcome(run.model, run.seed, "trained", run.reason, accuracy, info["train_time_s"], run.variant)
 
 
-def _fit_run(config: Config, data: ImageData, run: PlannedRun, resume: bool, progress: bool):
+def _fit_run(run: PlannedRun, resume: bool, progress: bool):
     import pytorch_lightning as pl
 
     pl.seed_everything(run.seed, workers=True, verbose=False)
-    model = create_model(run.model, config, len(data.classes))
-    return fit(model, data, config, run.seed, run.run_dir / "checkpoints", run.label, progress, resume=resume)
+    model = create_model(run.model, run.config, len(run.data.classes))
+    return fit(model, run.data, run.config, run.seed, run.run_dir / "checkpoints", run.label, progress,
+               resume=resume)
 
 
 def epoch_timings(history: list[dict], first_epochs: list[int]) -> dict:
@@ -379,9 +472,9 @@ def epoch_timings(history: list[dict], first_epochs: list[int]) -> dict:
     return {"steady_epoch_time_s": mean, "warmup_time_s": extra, "warmup_epochs": sorted(first)}
 
 
-def _evaluate_and_store(config: Config, data: ImageData, run: PlannedRun, result, device: str,
-                        precision: str) -> tuple[dict, float]:
+def _evaluate_and_store(run: PlannedRun, result, device: str, precision: str) -> tuple[dict, float]:
     """Predict the test set, write the run's files into the store (run.json last) and drop its checkpoint."""
+    config, data = run.config, run.data
     model = result.model.to(device)
     probs = predict(model, data.test_x, config.data.mean, config.data.std, config.train.batch_size, precision)
     preds = probs.argmax(axis=1)
@@ -400,6 +493,7 @@ def _evaluate_and_store(config: Config, data: ImageData, run: PlannedRun, result
         "device": device,
         "precision": precision,
         "epochs": len(result.history),
+        "train_images": len(data.train_y),
         "train_time_s": float(sum(h["epoch_time_s"] for h in result.history)),
         **epoch_timings(result.history, result.first_epochs),
     }
@@ -408,15 +502,29 @@ def _evaluate_and_store(config: Config, data: ImageData, run: PlannedRun, result
     return info, metrics["accuracy"]
 
 
-def _copy_run(run_dir: Path, target: Path, outcome: RunOutcome, config: Config, data: ImageData, device: str,
-              precision: str, log: Callable[[str], None]) -> None:
-    """Copy a completed run into the bundle, probe its model for the figures, and add its analyses."""
+def _copy_run_files(run: PlannedRun, target: Path, outcome: RunOutcome, filenames: tuple[str, ...]) -> None:
+    """Copy `filenames` of a completed run from the store into the bundle, with what this build did to it."""
     target.mkdir(parents=True)
-    for filename in RUN_FILES:
-        shutil.copyfile(run_dir / filename, target / filename)
+    for filename in filenames:
+        shutil.copyfile(run.run_dir / filename, target / filename)
     info = read_json(target / "run.json")
     info.update(status=outcome.status, status_reason=outcome.reason)
+    if run.variant is not None:
+        info["variant"] = run.variant
     write_json(target / "run.json", info)
+
+
+def _copy_variant_run(run: PlannedRun, target: Path, outcome: RunOutcome) -> None:
+    """A variant's run in the bundle: its results, without weights (its experiment reads only its predictions
+    and history; the run store keeps the weights)."""
+    _copy_run_files(run, target, outcome, tuple(f for f in RUN_FILES if f != "weights.pt"))
+
+
+def _copy_run(run: PlannedRun, target: Path, outcome: RunOutcome, device: str, precision: str,
+              log: Callable[[str], None]) -> None:
+    """Copy a completed base run into the bundle, probe its model for the figures, and add its analyses."""
+    config, data, run_dir = run.config, run.data, run.run_dir
+    _copy_run_files(run, target, outcome, RUN_FILES)
     # Visual probes depend on report settings (which test image), so they are redrawn every build
     # from the stored weights rather than stored with the run.
     # On the training device, under its precision: what the trained model computes there.
@@ -434,7 +542,8 @@ def _write_samples(path: Path, data: ImageData, config: Config) -> None:
     first_test = [int((data.test_y == c).nonzero()[0]) if (data.test_y == c).any() else 0
                   for c in range(len(data.classes))]
     generator = torch.Generator().manual_seed(config.train.seeds[0])
-    augmented = augment(data.train_x[first_train], config.augment, generator=generator)
+    shown = data.train_x[first_train]
+    augmented = augment(shown, config.augment, generator=generator) if config.augment.enabled else shown.float()
     i = config.report.sample_index
     np.savez(
         path,

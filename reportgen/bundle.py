@@ -70,6 +70,12 @@ class RunData:
     labels: np.ndarray  # (N,) true class of each test image
     preds: np.ndarray  # (N,) predicted class
     probs: np.ndarray  # (N, K) class probabilities
+    variant: str | None = None  # the config variant the run belongs to; None: the base config
+
+    @property
+    def label(self) -> str:
+        """How messages name the run: "cnn seed 42", "no-augment: cnn seed 42"."""
+        return f"{self.variant + ': ' if self.variant else ''}{self.model} seed {self.seed}"
 
     @property
     def display_name(self) -> str:
@@ -181,35 +187,57 @@ class Bundle:
         """Model keys in config order, those with runs in the bundle."""
         return [m for m in self.config().models if any(name.startswith(f"runs/{m}/") for name in self._files)]
 
-    def seeds(self, model: str) -> list[int]:
-        """The seeds of `model`'s run folders (runs/<model>/seed-<seed>/), sorted."""
+    def variants(self) -> list[str]:
+        """The config's variants (in config order) whose runs the bundle holds (variants/<name>/...)."""
+        self._check_variant_folders()
+        return [v for v in self.config().variants if any(name.startswith(f"variants/{v}/") for name in self._files)]
+
+    def _check_variant_folders(self) -> None:
+        named = set(self.config().variants)
+        for name in self._files:
+            parts = name.split("/")
+            if parts[0] == "variants" and (len(parts) < 2 or parts[1] not in named):
+                raise BundleError(f"{self.root}: {name} belongs to no variant of config.yaml (variants: "
+                                  f"{', '.join(named) or 'none'})")
+
+    @staticmethod
+    def _scope(variant: str | None) -> list[str]:
+        """The folder parts that hold a model's runs: runs/, or variants/<name>/."""
+        return ["runs"] if variant is None else ["variants", variant]
+
+    def seeds(self, model: str, variant: str | None = None) -> list[int]:
+        """The seeds of `model`'s run folders (runs/<model>/seed-<seed>/, or variants/<name>/<model>/...), sorted."""
+        scope = self._scope(variant)
         seeds = set()
         for name in self._files:
             parts = name.split("/")
-            if parts[:2] != ["runs", model]:
+            if parts[:len(scope) + 1] != [*scope, model]:
                 continue
-            match = re.fullmatch(r"seed-(0|[1-9][0-9]{0,8})", parts[2]) if len(parts) >= 4 else None
+            folder = parts[len(scope) + 1] if len(parts) > len(scope) + 2 else ""
+            match = re.fullmatch(r"seed-(0|[1-9][0-9]{0,8})", folder)
             if match is None:
                 raise BundleError(f"{self.root}: {name} is not where a bundle keeps its runs "
-                                  "(runs/<model>/seed-<number>/...)")
+                                  f"({'/'.join(scope)}/<model>/seed-<number>/...)")
             seeds.add(int(match.group(1)))
         return sorted(seeds)
 
-    def runs(self, model: str) -> list[RunData]:
-        """Every seed's run of `model`, sorted by seed (read once per Bundle)."""
-        return self._cached(("runs", model), lambda: self._read_runs(model))
+    def runs(self, model: str, variant: str | None = None) -> list[RunData]:
+        """Every seed's run of `model` (of the base config, or of `variant`), sorted by seed (read once)."""
+        return self._cached(("runs", model, variant), lambda: self._read_runs(model, variant))
 
-    def _read_runs(self, model: str) -> list[RunData]:
-        seeds = self.seeds(model)
+    def _read_runs(self, model: str, variant: str | None) -> list[RunData]:
+        seeds = self.seeds(model, variant)
         if not seeds:
-            raise BundleError(f"bundle {self.root} has no runs of model '{model}'")
-        return [self._read_run(model, self.root / "runs" / model / f"seed-{seed}") for seed in seeds]
+            of = "" if variant is None else f" in variant '{variant}'"
+            raise BundleError(f"bundle {self.root} has no runs of model '{model}'{of}")
+        folder = self.root.joinpath(*self._scope(variant), model)
+        return [self._read_run(model, folder / f"seed-{seed}", variant) for seed in seeds]
 
     def visuals(self, model: str, seed: int) -> dict[str, np.ndarray]:
         return self._cached(("visuals", model, seed), lambda: checked_visuals(
             self.root / "runs" / model / f"seed-{seed}" / "visuals.npz"))
 
-    def _read_run(self, model: str, folder: Path) -> RunData:
+    def _read_run(self, model: str, folder: Path, variant: str | None = None) -> RunData:
         seed = int(folder.name.removeprefix("seed-"))  # a folder name that seeds() accepted
         info = checked_run_info(read_json(folder / "run.json"), folder / "run.json", model, seed)
         classes = self.dataset()["classes"]
@@ -224,4 +252,5 @@ class Bundle:
             labels=labels,
             preds=preds,
             probs=probs,
+            variant=variant,
         )

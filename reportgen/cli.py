@@ -126,7 +126,8 @@ def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overr
     if not outcomes:  # an extra DDP process: rank 0 reports
         return
     for o in outcomes:
-        click.echo(f"  {o.model} seed {o.seed}: {o.status}, test accuracy {o.accuracy:.2%}, "
+        variant = f"{o.variant}: " if o.variant else ""
+        click.echo(f"  {variant}{o.model} seed {o.seed}: {o.status}, test accuracy {o.accuracy:.2%}, "
                    f"trained in {o.train_time_s:.1f} s")
     click.echo(f"wrote {out}/report.html" + (f" and {out}/report.pdf" if config.report.pdf else ""))
 

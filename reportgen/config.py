@@ -10,7 +10,9 @@ the config back from a bundle on machines that have no torch.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -38,15 +40,33 @@ class DataConfig:
     cache_dir: str = "~/.cache/reportgen"
     mean: list[float] = field(default_factory=lambda: list(CIFAR10_MEAN))
     std: list[float] = field(default_factory=lambda: list(CIFAR10_STD))
+    # Train on this share of each class's training images (the test split is always whole): the first
+    # round(fraction x n) images of a permutation of each class drawn from fraction_seed. The draw depends
+    # on neither model nor run seed, so every model sees the same images, and a smaller fraction's images
+    # are a subset of a larger one's (the data-efficiency curve adds data, it never swaps it).
+    train_fraction: float = 1.0
+    fraction_seed: int = 0
 
 
 @dataclass
 class AugmentConfig:
     """The seed's training augmentation; evaluation uses normalisation only."""
 
+    # False: no training augmentation at all (none of the settings below), to measure what it brings.
+    enabled: bool = True
     hflip_p: float = 0.5  # probability of a horizontal flip
     rotation_deg: float = 15.0  # rotation angle drawn uniformly from [-deg, +deg]
     translate_frac: float = 0.1  # shift up to this fraction of width / height, whole pixels
+    # The modern recipe's ingredients, all off in the seed protocol. They run batched on the training
+    # device (torchvision.transforms.v2), after the seed's flip, rotation and shift.
+    # trivialaugment: TrivialAugmentWide (one random op at a random strength); randaugment: RandAugment
+    # (2 ops at magnitude 9, torchvision's defaults).
+    policy: Literal["none", "trivialaugment", "randaugment"] = "none"
+    # v2's policies draw one op per call for the whole batch they are given: groups of this many images
+    # each draw their own, so that a 1024-image batch sees 32 different ops rather than one.
+    policy_group: int = 32
+    mixup_alpha: float = 0.0  # MixUp's Beta(alpha, alpha) mixing weight; 0: off
+    cutmix_alpha: float = 0.0  # CutMix's Beta(alpha, alpha) box area; 0: off. With both on, each batch picks one.
 
 
 @dataclass
@@ -78,8 +98,12 @@ class TrainConfig:
     # The global batch: under DDP every process takes batch_size / (devices * num_nodes) images a step,
     # so the optimiser sees the same batches-per-epoch and learning-rate schedule on 1 or 8 GPUs.
     batch_size: int = 1024
-    lr: float = 1e-3  # AdamW learning rate, cosine-annealed to 0 over `epochs`
+    lr: float = 1e-3  # AdamW learning rate, cosine-annealed to 0 over `epochs` (after any warm-up)
     weight_decay: float = 0.05
+    # Epochs over which the learning rate rises linearly to `lr` (from lr / (warmup_epochs + 1), one step
+    # per epoch) before the cosine decay over the remaining epochs; 0: the seed's cosine from the start.
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0  # cross-entropy against (1 - s) x the label + s / classes; 0 in the seed
     seeds: list[int] = field(default_factory=lambda: [42])  # one run per model and seed
     # fast: uint8 tensors on the training device, batched augmentation there (reportgen's way).
     # seed: torchvision PIL transforms through a DataLoader, one image at a time (the notebook's way).
@@ -138,6 +162,9 @@ class ReportConfig:
     """Resamples of the test images for the report's bootstrap confidence intervals."""
     bootstrap_seed: int = 0
     """Seed of those resamples, so that a re-render reproduces every interval."""
+    slope_epochs: int = 10
+    """Training length: the final epochs over which the slope of the validation curves is fitted (all epochs when a
+    run has fewer)."""
 
 
 # The corruption suite (reportgen/analysis/corruptions.py holds what each one does), in the paper's order.
@@ -196,13 +223,44 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    # Named experiments on top of this config: each maps dotted keys of the training settings (data, augment,
+    # cnn, vit, train) to the values it changes, e.g. {"no-augment": {"augment.enabled": False}}. Every variant
+    # trains every model at every seed of train.seeds; its runs are keyed and stored like the base runs.
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data, ready for YAML or JSON."""
         return dataclasses.asdict(self)
 
+    def variant(self, name: str) -> Config:
+        """The config that variant `name` trains with: this one, with its keys changed and no variants."""
+        raw = self.to_dict()
+        raw["variants"] = {}
+        for key, value in self.variants[name].items():
+            _merge(raw, _nest(key, value))
+        return config_from_dict(raw)
+
+    def variant_changes(self, name: str) -> dict[str, Any]:
+        """The dotted keys whose values variant `name` changes, with its values: the difference of the two
+        resolved configs, so a variant that sets a key to its base value does not count as changing it."""
+        base, changed = _flatten(self.to_dict()), _flatten(self.variant(name).to_dict())
+        return {key: value for key, value in changed.items() if key != "variants" and base.get(key) != value}
+
 
 KNOWN_MODELS = ("cnn", "vit")
+
+# The seed's claims that the study variants test (README, "Experiments"): augmentation, training-set size,
+# a modern training recipe on the same architectures. The recipe: label smoothing 0.1, TrivialAugment, MixUp
+# 0.8 / CutMix 1.0 (one of the two per batch) and a linear warm-up, as in DeiT-style recipes for small ViTs.
+MODERN_RECIPE = {"train.label_smoothing": 0.1, "augment.policy": "trivialaugment", "augment.mixup_alpha": 0.8,
+                 "augment.cutmix_alpha": 1.0}
+STUDY_VARIANTS: dict[str, dict[str, Any]] = {
+    "no-augment": {"augment.enabled": False},
+    "data-10": {"data.train_fraction": 0.1},
+    "data-25": {"data.train_fraction": 0.25},
+    "data-50": {"data.train_fraction": 0.5},
+    "modern": {**MODERN_RECIPE, "train.warmup_epochs": 5},
+}
 
 # Presets are overrides on top of the seed protocol. `quick` trains on the packaged sample so that
 # a fresh machine with 2 CPU cores builds the whole report offline in a few minutes; its smaller
@@ -213,10 +271,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "data": {"dataset": "sample"},
         "train": {"epochs": 15, "batch_size": 128},
-        "report": {"sample_index": 123},
+        # The training-length slope over the last 5 of 15 epochs: the final third, past the steep first epochs.
+        "report": {"sample_index": 123, "slope_epochs": 5},
         # The analyses within a quarter of the quick build's time on 2 CPU cores (README, "What the report measures").
         "analysis": {"corruption_images": 200, "explanation_images": 2},
     },
+    # The seed protocol and the experiments that test its claims, for a GPU (README, "Experiments").
+    "study": {"variants": STUDY_VARIANTS},
+}
+# The same study on the sample with the quick budget, for 2 CPU cores. A tenth of the 4,000-image sample would
+# leave 40 images a class, so its smallest fraction is an eighth (50); 15 epochs warm up over 2.
+PRESETS["quick-study"] = {
+    **PRESETS["quick"],
+    "variants": {"no-augment": STUDY_VARIANTS["no-augment"], "data-12": {"data.train_fraction": 0.125},
+                 "data-25": {"data.train_fraction": 0.25}, "data-50": {"data.train_fraction": 0.5},
+                 "modern": {**MODERN_RECIPE, "train.warmup_epochs": 2}},
 }
 
 
@@ -229,7 +298,7 @@ def load_config(
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset '{preset}': choose one of {', '.join(PRESETS)}")
     raw: dict[str, Any] = {}
-    _merge(raw, PRESETS[preset])
+    _merge(raw, copy.deepcopy(PRESETS[preset]))  # merging edits nested mappings in place
     if config_file is not None:
         _merge(raw, _read_yaml(Path(config_file)))
     for key, value in (overrides or {}).items():
@@ -274,6 +343,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as {dotted key: value}."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _nest(dotted: str, value: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     node = out
@@ -302,7 +382,10 @@ def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
             )
     kwargs = {}
     for name in names & raw.keys():
-        kwargs[name] = _coerce(hints[name], raw[name], f"{prefix}{name}")
+        if cls is Config and name == "variants":
+            kwargs[name] = _variant_overrides(raw[name])
+        else:
+            kwargs[name] = _coerce(hints[name], raw[name], f"{prefix}{name}")
     return cls(**kwargs)
 
 
@@ -342,6 +425,53 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     raise ConfigError(f"config key '{key}' must be of type {getattr(hint, '__name__', hint)}, got {value!r}")
 
 
+VARIANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+VARIANT_SECTIONS = ("data", "augment", "cnn", "vit", "train")
+# Keys a variant may not change: the test images (every run must be tested on the same ones), the build's
+# seeds (every variant runs all of them) and how the processes run (the build's, not an experiment's).
+FIXED_FOR_VARIANTS = ("data.dataset", "data.dir", "data.cache_dir", "train.seeds", "train.device", "train.devices",
+                      "train.num_nodes", "train.strategy", "train.num_threads", "train.pipeline")
+
+
+def _variant_overrides(raw: Any) -> dict[str, dict[str, Any]]:
+    """`variants` as {name: {dotted key: value}}; a variant's keys may be dotted or nested, and a variant set
+    to null is dropped (so that `variants.modern=null` removes a preset's variant)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key 'variants' must map variant names to their keys, got {raw!r}")
+    out = {}
+    for name, keys in raw.items():
+        if keys is None:
+            continue
+        if not isinstance(name, str) or not VARIANT_NAME.fullmatch(name):
+            raise ConfigError(f"variant name {name!r} must be 1 to 40 lower-case letters, digits, - or _, "
+                              "starting with a letter or digit")
+        if not isinstance(keys, dict) or not keys:
+            raise ConfigError(f"variant '{name}' must map config keys to values, e.g. {{augment.enabled: false}}")
+        out[name] = _flatten(keys)
+    return out
+
+
+def _check_variants(c: Config) -> None:
+    """Each variant changes allowed keys to valid values, changes something, and differs from every other."""
+    seen: dict[str, str] = {}
+    for name, keys in c.variants.items():
+        for key in keys:
+            section = key.split(".", 1)[0]
+            allowed = ", ".join(f"{s}.*" for s in VARIANT_SECTIONS)
+            _require(section in VARIANT_SECTIONS and "." in key, f"variants.{name}.{key}",
+                     f"is not a training setting a variant can change ({allowed})")
+            _require(key not in FIXED_FOR_VARIANTS, f"variants.{name}.{key}",
+                     "is the build's, the same for every variant (the test images, seeds and processes)")
+        try:
+            changes = c.variant_changes(name)
+        except ConfigError as exc:
+            raise ConfigError(f"variant '{name}': {exc}") from None
+        _require(bool(changes), f"variants.{name}", "changes nothing from the base config")
+        identity = repr(sorted(changes.items()))
+        _require(identity not in seen, f"variants.{name}", f"makes the same changes as variant '{seen.get(identity)}'")
+        seen[identity] = name
+
+
 def _require(ok: bool, key: str, what: str) -> None:
     if not ok:
         raise ConfigError(f"config key '{key}' {what}")
@@ -357,9 +487,17 @@ def _check_values(c: Config) -> None:
     for key, values in (("data.mean", c.data.mean), ("data.std", c.data.std)):
         _require(len(values) == 3, key, "must hold 3 values, one per RGB channel")
     _require(all(s > 0 for s in c.data.std), "data.std", "must be positive")
+    _require(0.0 < c.data.train_fraction <= 1.0, "data.train_fraction", "must be in (0, 1]")
+    _require(c.data.fraction_seed >= 0, "data.fraction_seed", "must not be negative")
     _require(0.0 <= c.augment.hflip_p <= 1.0, "augment.hflip_p", "must be between 0 and 1")
     _require(0.0 <= c.augment.rotation_deg <= 180.0, "augment.rotation_deg", "must be between 0 and 180")
     _require(0.0 <= c.augment.translate_frac < 1.0, "augment.translate_frac", "must be in [0, 1)")
+    _require(c.augment.policy_group > 0, "augment.policy_group", "must be positive")
+    for name in ("mixup_alpha", "cutmix_alpha"):
+        _require(getattr(c.augment, name) >= 0, f"augment.{name}", "must not be negative (0 switches it off)")
+    modern = c.augment.policy != "none" or c.augment.mixup_alpha > 0 or c.augment.cutmix_alpha > 0
+    _require(not modern or c.train.pipeline == "fast", "train.pipeline",
+             "must be fast for augment.policy, mixup_alpha and cutmix_alpha (they run batched on the device)")
     _require(len(c.cnn.channels) > 0, "cnn.channels", "must list at least one stage width")
     _require(all(ch > 0 for ch in c.cnn.channels), "cnn.channels", "must be positive")
     _require(c.cnn.hidden_dim > 0, "cnn.hidden_dim", "must be positive")
@@ -375,6 +513,9 @@ def _check_values(c: Config) -> None:
     _require(c.train.batch_size > 0, "train.batch_size", "must be positive")
     _require(c.train.lr > 0, "train.lr", "must be positive")
     _require(c.train.weight_decay >= 0, "train.weight_decay", "must not be negative")
+    _require(0 <= c.train.warmup_epochs < c.train.epochs, "train.warmup_epochs",
+             f"must be from 0 to train.epochs - 1 ({c.train.epochs - 1}): the cosine decay needs an epoch")
+    _require(0.0 <= c.train.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
     _require(len(c.train.seeds) > 0, "train.seeds", "must list at least one seed")
     _require(len(set(c.train.seeds)) == len(c.train.seeds), "train.seeds", "lists a seed twice")
     _require(all(s >= 0 for s in c.train.seeds), "train.seeds", "must not be negative")
@@ -398,7 +539,9 @@ def _check_values(c: Config) -> None:
     _require(c.report.calibration_bins >= 2, "report.calibration_bins", "must be at least 2")
     _require(c.report.bootstrap_resamples >= 100, "report.bootstrap_resamples", "must be at least 100")
     _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")
+    _require(c.report.slope_epochs >= 3, "report.slope_epochs", "must be at least 3 (a slope with an uncertainty)")
     _check_analysis(c.analysis)
+    _check_variants(c)
 
 
 def _check_analysis(a: AnalysisConfig) -> None:

@@ -12,6 +12,7 @@ as `train.pipeline: seed`, so that `reportgen bench` can compare the two.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -54,6 +55,28 @@ class ImageData:
             "test_size": len(self.test_y),
             "fingerprint": self.fingerprint,
         }
+
+
+def training_subset(data: ImageData, fraction: float, seed: int) -> ImageData:
+    """`data` with the first round(fraction x n_c) images (at least 1) of a seeded permutation of each class's
+    training images, in their original order; the test split is unchanged.
+
+    The permutation depends only on `seed` and the class, so all models train on the same images and a smaller
+    fraction's images are among a larger one's. The fingerprint names the subset, so runs on it are keyed apart.
+    """
+    if fraction >= 1.0:
+        return data
+    rng = np.random.default_rng(seed)
+    labels = data.train_y.numpy()
+    keep = []
+    for c in range(len(data.classes)):
+        members = np.flatnonzero(labels == c)
+        keep.append(rng.permutation(members)[:max(1, round(fraction * len(members)))])
+    chosen = torch.from_numpy(np.sort(np.concatenate(keep)))
+    fingerprint = hashlib.sha256(f"{data.fingerprint}:train_fraction={fraction!r}:seed={seed}".encode()).hexdigest()
+    return dataclasses.replace(data, train_x=data.train_x[chosen], train_y=data.train_y[chosen],
+                               source=f"{data.source}, {fraction:g} of the training images per class",
+                               fingerprint=fingerprint)
 
 
 def sample_root() -> Path:
@@ -265,6 +288,36 @@ def _normalisation_constants(mean: tuple, std: tuple, device: torch.device) -> t
     return scale, shift
 
 
+class TrainAugmentation:
+    """All of config.augment for a uint8 training batch on the device: the seed's flip, rotation and shift,
+    then the recipe's policy (TrivialAugment or RandAugment), normalisation, then MixUp or CutMix.
+
+    Returns normalised float images and the targets: class indices (B,), or with MixUp / CutMix the mixed
+    one-hot targets (B, K). The policies and mixes are torchvision.transforms.v2's, which draw from torch's
+    global generator: the training step seeds it per (seed, epoch, rank), so a resumed run repeats them.
+    """
+
+    def __init__(self, aug: AugmentConfig, mean, std, num_classes: int):
+        from torchvision.transforms import v2
+
+        self.aug, self.mean, self.std = aug, mean, std
+        policies = {"trivialaugment": v2.TrivialAugmentWide, "randaugment": v2.RandAugment}
+        self.policy = policies[aug.policy]() if aug.enabled and aug.policy != "none" else None
+        mixes = ([v2.MixUp(alpha=aug.mixup_alpha, num_classes=num_classes)] if aug.mixup_alpha > 0 else []) + \
+                ([v2.CutMix(alpha=aug.cutmix_alpha, num_classes=num_classes)] if aug.cutmix_alpha > 0 else [])
+        self.mix = v2.RandomChoice(mixes) if aug.enabled and mixes else None
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.aug.enabled:
+            x = augment(x, self.aug, generator=generator)
+        if self.policy is not None:
+            x = torch.cat([self.policy(group) for group in x.split(self.aug.policy_group)])
+        x = normalize(x, self.mean, self.std)
+        if self.mix is not None:
+            x, y = self.mix(x, y)  # (B, K) float targets, each image's weights on its two labels
+        return x, y
+
+
 class TensorBatches(Dataset):
     """A dataset indexed by whole batches: an index tensor in, the batch's images and labels out.
 
@@ -300,6 +353,9 @@ def seed_transforms(aug: AugmentConfig, mean, std):
     """The notebook's torchvision transforms: (train with augmentation, test with normalisation only)."""
     from torchvision import transforms as T
 
+    test = T.Compose([T.ToTensor(), T.Normalize(tuple(mean), tuple(std))])
+    if not aug.enabled:
+        return test, test
     train = T.Compose([
         T.RandomHorizontalFlip(p=aug.hflip_p),
         T.RandomRotation(aug.rotation_deg),
@@ -307,7 +363,6 @@ def seed_transforms(aug: AugmentConfig, mean, std):
         T.ToTensor(),
         T.Normalize(tuple(mean), tuple(std)),
     ])
-    test = T.Compose([T.ToTensor(), T.Normalize(tuple(mean), tuple(std))])
     return train, test
 
 

@@ -37,7 +37,15 @@ from tqdm.auto import tqdm
 
 from reportgen.bundle import atomic_output
 from reportgen.config import Config
-from reportgen.data import ImageData, PILImages, TensorBatches, augment, keep_batch, normalize, seed_transforms
+from reportgen.data import (
+    ImageData,
+    PILImages,
+    TensorBatches,
+    TrainAugmentation,
+    keep_batch,
+    normalize,
+    seed_transforms,
+)
 from reportgen.errors import ConfigError
 
 
@@ -154,12 +162,13 @@ class Classifier(pl.LightningModule):
     BatchNorm and dropout would be a second graph) runs eager, so nothing recompiles after the first step.
     """
 
-    def __init__(self, model: nn.Module, config: Config, seed: int):
+    def __init__(self, model: nn.Module, config: Config, seed: int, num_classes: int):
         super().__init__()
         self.model = model
         self.config = config
         self.seed = seed
         self.fast_pipeline = config.train.pipeline == "fast"
+        self.train_augmentation = TrainAugmentation(config.augment, config.data.mean, config.data.std, num_classes)
         # NHWC weights let the CPU (oneDNN) and GPU (cuDNN) convolutions skip layout conversions: given
         # NHWC weights, a convolution returns NHWC whatever its input. The input itself stays NCHW: the
         # CNN's first layer, a BatchNorm over 3 channels, is 3x slower in NHWC on a CPU.
@@ -196,38 +205,37 @@ class Classifier(pl.LightningModule):
         self._epoch_lr = self.trainer.optimizers[0].param_groups[0]["lr"]
         self._epoch_start = time.perf_counter()
 
-    def _prepare(self, x: torch.Tensor, train: bool) -> torch.Tensor:
-        """On the device: augment (training only) and normalise a uint8 batch.
-
-        Done in the step rather than in on_after_batch_transfer, because Lightning transfers the
-        first batch of an epoch before on_train_epoch_start has seeded the epoch's generators.
-        """
-        if self.fast_pipeline:
-            if train:
-                x = augment(x, self.config.augment, generator=self._augment_rng)
-            x = normalize(x, self.config.data.mean, self.config.data.std)
-        return x
+    # On the device, in the step rather than in on_after_batch_transfer, because Lightning transfers the
+    # first batch of an epoch before on_train_epoch_start has seeded the epoch's generators.
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        x = self._prepare(x, train=True)
+        if self.fast_pipeline:
+            x, y = self.train_augmentation(x, y, generator=self._augment_rng)
         if self.config.train.compile:
             torch._dynamo.mark_dynamic(x, 0)  # one graph for every batch size, the last one's included
-        return self._score(self._train_forward(x), y, "train")
+        return self._score(self._train_forward(x), y, "train", self.config.train.label_smoothing)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
-        self._score(self(self._prepare(x, train=False)), y, "val")
+        if self.fast_pipeline:
+            x = normalize(x, self.config.data.mean, self.config.data.std)
+        self._score(self(x), y, "val")
 
-    def _score(self, logits: torch.Tensor, y: torch.Tensor, split: str) -> torch.Tensor:
-        """The batch's mean cross-entropy; adds its sums to the epoch's, with no host-device sync."""
-        loss = F.cross_entropy(logits, y)
+    def _score(self, logits: torch.Tensor, target: torch.Tensor, split: str, smoothing: float = 0.0) -> torch.Tensor:
+        """The batch's mean cross-entropy; adds its sums to the epoch's, with no host-device sync.
+
+        `target`: class indices (B,), or MixUp / CutMix's mixed one-hot targets (B, K), whose accuracy counts
+        each image's larger label. Validation never smooths: its loss stays the seed's, whatever the recipe.
+        """
+        loss = F.cross_entropy(logits, target, label_smoothing=smoothing)
         sums = self._sums.get(split)
         if sums is not None:  # absent only in a validation run outside fit
+            labels = target.argmax(dim=1) if target.ndim == 2 else target
             # Python numbers enter as kernel arguments: no tensor is built from host data, nothing waits.
-            sums[0] += loss.detach().to(sums.dtype) * len(y)
-            sums[1] += (logits.argmax(dim=1) == y).sum()
-            sums[2] += len(y)
+            sums[0] += loss.detach().to(sums.dtype) * len(labels)
+            sums[1] += (logits.argmax(dim=1) == labels).sum()
+            sums[2] += len(labels)
         return loss
 
     def on_train_epoch_end(self) -> None:
@@ -252,8 +260,7 @@ class Classifier(pl.LightningModule):
         # fused: one kernel for all parameters; it also unscales fp16 gradients itself, so GradScaler
         # never reads its inf check back to the host (no sync per step with 16-mixed).
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay, fused=True)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return {"optimizer": optimizer, "lr_scheduler": learning_rate_schedule(optimizer, t.epochs, t.warmup_epochs)}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["reportgen_history"] = self.history
@@ -262,6 +269,17 @@ class Classifier(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.history = list(checkpoint["reportgen_history"])
         self.first_epochs = list(checkpoint.get("reportgen_first_epochs", []))
+
+
+def learning_rate_schedule(optimizer: torch.optim.Optimizer, epochs: int, warmup_epochs: int):
+    """Stepped once per epoch: the seed's cosine from lr to 0 over `epochs`; with a warm-up, lr / (w + 1),
+    2 lr / (w + 1), ... over the first w epochs, then the cosine over the remaining epochs - w."""
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs - warmup_epochs)
+    if warmup_epochs == 0:
+        return cosine
+    warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1 / (warmup_epochs + 1), end_factor=1.0,
+                                               total_iters=warmup_epochs)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_epochs])
 
 
 def epoch_order(length: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
@@ -520,7 +538,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, seed: int, checkpoint
     precision = resolve_precision(t.precision, device)
     prepare_process(config)
     configure_backends(config, device, precision)
-    module = Classifier(model, config, seed)
+    module = Classifier(model, config, seed, len(data.classes))
     # One rolling checkpoint, last.ckpt, rewritten after every epoch (after the history row is added).
     checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1,
                                  save_on_train_epoch_end=True, enable_version_counter=False)

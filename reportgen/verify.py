@@ -65,11 +65,38 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
             checks += _check_run(bundle, run, metrics, bundle.config().train.epochs)
             expected_metrics.update(_expected_run_metrics(run, metrics))
         expected_metrics.update(_expected_model_metrics(model, recomputed))
+    for variant in bundle.variants():
+        checks_of_variant, metrics_of_variant = _check_variant(bundle, variant, classes)
+        checks += checks_of_variant
+        expected_metrics.update(metrics_of_variant)
+    for model, runs in all_runs.items():
         if bundle.config().analysis.calibration:
             expected_metrics.update(_expected_calibration_metrics(model, runs, bundle.config().report.calibration_bins))
     expected_metrics.update(_expected_robustness_metrics(bundle))
     checks += _check_report_numbers(bundle, expected_metrics)
     return checks
+
+
+def _check_variant(bundle: Bundle, variant: str, classes: list[str]) -> tuple[list[Check], dict[str, Metric]]:
+    """A variant's runs checked as the base runs are, and the numbers the report shows of them
+    (keys "variant.<name>.<model>...."); its test labels must be the base runs'."""
+    from reportgen.report.kernel import variant_key
+
+    checks: list[Check] = []
+    expected: dict[str, Metric] = {}
+    epochs = bundle.config().variant(variant).train.epochs
+    variant_runs = {model: bundle.runs(model, variant) for model in bundle.models()}
+    base_labels = bundle.runs(bundle.models()[0])[0].labels
+    same = all(np.array_equal(run.labels, base_labels) for runs in variant_runs.values() for run in runs)
+    checks.append(Check(f"variant {variant}: test labels identical to the base runs'", same,
+                        "" if same else "the variant's runs were tested on other images"))
+    for model, runs in variant_runs.items():
+        recomputed = [compute_metrics(run.labels, run.preds, classes) for run in runs]
+        for run, metrics in zip(runs, recomputed):
+            checks += _check_run(bundle, run, metrics, epochs)
+            expected.update(_expected_run_metrics(run, metrics, variant_key(variant, "")))
+        expected.update(_expected_model_metrics(variant_key(variant, model), recomputed))
+    return checks, expected
 
 
 def _read_the_rest(bundle: Bundle, all_runs: dict[str, list[RunData]]) -> None:
@@ -107,7 +134,7 @@ def _check_same_labels(all_runs: dict[str, list[RunData]], test_size: int, num_c
 
 
 def _name(run: RunData) -> str:
-    return f"{run.model} seed {run.seed}"
+    return run.label
 
 
 def _check_run(bundle: Bundle, run: RunData, recomputed: dict, epochs: int) -> list[Check]:
@@ -149,9 +176,10 @@ def _differences(expected, actual, path: str = "") -> list[str]:
     return [] if expected == actual else [f"{path}: stored {actual!r}, recomputed {expected!r}"]
 
 
-def _expected_run_metrics(run: RunData, m: dict) -> dict[str, Metric]:
-    """The per-run numbers the report shows, from its recomputed metrics `m` and its history."""
-    prefix = f"{run.model}.seed{run.seed}"
+def _expected_run_metrics(run: RunData, m: dict, scope: str = "") -> dict[str, Metric]:
+    """The per-run numbers the report shows, from its recomputed metrics `m` and its history; `scope` prefixes
+    the keys of a variant's run ("variant.<name>.")."""
+    prefix = f"{scope}{run.model}.seed{run.seed}"
     out = [Metric(f"{prefix}.accuracy", 100 * m["accuracy"], "percent")]
     out += [Metric(f"{prefix}.macro.{k}", v, "fraction") for k, v in m["macro"].items()]
     for i, row in enumerate(m["per_class"]):
@@ -251,7 +279,9 @@ def _check_report_numbers(bundle: Bundle, expected: dict[str, Metric]) -> list[C
     wrong = [f"{key}: shows {text}, recomputed {expected[key].text}"
              for key, text in shown if key in expected and text != expected[key].text]
     shown_keys = {key for key, _ in shown}
-    headline = [key for key in expected if key.endswith(".accuracy") or key.endswith("accuracy.mean")]
+    # Every base run's accuracy, and every variant's mean accuracy per model (the experiments overview's table).
+    headline = [key for key in expected if key.endswith(".accuracy.mean")
+                or (key.endswith(".accuracy") and not key.startswith("variant."))]
     absent = [key for key in headline if key not in shown_keys]
     compared = sum(1 for key, _ in shown if key in expected)
     return [

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -49,6 +51,8 @@ def make_bundle(
     origin: str = "trained",
     submission: int | None = None,
     analyses: AnalysisOptions = AnalysisOptions(),
+    curves: Mapping[str, str] | None = None,
+    variants: Mapping[str, "VariantSpec"] | None = None,
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
 
@@ -59,10 +63,13 @@ def make_bundle(
     {"train.lr": 5e-4}), as `--set` does. `origin` is "trained" or "evaluated"; a `submission` number
     draws other predictions and writes other weights bytes (None: those of every other bundle).
     `analyses` adds the build-time analysis files it names (tests/analysis_factory.py; none by default).
+    `curves` shapes a model's validation curves (see `_history`); `variants` adds config variants with their
+    runs under variants/<name>/ (`VariantSpec`: the keys it changes and each model's accuracy).
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
-    config = _config(models, seeds, epochs, config_overrides or {})
+    variants = dict(variants or {})
+    config = _config(models, seeds, epochs, config_overrides or {}, {n: dict(v.changes) for n, v in variants.items()})
     save_config(config, root / "config.yaml")
     _write_static_files(root, config, names, train_size, test_size)
     architectures = _architectures(config, len(names))
@@ -77,13 +84,46 @@ def make_bundle(
                        epochs=epochs, test_size=test_size, config=config,
                        parameters=architectures[model]["parameters"], origin=origin,
                        weights=b"not a real state dict" + (b" %d" % submission if submission is not None else b""),
-                       analyses=analyses)
+                       analyses=analyses, curve=(curves or {}).get(model, "saturating"), train_images=train_size)
+    for name, spec in variants.items():
+        _write_variant(root, name, spec, config, names, architectures, test_size, train_size, epoch_times)
     write_manifest(root)
     return root
 
 
-def _config(models: Sequence[str], seeds: Sequence[int], epochs: int, overrides: Mapping[str, Any]) -> Config:
+@dataclass(frozen=True)
+class VariantSpec:
+    """A config variant of a synthetic bundle: the dotted keys it changes, and each model's accuracy under it."""
+
+    changes: Mapping[str, Any]
+    accuracies: Mapping[str, float]
+    train_gaps: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TRAIN_GAPS))
+    seed_jitter: float = SEED_JITTER
+    curves: Mapping[str, str] = field(default_factory=dict)
+
+
+def _write_variant(root: Path, name: str, spec: VariantSpec, config: Config, names: list[str], architectures: dict,
+                   test_size: int, train_size: int, epoch_times: Mapping[str, float]) -> None:
+    """The variant's runs, as a build copies them into the bundle: results and history, no weights or probes."""
+    variant = config.variant(name)
+    images = max(1, round(variant.data.train_fraction * train_size / config.data.train_fraction))
+    for model in variant.models:
+        for seed in variant.train.seeds:
+            rng = np.random.default_rng([seed, list(DISPLAY_NAMES).index(model), zlib.crc32(name.encode())])
+            accuracy = float(np.clip(spec.accuracies[model] + rng.uniform(-spec.seed_jitter, spec.seed_jitter), 0, 1))
+            folder = root / "variants" / name / model / f"seed-{seed}"
+            _write_run(folder, rng, model=model, seed=seed, names=names, accuracy=accuracy,
+                       epoch_time=epoch_times[model] * images / train_size, train_gap=spec.train_gaps[model],
+                       epochs=variant.train.epochs, test_size=test_size, config=variant,
+                       parameters=architectures[model]["parameters"], origin="trained", weights=None,
+                       analyses=AnalysisOptions(), curve=spec.curves.get(model, "saturating"), train_images=images,
+                       variant=name)
+
+
+def _config(models: Sequence[str], seeds: Sequence[int], epochs: int, overrides: Mapping[str, Any],
+            variants: dict[str, dict[str, Any]]) -> Config:
     raw = Config(models=list(models), train=TrainConfig(epochs=epochs, seeds=list(seeds))).to_dict()
+    raw["variants"] = variants
     for dotted, value in overrides.items():
         *sections, name = dotted.split(".")
         target = raw
@@ -181,12 +221,33 @@ def _probabilities(rng: np.random.Generator, preds: np.ndarray, k: int) -> np.nd
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-def _history(final_val_acc: float, train_gap: float, epoch_time: float, epochs: int, lr: float) -> list[dict]:
-    """Curves rising to `final_val_acc`, train accuracy ending `train_gap` above it."""
+CURVES = ("saturating", "rising", "flat", "falling")
+
+
+def _val_acc(final: float, progress: float, curve: str, epoch: int) -> float:
+    """Validation accuracy at `progress` (epoch / epochs) of a curve ending at `final`.
+
+    saturating: rises ever more slowly (the default); rising: rises at a constant rate to the end; flat: reaches
+    `final` by a third of training, then stays within ±0.02 points; falling: peaks mid-training, then declines.
+    """
+    if curve == "saturating":
+        return final * (0.45 + 0.55 * (1 - math.exp(-3 * progress)) / (1 - math.exp(-3)))
+    if curve == "rising":
+        return final * (0.45 + 0.55 * progress)
+    if curve == "flat":
+        return final * min(1.0, 0.45 + 0.55 * 3 * progress) + (0.0002 * math.sin(7 * epoch) if progress < 1 else 0)
+    if curve == "falling":
+        return final * (1 + 0.1 * (1 - 2 * abs(progress - 0.5)))
+    raise ValueError(f"unknown curve {curve!r}: one of {', '.join(CURVES)}")
+
+
+def _history(final_val_acc: float, train_gap: float, epoch_time: float, epochs: int, lr: float,
+             curve: str = "saturating") -> list[dict]:
+    """Curves of the shape `curve` (`_val_acc`) ending at `final_val_acc`, train accuracy ending `train_gap` above."""
     rows = []
     for epoch in range(1, epochs + 1):
         progress = epoch / epochs
-        val_acc = final_val_acc * (0.45 + 0.55 * (1 - math.exp(-3 * progress)) / (1 - math.exp(-3)))
+        val_acc = _val_acc(final_val_acc, progress, curve, epoch)
         train_acc = min(0.999, val_acc + train_gap * progress)
         rows.append({
             "epoch": epoch, "train_loss": 2.3 * (1 - train_acc) + 0.05, "train_acc": train_acc,
@@ -209,14 +270,15 @@ def _visuals(rng: np.random.Generator, model: str, config: Config) -> dict[str, 
 
 def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int, names: list[str],
                accuracy: float, epoch_time: float, train_gap: float, epochs: int, test_size: int,
-               config: Config, parameters: int, origin: str, weights: bytes,
-               analyses: AnalysisOptions) -> None:
+               config: Config, parameters: int, origin: str, weights: bytes | None,
+               analyses: AnalysisOptions, curve: str, train_images: int, variant: str | None = None) -> None:
+    """One run's files; a variant's run (`weights` None) has no weights, probes or analyses, as a build writes it."""
     folder.mkdir(parents=True, exist_ok=True)
     k = len(names)
     labels = np.arange(test_size, dtype=np.int64) % k
     preds = _predictions(rng, labels, accuracy, k)
     metrics = compute_metrics(labels, preds, names)
-    history = _history(metrics["accuracy"], train_gap, epoch_time, epochs, config.train.lr)
+    history = _history(metrics["accuracy"], train_gap, epoch_time, epochs, config.train.lr, curve)
     write_predictions(folder / "predictions.csv", labels, preds, _probabilities(rng, preds, k))
     write_json(folder / "metrics.json", metrics)
     info = {"model": model, "display_name": DISPLAY_NAMES[model], "seed": seed, "parameters": parameters,
@@ -226,8 +288,13 @@ def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int,
                     weights_source=f"{model}.pt")
     else:
         write_history(folder / "history.csv", history)
-        info.update(train_time_s=sum(row["epoch_time_s"] for row in history), epochs=epochs)
+        info.update(train_time_s=sum(row["epoch_time_s"] for row in history), epochs=epochs,
+                    train_images=train_images)
+    if variant is not None:
+        info["variant"] = variant
     write_json(folder / "run.json", info)
+    if weights is None:
+        return
     (folder / "weights.pt").write_bytes(weights)
     np.savez(folder / "visuals.npz", **_visuals(rng, model, config))
     write_analyses(folder, rng, model, labels, preds, k, analyses, _predictions, config.train.batch_size)

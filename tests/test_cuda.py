@@ -40,7 +40,8 @@ def test_training_and_validation_steps_never_wait_for_the_gpu(name):
     config = cuda_config(batch_size=16)
     precision = training.resolve_precision("auto", "cuda")
     data = tiny_data()
-    module = training.Classifier(create_model(name, config, len(data.classes)), config, seed=0).cuda()
+    classes = len(data.classes)
+    module = training.Classifier(create_model(name, config, classes), config, seed=0, num_classes=classes).cuda()
     module._augment_rng = torch.Generator(device="cuda").manual_seed(0)
     module._sums = {split: torch.zeros(3, device="cuda", dtype=torch.float64) for split in ("train", "val")}
     optimizer = module.configure_optimizers()["optimizer"]

@@ -20,7 +20,7 @@ import numpy as np
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import Config, ReportConfig
 from reportgen.report.analysis_files import Spec, read_analysis
-from reportgen.report.kernel import Metric, Stat, model_key, stat
+from reportgen.report.kernel import Metric, Stat, model_key, stat, variant_key
 from reportgen.report.rules import is_overfitting
 
 
@@ -99,6 +99,7 @@ class ModelFacts:
     class_accuracy: np.ndarray = field(repr=False)
     confusion: np.ndarray = field(repr=False)  # summed over seeds
     training: TrainingFacts | None = None  # None when any run has no history (evaluated weights)
+    scope: str = ""  # the prefix of its metric keys: "" for the base runs, "variant.<name>." for a variant's
 
     @property
     def the(self) -> str:
@@ -107,16 +108,25 @@ class ModelFacts:
 
     @property
     def errors(self) -> Metric:
-        return Metric(model_key(self.key, "errors"), int(self.confusion.sum() - np.trace(self.confusion)), "count")
+        return Metric(self.metric_key("errors"), int(self.confusion.sum() - np.trace(self.confusion)), "count")
 
     @property
     def seed_count(self) -> Metric:
-        return Metric(model_key(self.key, "seeds"), len(self.seeds), "count")
+        return Metric(self.metric_key("seeds"), len(self.seeds), "count")
+
+    def metric_key(self, name: str) -> str:
+        """The data-metric key of one of this model's numbers: "cnn.<name>", "variant.no-augment.cnn.<name>"."""
+        return model_key(self.scope + self.key, name)
 
 
 def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: ReportConfig) -> TrainingFacts:
-    """Training time, throughput and final-epoch gaps of `model` over its runs (all with a history)."""
+    """Training time, throughput and final-epoch gaps of `model` over its runs (all with a history).
+
+    `model` is the key prefix of its metrics ("cnn", or "variant.no-augment.cnn"); `train_size` the training
+    images of runs whose run.json does not record them (bundles before 0.4.0).
+    """
     epochs = [len(run.history["epoch"]) for run in runs]
+    sizes = [int(run.info.get("train_images", train_size)) for run in runs]
     times = [float(run.info["train_time_s"]) for run in runs]
     gaps = [generalisation_gap(run.history) for run in runs]
     acc_gap = stat(model_key(model, "acc_gap_pts"), "points", (g.acc_gap_pts for g in gaps))
@@ -126,7 +136,7 @@ def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: 
         train_time=stat(model_key(model, "train_time_s"), "seconds", times),
         epoch_time=stat(model_key(model, "epoch_time_s"), "seconds", (t / e for t, e in zip(times, epochs))),
         images_per_s=stat(model_key(model, "images_per_s"), "rate",
-                          (train_size * e / t for t, e in zip(times, epochs))),
+                          (n * e / t for n, t, e in zip(sizes, times, epochs))),
         final_train_acc=stat(model_key(model, "final_train_acc"), "percent", (g.final_train_acc_pct for g in gaps)),
         final_val_acc=stat(model_key(model, "final_val_acc"), "percent", (g.final_val_acc_pct for g in gaps)),
         acc_gap=acc_gap,
@@ -148,25 +158,42 @@ def _recorded(model: str, field_name: str, runs: Sequence[RunData]) -> Stat | No
 
 
 def model_facts(model: str, runs: Sequence[RunData], dataset: dict[str, Any], parameters: int,
-                rules: ReportConfig) -> ModelFacts:
-    """Facts about `model` from all its runs."""
+                rules: ReportConfig, scope: str = "") -> ModelFacts:
+    """Facts about `model` from all its runs; `scope` prefixes their metric keys (a variant's runs)."""
     def per_class(name: str) -> np.ndarray:
         return np.mean([[c[name] for c in run.metrics["per_class"]] for run in runs], axis=0)
 
     trained = all(has_history(run) for run in runs)
+    keyed = scope + model
     return ModelFacts(
         key=model,
         name=runs[0].display_name,
         seeds=tuple(run.seed for run in runs),
         class_names=tuple(dataset["classes"]),
-        parameters=Metric(model_key(model, "parameters"), parameters, "count"),
-        accuracy=stat(model_key(model, "accuracy"), "percent", (100 * float(r.metrics["accuracy"]) for r in runs)),
-        macro_f1=stat(model_key(model, "macro_f1"), "fraction", (r.metrics["macro"]["f1"] for r in runs)),
+        parameters=Metric(model_key(keyed, "parameters"), parameters, "count"),
+        accuracy=stat(model_key(keyed, "accuracy"), "percent", (100 * float(r.metrics["accuracy"]) for r in runs)),
+        macro_f1=stat(model_key(keyed, "macro_f1"), "fraction", (r.metrics["macro"]["f1"] for r in runs)),
         class_f1=per_class("f1"),
         class_accuracy=per_class("accuracy"),
         confusion=summed_confusion(runs),
-        training=training_facts(model, runs, int(dataset["train_size"]), rules) if trained else None,
+        training=training_facts(keyed, runs, int(dataset["train_size"]), rules) if trained else None,
+        scope=scope,
     )
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    """One config variant of the bundle: what it changes from the base config, and its runs' facts per model."""
+
+    name: str
+    changes: dict[str, Any]  # dotted config key -> the variant's value (config.variant_changes)
+    config: Config  # the config its runs trained with
+    runs: dict[str, list[RunData]] = field(repr=False)
+    facts: dict[str, ModelFacts] = field(repr=False)  # metric keys "variant.<name>.<model>.<quantity>"
+
+    def changes_only(self, keys: set[str] | frozenset[str]) -> bool:
+        """Whether every key the variant changes is one of `keys` (how a section recognises its experiment)."""
+        return bool(self.changes) and set(self.changes) <= set(keys)
 
 
 class ReportContents:
@@ -183,8 +210,20 @@ class ReportContents:
         self.facts: dict[str, ModelFacts] = {
             m: model_facts(m, runs, self.dataset, int(self.architectures[m]["parameters"]), self.rules)
             for m, runs in self.runs.items()}
+        self.variants: dict[str, VariantFacts] = {v: self._variant(v) for v in bundle.variants()}
         self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         self._analyses: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
+
+    def _variant(self, name: str) -> VariantFacts:
+        runs = {m: self.bundle.runs(m, name) for m in self.runs}
+        scope = variant_key(name, "")
+        return VariantFacts(name, self.config.variant_changes(name), self.config.variant(name), runs, {
+            m: model_facts(m, r, self.dataset, int(self.architectures[m]["parameters"]), self.rules, scope)
+            for m, r in runs.items()})
+
+    def variants_changing(self, keys: set[str] | frozenset[str]) -> list[VariantFacts]:
+        """The variants that change only some of `keys`, in config order."""
+        return [v for v in self.variants.values() if v.changes_only(keys)]
 
     @property
     def root(self) -> Path:

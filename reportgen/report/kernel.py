@@ -154,6 +154,11 @@ def model_key(model: str, name: str) -> str:
     return f"{model}.{name}"
 
 
+def variant_key(variant: str, key: str) -> str:
+    """A number of a config variant's runs: ``variant.<name>.<key>``, `key` built as for the base runs."""
+    return f"variant.{variant}.{key}"
+
+
 def compare_key(name: str) -> str:
     """A comparison of the two models of a report: ``compare.<name>``."""
     return f"compare.{name}"

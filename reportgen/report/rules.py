@@ -140,3 +140,53 @@ def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
         "test of the two models' timed passes, or, for training throughput, a t-test over seeds (paired by seed) with "
         "two or more seeds per model; other work on the machine while the passes are timed makes them noisier and a "
         "difference harder to show. MB are 10^6 bytes.")
+
+
+def augmentation_rule(rules: ReportConfig, variant: str) -> Sentence:
+    """How reliance on augmentation is measured, and when one model is said to rely on it more."""
+    return sentence(
+        f"Rule used for augmentation: variant {variant} trains every model exactly as the base config does, at the "
+        "same seeds, with no training augmentation at all (augment.enabled: false). A model's drop is its test "
+        "accuracy with augmentation minus without; it is significant by the accuracy rule (McNemar's exact test per "
+        "seed on the same test images, and a paired t-test over seeds with two or more). One model relies on "
+        "augmentation more when its drop is larger and the difference of the two drops is significant at "
+        f"α = {rules.alpha:g}: with two or more seeds, a paired t-test over seeds of the per-seed drops; with one "
+        "seed, a paired t-test over the test images of each image's change of correctness, one model's against the "
+        "other's.")
+
+
+def data_efficiency_rule(rules: ReportConfig) -> Sentence:
+    """How the training-set sizes are drawn and when the gap between the models is said to change with them."""
+    return sentence(
+        "Rule used for data efficiency: each smaller training set is a class-balanced share of the base config's "
+        "training images (data.train_fraction of each class, drawn with data.fraction_seed: the same images for every "
+        "model and seed, and a smaller share's images are among a larger one's); every run is tested on the whole test "
+        "split. At each size the gap between the models is tested by the accuracy rule. The gap changes with the size "
+        "when the difference between the gaps at the largest and the smallest size is significant at "
+        f"α = {rules.alpha:g}: with two or more seeds, a paired t-test over seeds of the per-seed gaps; with one "
+        "seed, a paired t-test over the test images. The report describes only the measured sizes: it does not "
+        "extrapolate beyond them.")
+
+
+def training_length_rule(rules: ReportConfig, epochs: int) -> Sentence:
+    """How the end of training is read: the slopes, their intervals and the verdicts."""
+    level = 1 - rules.alpha
+    return sentence(
+        f"Rule used for training length: the slopes are least-squares lines through the last {epochs} epochs of the "
+        f"validation accuracy (points per epoch) and loss (report.slope_epochs), each with a {level:.0%} confidence "
+        "interval: over the seeds' slopes with two or more seeds, else from the regression's standard error. A model "
+        "is still improving when the accuracy interval lies above 0 or the loss interval below 0; getting worse when "
+        "the accuracy interval lies below 0 or the loss interval above 0; otherwise no trend is shown and it counts as "
+        "having plateaued. The cosine schedule brings the learning rate close to 0 in these epochs, so a flat end can "
+        "be the schedule's doing as much as the model's; a variant with more epochs (train.epochs) separates the two.")
+
+
+def recipe_rule(rules: ReportConfig, variant: str, ingredients: str) -> Sentence:
+    """What the recipe variant changes, and how its effect and the gap it closes are tested."""
+    return sentence(
+        f"Rule used for the recipe: variant {variant} trains the same architectures at the same seeds with "
+        f"{ingredients}; everything else is the base config's. Each model's change of test accuracy is tested by the "
+        "accuracy rule. The gap is the first model's accuracy minus the second's; the share of the seed recipe's gap "
+        "that the recipe closes is (gap before − gap after in the leader's favour) / gap before, and the change of "
+        f"the gap is significant at α = {rules.alpha:g} by a paired t-test over seeds of the per-seed gaps (two or "
+        "more seeds) or over the test images (one seed).")

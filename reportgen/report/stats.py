@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar, Sequence
 
 import numpy as np
-from scipy.stats import binomtest, ttest_ind, ttest_rel
+from scipy.stats import binomtest, ttest_1samp, ttest_ind, ttest_rel
 
 from reportgen.bundle import RunData
 from reportgen.errors import BundleError
@@ -182,6 +182,104 @@ def significance_evidence(sig: Significance, side: str = "model") -> list[Part]:
         parts += ["; " if parts else "", f"McNemar p < {sig.alpha:g} for the {side} ahead in ", sig.mcnemar_majority,
                   " of ", Metric(f"{sig.key}.mcnemar.seeds", len(sig.mcnemar), "count"), " seeds"]
     return parts or ["no test applies: the runs share no seed and there are fewer than two seeds on a side"]
+
+
+@dataclass(frozen=True)
+class DifferenceOfDifferences:
+    """Whether two accuracy differences differ: (A1 - A2) - (B1 - B2), in points, e.g. the drop without
+    augmentation of one model against another's, or a gap between models at two training-set sizes."""
+
+    key: str  # prefix of its metrics: <key>.diff_pts, <key>.p
+    difference: Metric  # points
+    p: Metric
+    test: str  # how it was tested, for the prose
+    alpha: float
+
+    @property
+    def significant(self) -> bool:
+        return self.difference.value != 0 and self.p.value < self.alpha
+
+
+def _seed_accuracies(runs: Sequence[RunData]) -> dict[int, float]:
+    return {run.seed: 100 * float(run.metrics["accuracy"]) for run in runs}
+
+
+def _image_correctness(runs: Sequence[RunData]) -> np.ndarray:
+    """(N,) share of the runs (seeds) that classify each test image correctly."""
+    return np.mean([run.preds == run.labels for run in runs], axis=0)
+
+
+def difference_of_differences(key: str, a1: Sequence[RunData], a2: Sequence[RunData], b1: Sequence[RunData],
+                              b2: Sequence[RunData], alpha: float) -> DifferenceOfDifferences:
+    """Test (acc(a1) - acc(a2)) - (acc(b1) - acc(b2)) = 0, every side a set of runs on the same test images.
+
+    With two or more seeds that all four sides ran: a paired t-test over seeds of the per-seed differences
+    a1 - a2 against b1 - b2 (the runs' variation is the noise). Otherwise a paired test on the same images: a
+    one-sample t-test of d_i = (c_a1 - c_a2) - (c_b1 - c_b2) over the test images, c the share of a side's seeds
+    that classify image i correctly (no image-level difference at all: p = 1).
+    """
+    sides = [_seed_accuracies(runs) for runs in (a1, a2, b1, b2)]
+    common = sorted(set.intersection(*(set(side) for side in sides)))
+    labels = [run.labels for runs in (a1, a2, b1, b2) for run in runs]
+    if any(not np.array_equal(labels[0], other) for other in labels[1:]):
+        raise BundleError("the runs to compare were evaluated on different test images: no paired test is possible")
+    if len(common) >= 2:
+        first = [sides[0][s] - sides[1][s] for s in common]
+        second = [sides[2][s] - sides[3][s] for s in common]
+        _, p = ttest(first, second, paired=True)
+        difference, test = float(np.mean(first) - np.mean(second)), "paired t-test over seeds"
+    else:
+        c = [_image_correctness(runs) for runs in (a1, a2, b1, b2)]
+        d = (c[0] - c[1]) - (c[2] - c[3])
+        difference, test = 100 * float(d.mean()), "paired t-test on the same test images"
+        p = 1.0 if not d.any() else _one_sample_p(d)
+    return DifferenceOfDifferences(key, Metric(f"{key}.diff_pts", difference, "points"),
+                                   Metric(f"{key}.p", p, "pvalue"), test, alpha)
+
+
+def _one_sample_p(values: np.ndarray) -> float:
+    """Two-sided p of a one-sample t-test of mean 0; a constant non-zero sample is certain (p = 0)."""
+    if np.all(values == values[0]):
+        return 0.0
+    return float(ttest_1samp(values, 0.0).pvalue)
+
+
+@dataclass(frozen=True)
+class Slope:
+    """A least-squares slope per epoch over the last epochs of a curve, with its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    epochs: int  # how many final epochs it was fitted on
+    seeds: int  # the runs it summarises: with two or more, the interval is over their slopes
+
+    def direction(self) -> int:
+        """1: significantly rising, -1: significantly falling, 0: no trend shown (the interval holds 0)."""
+        return 1 if self.low > 0 else -1 if self.high < 0 else 0
+
+
+def final_slope(curves: np.ndarray, epochs: int, level: float) -> Slope:
+    """The slope of (seeds, epochs) curves over their last `epochs` epochs, per epoch.
+
+    One seed: the least-squares slope and its t interval (epochs - 2 degrees of freedom). Several seeds: the mean
+    of each seed's slope and a t interval over the seeds (seeds - 1 degrees of freedom), so that run-to-run
+    variation is part of the uncertainty.
+    """
+    from scipy.stats import linregress
+    from scipy.stats import t as student_t
+
+    tail = curves[:, -epochs:]
+    x = np.arange(tail.shape[1], dtype=float)
+    fits = [linregress(x, row) for row in tail]
+    slopes = np.array([f.slope for f in fits])
+    if len(fits) == 1:
+        estimate, se, dof = float(slopes[0]), float(fits[0].stderr), tail.shape[1] - 2
+    else:
+        estimate, se, dof = float(slopes.mean()), float(slopes.std(ddof=1) / math.sqrt(len(slopes))), len(slopes) - 1
+    half = float(student_t.ppf(0.5 + level / 2, dof)) * se if se > 0 else 0.0
+    return Slope(estimate, estimate - half, estimate + half, level, tail.shape[1], len(fits))
 
 
 @dataclass(frozen=True)

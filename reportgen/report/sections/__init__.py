@@ -10,10 +10,12 @@ from reportgen.report.section import Group, Section
 from reportgen.report.sections.accuracy import Accuracy
 from reportgen.report.sections.architectures import Architectures
 from reportgen.report.sections.attention import Attention
+from reportgen.report.sections.augmentation import Augmentation
 from reportgen.report.sections.calibration import Calibration
 from reportgen.report.sections.conclusion import Conclusion
 from reportgen.report.sections.curves import Curves
 from reportgen.report.sections.data import Data
+from reportgen.report.sections.data_efficiency import DataEfficiency
 from reportgen.report.sections.efficiency import Efficiency
 from reportgen.report.sections.errors import Errors
 from reportgen.report.sections.explanations import Explanations
@@ -21,11 +23,14 @@ from reportgen.report.sections.feature_maps import FeatureMaps
 from reportgen.report.sections.generalisation import Generalisation
 from reportgen.report.sections.introduction import Introduction
 from reportgen.report.sections.per_seed import PerSeed
+from reportgen.report.sections.recipe import Recipe
 from reportgen.report.sections.results import Results
 from reportgen.report.sections.robustness import Robustness
 from reportgen.report.sections.setup import Setup
 from reportgen.report.sections.speed import Speed
 from reportgen.report.sections.training import Training
+from reportgen.report.sections.training_length import TrainingLength
+from reportgen.report.sections.variants import Variants
 from reportgen.report.sections.weights import EvaluatedWeights
 
 SECTIONS: tuple[Section, ...] = (
@@ -39,6 +44,8 @@ SECTIONS: tuple[Section, ...] = (
     Group("analysis", "Analysis of performance", [Accuracy(), Speed(), Efficiency(), Generalisation(), Errors(),
                                                   Calibration(), Robustness()]),
     Group("learning", "Learning behaviour", [Curves(), FeatureMaps(), Attention(), Explanations()]),
+    Group("experiments", "The study's claims tested", [Variants(), Augmentation(), DataEfficiency(), TrainingLength(),
+                                                        Recipe()]),
     Conclusion(),
     PerSeed(),
 )

@@ -1,0 +1,71 @@
+"""The study's experiments as the report reads them: which variant tests what, and their shared tests.
+
+A variant is recognised by what it changes from the base config (`VariantFacts.changes`, the difference of
+the two resolved configs), never by its name: a variant that switches only augmentation off tests reliance
+on augmentation, one that changes only the training-set fraction is a point of the data-efficiency curve,
+one that changes only recipe ingredients is a recipe, one that changes only the epochs is a training length.
+Every comparison is of runs on the same test images: a variant's runs against the base runs of the same
+model (`versus_base`), or two models within the same runs' setting (`between_models`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from reportgen.bundle import RunData
+from reportgen.report.contents import ReportContents, VariantFacts
+from reportgen.report.kernel import plural, variant_key
+from reportgen.report.stats import Significance, accuracy_significance
+
+AUGMENTATION_SWITCH = frozenset({"augment.enabled"})
+DATA_SIZE_KEYS = frozenset({"data.train_fraction"})
+TRAINING_LENGTH_KEYS = frozenset({"train.epochs"})
+RECIPE_KEYS = frozenset({"train.label_smoothing", "train.warmup_epochs", "augment.policy", "augment.policy_group",
+                         "augment.mixup_alpha", "augment.cutmix_alpha"})
+
+# How the prose names a recipe ingredient: config key -> its value in words.
+POLICY_NAMES = {"trivialaugment": "TrivialAugment", "randaugment": "RandAugment", "none": "no augmentation policy"}
+INGREDIENTS: dict[str, Callable[[Any], str]] = {
+    "train.label_smoothing": lambda v: f"label smoothing {v:g}",
+    "train.warmup_epochs": lambda v: f"a linear learning-rate warm-up over {plural(v, 'epoch')}",
+    "augment.policy": lambda v: POLICY_NAMES[v],
+    "augment.policy_group": lambda v: f"policy groups of {v} images",
+    "augment.mixup_alpha": lambda v: f"MixUp α = {v:g}",
+    "augment.cutmix_alpha": lambda v: f"CutMix α = {v:g}",
+}
+
+
+def augmentation_off_variants(contents: ReportContents) -> list[VariantFacts]:
+    """Variants that only switch the base config's augmentation off."""
+    if not contents.config.augment.enabled:
+        return []
+    return [v for v in contents.variants_changing(AUGMENTATION_SWITCH) if v.changes["augment.enabled"] is False]
+
+
+def recipe_variants(contents: ReportContents) -> list[VariantFacts]:
+    """Variants that change only training-recipe ingredients (label smoothing, policy, MixUp/CutMix, warm-up)."""
+    return contents.variants_changing(RECIPE_KEYS)
+
+
+def describe_changes(changes: dict[str, Any]) -> str:
+    """A variant's changes in words, e.g. "label smoothing 0.1, TrivialAugment, data.train_fraction = 0.25"."""
+    return ", ".join(INGREDIENTS[key](value) if key in INGREDIENTS else f"{key} = {_plain(value)}"
+                     for key, value in changes.items())
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def versus_base(contents: ReportContents, variant: VariantFacts, model: str) -> Significance:
+    """The variant's runs of `model` against the base runs of `model` (variant minus base), by the accuracy rule."""
+    return accuracy_significance(variant.runs[model], contents.runs[model], contents.rules.alpha,
+                                 key=variant_key(variant.name, f"{model}.vs_base"))
+
+
+def between_models(runs: dict[str, Sequence[RunData]], alpha: float, key: str) -> Significance:
+    """The first model's runs against the second's (first minus second, config order), by the accuracy rule."""
+    first, second = runs.values()
+    return accuracy_significance(first, second, alpha, key=key)

@@ -1,0 +1,108 @@
+"""Section "A modern training recipe": the seed's architectures trained with a stronger recipe.
+
+Applies to every variant that changes only recipe ingredients (label smoothing, TrivialAugment / RandAugment,
+MixUp / CutMix, learning-rate warm-up; reportgen.report.experiments.RECIPE_KEYS). Per model: test accuracy
+under the seed recipe and under the variant's, and the change by the accuracy rule. With two models: how much
+of the gap between them under the seed recipe the new recipe closes, and whether the change of the gap is
+significant (difference of differences, reportgen.report.stats).
+"""
+
+from __future__ import annotations
+
+from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
+from reportgen.report.experiments import between_models, describe_changes, recipe_variants, versus_base
+from reportgen.report.kernel import (
+    Bullets,
+    Callout,
+    Cell,
+    Item,
+    Metric,
+    Sentence,
+    Subsection,
+    Table,
+    compare_key,
+    p_parts,
+    sentence,
+    stat_cell,
+    variant_key,
+)
+from reportgen.report.rules import recipe_rule
+from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.stats import Significance, difference_of_differences, significance_evidence
+
+
+def change_sentence(m: ModelFacts, new: ModelFacts, sig: Significance) -> Sentence:
+    """One model's test accuracy under the seed recipe and the new one, and the change's verdict."""
+    change = sig.difference.mean
+    moves = "rises" if change.value > 0 else "falls" if change.value < 0 else "stays the same"
+    verdict = "a significant change" if sig.significant else "not a significant change"
+    return sentence(f"With the recipe, {m.the}'s test accuracy {moves}: from ", m.accuracy.parts("%"), " to ",
+                    new.accuracy.parts("%"), " (", change, f" points); {verdict} (", significance_evidence(sig), ").")
+
+
+def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
+    """How much of the seed recipe's gap between the models the new recipe closes, by the gap-change test."""
+    a, b = contents.models
+    alpha = contents.rules.alpha
+    before = between_models(contents.runs, alpha, compare_key("accuracy_test"))
+    after = between_models(variant.runs, alpha, variant_key(variant.name, "compare"))
+    change = difference_of_differences(variant_key(variant.name, "gap_change"), variant.runs[a.key],
+                                       variant.runs[b.key], contents.runs[a.key], contents.runs[b.key], alpha)
+    evidence = ["the change of the gap, ", change.difference, " points, is ",
+                "significant" if change.significant else "not significant", " (", change.test, ", ",
+                *p_parts(change.p), ")"]
+    g0, g1 = before.difference.mean.value, after.difference.mean.value
+    if not before.significant or g0 == 0:
+        after_words = (f"{(a if g1 > 0 else b).the} leads by " if g1 else "the models are equal, ")
+        return sentence("Under the seed recipe the two models' accuracies do not differ significantly, so there is no "
+                        "gap for the recipe to close; with it, ", after_words,
+                        Metric(variant_key(variant.name, "gap_pts"), abs(g1), "points"),
+                        " points (", after.verdict, "); ", evidence, ".")
+    leader, other = (a, b) if g0 > 0 else (b, a)
+    kept = g1 if g0 > 0 else -g1  # the seed leader's lead under the new recipe (negative: the other now leads)
+    closed = Metric(variant_key(variant.name, "gap_closed_pct"), 100 * (abs(g0) - kept) / abs(g0), "percent")
+    lead_before = Metric(compare_key("lead_pts"), abs(g0), "points")
+    lead_after = Metric(variant_key(variant.name, "lead_pts"), abs(kept), "points")
+    if kept >= 0:
+        moves = "narrows" if kept < abs(g0) else "widens"
+        shape = [f"{leader.the}'s lead {moves} from ", lead_before, " to ", lead_after, " points"]
+        shape += [", closing ", closed, "% of the gap"] if kept < abs(g0) else []
+    else:
+        shape = ["the gap reverses: ", other.the, " now leads by ", lead_after, " points, having trailed by ",
+                 lead_before, " (", closed, "% of the gap closed)"]
+    verdict = [] if change.significant else [", so the recipe is not shown to change the gap"]
+    return sentence(f"Under the seed recipe {leader.the} leads {other.the} significantly. With the {variant.name} "
+                    "recipe ", shape, "; ", evidence, verdict, ".")
+
+
+def recipe_table(contents: ReportContents, variant: VariantFacts) -> Table:
+    rows: list[list[Cell]] = []
+    for m in contents.models:
+        sig = versus_base(contents, variant, m.key)
+        rows.append([m.name, stat_cell(m.accuracy, "%"), stat_cell(variant.facts[m.key].accuracy, "%"),
+                     sig.difference.mean, sig.verdict])
+    return Table(["model", "seed recipe", f"{variant.name} recipe", "change (points)", "verdict"], rows,
+                 caption=f"Test accuracy under the seed recipe and the {variant.name} recipe (same architectures).")
+
+
+def recipe_items(contents: ReportContents, variant: VariantFacts) -> list[Item]:
+    facts = [change_sentence(m, variant.facts[m.key], versus_base(contents, variant, m.key)) for m in contents.models]
+    if contents.comparative:
+        facts.append(gap_sentence(contents, variant))
+    return [Callout("rule", [recipe_rule(contents.rules, variant.name, describe_changes(variant.changes))]),
+            recipe_table(contents, variant), Bullets(facts)]
+
+
+class Recipe(Section):
+    key = "recipe"
+    title = "A modern training recipe"
+
+    def applies(self, contents: ReportContents) -> bool:
+        return bool(recipe_variants(contents))
+
+    def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+        variants = recipe_variants(contents)
+        if len(variants) == 1:
+            return recipe_items(contents, variants[0])
+        return [Subsection(f"recipe-{v.name}", f"Recipe {v.name}", recipe_items(contents, v)) for v in variants]
+
