@@ -6,7 +6,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 BUNDLE ?= artifacts/quick
 
-.PHONY: help setup quick build render bench test gpu-check clean
+.PHONY: help setup quick quick-study study build render bench test gpu-check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,6 +22,12 @@ $(VENV)/.installed: pyproject.toml
 quick: setup  ## offline demo: train both models on the bundled sample, write artifacts/quick
 	$(VENV)/bin/reportgen build --preset quick $(ARGS)
 
+quick-study: setup  ## offline: the study's experiments on the bundled sample (about 12 min on 2 CPU cores)
+	$(VENV)/bin/reportgen build --preset quick-study $(ARGS)
+
+study: setup  ## the seed protocol and its experiments on CIFAR-10 (about 4.9 times a build's training; a GPU)
+	$(VENV)/bin/reportgen build --preset study $(ARGS)
+
 build: setup  ## the seed study's full protocol (80 epochs on CIFAR-10; a GPU is recommended)
 	$(VENV)/bin/reportgen build $(ARGS)
 
@@ -34,7 +40,7 @@ bench: setup  ## compare the seed's input pipeline and training with reportgen's
 test: setup  ## run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
 
-gpu-check:  ## on a GPU machine: CUDA tests, a 2-epoch build with verify, the CUDA benchmark (no GPU: says so)
+gpu-check:  ## on a GPU machine: CUDA tests, a 2-epoch build and a 3-epoch quick study with verify, the CUDA benchmark
 	scripts/gpu-check $(ARGS)
 
 clean:  ## remove the virtual environment and build outputs (not the artifacts)

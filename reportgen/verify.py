@@ -354,8 +354,13 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
     Raises DataError when `data` does not have the bundle's dataset fingerprint: then nothing can be
     compared, whether the wrong data was given or dataset.json was edited.
     """
+    from reportgen.data import training_subset
+
     bundle = root if isinstance(root, Bundle) else Bundle(root)
     recorded = bundle.dataset()["fingerprint"]
+    config = bundle.config()
+    # dataset.json describes the base config's training images: a class-balanced share under data.train_fraction.
+    data = training_subset(data, config.data.train_fraction, config.data.fraction_seed)
     if data.fingerprint != recorded:
         raise DataError(f"the data given ({data.source}) has dataset fingerprint {data.fingerprint[:16]}…, but "
                         f"{bundle.root}/dataset.json records {recorded[:16]}…: pass --data-dir with the images "
@@ -367,6 +372,9 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
                     "" if labels_ok else "predictions.csv holds labels the test images do not have")]
     for run in runs:
         checks += _deep_run_checks(bundle, run, data)
+    if bundle.variants():
+        checks.append(Check("deep: the variants' runs", True, "checked from their predictions only: a bundle keeps "
+                            "no weights of variant runs (the run store does)"))
     return checks
 
 

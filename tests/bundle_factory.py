@@ -224,30 +224,33 @@ def _probabilities(rng: np.random.Generator, preds: np.ndarray, k: int) -> np.nd
 CURVES = ("saturating", "rising", "flat", "falling")
 
 
-def _val_acc(final: float, progress: float, curve: str, epoch: int) -> float:
+def _val_acc(final: float, progress: float, curve: str, epoch: int, seed: int = 0) -> float:
     """Validation accuracy at `progress` (epoch / epochs) of a curve ending at `final`.
 
     saturating: rises ever more slowly (the default); rising: rises at a constant rate to the end; flat: reaches
-    `final` by a third of training, then stays within ±0.02 points; falling: peaks mid-training, then declines.
+    `final` by a third of training, then stays within ±0.02 points, a wiggle whose sign alternates with the seed's
+    parity (so that several seeds' final slopes scatter around 0, as real runs' do); falling: peaks mid-training,
+    then declines.
     """
     if curve == "saturating":
         return final * (0.45 + 0.55 * (1 - math.exp(-3 * progress)) / (1 - math.exp(-3)))
     if curve == "rising":
         return final * (0.45 + 0.55 * progress)
     if curve == "flat":
-        return final * min(1.0, 0.45 + 0.55 * 3 * progress) + (0.0002 * math.sin(7 * epoch) if progress < 1 else 0)
+        wiggle = 0.0002 * math.sin(7 * epoch) * (-1) ** seed if progress < 1 else 0.0
+        return final * min(1.0, 0.45 + 0.55 * 3 * progress) + wiggle
     if curve == "falling":
         return final * (1 + 0.1 * (1 - 2 * abs(progress - 0.5)))
     raise ValueError(f"unknown curve {curve!r}: one of {', '.join(CURVES)}")
 
 
 def _history(final_val_acc: float, train_gap: float, epoch_time: float, epochs: int, lr: float,
-             curve: str = "saturating") -> list[dict]:
+             curve: str = "saturating", seed: int = 0) -> list[dict]:
     """Curves of the shape `curve` (`_val_acc`) ending at `final_val_acc`, train accuracy ending `train_gap` above."""
     rows = []
     for epoch in range(1, epochs + 1):
         progress = epoch / epochs
-        val_acc = _val_acc(final_val_acc, progress, curve, epoch)
+        val_acc = _val_acc(final_val_acc, progress, curve, epoch, seed)
         train_acc = min(0.999, val_acc + train_gap * progress)
         rows.append({
             "epoch": epoch, "train_loss": 2.3 * (1 - train_acc) + 0.05, "train_acc": train_acc,
@@ -278,7 +281,7 @@ def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int,
     labels = np.arange(test_size, dtype=np.int64) % k
     preds = _predictions(rng, labels, accuracy, k)
     metrics = compute_metrics(labels, preds, names)
-    history = _history(metrics["accuracy"], train_gap, epoch_time, epochs, config.train.lr, curve)
+    history = _history(metrics["accuracy"], train_gap, epoch_time, epochs, config.train.lr, curve, seed)
     write_predictions(folder / "predictions.csv", labels, preds, _probabilities(rng, preds, k))
     write_json(folder / "metrics.json", metrics)
     info = {"model": model, "display_name": DISPLAY_NAMES[model], "seed": seed, "parameters": parameters,

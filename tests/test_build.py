@@ -6,6 +6,8 @@ import torch
 import reportgen.build as build_module
 import reportgen.report
 from reportgen.bundle import Bundle
+from reportgen.config import config_from_dict
+from reportgen.data import training_subset
 from reportgen.errors import ConfigError
 from tests.conftest import tiny_config, tiny_data
 
@@ -207,3 +209,64 @@ def test_force_with_an_interrupted_later_run_retrains_it_from_scratch(tmp_path, 
     assert decisions == ["train", "train"]  # decided once, before any training, the checkpoint deleted
     assert {o.status for o in outcomes.values()} == {"trained"}
     assert len(Bundle(tmp_path / "bundle").runs("vit")[0].history["epoch"]) == 2
+
+
+def with_variants(config, variants):
+    """`config` with `variants`, validated as a user's config would be."""
+    return config_from_dict({**config.to_dict(), "variants": variants})
+
+
+def run_variants(config, tmp_path, log=lambda m: None):
+    return {(o.variant, o.model, o.seed): o for o in build_module.build(
+        config, tmp_path / "bundle", tmp_path / "runs", progress=False, log=log)}
+
+
+def test_every_variant_trains_every_model_at_every_seed(tmp_path):
+    config = with_variants(tiny_config(epochs=1, seeds=[1, 2]), {"plain": {"augment.enabled": False},
+                                                                 "half": {"data.train_fraction": 0.5}})
+    outcomes = run_variants(config, tmp_path)
+    assert set(outcomes) == {(v, m, s) for v in (None, "plain", "half") for m in ("cnn", "vit") for s in (1, 2)}
+    assert {o.status for o in outcomes.values()} == {"trained"}
+    bundle = Bundle(tmp_path / "bundle")
+    assert bundle.variants() == ["plain", "half"]
+    folder = tmp_path / "bundle" / "variants" / "half" / "vit" / "seed-2"
+    assert sorted(p.name for p in folder.iterdir()) == ["history.csv", "metrics.json", "predictions.csv", "run.json"]
+    half = bundle.runs("vit", "half")[1]
+    assert half.info["variant"] == "half" and half.variant == "half"
+    assert half.info["train_images"] == len(training_subset(tiny_data(), 0.5, 0).train_y) < 52
+    assert bundle.runs("vit")[1].info["train_images"] == 52
+    assert bundle.runs("cnn", "plain")[0].info["key"] != bundle.runs("cnn")[0].info["key"]
+
+
+def test_adding_a_variant_trains_only_it_and_dropping_one_trains_nothing(tmp_path):
+    config = tiny_config(epochs=1)
+    run_variants(with_variants(config, {"plain": {"augment.enabled": False}}), tmp_path)
+    grown = run_variants(with_variants(config, {"plain": {"augment.enabled": False}, "slow": {"train.lr": 1e-4}}),
+                         tmp_path)
+    assert {k for k, o in grown.items() if o.status == "trained"} == {("slow", "cnn", 42), ("slow", "vit", 42)}
+    shrunk = run_variants(config, tmp_path)  # a plain build shares the base runs
+    assert {o.status for o in shrunk.values()} == {"reused"} and set(shrunk) == {(None, "cnn", 42), (None, "vit", 42)}
+    assert Bundle(tmp_path / "bundle").variants() == [] and not (tmp_path / "bundle" / "variants").exists()
+
+
+def test_a_variant_run_that_trains_as_a_base_run_shares_it(tmp_path):
+    config = with_variants(tiny_config(epochs=1), {"wide": {"cnn.hidden_dim": 32}})  # the ViT trains as in the base
+    outcomes = run_variants(config, tmp_path)
+    assert outcomes[("wide", "cnn", 42)].status == "trained"
+    shared = outcomes[("wide", "vit", 42)]
+    assert shared.status == "reused" and shared.reason == "it trains exactly as ViT seed 42"
+    assert shared.accuracy == outcomes[(None, "vit", 42)].accuracy
+    assert len(list((tmp_path / "runs").glob("vit-*"))) == 1
+
+
+def test_progress_names_the_variant_and_the_runs_left_with_the_time_left(tmp_path):
+    config = with_variants(tiny_config(epochs=1), {"plain": {"augment.enabled": False}})
+    first: list[str] = []
+    run_variants(config, tmp_path, log=first.append)
+    assert "[1/4] base config, CNN seed 42: 4 runs left to train" in first
+    assert "[2/4] base config, ViT seed 42: 3 runs left to train" in first
+    plain = [line for line in first if line.startswith("[3/4] variant plain, CNN seed 42: 2 runs left to train, about")]
+    assert len(plain) == 1  # both models have trained once: the time left is estimated from them
+    again: list[str] = []
+    run_variants(config, tmp_path, log=again.append)
+    assert "[4/4] variant plain, ViT seed 42: nothing left to train" in again

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import zipfile
 
 import numpy as np
@@ -15,7 +16,7 @@ from reportgen import bundle_checks, bundle_files
 from reportgen.bundle import Bundle, is_inside_path, write_manifest
 from reportgen.cli import main
 from reportgen.errors import BundleError
-from tests.bundle_factory import make_bundle
+from tests.bundle_factory import VariantSpec, make_bundle
 
 RUN = "runs/cnn/seed-42"
 
@@ -331,3 +332,36 @@ def test_a_folder_that_is_no_bundle_is_told_so_before_anything_in_it_is_read(tmp
     (tmp_path / "link").symlink_to("/etc/hostname")
     with pytest.raises(BundleError, match="has no manifest.json: it is not a complete reportgen bundle"):
         Bundle(tmp_path)
+
+
+@pytest.fixture
+def study(tmp_path):
+    return make_bundle(tmp_path / "study", variants={
+        "no-augment": VariantSpec({"augment.enabled": False}, {"cnn": 0.8, "vit": 0.6})})
+
+
+def test_a_variant_s_runs_read_like_the_base_runs(study):
+    bundle = Bundle(study)
+    assert bundle.variants() == ["no-augment"]
+    (run,) = bundle.runs("vit", "no-augment")
+    assert (run.variant, run.seed, run.label) == ("no-augment", 42, "no-augment: vit seed 42")
+    assert run.path == study / "variants" / "no-augment" / "vit" / "seed-42"
+    assert np.array_equal(run.labels, bundle.runs("vit")[0].labels)
+
+
+@pytest.mark.parametrize("name, match", [
+    ("variants/other/cnn/seed-42/run.json", "belongs to no variant of config.yaml"),
+    ("variants/no-augment/cnn/seed-x/run.json", "variants/no-augment/<model>/seed-<number>/"),
+    ("variants/no-augment/cnn/notes.txt", "is not where a bundle keeps its runs"),
+])
+def test_a_variant_folder_out_of_place_is_a_one_line_refusal(study, name, match):
+    (study / name).parent.mkdir(parents=True, exist_ok=True)
+    (study / name).write_text("{}")
+    write_manifest(study)
+    assert match in one_line_refusal("render", study, "--no-pdf")
+
+
+def test_a_variant_without_a_model_s_runs_is_a_one_line_refusal(study):
+    shutil.rmtree(study / "variants" / "no-augment" / "vit")
+    write_manifest(study)
+    assert "has no runs of model 'vit' in variant 'no-augment'" in one_line_refusal("render", study, "--no-pdf")

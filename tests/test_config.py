@@ -1,4 +1,6 @@
-"""Config: seed defaults, presets, YAML and overrides, and errors that name the key."""
+"""Config: seed defaults, presets, YAML and overrides, variants, and errors that name the key."""
+
+import re
 
 import pytest
 
@@ -52,6 +54,14 @@ def test_override_values_are_parsed_as_yaml():
     ({"train.seeds": [1, 1]}, "train.seeds"),
     ({"train.batch_size": True}, "train.batch_size"),
     ({"train": 3}, "train"),
+    ({"data.train_fraction": 0}, "data.train_fraction"),
+    ({"data.train_fraction": 1.5}, "data.train_fraction"),
+    ({"train.warmup_epochs": 80}, "train.warmup_epochs"),
+    ({"train.label_smoothing": 1.0}, "train.label_smoothing"),
+    ({"augment.policy": "autoaugment"}, "augment.policy"),
+    ({"augment.mixup_alpha": -1}, "augment.mixup_alpha"),
+    ({"augment.policy": "randaugment", "train.pipeline": "seed"}, "train.pipeline"),
+    ({"report.slope_epochs": 2}, "report.slope_epochs"),
 ])
 def test_bad_values_are_refused_naming_the_key(overrides, key):
     with pytest.raises(ConfigError, match=f"'{key}'") as info:
@@ -77,3 +87,62 @@ def test_unknown_preset_and_missing_or_broken_files(tmp_path):
 def test_override_without_equals_is_refused():
     with pytest.raises(ConfigError, match="section.key=value"):
         parse_override("train.epochs")
+
+
+def test_the_seed_recipe_has_no_modern_ingredient():
+    c = Config()
+    assert c.augment.enabled and c.augment.policy == "none"
+    assert (c.augment.mixup_alpha, c.augment.cutmix_alpha) == (0, 0)
+    assert (c.train.label_smoothing, c.train.warmup_epochs) == (0, 0)
+    assert c.data.train_fraction == 1.0 and c.variants == {}
+
+
+def test_a_variant_is_the_base_config_with_its_keys_changed():
+    c = load_config("quick", overrides={"variants.small.data.train_fraction": 0.25,
+                                        "variants.plain": {"augment.enabled": False, "train.lr": 0.002}})
+    assert c.variants == {"small": {"data.train_fraction": 0.25},
+                          "plain": {"augment.enabled": False, "train.lr": 0.002}}  # nested and dotted read alike
+    small = c.variant("small")
+    assert small.data.train_fraction == 0.25 and small.variants == {}
+    assert small.train == c.train and small.data.dataset == "sample"  # everything else is the base config's
+    assert c.variant_changes("plain") == {"augment.enabled": False, "train.lr": 0.002}
+
+
+def test_a_variant_change_is_what_differs_from_the_resolved_base():
+    c = load_config(overrides={"variants.v": {"train.lr": 0.001, "train.epochs": 40}})
+    assert c.variant_changes("v") == {"train.epochs": 40}  # train.lr is the base value already
+
+
+@pytest.mark.parametrize("variants, message", [
+    ({"Bad Name": {"train.lr": 0.1}}, "variant name 'Bad Name'"),
+    ({"v": {"train.seeds": [1]}}, "'variants.v.train.seeds' is the build's"),
+    ({"v": {"data.dataset": "cifar10"}}, "'variants.v.data.dataset' is the build's"),
+    ({"v": {"report.alpha": 0.1}}, "'variants.v.report.alpha' is not a training setting"),
+    ({"v": {"train.lrr": 0.1}}, "variant 'v': unknown config key 'train.lrr'"),
+    ({"v": {"train.epochs": 0}}, "variant 'v': config key 'train.epochs' must be a positive"),
+    ({"v": {"train.lr": 0.001}}, "'variants.v' changes nothing from the base config"),
+    ({"v": {"train.lr": 0.01}, "w": {"train.lr": 0.01}}, "'variants.w' makes the same changes as variant 'v'"),
+    ({"v": {}}, "variant 'v' must map config keys to values"),
+    ({"v": 3}, "variant 'v' must map config keys to values"),
+])
+def test_bad_variants_are_refused_naming_them(variants, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(overrides={"variants": variants})
+
+
+def test_a_variant_can_be_removed_from_a_preset():
+    assert "modern" in load_config("quick-study").variants
+    assert "modern" not in load_config("quick-study", overrides={"variants.modern": None}).variants
+
+
+@pytest.mark.parametrize("preset", ["study", "quick-study"])
+def test_the_study_presets_test_every_claim(preset):
+    c = load_config(preset)
+    changes = [c.variant_changes(name) for name in c.variants]
+    assert {"augment.enabled": False} in changes
+    fractions = sorted(ch["data.train_fraction"] for ch in changes if set(ch) == {"data.train_fraction"})
+    assert len(fractions) >= 3 and fractions[-1] < 1.0  # with the base: at least 4 training-set sizes
+    recipe = [ch for ch in changes if "augment.policy" in ch]
+    assert len(recipe) == 1 and recipe[0]["augment.mixup_alpha"] > 0 and recipe[0]["train.label_smoothing"] > 0
+    assert recipe[0]["train.warmup_epochs"] < c.train.epochs
+    assert c.train.epochs == (15 if preset == "quick-study" else 80)

@@ -1,4 +1,4 @@
-"""CUDA: precision choice, sync-free steps, compilation, a short fit, exact resume with
+"""CUDA: precision choice, sync-free steps (the modern recipe's too), compilation, a short fit, exact resume with
 train.deterministic, and the benchmark. Skipped where no CUDA GPU is visible (scripts/gpu-check runs them)."""
 
 import functools
@@ -10,7 +10,7 @@ from reportgen import training
 from reportgen.data import TensorBatches
 from reportgen.models import create_model
 from tests.conftest import tiny_config, tiny_data
-from tests.test_training import InterruptAtEpoch
+from tests.test_training import InterruptAtEpoch, modern_recipe
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible")]
 
@@ -35,9 +35,10 @@ def test_auto_precision_is_native_on_this_gpu():
     assert training.resolve_precision("auto", "cuda") == expected
 
 
+@pytest.mark.parametrize("recipe", [lambda c: c, modern_recipe], ids=["seed recipe", "modern recipe"])
 @pytest.mark.parametrize("name", ["cnn", "vit"])
-def test_training_and_validation_steps_never_wait_for_the_gpu(name):
-    config = cuda_config(batch_size=16)
+def test_training_and_validation_steps_never_wait_for_the_gpu(name, recipe):
+    config = recipe(cuda_config(batch_size=16))
     precision = training.resolve_precision("auto", "cuda")
     data = tiny_data()
     classes = len(data.classes)
@@ -71,6 +72,15 @@ def test_training_and_validation_steps_never_wait_for_the_gpu(name):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert module._sums["train"][2].item() == 2 * len(train_set)
+
+
+def test_the_modern_recipe_resumes_bit_identically_on_the_gpu(tmp_path):
+    config = modern_recipe(cuda_config(epochs=3, deterministic=True))
+    straight = fit("vit", config, tmp_path / "straight")
+    with pytest.raises(training.TrainingInterrupted):
+        fit("vit", config, tmp_path / "resumed", callbacks=(InterruptAtEpoch(1),))
+    resumed = fit("vit", config, tmp_path / "resumed")
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
 
 
 def test_a_short_fit_on_the_gpu(tmp_path):

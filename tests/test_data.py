@@ -9,12 +9,14 @@ from reportgen.config import AugmentConfig, DataConfig
 from reportgen.data import (
     PILImages,
     TensorBatches,
+    TrainAugmentation,
     augment,
     flip_rotate_shift,
     load_data,
     normalize,
     random_affine_params,
     seed_transforms,
+    training_subset,
 )
 from reportgen.errors import DataError
 
@@ -192,3 +194,65 @@ def test_normalisation_constants_are_made_once_per_device():
         patch.setattr(torch, "tensor", lambda *args, **kwargs: pytest.fail("constants rebuilt from host values"))
         again = normalize(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), list(MEAN), list(STD))
     assert torch.equal(first, again)
+
+
+def _labelled_data(per_class=(40, 20, 10)):
+    from reportgen.data import ImageData
+
+    labels = torch.cat([torch.full((n,), c) for c, n in enumerate(per_class)])
+    images = torch.arange(len(labels)).view(-1, 1, 1, 1).expand(-1, 3, 32, 32).to(torch.uint8)
+    return ImageData(images, labels, images[:5], labels[:5], ["a", "b", "c"], "test", "f" * 64)
+
+
+def test_a_training_fraction_takes_that_share_of_every_class():
+    data = _labelled_data()
+    half = training_subset(data, 0.5, seed=0)
+    assert torch.bincount(half.train_y).tolist() == [20, 10, 5]
+    assert torch.equal(half.test_x, data.test_x) and torch.equal(half.test_y, data.test_y)
+    assert half.fingerprint != data.fingerprint  # runs on the subset are keyed apart
+    kept = half.train_x[:, 0, 0, 0].tolist()  # each image's index, written into its pixels
+    assert kept == sorted(kept) and torch.equal(half.train_y, data.train_y[kept])
+
+
+def test_training_fractions_are_seeded_and_nested():
+    data = _labelled_data()
+    quarter, half = training_subset(data, 0.25, seed=3), training_subset(data, 0.5, seed=3)
+    assert torch.equal(quarter.train_x, training_subset(data, 0.25, seed=3).train_x)
+    assert set(quarter.train_x[:, 0, 0, 0].tolist()) < set(half.train_x[:, 0, 0, 0].tolist())
+    assert not torch.equal(quarter.train_x, training_subset(data, 0.25, seed=4).train_x)
+    assert training_subset(data, 1.0, seed=3) is data
+    assert torch.bincount(training_subset(data, 0.01, seed=0).train_y).tolist() == [1, 1, 1]  # never an empty class
+
+
+def test_augmentation_switched_off_only_normalises():
+    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    y = torch.arange(6) % 3
+    out, target = TrainAugmentation(AugmentConfig(enabled=False, mixup_alpha=1.0), (0.5,) * 3, (0.25,) * 3, 3)(x, y)
+    assert torch.equal(out, normalize(x, (0.5,) * 3, (0.25,) * 3)) and torch.equal(target, y)
+
+
+@pytest.mark.parametrize("policy", ["trivialaugment", "randaugment"])
+def test_augmentation_policies_run_on_the_batch_in_groups(policy):
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    aug = AugmentConfig(hflip_p=0.0, rotation_deg=0.0, translate_frac=0.0, policy=policy, policy_group=8)
+    out, target = TrainAugmentation(aug, (0.0,) * 3, (1 / 255,) * 3, 10)(x, torch.zeros(64, dtype=torch.int64))
+    assert out.shape == x.shape and out.dtype == torch.float32 and target.shape == (64,)
+    changed = [not torch.equal(a, b) for a, b in zip(out.split(8), x.float().split(8))]
+    assert sum(changed) >= 2  # groups draw their own operations: some change their images
+
+
+def test_mixup_and_cutmix_mix_targets_that_sum_to_one():
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    y = torch.arange(16) % 4
+    out, target = TrainAugmentation(AugmentConfig(mixup_alpha=0.8, cutmix_alpha=1.0), (0.5,) * 3, (0.25,) * 3, 4)(x, y)
+    assert out.shape == (16, 3, 32, 32) and target.shape == (16, 4)
+    assert torch.allclose(target.sum(dim=1), torch.ones(16))
+    for i, row in enumerate(target):  # each image mixes its own label with its batch neighbour's
+        assert set(row.nonzero().flatten().tolist()) <= {int(y[i]), int(y[i - 1])}
+
+
+def test_the_seed_pipeline_without_augmentation_trains_on_the_test_transform():
+    train, test = seed_transforms(AugmentConfig(enabled=False), MEAN, STD)
+    assert train is test

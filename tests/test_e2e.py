@@ -106,3 +106,45 @@ def test_predictions_file_has_the_documented_columns(built):
     assert header == "index,label,pred," + ",".join(f"p_{i}" for i in range(10))
     probs = np.loadtxt(root / "runs/cnn/seed-42/predictions.csv", delimiter=",", skiprows=1)[:, 3:]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+# The study on the sample with tiny models: 3 epochs (the modern recipe warms up over 2), and the build-time
+# analyses off (the quick build above covers them), so that every experiment section is exercised in a minute.
+STUDY = ["build", "--preset", "quick-study", "--epochs", "3", *TINY, "--set", "analysis.efficiency=false",
+         "--set", "analysis.robustness=false", "--set", "analysis.explanations=false", "--no-progress"]
+EXPERIMENTS = ("variants", "augmentation", "data-efficiency", "training-length", "recipe")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("student")
+    result = reportgen(*STUDY, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, workdir / "artifacts" / "quick-study", result
+
+
+def test_a_study_trains_every_variant_and_reports_every_experiment(study):
+    workdir, root, result = study
+    assert "[1/12] base config, CNN seed 42: 12 runs left to train" in result.stdout
+    assert "[3/12] variant no-augment, CNN seed 42: 10 runs left to train, about " in result.stdout
+    assert "modern: ViT seed 42: training on cpu" in result.stdout
+    html = (root / "report.html").read_text()
+    for key in EXPERIMENTS:
+        assert f'id="{key}"' in html, key
+    assert (root / "report.pdf").is_file()
+    verified = reportgen("verify", "artifacts/quick-study", cwd=workdir)
+    assert verified.returncode == 0 and "0 failed" in verified.stdout, verified.stdout[-3000:]
+
+
+def test_adding_a_variant_to_a_finished_study_trains_only_it_and_compare_reads_both(study):
+    workdir, root, _ = study
+    grown = reportgen(*STUDY, "--set", "variants.data-75.data.train_fraction=0.75", "--out", "artifacts/grown",
+                      cwd=workdir)
+    assert grown.returncode == 0, grown.stderr[-3000:]
+    trained = [line for line in grown.stdout.splitlines() if "training on" in line]
+    assert trained == ["data-75: CNN seed 42: training on cpu (no stored run matches this config)",
+                       "data-75: ViT seed 42: training on cpu (no stored run matches this config)"]
+    assert grown.stdout.count(": reused (") == 12
+    compared = reportgen("compare", "artifacts/quick-study", "artifacts/grown", "--no-pdf", cwd=workdir)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert (workdir / "artifacts" / "compare" / "compare.html").is_file()

@@ -7,9 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
-from scipy.stats import ttest_ind, ttest_rel
+from scipy.stats import t as student_t
+from scipy.stats import ttest_1samp, ttest_ind, ttest_rel
 
-from reportgen.bundle import Bundle, write_manifest
+from reportgen.bundle import Bundle, RunData, write_manifest
+from reportgen.errors import BundleError
 from reportgen.report.kernel import Stat
 from reportgen.report.stats import (
     McNemar,
@@ -17,10 +19,12 @@ from reportgen.report.stats import (
     TTest,
     accuracy_significance,
     bootstrap_interval,
+    difference_of_differences,
+    final_slope,
     mcnemar_test,
     ttest,
 )
-from tests.bundle_factory import make_bundle
+from tests.bundle_factory import VariantSpec, make_bundle
 
 
 def test_mcnemar_counts_and_p_match_a_hand_computation():
@@ -121,3 +125,121 @@ def test_bootstrap_interval_is_deterministic_and_covers_the_estimate():
     centred = values - values.mean()
     assert not bootstrap_interval(lambda idx: float(centred[idx].mean()), len(values), seed=7, resamples=300) \
         .excludes_zero
+
+
+def _run(seed: int, right: np.ndarray, labels: np.ndarray | None = None) -> RunData:
+    """A run whose predictions are right exactly on the images `right` marks (a wrong one is the next class)."""
+    labels = np.arange(len(right)) % 10 if labels is None else labels
+    preds = np.where(right, labels, (labels + 1) % 10)
+    return RunData("cnn", seed, None, {}, None, {"accuracy": float(np.mean(right))}, labels, preds, None)
+
+
+def _correct(rng: np.random.Generator, n: int, accuracy: float) -> np.ndarray:
+    return rng.random(n) < accuracy
+
+
+def test_difference_of_differences_over_seeds_is_scipys_paired_ttest(tmp_path):
+    root = make_bundle(tmp_path / "b", seeds=(1, 2, 3), variants={
+        "off": VariantSpec({"augment.enabled": False}, {"cnn": 0.80, "vit": 0.55})})
+    bundle = Bundle(root)
+    a1, a2 = bundle.runs("cnn"), bundle.runs("cnn", "off")
+    b1, b2 = bundle.runs("vit"), bundle.runs("vit", "off")
+    test = difference_of_differences("x", a1, a2, b1, b2, 0.05)
+
+    def diffs(first, second):
+        return [100 * (f.metrics["accuracy"] - s.metrics["accuracy"]) for f, s in zip(first, second)]
+
+    assert test.test == "paired t-test over seeds"
+    assert test.p.key == "x.p" and test.difference.key == "x.diff_pts"
+    assert test.p.value == pytest.approx(ttest_rel(diffs(a1, a2), diffs(b1, b2)).pvalue)
+    assert test.difference.value == pytest.approx(np.mean(diffs(a1, a2)) - np.mean(diffs(b1, b2)))
+    assert test.significant  # the ViT loses about 17 points, the CNN about 5
+    assert not difference_of_differences("x", a1, a2, b1, b2, 1e-6).significant  # alpha decides
+
+
+def test_difference_of_differences_with_one_seed_tests_the_images():
+    rng = np.random.default_rng(3)
+    n = 400
+    runs = [[_run(7, _correct(rng, n, acc))] for acc in (0.85, 0.80, 0.72, 0.55)]
+    test = difference_of_differences("x", *runs, alpha=0.05)
+    c = [(side[0].preds == side[0].labels).astype(float) for side in runs]
+    d = (c[0] - c[1]) - (c[2] - c[3])
+    assert test.test == "paired t-test on the same test images"
+    assert test.difference.value == pytest.approx(100 * d.mean())
+    assert test.difference.value == pytest.approx(100 * (runs[0][0].metrics["accuracy"] - runs[1][0].metrics["accuracy"]
+                                                         - runs[2][0].metrics["accuracy"]
+                                                         + runs[3][0].metrics["accuracy"]))
+    assert test.p.value == pytest.approx(ttest_1samp(d, 0.0).pvalue)
+
+
+def test_difference_of_differences_averages_seeds_that_the_sides_do_not_share():
+    rng = np.random.default_rng(4)
+    n = 300
+    a1 = [_run(1, _correct(rng, n, 0.8)), _run(2, _correct(rng, n, 0.8))]
+    others = [[_run(1, _correct(rng, n, acc))] for acc in (0.7, 0.6, 0.6)]  # one common seed: no t-test over seeds
+    test = difference_of_differences("x", a1, *others, alpha=0.05)
+    share = np.mean([r.preds == r.labels for r in a1], axis=0)
+    d = (share - (others[0][0].preds == others[0][0].labels)) - (
+        (others[1][0].preds == others[1][0].labels).astype(float) - (others[2][0].preds == others[2][0].labels))
+    assert test.test == "paired t-test on the same test images"
+    assert test.p.value == pytest.approx(ttest_1samp(d, 0.0).pvalue)
+
+
+def test_no_difference_of_differences_has_p_1_and_is_not_significant():
+    rng = np.random.default_rng(5)
+    first, second = [_run(1, _correct(rng, 200, 0.8))], [_run(1, _correct(rng, 200, 0.6))]
+    same = difference_of_differences("x", first, second, first, second, 0.05)
+    assert (same.difference.value, same.p.value, same.significant) == (0.0, 1.0, False)
+    several = [_run(s, _correct(rng, 200, 0.8)) for s in (1, 2)], [_run(s, _correct(rng, 200, 0.6)) for s in (1, 2)]
+    over_seeds = difference_of_differences("x", *several, *several, alpha=0.05)
+    assert over_seeds.test == "paired t-test over seeds"
+    assert (over_seeds.difference.value, over_seeds.p.value, over_seeds.significant) == (0.0, 1.0, False)
+
+
+def test_difference_of_differences_needs_the_same_test_images():
+    rng = np.random.default_rng(6)
+    right = _correct(rng, 100, 0.7)
+    other_labels = (np.arange(100) + 3) % 10
+    runs = [_run(1, right), _run(1, right), _run(1, right), _run(1, right, labels=other_labels)]
+    with pytest.raises(BundleError, match="different test images"):
+        difference_of_differences("x", *([r] for r in runs), alpha=0.05)
+
+
+def test_final_slope_of_a_line_is_exact():
+    line = 5.0 + 2.0 * np.arange(12, dtype=float)
+    slope = final_slope(line[None, :], 6, 0.95)
+    assert (slope.estimate, slope.low, slope.high) == pytest.approx((2.0, 2.0, 2.0))
+    assert (slope.epochs, slope.seeds, slope.level, slope.direction()) == (6, 1, 0.95, 1)
+    bent = np.concatenate([np.linspace(0, 50, 8), np.full(6, 60.0)])  # rises, then flat over the last 6
+    flat = final_slope(bent[None, :], 6, 0.95)
+    assert flat.estimate == pytest.approx(0.0, abs=1e-12) and flat.direction() == 0
+    assert final_slope(line[None, :], 40, 0.95).epochs == 12  # a window longer than the curve takes all of it
+
+
+def test_final_slope_of_one_noisy_flat_curve_holds_zero():
+    noisy = 60 + np.random.default_rng(0).normal(0, 0.5, 10)
+    slope = final_slope(noisy[None, :], 10, 0.95)
+    x = np.arange(10.0)
+    b, a = np.polyfit(x, noisy, 1)
+    residuals = noisy - (a + b * x)
+    se = np.sqrt(residuals @ residuals / (10 - 2) / np.sum((x - x.mean()) ** 2))
+    half = student_t.ppf(0.975, 10 - 2) * se
+    assert (slope.estimate, slope.low, slope.high) == pytest.approx((b, b - half, b + half))
+    assert slope.low < 0 < slope.high and slope.direction() == 0
+    falling = final_slope((60 - 0.5 * x + np.random.default_rng(0).normal(0, 0.5, 10))[None, :], 10, 0.95)
+    assert falling.high < 0 and falling.direction() == -1
+
+
+def test_final_slope_over_several_seeds_is_a_t_interval_over_their_slopes():
+    rng = np.random.default_rng(1)
+    x = np.arange(15.0)
+    curves = np.stack([50 + b * x + rng.normal(0, 0.3, 15) for b in (0.4, 0.6, 0.5, 0.45)])
+    slope = final_slope(curves, 8, 0.9)
+    slopes = [np.polyfit(np.arange(8.0), row[-8:], 1)[0] for row in curves]
+    half = student_t.ppf(0.95, 3) * np.std(slopes, ddof=1) / 2
+    assert (slope.estimate, slope.low, slope.high) == pytest.approx((np.mean(slopes), np.mean(slopes) - half,
+                                                                     np.mean(slopes) + half))
+    assert (slope.seeds, slope.epochs, slope.direction()) == (4, 8, 1)
+    # Seeds rising and falling alike: no trend, however exact each seed's own line is.
+    mixed = final_slope(np.stack([50 + x, 50 - x, 50 + 0.5 * x]), 10, 0.95)
+    assert mixed.low < 0 < mixed.high and mixed.direction() == 0

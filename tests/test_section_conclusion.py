@@ -1,9 +1,12 @@
-"""Section "Conclusion": the verdict follows the results, their significance and the overfitting rule."""
+"""Section "Conclusion": the verdict follows the results, their significance and the overfitting rule, and
+states each experiment's verdict as its section does."""
 
 from __future__ import annotations
 
+from reportgen.report.experiments import augmentation_off_variants
+from reportgen.report.sections.augmentation import reliance_sentence
 from reportgen.report.sections.conclusion import Conclusion
-from tests.section_helpers import HAIR, SWAPPED, build, contents, sentences
+from tests.section_helpers import HAIR, STUDY, STUDY_VARIANTS, SWAPPED, build, contents, sentences, swapped_models
 
 
 def _verdicts(report):
@@ -41,3 +44,32 @@ def test_one_model_and_the_scale_caveat(tmp_path):
 def test_negative_gaps_mean_neither_overfits(tmp_path):
     verdicts = _verdicts(contents(tmp_path / "b", train_gaps={"cnn": -0.03, "vit": -0.01}))
     assert "By the overfitting rule, neither model overfits." in verdicts
+
+
+def test_a_study_s_conclusion_states_each_experiment_s_verdict_as_its_section_does(tmp_path):
+    report = contents(tmp_path / "study", **STUDY)
+    verdicts = _verdicts(report)
+    experiments = [v for v in verdicts if v.startswith(("Augmentation: ", "Data: ", "Training length: ", "Recipe "))]
+    assert [v.split(":")[0] for v in experiments] == ["Augmentation", "Data", "Training length", "Recipe modern"]
+    variant = augmentation_off_variants(report)[0]
+    assert experiments[0] == "Augmentation: " + reliance_sentence(report, variant).text
+    assert "the ViT relies on augmentation more" in experiments[0]
+    assert experiments[2] == ("Training length: The claim that the curves have yet to reach a plateau holds for the "
+                              "ViT: its validation curves were still improving when training stopped. Whether more "
+                              "epochs raise the final accuracy is what a longer-training variant (train.epochs) tests.")
+    assert "the CNN's lead narrows from 12.83 to 6.50 points, closing 49.35% of the gap" in experiments[3]
+
+
+def test_a_study_s_verdicts_flip_with_its_results(tmp_path):
+    flipped = {name: swapped_models(spec) for name, spec in STUDY_VARIANTS.items()}
+    verdicts = _verdicts(contents(tmp_path / "study", **{**STUDY, **SWAPPED, "variants": flipped,
+                                                          "curves": {"cnn": "rising", "vit": "flat"}}))
+    assert any("the CNN relies on augmentation more" in v for v in verdicts)
+    assert any(v.startswith("Training length: The claim that the curves have yet to reach a plateau holds for the "
+                            "CNN") for v in verdicts)
+
+
+def test_a_plain_build_s_conclusion_has_only_the_training_length_verdict(tmp_path):
+    verdicts = _verdicts(contents(tmp_path / "plain"))
+    assert sum(v.startswith("Training length: ") for v in verdicts) == 1
+    assert not any(v.startswith(("Augmentation: ", "Data: ", "Recipe ")) for v in verdicts)

@@ -1,24 +1,28 @@
-"""Every section of the registry, on one-seed and several-seed bundles, with one model and with two.
+"""Every section of the registry, on one-seed and several-seed bundles, with one model and with two, with and
+without the build-time analyses and the study's config variants.
 
 A section that applies renders (its id is in report.html, under its number); one that does not is
-absent, and the numbering of the others stays consecutive. Parametrised over the registry, so a new
-section is covered the day it is registered.
+absent, and the numbering of the others stays consecutive; a number shown under one key shows one value.
+Parametrised over the registry, so a new section is covered the day it is registered.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 
 import pytest
 
 from reportgen.report import render_report
-from reportgen.report.contents import read_contents
+from reportgen.report.contents import ReportContents, read_contents
+from reportgen.report.kernel import Item
 from reportgen.report.section import FigureDrawer, Group, Section, layout
 from reportgen.report.sections import SECTIONS
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.bundle_factory import make_bundle
-from tests.section_helpers import build, metric_keys
+from tests.section_helpers import STUDY, build, metric_keys
 
 VARIANTS = {
     "two models, one seed": {},
@@ -27,39 +31,73 @@ VARIANTS = {
     "one model, two seeds": {"models": ("cnn",), "seeds": (4, 5)},
     "two models, two seeds, with the build-time analyses": {"seeds": (1, 2), "analyses": AnalysisOptions(ANALYSES)},
     "one model, with the build-time analyses": {"models": ("vit",), "analyses": AnalysisOptions(ANALYSES)},
+    "two models, one seed, with the study's variants": STUDY,
+    "two models, two seeds, with the study's variants": {"seeds": (1, 2), **STUDY},
+    "one model, with the study's variants": {"models": ("vit",), **STUDY},
 }
+STUDY_BUNDLES = [name for name in VARIANTS if "with the study's variants" in name]
 ALL_SECTIONS = [s for top in SECTIONS for s in (top.children if isinstance(top, Group) else (top,))]
+EXPERIMENTS = next(top for top in SECTIONS if top.key == "experiments")
+
+
+@dataclass
+class Rendered:
+    """A bundle of one shape, rendered; its contents read once, and each section built once (on first use)."""
+
+    root: Path
+    html: str
+    report: ReportContents
+    builds: dict[str, list[Item]] = field(default_factory=dict)
+
+    def build(self, section: Section) -> list[Item]:
+        if section.key not in self.builds:
+            self.builds[section.key] = build(section, self.report)
+        return self.builds[section.key]
 
 
 @pytest.fixture(scope="module", params=list(VARIANTS))
-def rendered(request, tmp_path_factory) -> tuple[Path, str]:
+def rendered(request, tmp_path_factory) -> Rendered:
     root = make_bundle(tmp_path_factory.mktemp("sections") / "bundle", **VARIANTS[request.param])
     render_report(root, pdf=False)
-    return root, (root / "report.html").read_text()
+    return Rendered(root, (root / "report.html").read_text(), read_contents(root))
 
 
 @pytest.mark.parametrize("section", ALL_SECTIONS, ids=lambda s: s.key)
 def test_a_section_is_in_the_report_exactly_when_it_applies(rendered, section: Section):
-    root, html = rendered
-    report = read_contents(root)
-    present = f'id="{section.key}"' in html
-    assert present is section.applies(report)
+    present = f'id="{section.key}"' in rendered.html
+    assert present is section.applies(rendered.report)
     if present:
-        assert section.build(report, _drawer(report)) or isinstance(section, Group)
+        assert rendered.build(section)
 
 
 @pytest.mark.parametrize("section", ALL_SECTIONS, ids=lambda s: s.key)
 def test_a_section_builds_only_numbers_that_render(rendered, section: Section):
-    root, html = rendered
-    report = read_contents(root)
-    if section.applies(report):
-        shown = set(re.findall(r'data-metric="([^"]+)"', html))
-        assert metric_keys(build(section, report)) <= shown
+    if section.applies(rendered.report):
+        shown = set(re.findall(r'data-metric="([^"]+)"', rendered.html))
+        assert metric_keys(rendered.build(section)) <= shown
+
+
+def test_every_number_shows_one_value_under_its_key(rendered):
+    """A key that two sections print must print the same text (verify compares each key's text)."""
+    texts: dict[str, set[str]] = {}
+    for key, shown in re.findall(r'data-metric="([^"]+)"[^>]*>([^<]*)<', rendered.html):
+        texts.setdefault(key, set()).add(shown.strip())
+    assert {key: shown for key, shown in texts.items() if len(shown) > 1} == {}
+
+
+@pytest.mark.parametrize("name", STUDY_BUNDLES)
+def test_the_study_variants_bring_every_experiment_section(tmp_path, name):
+    report = read_contents(make_bundle(tmp_path / "bundle", **VARIANTS[name]))
+    assert [s.key for s in EXPERIMENTS.children if s.applies(report)] == [
+        "variants", "augmentation", "data-efficiency", "training-length", "recipe"]
+    assert EXPERIMENTS.applies(report)
+    without = read_contents(make_bundle(tmp_path / "plain", models=report.config.models))
+    assert [s.key for s in EXPERIMENTS.children if s.applies(without)] == ["training-length"]
 
 
 def test_numbering_and_contents_come_from_the_registry(rendered):
-    root, html = rendered
-    laid_out = layout(SECTIONS, read_contents(root), _drawer(read_contents(root)))
+    html = unescape(rendered.html)  # titles are HTML-escaped in the page: "The study's claims tested"
+    laid_out = layout(SECTIONS, rendered.report, _drawer(rendered.report))
     numbered = [s.number for s in laid_out if s.number.isdigit()]
     assert numbered == [str(n) for n in range(1, len(numbered) + 1)]
     assert all(not s.number.isdigit() for s in laid_out[len(numbered):])  # appendices last, by letter
@@ -71,7 +109,7 @@ def test_numbering_and_contents_come_from_the_registry(rendered):
 
 
 def test_figures_and_tables_are_numbered_in_order_and_references_resolve(rendered):
-    _, html = rendered
+    html = rendered.html
     figure_numbers = [int(n) for n in re.findall(r'<span class="label">Figure (\d+)\.</span>', html)]
     table_numbers = [int(n) for n in re.findall(r'<span class="label">Table (\d+)\.</span>', html)]
     assert figure_numbers == list(range(1, len(figure_numbers) + 1))

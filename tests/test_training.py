@@ -45,6 +45,34 @@ def test_history_has_every_epoch_with_the_cosine_learning_rate(data, tmp_path):
     assert all(0 <= h["train_acc"] <= 1 and h["epoch_time_s"] > 0 for h in history)
 
 
+def test_warmup_rises_linearly_then_the_cosine_decays_over_the_remaining_epochs(data, tmp_path):
+    config = tiny_config(epochs=5, lr=0.01, warmup_epochs=2)
+    history = train("cnn", data, config, tmp_path).history
+    cosine = [0.005 * (1 + torch.cos(torch.tensor(torch.pi * e / 3))).item() for e in range(3)]
+    assert [h["lr"] for h in history] == pytest.approx([0.01 / 3, 0.02 / 3, *cosine])
+
+
+def test_the_training_loss_smooths_labels_and_takes_mixed_targets_but_validation_never_smooths(data):
+    config = tiny_config(label_smoothing=0.2)
+    module = training.Classifier(create_model("cnn", config, 4), config, seed=0, num_classes=4)
+    logits = torch.randn(6, 4)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    mixed = 0.7 * F.one_hot(labels, 4).float() + 0.3 * F.one_hot(labels.roll(1), 4).float()
+    assert module._score(logits, mixed, "train", 0.2) == pytest.approx(
+        F.cross_entropy(logits, mixed, label_smoothing=0.2).item())
+    module._sums = {"train": torch.zeros(3, dtype=torch.float64)}
+    module._score(logits, mixed, "train", 0.2)
+    assert module._sums["train"][1] == (logits.argmax(1) == labels).sum()  # accuracy against the larger label
+    batch = (data.test_x[:8], data.test_y[:8])
+    module.eval()  # no dropout: the two evaluations below must see the same network
+    module._sums = {"val": torch.zeros(3, dtype=torch.float64)}
+    module.validation_step(batch, 0)
+    x = normalize(batch[0], config.data.mean, config.data.std)
+    with torch.no_grad():
+        plain = F.cross_entropy(module(x), batch[1]).item()
+    assert module._sums["val"][0].item() / 8 == pytest.approx(plain, rel=1e-5)
+
+
 def test_training_learns_the_tiny_task(data, tmp_path):
     config = tiny_config(epochs=20, lr=0.01)
     history = train("cnn", data, config, tmp_path).history
@@ -72,8 +100,17 @@ class InterruptAtEpoch(pl.Callback):
             raise KeyboardInterrupt
 
 
-def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
-    config = tiny_config(epochs=4)
+def modern_recipe(config):
+    """The modern recipe's ingredients on a tiny config: every random draw they add must resume exactly too."""
+    config.augment.policy, config.augment.policy_group = "trivialaugment", 4
+    config.augment.mixup_alpha, config.augment.cutmix_alpha = 0.8, 1.0
+    config.train.label_smoothing, config.train.warmup_epochs = 0.1, 1
+    return config
+
+
+@pytest.mark.parametrize("recipe", [lambda c: c, modern_recipe], ids=["seed recipe", "modern recipe"])
+def test_interrupted_run_resumes_to_the_same_result(data, tmp_path, recipe):
+    config = recipe(tiny_config(epochs=4))
     straight = train("cnn", data, config, tmp_path / "straight")
     with pytest.raises(training.TrainingInterrupted) as interrupted:
         train("cnn", data, config, tmp_path / "resumed", callbacks=(InterruptAtEpoch(2),))

@@ -14,13 +14,13 @@ import reportgen.evaluate
 import reportgen.report
 from reportgen.bundle import Bundle, RunData, write_json, write_manifest, write_predictions
 from reportgen.cli import main
-from reportgen.config import DataConfig
+from reportgen.config import DataConfig, config_from_dict
 from reportgen.errors import BundleError, DataError
 from reportgen.evaluation import compute_metrics
 from reportgen.report import render_report
 from reportgen.verify import _prediction_checks, deep_data_config, tolerance_for, verify_bundle, verify_deep
 from tests.analysis_factory import ANALYSES, AnalysisOptions
-from tests.bundle_factory import make_bundle
+from tests.bundle_factory import VariantSpec, make_bundle
 from tests.conftest import tiny_config, tiny_data
 from tests.test_evaluate import evaluated_bundle, stand_in_report
 
@@ -298,3 +298,69 @@ def test_an_edited_robustness_number_is_caught(tmp_path):
     write_manifest(root)
     (check,) = [c for c in verify_bundle(root) if not c.ok]
     assert f"{key}: shows 1.23, recomputed" in check.detail
+
+
+@pytest.fixture
+def study(tmp_path):
+    root = make_bundle(tmp_path / "study", variants={
+        "no-augment": VariantSpec({"augment.enabled": False}, {"cnn": 0.8, "vit": 0.6}),
+        "longer": VariantSpec({"train.epochs": 8}, {"cnn": 0.86, "vit": 0.75})})
+    render_report(root, pdf=False)
+    write_manifest(root)
+    return root
+
+
+def test_a_study_bundle_verifies_its_variants_runs_and_their_numbers(study):
+    checks = verify_bundle(study)
+    assert [c.name for c in checks if not c.ok] == []
+    names = [c.name for c in checks]
+    assert "variant longer: test labels identical to the base runs'" in names
+    assert "longer: vit seed 42: history has every epoch" in names  # 8 epochs, the variant's, not the base's 5
+    report = {c.name: c.detail for c in checks}["report.html: numbers equal those recomputed from the predictions "
+                                                 "and probabilities"]
+    assert int(report.split()[0]) > 0
+
+
+def test_a_forged_variant_metric_is_caught(study):
+    path = study / "variants" / "no-augment" / "cnn" / "seed-42" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["accuracy"] += 0.05
+    path.write_text(json.dumps(metrics))
+    write_manifest(study)
+    assert failed(study) == ["no-augment: cnn seed 42: metrics.json recomputed from predictions.csv"]
+
+
+def test_a_variant_accuracy_edited_in_the_report_is_caught(study):
+    html = study / "report.html"
+    text = html.read_text()
+    marker = 'data-metric="variant.no-augment.vit.accuracy.mean" data-unit="percent">'
+    start = text.index(marker) + len(marker)
+    html.write_text(text[:start] + "99.99" + text[text.index("<", start):])
+    write_manifest(study)
+    assert failed(study) == ["report.html: numbers equal those recomputed from the predictions and probabilities"]
+
+
+def test_a_variant_tested_on_other_images_is_caught(study):
+    folder = study / "variants" / "longer" / "cnn" / "seed-42"
+    run = Bundle(study).runs("cnn", "longer")[0]
+    labels = np.roll(run.labels, 1)
+    write_predictions(folder / "predictions.csv", labels, labels, np.eye(10)[labels])
+    write_json(folder / "metrics.json", compute_metrics(labels, labels, Bundle(study).dataset()["classes"]))
+    write_manifest(study)
+    assert "variant longer: test labels identical to the base runs'" in failed(study)
+
+
+def test_deep_verification_of_a_study_trained_on_a_share_of_the_training_images(tmp_path, monkeypatch):
+    import reportgen.build as build_module
+
+    data = tiny_data()
+    monkeypatch.setattr(build_module, "load_data", lambda cfg: data)
+    monkeypatch.setattr(reportgen.report, "render_report", stand_in_report)
+    raw = tiny_config(epochs=1).to_dict()
+    raw["data"]["train_fraction"] = 0.5
+    raw["variants"] = {"plain": {"augment.enabled": False}}
+    build_module.build(config_from_dict(raw), tmp_path / "b", tmp_path / "runs", progress=False, log=lambda m: None)
+    checks = verify_deep(tmp_path / "b", data)  # the whole training set given: its base share is drawn again
+    assert [c.name for c in checks if not c.ok] == []
+    variants = next(c for c in checks if c.name == "deep: the variants' runs")
+    assert "checked from their predictions only" in variants.detail

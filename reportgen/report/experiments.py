@@ -14,8 +14,8 @@ from typing import Any, Callable, Sequence
 
 from reportgen.bundle import RunData
 from reportgen.report.contents import ReportContents, VariantFacts
-from reportgen.report.kernel import plural, variant_key
-from reportgen.report.stats import Significance, accuracy_significance
+from reportgen.report.kernel import Part, plural, variant_key
+from reportgen.report.stats import Significance, accuracy_significance, significance_evidence
 
 AUGMENTATION_SWITCH = frozenset({"augment.enabled"})
 DATA_SIZE_KEYS = frozenset({"data.train_fraction"})
@@ -63,6 +63,11 @@ def versus_base(contents: ReportContents, variant: VariantFacts, model: str) -> 
     """The variant's runs of `model` against the base runs of `model` (variant minus base), by the accuracy rule."""
     return accuracy_significance(variant.runs[model], contents.runs[model], contents.rules.alpha,
                                  key=variant_key(variant.name, f"{model}.vs_base"))
+
+
+def base_evidence(sig: Significance) -> list[Part]:
+    """The tests behind a variant-against-base verdict: its sides are two configs, not two models."""
+    return significance_evidence(sig, side="config")
 
 
 def between_models(runs: dict[str, Sequence[RunData]], alpha: float, key: str) -> Significance:

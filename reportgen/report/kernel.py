@@ -45,7 +45,8 @@ UNIT_FORMATS = {
     "number": "{:g}",  # config values (learning rate, probabilities, normalisation constants)
     "pvalue": PValueFormat(),  # a test's p-value: 4 significant digits, or "< 0.0001"
     "statistic": "{:.2f}",  # a test statistic (t)
-    "slope": "{:+.3f}",  # a change per epoch (points or loss per epoch), always signed
+    "slope": "{:+.3f}",  # a change per epoch of a percentage, in points per epoch, always signed
+    "loss_slope": "{:+.5f}",  # a change of a loss per epoch, always signed (a few thousandths at the end of training)
     "mflops": "{:.1f}",  # millions of floating-point operations (2 per multiply-add)
     "megabytes": "{:.2f}",  # memory in MB of 10^6 bytes
     "milliseconds": "{:.2f}",  # a short time (inference latency)

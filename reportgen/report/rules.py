@@ -161,19 +161,20 @@ def data_efficiency_rule(rules: ReportConfig) -> Sentence:
         "Rule used for data efficiency: each smaller training set is a class-balanced share of the base config's "
         "training images (data.train_fraction of each class, drawn with data.fraction_seed: the same images for every "
         "model and seed, and a smaller share's images are among a larger one's); every run is tested on the whole test "
-        "split. At each size the gap between the models is tested by the accuracy rule. The gap changes with the size "
-        "when the difference between the gaps at the largest and the smallest size is significant at "
-        f"α = {rules.alpha:g}: with two or more seeds, a paired t-test over seeds of the per-seed gaps; with one "
-        "seed, a paired t-test over the test images. The report describes only the measured sizes: it does not "
-        "extrapolate beyond them.")
+        "split. Each model's change from the smallest to the largest size, and at each size the gap between the "
+        "models, are tested by the accuracy rule. The gap changes with the size when the difference between the gaps "
+        f"at the largest and the smallest size is significant at α = {rules.alpha:g}: with two or more seeds, a "
+        "paired t-test over seeds of the per-seed gaps; with one seed, a paired t-test over the test images. The "
+        "report describes only the measured sizes: it does not extrapolate beyond them.")
 
 
 def training_length_rule(rules: ReportConfig, epochs: int) -> Sentence:
     """How the end of training is read: the slopes, their intervals and the verdicts."""
     level = 1 - rules.alpha
     return sentence(
-        f"Rule used for training length: the slopes are least-squares lines through the last {epochs} epochs of the "
-        f"validation accuracy (points per epoch) and loss (report.slope_epochs), each with a {level:.0%} confidence "
+        f"Rule used for training length: the slopes are least-squares lines through the last {epochs} epochs "
+        f"(report.slope_epochs, or every epoch of a shorter run) of the validation accuracy (points per epoch) and "
+        f"loss, each with a {level:.0%} confidence "
         "interval: over the seeds' slopes with two or more seeds, else from the regression's standard error. A model "
         "is still improving when the accuracy interval lies above 0 or the loss interval below 0; getting worse when "
         "the accuracy interval lies below 0 or the loss interval above 0; otherwise no trend is shown and it counts as "
@@ -189,4 +190,5 @@ def recipe_rule(rules: ReportConfig, variant: str, ingredients: str) -> Sentence
         "accuracy rule. The gap is the first model's accuracy minus the second's; the share of the seed recipe's gap "
         "that the recipe closes is (gap before − gap after in the leader's favour) / gap before, and the change of "
         f"the gap is significant at α = {rules.alpha:g} by a paired t-test over seeds of the per-seed gaps (two or "
-        "more seeds) or over the test images (one seed).")
+        "more seeds) or over the test images (one seed). The gap is said to narrow, widen or reverse only when that "
+        "change is significant.")

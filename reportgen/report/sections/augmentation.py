@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, stack_curves
-from reportgen.report.experiments import augmentation_off_variants, versus_base
+from reportgen.report.experiments import augmentation_off_variants, base_evidence, versus_base
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -32,7 +32,7 @@ from reportgen.report.kernel import (
 from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes, plot_band
 from reportgen.report.rules import augmentation_rule
 from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.stats import Significance, difference_of_differences, significance_evidence
+from reportgen.report.stats import Significance, difference_of_differences
 
 
 def drop(variant: VariantFacts, m: ModelFacts, sig: Significance) -> Stat:
@@ -53,20 +53,20 @@ def drop_sentence(m: ModelFacts, off: ModelFacts, change: Stat, sig: Significanc
         moves, size = "stays the same", []
     verdict = "a significant change" if sig.significant else "not a significant change"
     return sentence(f"Without augmentation, {m.the}'s test accuracy {moves}: from ", m.accuracy.parts("%"), " to ",
-                    off.accuracy.parts("%"), size, f"; {verdict} (", significance_evidence(sig), ").")
+                    off.accuracy.parts("%"), size, f"; {verdict} (", base_evidence(sig), ").")
 
 
 def gap_sentence(m: ModelFacts, off: ModelFacts) -> Sentence | None:
-    """How the final train-validation accuracy gap changes without augmentation."""
+    """The final train-validation accuracy gap with and without augmentation, as measured (no test is made of it,
+    so no verb says that it widens or narrows)."""
     if m.training is None or off.training is None:
         return None
     on_gap, off_gap = m.training.acc_gap, off.training.acc_gap
-    if on_gap.mean.text == off_gap.mean.text:
-        return sentence(f"{capital(m.the)}'s final train–validation accuracy gap is the same with and without "
-                        "augmentation: ", on_gap.parts(" points"), " and ", off_gap.parts(" points"), ".")
-    moves = "widens" if off_gap.mean.value > on_gap.mean.value else "narrows"
-    return sentence(f"{capital(m.the)}'s final train–validation accuracy gap {moves} from ", on_gap.parts(" points"),
-                    " with augmentation to ", off_gap.parts(" points"), " without.")
+    if sentence(on_gap.parts()).text == sentence(off_gap.parts()).text:
+        return sentence(f"{capital(m.the)}'s final train–validation accuracy gap is ", on_gap.parts(" points"),
+                        " with and without augmentation.")
+    return sentence(f"Without augmentation, {m.the}'s final train–validation accuracy gap is ",
+                    off_gap.parts(" points"), ", against ", on_gap.parts(" points"), " with it.")
 
 
 def reliance_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
@@ -78,17 +78,31 @@ def reliance_sentence(contents: ReportContents, variant: VariantFacts) -> Senten
                                      contents.rules.alpha)
     evidence = [test.test, ", ", *p_parts(test.p)]
     if test.difference.value == 0:
-        return sentence("Both models lose the same accuracy without augmentation (", evidence, ").")
+        return sentence("Without augmentation both models' test accuracy changes by the same amount (", evidence, ").")
     more, less = (a, b) if test.difference.value > 0 else (b, a)
-    size = [f"{capital(more.the)}'s drop is ", Metric(f"{test.key}.larger_by_pts", abs(test.difference.value),
-                                                       "points"), f" points larger than {less.the}'s"]
+    by = Metric(f"{test.key}.larger_by_pts", abs(test.difference.value), "points")
+    helped = more.accuracy.mean.value > variant.facts[more.key].accuracy.mean.value
+    # Both drops negative when augmentation did not help the model with the larger one: then say it as gains.
+    size = ([f"{capital(more.the)}'s drop is ", by, f" points larger than {less.the}'s"] if helped else
+            [f"Without augmentation {less.the} gains ", by, f" points more than {more.the}"])
     if not test.significant:
         return sentence(size, ", but the difference is not significant (", evidence,
                         "), so neither model is shown to rely on augmentation more.")
-    helped = more.accuracy.mean.value > variant.facts[more.key].accuracy.mean.value
-    verdict = (f"{more.the} relies on augmentation more" if helped else
-               f"augmentation helped neither model here, and it held {less.the} back more")
-    return sentence(size, ", a significant difference (", evidence, f"): {verdict}.")
+    return sentence(size, ", a significant difference (", evidence, f"): {_reliance(contents, variant, more, less)}.")
+
+
+def _reliance(contents: ReportContents, variant: VariantFacts, more: ModelFacts, less: ModelFacts) -> str:
+    """What a significantly larger drop means: reliance only where augmentation significantly helped that model."""
+    def significant_drop(m: ModelFacts, sign: int) -> bool:
+        sig = versus_base(contents, variant, m.key)  # variant minus base: a drop is negative
+        return sig.significant and sig.direction == -sign
+
+    if significant_drop(more, +1):
+        return f"{more.the} relies on augmentation more"
+    if significant_drop(less, -1):
+        return (f"augmentation did not significantly help {more.the}, and it held {less.the} back, which is "
+                "significantly more accurate without it")
+    return f"augmentation did not significantly help {more.the}, so neither model is shown to rely on it more"
 
 
 def augmentation_table(contents: ReportContents, variant: VariantFacts) -> Table:

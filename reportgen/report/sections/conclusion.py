@@ -1,14 +1,20 @@
-"""Section "Conclusion": the closing verdict, computed from the results the other sections state."""
+"""Section "Conclusion": the closing verdict, computed from the results the other sections state, and the verdict of
+each experiment the bundle holds (augmentation, data size, training length, recipe), as its section states it."""
 
 from __future__ import annotations
 
 from reportgen.report.contents import ModelFacts, ReportContents
+from reportgen.report.experiments import augmentation_off_variants, recipe_variants
 from reportgen.report.kernel import Bullets, Item, Sentence, capital, sentence
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.sections.accuracy import accuracy_lead, accuracy_winner, model_significance
+from reportgen.report.sections.augmentation import Augmentation, reliance_sentence
+from reportgen.report.sections.data_efficiency import DataEfficiency, gap_change_sentence, size_points
 from reportgen.report.sections.generalisation import verdict
+from reportgen.report.sections.recipe import gap_sentence
 from reportgen.report.sections.speed import speed_lead
 from reportgen.report.sections.training import SEED_PROTOCOL_EPOCHS, scale_note
+from reportgen.report.sections.training_length import TrainingLength, ends_of_training, plateau_claim
 from reportgen.report.stats import Significance
 
 
@@ -54,6 +60,22 @@ def single_model_verdict(m: ModelFacts) -> Sentence:
                     f" of training; by the overfitting rule, {verdict(m)}.")
 
 
+def experiment_verdicts(contents: ReportContents) -> list[Sentence]:
+    """The experiments' verdicts, as their sections state them: reliance on augmentation, the gap against the
+    training-set size, the plateau claim, and the gap under each recipe."""
+    out = []
+    if contents.comparative and Augmentation().applies(contents):
+        out.append(sentence("Augmentation: ", reliance_sentence(contents, augmentation_off_variants(contents)[0])))
+    if contents.comparative and DataEfficiency().applies(contents):
+        points = size_points(contents)
+        out.append(sentence("Data: ", gap_change_sentence(contents, points[0], points[-1])))
+    if TrainingLength().applies(contents):
+        out.append(sentence("Training length: ", plateau_claim(ends_of_training(contents))))
+    if contents.comparative:
+        out += [sentence(f"Recipe {v.name}: ", gap_sentence(contents, v)) for v in recipe_variants(contents)]
+    return out
+
+
 def conclusion_sentences(contents: ReportContents) -> list[Sentence]:
     """The closing verdict: accuracy (with its significance), training cost and overfitting."""
     if not contents.comparative:
@@ -66,6 +88,7 @@ def conclusion_sentences(contents: ReportContents) -> list[Sentence]:
             out.append(cost_verdict(a, b, accuracy_winner(a, b, sig)))
         if contents.trained:
             out.append(overfitting_verdict(contents.trained))
+    out += experiment_verdicts(contents)
     if scale_note(contents) is not None:
         out.append(sentence("These conclusions describe a reduced-scale run; the seed protocol's "
                             f"{SEED_PROTOCOL_EPOCHS} epochs on the full training set may change them."))

@@ -2,7 +2,8 @@
 
 Applies when the bundle holds at least MIN_SIZES training-set sizes: the base config's and those of variants
 that change only data.train_fraction. Per size and model: the test accuracy over seeds (their spread drawn);
-the gap between two models at each size by the accuracy rule; and whether the gap changes between the smallest
+each model's change from the smallest to the largest size and the gap between two models at each size, by the
+accuracy rule; and whether the gap changes between the smallest
 and the largest size, by the difference of differences (reportgen.report.stats). The prose stays within the
 measured sizes: it never extrapolates.
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from reportgen.bundle import RunData
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.experiments import DATA_SIZE_KEYS, between_models
+from reportgen.report.experiments import DATA_SIZE_KEYS, base_evidence, between_models
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -28,6 +29,7 @@ from reportgen.report.kernel import (
     Table,
     capital,
     compare_key,
+    config_key,
     p_parts,
     sentence,
     stat_cell,
@@ -36,7 +38,7 @@ from reportgen.report.kernel import (
 from reportgen.report.plots import SERIES_COLOURS
 from reportgen.report.rules import data_efficiency_rule
 from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.stats import Significance, difference_of_differences
+from reportgen.report.stats import Significance, accuracy_significance, difference_of_differences
 
 MIN_SIZES = 4  # fewer points cannot show a trend with a training-set size
 
@@ -76,40 +78,45 @@ def gap_test(point: SizePoint, alpha: float) -> Significance:
     return between_models(point.runs, alpha, f"{point.key}compare")
 
 
-def growth_sentence(key: str, smallest: SizePoint, largest: SizePoint) -> Sentence:
-    """How one model's test accuracy changes from the smallest to the largest measured training set."""
-    small, large = smallest.facts[key], largest.facts[key]
-    moves = "rises" if large.accuracy.mean.value > small.accuracy.mean.value else "falls"
-    if large.accuracy.mean.text == small.accuracy.mean.text:
-        moves = "stays"
-    return sentence(f"{capital(small.the)}'s test accuracy {moves} from ", small.accuracy.parts("%"), " with ",
-                    smallest.images, " training images to ", large.accuracy.parts("%"), " with ", largest.images, ".")
+def growth_sentence(m: ModelFacts, smallest: SizePoint, largest: SizePoint, alpha: float) -> Sentence:
+    """How one model's test accuracy changes from the smallest to the largest measured training set, by the
+    accuracy rule (the largest size's runs against the smallest's, on the same test images)."""
+    small, large = smallest.facts[m.key], largest.facts[m.key]
+    sig = accuracy_significance(largest.runs[m.key], smallest.runs[m.key], alpha,
+                                key=m.metric_key("data_efficiency.growth"))
+    evidence = [" (", base_evidence(sig), ")"]
+    if sig.significant:
+        moves = "rises" if sig.direction > 0 else "falls"
+        return sentence(f"{capital(m.the)}'s test accuracy {moves} from ", small.accuracy.parts("%"), " with ",
+                        smallest.images, " training images to ", large.accuracy.parts("%"), " with ", largest.images,
+                        ", a significant change", evidence, ".")
+    return sentence(f"{capital(m.the)}'s test accuracy is ", small.accuracy.parts("%"), " with ", smallest.images,
+                    " training images and ", large.accuracy.parts("%"), " with ", largest.images,
+                    ", not a significant difference", evidence, ".")
 
 
 def gap_change_sentence(contents: ReportContents, smallest: SizePoint, largest: SizePoint) -> Sentence:
-    """Whether the gap between the two models narrows, widens or reverses from the smallest to the largest size,
-    and whether that change is significant; said only within the measured range."""
+    """Whether the gap between the two models narrows, widens or reverses from the smallest to the largest size:
+    said only when the change of the gap is significant, and only within the measured range."""
     a, b = contents.models
     alpha = contents.rules.alpha
     first, last = gap_test(smallest, alpha), gap_test(largest, alpha)
     g1, g2 = first.difference.mean, last.difference.mean
     change = difference_of_differences(compare_key("data_efficiency.gap_change"), largest.runs[a.key],
                                        largest.runs[b.key], smallest.runs[a.key], smallest.runs[b.key], alpha)
-    between = ["between ", smallest.images, " and ", largest.images, " training images"]
-    shape = _gap_shape(a, b, g1, g2)
-    evidence = ["the change of ", change.difference, " points is ",
-                "significant" if change.significant else "not significant", " (", change.test, ", ",
-                *p_parts(change.p), ")"]
-    close = "" if change.significant else (", so these sizes do not show the gap changing with the training-set size")
-    return sentence(f"The gap between {a.the} and {b.the} ({a.name} minus {b.name}) is ", g1, " points at ",
-                    smallest.images, " images and ", g2, " points at ", largest.images, ": ", between, " it ", shape,
-                    "; ", evidence, close, ". Nothing is claimed beyond the measured sizes.")
+    gaps = [f"The gap between {a.the} and {b.the} ({a.name} minus {b.name}) is ", g1, " points with ",
+            smallest.images, " training images and ", g2, " points with ", largest.images]
+    test = [" (", change.test, ", ", *p_parts(change.p), ")"]
+    if change.significant:
+        body = [": it ", _gap_shape(a, b, g1, g2), ", a significant change of ", change.difference, " points", test]
+    else:
+        body = [", a change of ", change.difference, " points that is not significant", test,
+                ", so these sizes do not show the gap changing with the training-set size"]
+    return sentence(gaps, body, ". Nothing is claimed beyond the measured sizes.")
 
 
 def _gap_shape(a: ModelFacts, b: ModelFacts, g1: Metric, g2: Metric) -> str:
-    """"narrows", "widens", "reverses (...)" or "stays the same", by the gap's size and sign."""
-    if g1.text == g2.text:
-        return "stays the same"
+    """"narrows", "widens" or "reverses (...)", by the gap's size and sign (a significant change: g1 != g2)."""
     if g1.value * g2.value < 0:
         leader_first, leader_last = (a, b) if g1.value > 0 else (b, a)
         return f"reverses, from a lead of {leader_first.the} to a lead of {leader_last.the}"
@@ -120,7 +127,7 @@ def size_table(contents: ReportContents, points: list[SizePoint]) -> Table:
     models = contents.models
     rows: list[list[Cell]] = []
     for p in points:
-        row: list[Cell] = [p.images, Metric(f"{p.key}data.train_fraction", p.fraction, "number"), p.label]
+        row: list[Cell] = [p.images, Metric(p.key + config_key("data.train_fraction"), p.fraction, "number"), p.label]
         row += [stat_cell(p.facts[m.key].accuracy, "%") for m in models]
         if contents.comparative:
             sig = gap_test(p, contents.rules.alpha)
@@ -163,7 +170,7 @@ class DataEfficiency(Section):
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         points = size_points(contents)
         smallest, largest = points[0], points[-1]
-        facts = [growth_sentence(m.key, smallest, largest) for m in contents.models]
+        facts = [growth_sentence(m, smallest, largest, contents.rules.alpha) for m in contents.models]
         if contents.comparative:
             facts.append(gap_change_sentence(contents, smallest, largest))
         figure = figures.draw("data-efficiency", lambda: draw_sizes(contents, points),

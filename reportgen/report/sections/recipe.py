@@ -10,7 +10,13 @@ significant (difference of differences, reportgen.report.stats).
 from __future__ import annotations
 
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
-from reportgen.report.experiments import between_models, describe_changes, recipe_variants, versus_base
+from reportgen.report.experiments import (
+    base_evidence,
+    between_models,
+    describe_changes,
+    recipe_variants,
+    versus_base,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -28,23 +34,26 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.rules import recipe_rule
 from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.stats import Significance, difference_of_differences, significance_evidence
+from reportgen.report.stats import Significance, difference_of_differences
 
 
-def change_sentence(m: ModelFacts, new: ModelFacts, sig: Significance) -> Sentence:
+def change_sentence(m: ModelFacts, new: ModelFacts, sig: Significance, recipe: str) -> Sentence:
     """One model's test accuracy under the seed recipe and the new one, and the change's verdict."""
     change = sig.difference.mean
     moves = "rises" if change.value > 0 else "falls" if change.value < 0 else "stays the same"
     verdict = "a significant change" if sig.significant else "not a significant change"
-    return sentence(f"With the recipe, {m.the}'s test accuracy {moves}: from ", m.accuracy.parts("%"), " to ",
-                    new.accuracy.parts("%"), " (", change, f" points); {verdict} (", significance_evidence(sig), ").")
+    return sentence(f"With the {recipe} recipe, {m.the}'s test accuracy {moves}: from ", m.accuracy.parts("%"), " to ",
+                    new.accuracy.parts("%"), " (", change, f" points); {verdict} (", base_evidence(sig), ").")
 
 
 def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
-    """How much of the seed recipe's gap between the models the new recipe closes, by the gap-change test."""
+    """How much of the seed recipe's gap between the models the new recipe closes, by the gap-change test.
+
+    A gap that narrows, widens or reverses is said so only when the change of the gap is significant; otherwise
+    the two gaps are given as measured, with the verdict that the recipe is not shown to change the gap."""
     a, b = contents.models
     alpha = contents.rules.alpha
-    before = between_models(contents.runs, alpha, compare_key("accuracy_test"))
+    before = between_models(contents.runs, alpha, "compare")  # the Accuracy section's test, under its keys
     after = between_models(variant.runs, alpha, variant_key(variant.name, "compare"))
     change = difference_of_differences(variant_key(variant.name, "gap_change"), variant.runs[a.key],
                                        variant.runs[b.key], contents.runs[a.key], contents.runs[b.key], alpha)
@@ -53,26 +62,39 @@ def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
                 *p_parts(change.p), ")"]
     g0, g1 = before.difference.mean.value, after.difference.mean.value
     if not before.significant or g0 == 0:
-        after_words = (f"{(a if g1 > 0 else b).the} leads by " if g1 else "the models are equal, ")
+        if g1 == 0:
+            after_words: list = ["the models are equally accurate"]
+        elif after.significant:
+            after_words = [f"{(a if g1 > 0 else b).the} leads by ",
+                           Metric(variant_key(variant.name, "gap_pts"), abs(g1), "points"), " points, a significant "
+                           "difference"]
+        else:
+            after_words = [f"the gap ({a.name} minus {b.name}) is ", after.difference.mean,
+                           " points, not significant either"]
         return sentence("Under the seed recipe the two models' accuracies do not differ significantly, so there is no "
-                        "gap for the recipe to close; with it, ", after_words,
-                        Metric(variant_key(variant.name, "gap_pts"), abs(g1), "points"),
-                        " points (", after.verdict, "); ", evidence, ".")
+                        f"gap for the recipe to close; with the {variant.name} recipe, ", after_words, "; ", evidence,
+                        ".")
     leader, other = (a, b) if g0 > 0 else (b, a)
+    opening = f"Under the seed recipe {leader.the} leads {other.the} significantly. With the {variant.name} recipe "
     kept = g1 if g0 > 0 else -g1  # the seed leader's lead under the new recipe (negative: the other now leads)
     closed = Metric(variant_key(variant.name, "gap_closed_pct"), 100 * (abs(g0) - kept) / abs(g0), "percent")
+    if not change.significant:
+        return sentence(opening, f"the gap ({a.name} minus {b.name}) is ", after.difference.mean, " points, against ",
+                        before.difference.mean, " under the seed recipe (", closed, "% of it closed, as measured); ",
+                        evidence, ", so the recipe is not shown to close or widen the gap.")
     lead_before = Metric(compare_key("lead_pts"), abs(g0), "points")
     lead_after = Metric(variant_key(variant.name, "lead_pts"), abs(kept), "points")
-    if kept >= 0:
+    if kept > 0:
         moves = "narrows" if kept < abs(g0) else "widens"
         shape = [f"{leader.the}'s lead {moves} from ", lead_before, " to ", lead_after, " points"]
         shape += [", closing ", closed, "% of the gap"] if kept < abs(g0) else []
+    elif kept == 0:
+        shape = ["the gap closes: ", lead_before, " points under the seed recipe, none with it (", closed,
+                 "% of the gap closed)"]
     else:
         shape = ["the gap reverses: ", other.the, " now leads by ", lead_after, " points, having trailed by ",
                  lead_before, " (", closed, "% of the gap closed)"]
-    verdict = [] if change.significant else [", so the recipe is not shown to change the gap"]
-    return sentence(f"Under the seed recipe {leader.the} leads {other.the} significantly. With the {variant.name} "
-                    "recipe ", shape, "; ", evidence, verdict, ".")
+    return sentence(opening, shape, "; ", evidence, ".")
 
 
 def recipe_table(contents: ReportContents, variant: VariantFacts) -> Table:
@@ -86,7 +108,8 @@ def recipe_table(contents: ReportContents, variant: VariantFacts) -> Table:
 
 
 def recipe_items(contents: ReportContents, variant: VariantFacts) -> list[Item]:
-    facts = [change_sentence(m, variant.facts[m.key], versus_base(contents, variant, m.key)) for m in contents.models]
+    facts = [change_sentence(m, variant.facts[m.key], versus_base(contents, variant, m.key), variant.name)
+             for m in contents.models]
     if contents.comparative:
         facts.append(gap_sentence(contents, variant))
     return [Callout("rule", [recipe_rule(contents.rules, variant.name, describe_changes(variant.changes))]),

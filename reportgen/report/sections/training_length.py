@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
-from reportgen.report.experiments import TRAINING_LENGTH_KEYS, versus_base
+from reportgen.report.experiments import TRAINING_LENGTH_KEYS, base_evidence, versus_base
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -26,13 +26,14 @@ from reportgen.report.kernel import (
     Part,
     Sentence,
     Table,
+    capital,
     sentence,
     stat_cell,
 )
 from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes
 from reportgen.report.rules import training_length_rule
 from reportgen.report.section import FigureDrawer, TrainingSection
-from reportgen.report.stats import Slope, final_slope, significance_evidence
+from reportgen.report.stats import Slope, final_slope
 
 MIN_EPOCHS = 3  # a slope with an uncertainty needs three points
 
@@ -59,8 +60,9 @@ class EndOfTraining:
         """(slope, low, high) of "val_acc" or "val_loss" as metrics in points (loss) per epoch."""
         slope = self.accuracy if name == "val_acc" else self.loss
         key = self.model.metric_key(f"end_slope.{name}")
-        return (Metric(key, slope.estimate, "slope"), Metric(f"{key}.low", slope.low, "slope"),
-                Metric(f"{key}.high", slope.high, "slope"))
+        unit = "slope" if name == "val_acc" else "loss_slope"
+        return (Metric(key, slope.estimate, unit), Metric(f"{key}.low", slope.low, unit),
+                Metric(f"{key}.high", slope.high, unit))
 
 
 def end_of_training(m: ModelFacts, epochs: int, level: float) -> EndOfTraining:
@@ -79,12 +81,12 @@ def slope_epochs(contents: ReportContents) -> int:
 def verdict(end: EndOfTraining) -> str:
     """What the intervals support, in words."""
     if end.improving and end.worsening:
-        return "mixed: one curve still improving, the other getting worse"
+        return "mixed (one curve still improving, the other getting worse)"
     if end.improving:
-        return "still improving: it has yet to plateau"
+        return "still improving (it has yet to plateau)"
     if end.worsening:
-        return "getting worse: validation had passed its best"
-    return "no trend shown: it had plateaued"
+        return "getting worse (validation had passed its best)"
+    return "no trend shown (it had plateaued)"
 
 
 def _interval(end: EndOfTraining, name: str, unit: str) -> list[Part]:
@@ -95,7 +97,7 @@ def _interval(end: EndOfTraining, name: str, unit: str) -> list[Part]:
 def end_sentence(end: EndOfTraining) -> Sentence:
     """One model's final slopes and the verdict."""
     m = end.model
-    return sentence(f"Over its last {end.accuracy.epochs} epochs {m.the}'s validation accuracy changed by ",
+    return sentence(f"Over the last {end.accuracy.epochs} epochs, {m.the}'s validation accuracy changed by ",
                     _interval(end, "val_acc", " points"), " and its validation loss by ",
                     _interval(end, "val_loss", ""),
                     f": {verdict(end)}.")
@@ -106,14 +108,14 @@ def length_variant_sentences(contents: ReportContents) -> list[Sentence]:
     out = []
     base_epochs = contents.config.train.epochs
     for variant in contents.variants_changing(TRAINING_LENGTH_KEYS):
+        epochs = variant.changes["train.epochs"]
         for m in contents.models:
             sig = versus_base(contents, variant, m.key)
             other = variant.facts[m.key]
-            verdict_words = "a significant difference" if sig.significant else "not a significant difference"
-            out.append(sentence(f"Trained for {variant.changes['train.epochs']} epochs instead of {base_epochs} "
-                                f"(variant {variant.name}), {m.the} reaches ", other.accuracy.parts("%"), " against ",
-                                m.accuracy.parts("%"), ", ", sig.difference.mean, f" points; {verdict_words} (",
-                                significance_evidence(sig), ")."))
+            out.append(sentence(f"Trained for {epochs} epochs instead of {base_epochs} (variant {variant.name}), "
+                                f"{m.the} reaches ", other.accuracy.parts("%"), " against ", m.accuracy.parts("%"),
+                                ": a change of ", sig.difference.mean, f" points, {sig.verdict} (",
+                                base_evidence(sig), ")."))
     return out
 
 
@@ -147,6 +149,25 @@ def draw_ends(ends: list[EndOfTraining]) -> plt.Figure:
     return fig
 
 
+def ends_of_training(contents: ReportContents) -> list[EndOfTraining]:
+    """Every trained model's final slopes, at the report's confidence level 1 - alpha."""
+    level = 1 - contents.rules.alpha
+    return [end_of_training(m, slope_epochs(contents), level) for m in contents.trained]
+
+
+def plateau_claim(ends: list[EndOfTraining]) -> Sentence:
+    """Whether the seed's "have yet to reach a plateau" holds, and for which models."""
+    still = [end.model for end in ends if end.improving and not end.worsening]
+    if still:
+        names, their = " and ".join(m.the for m in still), "its" if len(still) == 1 else "their"
+        return sentence(f"The claim that the curves have yet to reach a plateau holds for {names}: {their} "
+                        "validation curves were still improving when training stopped. Whether more epochs raise the "
+                        "final accuracy is what a longer-training variant (train.epochs) tests.")
+    if len(ends) == 1:
+        return sentence(f"{capital(ends[0].model.the)}'s curves do not show that they have yet to reach a plateau.")
+    return sentence("No model's curves show that they have yet to reach a plateau.")
+
+
 class TrainingLength(TrainingSection):
     key = "training-length"
     title = "Training length"
@@ -155,22 +176,11 @@ class TrainingLength(TrainingSection):
         return super().applies(contents) and slope_epochs(contents) >= MIN_EPOCHS
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        level = 1 - contents.rules.alpha
-        ends = [end_of_training(m, slope_epochs(contents), level) for m in contents.trained]
-        facts = [end_sentence(end) for end in ends]
-        still = [end.model for end in ends if end.improving and not end.worsening]
-        if still:
-            names = " and ".join(m.the for m in still)
-            facts.append(sentence(f"So the claim that the curves have yet to reach a plateau holds for {names}: its "
-                                  "validation curves were still improving when training stopped. Whether more epochs "
-                                  "raise the final accuracy is what a longer-training variant (train.epochs) tests."))
-        else:
-            facts.append(sentence("So no model's curves show that they have yet to reach a plateau."))
-        facts += length_variant_sentences(contents)
+        ends = ends_of_training(contents)
+        facts = [end_sentence(end) for end in ends] + [plateau_claim(ends)] + length_variant_sentences(contents)
         figure = figures.draw("training-length", lambda: draw_ends(ends),
                               f"Validation accuracy per epoch (mean over seeds) and the least-squares line over the "
                               f"last {ends[0].accuracy.epochs} epochs.", width="70%")
         facts.append(sentence("The fitted lines are drawn in ", FigureRef("training-length"), "."))
         return [Callout("rule", [training_length_rule(contents.rules, ends[0].accuracy.epochs)]),
                 slope_table(ends), Bullets(facts), figure]
-

@@ -37,9 +37,11 @@ class Variants(Section):
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         seeds = contents.models[0].seed_count
         count = Metric("variant.count", len(contents.variants), "count")
-        intro = sentence("Besides the base config, this build trained ", count, " variants of it, each changing only "
-                         "the keys listed below; every variant trained every model at the base config's seeds (",
-                         seeds, " per model) and was tested on the same test images. A difference is significant by "
+        intro = sentence("Besides the base config, this build trained ", count,
+                         " variant" if count.value == 1 else " variants", " of it, each changing only the keys "
+                         "listed below; every variant trained every model at the base config's seeds (", seeds,
+                         " seed" if seeds.value == 1 else " seeds", " per model) and was tested on the same test "
+                         "images. A difference is significant by "
                          "the accuracy rule (Accuracy section): McNemar's exact test per seed, and a t-test over seeds "
                          "with two or more.")
         return [Paragraph([intro]), overview_table(contents)]

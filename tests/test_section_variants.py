@@ -1,0 +1,120 @@
+"""Section "Experiments at a glance": every variant against the base config, model by model, by the accuracy rule;
+and the shared experiments helpers (recognising a variant by what it changes, describing its changes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reportgen.config import TrainConfig
+from reportgen.report.experiments import (
+    augmentation_off_variants,
+    describe_changes,
+    recipe_variants,
+    versus_base,
+)
+from reportgen.report.kernel import Metric, Sentence
+from reportgen.report.sections.variants import Variants
+from tests.bundle_factory import VariantSpec
+from tests.section_helpers import STUDY, build, contents, metric_keys, tables, text
+
+SAME = VariantSpec({"train.weight_decay": 0.1}, {"cnn": 0.85, "vit": 0.72})  # the base accuracies: no change
+
+
+def _cell(cell) -> str:
+    return cell.text if isinstance(cell, (Metric, Sentence)) else cell
+
+
+def test_applies_only_with_variants(tmp_path):
+    assert not Variants().applies(contents(tmp_path / "none"))
+    assert Variants().applies(contents(tmp_path / "one", variants={"wd": SAME}))
+
+
+def test_the_introduction_counts_variants_and_seeds(tmp_path):
+    one = text(build(Variants(), contents(tmp_path / "one", variants={"wd": SAME})))
+    assert one == ("Besides the base config, this build trained 1 variant of it, each changing only the keys listed "
+                   "below; every variant trained every model at the base config's seeds (1 seed per model) and was "
+                   "tested on the same test images. A difference is significant by the accuracy rule (Accuracy "
+                   "section): McNemar's exact test per seed, and a t-test over seeds with two or more.")
+    study = text(build(Variants(), contents(tmp_path / "study", seeds=(1, 2, 3), **STUDY)))
+    assert study.startswith("Besides the base config, this build trained 5 variants of it,")
+    assert "at the base config's seeds (3 seeds per model)" in study
+
+
+def test_one_row_per_variant_against_the_base_config(tmp_path):
+    report = contents(tmp_path / "b", **STUDY)
+    (table,) = tables(build(Variants(), report))
+    assert table.header == ["variant", "changes", "CNN accuracy", "vs base (points)", "CNN verdict", "ViT accuracy",
+                            "vs base (points)", "ViT verdict"]
+    rows = [[_cell(c) for c in row] for row in table.rows]
+    assert rows == [
+        ["base config", "—", "85.50%", "", "", "72.67%", "", ""],
+        ["no-augment", "augment.enabled = off", "79.83%", "-5.67", "significant", "55.83%", "-16.83", "significant"],
+        ["d10", "data.train_fraction = 0.1", "59.83%", "-25.67", "significant", "39.67%", "-33.00", "significant"],
+        ["d25", "data.train_fraction = 0.25", "69.33%", "-16.17", "significant", "49.83%", "-22.83", "significant"],
+        ["d50", "data.train_fraction = 0.5", "79.83%", "-5.67", "significant", "61.33%", "-11.33", "significant"],
+        ["modern", "TrivialAugment, label smoothing 0.1", "87.83%", "2.33", "not significant", "81.33%", "8.67",
+         "significant"],
+    ]
+    # The difference is the variant's accuracy minus the base config's, under the variant's keys.
+    no_augment = table.rows[1]
+    assert no_augment[2].metrics[0].key == "variant.no-augment.cnn.accuracy.mean"
+    assert no_augment[3].key == "variant.no-augment.cnn.vs_base.seed_diff_pts.mean"
+    assert no_augment[3].value == pytest.approx(no_augment[2].metrics[0].value - 85.5)
+
+
+def test_an_unchanged_accuracy_is_not_significant_and_flips_with_the_numbers(tmp_path):
+    better = VariantSpec({"train.weight_decay": 0.1}, {"cnn": 0.92, "vit": 0.80})
+    worse = VariantSpec({"train.weight_decay": 0.1}, {"cnn": 0.78, "vit": 0.64})
+    verdicts = {}
+    for name, spec in (("same", SAME), ("better", better), ("worse", worse)):
+        (table,) = tables(build(Variants(), contents(tmp_path / name, variants={"wd": spec})))
+        row = table.rows[1]
+        verdicts[name] = [(row[3].value > 0, row[4]), (row[6].value > 0, row[7])]
+    assert all(verdict == "not significant" for _, verdict in verdicts["same"])
+    assert verdicts["better"] == [(True, "significant"), (True, "significant")]
+    assert verdicts["worse"] == [(False, "significant"), (False, "significant")]
+
+
+def test_several_seeds_show_the_spread_and_pair_the_seeds(tmp_path):
+    report = contents(tmp_path / "b", seeds=(1, 2, 3), **STUDY)
+    (table,) = tables(build(Variants(), report))
+    cell = table.rows[1][2]
+    assert [m.key for m in cell.metrics] == ["variant.no-augment.cnn.accuracy.mean",
+                                             "variant.no-augment.cnn.accuracy.std"]
+    assert " ± " in cell.text
+    sig = versus_base(report, report.variants["no-augment"], "vit")
+    assert sig.ttest is not None and sig.ttest.paired and [m.seed for m in sig.mcnemar] == [1, 2, 3]
+    assert metric_keys(build(Variants(), report)) == {"variant.count", "cnn.seeds"}
+
+
+def test_one_model_has_its_columns_only(tmp_path):
+    (table,) = tables(build(Variants(), contents(tmp_path / "b", models=("vit",), **STUDY)))
+    assert table.header == ["variant", "changes", "ViT accuracy", "vs base (points)", "ViT verdict"]
+    assert [row[0] for row in table.rows] == ["base config", "no-augment", "d10", "d25", "d50", "modern"]
+
+
+def test_a_variant_is_recognised_by_what_it_changes_not_by_its_name(tmp_path):
+    lr = TrainConfig().lr
+    report = contents(tmp_path / "b", variants={
+        "no-augment": VariantSpec({"augment.enabled": False, "train.lr": 5e-4}, {"cnn": 0.8, "vit": 0.6}),
+        "plain": VariantSpec({"augment.enabled": False, "train.lr": lr}, {"cnn": 0.8, "vit": 0.6}),  # lr: the base's
+        "modern": VariantSpec({"train.lr": 5e-4, "train.label_smoothing": 0.1}, {"cnn": 0.8, "vit": 0.6}),
+        "smooth": VariantSpec({"train.label_smoothing": 0.1}, {"cnn": 0.8, "vit": 0.6}),
+    })
+    assert report.variants["plain"].changes == {"augment.enabled": False}
+    assert [v.name for v in augmentation_off_variants(report)] == ["plain"]
+    assert [v.name for v in recipe_variants(report)] == ["smooth"]
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"train.label_smoothing": 0.1, "augment.policy": "trivialaugment"}, "label smoothing 0.1, TrivialAugment"),
+    ({"augment.policy": "randaugment", "augment.policy_group": 16}, "RandAugment, policy groups of 16 images"),
+    ({"augment.policy": "none"}, "no augmentation policy"),
+    ({"augment.mixup_alpha": 0.8, "augment.cutmix_alpha": 1.0}, "MixUp α = 0.8, CutMix α = 1"),
+    ({"train.warmup_epochs": 1}, "a linear learning-rate warm-up over 1 epoch"),
+    ({"train.warmup_epochs": 5}, "a linear learning-rate warm-up over 5 epochs"),
+    ({"augment.enabled": False, "data.train_fraction": 0.25}, "augment.enabled = off, data.train_fraction = 0.25"),
+    ({"train.epochs": 30, "cnn.channels": [32, 64]}, "train.epochs = 30, cnn.channels = [32, 64]"),
+])
+def test_changes_are_described_in_words(changes, words):
+    assert describe_changes(changes) == words
