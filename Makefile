@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 quick: setup  ## offline demo: train both models on the bundled sample, write artifacts/quick
 	$(VENV)/bin/reportgen build --preset quick $(ARGS)
 
-quick-study: setup  ## offline: the study's experiments on the bundled sample (about 12 min on 2 CPU cores)
+quick-study: setup  ## offline: the study's experiments on the bundled sample (about 11 min on 2 CPU cores)
 	$(VENV)/bin/reportgen build --preset quick-study $(ARGS)
 
 study: setup  ## the seed protocol and its experiments on CIFAR-10 (about 4.9 times a build's training; a GPU)

@@ -88,14 +88,16 @@ def main() -> None:
 
 @main.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML file of config sections (data, augment, cnn, vit, train, report).")
+              help="YAML file of config sections (data, augment, cnn, vit, train, report, analysis, variants).")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default="seed", show_default=True,
-              help="seed: the notebook's protocol (80 epochs, CIFAR-10). quick: the bundled sample, minutes on a CPU.")
+              help="seed: the notebook's protocol (80 epochs, CIFAR-10). quick: the bundled sample, minutes on a CPU. "
+                   "study, quick-study: the same with the experiments' variants (augmentation off, smaller training "
+                   "sets, a modern recipe).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Bundle folder to write.  [default: artifacts/<preset>]")
 @click.option("--data-dir", type=click.Path(path_type=Path),
               help="ImageFolder root with train/ and test/ class folders (32x32 RGB), instead of downloading CIFAR-10.")
-@click.option("--epochs", type=int, help="Training epochs (train.epochs).")
+@click.option("--epochs", type=int, help="Training epochs (train.epochs; variants that set none train as long).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Training device (train.device).")
 @click.option("--seed", type=int, help="One seed (train.seeds: [N]).")
 @click.option("--seeds", help="Several seeds, comma-separated, e.g. 42,43,44: every model trains once per seed.")
@@ -110,13 +112,16 @@ def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overr
 
     Settings apply in order: preset, --config file, then the options and --set overrides. A model
     whose training settings match a stored run is reused, not retrained; an interrupted build
-    resumes from the last completed epoch.
+    resumes from the last completed epoch. Config variants (`variants`: named key overrides) each
+    train every model at every seed, and get the report's experiment sections.
 
     \b
     Examples:
       reportgen build --preset quick
       reportgen build --data-dir data/cifar10-jpeg --epochs 2
       reportgen build --config my.yaml --set vit.depth=8 --seeds 42,43,44
+      reportgen build --preset quick-study
+      reportgen build --preset quick-study --set variants.data-75.data.train_fraction=0.75
     """
     config = load_config(preset, config_file, _collect_overrides(data_dir, epochs, device, seed, seeds, overrides))
     out = out or DEFAULT_ARTIFACTS / preset

@@ -43,9 +43,9 @@ def test_every_run_file_is_read_once(tmp_path, monkeypatch):
     calls: list[str] = []
     original = Bundle._read_run
 
-    def counting(self, model, folder):
+    def counting(self, model, folder, variant=None):
         calls.append(f"{model}/{folder.name}")
-        return original(self, model, folder)
+        return original(self, model, folder, variant)
 
     monkeypatch.setattr(Bundle, "_read_run", counting)
     report = read_contents(make_bundle(tmp_path / "b", seeds=(1, 2)))

@@ -48,10 +48,10 @@ def test_one_row_per_variant_against_the_base_config(tmp_path):
     rows = [[_cell(c) for c in row] for row in table.rows]
     assert rows == [
         ["base config", "—", "85.50%", "", "", "72.67%", "", ""],
-        ["no-augment", "augment.enabled = off", "79.83%", "-5.67", "significant", "55.83%", "-16.83", "significant"],
-        ["d10", "data.train_fraction = 0.1", "59.83%", "-25.67", "significant", "39.67%", "-33.00", "significant"],
-        ["d25", "data.train_fraction = 0.25", "69.33%", "-16.17", "significant", "49.83%", "-22.83", "significant"],
-        ["d50", "data.train_fraction = 0.5", "79.83%", "-5.67", "significant", "61.33%", "-11.33", "significant"],
+        ["no-augment", "no training augmentation", "79.83%", "-5.67", "significant", "55.83%", "-16.83", "significant"],
+        ["d10", "0.1 of the training images", "59.83%", "-25.67", "significant", "39.67%", "-33.00", "significant"],
+        ["d25", "0.25 of the training images", "69.33%", "-16.17", "significant", "49.83%", "-22.83", "significant"],
+        ["d50", "0.5 of the training images", "79.83%", "-5.67", "significant", "61.33%", "-11.33", "significant"],
         ["modern", "TrivialAugment, label smoothing 0.1", "87.83%", "2.33", "not significant", "81.33%", "8.67",
          "significant"],
     ]
@@ -113,8 +113,8 @@ def test_a_variant_is_recognised_by_what_it_changes_not_by_its_name(tmp_path):
     ({"augment.mixup_alpha": 0.8, "augment.cutmix_alpha": 1.0}, "MixUp α = 0.8, CutMix α = 1"),
     ({"train.warmup_epochs": 1}, "a linear learning-rate warm-up over 1 epoch"),
     ({"train.warmup_epochs": 5}, "a linear learning-rate warm-up over 5 epochs"),
-    ({"augment.enabled": False, "data.train_fraction": 0.25}, "augment.enabled = off, data.train_fraction = 0.25"),
-    ({"train.epochs": 30, "cnn.channels": [32, 64]}, "train.epochs = 30, cnn.channels = [32, 64]"),
+    ({"augment.enabled": False, "data.train_fraction": 0.25}, "no training augmentation, 0.25 of the training images"),
+    ({"train.epochs": 30, "cnn.channels": [32, 64]}, "30 epochs, cnn.channels = [32, 64]"),
 ])
 def test_changes_are_described_in_words(changes, words):
     assert describe_changes(changes) == words

@@ -23,15 +23,18 @@ TRAINING_LENGTH_KEYS = frozenset({"train.epochs"})
 RECIPE_KEYS = frozenset({"train.label_smoothing", "train.warmup_epochs", "augment.policy", "augment.policy_group",
                          "augment.mixup_alpha", "augment.cutmix_alpha"})
 
-# How the prose names a recipe ingredient: config key -> its value in words.
+# How the prose names a change of a config key: key -> its value in words (any other key: "key = value").
 POLICY_NAMES = {"trivialaugment": "TrivialAugment", "randaugment": "RandAugment", "none": "no augmentation policy"}
-INGREDIENTS: dict[str, Callable[[Any], str]] = {
+CHANGE_WORDS: dict[str, Callable[[Any], str]] = {
     "train.label_smoothing": lambda v: f"label smoothing {v:g}",
     "train.warmup_epochs": lambda v: f"a linear learning-rate warm-up over {plural(v, 'epoch')}",
     "augment.policy": lambda v: POLICY_NAMES[v],
     "augment.policy_group": lambda v: f"policy groups of {v} images",
     "augment.mixup_alpha": lambda v: f"MixUp α = {v:g}",
     "augment.cutmix_alpha": lambda v: f"CutMix α = {v:g}",
+    "augment.enabled": lambda v: "training augmentation on" if v else "no training augmentation",
+    "data.train_fraction": lambda v: f"{v:.4g} of the training images",
+    "train.epochs": lambda v: plural(v, "epoch"),
 }
 
 
@@ -49,7 +52,7 @@ def recipe_variants(contents: ReportContents) -> list[VariantFacts]:
 
 def describe_changes(changes: dict[str, Any]) -> str:
     """A variant's changes in words, e.g. "label smoothing 0.1, TrivialAugment, data.train_fraction = 0.25"."""
-    return ", ".join(INGREDIENTS[key](value) if key in INGREDIENTS else f"{key} = {_plain(value)}"
+    return ", ".join(CHANGE_WORDS[key](value) if key in CHANGE_WORDS else f"{key} = {_plain(value)}"
                      for key, value in changes.items())
 
 
