@@ -76,6 +76,7 @@ class PlannedRun:
     label: str  # "CNN seed 42", "no-augment: CNN seed 42"
     config: Config  # the base config, or the variant's
     data: ImageData  # its training images (a class-balanced subset under data.train_fraction)
+    precision: str  # its config's train.precision, resolved on the build's device
     variant: str | None = None  # None: the base config
     action: str = ""  # "reuse", "resume" or "train" (from scratch)
     reason: str = ""
@@ -126,20 +127,19 @@ def build(config: Config, out: Path, runs_dir: Path, force: bool = False, progre
     """
     device = resolve_device(config.train.device)
     check_device(device)
-    precision = resolve_precision(config.train.precision, device)
     if not is_primary_process():
-        _follow_rank_zero(config, runs_dir, device, precision)
+        _follow_rank_zero(config, runs_dir, device)
         return []
     log(f"loading data ({config.data.dataset})")
     full = load_data(config.data)
     _check_against_data(config, full)
-    runs = _plan_runs(config, full, runs_dir, device, precision)
+    runs = _plan_runs(config, full, runs_dir, device)
     staged = staging_dir(out)
     try:
         with RunLocks(runs, log) as locks:
             _decide(runs, force, locks, log)
             share_plan(runs, config)
-            outcomes = _assemble(config, device, precision, staged, runs, locks, progress, log)
+            outcomes = _assemble(config, device, staged, runs, locks, progress, log)
         render_and_publish(staged, out, config.report.pdf, log)
     except KeyboardInterrupt as exc:
         shutil.rmtree(staged, ignore_errors=True)
@@ -173,9 +173,10 @@ def _check_against_data(config: Config, data: ImageData) -> None:
                           f"has {n_test} images; choose an index from 0 to {n_test - 1}")
 
 
-def _plan_runs(config: Config, full: ImageData, runs_dir: Path, device: str, precision: str) -> list[PlannedRun]:
+def _plan_runs(config: Config, full: ImageData, runs_dir: Path, device: str) -> list[PlannedRun]:
     """Every (model, seed) of the base config, then of each variant, with its folder in the run store, named by
-    its run key: a variant's run that trains exactly as a base run (or another variant's) shares its folder."""
+    its run key: a variant's run that trains exactly as a base run (or another variant's) shares its folder.
+    The base runs come first."""
     subsets: dict[tuple[float, int], ImageData] = {}
 
     def training_data(c: Config) -> ImageData:
@@ -186,13 +187,13 @@ def _plan_runs(config: Config, full: ImageData, runs_dir: Path, device: str, pre
 
     runs = []
     for variant, c in [(None, config), *((name, config.variant(name)) for name in config.variants)]:
-        data = training_data(c)
+        data, precision = training_data(c), resolve_precision(c.train.precision, device)
         for name in c.models:
             for seed in c.train.seeds:
                 folder = runs_dir / f"{name}-{run_key(c, name, seed, data.fingerprint, device, precision)[:20]}"
                 label = f"{MODEL_REGISTRY[name][0]} seed {seed}"
                 runs.append(PlannedRun(name, seed, folder, label if variant is None else f"{variant}: {label}",
-                                       c, data, variant))
+                                       c, data, precision, variant))
     return runs
 
 
@@ -315,12 +316,12 @@ def _plan_store(is_server: bool):
                                       timeout=timedelta(hours=2))  # rank 0 may load and decode data for long
 
 
-def _follow_rank_zero(config: Config, runs_dir: Path, device: str, precision: str) -> None:
+def _follow_rank_zero(config: Config, runs_dir: Path, device: str) -> None:
     """A DDP process other than rank 0: train what rank 0 trains, as it decided; evaluate and write nothing."""
     plan = receive_plan(config)
     full = load_data(config.data)  # from the cache that rank 0 filled (on a shared or the same file system)
     done: set[Path] = set()
-    for run in _plan_runs(config, full, runs_dir, device, precision):
+    for run in _plan_runs(config, full, runs_dir, device):
         action = plan.get(run.run_dir.name)
         if action is None:
             raise DataError(f"{run.label}: this process's run key differs from rank 0's; every process needs the "
@@ -349,22 +350,22 @@ def _what_was_kept(runs: list[PlannedRun], runs_dir: Path, config: Config, exc: 
 # Rank 0: train, evaluate and assemble the bundle
 # ---------------------------------------------------------------------------------------------
 
-def _assemble(config: Config, device: str, precision: str, staged: Path, runs: list[PlannedRun],
+def _assemble(config: Config, device: str, staged: Path, runs: list[PlannedRun],
               locks: RunLocks, progress: bool, log: Callable[[str], None]) -> list[RunOutcome]:
-    base_data = runs[0].data  # the base config's training images (every build plans its base runs first)
-    write_shared_files(staged, config, base_data, device, precision)
-    architectures = {name: architecture_entry(name, create_model(name, config, len(base_data.classes)))
+    base = runs[0]  # the base config's first run: _plan_runs plans the base runs first
+    write_shared_files(staged, config, base.data, device, base.precision)
+    architectures = {name: architecture_entry(name, create_model(name, config, len(base.data.classes)))
                      for name in config.models}
     outcomes = []
     clock = BuildClock(runs)
     for n, run in enumerate(runs, start=1):
         log(clock.status(n, run))
-        outcome = _train_or_reuse(run, device, precision, progress, log)
+        outcome = _train_or_reuse(run, device, progress, log)
         clock.finished(run, outcome)
         outcomes.append(outcome)
         target = staged / run.bundle_folder
         if run.variant is None:
-            _copy_run(run, target, outcome, device, precision, log)
+            _copy_run(run, target, outcome, device, log)
         else:
             _copy_variant_run(run, target, outcome)
         locks.release(run.run_dir)
@@ -433,8 +434,7 @@ def architecture_entry(name: str, model: torch.nn.Module) -> dict:
             "layers": describe_architecture(model)}
 
 
-def _train_or_reuse(run: PlannedRun, device: str, precision: str, progress: bool,
-                    log: Callable[[str], None]) -> RunOutcome:
+def _train_or_reuse(run: PlannedRun, device: str, progress: bool, log: Callable[[str], None]) -> RunOutcome:
     if run.action == "reuse":
         info = read_json(run.run_dir / "run.json")
         log(f"{run.label}: reused ({run.reason})")
@@ -443,7 +443,7 @@ def _train_or_reuse(run: PlannedRun, device: str, precision: str, progress: bool
     log(f"{run.label}: training on {device} ({run.reason})")
     run.started = True
     result = _fit_run(run, resume=run.action == "resume", progress=progress)
-    info, accuracy = _evaluate_and_store(run, result, device, precision)
+    info, accuracy = _evaluate_and_store(run, result, device)
     return RunOutcome(run.model, run.seed, "trained", run.reason, accuracy, info["train_time_s"], run.variant)
 
 
@@ -472,9 +472,9 @@ def epoch_timings(history: list[dict], first_epochs: list[int]) -> dict:
     return {"steady_epoch_time_s": mean, "warmup_time_s": extra, "warmup_epochs": sorted(first)}
 
 
-def _evaluate_and_store(run: PlannedRun, result, device: str, precision: str) -> tuple[dict, float]:
+def _evaluate_and_store(run: PlannedRun, result, device: str) -> tuple[dict, float]:
     """Predict the test set, write the run's files into the store (run.json last) and drop its checkpoint."""
-    config, data = run.config, run.data
+    config, data, precision = run.config, run.data, run.precision
     model = result.model.to(device)
     probs = predict(model, data.test_x, config.data.mean, config.data.std, config.train.batch_size, precision)
     preds = probs.argmax(axis=1)
@@ -520,8 +520,7 @@ def _copy_variant_run(run: PlannedRun, target: Path, outcome: RunOutcome) -> Non
     _copy_run_files(run, target, outcome, tuple(f for f in RUN_FILES if f != "weights.pt"))
 
 
-def _copy_run(run: PlannedRun, target: Path, outcome: RunOutcome, device: str, precision: str,
-              log: Callable[[str], None]) -> None:
+def _copy_run(run: PlannedRun, target: Path, outcome: RunOutcome, device: str, log: Callable[[str], None]) -> None:
     """Copy a completed base run into the bundle, probe its model for the figures, and add its analyses."""
     config, data, run_dir = run.config, run.data, run.run_dir
     _copy_run_files(run, target, outcome, RUN_FILES)
@@ -531,7 +530,7 @@ def _copy_run(run: PlannedRun, target: Path, outcome: RunOutcome, device: str, p
     model = create_model(outcome.model, config, len(data.classes))
     model.load_state_dict(torch.load(target / "weights.pt", weights_only=True, map_location="cpu"))
     visuals = probe_visuals(model.to(device), data.test_x[config.report.sample_index], config.data.mean,
-                            config.data.std, precision)
+                            config.data.std, run.precision)
     np.savez(target / "visuals.npz", **visuals)
     analyse_run(model, config, data, run_dir, target, log)  # each stored in the run store under its own key
 

@@ -498,6 +498,9 @@ def _check_values(c: Config) -> None:
     modern = c.augment.policy != "none" or c.augment.mixup_alpha > 0 or c.augment.cutmix_alpha > 0
     _require(not modern or c.train.pipeline == "fast", "train.pipeline",
              "must be fast for augment.policy, mixup_alpha and cutmix_alpha (they run batched on the device)")
+    _require(not modern or c.augment.enabled, "augment.enabled",
+             "is false, which switches augment.policy, mixup_alpha and cutmix_alpha off too: set them to none / 0, "
+             "or augmentation on")
     _require(len(c.cnn.channels) > 0, "cnn.channels", "must list at least one stage width")
     _require(all(ch > 0 for ch in c.cnn.channels), "cnn.channels", "must be positive")
     _require(c.cnn.hidden_dim > 0, "cnn.hidden_dim", "must be positive")

@@ -303,8 +303,8 @@ class TrainAugmentation:
         self.aug, self.mean, self.std = aug, mean, std
         policies = {"trivialaugment": v2.TrivialAugmentWide, "randaugment": v2.RandAugment}
         self.policy = policies[aug.policy]() if aug.enabled and aug.policy != "none" else None
-        mixes = ([v2.MixUp(alpha=aug.mixup_alpha, num_classes=num_classes)] if aug.mixup_alpha > 0 else []) + \
-                ([v2.CutMix(alpha=aug.cutmix_alpha, num_classes=num_classes)] if aug.cutmix_alpha > 0 else [])
+        mixes = [mix(alpha=alpha, num_classes=num_classes)
+                 for mix, alpha in ((v2.MixUp, aug.mixup_alpha), (v2.CutMix, aug.cutmix_alpha)) if alpha > 0]
         self.mix = v2.RandomChoice(mixes) if aug.enabled and mixes else None
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -144,6 +144,9 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 2**31 - 1)  # and never shrink the heap
 
 
+AUGMENT_STREAM = 0x5EED_A06D_0000_0000  # XORed into the epoch seed of the augmentation generator (a high bit pattern)
+
+
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     """A distinct, reproducible seed for every (run seed, epoch, process)."""
     return (seed * 1_000_003 + epoch * 1_009 + rank) % (2**63)
@@ -193,11 +196,12 @@ class Classifier(pl.LightningModule):
         self._first_of_fit = True
 
     def on_train_epoch_start(self) -> None:
-        # Dropout draws from the global generator, augmentation from its own; both restart from
-        # (seed, epoch, rank) so that a resumed epoch repeats the uninterrupted one exactly.
+        # Dropout and the recipe's v2 transforms draw from the global generator, the seed's augmentation from
+        # its own; both restart from (seed, epoch, rank) so that a resumed epoch repeats the uninterrupted one
+        # exactly, and from different seeds, so that the two streams are not the same numbers.
         seed = epoch_seed(self.seed, self.current_epoch, self.global_rank)
         torch.manual_seed(seed)
-        self._augment_rng = torch.Generator(device=self.device).manual_seed(seed)
+        self._augment_rng = torch.Generator(device=self.device).manual_seed(seed ^ AUGMENT_STREAM)
         # [sum of per-sample losses, correct predictions, samples] per split, on the device
         dtype = accumulator_dtype(self.device)
         self._sums = {split: torch.zeros(3, device=self.device, dtype=dtype) for split in ("train", "val")}
@@ -205,10 +209,9 @@ class Classifier(pl.LightningModule):
         self._epoch_lr = self.trainer.optimizers[0].param_groups[0]["lr"]
         self._epoch_start = time.perf_counter()
 
-    # On the device, in the step rather than in on_after_batch_transfer, because Lightning transfers the
-    # first batch of an epoch before on_train_epoch_start has seeded the epoch's generators.
-
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        # Augmented on the device here rather than in on_after_batch_transfer: Lightning transfers the first
+        # batch of an epoch before on_train_epoch_start has seeded the epoch's generators.
         x, y = batch
         if self.fast_pipeline:
             x, y = self.train_augmentation(x, y, generator=self._augment_rng)

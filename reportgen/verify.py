@@ -90,6 +90,13 @@ def _check_variant(bundle: Bundle, variant: str, classes: list[str]) -> tuple[li
     same = all(np.array_equal(run.labels, base_labels) for runs in variant_runs.values() for run in runs)
     checks.append(Check(f"variant {variant}: test labels identical to the base runs'", same,
                         "" if same else "the variant's runs were tested on other images"))
+    seeds = {model: [run.seed for run in runs] for model, runs in variant_runs.items()}
+    base_seeds = {model: bundle.seeds(model) for model in variant_runs}
+    checks.append(Check(f"variant {variant}: every model at the base runs' seeds", seeds == base_seeds,
+                        f"variant {seeds}, base {base_seeds}"))
+    named = all(run.info.get("variant") == variant for runs in variant_runs.values() for run in runs)
+    checks.append(Check(f"variant {variant}: run.json names the variant of its folder", named,
+                        "" if named else "a run.json names another variant (or none)"))
     for model, runs in variant_runs.items():
         recomputed = [compute_metrics(run.labels, run.preds, classes) for run in runs]
         for run, metrics in zip(runs, recomputed):

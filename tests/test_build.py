@@ -270,3 +270,11 @@ def test_progress_names_the_variant_and_the_runs_left_with_the_time_left(tmp_pat
     again: list[str] = []
     run_variants(config, tmp_path, log=again.append)
     assert "[4/4] variant plain, ViT seed 42: nothing left to train" in again
+
+
+def test_a_variant_s_precision_is_its_own(tmp_path):
+    config = with_variants(tiny_config(epochs=1), {"bf16": {"train.precision": "bf16-mixed"}})
+    outcomes = run_variants(config, tmp_path)
+    assert outcomes[("bf16", "cnn", 42)].status == "trained"  # not the base run: it trains in another precision
+    assert Bundle(tmp_path / "bundle").runs("cnn", "bf16")[0].info["precision"] == "bf16-mixed"
+    assert Bundle(tmp_path / "bundle").runs("cnn")[0].info["precision"] == "32"

@@ -62,6 +62,7 @@ def test_override_values_are_parsed_as_yaml():
     ({"augment.mixup_alpha": -1}, "augment.mixup_alpha"),
     ({"augment.policy": "randaugment", "train.pipeline": "seed"}, "train.pipeline"),
     ({"report.slope_epochs": 2}, "report.slope_epochs"),
+    ({"augment.enabled": False, "augment.mixup_alpha": 0.8}, "augment.enabled"),
 ])
 def test_bad_values_are_refused_naming_the_key(overrides, key):
     with pytest.raises(ConfigError, match=f"'{key}'") as info:

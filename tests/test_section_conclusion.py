@@ -55,7 +55,8 @@ def test_a_study_s_conclusion_states_each_experiment_s_verdict_as_its_section_do
     assert experiments[0] == "Augmentation: " + reliance_sentence(report, variant).text
     assert "the ViT relies on augmentation more" in experiments[0]
     assert experiments[2] == ("Training length: The claim that the curves have yet to reach a plateau holds for the "
-                              "ViT: its validation curves were still improving when training stopped. Whether more "
+                              "ViT: the ViT's validation accuracy and loss were still improving when training stopped. "
+                              "Whether more "
                               "epochs raise the final accuracy is what a longer-training variant (train.epochs) tests.")
     assert "the CNN's lead narrows from 12.83 to 6.50 points, closing 49.35% of the gap" in experiments[3]
 

@@ -16,3 +16,27 @@ def test_sizes_augmentation_and_samples(tmp_path):
 
 def test_one_model_is_named(tmp_path):
     assert text(build(Data(), contents(tmp_path / "b", models=("vit",)))).startswith("The ViT is trained on")
+
+
+def _rows(items) -> dict[str, str]:
+    return {row[0]: row[1] if isinstance(row[1], str) else row[1].text for row in tables(items)[0].rows}
+
+
+def test_the_augmentation_said_and_tabled_is_the_one_that_ran(tmp_path):
+    seed = build(Data(), contents(tmp_path / "seed"))
+    assert "Training images are augmented (random horizontal flip, rotation and translation); test" in text(seed)
+    assert "augmentation policy" not in _rows(seed) and "training share" not in _rows(seed)
+    off = build(Data(), contents(tmp_path / "off", config_overrides={"augment.enabled": False,
+                                                                     "data.train_fraction": 0.5}))
+    assert "Training images are not augmented (augment.enabled is false); test" in text(off)
+    assert _rows(off)["training augmentation"] == "none (augment.enabled: false)"
+    assert "horizontal flip probability" not in _rows(off)
+    assert _rows(off)["training share"] == "0.5 of each class (data.train_fraction), drawn with seed 0"
+    assert figures(off)[0].caption.startswith("One training image (top)")
+    modern = build(Data(), contents(tmp_path / "modern", config_overrides={"augment.policy": "randaugment",
+                                                                           "augment.cutmix_alpha": 1.0}))
+    assert ("(random horizontal flip, rotation and translation, then RandAugment, and MixUp / CutMix mix pairs of "
+            "images and their labels)") in text(modern)
+    rows = _rows(modern)
+    assert rows["augmentation policy"] == "RandAugment, one operation per group of 32 images"
+    assert rows["CutMix α"] == "1" and "MixUp α" not in rows

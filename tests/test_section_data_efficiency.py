@@ -91,10 +91,12 @@ def test_the_gap_widens(tmp_path):
 def test_the_gap_reverses_and_the_leaders_flip(tmp_path):
     said = facts(build(DataEfficiency(), contents(tmp_path / "a", **sizes(REVERSES))))
     assert ("The gap between the CNN and the ViT (CNN minus ViT) is -9.83 points with 200 training images and 12.83 "
-            "points with 2,000: it reverses, from a lead of the ViT to a lead of the CNN, a significant change of "
+            "points with 2,000: it reverses, from a significant lead of the ViT to a significant lead of the CNN, a "
+            "significant change of "
             "22.67 points (paired t-test on the same test images, p < 0.0001).") in said
     swapped = facts(build(DataEfficiency(), contents(tmp_path / "b", **SWAPPED_BASE, **sizes(REVERSES, swap=True))))
-    assert "it reverses, from a lead of the CNN to a lead of the ViT, a significant change of -" in swapped
+    assert "it reverses, from a significant lead of the CNN to a significant lead of the ViT, a significant change " \
+        "of -" in swapped
 
 
 def test_a_steady_gap_is_not_called_narrowing(tmp_path):
@@ -161,3 +163,11 @@ def test_the_level_is_report_alpha(tmp_path):
     said = facts(items)
     assert "a change of -12.33 points that is not significant (paired t-test on the same test images, p = " \
            "0.0004757)" in said and "narrows" not in said
+
+
+def test_a_change_of_sign_with_an_untested_lead_is_no_reversal(tmp_path):
+    barely = {0.1: {"cnn": 0.55, "vit": 0.565}, 0.25: {"cnn": 0.6, "vit": 0.65}, 0.5: {"cnn": 0.75, "vit": 0.7}}
+    said = facts(build(DataEfficiency(), contents(tmp_path / "a", **sizes(barely))))
+    assert "it changes sign, from the ViT ahead to the CNN ahead (a lead that is not significant at one end at " \
+           "least), a significant change of " in said
+    assert "reverses" not in said

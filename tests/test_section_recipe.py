@@ -69,8 +69,9 @@ def test_the_gap_widens_reverses_or_closes(tmp_path):
     assert ("With the modern recipe the CNN's lead widens from 12.83 to 30.50 points; the change of the gap, 17.67 "
             "points, is significant") in widens and "closing" not in widens
     reverses = facts(build(Recipe(), contents(tmp_path / "r", **modern({"cnn": 0.70, "vit": 0.85}))))
-    assert ("With the modern recipe the gap reverses: the ViT now leads by 14.50 points, having trailed by 12.83 "
-            "(212.99% of the gap closed); the change of the gap, -27.33 points, is significant") in reverses
+    assert ("With the modern recipe the gap reverses: the ViT now leads by 14.50 points, a significant lead, having "
+            "trailed by 12.83 (212.99% of the gap closed); the change of the gap, -27.33 points, is significant") \
+        in reverses
     flipped = facts(build(Recipe(), contents(tmp_path / "f", **SWAPPED_BASE, **modern({"cnn": 0.85, "vit": 0.70}))))
     assert "With the modern recipe the gap reverses: the CNN now leads by " in flipped
     closes = facts(build(Recipe(), contents(tmp_path / "c", **modern({"cnn": 0.88, "vit": 0.88}, seed_jitter=0.0))))
@@ -93,10 +94,10 @@ def test_a_change_of_the_gap_that_is_not_significant_is_not_called_closing(tmp_p
 
 def test_without_a_seed_gap_there_is_nothing_to_close(tmp_path):
     opens = facts(build(Recipe(), contents(tmp_path / "a", **HAIR, **modern({"cnn": 0.88, "vit": 0.70}))))
-    assert ("Under the seed recipe the two models' accuracies do not differ significantly, so there is no gap for the "
-            "recipe to close; with the modern recipe, the CNN leads by 18.50 points, a significant difference; the "
-            "change of the gap, 18.17 points, is significant (paired t-test on the same test images, p < "
-            "0.0001).") in opens
+    assert ("Under the seed recipe the two models' accuracies do not differ significantly, so there is no significant "
+            "gap for the recipe to close; with the modern recipe, the CNN leads by 18.50 points, a significant "
+            "difference; the change of the gap, 18.17 points, is significant (paired t-test on the same test images, "
+            "p < 0.0001).") in opens
     neither = facts(build(Recipe(), contents(tmp_path / "b", **HAIR, **modern({"cnn": 0.80, "vit": 0.80}))))
     assert ("with the modern recipe, the gap (CNN minus ViT) is 0.50 points, not significant either; the change of the "
             "gap, 0.17 points, is not significant (paired t-test on the same test images, p = 0.9596).") in neither

@@ -17,3 +17,17 @@ def test_scale_note_only_for_reduced_runs(tmp_path):
     note = scale_note(contents(tmp_path / "a"))
     assert note is not None and "trained for 5 epochs on 2,000 training images" in note.text
     assert scale_note(contents(tmp_path / "b", epochs=80, train_size=50_000, test_size=100)) is None
+
+
+def test_the_schedule_and_loss_said_are_the_ones_that_ran(tmp_path):
+    def rows(**overrides):
+        items = build(Training(), contents(tmp_path / str(len(overrides)), config_overrides=overrides))
+        return {row[0]: row[1] if isinstance(row[1], str) else row[1].text for row in tables(items)[0].rows}
+
+    seed = rows()
+    assert seed["learning-rate schedule"] == "cosine annealing to 0 over 5 epochs"
+    assert seed["loss"] == "cross-entropy"
+    modern = rows(**{"train.warmup_epochs": 2, "train.label_smoothing": 0.1})
+    assert modern["learning-rate schedule"] == ("linear warm-up over the first 2 epochs, then cosine annealing to 0 "
+                                                "over the rest (5 epochs in all)")
+    assert modern["loss"] == "cross-entropy with label smoothing 0.1 (the validation loss is plain cross-entropy)"

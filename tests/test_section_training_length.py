@@ -38,15 +38,16 @@ def test_still_improving_against_plateaued_and_the_claim_flips(tmp_path):
             "still improving (it has yet to plateau).") in said
     assert ("Over the last 10 epochs, the CNN's validation accuracy changed by +0.002 points per epoch (95% interval "
             "-0.002 to +0.005) and its validation loss by -0.00004 per epoch (95% interval -0.00012 to +0.00004): "
-            "no trend shown (it had plateaued).") in said
-    assert ("The claim that the curves have yet to reach a plateau holds for the ViT: its validation curves were "
-            "still improving when training stopped.") in said
-    assert [row[-1] for row in tables(items)[0].rows] == ["no trend shown (it had plateaued)",
+            "no trend shown (consistent with a plateau).") in said
+    assert ("The claim that the curves have yet to reach a plateau holds for the ViT: the ViT's validation accuracy "
+            "and loss were still improving when training stopped.") in said
+    assert [row[-1] for row in tables(items)[0].rows] == ["no trend shown (consistent with a plateau)",
                                                          "still improving (it has yet to plateau)"]
     (figure,) = figures(items)
     assert figure.key == "training-length" and (tmp_path / "a" / figure.src).is_file()
     swapped = facts(build(TrainingLength(), contents(tmp_path / "b", **RISING_CNN)))
-    assert "holds for the CNN: its validation curves" in swapped and "holds for the ViT" not in swapped
+    assert "holds for the CNN: the CNN's validation accuracy and loss were" in swapped
+    assert "holds for the ViT" not in swapped
     assert "the ViT's validation accuracy changed by +0.002 points per epoch (95% interval -0.002 to +0.005)" in swapped
 
 
@@ -63,7 +64,8 @@ def test_the_slope_of_a_straight_curve_is_exact(tmp_path):
 def test_both_improving_and_neither(tmp_path):
     both = facts(build(TrainingLength(), contents(tmp_path / "a", epochs=30, curves={"cnn": "rising",
                                                                                       "vit": "rising"})))
-    assert "holds for the CNN and the ViT: their validation curves were still improving" in both
+    assert ("holds for the CNN and the ViT: the CNN's validation accuracy and loss and the ViT's validation "
+            "accuracy and loss were still improving") in both
     neither = facts(build(TrainingLength(), contents(tmp_path / "b", epochs=30, curves={"cnn": "falling",
                                                                                          "vit": "flat"})))
     assert ("the CNN's validation accuracy changed by -0.570 points per epoch (95% interval -0.570 to -0.570) and its "
@@ -78,8 +80,8 @@ def test_several_seeds_take_the_interval_over_the_seeds_slopes(tmp_path):
     items = build(TrainingLength(), report)
     said = facts(items)
     assert ("Over the last 10 epochs, the CNN's validation accuracy changed by -0.001 points per epoch (95% interval "
-            "-0.006 to +0.005)") in said and "(it had plateaued)" in said
-    assert "holds for the ViT: its validation curves" in said
+            "-0.006 to +0.005)") in said and "(consistent with a plateau)" in said
+    assert "holds for the ViT: the ViT's validation accuracy and loss were" in said
     shown = _shown(items)
     for model in ("cnn", "vit"):
         slopes = [np.polyfit(np.arange(10), 100 * run.history["val_acc"][-10:], 1)[0] for run in report.runs[model]]
@@ -128,8 +130,8 @@ def _end(accuracy: tuple[float, float], loss: tuple[float, float]) -> EndOfTrain
     ((-0.3, -0.1), (-0.1, 0.1), "getting worse (validation had passed its best)"),
     ((-0.1, 0.1), (0.1, 0.3), "getting worse (validation had passed its best)"),
     ((0.1, 0.3), (0.1, 0.3), "mixed (one curve still improving, the other getting worse)"),
-    ((-0.1, 0.1), (-0.1, 0.1), "no trend shown (it had plateaued)"),
-    ((0.0, 0.2), (-0.2, 0.0), "no trend shown (it had plateaued)"),  # an interval touching 0 shows no trend
+    ((-0.1, 0.1), (-0.1, 0.1), "no trend shown (consistent with a plateau)"),
+    ((0.0, 0.2), (-0.2, 0.0), "no trend shown (consistent with a plateau)"),  # an interval touching 0 shows no trend
 ])
 def test_the_verdict_is_what_the_intervals_support(accuracy, loss, expected):
     assert verdict(_end(accuracy, loss)) == expected

@@ -34,10 +34,14 @@ def test_the_introduction_counts_variants_and_seeds(tmp_path):
     assert one == ("Besides the base config, this build trained 1 variant of it, each changing only the keys listed "
                    "below; every variant trained every model at the base config's seeds (1 seed per model) and was "
                    "tested on the same test images. A difference is significant by the accuracy rule (Accuracy "
-                   "section): McNemar's exact test per seed, and a t-test over seeds with two or more.")
+                   "section): McNemar's exact test per seed, and a t-test over seeds with two or more. Every model ran "
+                   "with one seed: the experiments' tests measure how the test images were sampled, not how much a "
+                   "run varies from seed to seed, so a verdict may change with another seed; --seeds 42,43,44 tests "
+                   "each difference over seeds as well.")
     study = text(build(Variants(), contents(tmp_path / "study", seeds=(1, 2, 3), **STUDY)))
     assert study.startswith("Besides the base config, this build trained 5 variants of it,")
     assert "at the base config's seeds (3 seeds per model)" in study
+    assert "Every model ran with one seed" not in study  # the one-seed caveat goes with one seed only
 
 
 def test_one_row_per_variant_against_the_base_config(tmp_path):

@@ -364,3 +364,12 @@ def test_deep_verification_of_a_study_trained_on_a_share_of_the_training_images(
     assert [c.name for c in checks if not c.ok] == []
     variants = next(c for c in checks if c.name == "deep: the variants' runs")
     assert "checked from their predictions only" in variants.detail
+
+
+def test_a_variant_run_json_naming_another_variant_is_caught(study):
+    path = study / "variants" / "longer" / "vit" / "seed-42" / "run.json"
+    info = json.loads(path.read_text())
+    info["variant"] = "no-augment"
+    path.write_text(json.dumps(info))
+    write_manifest(study)
+    assert failed(study) == ["variant longer: run.json names the variant of its folder"]

@@ -218,7 +218,9 @@ class ReportContents:
         runs = {m: self.bundle.runs(m, name) for m in self.runs}
         scope = variant_key(name, "")
         return VariantFacts(name, self.config.variant_changes(name), self.config.variant(name), runs, {
-            m: model_facts(m, r, self.dataset, int(self.architectures[m]["parameters"]), self.rules, scope)
+            # A variant's own parameter count (run.json): a variant of cnn.* or vit.* changes it.
+            m: model_facts(m, r, self.dataset, int(r[0].info.get("parameters", self.architectures[m]["parameters"])),
+                           self.rules, scope)
             for m, r in runs.items()})
 
     def variants_changing(self, keys: set[str] | frozenset[str]) -> list[VariantFacts]:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from reportgen.bundle import RunData
 from reportgen.report.contents import ReportContents, VariantFacts
-from reportgen.report.kernel import Part, plural, variant_key
+from reportgen.report.kernel import Part, Sentence, plural, sentence, variant_key
 from reportgen.report.stats import Significance, accuracy_significance, significance_evidence
 
 AUGMENTATION_SWITCH = frozenset({"augment.enabled"})
@@ -73,7 +73,22 @@ def base_evidence(sig: Significance) -> list[Part]:
     return significance_evidence(sig, side="config")
 
 
+def change_verdict(sig: Significance) -> str:
+    """"a significant change" or "not a significant change", by the accuracy rule's verdict."""
+    return "a significant change" if sig.significant else "not a significant change"
+
+
 def between_models(runs: dict[str, Sequence[RunData]], alpha: float, key: str) -> Significance:
     """The first model's runs against the second's (first minus second, config order), by the accuracy rule."""
     first, second = runs.values()
     return accuracy_significance(first, second, alpha, key=key)
+
+
+def one_seed_note(contents: ReportContents) -> Sentence | None:
+    """The caveat of experiments run at one seed: their tests see the test images' sampling, not the runs' own
+    variation, so a verdict may not survive another seed. None with several seeds."""
+    if contents.several_seeds:
+        return None
+    return sentence("Every model ran with one seed: the experiments' tests measure how the test images were "
+                    "sampled, not how much a run varies from seed to seed, so a verdict may change with another seed; "
+                    "--seeds 42,43,44 tests each difference over seeds as well.")

@@ -177,9 +177,12 @@ def training_length_rule(rules: ReportConfig, epochs: int) -> Sentence:
         f"loss, each with a {level:.0%} confidence "
         "interval: over the seeds' slopes with two or more seeds, else from the regression's standard error. A model "
         "is still improving when the accuracy interval lies above 0 or the loss interval below 0; getting worse when "
-        "the accuracy interval lies below 0 or the loss interval above 0; otherwise no trend is shown and it counts as "
-        "having plateaued. The cosine schedule brings the learning rate close to 0 in these epochs, so a flat end can "
-        "be the schedule's doing as much as the model's; a variant with more epochs (train.epochs) separates the two.")
+        "the accuracy interval lies below 0 or the loss interval above 0; otherwise no trend is shown, which is "
+        "consistent with a plateau. Either curve suffices, so a model is called improving more often than the level "
+        "alone says; and with one seed the regression treats consecutive epochs as independent, which they are not, "
+        "so its interval is too narrow: several seeds (train.seeds) give the sounder interval. The cosine schedule "
+        "brings the learning rate close to 0 in these epochs, so a flat end can be the schedule's doing as much as "
+        "the model's; a variant with more epochs (train.epochs) separates the two.")
 
 
 def recipe_rule(rules: ReportConfig, variant: str, ingredients: str) -> Sentence:

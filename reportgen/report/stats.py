@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar, Sequence
 
 import numpy as np
-from scipy.stats import binomtest, ttest_1samp, ttest_ind, ttest_rel
+from scipy.stats import binomtest, linregress, ttest_1samp, ttest_ind, ttest_rel
+from scipy.stats import t as student_t
 
 from reportgen.bundle import RunData
 from reportgen.errors import BundleError
@@ -267,9 +268,6 @@ def final_slope(curves: np.ndarray, epochs: int, level: float) -> Slope:
     of each seed's slope and a t interval over the seeds (seeds - 1 degrees of freedom), so that run-to-run
     variation is part of the uncertainty.
     """
-    from scipy.stats import linregress
-    from scipy.stats import t as student_t
-
     tail = curves[:, -epochs:]
     x = np.arange(tail.shape[1], dtype=float)
     fits = [linregress(x, row) for row in tail]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, stack_curves
-from reportgen.report.experiments import augmentation_off_variants, base_evidence, versus_base
+from reportgen.report.experiments import augmentation_off_variants, base_evidence, change_verdict, versus_base
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -51,7 +51,7 @@ def drop_sentence(m: ModelFacts, off: ModelFacts, change: Stat, sig: Significanc
         moves, size = "rises", [", a rise of ", rise.parts(" points")]
     else:
         moves, size = "stays the same", []
-    verdict = "a significant change" if sig.significant else "not a significant change"
+    verdict = change_verdict(sig)
     return sentence(f"Without augmentation, {m.the}'s test accuracy {moves}: from ", m.accuracy.parts("%"), " to ",
                     off.accuracy.parts("%"), size, f"; {verdict} (", base_evidence(sig), ").")
 

@@ -4,7 +4,7 @@ each experiment the bundle holds (augmentation, data size, training length, reci
 from __future__ import annotations
 
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.experiments import augmentation_off_variants, recipe_variants
+from reportgen.report.experiments import augmentation_off_variants, one_seed_note, recipe_variants
 from reportgen.report.kernel import Bullets, Item, Sentence, capital, sentence
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.sections.accuracy import accuracy_lead, accuracy_winner, model_significance
@@ -73,7 +73,8 @@ def experiment_verdicts(contents: ReportContents) -> list[Sentence]:
         out.append(sentence("Training length: ", plateau_claim(ends_of_training(contents))))
     if contents.comparative:
         out += [sentence(f"Recipe {v.name}: ", gap_sentence(contents, v)) for v in recipe_variants(contents)]
-    return out
+    note = one_seed_note(contents)
+    return out + ([note] if note and contents.variants else [])
 
 
 def conclusion_sentences(contents: ReportContents) -> list[Sentence]:

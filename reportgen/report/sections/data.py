@@ -7,33 +7,77 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from reportgen.config import AugmentConfig
 from reportgen.report.contents import ReportContents
-from reportgen.report.kernel import Item, Metric, Paragraph, Table, config_key, key_value_table, listing, sentence
+from reportgen.report.experiments import POLICY_NAMES
+from reportgen.report.kernel import (
+    Cell,
+    Item,
+    Metric,
+    Paragraph,
+    Table,
+    config_key,
+    key_value_table,
+    listing,
+    sentence,
+)
 from reportgen.report.plots import bare, hwc
 from reportgen.report.section import FigureDrawer, Section
 
 
 def dataset_table(contents: ReportContents) -> Table:
     """Sizes, classes, fingerprint, augmentation and normalisation."""
-    dataset, aug, data = contents.dataset, contents.config.augment, contents.config.data
+    dataset, data = contents.dataset, contents.config.data
+    share = ([("training share", sentence(Metric(config_key("data.train_fraction"), data.train_fraction, "number"),
+                                          " of each class (data.train_fraction), drawn with seed ",
+                                          Metric(config_key("data.fraction_seed"), data.fraction_seed, "count")))]
+             if data.train_fraction < 1 else [])
     return key_value_table([
         ("source", str(dataset.get("source", "not recorded"))),
         ("training images", Metric("dataset.train_size", int(dataset["train_size"]), "count")),
+        *share,
         ("test images (also the validation set)", Metric("dataset.test_size", int(dataset["test_size"]), "count")),
         ("classes", sentence(Metric("dataset.num_classes", len(dataset["classes"]), "count"), ": ",
                              ", ".join(dataset["classes"]))),
-        ("horizontal flip probability", Metric(config_key("augment.hflip_p"), aug.hflip_p, "number")),
-        ("random rotation", sentence("±", Metric(config_key("augment.rotation_deg"), aug.rotation_deg, "number"), "°")),
-        ("random translation", sentence("up to ", Metric(config_key("augment.translate_frac"), aug.translate_frac,
-                                                          "number"), " of width and height")),
+        *augmentation_rows(contents.config.augment),
         ("normalisation mean (R, G, B)", sentence(listing(config_key("data.mean"), data.mean))),
         ("normalisation std (R, G, B)", sentence(listing(config_key("data.std"), data.std))),
     ])
 
 
-def draw_samples(samples: dict[str, np.ndarray], class_names: Sequence[str]) -> plt.Figure:
-    """One row of augmented training images and one of test images, titled by class."""
-    rows = (("augmented train", "train_augmented", "train_labels"), ("test", "test", "test_labels"))
+def augmentation_rows(aug: AugmentConfig) -> list[tuple[str, Cell]]:
+    """The training augmentation as run: the seed's transforms, then the recipe's policy and mixes; or none."""
+    if not aug.enabled:
+        return [("training augmentation", "none (augment.enabled: false)")]
+    rows: list[tuple[str, Cell]] = [
+        ("horizontal flip probability", Metric(config_key("augment.hflip_p"), aug.hflip_p, "number")),
+        ("random rotation", sentence("±", Metric(config_key("augment.rotation_deg"), aug.rotation_deg, "number"), "°")),
+        ("random translation", sentence("up to ", Metric(config_key("augment.translate_frac"), aug.translate_frac,
+                                                          "number"), " of width and height")),
+    ]
+    if aug.policy != "none":
+        rows.append(("augmentation policy", sentence(POLICY_NAMES[aug.policy], ", one operation per group of ",
+                                                     Metric(config_key("augment.policy_group"), aug.policy_group,
+                                                            "count"), " images")))
+    for name, label in (("mixup_alpha", "MixUp α"), ("cutmix_alpha", "CutMix α")):
+        if getattr(aug, name) > 0:
+            rows.append((label, Metric(config_key(f"augment.{name}"), getattr(aug, name), "number")))
+    return rows
+
+
+def augmentation_words(aug: AugmentConfig) -> str:
+    """How the training images are augmented, for the section's paragraph."""
+    if not aug.enabled:
+        return "Training images are not augmented (augment.enabled is false)"
+    extra = ([f", then {POLICY_NAMES[aug.policy]}"] if aug.policy != "none" else []) + \
+        ([", and MixUp / CutMix mix pairs of images and their labels"] if aug.mixup_alpha or aug.cutmix_alpha else [])
+    return "Training images are augmented (random horizontal flip, rotation and translation" + "".join(extra) + ")"
+
+
+def draw_samples(samples: dict[str, np.ndarray], class_names: Sequence[str], augmented: bool) -> plt.Figure:
+    """One row of (augmented) training images and one of test images, titled by class."""
+    train = "augmented train" if augmented else "train"
+    rows = ((train, "train_augmented", "train_labels"), ("test", "test", "test_labels"))
     k = len(samples["test"])
     fig, axes = plt.subplots(2, k, figsize=(max(0.72 * k, 3.0), 1.75), squeeze=False)
     for r, (label, images, labels) in enumerate(rows):
@@ -53,16 +97,17 @@ class Data(Section):
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         subject = "The models are" if len(contents.models) > 1 else f"The {contents.models[0].name} is"
+        aug = contents.config.augment
         train = Metric("dataset.train_size", int(contents.dataset["train_size"]), "count")
         test = Metric("dataset.test_size", int(contents.dataset["test_size"]), "count")
         k = Metric("dataset.num_classes", len(contents.class_names), "count")
         text = sentence(
             f"{subject} trained on ", train, " images and evaluated on ", test, " test images of ", k, " classes. "
             "As in the seed notebook, validation uses the test split: there is no separate validation set, so every "
-            "validation curve below is measured on the test images. Training images are augmented (random "
-            "horizontal flip, rotation and translation); test images are only normalised with the channel "
-            "statistics below.")
-        samples = figures.draw("samples", lambda: draw_samples(contents.samples, contents.class_names),
-                               "One augmented training image (top) and one test image (bottom) per class, as the "
-                               "models see them before normalisation.")
+            "validation curve below is measured on the test images. ", augmentation_words(aug), "; test images are "
+            "only normalised with the channel statistics below.")
+        shown = "augmented training image" if aug.enabled else "training image"
+        samples = figures.draw("samples", lambda: draw_samples(contents.samples, contents.class_names, aug.enabled),
+                               f"One {shown} (top) and one test image (bottom) per class, as the models see them "
+                               "before normalisation" + (" (the seed's transforms only)." if aug.enabled else "."))
         return [Paragraph([text]), samples, dataset_table(contents)]

@@ -108,19 +108,25 @@ def gap_change_sentence(contents: ReportContents, smallest: SizePoint, largest: 
             smallest.images, " training images and ", g2, " points with ", largest.images]
     test = [" (", change.test, ", ", *p_parts(change.p), ")"]
     if change.significant:
-        body = [": it ", _gap_shape(a, b, g1, g2), ", a significant change of ", change.difference, " points", test]
+        body = [": it ", _gap_shape(a, b, first, last), ", a significant change of ", change.difference, " points",
+                test]
     else:
         body = [", a change of ", change.difference, " points that is not significant", test,
                 ", so these sizes do not show the gap changing with the training-set size"]
     return sentence(gaps, body, ". Nothing is claimed beyond the measured sizes.")
 
 
-def _gap_shape(a: ModelFacts, b: ModelFacts, g1: Metric, g2: Metric) -> str:
-    """"narrows", "widens" or "reverses (...)", by the gap's size and sign (a significant change: g1 != g2)."""
-    if g1.value * g2.value < 0:
-        leader_first, leader_last = (a, b) if g1.value > 0 else (b, a)
-        return f"reverses, from a lead of {leader_first.the} to a lead of {leader_last.the}"
-    return "narrows" if abs(g2.value) < abs(g1.value) else "widens"
+def _gap_shape(a: ModelFacts, b: ModelFacts, first: Significance, last: Significance) -> str:
+    """"narrows", "widens", or a change of sign, for a significant change of the gap (first model minus second)
+    between the smallest and the largest size: a reversal only where both sizes' gaps are significant."""
+    g1, g2 = first.difference.mean.value, last.difference.mean.value
+    if g1 * g2 < 0:
+        leader_first, leader_last = (a, b) if g1 > 0 else (b, a)
+        if first.significant and last.significant:
+            return f"reverses, from a significant lead of {leader_first.the} to a significant lead of {leader_last.the}"
+        return (f"changes sign, from {leader_first.the} ahead to {leader_last.the} ahead (a lead that is not "
+                "significant at one end at least)")
+    return "narrows" if abs(g2) < abs(g1) else "widens"
 
 
 def size_table(contents: ReportContents, points: list[SizePoint]) -> Table:

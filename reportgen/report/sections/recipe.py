@@ -13,6 +13,7 @@ from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
 from reportgen.report.experiments import (
     base_evidence,
     between_models,
+    change_verdict,
     describe_changes,
     recipe_variants,
     versus_base,
@@ -41,7 +42,7 @@ def change_sentence(m: ModelFacts, new: ModelFacts, sig: Significance, recipe: s
     """One model's test accuracy under the seed recipe and the new one, and the change's verdict."""
     change = sig.difference.mean
     moves = "rises" if change.value > 0 else "falls" if change.value < 0 else "stays the same"
-    verdict = "a significant change" if sig.significant else "not a significant change"
+    verdict = change_verdict(sig)
     return sentence(f"With the {recipe} recipe, {m.the}'s test accuracy {moves}: from ", m.accuracy.parts("%"), " to ",
                     new.accuracy.parts("%"), " (", change, f" points); {verdict} (", base_evidence(sig), ").")
 
@@ -72,8 +73,8 @@ def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
             after_words = [f"the gap ({a.name} minus {b.name}) is ", after.difference.mean,
                            " points, not significant either"]
         return sentence("Under the seed recipe the two models' accuracies do not differ significantly, so there is no "
-                        f"gap for the recipe to close; with the {variant.name} recipe, ", after_words, "; ", evidence,
-                        ".")
+                        f"significant gap for the recipe to close; with the {variant.name} recipe, ", after_words, "; ",
+                        evidence, ".")
     leader, other = (a, b) if g0 > 0 else (b, a)
     opening = f"Under the seed recipe {leader.the} leads {other.the} significantly. With the {variant.name} recipe "
     kept = g1 if g0 > 0 else -g1  # the seed leader's lead under the new recipe (negative: the other now leads)
@@ -91,9 +92,12 @@ def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
     elif kept == 0:
         shape = ["the gap closes: ", lead_before, " points under the seed recipe, none with it (", closed,
                  "% of the gap closed)"]
+    elif after.significant:
+        shape = ["the gap reverses: ", other.the, " now leads by ", lead_after, " points, a significant lead, having "
+                 "trailed by ", lead_before, " (", closed, "% of the gap closed)"]
     else:
-        shape = ["the gap reverses: ", other.the, " now leads by ", lead_after, " points, having trailed by ",
-                 lead_before, " (", closed, "% of the gap closed)"]
+        shape = ["the gap changes sign: ", other.the, " is ahead by ", lead_after, " points, not significantly, "
+                 "having trailed by ", lead_before, " (", closed, "% of the gap closed)"]
     return sentence(opening, shape, "; ", evidence, ".")
 
 

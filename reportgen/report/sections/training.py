@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from reportgen.config import TrainConfig
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import (
@@ -36,6 +38,23 @@ def scale_note(contents: ReportContents) -> Sentence | None:
         "full scale.")
 
 
+def schedule_words(t: TrainConfig, number: Callable[..., Metric]) -> Sentence:
+    """The learning-rate schedule as run: the seed's cosine, after a linear warm-up where there is one."""
+    cosine = ["cosine annealing to 0 over ", number("train.epochs", t.epochs, "count"), " epochs"]
+    if not t.warmup_epochs:
+        return sentence(cosine)
+    return sentence("linear warm-up over the first ", number("train.warmup_epochs", t.warmup_epochs, "count"),
+                    " epochs, then cosine annealing to 0 over the rest (", cosine[1], " epochs in all)")
+
+
+def loss_words(t: TrainConfig, number: Callable[..., Metric]) -> Sentence:
+    """The training loss as run: cross-entropy, with label smoothing where the config asks for it."""
+    if not t.label_smoothing:
+        return sentence("cross-entropy")
+    return sentence("cross-entropy with label smoothing ", number("train.label_smoothing", t.label_smoothing),
+                    " (the validation loss is plain cross-entropy)")
+
+
 def training_table(contents: ReportContents) -> Table:
     """The training hyperparameters, as run."""
     t, env = contents.config.train, contents.environment
@@ -46,11 +65,10 @@ def training_table(contents: ReportContents) -> Table:
     return key_value_table([
         ("optimiser", sentence("AdamW, learning rate ", number("train.lr", t.lr), ", weight decay ",
                                number("train.weight_decay", t.weight_decay))),
-        ("learning-rate schedule", sentence("cosine annealing to 0 over ", number("train.epochs", t.epochs, "count"),
-                                            " epochs")),
+        ("learning-rate schedule", schedule_words(t, number)),
         ("epochs run", contents.epochs),
         ("batch size", number("train.batch_size", t.batch_size, "count")),
-        ("loss", "cross-entropy"),
+        ("loss", loss_words(t, number)),
         ("seeds", sentence(listing(config_key("train.seeds"), t.seeds, "count"))),
         ("data pipeline", f"{t.pipeline} (fast: batched augmentation on the training device; seed: the "
                           "notebook's per-image torchvision transforms)"),

@@ -86,7 +86,7 @@ def verdict(end: EndOfTraining) -> str:
         return "still improving (it has yet to plateau)"
     if end.worsening:
         return "getting worse (validation had passed its best)"
-    return "no trend shown (it had plateaued)"
+    return "no trend shown (consistent with a plateau)"
 
 
 def _interval(end: EndOfTraining, name: str, unit: str) -> list[Part]:
@@ -155,14 +155,24 @@ def ends_of_training(contents: ReportContents) -> list[EndOfTraining]:
     return [end_of_training(m, slope_epochs(contents), level) for m in contents.trained]
 
 
+def improving_curves(end: EndOfTraining) -> str:
+    """Which of a model's validation curves were still improving: "validation accuracy and loss", ..."""
+    if end.accuracy.direction() == 1 and end.loss.direction() == -1:
+        return "validation accuracy and loss"
+    return "validation accuracy" if end.accuracy.direction() == 1 else "validation loss"
+
+
 def plateau_claim(ends: list[EndOfTraining]) -> Sentence:
     """Whether the seed's "have yet to reach a plateau" holds, and for which models."""
-    still = [end.model for end in ends if end.improving and not end.worsening]
+    still = [end for end in ends if end.improving and not end.worsening]
     if still:
-        names, their = " and ".join(m.the for m in still), "its" if len(still) == 1 else "their"
-        return sentence(f"The claim that the curves have yet to reach a plateau holds for {names}: {their} "
-                        "validation curves were still improving when training stopped. Whether more epochs raise the "
-                        "final accuracy is what a longer-training variant (train.epochs) tests.")
+        names = " and ".join(end.model.the for end in still)
+        curves = [improving_curves(end) for end in still]
+        which = " and ".join(f"{end.model.the}'s {c}" for end, c in zip(still, curves))
+        verb = "was" if len(still) == 1 and " and " not in curves[0] else "were"
+        return sentence(f"The claim that the curves have yet to reach a plateau holds for {names}: {which} {verb} "
+                        "still improving when training stopped. Whether more epochs raise the final accuracy is what a "
+                        "longer-training variant (train.epochs) tests.")
     if len(ends) == 1:
         return sentence(f"{capital(ends[0].model.the)}'s curves do not show that they have yet to reach a plateau.")
     return sentence("No model's curves show that they have yet to reach a plateau.")

@@ -4,8 +4,8 @@ accuracy under it against the base config's, with the accuracy rule's verdict (r
 from __future__ import annotations
 
 from reportgen.report.contents import ReportContents
-from reportgen.report.experiments import describe_changes, versus_base
-from reportgen.report.kernel import Cell, Item, Metric, Paragraph, Table, sentence, stat_cell
+from reportgen.report.experiments import describe_changes, one_seed_note, versus_base
+from reportgen.report.kernel import Callout, Cell, Item, Metric, Paragraph, Table, sentence, stat_cell
 from reportgen.report.section import FigureDrawer, Section
 
 
@@ -37,11 +37,11 @@ class Variants(Section):
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         seeds = contents.models[0].seed_count
         count = Metric("variant.count", len(contents.variants), "count")
-        intro = sentence("Besides the base config, this build trained ", count,
-                         " variant" if count.value == 1 else " variants", " of it, each changing only the keys "
-                         "listed below; every variant trained every model at the base config's seeds (", seeds,
-                         " seed" if seeds.value == 1 else " seeds", " per model) and was tested on the same test "
-                         "images. A difference is significant by "
-                         "the accuracy rule (Accuracy section): McNemar's exact test per seed, and a t-test over seeds "
-                         "with two or more.")
-        return [Paragraph([intro]), overview_table(contents)]
+        variants = "variant" if count.value == 1 else "variants"
+        intro = sentence("Besides the base config, this build trained ", count, f" {variants} of it, each changing "
+                         "only the keys listed below; every variant trained every model at the base config's seeds (",
+                         seeds, f" {'seed' if seeds.value == 1 else 'seeds'} per model) and was tested on the same "
+                         "test images. A difference is significant by the accuracy rule (Accuracy section): McNemar's "
+                         "exact test per seed, and a t-test over seeds with two or more.")
+        note = one_seed_note(contents)
+        return [Paragraph([intro]), *([Callout("note", [note])] if note else []), overview_table(contents)]
