@@ -25,7 +25,7 @@ quick: setup  ## offline demo: train both models on the bundled sample, write ar
 quick-study: setup  ## offline: the study's experiments on the bundled sample (about 11 min on 2 CPU cores)
 	$(VENV)/bin/reportgen build --preset quick-study $(ARGS)
 
-study: setup  ## the seed protocol and its experiments on CIFAR-10 (about 4.9 times a build's training; a GPU)
+study: setup  ## the seed protocol and its experiments on CIFAR-10 (about 3.9 times a build's training; a GPU)
 	$(VENV)/bin/reportgen build --preset study $(ARGS)
 
 build: setup  ## the seed study's full protocol (80 epochs on CIFAR-10; a GPU is recommended)

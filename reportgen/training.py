@@ -144,7 +144,9 @@ def keep_freed_memory() -> None:
     libc.mallopt(m_trim_threshold, 2**31 - 1)  # and never shrink the heap
 
 
-AUGMENT_STREAM = 0x5EED_A06D_0000_0000  # XORed into the epoch seed of the augmentation generator (a high bit pattern)
+# XORed into the epoch seed of the augmentation generator. Its low 32 bits matter: torch's CPU generator (a
+# Mersenne Twister) is seeded from the low 32 bits only, so a pattern in the high bits alone would change nothing.
+AUGMENT_STREAM = 0x5EED_A06D_9E37_79B9
 
 
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:

@@ -5,9 +5,10 @@ For reviewers and graders who receive bundles from others. `verify_bundle` check
 version; the manifest's checksums over every file (a swapped figure or an edited CSV fails); every
 metric recomputed from predictions.csv against metrics.json; predictions against their
 probabilities; history against run.json (runs evaluated from weights have no history: those checks
-are skipped, and say so); the test labels across runs; and every per-run number shown in
-report.html against the recomputed value. Nothing in the bundle is executed: no pickle, no weights
-loaded, no torch.
+are skipped, and say so); the test labels across runs; every config variant's runs as the base runs
+(their labels, seeds and run.json); and every per-run number shown in report.html against the
+recomputed value, the experiment sections' numbers (drops, gaps, slopes and their tests) with them.
+Nothing in the bundle is executed: no pickle, no weights loaded, no torch.
 
 The checksums prove integrity, not authorship: someone who rewrites predictions, metrics, report
 and manifest consistently passes `verify_bundle`. `verify_deep` catches that: it loads each run's
@@ -73,6 +74,8 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
         if bundle.config().analysis.calibration:
             expected_metrics.update(_expected_calibration_metrics(model, runs, bundle.config().report.calibration_bins))
     expected_metrics.update(_expected_robustness_metrics(bundle))
+    # Where an experiment shows a number recomputed above from the predictions (a variant's accuracy), that one counts.
+    expected_metrics = {**_expected_experiment_metrics(bundle), **expected_metrics}
     checks += _check_report_numbers(bundle, expected_metrics)
     return checks
 
@@ -220,6 +223,22 @@ def _expected_calibration_metrics(model: str, runs: list[RunData], bins: int) ->
         over_seeds = stat(f"{model}.calibration.{key}", unit, (m[key] for m in measures))
         out += [over_seeds.mean] + ([over_seeds.std] if over_seeds.std is not None else [])
     return {metric.key: metric for metric in out}
+
+
+def _expected_experiment_metrics(bundle: Bundle) -> dict[str, Metric]:
+    """The numbers the experiment sections show (drops, gaps and their tests, slopes, recipe shares), recomputed
+    from the bundle's runs by the sections' own calculations, without drawing a figure; empty when none applies."""
+    from reportgen.report.contents import ReportContents
+    from reportgen.report.kernel import item_metrics
+    from reportgen.report.section import UndrawnFigures
+    from reportgen.report.sections import EXPERIMENTS
+
+    try:
+        contents = ReportContents(bundle)
+        items = EXPERIMENTS.build(contents, UndrawnFigures()) if EXPERIMENTS.applies(contents) else []
+    except BundleError:  # a file is missing or broken, or runs disagree on the test images: other checks say which
+        return {}
+    return {m.key: m for m in item_metrics(items)}
 
 
 def _expected_robustness_metrics(bundle: Bundle) -> dict[str, Metric]:

@@ -73,6 +73,16 @@ def test_the_training_loss_smooths_labels_and_takes_mixed_targets_but_validation
     assert module._sums["val"][0].item() / 8 == pytest.approx(plain, rel=1e-5)
 
 
+@pytest.mark.parametrize("device", ["cpu"])
+def test_augmentation_and_dropout_draw_different_numbers(device):
+    # The epoch seeds the global generator (dropout, the recipe's v2 transforms) and, with AUGMENT_STREAM, the
+    # augmentation generator: the two must not produce the same stream.
+    seed = training.epoch_seed(42, 3, 0)
+    augment_rng = torch.Generator(device).manual_seed(seed ^ training.AUGMENT_STREAM)
+    global_rng = torch.Generator(device).manual_seed(seed)
+    assert not torch.equal(torch.rand(8, generator=augment_rng), torch.rand(8, generator=global_rng))
+
+
 def test_training_learns_the_tiny_task(data, tmp_path):
     config = tiny_config(epochs=20, lr=0.01)
     history = train("cnn", data, config, tmp_path).history

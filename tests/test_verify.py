@@ -373,3 +373,15 @@ def test_a_variant_run_json_naming_another_variant_is_caught(study):
     path.write_text(json.dumps(info))
     write_manifest(study)
     assert failed(study) == ["variant longer: run.json names the variant of its folder"]
+
+
+@pytest.mark.parametrize("key", ["variant.no-augment.drop_difference.p", "vit.end_slope.val_acc",
+                                 "variant.no-augment.cnn.drop_pts.mean"])
+def test_an_experiment_number_edited_in_the_report_is_caught(study, key):
+    html = study / "report.html"
+    text = html.read_text()
+    marker = f'data-metric="{key}"'
+    start = text.index(">", text.index(marker)) + 1
+    html.write_text(text[:start] + "12.34" + text[text.index("<", start):])
+    write_manifest(study)
+    assert failed(study) == ["report.html: numbers equal those recomputed from the predictions and probabilities"]

@@ -245,6 +245,24 @@ class Subsection:
 Item = Union[Paragraph, Bullets, Callout, Table, Figure, Subsection]
 
 
+def item_metrics(items: Iterable["Item"]) -> list[Metric]:
+    """Every metric that `items` show: in sentences, table cells and figure captions, descending into subsections."""
+    def of_cell(cell) -> list[Metric]:
+        return [cell] if isinstance(cell, Metric) else cell.metrics if isinstance(cell, Sentence) else []
+
+    out: list[Metric] = []
+    for item in items:
+        if isinstance(item, (Paragraph, Bullets, Callout)):
+            out += [m for s in item.sentences for m in s.metrics]
+        elif isinstance(item, Table):
+            out += [m for row in item.rows + item.footer for cell in row for m in of_cell(cell)]
+        elif isinstance(item, Figure):
+            out += of_cell(item.caption)
+        elif isinstance(item, Subsection):
+            out += item_metrics(item.items)
+    return out
+
+
 def key_value_table(pairs: Sequence[tuple[str, Cell]], caption: str = "") -> Table:
     """A two-column table of labels and values, without header."""
     return Table([], [[label, value] for label, value in pairs], caption=caption, kind="kv")

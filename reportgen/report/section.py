@@ -47,6 +47,16 @@ class FigureDrawer:
                 path.unlink()
 
 
+class UndrawnFigures(FigureDrawer):
+    """A FigureDrawer that draws and writes nothing: for recomputing a section's numbers (reportgen verify)."""
+
+    def __init__(self):
+        self.drawn = set()
+
+    def draw(self, key: str, draw: Callable[[], plt.Figure], caption: Cell, width: str = "100%") -> Figure:
+        return Figure(key, "", caption, width)
+
+
 class Section:
     """One analysis of the report. Subclasses set `key` and `title` and implement `build`."""
 

@@ -33,6 +33,10 @@ from reportgen.report.sections.training_length import TrainingLength
 from reportgen.report.sections.variants import Variants
 from reportgen.report.sections.weights import EvaluatedWeights
 
+# The chapter of the study's experiments: verify recomputes its numbers (reportgen.verify).
+EXPERIMENTS = Group("experiments", "The study's claims tested", [Variants(), Augmentation(), DataEfficiency(),
+                                                                  TrainingLength(), Recipe()])
+
 SECTIONS: tuple[Section, ...] = (
     Introduction(),
     Setup(),
@@ -44,8 +48,7 @@ SECTIONS: tuple[Section, ...] = (
     Group("analysis", "Analysis of performance", [Accuracy(), Speed(), Efficiency(), Generalisation(), Errors(),
                                                   Calibration(), Robustness()]),
     Group("learning", "Learning behaviour", [Curves(), FeatureMaps(), Attention(), Explanations()]),
-    Group("experiments", "The study's claims tested", [Variants(), Augmentation(), DataEfficiency(), TrainingLength(),
-                                                        Recipe()]),
+    EXPERIMENTS,
     Conclusion(),
     PerSeed(),
 )
