@@ -17,7 +17,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import yaml
 
@@ -243,7 +243,7 @@ class Config:
     def variant_changes(self, name: str) -> dict[str, Any]:
         """The dotted keys whose values variant `name` changes, with its values: the difference of the two
         resolved configs, so a variant that sets a key to its base value does not count as changing it."""
-        base, changed = _flatten(self.to_dict()), _flatten(self.variant(name).to_dict())
+        base, changed = flatten(self.to_dict()), flatten(self.variant(name).to_dict())
         return {key: value for key, value in changed.items() if key != "variants" and base.get(key) != value}
 
 
@@ -343,15 +343,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested mapping as {dotted key: value}."""
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict) and value:
-            out.update(_flatten(value, f"{prefix}{key}."))
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys: {"train": {"lr": 0.001}} -> {"train.lr": 0.001}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
-            out[f"{prefix}{key}"] = value
-    return out
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _nest(dotted: str, value: Any) -> dict[str, Any]:
@@ -447,7 +447,7 @@ def _variant_overrides(raw: Any) -> dict[str, dict[str, Any]]:
                               "starting with a letter or digit")
         if not isinstance(keys, dict) or not keys:
             raise ConfigError(f"variant '{name}' must map config keys to values, e.g. {{augment.enabled: false}}")
-        out[name] = _flatten(keys)
+        out[name] = flatten(keys)
     return out
 
 

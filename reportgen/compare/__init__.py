@@ -48,7 +48,6 @@ from reportgen.compare.bundles import (
     CLASS_FIELDS,
     Compared,
     config_differences,
-    flatten,
     holding,
     load_compared,
     models_in,
@@ -62,6 +61,7 @@ from reportgen.compare.tables import (
     metrics_table,
     per_class_table,
 )
+from reportgen.config import flatten
 from reportgen.errors import ReportgenError
 from reportgen.report.kernel import Part, sentence
 from reportgen.report.render import figures_folder, render_html, write_documents

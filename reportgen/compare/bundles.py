@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from reportgen.bundle import Bundle, RunData
+from reportgen.config import flatten
 from reportgen.errors import ReportgenError
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import Metric, Sentence, Stat, bundle_key, sentence
@@ -101,17 +102,6 @@ def load_compared(paths: Sequence[Path], labels: Sequence[str] | None = None) ->
 def _load(bundle: Bundle, index: int, label: str) -> Compared:
     contents = ReportContents(bundle)
     return Compared(index=index, label=label, contents=contents, config=flatten(contents.config.to_dict()))
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as one level of dotted keys: {"train": {"lr": 0.001}} -> {"train.lr": 0.001}."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def config_differences(configs: Sequence[Mapping[str, Any]]) -> list[str]:
