@@ -66,6 +66,10 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
             checks += _check_run(bundle, run, metrics, bundle.config().train.epochs)
             expected_metrics.update(_expected_run_metrics(run, metrics))
         expected_metrics.update(_expected_model_metrics(model, recomputed))
+    absent = [name for name in bundle.config().variants if name not in bundle.variants()]
+    if absent:
+        checks.append(Check("every variant of config.yaml has its runs", False, f"no variants/{absent[0]}/ runs"
+                            + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else "")))
     for variant in bundle.variants():
         checks_of_variant, metrics_of_variant = _check_variant(bundle, variant, classes)
         checks += checks_of_variant

@@ -3,6 +3,7 @@ what only the weights can show (consistently forged predictions and labels), wit
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -385,3 +386,11 @@ def test_an_experiment_number_edited_in_the_report_is_caught(study, key):
     html.write_text(text[:start] + "12.34" + text[text.index("<", start):])
     write_manifest(study)
     assert failed(study) == ["report.html: numbers equal those recomputed from the predictions and probabilities"]
+
+
+def test_a_variant_whose_runs_were_removed_is_caught(study):
+    shutil.rmtree(study / "variants" / "longer")
+    write_manifest(study)
+    # The report still counts the removed variant's runs too: its numbers no longer follow from the bundle.
+    assert failed(study) == ["every variant of config.yaml has its runs",
+                             "report.html: numbers equal those recomputed from the predictions and probabilities"]
