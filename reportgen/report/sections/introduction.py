@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reportgen.report.contents import ReportContents
-from reportgen.report.kernel import Item, Paragraph, sentence
+from reportgen.report.kernel import Item, Metric, Paragraph, sentence
 from reportgen.report.section import FigureDrawer, Section
 
 
@@ -26,6 +26,11 @@ class Introduction(Section):
                 "comparison is made.")
         else:
             opening = sentence(f"This report evaluates {len(contents.models)} models on image classification.")
-        return [Paragraph([opening, sentence(
+        count = len(contents.variants)
+        variants = "variant" if count == 1 else "variants"
+        experiments = [sentence(
+            "The build also trained ", Metric("variant.count", count, "count"), f" {variants} of its config to test "
+            "the seed study's claims by experiment (see \"The study's claims tested\").")] if count else []
+        return [Paragraph([opening, *experiments, sentence(
             "Every number and every statement below is computed from the results bundle this report was rendered "
             "from: if the results change, the text changes with them.")])]
