@@ -24,12 +24,17 @@ def reportgen(*args, cwd):
                           cwd=cwd, timeout=600)
 
 
+def build_in_new_folder(tmp_path_factory, name: str, preset: str, *args: str):
+    """`reportgen build --preset <preset> ...` run from a fresh folder: (that folder, the bundle, the result)."""
+    workdir = tmp_path_factory.mktemp(name)
+    result = reportgen("build", "--preset", preset, *args, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, workdir / "artifacts" / preset, result
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("user")
-    result = reportgen("build", "--preset", "quick", "--epochs", "1", *TINY, "--no-progress", cwd=workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, workdir / "artifacts" / "quick", result
+    return build_in_new_folder(tmp_path_factory, "user", "quick", "--epochs", "1", *TINY, "--no-progress")
 
 
 def test_build_reports_what_it_did_and_writes_html_and_pdf(built):
@@ -110,17 +115,14 @@ def test_predictions_file_has_the_documented_columns(built):
 
 # The study on the sample with tiny models: 3 epochs (the modern recipe warms up over 2), and the build-time
 # analyses off (the quick build above covers them), so that every experiment section is exercised in a minute.
-STUDY = ["build", "--preset", "quick-study", "--epochs", "3", *TINY, "--set", "analysis.efficiency=false",
-         "--set", "analysis.robustness=false", "--set", "analysis.explanations=false", "--no-progress"]
+STUDY = ["--epochs", "3", *TINY, "--set", "analysis.efficiency=false", "--set", "analysis.robustness=false",
+         "--set", "analysis.explanations=false", "--no-progress"]
 EXPERIMENTS = ("variants", "augmentation", "data-efficiency", "training-length", "recipe")
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("student")
-    result = reportgen(*STUDY, cwd=workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, workdir / "artifacts" / "quick-study", result
+    return build_in_new_folder(tmp_path_factory, "student", "quick-study", *STUDY)
 
 
 def test_a_study_trains_every_variant_and_reports_every_experiment(study):
@@ -138,8 +140,8 @@ def test_a_study_trains_every_variant_and_reports_every_experiment(study):
 
 def test_adding_a_variant_to_a_finished_study_trains_only_it_and_compare_reads_both(study):
     workdir, root, _ = study
-    grown = reportgen(*STUDY, "--set", "variants.data-75.data.train_fraction=0.75", "--out", "artifacts/grown",
-                      cwd=workdir)
+    grown = reportgen("build", "--preset", "quick-study", *STUDY, "--set", "variants.data-75.data.train_fraction=0.75",
+                      "--out", "artifacts/grown", cwd=workdir)
     assert grown.returncode == 0, grown.stderr[-3000:]
     trained = [line for line in grown.stdout.splitlines() if "training on" in line]
     assert trained == ["data-75: CNN seed 42: training on cpu (no stored run matches this config)",
