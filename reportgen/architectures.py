@@ -1,9 +1,9 @@
-"""The torch-free half of the model registry: what the report says about each registered architecture.
+"""The model registry's torch-free entries: each architecture's key, display name, config section and description.
 
-reportgen.models holds the factories (they need torch); this module holds, under the same keys, each
-architecture's display name and its description for the report, built from its config section, so
-that `reportgen render` can describe a model without importing torch. A new architecture adds one
-entry here and one factory there (tests/test_models.py checks that the keys match).
+Config validation (which model keys exist), the build's labels, the report and grade read a model from
+here; reportgen.models holds only the factories (they need torch), under the same keys, so that
+`reportgen render` and `reportgen grade` know every model without importing torch. A new architecture
+adds one entry here, its config section, and one factory there (tests/test_models.py checks the keys match).
 """
 
 from __future__ import annotations
@@ -49,12 +49,27 @@ def _describe_vit(config: "Config", num_classes: int) -> list[Part]:
 class ArchitectureEntry:
     """A registered architecture, as the report knows it."""
 
-    key: str  # the config's model key and section name (cnn, vit)
-    display_name: str  # what the report calls it
-    describe: Callable[["Config", int], list[Part]]  # (config, number of classes) -> sentence parts
+    key: str
+    """The model's name in config.models (cnn, vit)."""
+    display_name: str
+    """What the report, the progress lines and the grade sheet call it."""
+    config_section: str
+    """The Config attribute that holds its settings (config.cnn, config.vit)."""
+    describe: Callable[["Config", int], list[Part]]
+    """(config, number of classes) -> the report's sentence parts describing the architecture."""
 
 
 ARCHITECTURES: dict[str, ArchitectureEntry] = {
-    "cnn": ArchitectureEntry("cnn", "CNN", _describe_cnn),
-    "vit": ArchitectureEntry("vit", "ViT", _describe_vit),
+    "cnn": ArchitectureEntry("cnn", "CNN", "cnn", _describe_cnn),
+    "vit": ArchitectureEntry("vit", "ViT", "vit", _describe_vit),
 }
+
+
+def display_name(key: str) -> str:
+    """The registered model `key`'s display name ("CNN")."""
+    return ARCHITECTURES[key].display_name
+
+
+def model_settings(config: "Config", key: str) -> dict:
+    """The registered model `key`'s section of `config`, as a plain mapping (part of its runs' identity)."""
+    return dict(getattr(config, ARCHITECTURES[key].config_section).__dict__)

@@ -28,71 +28,35 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import multiprocessing
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
-from reportgen.build import describe_environment
-from reportgen.config import Config, DataConfig
-from reportgen.data import (
-    ImageData,
-    PILImages,
-    TensorBatches,
-    augment,
-    keep_batch,
-    load_data,
-    normalize,
-    seed_transforms,
-)
+from reportgen.architectures import display_name
+from reportgen.assembly import describe_environment
+from reportgen.bench_steps import Plan, benchmark_data, measure, start_way
+from reportgen.config import Config
 from reportgen.errors import ConfigError, DataError
-from reportgen.models import MODEL_REGISTRY, create_model
-from reportgen.training import (
-    Classifier,
-    DeviceBatches,
-    autocast,
-    check_device,
-    configure_backends,
-    fit,
-    prepare_process,
-    resolve_device,
-    resolve_precision,
-)
+from reportgen.machine_load import BUSY_CORES
+from reportgen.runtime import Runtime
 
 WAYS = ("seed", "reportgen")
 DEFAULT_STEPS = 5  # timed training steps per model and way; the seed's CNN takes ~3 s per step of 1024 on 2 cores
 WARMUP_STEPS = 2  # untimed first steps: oneDNN picks and caches its kernels, autocast its bf16 weights
 MIN_TIMED_SECONDS_GPU = 1.0  # on a GPU a step takes milliseconds: time at least this long for a stable figure
 AUGMENT_SECONDS = 2.0  # augmentation is timed for at least this long (and at least 3 batches) per way
-BUSY_WARNING_CORES = 0.2  # other processes using more CPU than this during a measurement make it unreliable
 
 # The project's speed goals on a 2-core CPU (issue 3), as minimum ratios reportgen / seed. They are
 # judged on a CPU only: what a GPU gains over the seed's PIL loader is another question.
 GOALS = {"augmentation": 20.0, "train_step_cnn": 3.0, "train_step_vit": 2.0, "epoch_cnn": 3.0, "epoch_vit": 2.0}
 
-Batch = tuple[torch.Tensor, torch.Tensor]
 Log = Callable[[str], None]
 
 
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """How much to measure: the same for both ways."""
-
-    batch_size: int
-    steps: int  # timed training steps, at least
-    warmup: int  # untimed training steps before them
-    min_seconds: float  # and timed for at least this long (GPUs), in whole steps
-    augment_seconds: float
-    train_images: int | None = None  # a spread-out subset of the training set; None: all of it
-    test_images: int | None = None
-
-
-def _make_plan(config: Config, steps: int, quick: bool) -> Plan:
+def _make_plan(config: Config, runtime: Runtime, steps: int, quick: bool) -> Plan:
     """The default plan, or a tiny one for tests and smoke checks (seconds, not minutes)."""
     if steps < 1:
         raise ConfigError(f"the benchmark needs at least 1 timed training step, got {steps}")
@@ -100,28 +64,28 @@ def _make_plan(config: Config, steps: int, quick: bool) -> Plan:
         return Plan(batch_size=min(config.train.batch_size, 16), steps=min(steps, 2), warmup=1, min_seconds=0.0,
                     augment_seconds=0.1,
                     train_images=128, test_images=32)
-    on_gpu = resolve_device(config.train.device) != "cpu"
+    on_gpu = runtime.device != "cpu"
     return Plan(batch_size=config.train.batch_size, steps=steps, warmup=WARMUP_STEPS,
                 min_seconds=MIN_TIMED_SECONDS_GPU if on_gpu else 0.0, augment_seconds=AUGMENT_SECONDS)
 
 
-def run_benchmark(config: Config, *, data_dir: Path | None = None, steps: int = DEFAULT_STEPS,
+def run_benchmark(config: Config, runtime: Runtime, *, data_dir: Path | None = None, steps: int = DEFAULT_STEPS,
                   quick: bool = False, log: Log = print) -> dict:
     """Measure augmentation, training steps and one epoch per model, the seed's way and reportgen's.
 
     Data: the CIFAR-10 sample bundled with reportgen (4,000 training images), or the ImageFolder tree
-    at `data_dir`. Batch size, device, threads, channels_last and compile come from `config.train`.
+    at `data_dir`. Batch size, threads, channels_last and compile come from `config.train`, the device from
+    `runtime` (each way's precision from its config on that device).
     Returns plain data (see `format_table`): the machine, the settings, and per measurement the raw
     images and seconds of both ways, images/s, the ratio reportgen / seed and the goal.
     """
-    plan = _make_plan(config, steps, quick)
+    plan = _make_plan(config, runtime, steps, quick)
     if config.train.num_threads:
-        torch.set_num_threads(config.train.num_threads)  # as both ways' processes do (see _start_way)
-    device = resolve_device(config.train.device)
-    check_device(device)
+        torch.set_num_threads(config.train.num_threads)  # as both ways' processes do (see start_way)
     configs = {"seed": _seed_way(config, plan), "reportgen": _reportgen_way(config, plan)}
-    precision = resolve_precision(configs["reportgen"].train.precision, device)
-    data = _benchmark_data(config, data_dir, plan)
+    runtimes = {way: runtime.for_config(c) for way, c in configs.items()}
+    device, precision = runtime.device, runtimes["reportgen"].precision
+    data = benchmark_data(config, data_dir, plan)
     if len(data.train_y) < plan.batch_size:
         raise DataError(f"the benchmark's training set holds {len(data.train_y):,} images, fewer than one batch of "
                         f"{plan.batch_size}; pass a smaller --batch-size or a larger --data-dir")
@@ -130,20 +94,23 @@ def run_benchmark(config: Config, *, data_dir: Path | None = None, steps: int = 
 
     # (kind of measurement, model, title): the augmentation first, then steps and epochs per model.
     jobs = [("augmentation", None, "augmentation")]
-    jobs += [("train_step", name, f"{MODEL_REGISTRY[name][0]} training steps") for name in config.models]
-    jobs += [("epoch", name, f"{MODEL_REGISTRY[name][0]} epoch end to end") for name in config.models]
-    with _way_processes(configs, data_dir, plan) as processes:
+    jobs += [("train_step", name, f"{display_name(name)} training steps") for name in config.models]
+    jobs += [("epoch", name, f"{display_name(name)} epoch end to end") for name in config.models]
+    with _way_processes(configs, runtimes, data_dir, plan) as processes:
         measurements = {_key(kind, model): _compare(kind, model, title, processes, log) for kind, model, title in jobs}
-    if quick or device != "cpu":  # a smoke run's tiny batches say nothing; the goals are a 2-core CPU's
+    busy = _busiest_other_load(measurements)
+    busy = busy is not None and busy > BUSY_CORES
+    # A smoke run's tiny batches say nothing, the goals are a 2-core CPU's, and a busy machine measures its load.
+    if quick or device != "cpu" or busy:
         for row in measurements.values():
             row["goal_met"] = None
     return {
-        "machine": describe_environment(device, precision),
+        "machine": describe_environment(runtimes["reportgen"]),
         "settings": {
             "dataset": data.source, "train_images": len(data.train_y), "test_images": len(data.test_y),
             "batch_size": plan.batch_size, "timed_steps": plan.steps, "warmup_steps": plan.warmup,
-            "models": list(config.models), "quick": quick, "min_timed_seconds": plan.min_seconds,
-            **{way: _execution_settings(configs[way], device) for way in WAYS},
+            "models": list(config.models), "quick": quick, "min_timed_seconds": plan.min_seconds, "busy": busy,
+            **{way: _execution_settings(configs[way], runtimes[way]) for way in WAYS},
         },
         "measurements": measurements,
     }
@@ -159,7 +126,8 @@ def format_table(result: dict) -> str:
         f"batch {s['batch_size']}; {_count(s['timed_steps'], 'timed training step')} after "
         f"{_count(s['warmup_steps'], 'warm-up step')}"
         + ("; a --quick smoke run: the goals are not judged" if s.get("quick") else "")
-        + ("; the goals were set for a 2-core CPU and are not judged here" if m["device"] != "cpu" else ""),
+        + ("; the goals were set for a 2-core CPU and are not judged here" if m["device"] != "cpu" else "")
+        + ("; other processes used the machine: the goals are not judged" if s.get("busy") else ""),
         f"seed way: {_describe_settings(s['seed'])}",
         f"reportgen way: {_describe_settings(s['reportgen'])}",
         "",
@@ -192,30 +160,11 @@ def _verdict(goal_met: bool | None) -> str:
 
 def busy_warning(result: dict) -> str | None:
     """A one-line warning when other processes took CPU time during a measurement, else None."""
-    busy = _busiest_other_load(result)
-    if busy is None or busy <= BUSY_WARNING_CORES:
+    busy = _busiest_other_load(result["measurements"])
+    if busy is None or busy <= BUSY_CORES:
         return None
     return (f"warning: other processes used up to {busy:.1f} CPU cores during a measurement; "
             "the numbers are unreliable, run again on an idle machine")
-
-
-def _benchmark_data(config: Config, data_dir: Path | None, plan: Plan) -> ImageData:
-    """The bundled sample (offline), or the ImageFolder tree at data_dir; cut to the plan's subset size."""
-    if data_dir is None:
-        source = DataConfig(dataset="sample", cache_dir=config.data.cache_dir)
-    else:
-        source = DataConfig(dataset="folder", dir=str(data_dir), cache_dir=config.data.cache_dir)
-    data = load_data(source)
-    return dataclasses.replace(data, **_spread_subset(data.train_x, data.train_y, plan.train_images, "train"),
-                               **_spread_subset(data.test_x, data.test_y, plan.test_images, "test"))
-
-
-def _spread_subset(x: torch.Tensor, y: torch.Tensor, size: int | None, split: str) -> dict:
-    # Every k-th image: the folders are sorted by class, so a prefix would hold one class only.
-    if size is None or size >= len(y):
-        return {f"{split}_x": x, f"{split}_y": y}
-    step = len(y) // size
-    return {f"{split}_x": x[::step][:size], f"{split}_y": y[::step][:size]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,9 +188,9 @@ def _with_train(config: Config, plan: Plan, **changes) -> Config:
     return dataclasses.replace(config, train=train)
 
 
-def _execution_settings(config: Config, device: str) -> dict:
+def _execution_settings(config: Config, runtime: Runtime) -> dict:
     t = config.train
-    return {"pipeline": t.pipeline, "precision": resolve_precision(t.precision, device),
+    return {"pipeline": t.pipeline, "precision": runtime.precision,
             "channels_last": t.channels_last, "compile": t.compile}
 
 
@@ -252,11 +201,12 @@ def _describe_settings(settings: dict) -> str:
 
 
 @contextlib.contextmanager
-def _way_processes(configs: dict[str, Config], data_dir: Path | None, plan: Plan):
+def _way_processes(configs: dict[str, Config], runtimes: dict[str, Runtime], data_dir: Path | None, plan: Plan):
     """One fresh worker process per way, each with its config and data loaded once."""
     context = multiprocessing.get_context("spawn")  # fresh interpreters: nothing inherited from this one
     with contextlib.ExitStack() as stack:
-        processes = {way: stack.enter_context(context.Pool(1, _start_way, (configs[way], data_dir, plan)))
+        processes = {way: stack.enter_context(context.Pool(1, start_way, (configs[way], runtimes[way], data_dir,
+                                                                          plan)))
                      for way in WAYS}
         for process in processes.values():  # both started up: a starting process would slow the other's measurement
             process.apply(time.perf_counter)
@@ -272,7 +222,7 @@ def _compare(kind: str, model: str | None, title: str, processes: dict, log: Log
     key, rates = _key(kind, model), {}
     for way in WAYS:
         log(f"{title}, {way} way ...")
-        rates[way] = processes[way].apply(_measure, (kind, model))
+        rates[way] = processes[way].apply(measure, (kind, model))
         log(f"    {rates[way]['images_per_s']:,.0f} images/s ({rates[way]['images']:,} images in "
             f"{rates[way]['seconds']:.1f} s)")
     ratio = rates["reportgen"]["images_per_s"] / rates["seed"]["images_per_s"]
@@ -280,148 +230,7 @@ def _compare(kind: str, model: str | None, title: str, processes: dict, log: Log
             "goal": GOALS[key], "goal_met": ratio >= GOALS[key]}
 
 
-def _busiest_other_load(result: dict) -> float | None:
-    loads = [row[way]["other_load"] for row in result["measurements"].values() for way in WAYS]
+def _busiest_other_load(measurements: dict) -> float | None:
+    loads = [row[way]["other_load"] for row in measurements.values() for way in WAYS]
     known = [load for load in loads if load is not None]
     return max(known) if known else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Inside a way's process
-# ---------------------------------------------------------------------------------------------
-
-_way: dict = {}  # this worker process's config, data, device and plan, set once by _start_way
-
-
-def _start_way(config: Config, data_dir: Path | None, plan: Plan) -> None:
-    """Set up this worker process the way its way's training process is set up, and load the data."""
-    prepare_process(config)  # as fit() does
-    _way.update(config=config, data=_benchmark_data(config, data_dir, plan),
-                device=resolve_device(config.train.device), plan=plan)
-
-
-def _measure(kind: str, model: str | None) -> dict:
-    """One measurement in this way's process: images, seconds, images/s and other processes' CPU load."""
-    busy_before, own_before, start = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
-    rate = MEASUREMENTS[kind](model, _way["config"], _way["data"], _way["device"], _way["plan"])
-    busy_after, own_after, elapsed = _busy_cpu_seconds(), time.process_time(), time.perf_counter() - start
-    other_load = None
-    if busy_before is not None and busy_after is not None:
-        other_load = max(0.0, (busy_after - busy_before) - (own_after - own_before)) / elapsed
-    return {**rate, "other_load": other_load}
-
-
-def _busy_cpu_seconds() -> float | None:
-    """CPU seconds spent by all processes of the machine so far (Linux), None where unknown."""
-    try:
-        with open("/proc/stat") as stat:
-            user, nice, system = (int(v) for v in stat.readline().split()[1:4])
-    except (OSError, ValueError):
-        return None
-    return (user + nice + system) / 100  # USER_HZ, 100 on every Linux
-
-
-def _rate(images: int, seconds: float) -> dict:
-    return {"images": images, "seconds": seconds, "images_per_s": images / seconds}
-
-
-def _training_batches(config: Config, data: ImageData, device: str) -> Iterator[Batch]:
-    """Endless shuffled full training batches as each way's loader yields them, on `device`.
-
-    seed: augmented, normalised float batches from the notebook's DataLoader over PIL images.
-    reportgen: raw uint8 batches gathered from tensors already on the device (augmented later).
-    """
-    t = config.train
-    if t.pipeline == "seed":
-        train_transform, _ = seed_transforms(config.augment, config.data.mean, config.data.std)
-        loader = DataLoader(PILImages(data.train_x, data.train_y, train_transform), batch_size=t.batch_size,
-                            shuffle=True, num_workers=0, drop_last=True)
-    else:
-        dataset = TensorBatches(data.train_x.to(device), data.train_y.to(device))
-        n = len(dataset) // t.batch_size * t.batch_size  # whole batches only, as the seed's drop_last
-        loader = DataLoader(dataset, batch_size=None, collate_fn=keep_batch,
-                            sampler=DeviceBatches(lambda: torch.randperm(len(dataset))[:n], n, t.batch_size,
-                                                  dataset.device))
-    while True:  # a new epoch (and shuffle) whenever the loader runs out
-        for x, y in loader:
-            yield x.to(device), y.to(device)
-
-
-def _augmented_batches(config: Config, data: ImageData, device: str) -> Iterator[Batch]:
-    """Training batches ready for a model: the seed's loader augments and normalises; reportgen's is raw."""
-    for x, y in _training_batches(config, data, device):
-        if config.train.pipeline == "fast":
-            x = normalize(augment(x, config.augment), config.data.mean, config.data.std)
-        yield x, y
-
-
-def _synchronize(device: str) -> None:
-    """Wait for queued GPU work, so that the clock measures it."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
-
-
-def _augmentation_rate(model: str | None, config: Config, data: ImageData, device: str, plan: Plan) -> dict:
-    """Augmented, normalised training images per second, for at least plan.augment_seconds and 3 batches."""
-    batches = _augmented_batches(config, data, device)
-    next(batches)  # the first batch pays one-off costs (imports, allocations)
-    images, start = 0, time.perf_counter()
-    while images < 3 * plan.batch_size or time.perf_counter() - start < plan.augment_seconds:
-        images += len(next(batches)[1])
-    _synchronize(device)
-    return _rate(images, time.perf_counter() - start)
-
-
-def _train_step_rate(model: str, config: Config, data: ImageData, device: str, plan: Plan) -> dict:
-    """Training images per second: load, prepare, forward, cross-entropy, backward, AdamW step.
-
-    Runs reportgen's own Classifier outside Lightning, so that both ways share one training step and
-    differ only in what the config selects: pipeline, precision, memory format and compilation.
-    """
-    seed = config.train.seeds[0]
-    torch.manual_seed(seed)
-    classes = len(data.classes)
-    module = Classifier(create_model(model, config, classes), config, seed, classes).to(device)  # compiles as fit()
-    module.train()
-    optimizer = module.configure_optimizers()["optimizer"]
-    precision = resolve_precision(config.train.precision, device)
-    configure_backends(config, device, precision)
-    scaler = torch.amp.GradScaler(device, enabled=precision == "16-mixed")  # as Lightning's 16-mixed
-    batches = _training_batches(config, data, device)
-    images, steps, start = 0, 0, 0.0
-    for step in itertools.count():
-        if step == plan.warmup:
-            _synchronize(device)
-            start = time.perf_counter()
-        if step >= plan.warmup + plan.steps:
-            _synchronize(device)  # the clock reads when the queued steps are done, not when they are queued
-            if time.perf_counter() - start >= plan.min_seconds:
-                break
-        x, y = next(batches)
-        with autocast(device, precision):  # as Lightning's precision plugin
-            loss = module.training_step((x, y), step)  # augments and normalises reportgen's uint8 batches
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        if step >= plan.warmup:
-            images, steps = images + len(y), steps + 1
-    return {**_rate(images, time.perf_counter() - start), "steps": steps}
-
-
-def _epoch_rate(model: str, config: Config, data: ImageData, device: str, plan: Plan) -> dict:
-    """One epoch through reportgen.training.fit, validation and checkpoint included, in a fresh folder."""
-    seed = config.train.seeds[0]
-    torch.manual_seed(seed)
-    network = create_model(model, config, len(data.classes))
-    with tempfile.TemporaryDirectory(prefix="reportgen-bench-") as tmp:  # fresh: fit would resume from last.ckpt
-        start = time.perf_counter()
-        fit(network, data, config, seed, Path(tmp) / "checkpoints", label=model, progress=False)
-        seconds = time.perf_counter() - start
-    return _rate(len(data.train_y), seconds)
-
-
-# kind -> measurement; every one takes (model, config, data, device, plan) and returns a _rate dict.
-MEASUREMENTS = {"augmentation": _augmentation_rate, "train_step": _train_step_rate, "epoch": _epoch_rate}

@@ -36,7 +36,10 @@ from reportgen.bundle_checks import (
 )
 from reportgen.bundle_files import (  # noqa: F401  (re-exported: callers write and read bundles through this module)
     MANIFEST,
+    RUNS_FOLDER,
     SCHEMA_VERSION,
+    SEED_PREFIX,
+    VARIANTS_FOLDER,
     atomic_output,
     bundle_file_paths,
     is_inside_path,
@@ -45,6 +48,8 @@ from reportgen.bundle_files import (  # noqa: F401  (re-exported: callers write 
     read_bytes,
     read_json,
     read_text,
+    run_folder,
+    run_scope,
     scan_bundle,
     sha256_file,
     staging_dir,
@@ -185,39 +190,36 @@ class Bundle:
 
     def models(self) -> list[str]:
         """Model keys in config order, those with runs in the bundle."""
-        return [m for m in self.config().models if any(name.startswith(f"runs/{m}/") for name in self._files)]
+        return [m for m in self.config().models
+                if any(name.startswith(f"{RUNS_FOLDER}/{m}/") for name in self._files)]
 
     def variants(self) -> list[str]:
         """The config's variants (in config order) whose runs the bundle holds (variants/<name>/...)."""
         self._check_variant_folders()
-        return [v for v in self.config().variants if any(name.startswith(f"variants/{v}/") for name in self._files)]
+        return [v for v in self.config().variants
+                if any(name.startswith(f"{VARIANTS_FOLDER}/{v}/") for name in self._files)]
 
     def _check_variant_folders(self) -> None:
         named = set(self.config().variants)
         for name in self._files:
             parts = name.split("/")
-            if parts[0] == "variants" and (len(parts) < 2 or parts[1] not in named):
+            if parts[0] == VARIANTS_FOLDER and (len(parts) < 2 or parts[1] not in named):
                 raise BundleError(f"{self.root}: {name} belongs to no variant of config.yaml (variants: "
                                   f"{', '.join(named) or 'none'})")
 
-    @staticmethod
-    def _scope(variant: str | None) -> list[str]:
-        """The folder parts that hold a model's runs: runs/, or variants/<name>/."""
-        return ["runs"] if variant is None else ["variants", variant]
-
     def seeds(self, model: str, variant: str | None = None) -> list[int]:
         """The seeds of `model`'s run folders (runs/<model>/seed-<seed>/, or variants/<name>/<model>/...), sorted."""
-        scope = self._scope(variant)
+        scope = list(run_scope(variant))
         seeds = set()
         for name in self._files:
             parts = name.split("/")
             if parts[:len(scope) + 1] != [*scope, model]:
                 continue
             folder = parts[len(scope) + 1] if len(parts) > len(scope) + 2 else ""
-            match = re.fullmatch(r"seed-(0|[1-9][0-9]{0,8})", folder)
+            match = re.fullmatch(rf"{SEED_PREFIX}(0|[1-9][0-9]{{0,8}})", folder)
             if match is None:
                 raise BundleError(f"{self.root}: {name} is not where a bundle keeps its runs "
-                                  f"({'/'.join(scope)}/<model>/seed-<number>/...)")
+                                  f"({'/'.join(scope)}/<model>/{SEED_PREFIX}<number>/...)")
             seeds.add(int(match.group(1)))
         return sorted(seeds)
 
@@ -230,15 +232,14 @@ class Bundle:
         if not seeds:
             of = "" if variant is None else f" in variant '{variant}'"
             raise BundleError(f"bundle {self.root} has no runs of model '{model}'{of}")
-        folder = self.root.joinpath(*self._scope(variant), model)
-        return [self._read_run(model, folder / f"seed-{seed}", variant) for seed in seeds]
+        return [self._read_run(model, seed, variant) for seed in seeds]
 
     def visuals(self, model: str, seed: int) -> dict[str, np.ndarray]:
         return self._cached(("visuals", model, seed), lambda: checked_visuals(
-            self.root / "runs" / model / f"seed-{seed}" / "visuals.npz"))
+            self.root / run_folder(model, seed) / "visuals.npz"))
 
-    def _read_run(self, model: str, folder: Path, variant: str | None = None) -> RunData:
-        seed = int(folder.name.removeprefix("seed-"))  # a folder name that seeds() accepted
+    def _read_run(self, model: str, seed: int, variant: str | None = None) -> RunData:
+        folder = self.root / run_folder(model, seed, variant)
         info = checked_run_info(read_json(folder / "run.json"), folder / "run.json", model, seed)
         classes = self.dataset()["classes"]
         labels, preds, probs = read_predictions(folder / "predictions.csv", len(classes))

@@ -32,6 +32,21 @@ RENDERED_FILES = ("report.html", "report.pdf")  # with figures/: what `reportgen
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
 ORIGINS = ("trained", "evaluated")  # run.json "origin"; absent means trained (bundles of reportgen 0.2.0)
 
+# The bundle's run folders: runs/<model>/seed-<s>/ for the base config, variants/<name>/<model>/seed-<s>/ for a
+# config variant. Every writer and reader spells them through these two functions.
+RUNS_FOLDER, VARIANTS_FOLDER, SEED_PREFIX = "runs", "variants", "seed-"
+
+
+def run_scope(variant: str | None = None) -> tuple[str, ...]:
+    """The folder parts that hold the base config's runs, or a variant's: ("runs",) or ("variants", name)."""
+    return (RUNS_FOLDER,) if variant is None else (VARIANTS_FOLDER, variant)
+
+
+def run_folder(model: str, seed: int, variant: str | None = None) -> str:
+    """Where a bundle keeps one run, relative to its root: runs/<model>/seed-<s> or variants/<v>/<model>/seed-<s>."""
+    return "/".join((*run_scope(variant), model, f"{SEED_PREFIX}{seed}"))
+
+
 MiB = 1 << 20
 # The largest file of each kind a bundle may hold, by suffix. Generous for real bundles (the seed
 # protocol's predictions.csv is about 1 MiB, each weights.pt about 5 MiB: a model 800 times larger

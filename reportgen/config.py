@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping
 
 import yaml
 
+from reportgen.architectures import ARCHITECTURES
 from reportgen.errors import ConfigError
 
 # CIFAR-10 train-split channel statistics, as used by the seed notebook.
@@ -247,7 +248,7 @@ class Config:
         return {key: value for key, value in changed.items() if key != "variants" and base.get(key) != value}
 
 
-KNOWN_MODELS = ("cnn", "vit")
+KNOWN_MODELS = tuple(ARCHITECTURES)  # the registry's model keys, in its order
 
 # The seed's claims that the study variants test (README, "Experiments"): augmentation, training-set size,
 # a modern training recipe on the same architectures. The recipe: label smoothing 0.1, TrivialAugment, MixUp
@@ -479,9 +480,10 @@ def _require(ok: bool, key: str, what: str) -> None:
 
 def _check_values(c: Config) -> None:
     """Reject impossible values, naming the key, before any work starts."""
-    _require(len(c.models) > 0, "models", "must name at least one model (cnn, vit)")
+    _require(len(c.models) > 0, "models", f"must name at least one model ({', '.join(KNOWN_MODELS)})")
     for name in c.models:
-        _require(name in KNOWN_MODELS, "models", f"names unknown model '{name}': known models are cnn, vit")
+        _require(name in KNOWN_MODELS, "models", f"names unknown model '{name}': known models are "
+                 f"{', '.join(KNOWN_MODELS)}")
     _require(len(set(c.models)) == len(c.models), "models", "lists a model twice")
     _require(c.data.dataset != "folder" or bool(c.data.dir), "data.dir", "must be set when data.dataset is folder")
     for key, values in (("data.mean", c.data.mean), ("data.std", c.data.std)):

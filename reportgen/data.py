@@ -29,8 +29,8 @@ from torch.utils.data import Dataset
 from reportgen.bundle import atomic_output
 from reportgen.config import AugmentConfig, DataConfig
 from reportgen.errors import DataError
+from reportgen.image_folder import IMAGE_EXTENSIONS, scan_image_folder
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 IMAGE_SHAPE = (3, 32, 32)
 
 
@@ -117,7 +117,7 @@ def _load_torchvision_cifar10(cache: Path) -> ImageData:
 
 
 def _load_image_folder(root: Path, cache: Path, label: str) -> ImageData:
-    files, classes = _scan_image_folder(root)
+    files, classes = scan_image_folder(root)
     key = hashlib.sha256(
         "\n".join(f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()
     ).hexdigest()[:24]
@@ -130,39 +130,6 @@ def _load_image_folder(root: Path, cache: Path, label: str) -> ImageData:
     data = ImageData(*arrays, classes, label, _fingerprint(*arrays, classes))
     _write_cache(cached, data)
     return data
-
-
-def _scan_image_folder(root: Path) -> tuple[list[Path], list[str]]:
-    """All image files under root/{train,test}/<class>/, and the class names (sorted folder names)."""
-    if not root.is_dir():
-        raise DataError(_not_a_folder(root))
-    split_classes = {}
-    for split in ("train", "test"):
-        folder = root / split
-        if not folder.is_dir():
-            raise DataError(f"data folder {root} has no {split}/ folder; expected {split}/<class>/<image> files")
-        split_classes[split] = sorted(p.name for p in folder.iterdir() if p.is_dir())
-        if not split_classes[split]:
-            raise DataError(f"{folder} holds no class folders; expected {split}/<class>/<image> files")
-    if split_classes["train"] != split_classes["test"]:
-        raise DataError(f"the class folders of {root}/train and {root}/test differ; both need the same classes")
-    classes = split_classes["train"]
-    files = [
-        p for split in ("train", "test") for c in classes
-        for p in sorted((root / split / c).iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS
-    ]
-    return files, classes
-
-
-def _not_a_folder(root: Path) -> str:
-    """Why `root` cannot be a data folder; for a tar archive (cifar10-jpeg.tar.gz), the commands to unpack it."""
-    name = root.name.lower()
-    if not (root.is_file() and name.endswith((".tar.gz", ".tgz", ".tar"))):
-        return f"data folder {root} does not exist; pass a folder that holds train/ and test/"
-    folder = f"data/{root.name.split('.')[0]}"
-    flags = "-xf" if name.endswith(".tar") else "-xzf"
-    return (f"data folder {root} is an archive, not a folder: unpack it first with mkdir -p {folder} && "
-            f"tar {flags} {root} -C {folder}, then pass --data-dir {folder}")
 
 
 def _decode_split(folder: Path, classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

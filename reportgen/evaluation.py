@@ -55,7 +55,7 @@ def predict(model, images, mean, std, batch_size: int, precision: str) -> np.nda
     import torch
 
     from reportgen.data import normalize
-    from reportgen.training import autocast
+    from reportgen.runtime import autocast
 
     device = next(model.parameters()).device
     model.eval()
@@ -74,7 +74,7 @@ def probe_visuals(model, image, mean, std, precision: str) -> dict[str, np.ndarr
     ViT: cls_attention (heads, G, G), the last layer's CLS-to-patch attention on the patch grid.
     """
     from reportgen.data import normalize
-    from reportgen.training import autocast
+    from reportgen.runtime import autocast
 
     device = next(model.parameters()).device
     model.eval()

@@ -17,7 +17,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from reportgen.architectures import ARCHITECTURES
 from reportgen.config import Config
 
 IMAGE_SIZE = 32  # CIFAR-10 images are 32x32 RGB
@@ -247,17 +246,14 @@ def _create_vit(config: Config, num_classes: int) -> nn.Module:
     return ViT(num_classes, IMAGE_SIZE, v.patch_size, v.embed_dim, v.depth, v.num_heads, v.mlp_dim, v.dropout)
 
 
-# name -> (display name, factory). Display names, like the report's descriptions, come from the torch-free
-# half of the registry (reportgen.architectures), under the same keys.
-MODEL_REGISTRY: dict[str, tuple[str, Callable[[Config, int], nn.Module]]] = {
-    "cnn": (ARCHITECTURES["cnn"].display_name, _create_cnn),
-    "vit": (ARCHITECTURES["vit"].display_name, _create_vit),
-}
+# key -> factory (config, number of classes) -> nn.Module. Everything else about a model (its display name,
+# config section and description) is its torch-free entry in reportgen.architectures, under the same key.
+FACTORIES: dict[str, Callable[[Config, int], nn.Module]] = {"cnn": _create_cnn, "vit": _create_vit}
 
 
 def create_model(name: str, config: Config, num_classes: int) -> nn.Module:
     """Build the registered model `name` from its section of `config`."""
-    return MODEL_REGISTRY[name][1](config, num_classes)
+    return FACTORIES[name](config, num_classes)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -15,12 +15,7 @@ device, normalisation constants are cached there, and the epoch's sums stay ther
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
-import math
-import os
-import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -32,126 +27,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
-from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from reportgen.bundle import atomic_output
 from reportgen.config import Config
-from reportgen.data import (
-    ImageData,
-    PILImages,
-    TensorBatches,
-    TrainAugmentation,
-    keep_batch,
-    normalize,
-    seed_transforms,
-)
-from reportgen.errors import ConfigError
-
-
-def resolve_device(requested: str) -> str:
-    """'auto' -> 'cuda' when a GPU is visible, else 'mps' on Apple silicon, else 'cpu'."""
-    if requested != "auto":
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    return "mps" if torch.backends.mps.is_available() else "cpu"
-
-
-def check_device(device: str) -> None:
-    """Refuse, in one line, a device that this machine does not have."""
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'train.device' is cuda but no CUDA GPU is visible; use --device cpu or auto")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("config key 'train.device' is mps but this machine has no Apple GPU; "
-                          "use --device cpu or auto")
-
-
-def resolve_precision(requested: str, device: str) -> str:
-    """'auto' -> bf16 autocast where the hardware computes in bf16 natively, fp16 on older GPUs, else fp32.
-
-    CUDA: bf16 from compute capability 8.0 (A100, RTX 30xx, H100), asked without emulation (by
-    default torch counts a T4's emulated bf16 as supported); fp16 with loss scaling (16-mixed) on 7.x
-    (V100, T4, RTX 20xx), whose tensor cores compute fp16; fp32 below that. CPU: bf16 where the CPU has
-    AVX512-BF16 or AMX, where oneDNN runs bf16 convolutions and matmuls about twice as fast as fp32
-    (see `reportgen bench`); elsewhere bf16 would be emulated and slower. MPS: fp32 (not measured).
-    """
-    if requested != "auto":
-        return requested
-    if device == "cuda":
-        if torch.cuda.is_bf16_supported(including_emulation=False):
-            return "bf16-mixed"
-        return "16-mixed" if torch.cuda.get_device_capability() >= (7, 0) else "32"
-    if device == "cpu":
-        return "bf16-mixed" if _cpu_has_native_bf16() else "32"
-    return "32"
-
-
-def autocast(device: str, precision: str):
-    """The autocast context that Lightning's `precision` runs the model under, for code outside the Trainer."""
-    dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device, dtype=dtype)
-
-
-def uses_tf32(config: Config, device: str, precision: str) -> bool:
-    """Whether fp32 matmuls and convolutions run in TF32: on CUDA, at precision 32, with train.tf32."""
-    return device == "cuda" and precision == "32" and config.train.tf32
-
-
-def configure_backends(config: Config, device: str, precision: str) -> None:
-    """Process-wide numerics for this run: TF32 on CUDA, and what deterministic algorithms need.
-
-    cudnn.benchmark is Lightning's (Trainer(benchmark=...)); TF32 is set both ways, so that one run's
-    setting never leaks into the next run of the same process.
-    """
-    if device == "cuda":
-        tf32 = uses_tf32(config, device, precision)
-        torch.set_float32_matmul_precision("high" if tf32 else "highest")  # the API Lightning reads back
-        torch.backends.cudnn.allow_tf32 = tf32
-    if config.train.deterministic:
-        # cuBLAS reads this when it creates its handle: it must be set before the first matmul on the GPU.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
-
-def _cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether the CPU has bf16 instructions (x86 AVX512-BF16 or AMX-BF16), read from Linux's cpuinfo.
-
-    Not oneDNN's own check, which accepts any AVX-512 CPU and so would pick an emulated bf16.
-    Where there is no cpuinfo (macOS, Windows), False: fp32 is the safe default there.
-    """
-    try:
-        flags = cpuinfo.read_text()
-    except OSError:
-        return False
-    return re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) is not None
-
-
-def keep_freed_memory() -> None:
-    """Let glibc keep freed memory for reuse instead of handing it back to the OS (Linux).
-
-    A CPU training step frees and reallocates the same large activation buffers every time; by
-    default glibc unmaps them, and every step pays the page faults again: up to half the step time
-    on a 2-core VM (reportgen bench). Elsewhere (macOS, musl) this does nothing.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's malloc.h
-    libc.mallopt(m_mmap_max, 0)  # large blocks from the heap too, where freed memory is reused
-    libc.mallopt(m_trim_threshold, 2**31 - 1)  # and never shrink the heap
-
+from reportgen.data import ImageData, TrainAugmentation, normalize
+from reportgen.loaders import ImageDataModule, epoch_seed
+from reportgen.runtime import Runtime, configure_backends, keep_freed_memory
 
 # XORed into the epoch seed of the augmentation generator. Its low 32 bits matter: torch's CPU generator (a
 # Mersenne Twister) is seeded from the low 32 bits only, so a pattern in the high bits alone would change nothing.
 AUGMENT_STREAM = 0x5EED_A06D_9E37_79B9
-
-
-def epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    """A distinct, reproducible seed for every (run seed, epoch, process)."""
-    return (seed * 1_000_003 + epoch * 1_009 + rank) % (2**63)
 
 
 def accumulator_dtype(device: torch.device | str) -> torch.dtype:
@@ -287,121 +173,6 @@ def learning_rate_schedule(optimizer: torch.optim.Optimizer, epochs: int, warmup
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_epochs])
 
 
-def epoch_order(length: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
-    """This process's share of the permutation of `length` samples drawn from (seed, epoch), on the CPU.
-
-    Every process draws the same permutation and takes every world_size-th index of it, truncated to
-    equal shares (DDP steps in lockstep). Drawn on the CPU, so the order is the same on any device.
-    Returns int64 (length // world_size,).
-    """
-    g = torch.Generator().manual_seed(epoch_seed(seed, epoch, 0))
-    share = length // world_size
-    return torch.randperm(length, generator=g)[: share * world_size][rank::world_size]
-
-
-class EpochShuffleSampler(Sampler):
-    """The seed pipeline's sampler: this process's indices of the epoch's permutation, one int at a time.
-
-    The epoch comes from the trainer when iteration starts, so a resumed run draws exactly the
-    permutation the uninterrupted run drew for that epoch.
-    """
-
-    def __init__(self, length: int, seed: int, current_epoch, rank: int = 0, world_size: int = 1):
-        self.length, self.seed, self.current_epoch = length, seed, current_epoch
-        self.rank, self.world_size = rank, world_size
-
-    def __iter__(self):
-        return iter(epoch_order(self.length, self.seed, self.current_epoch(), self.rank, self.world_size).tolist())
-
-    def __len__(self) -> int:
-        return self.length // self.world_size
-
-
-class DeviceBatches(Sampler):
-    """The fast pipeline's sampler: each item is one batch's indices, a slice of an index tensor on the device.
-
-    `indices()` gives the pass's indices (a CPU or device tensor); they are copied to the device once
-    per pass (asynchronously, from pinned memory, on CUDA), so no step copies anything from the host.
-    """
-
-    def __init__(self, indices, length: int, batch_size: int, device: torch.device):
-        self.indices, self.length, self.batch_size, self.device = indices, length, batch_size, device
-
-    def __iter__(self):
-        # A generator: the indices are drawn at the first batch, once the trainer's epoch has advanced
-        # (DataLoader creates this iterator earlier, and with batch_size=None nothing else defers it).
-        order = self.indices()
-        if order.device != self.device:
-            if self.device.type == "cuda":
-                order = order.pin_memory()
-            order = order.to(self.device, non_blocking=True)
-        yield from order.split(self.batch_size)
-
-    def __len__(self) -> int:
-        return math.ceil(self.length / self.batch_size)
-
-
-class ImageDataModule(pl.LightningDataModule):
-    """Serves the train and test splits, on the training device for the fast pipeline.
-
-    Every process takes batch_size / world_size images a step: the global batch is the config's.
-    """
-
-    def __init__(self, data: ImageData, config: Config, seed: int):
-        super().__init__()
-        self.data, self.config, self.seed = data, config, seed
-        self.train_set = self.val_set = None
-
-    def setup(self, stage: str) -> None:
-        d = self.data
-        if self.config.train.pipeline == "fast":
-            device = self.trainer.strategy.root_device  # GPU memory when training on CUDA
-            self.train_set = TensorBatches(d.train_x.to(device), d.train_y.to(device))
-            self.val_set = TensorBatches(d.test_x.to(device), d.test_y.to(device))
-        else:
-            train_tf, test_tf = seed_transforms(self.config.augment, self.config.data.mean, self.config.data.std)
-            self.train_set = PILImages(d.train_x, d.train_y, train_tf)
-            self.val_set = PILImages(d.test_x, d.test_y, test_tf)
-
-    @property
-    def _process_batch(self) -> int:
-        return self.config.train.batch_size // self.trainer.world_size  # config validation: it divides
-
-    def train_dataloader(self) -> DataLoader:
-        world, rank, n = self.trainer.world_size, self.trainer.global_rank, len(self.train_set)
-        if isinstance(self.train_set, TensorBatches):
-            def indices():
-                return epoch_order(n, self.seed, self.trainer.current_epoch, rank, world)
-            return self._batch_loader(self.train_set, DeviceBatches(indices, n // world, self._process_batch,
-                                                                    self.train_set.device))
-        sampler = EpochShuffleSampler(n, self.seed, lambda: self.trainer.current_epoch, rank, world)
-        return self._sample_loader(self.train_set, sampler)
-
-    def val_dataloader(self) -> DataLoader:
-        # Every test image exactly once across processes (rank r takes r, r+world, ...): exact metrics.
-        # DistributedSampler would pad the last shard with repeated images and count them twice.
-        world, rank, n = self.trainer.world_size, self.trainer.global_rank, len(self.val_set)
-        share = len(range(rank, n, world))
-        if isinstance(self.val_set, TensorBatches):
-            device = self.val_set.device
-            return self._batch_loader(self.val_set, DeviceBatches(
-                lambda: torch.arange(rank, n, world, device=device), share, self._process_batch, device))
-        return self._sample_loader(self.val_set, list(range(rank, n, world)))
-
-    # Both loaders get a private generator: creating a DataLoader iterator otherwise draws from the
-    # global RNG, at a point of the epoch that differs between a fresh and a resumed run.
-
-    @staticmethod
-    def _batch_loader(dataset: TensorBatches, sampler: DeviceBatches) -> DataLoader:
-        # batch_size=None: the sampler's items are whole batches, which the dataset gathers at once.
-        return DataLoader(dataset, batch_size=None, sampler=sampler, collate_fn=keep_batch, num_workers=0,
-                          generator=torch.Generator())
-
-    def _sample_loader(self, dataset: PILImages, sampler) -> DataLoader:
-        return DataLoader(dataset, batch_size=self._process_batch, sampler=sampler, num_workers=0,
-                          generator=torch.Generator())
-
-
 class EpochProgress(ProgressBar):
     """One bar per run over all its training batches, with the time left, and a line per epoch.
 
@@ -475,6 +246,22 @@ class FitResult:
     is_global_zero: bool
 
 
+def epoch_timings(history: list[dict], first_epochs: list[int]) -> dict:
+    """Steady-state time per epoch, and the one-off cost that the first epoch of each fit paid on top.
+
+    steady_epoch_time_s: the mean time of the epochs that were not the first of a fit (a fresh or a
+    resumed process); warmup_time_s: what those first epochs took beyond it (at least 0 each). Both
+    None when every epoch was a first one (a 1-epoch run). train_time_s stays the sum of all epochs.
+    """
+    first = set(first_epochs)
+    steady = [h["epoch_time_s"] for h in history if h["epoch"] not in first]
+    if not steady:
+        return {"steady_epoch_time_s": None, "warmup_time_s": None, "warmup_epochs": sorted(first)}
+    mean = sum(steady) / len(steady)
+    extra = sum(max(0.0, h["epoch_time_s"] - mean) for h in history if h["epoch"] in first)
+    return {"steady_epoch_time_s": mean, "warmup_time_s": extra, "warmup_epochs": sorted(first)}
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM during fit(); `epochs_kept` completed epochs are in the checkpoint to resume from."""
 
@@ -529,9 +316,9 @@ def prepare_process(config: Config) -> None:
         torch.set_num_threads(config.train.num_threads)
 
 
-def fit(model: nn.Module, data: ImageData, config: Config, seed: int, checkpoint_dir: Path,
+def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, seed: int, checkpoint_dir: Path,
         label: str, progress: bool = True, callbacks: tuple = (), resume: bool | None = None) -> FitResult:
-    """Train `model` for config.train.epochs, resuming from checkpoint_dir/last.ckpt when `resume`.
+    """Train `model` for config.train.epochs on `runtime`, resuming from checkpoint_dir/last.ckpt when `resume`.
 
     `resume=None` resumes when that checkpoint exists; under DDP the build passes rank 0's decision
     instead, so that no process decides alone. `callbacks` are extra Lightning callbacks (the tests use
@@ -539,10 +326,8 @@ def fit(model: nn.Module, data: ImageData, config: Config, seed: int, checkpoint
     last completed epoch in place.
     """
     t = config.train
-    device = resolve_device(t.device)
-    precision = resolve_precision(t.precision, device)
     prepare_process(config)
-    configure_backends(config, device, precision)
+    configure_backends(config, runtime)
     module = Classifier(model, config, seed, len(data.classes))
     # One rolling checkpoint, last.ckpt, rewritten after every epoch (after the history row is added).
     checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1,
@@ -551,12 +336,12 @@ def fit(model: nn.Module, data: ImageData, config: Config, seed: int, checkpoint
     processes = t.devices * t.num_nodes
     trainer = pl.Trainer(
         max_epochs=t.epochs,
-        accelerator={"cuda": "gpu"}.get(device, device),
+        accelerator={"cuda": "gpu"}.get(runtime.device, runtime.device),
         devices=t.devices,
         num_nodes=t.num_nodes,
         # auto would pick ddp_fork in a notebook, which cannot re-initialise CUDA: one process per device.
         strategy="ddp" if t.strategy == "auto" and processes > 1 else t.strategy,
-        precision=precision,
+        precision=runtime.precision,
         plugins=[checkpoint_io],
         callbacks=[checkpoint, *([EpochProgress(label)] if progress else []), *callbacks],
         enable_progress_bar=progress,
@@ -565,7 +350,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, seed: int, checkpoint
         use_distributed_sampler=False,  # our samplers shard exactly (see ImageDataModule.val_dataloader)
         enable_model_summary=False,
         deterministic=t.deterministic,
-        benchmark=device == "cuda" and not t.deterministic,  # cuDNN picks the fastest kernels per shape
+        benchmark=runtime.device == "cuda" and not t.deterministic,  # cuDNN picks the fastest kernels per shape
     )
     last = checkpoint_dir / "last.ckpt"
     resume = last.is_file() if resume is None else resume

@@ -12,6 +12,7 @@ from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.efficiency import Efficiency
 from reportgen.report.sections.explanations import Explanations
 from reportgen.report.sections.robustness import Robustness
+from reportgen.runtime import resolve_runtime
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.bundle_factory import make_bundle
 from tests.conftest import tiny_config, tiny_data
@@ -25,7 +26,8 @@ def tiny(monkeypatch):
 
 def build(config, tmp_path, out="bundle") -> list[str]:
     messages: list[str] = []
-    build_module.build(config, tmp_path / out, tmp_path / "runs", progress=False, log=messages.append)
+    build_module.build(config, resolve_runtime(config),
+        tmp_path / out, tmp_path / "runs", progress=False, log=messages.append)
     return messages
 
 

@@ -18,8 +18,12 @@ from reportgen.bench import GOALS, WAYS, format_table, run_benchmark
 from reportgen.cli import main
 from reportgen.config import Config
 from reportgen.errors import ConfigError, DataError
+from reportgen.runtime import Runtime
 
 MEASUREMENTS = ("augmentation", "train_step_cnn", "train_step_vit", "epoch_cnn", "epoch_vit")
+
+
+CPU = Runtime("cpu", "32", False)  # fp32 on the CPU even on a GPU machine
 
 
 def cpu_config() -> Config:
@@ -31,7 +35,7 @@ def cpu_config() -> Config:
 @pytest.fixture(scope="module")
 def logged_run():
     lines: list[str] = []
-    result = run_benchmark(cpu_config(), quick=True, log=lines.append)
+    result = run_benchmark(cpu_config(), CPU, quick=True, log=lines.append)
     return result, lines
 
 
@@ -151,19 +155,18 @@ def test_a_training_set_smaller_than_a_batch_is_refused_before_any_work(tmp_path
     config = cpu_config()
     config.data.cache_dir = str(tmp_path / "cache")
     with pytest.raises(DataError, match="fewer than one batch"):
-        run_benchmark(config, data_dir=tmp_path, quick=True, log=lambda line: None)
+        run_benchmark(config, CPU, data_dir=tmp_path, quick=True, log=lambda line: None)
 
 
 def test_zero_steps_is_refused():
     with pytest.raises(ConfigError, match="at least 1 timed training step"):
-        run_benchmark(cpu_config(), steps=0, quick=True, log=lambda line: None)
+        run_benchmark(cpu_config(), CPU, steps=0, quick=True, log=lambda line: None)
 
 
 def test_a_gpu_times_at_least_a_second_and_judges_no_cpu_goal(monkeypatch):
     config = cpu_config()
-    assert bench._make_plan(config, 5, quick=False).min_seconds == 0.0
-    config.train.device = "cuda"
-    plan = bench._make_plan(config, 5, quick=False)
+    assert bench._make_plan(config, CPU, 5, quick=False).min_seconds == 0.0
+    plan = bench._make_plan(config, Runtime("cuda", "bf16-mixed", False), 5, quick=False)
     assert plan.min_seconds >= 1.0 and plan.steps == 5
 
 

@@ -5,10 +5,12 @@ import torch
 
 import reportgen.build as build_module
 import reportgen.report
+import reportgen.training as training
 from reportgen.bundle import Bundle
 from reportgen.config import config_from_dict
 from reportgen.data import training_subset
 from reportgen.errors import ConfigError
+from reportgen.runtime import resolve_runtime
 from tests.conftest import tiny_config, tiny_data
 
 
@@ -26,7 +28,8 @@ def fast_build(monkeypatch):
 
 def run(config, tmp_path, **kwargs):
     return {(o.model, o.seed): o for o in build_module.build(
-        config, tmp_path / "bundle", tmp_path / "runs", progress=False, log=lambda m: None, **kwargs)}
+        config, resolve_runtime(config), tmp_path / "bundle", tmp_path / "runs", progress=False, log=lambda m: None,
+        **kwargs)}
 
 
 def test_bundle_has_every_documented_file(tmp_path):
@@ -99,28 +102,6 @@ def test_every_seed_is_a_run(tmp_path):
     assert [r.seed for r in Bundle(tmp_path / "bundle").runs("cnn")] == [1, 2]
 
 
-def test_run_key_covers_what_changes_results():
-    config = tiny_config()
-    key = build_module.run_key(config, "cnn", 42, "data", "cpu", "32")
-    assert build_module.run_key(config, "cnn", 43, "data", "cpu", "32") != key
-    assert build_module.run_key(config, "cnn", 42, "other data", "cpu", "32") != key
-    assert build_module.run_key(config, "cnn", 42, "data", "cuda", "32") != key
-    assert build_module.run_key(config, "cnn", 42, "data", "cpu", "bf16-mixed") != key
-    changed = tiny_config(lr=0.5)
-    assert build_module.run_key(changed, "cnn", 42, "data", "cpu", "32") != key
-    changed = tiny_config()
-    changed.vit.depth = 3  # another model's settings
-    assert build_module.run_key(changed, "cnn", 42, "data", "cpu", "32") == key
-    changed = tiny_config()
-    changed.train.device, changed.train.precision = "auto", "auto"  # what they resolve to counts, not the words
-    assert build_module.run_key(changed, "cnn", 42, "data", "cpu", "32") == key
-    assert build_module.run_key(tiny_config(deterministic=True), "cnn", 42, "data", "cpu", "32") != key
-    # TF32 counts where it is in effect (fp32 on CUDA), and nowhere else.
-    assert build_module.run_key(tiny_config(tf32=False), "cnn", 42, "data", "cpu", "32") == key
-    cuda_key = build_module.run_key(config, "cnn", 42, "data", "cuda", "32")
-    assert build_module.run_key(tiny_config(tf32=False), "cnn", 42, "data", "cuda", "32") != cuda_key
-
-
 def test_a_failed_render_keeps_the_previous_bundle(tmp_path, monkeypatch):
     config = tiny_config(epochs=1)
     run(config, tmp_path)
@@ -183,9 +164,9 @@ def test_run_json_times_the_steady_state_apart_from_the_first_epoch(tmp_path):
 
 def test_epoch_timings_leave_out_the_first_epoch_of_every_fit():
     history = [{"epoch": e, "epoch_time_s": t} for e, t in ((1, 9.0), (2, 2.0), (3, 7.0), (4, 4.0))]
-    timings = build_module.epoch_timings(history, [1, 3])  # resumed before epoch 3
+    timings = training.epoch_timings(history, [1, 3])  # resumed before epoch 3
     assert timings == {"steady_epoch_time_s": 3.0, "warmup_time_s": 10.0, "warmup_epochs": [1, 3]}
-    assert build_module.epoch_timings(history[:1], [1]) == {"steady_epoch_time_s": None, "warmup_time_s": None,
+    assert training.epoch_timings(history[:1], [1]) == {"steady_epoch_time_s": None, "warmup_time_s": None,
                                                              "warmup_epochs": [1]}
 
 
@@ -204,7 +185,7 @@ def test_force_with_an_interrupted_later_run_retrains_it_from_scratch(tmp_path, 
         run(config, tmp_path)
     monkeypatch.setattr(build_module, "fit", real_fit)
     decisions = []
-    monkeypatch.setattr(build_module, "share_plan", lambda runs, config: decisions.extend(r.action for r in runs))
+    monkeypatch.setattr(build_module, "share_plan", lambda actions, *sizes: decisions.extend(actions.values()))
     outcomes = run(config, tmp_path, force=True)
     assert decisions == ["train", "train"]  # decided once, before any training, the checkpoint deleted
     assert {o.status for o in outcomes.values()} == {"trained"}
@@ -218,7 +199,7 @@ def with_variants(config, variants):
 
 def run_variants(config, tmp_path, log=lambda m: None):
     return {(o.variant, o.model, o.seed): o for o in build_module.build(
-        config, tmp_path / "bundle", tmp_path / "runs", progress=False, log=log)}
+        config, resolve_runtime(config), tmp_path / "bundle", tmp_path / "runs", progress=False, log=log)}
 
 
 def test_every_variant_trains_every_model_at_every_seed(tmp_path):

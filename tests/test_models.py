@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from reportgen.config import KNOWN_MODELS, Config
-from reportgen.models import MODEL_REGISTRY, count_parameters, create_model, describe_architecture
+from reportgen.models import FACTORIES, count_parameters, create_model, describe_architecture
 from tests import notebook_models
 
 SEED_PARAMETER_COUNTS = {"cnn": 1_353_136, "vit": 1_205_898}  # from the seed notebook
@@ -12,21 +12,21 @@ NOTEBOOK_CLASSES = {"cnn": notebook_models.CNN, "vit": notebook_models.ViT}
 
 
 def test_registry_matches_the_models_the_config_accepts():
-    assert set(MODEL_REGISTRY) == set(KNOWN_MODELS)
+    assert set(FACTORIES) == set(KNOWN_MODELS)
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_default_parameter_count_is_the_seed_notebooks(name):
     assert count_parameters(create_model(name, Config(), num_classes=10)) == SEED_PARAMETER_COUNTS[name]
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_forward_gives_one_logit_per_class(name):
     model = create_model(name, Config(), num_classes=7)
     assert model(torch.randn(5, 3, 32, 32)).shape == (5, 7)
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_notebook_state_dict_round_trips_strictly(name):
     torch.manual_seed(0)
     notebook = NOTEBOOK_CLASSES[name]()
@@ -63,7 +63,7 @@ def test_cnn_stage_outputs_follow_the_channel_widths():
     assert shapes == [(1, 32, 32, 32), (1, 64, 16, 16), (1, 128, 8, 8)]
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_architecture_table_adds_up_to_the_parameter_count(name):
     model = create_model(name, Config(), num_classes=10)
     rows = describe_architecture(model)

@@ -43,9 +43,9 @@ def test_every_run_file_is_read_once(tmp_path, monkeypatch):
     calls: list[str] = []
     original = Bundle._read_run
 
-    def counting(self, model, folder, variant=None):
-        calls.append(f"{model}/{folder.name}")
-        return original(self, model, folder, variant)
+    def counting(self, model, seed, variant=None):
+        calls.append(f"{model}/seed-{seed}")
+        return original(self, model, seed, variant)
 
     monkeypatch.setattr(Bundle, "_read_run", counting)
     report = read_contents(make_bundle(tmp_path / "b", seeds=(1, 2)))

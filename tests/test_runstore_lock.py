@@ -9,6 +9,8 @@ import pytest
 
 import reportgen.build as build_module
 import reportgen.report
+from reportgen.runstore import run_key
+from reportgen.runtime import resolve_runtime
 from tests.cli_process import read_until, start_build
 from tests.conftest import tiny_config, tiny_data
 
@@ -41,7 +43,7 @@ def fast_build(monkeypatch):
 def test_a_lock_left_by_a_killed_process_blocks_nothing(tmp_path, fast_build):
     config = tiny_config(epochs=1)
     config.models = ["cnn"]
-    key = build_module.run_key(config, "cnn", 42, tiny_data().fingerprint, "cpu", "32")
+    key = run_key(config, "cnn", 42, tiny_data().fingerprint, resolve_runtime(config))
     lock = tmp_path / "runs" / f".cnn-{key[:20]}.lock"
     lock.parent.mkdir()
     holder = subprocess.Popen(
@@ -52,6 +54,7 @@ def test_a_lock_left_by_a_killed_process_blocks_nothing(tmp_path, fast_build):
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
     lines = []
-    outcomes = build_module.build(config, tmp_path / "bundle", tmp_path / "runs", progress=False, log=lines.append)
+    outcomes = build_module.build(config, resolve_runtime(config),
+        tmp_path / "bundle", tmp_path / "runs", progress=False, log=lines.append)
     assert [o.status for o in outcomes] == ["trained"]
     assert not any("waiting" in line for line in lines)

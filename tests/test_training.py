@@ -4,7 +4,6 @@ of device and precision, sync-free steps, compilation without recompiles, and on
 import functools
 import inspect
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
@@ -14,13 +13,16 @@ import torch.nn.functional as F
 import reportgen.training as training
 from reportgen.data import normalize
 from reportgen.models import create_model
+from reportgen.runtime import Runtime
 from tests.conftest import tiny_config
+
+CPU = Runtime("cpu", "32", False)  # the tests' runtime: tiny_config trains in fp32 on the CPU
 
 
 def train(name, data, config, tmp_path, seed=42, callbacks=()):
     pl.seed_everything(seed, verbose=False)
     model = create_model(name, config, len(data.classes))
-    return training.fit(model, data, config, seed, tmp_path / "ckpt", name, progress=False, callbacks=callbacks)
+    return training.fit(model, data, config, CPU, seed, tmp_path / "ckpt", name, progress=False, callbacks=callbacks)
 
 
 @pytest.mark.parametrize("name", ["cnn", "vit"])
@@ -158,39 +160,6 @@ def test_a_checkpoint_write_that_fails_leaves_the_previous_checkpoint(tmp_path, 
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
 
 
-def bf16_support(native: bool):
-    """torch.cuda.is_bf16_supported for a GPU with native bf16 or with emulated bf16 only (e.g. a T4)."""
-    return lambda including_emulation=True: native or including_emulation
-
-
-@pytest.mark.parametrize("native, capability, expected", [
-    (True, (9, 0), "bf16-mixed"),  # H100
-    (True, (8, 0), "bf16-mixed"),  # A100
-    (False, (7, 5), "16-mixed"),  # T4: bf16 only emulated, fp16 tensor cores
-    (False, (6, 1), "32"),  # GTX 1080: neither
-])
-def test_auto_precision_on_cuda_asks_for_native_bf16(monkeypatch, native, capability, expected):
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", bf16_support(native))
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
-    assert training.resolve_precision("auto", "cuda") == expected
-    assert training.resolve_precision("32", "cuda") == "32"
-
-
-def test_precision_and_device_resolution(monkeypatch):
-    assert training.resolve_device("cpu") == "cpu"
-    assert training.resolve_precision("32", "cuda") == "32"
-    assert training.resolve_precision("auto", "mps") == "32"
-    for native, expected in ((True, "bf16-mixed"), (False, "32")):
-        monkeypatch.setattr(training, "_cpu_has_native_bf16", lambda: native)
-        assert training.resolve_precision("auto", "cpu") == expected
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    for mps, expected in ((True, "mps"), (False, "cpu")):
-        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
-        assert training.resolve_device("auto") == expected
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert training.resolve_device("auto") == "cuda"
-
-
 @pytest.mark.parametrize("precision, dtype", [("bf16-mixed", torch.bfloat16), ("32", torch.float32)])
 def test_inference_runs_under_the_training_precision(precision, dtype):
     from reportgen.evaluation import predict, probe_visuals
@@ -210,31 +179,6 @@ def test_accumulators_are_float32_on_mps_only():
     assert training.accumulator_dtype("cpu") == training.accumulator_dtype("cuda") == torch.float64
 
 
-def test_tf32_only_for_fp32_on_cuda():
-    config = tiny_config()
-    assert training.uses_tf32(config, "cuda", "32")
-    assert not training.uses_tf32(config, "cuda", "bf16-mixed") and not training.uses_tf32(config, "cpu", "32")
-    assert not training.uses_tf32(tiny_config(tf32=False), "cuda", "32")
-
-
-@pytest.mark.parametrize("native, expected", [(True, "bf16-mixed"), (False, "32")])
-def test_native_bf16_flags_choose_cpu_precision(monkeypatch, native, expected):
-    monkeypatch.setattr(training, "_cpu_has_native_bf16", lambda: native)
-    assert training.resolve_precision("auto", "cpu") == expected
-
-
-@pytest.mark.parametrize("flags, native", [
-    ("fpu avx2 avx512f avx512bw avx512vl avx512dq", False),  # AVX-512 alone: bf16 would be emulated
-    ("fpu avx2 avx512f avx512bw avx512_bf16 avx512_vnni", True),
-    ("fpu avx512f amx_bf16 amx_tile", True),
-])
-def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    assert training._cpu_has_native_bf16(cpuinfo) is native
-    assert training._cpu_has_native_bf16(tmp_path / "missing") is False
-
-
 def test_seed_pipeline_trains_too(data, tmp_path):
     config = tiny_config(epochs=1, pipeline="seed")
     history = train("cnn", data, config, tmp_path).history
@@ -252,7 +196,7 @@ def test_compiled_training_never_recompiles_for_the_last_batch_or_evaluation(dat
     monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
     model = create_model("cnn", tiny_config(), len(data.classes))
     config = tiny_config(epochs=2, compile=True, batch_size=32)
-    result = training.fit(model, data, config, 0, tmp_path, "cnn", progress=False)
+    result = training.fit(model, data, config, CPU, 0, tmp_path, "cnn", progress=False)
     assert result.model is model and len(result.history) == 2
     torch._dynamo.reset()
 
@@ -291,33 +235,9 @@ def test_steps_build_no_tensors_from_host_values(data, tmp_path, monkeypatch):
     assert len(result.history) == 2 and counter.calls == []
 
 
-def test_each_process_takes_its_share_of_the_global_batch(data):
-    config = tiny_config(batch_size=16)
-    module = training.ImageDataModule(data, config, seed=0)
-    sizes = {}
-    for rank in (0, 1):
-        module.trainer = SimpleNamespace(world_size=2, global_rank=rank, current_epoch=0,
-                                         strategy=SimpleNamespace(root_device=torch.device("cpu")))
-        module.setup("fit")
-        train_batches = [len(y) for _, y in module.train_dataloader()]
-        val_labels = torch.cat([y for _, y in module.val_dataloader()])
-        sizes[rank] = train_batches, val_labels
-    # 52 images: 26 per process in batches of 16 / 2 = 8, so 4 steps an epoch, as one process with 16 would take.
-    assert sizes[0][0] == sizes[1][0] == [8, 8, 8, 2]
-    assert len(sizes[0][1]) + len(sizes[1][1]) == len(data.test_y)  # every test image once
-
-
-def test_epoch_order_is_the_same_on_every_device_and_split_without_overlap():
-    whole = training.epoch_order(10, seed=3, epoch=1)
-    shares = [training.epoch_order(10, seed=3, epoch=1, rank=r, world_size=3) for r in range(3)]
-    assert sorted(whole.tolist()) == list(range(10))
-    assert torch.equal(torch.stack(shares, 1).flatten(), whole[:9])
-    assert not torch.equal(training.epoch_order(10, seed=3, epoch=2), whole)
-
-
 def test_progress_writes_one_line_per_epoch_including_the_last(data, tmp_path, capsys):
     model = create_model("cnn", tiny_config(), len(data.classes))
-    training.fit(model, data, tiny_config(epochs=3), 0, tmp_path, "CNN seed 0", progress=True)
+    training.fit(model, data, tiny_config(epochs=3), CPU, 0, tmp_path, "CNN seed 0", progress=True)
     out = capsys.readouterr().out
     assert [line.split(":")[0] for line in out.splitlines() if ": train loss" in line] == [
         "CNN seed 0 epoch 1/3", "CNN seed 0 epoch 2/3", "CNN seed 0 epoch 3/3"]

@@ -25,10 +25,8 @@ Shapes: B batch, K classes; images (B, 3, 32, 32).
 from __future__ import annotations
 
 import copy
-import platform
 import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -38,7 +36,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from reportgen.config import Config
 from reportgen.data import ImageData
+from reportgen.machine_load import timed_with_load
 from reportgen.models import IMAGE_SIZE, count_parameters
+from reportgen.runtime import autocast, device_name
 
 ACTIVATION_BATCHES = (2, 4)  # two batch sizes: saved bytes are affine in the batch, the slope is per image
 CPU_PEAK_METHOD = ("peak bytes of live tensors during the step, tracked per operator by PyTorch's MemTracker "
@@ -51,11 +51,6 @@ def images(batch: int, device: torch.device | str, seed: int = 0) -> torch.Tenso
     """(batch, 3, 32, 32) standard-normal inputs, as normalised images are; cost does not depend on content."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator).to(device)
-
-
-def autocast(device: torch.device | str, precision: str):
-    """The run's autocast: bf16 under "bf16-mixed", none under "32"."""
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
 
 
 def prepared(model: nn.Module, device: str, channels_last: bool) -> nn.Module:
@@ -176,37 +171,6 @@ def inference_times(model: nn.Module, batch: int, device: str, precision: str, c
             if i >= warmup:
                 times.append(time.perf_counter() - start)
     return times
-
-
-def machine_cpu_seconds() -> float | None:
-    """CPU seconds that all processes of the machine have used so far (Linux /proc/stat), None where unknown."""
-    try:
-        user, nice, system = (int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4])
-    except (OSError, ValueError):
-        return None
-    return (user + nice + system) / 100  # in USER_HZ, 100 on every Linux
-
-
-def timed_with_load(measure: Callable[[], list[float]]) -> tuple[list[float], float | None]:
-    """Run a timing, and say how many CPU cores other processes used meanwhile (None where unknown)."""
-    machine, own, start = machine_cpu_seconds(), time.process_time(), time.perf_counter()
-    times = measure()
-    after, own_after, elapsed = machine_cpu_seconds(), time.process_time(), time.perf_counter() - start
-    if machine is None or after is None:
-        return times, None
-    return times, max(0.0, (after - machine) - (own_after - own)) / elapsed
-
-
-def device_name(device: str) -> str:
-    """The GPU's name, or the CPU's model name from /proc/cpuinfo (Linux), else what platform reports."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.get_device_name(torch.device(device))
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or "CPU"
 
 
 def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""`reportgen grade`: many submitted bundles verified and graded into one sheet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reportgen.errors import ConfigError
+
+
+@click.command()
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write grades.csv, grades.json and grades.html into.")
+@click.option("--deep", is_flag=True, help="Also verify each bundle from its weights (as verify --deep), in "
+                                           "parallel worker processes.")
+@click.option("--data-dir", type=click.Path(path_type=Path),
+              help="With --deep: ImageFolder root of the images the bundles were built on.  [default: each "
+                   "bundle's own source when this machine has it]")
+@click.option("--rubric", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML rubric: criteria with a field of the sheet, min/max/equals and points; adds a score.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for --deep.  [default: one per CPU core]")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
+    """Grade many submitted BUNDLES into one sheet: grades.csv, grades.json and grades.html.
+
+    One row per bundle: whether it verified (and deeply, with --deep) with the first failure's
+    reason, per model test accuracy and macro F1, epochs, seeds, the config keys that differ from
+    the seed protocol, and flags: possible copies (identical weights, identical predictions, or
+    near-identical predictions: >= 99% agreement on >= 1,000 test images with the same wrong class
+    on >= 90% of the errors), naming the other bundle, and numbers its predictions do not support.
+    A bundle that cannot be read gets a row that says why. grades.html is a sortable table.
+
+    \b
+    Examples:
+      reportgen grade submissions/* --out artifacts/grades
+      reportgen grade submissions/* --deep --data-dir data/cifar10-jpeg --rubric rubric.yaml --out artifacts/grades
+    """
+    if data_dir is not None and not deep:
+        raise ConfigError("--data-dir goes with --deep: the other checks read only the bundles")
+    if data_dir is not None:
+        from reportgen.image_folder import check_layout
+
+        check_layout(data_dir)  # before the workers load torch
+    from reportgen.grade import grade_bundles
+
+    for missing in (path for path in bundles if not path.exists()):
+        click.echo(f"warning: {missing} does not exist; its row says so (check the path)", err=True)
+    for path in grade_bundles(list(bundles), out, deep=deep, data_dir=data_dir, rubric=rubric, jobs=jobs,
+                              progress=not no_progress, log=click.echo):
+        click.echo(f"wrote {path}")

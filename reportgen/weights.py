@@ -1,0 +1,88 @@
+"""Weights from strangers: a torch.save file read as a plain state dict, and fitted strictly into a model.
+
+`reportgen evaluate` (weights trained elsewhere) and `reportgen verify --deep` (a bundle's weights.pt)
+load weights the same way: ``torch.load(weights_only=True)`` on the CPU, so a file that would need
+code to unpickle is refused, never run; then strictly into the architecture the config describes.
+Every way a file can fail to be the right state dict is one WeightsError line.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from pathlib import Path
+
+import torch
+
+from reportgen.errors import WeightsError
+
+SAVE_HINT = "save one with torch.save(model.state_dict(), FILE)"
+
+
+def read_weights_file(path: Path) -> bytes:
+    """The bytes of a weights file given on the command line; WeightsError when it is no regular file."""
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist (or is not a file)")
+    return path.read_bytes()
+
+
+def state_dict_from_bytes(raw: bytes, source: str) -> dict[str, torch.Tensor]:
+    """The plain state dict in `raw` (a torch.save file), loaded with weights_only=True on the CPU.
+
+    Anything else is one WeightsError line: a file that would need code to unpickle (a whole model
+    saved with torch.save(model)), a file that is no torch file at all, or an object that is not a
+    mapping of parameter names to tensors (a training checkpoint, say).
+    """
+    try:
+        with warnings.catch_warnings():  # e.g. on an unusual pickle protocol: the refusal below says enough
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+    except Exception as exc:  # torch.load raises many types for a file it cannot read; all mean the same here
+        needed = re.search(r"Unsupported global: GLOBAL ([\w.]{1,120})", str(exc))
+        if needed:
+            raise WeightsError(f"{source} is not a plain state dict: loading it would run code named in the file "
+                               f"({needed.group(1)}), which torch.load(weights_only=True) refuses; "
+                               f"{SAVE_HINT}") from None
+        raise WeightsError(f"{source} is not a state dict that torch.load(weights_only=True) can read: not a file "
+                           f"of tensors saved by torch.save; {SAVE_HINT}") from None
+    if not isinstance(state, dict):
+        raise WeightsError(f"{source} holds a {type(state).__name__}, not a state dict; {SAVE_HINT}")
+    if "state_dict" in state and isinstance(state["state_dict"], dict):
+        raise WeightsError(f"{source} is a training checkpoint, not a state dict: save the model's own "
+                           f"state dict instead ({SAVE_HINT})")
+    for name, value in state.items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise WeightsError(f"{source} holds entry {str(name)[:60]!r}, which is not a named tensor: it is not a "
+                               f"plain state dict; {SAVE_HINT}")
+    return state
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return str(tuple(tensor.shape))
+
+
+def fit_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, what: str) -> None:
+    """Load `state` into `model` strictly, or say in one WeightsError line where it first does not fit.
+
+    `what` names the model in the message ("the CNN of the config"). Checked in the model's own
+    parameter order: a missing parameter, one of another shape, then an unexpected one; and
+    non-finite values, which would make every prediction meaningless.
+    """
+    expected = model.state_dict()
+    hint = "pass the config the weights were trained with (--config or --set)"
+    for name, tensor in expected.items():
+        if name not in state:
+            raise WeightsError(f"{source} does not fit {what}: it has no parameter '{name}' (expected shape "
+                               f"{_shape(tensor)}); {hint}")
+        if state[name].shape != tensor.shape:
+            raise WeightsError(f"{source} does not fit {what}: parameter '{name}' has shape {_shape(state[name])} "
+                               f"in the file, {what} has {_shape(tensor)}; {hint}")
+    unexpected = [name for name in state if name not in expected]
+    if unexpected:
+        raise WeightsError(f"{source} does not fit {what}: unexpected parameter '{unexpected[0]}' "
+                           f"(shape {_shape(state[unexpected[0]])}); {hint}")
+    broken = [name for name, t in state.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if broken:
+        raise WeightsError(f"{source}: parameter '{broken[0]}' holds NaN or infinite values")
+    model.load_state_dict(state, strict=True)
