@@ -40,6 +40,9 @@ bench: setup  ## compare the seed's input pipeline and training with reportgen's
 test: setup  ## run the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
 
+docs: setup  ## regenerate docs/configuration-reference.md from the config's field docstrings
+	$(PY) -m reportgen.configdoc > docs/configuration-reference.md
+
 gpu-check:  ## on a GPU machine: CUDA tests, a 2-epoch build and a 3-epoch quick study with verify, the CUDA benchmark
 	scripts/gpu-check $(ARGS)
 

@@ -33,41 +33,57 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 class DataConfig:
     """Where the images come from and how they are normalised."""
 
-    # cifar10: torchvision's CIFAR-10, downloaded into cache_dir on first use.
-    # folder: an ImageFolder tree at `dir` with train/ and test/ (class names from the folders).
-    # sample: the class-balanced CIFAR-10 sample that ships inside the package (offline).
     dataset: Literal["cifar10", "folder", "sample"] = "cifar10"
+    """Where the images come from. `cifar10`: torchvision's CIFAR-10, downloaded into `cache_dir` on first use.
+    `folder`: an ImageFolder tree at `dir` with train/ and test/ of class folders (class names from the folders;
+    .jpg, .jpeg, .png, .bmp or .webp, 32x32 RGB). `sample`: the class-balanced CIFAR-10 sample that ships inside
+    the package (400 training and 100 test images per class; offline). `--data-dir DIR` sets `folder` and `dir`."""
     dir: str | None = None
+    """The ImageFolder root when `dataset` is `folder` (required then; ignored otherwise)."""
     cache_dir: str = "~/.cache/reportgen"
+    """Downloads (CIFAR-10 into `<cache_dir>/cifar10`) and the cache of decoded images, so that image files are
+    decoded once."""
     mean: list[float] = field(default_factory=lambda: list(CIFAR10_MEAN))
+    """Normalisation mean per RGB channel, on the 0-1 scale (default: CIFAR-10's training-split statistics, the
+    seed notebook's)."""
     std: list[float] = field(default_factory=lambda: list(CIFAR10_STD))
-    # Train on this share of each class's training images (the test split is always whole): the first
-    # round(fraction x n) images of a permutation of each class drawn from fraction_seed. The draw depends
-    # on neither model nor run seed, so every model sees the same images, and a smaller fraction's images
-    # are a subset of a larger one's (the data-efficiency curve adds data, it never swaps it).
+    """Normalisation standard deviation per RGB channel, on the 0-1 scale (positive; CIFAR-10's by default)."""
     train_fraction: float = 1.0
+    """Train on this share of each class's training images, in (0, 1]; the test split is always whole. The images
+    are the first round(fraction x n) of a permutation of each class drawn from `fraction_seed`: the draw depends on
+    neither model nor run seed, so every model sees the same images, and a smaller fraction's images are a subset of
+    a larger one's (the data-efficiency curve adds data, it never swaps it)."""
     fraction_seed: int = 0
+    """Seed of the permutation that `train_fraction` draws from (not negative)."""
 
 
 @dataclass
 class AugmentConfig:
     """The seed's training augmentation; evaluation uses normalisation only."""
 
-    # False: no training augmentation at all (none of the settings below), to measure what it brings.
     enabled: bool = True
-    hflip_p: float = 0.5  # probability of a horizontal flip
-    rotation_deg: float = 15.0  # rotation angle drawn uniformly from [-deg, +deg]
-    translate_frac: float = 0.1  # shift up to this fraction of width / height, whole pixels
-    # The modern recipe's ingredients, all off in the seed protocol. They run batched on the training
-    # device (torchvision.transforms.v2), after the seed's flip, rotation and shift.
-    # trivialaugment: TrivialAugmentWide (one random op at a random strength); randaugment: RandAugment
-    # (2 ops at magnitude 9, torchvision's defaults).
+    """False: no training augmentation at all (none of the settings below), to measure what augmentation brings."""
+    hflip_p: float = 0.5
+    """Probability of a horizontal flip of a training image, 0 to 1."""
+    rotation_deg: float = 15.0
+    """Rotation angle in degrees, drawn uniformly from [-deg, +deg] (0 to 180)."""
+    translate_frac: float = 0.1
+    """Shift up to this fraction of the width and height, in whole pixels, in [0, 1)."""
     policy: Literal["none", "trivialaugment", "randaugment"] = "none"
-    # v2's policies draw one op per call for the whole batch they are given: groups of this many images
-    # each draw their own, so that a 1024-image batch sees 32 different ops rather than one.
+    """An automatic augmentation policy of the modern recipe, off in the seed protocol: `trivialaugment`
+    (TrivialAugmentWide: one random op at a random strength) or `randaugment` (RandAugment, 2 ops at magnitude 9,
+    torchvision's defaults). It runs batched on the training device (torchvision.transforms.v2) after the seed's
+    flip, rotation and shift, and needs `train.pipeline: fast`."""
     policy_group: int = 32
-    mixup_alpha: float = 0.0  # MixUp's Beta(alpha, alpha) mixing weight; 0: off
-    cutmix_alpha: float = 0.0  # CutMix's Beta(alpha, alpha) box area; 0: off. With both on, each batch picks one.
+    """Images that share one drawn policy operation: v2's policies draw one op per call for the whole batch they
+    are given, so groups of this many images each draw their own (a 1024-image batch sees 32 different ops rather
+    than one)."""
+    mixup_alpha: float = 0.0
+    """MixUp on the normalised batch: the Beta(alpha, alpha) mixing weight; 0: off. Training accuracy then counts
+    each image's larger label. Needs `train.pipeline: fast`."""
+    cutmix_alpha: float = 0.0
+    """CutMix on the normalised batch: the Beta(alpha, alpha) box area; 0: off. With MixUp on too, each batch picks
+    one of the two. Needs `train.pipeline: fast`."""
 
 
 @dataclass
@@ -75,8 +91,11 @@ class CNNConfig:
     """The seed's residual CNN: three ResBlocks, each followed by max-pool and dropout."""
 
     channels: list[int] = field(default_factory=lambda: [32, 64, 128])
-    hidden_dim: int = 512  # width of the MLP head (2048 -> 512 -> classes)
+    """Output channels of each stage: one ResBlock, max-pool and dropout per entry (at least one, positive)."""
+    hidden_dim: int = 512
+    """Width of the MLP head (2048 -> 512 -> classes with the seed's stages)."""
     dropout: float = 0.1
+    """Dropout probability after each stage and in the head, in [0, 1)."""
 
 
 @dataclass
@@ -84,11 +103,17 @@ class ViTConfig:
     """The seed's Vision Transformer: conv patch embedding, CLS token, pre-norm encoder layers."""
 
     patch_size: int = 4
+    """Side of the square patches in pixels, embedded by a convolution; must divide the image size 32."""
     embed_dim: int = 128
+    """Width of the token embeddings."""
     depth: int = 6
+    """Number of pre-norm encoder layers."""
     num_heads: int = 4
+    """Attention heads per layer; must divide `embed_dim`."""
     mlp_dim: int = 512
+    """Hidden width of each encoder layer's MLP."""
     dropout: float = 0.1
+    """Dropout probability in the encoder layers, in [0, 1)."""
 
 
 @dataclass
@@ -96,39 +121,53 @@ class TrainConfig:
     """Optimisation and execution settings, shared by both models."""
 
     epochs: int = 80
-    # The global batch: under DDP every process takes batch_size / (devices * num_nodes) images a step,
-    # so the optimiser sees the same batches-per-epoch and learning-rate schedule on 1 or 8 GPUs.
+    """Training epochs; the cosine learning-rate schedule runs over exactly these."""
     batch_size: int = 1024
-    lr: float = 1e-3  # AdamW learning rate, cosine-annealed to 0 over `epochs` (after any warm-up)
+    """The global batch: under DDP every process takes batch_size / (devices x num_nodes) images a step, which must
+    divide evenly, so the optimiser sees the same batches per epoch and learning-rate schedule on 1 or 8 GPUs."""
+    lr: float = 1e-3
+    """AdamW learning rate, cosine-annealed to 0 over `epochs` (after any warm-up)."""
     weight_decay: float = 0.05
-    # Epochs over which the learning rate rises linearly to `lr` (from lr / (warmup_epochs + 1), one step
-    # per epoch) before the cosine decay over the remaining epochs; 0: the seed's cosine from the start.
+    """AdamW weight decay."""
     warmup_epochs: int = 0
-    label_smoothing: float = 0.0  # cross-entropy against (1 - s) x the label + s / classes; 0 in the seed
-    seeds: list[int] = field(default_factory=lambda: [42])  # one run per model and seed
-    # fast: uint8 tensors on the training device, batched augmentation there (reportgen's way).
-    # seed: torchvision PIL transforms through a DataLoader, one image at a time (the notebook's way).
+    """Epochs over which the learning rate rises linearly to `lr` (from lr / (warmup_epochs + 1), one step per epoch)
+    before the cosine decay over the remaining epochs; 0: the seed's cosine from the start. At most epochs - 1."""
+    label_smoothing: float = 0.0
+    """Label smoothing of the training loss: cross-entropy against (1 - s) x the label + s / classes, in [0, 1); 0 in
+    the seed. The validation loss never smooths."""
+    seeds: list[int] = field(default_factory=lambda: [42])
+    """Each model trains once per seed; several seeds give mean ± std and a significance test over seeds."""
     pipeline: Literal["fast", "seed"] = "fast"
-    # auto: cuda when a GPU is visible, else mps on Apple silicon, else cpu.
+    """`fast`: uint8 tensors on the training device, batched augmentation there (reportgen's way). `seed`:
+    torchvision PIL transforms through a DataLoader, one image at a time (the notebook's way)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    # auto: bf16 autocast where the hardware computes bf16 natively (CUDA compute capability 8.0+, CPUs with
-    # AVX512-BF16 or AMX), fp16 autocast with loss scaling (16-mixed) on older CUDA GPUs with tensor cores
-    # (7.x), else fp32. Training, prediction, the figures' probes and the benchmark all use it.
+    """`auto`: cuda when a GPU is visible, else mps on Apple silicon, else cpu."""
     precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = "auto"
-    channels_last: bool = True  # NHWC memory layout for the CNN's convolutions
-    # torch.compile the training forward pass (evaluation stays eager). Off by default: on a 2-core CPU it
-    # measured slower, and on a GPU it has not been measured yet.
+    """`auto`: bf16 autocast where the hardware computes bf16 natively (CUDA compute capability 8.0+, CPUs with
+    AVX512-BF16 or AMX), fp16 autocast with loss scaling (`16-mixed`) on older CUDA GPUs with tensor cores (7.x),
+    else fp32 (also on MPS). Training, prediction, the figures' probes and the benchmark all use it."""
+    channels_last: bool = True
+    """NHWC memory layout for the CNN's convolutions."""
     compile: bool = False
-    # Deterministic algorithms (Lightning's deterministic=True, cuBLAS workspace config, no cudnn.benchmark):
-    # needed for a resumed CUDA run to equal an uninterrupted one bit for bit. On CPU that holds without it.
+    """torch.compile the training forward pass (evaluation stays eager; the last, smaller batch reuses the graph).
+    Off by default: on a 2-core CPU it measured slower (docs/performance.md), and on a GPU it has not been measured
+    yet."""
     deterministic: bool = False
-    tf32: bool = True  # fp32 matmuls and convolutions in TF32 on CUDA GPUs that have it (precision 32 only)
-    devices: int = 1  # processes per node, passed to Lightning's Trainer with strategy and num_nodes
-    # auto or a Lightning DDP strategy (ddp, ddp_find_unused_parameters_true, ...); ddp_spawn, ddp_fork and
-    # ddp_notebook are refused (see _check_strategy).
+    """Deterministic algorithms (Lightning's deterministic=True, CUBLAS_WORKSPACE_CONFIG, no cudnn.benchmark): needed
+    for a resumed CUDA run to equal an uninterrupted one bit for bit; slower on GPUs. On the CPU that holds without
+    it."""
+    tf32: bool = True
+    """fp32 matmuls and convolutions in TF32 on CUDA GPUs that have it (precision 32 only; part of the run key only
+    where it is in effect)."""
+    devices: int = 1
+    """Processes (GPUs) per node, passed to Lightning's Trainer with `strategy` and `num_nodes`."""
     strategy: str = "auto"
-    num_nodes: int = 1  # several nodes need one run store folder that all of them share
-    num_threads: int = 0  # CPU threads for torch; 0 keeps torch's default
+    """`auto` or a Lightning DDP strategy (ddp, ddp_find_unused_parameters_true, ...); ddp_spawn, ddp_fork and
+    ddp_notebook are refused (a spawned process's results are lost, a forked one cannot re-initialise CUDA)."""
+    num_nodes: int = 1
+    """Nodes of a multi-node run; several nodes need one run store folder (`--runs-dir`) that all of them see."""
+    num_threads: int = 0
+    """CPU threads for torch; 0 keeps torch's default. Not part of the run key: changing it retrains nothing."""
 
 
 @dataclass
@@ -136,6 +175,7 @@ class ReportConfig:
     """What the report shows and the rules it judges by; changing these re-renders, never retrains."""
 
     title: str = "Comparative Analysis of a CNN and a Vision Transformer on CIFAR-10"
+    """The report's title."""
     sample_index: int = 1234
     """The test image shown in the feature-map and attention figures (the seed notebook's)."""
     feature_channels: int = 4
@@ -194,7 +234,8 @@ class AnalysisConfig:
     """Seed of the analyses' random draws: which test images the corruption suite uses, its noises, and the random
     deletion orders. The same for every model and run seed, so that all models are measured on the same images."""
     timing_repeats: int = 7
-    """Timed forward passes per inference measurement (throughput at the run's batch size, latency at batch 1)."""
+    """Timed forward passes per inference measurement (throughput at the run's batch size, latency at batch 1);
+    at least 5, the fewest with which a rank test of two timings can reach p < 0.05."""
     timing_warmup: int = 2
     """Untimed forward passes before the timed ones: excluded from every timing."""
     corruption_images: int = 500
@@ -217,17 +258,28 @@ class Config:
     """A whole build: data, augmentation, both architectures, training and report."""
 
     models: list[str] = field(default_factory=lambda: ["cnn", "vit"])
+    """Which architectures to train, by their key in the model registry (reportgen/models.py): cnn, vit."""
     data: DataConfig = field(default_factory=DataConfig)
+    """Where the images come from and how they are normalised."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    """The training augmentation."""
     cnn: CNNConfig = field(default_factory=CNNConfig)
+    """The CNN's architecture."""
     vit: ViTConfig = field(default_factory=ViTConfig)
+    """The ViT's architecture."""
     train: TrainConfig = field(default_factory=TrainConfig)
+    """Optimisation and execution, shared by both models."""
     report: ReportConfig = field(default_factory=ReportConfig)
+    """What the report shows and the rules it judges by."""
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
-    # Named experiments on top of this config: each maps dotted keys of the training settings (data, augment,
-    # cnn, vit, train) to the values it changes, e.g. {"no-augment": {"augment.enabled": False}}. Every variant
-    # trains every model at every seed of train.seeds; its runs are keyed and stored like the base runs.
+    """The analyses beyond accuracy, each switchable."""
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Named experiments on top of this config: each maps dotted keys of the training settings (data, augment, cnn,
+    vit, train) to the values it changes, e.g. `{no-augment: {augment.enabled: false}}`. Every variant trains every
+    model at every seed of train.seeds; its runs are keyed and stored like the base runs. The test images, the
+    seeds and how the processes run (data.dataset, data.dir, data.cache_dir, train.seeds, train.device,
+    train.devices, train.num_nodes, train.strategy, train.num_threads, train.pipeline) are the build's and may not
+    change; `variants.<name>=null` drops one (docs/experiments.md)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data, ready for YAML or JSON."""
