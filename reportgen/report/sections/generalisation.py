@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reportgen.config import ReportConfig
 from reportgen.report.contents import Lead, ModelFacts, ReportContents, lead, over_seeds
 from reportgen.report.kernel import (
     Bullets,
@@ -23,11 +24,21 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
-from reportgen.report.rules import generalisation_rule, overfitting_rule
+from reportgen.report.rules import overfitting_rule
 from reportgen.report.section import FigureDrawer, TrainingSection
 from reportgen.report.stats import TTest, ttest_over_seeds
 
 NEGATIVE_GAP = "a negative gap, validation above training accuracy, counts as no gap"
+
+
+def generalisation_rule(rules: ReportConfig) -> Sentence:
+    """The rule by which the report says that one model generalises better than the other."""
+    return sentence(
+        "Rule used for the generalisation comparison: a model generalises better when its final train–validation "
+        "accuracy gap is smaller (a negative gap, validation above training accuracy, counts as no gap) and, with "
+        "two or more seeds per model, a t-test over seeds of the gaps (paired by seed when both models ran the same "
+        f"seeds, else Welch's) gives p < {rules.alpha:g}. With fewer than two seeds for either model the difference "
+        "cannot be tested, and neither model is said to generalise better.")
 
 
 def clipped_gaps(m: ModelFacts) -> list[float]:

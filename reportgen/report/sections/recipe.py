@@ -9,6 +9,7 @@ significant (difference of differences, reportgen.report.stats).
 
 from __future__ import annotations
 
+from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
 from reportgen.report.experiments import (
     base_evidence,
@@ -33,9 +34,20 @@ from reportgen.report.kernel import (
     stat_cell,
     variant_key,
 )
-from reportgen.report.rules import recipe_rule
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.stats import Significance, difference_of_differences
+
+
+def recipe_rule(rules: ReportConfig, variant: str, ingredients: str) -> Sentence:
+    """What the recipe variant changes, and how its effect and the gap it closes are tested."""
+    return sentence(
+        f"Rule used for the recipe: variant {variant} trains the same architectures at the same seeds with "
+        f"{ingredients}; everything else is the base config's. Each model's change of test accuracy is tested by the "
+        "accuracy rule. The gap is the first model's accuracy minus the second's; the share of the seed recipe's gap "
+        "that the recipe closes is (gap before − gap after in the leader's favour) / gap before, and the change of "
+        f"the gap is significant at α = {rules.alpha:g} by a paired t-test over seeds of the per-seed gaps (two or "
+        "more seeds) or over the test images (one seed). The gap is said to narrow, widen or reverse only when that "
+        "change is significant.")
 
 
 def change_sentence(m: ModelFacts, new: ModelFacts, sig: Significance, recipe: str) -> Sentence:
