@@ -3,8 +3,7 @@ states each experiment's verdict as its section does."""
 
 from __future__ import annotations
 
-from reportgen.report.experiments import augmentation_off_variants
-from reportgen.report.sections.augmentation import reliance_sentence
+from reportgen.report.sections.augmentation import augmentation_off_variants, reliance_sentence
 from reportgen.report.sections.conclusion import Conclusion
 from tests.section_helpers import HAIR, STUDY, STUDY_VARIANTS, SWAPPED, build, contents, sentences, swapped_models
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, stack_curves
-from reportgen.report.experiments import augmentation_off_variants, base_evidence, change_verdict, versus_base
+from reportgen.report.experiments import base_evidence, change_verdict, versus_base
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -33,6 +33,15 @@ from reportgen.report.kernel import (
 from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes, plot_band
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.stats import Significance, difference_of_differences
+
+AUGMENTATION_SWITCH = frozenset({"augment.enabled"})  # the key a variant changes to test reliance on augmentation
+
+
+def augmentation_off_variants(contents: ReportContents) -> list[VariantFacts]:
+    """Variants that only switch the base config's augmentation off."""
+    if not contents.config.augment.enabled:
+        return []
+    return [v for v in contents.variants_changing(AUGMENTATION_SWITCH) if v.changes["augment.enabled"] is False]
 
 
 def augmentation_rule(rules: ReportConfig, variant: str) -> Sentence:

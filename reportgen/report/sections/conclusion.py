@@ -4,14 +4,14 @@ each experiment the bundle holds (augmentation, data size, training length, reci
 from __future__ import annotations
 
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.experiments import augmentation_off_variants, one_seed_note, recipe_variants
+from reportgen.report.experiments import one_seed_note
 from reportgen.report.kernel import Bullets, Item, Sentence, capital, sentence
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.sections.accuracy import accuracy_lead, accuracy_winner, model_significance
-from reportgen.report.sections.augmentation import Augmentation, reliance_sentence
+from reportgen.report.sections.augmentation import Augmentation, augmentation_off_variants, reliance_sentence
 from reportgen.report.sections.data_efficiency import DataEfficiency, gap_change_sentence, size_points
 from reportgen.report.sections.generalisation import verdict
-from reportgen.report.sections.recipe import gap_sentence
+from reportgen.report.sections.recipe import gap_sentence, recipe_variants
 from reportgen.report.sections.speed import speed_lead
 from reportgen.report.sections.training import SEED_PROTOCOL_EPOCHS, scale_note
 from reportgen.report.sections.training_length import TrainingLength, ends_of_training, plateau_claim

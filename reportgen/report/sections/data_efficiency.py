@@ -18,7 +18,7 @@ import numpy as np
 from reportgen.bundle import RunData
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.experiments import DATA_SIZE_KEYS, base_evidence, between_models
+from reportgen.report.experiments import base_evidence, between_models
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -41,6 +41,7 @@ from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.stats import Significance, accuracy_significance, difference_of_differences
 
 MIN_SIZES = 4  # fewer points cannot show a trend with a training-set size
+DATA_SIZE_KEYS = frozenset({"data.train_fraction"})  # the key a variant changes to be a point of the size curve
 
 
 def data_efficiency_rule(rules: ReportConfig) -> Sentence:

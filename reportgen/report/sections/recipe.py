@@ -1,22 +1,21 @@
 """Section "A modern training recipe": the seed's architectures trained with a stronger recipe.
 
 Applies to every variant that changes only recipe ingredients (label smoothing, TrivialAugment / RandAugment,
-MixUp / CutMix, learning-rate warm-up; reportgen.report.experiments.RECIPE_KEYS). Per model: test accuracy
-under the seed recipe and under the variant's, and the change by the accuracy rule. With two models: how much
-of the gap between them under the seed recipe the new recipe closes, and whether the change of the gap is
-significant (difference of differences, reportgen.report.stats).
+MixUp / CutMix, learning-rate warm-up; reportgen.config.RECIPE_KEYS, beside the presets' modern recipe). Per
+model: test accuracy under the seed recipe and under the variant's, and the change by the accuracy rule. With
+two models: how much of the gap between them under the seed recipe the new recipe closes, and whether the
+change of the gap is significant (difference of differences, reportgen.report.stats).
 """
 
 from __future__ import annotations
 
-from reportgen.config import ReportConfig
+from reportgen.config import RECIPE_KEYS, ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
 from reportgen.report.experiments import (
     base_evidence,
     between_models,
     change_verdict,
     describe_changes,
-    recipe_variants,
     versus_base,
 )
 from reportgen.report.kernel import (
@@ -36,6 +35,11 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.stats import Significance, difference_of_differences
+
+
+def recipe_variants(contents: ReportContents) -> list[VariantFacts]:
+    """Variants that change only training-recipe ingredients (label smoothing, policy, MixUp/CutMix, warm-up)."""
+    return contents.variants_changing(RECIPE_KEYS)
 
 
 def recipe_rule(rules: ReportConfig, variant: str, ingredients: str) -> Sentence:

@@ -16,7 +16,7 @@ import numpy as np
 
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
-from reportgen.report.experiments import TRAINING_LENGTH_KEYS, base_evidence, versus_base
+from reportgen.report.experiments import base_evidence, versus_base
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -36,6 +36,7 @@ from reportgen.report.section import FigureDrawer, TrainingSection
 from reportgen.report.stats import Slope, final_slope
 
 MIN_EPOCHS = 3  # a slope with an uncertainty needs three points
+TRAINING_LENGTH_KEYS = frozenset({"train.epochs"})  # what a variant changes to test another training length
 
 
 def training_length_rule(rules: ReportConfig, epochs: int) -> Sentence:
