@@ -12,8 +12,13 @@ re-renders with it and retrains nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from reportgen.config import ReportConfig
 from reportgen.report.kernel import Sentence, sentence
+
+if TYPE_CHECKING:  # contents applies the overfitting rule below: imported for the annotation only
+    from reportgen.report.contents import ModelFacts
 
 
 def is_overfitting(rules: ReportConfig, acc_gap_pts: float, val_loss_rise_pct: float) -> bool:
@@ -28,6 +33,11 @@ def overfitting_rule(rules: ReportConfig) -> Sentence:
         f"its validation accuracy by more than {rules.overfit_acc_gap_points:g} percentage points, or its validation "
         f"loss has risen more than {rules.overfit_val_loss_rise_pct:g}% above the lowest value it reached during "
         "training.")
+
+
+def overfitting_clause(m: ModelFacts) -> str:
+    """"the CNN overfits" or "the CNN does not overfit", by the overfitting rule (`m` trained here)."""
+    return f"{m.the} {'overfits' if m.training.overfits else 'does not overfit'}"
 
 
 def significance_rule(rules: ReportConfig, side: str = "model") -> Sentence:

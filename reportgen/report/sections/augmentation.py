@@ -31,7 +31,7 @@ from reportgen.report.kernel import (
     variant_key,
 )
 from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes, plot_band
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.stats import Significance, difference_of_differences
 
 AUGMENTATION_SWITCH = frozenset({"augment.enabled"})  # the key a variant changes to test reliance on augmentation
@@ -185,3 +185,9 @@ class Augmentation(Section):
             facts.append(sentence("The validation curves with and without it are in ", FigureRef(key), "."))
             items.append(figure)
         return items[:2] + [Bullets(facts)] + items[2:]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        variant = augmentation_off_variants(contents)[0]
+        return Verdict((sentence("Augmentation: ", reliance_sentence(contents, variant)),))

@@ -37,7 +37,7 @@ from reportgen.report.kernel import (
     variant_key,
 )
 from reportgen.report.plots import SERIES_COLOURS
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.stats import Significance, accuracy_significance, difference_of_differences
 
 MIN_SIZES = 4  # fewer points cannot show a trend with a training-set size
@@ -200,3 +200,8 @@ class DataEfficiency(Section):
         return [Callout("rule", [data_efficiency_rule(contents.rules)]), size_table(contents, points),
                 Bullets(facts), figure]
 
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        points = size_points(contents)
+        return Verdict((sentence("Data: ", gap_change_sentence(contents, points[0], points[-1])),))

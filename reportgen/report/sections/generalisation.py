@@ -24,8 +24,8 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
-from reportgen.report.rules import overfitting_rule
-from reportgen.report.section import FigureDrawer, TrainingSection
+from reportgen.report.rules import overfitting_clause, overfitting_rule
+from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
 from reportgen.report.stats import TTest, ttest_over_seeds
 
 NEGATIVE_GAP = "a negative gap, validation above training accuracy, counts as no gap"
@@ -108,11 +108,6 @@ def generalisation_sentence(a: ModelFacts, b: ModelFacts, alpha: float) -> Sente
                     ", so neither model is shown to generalise better.")
 
 
-def verdict(m: ModelFacts) -> str:
-    """"the CNN overfits" or "the CNN does not overfit", by the overfitting rule."""
-    return f"{m.the} {'overfits' if m.training.overfits else 'does not overfit'}"
-
-
 def gap_sentence(m: ModelFacts) -> Sentence:
     """One model's final train-validation gaps and the overfitting verdict."""
     t = m.training
@@ -137,6 +132,15 @@ def generalisation_table(models: list[ModelFacts]) -> Table:
                  caption="Generalisation at the final epoch (validation is the test split).")
 
 
+def overfitting_verdict(models: list[ModelFacts]) -> Sentence:
+    """Which of the trained models overfit, by the overfitting rule."""
+    if len(models) == 2 and models[0].training.overfits == models[1].training.overfits:
+        text = "both models overfit" if models[0].training.overfits else "neither model overfits"
+    else:
+        text = " and ".join(overfitting_clause(m) for m in models)
+    return sentence(f"By the overfitting rule, {text}.")
+
+
 class Generalisation(TrainingSection):
     key = "generalisation"
     title = "Generalisation"
@@ -148,3 +152,6 @@ class Generalisation(TrainingSection):
         rule = [overfitting_rule(rules)] + ([generalisation_rule(rules)] if both else [])
         facts = ([generalisation_sentence(*trained, rules.alpha)] if both else []) + [gap_sentence(m) for m in trained]
         return [Callout("rule", rule), generalisation_table(trained), Bullets(facts)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        return Verdict((overfitting_verdict(contents.trained),)) if contents.comparative else None

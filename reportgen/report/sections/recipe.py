@@ -33,7 +33,7 @@ from reportgen.report.kernel import (
     stat_cell,
     variant_key,
 )
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.stats import Significance, difference_of_differences
 
 
@@ -149,3 +149,8 @@ class Recipe(Section):
             return recipe_items(contents, variants[0])
         return [Subsection(f"recipe-{v.name}", f"Recipe {v.name}", recipe_items(contents, v)) for v in variants]
 
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        return Verdict(tuple(sentence(f"Recipe {v.name}: ", gap_sentence(contents, v))
+                             for v in recipe_variants(contents)))

@@ -32,7 +32,7 @@ from reportgen.report.kernel import (
     stat_cell,
 )
 from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes
-from reportgen.report.section import FigureDrawer, TrainingSection
+from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
 from reportgen.report.stats import Slope, final_slope
 
 MIN_EPOCHS = 3  # a slope with an uncertainty needs three points
@@ -212,3 +212,6 @@ class TrainingLength(TrainingSection):
         facts.append(sentence("The fitted lines are drawn in ", FigureRef("training-length"), "."))
         return [Callout("rule", [training_length_rule(contents.rules, ends[0].accuracy.epochs)]),
                 slope_table(ends), Bullets(facts), figure]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        return Verdict((sentence("Training length: ", plateau_claim(ends_of_training(contents))),))
