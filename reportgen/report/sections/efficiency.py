@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import mannwhitneyu
 
+from reportgen.analysis.registry import EFFICIENCY
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
@@ -39,13 +40,6 @@ from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.sections.speed import parameter_lead
 from reportgen.report.stats import ttest_over_seeds
 
-EFFICIENCY = "efficiency.json"
-SPEC = {  # the fields of efficiency.json read here (docs/bundle.md)
-    "device": ("text", ()), "device_name": ("text", ()), "threads": ("int", ()), "precision": ("text", ()),
-    "batch_size": ("int", ()), "flops_per_image": ("mapping", ("total",)), "activation_bytes_per_image": ("number", ()),
-    "peak_step_bytes": ("optional", ()), "peak_method": ("text", ()), "batch_s": ("number", ("R",)),
-    "latency_s": ("number", ("R",)),
-}
 TRAINING = "training"  # the measure name of training throughput
 PRECISIONS = {"32": "fp32", "bf16-mixed": "bf16 autocast"}
 BUSY_CORES = 0.2  # other processes using more CPU than this while timing make the timings unreliable (as bench)
@@ -126,7 +120,7 @@ def costs(contents: ReportContents) -> list[Cost]:
     """The cost of every model whose runs all hold efficiency.json, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EFFICIENCY, SPEC)
+        records = contents.analysis(m.key, EFFICIENCY.filename, EFFICIENCY.spec)
         if records is not None:
             out.append(model_cost(m, records))
     return out

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import wilcoxon
 
+from reportgen.analysis.registry import EXPLANATIONS
 from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents
@@ -36,14 +37,6 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.plots import IMAGE_EXTENT, SERIES_COLOURS, bare, hwc
 from reportgen.report.section import FigureDrawer, Section
-
-EXPLANATIONS = "explanations.npz"
-SPEC = {  # the arrays of explanations.npz read here (docs/bundle.md)
-    "method": ("text", ()), "indices": ("int", ("M",)), "labels": ("int", ("M",)),
-    "images": ("uint8", ("M", 3, "H", "W")), "saliency": ("float", ("M", "h", "w")),
-    "grid_saliency": ("float", ("M", "G", "G")), "fractions": ("float", ("P",)), "deletion": ("float", ("M", "P")),
-    "random_deletion": ("float", ("M", "P")), "random_orders": ("int", ()),
-}
 
 
 def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int, orders: int) -> Sentence:
@@ -115,7 +108,7 @@ def explained(contents: ReportContents) -> list[Faithfulness]:
     """The explanations of every model whose runs all hold explanations.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EXPLANATIONS, SPEC)
+        records = contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec)
         if records is not None:
             if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
                 raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "

@@ -16,9 +16,10 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from reportgen.analysis.registry import ROBUSTNESS
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ReportContents
-from reportgen.report.corruption_results import SPEC, PairedTest, Suite, comparable, drop_interval, paired_test, suite
+from reportgen.report.corruption_results import PairedTest, Suite, comparable, drop_interval, paired_test, suite
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -35,8 +36,6 @@ from reportgen.report.kernel import (
     stat_cell,
 )
 from reportgen.report.section import FigureDrawer, Section
-
-ROBUSTNESS = "robustness.npz"
 
 
 def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, severities: int, seed: int) -> Sentence:
@@ -59,7 +58,7 @@ def suites(contents: ReportContents) -> list[Suite]:
     """The suite results of every model whose runs all hold robustness.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, ROBUSTNESS, SPEC)
+        records = contents.analysis(m.key, ROBUSTNESS.filename, ROBUSTNESS.spec)
         if records is not None:
             out.append(suite(m.key, m.name, m.seeds, records))
     return out
