@@ -307,6 +307,10 @@ KNOWN_MODELS = tuple(ARCHITECTURES)  # the registry's model keys, in its order
 # 0.8 / CutMix 1.0 (one of the two per batch) and a linear warm-up, as in DeiT-style recipes for small ViTs.
 MODERN_RECIPE = {"train.label_smoothing": 0.1, "augment.policy": "trivialaugment", "augment.mixup_alpha": 0.8,
                  "augment.cutmix_alpha": 1.0}
+# The recipe's ingredients, the one definition of what a recipe changes: the modern recipe's keys, its warm-up (each
+# preset sets it by its epochs) and the policy's group size. A variant that changes only these keys is a recipe
+# (the report's section "A modern training recipe").
+RECIPE_KEYS = frozenset(MODERN_RECIPE) | {"train.warmup_epochs", "augment.policy_group"}
 STUDY_VARIANTS: dict[str, dict[str, Any]] = {
     "no-augment": {"augment.enabled": False},
     "data-10": {"data.train_fraction": 0.1},

@@ -14,11 +14,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from reportgen.analysis import registry
 from reportgen.analysis.corruptions import BY_NAME, SEVERITIES, image_subset
 from reportgen.bundle import write_json
 from reportgen.config import CORRUPTIONS
 
-ANALYSES = ("efficiency", "robustness", "explanations")
+ANALYSES = tuple(registry.ANALYSES)  # every analysis's name: all of them switched on
 DEFAULT_COSTS = {  # close to the seed models on a CPU: the CNN costs less on every measure
     "cnn": {"mflops": 81.7, "attention_mflops": 0.0, "activation_mb": 1.41, "peak_mb": 204.0, "batch_s": 0.05,
             "latency_s": 0.002},
@@ -53,11 +54,11 @@ def write_analyses(folder: Path, rng: np.random.Generator, model: str, labels: n
                    k: int, options: AnalysisOptions, predict: Predict, batch_size: int) -> None:
     """Write the requested analysis files of one run into its bundle folder."""
     if "efficiency" in options.analyses:
-        write_json(folder / "efficiency.json", efficiency(rng, options, model, batch_size))
+        write_json(folder / registry.EFFICIENCY.filename, efficiency(rng, options, model, batch_size))
     if "robustness" in options.analyses:
-        np.savez(folder / "robustness.npz", **robustness(rng, options, model, labels, preds, k, predict))
+        np.savez(folder / registry.ROBUSTNESS.filename, **robustness(rng, options, model, labels, preds, k, predict))
     if "explanations" in options.analyses:
-        np.savez(folder / "explanations.npz", **explanations(rng, options, model, labels, k))
+        np.savez(folder / registry.EXPLANATIONS.filename, **explanations(rng, options, model, labels, k))
 
 
 def efficiency(rng: np.random.Generator, options: AnalysisOptions, model: str, batch_size: int) -> dict:

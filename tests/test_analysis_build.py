@@ -6,7 +6,7 @@ import pytest
 
 import reportgen.build as build_module
 import reportgen.report
-from reportgen.analysis.store import ANALYSIS_FILES
+from reportgen.analysis import registry
 from reportgen.report.contents import read_contents
 from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.efficiency import Efficiency
@@ -43,7 +43,7 @@ def test_every_run_of_the_bundle_holds_its_analyses_and_the_sections_apply(tmp_p
     build(config(), tmp_path)
     for model in ("cnn", "vit"):
         folder = tmp_path / "bundle" / "runs" / model / "seed-42"
-        assert all((folder / name).is_file() for name in ANALYSIS_FILES.values()), model
+        assert all((folder / name).is_file() for name in (a.filename for a in registry.ANALYSES.values())), model
     report = read_contents(tmp_path / "bundle")
     assert Efficiency().applies(report) and Robustness().applies(report) and Explanations().applies(report)
     html = (tmp_path / "bundle" / "report.html").read_text()

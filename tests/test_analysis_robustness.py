@@ -9,6 +9,7 @@ import torch
 
 from reportgen.analysis import robustness, store
 from reportgen.analysis.corruptions import SEVERITIES, corrupt, image_subset
+from reportgen.analysis.registry import ANALYSES
 from reportgen.bundle import write_json
 from reportgen.evaluation import predict
 from reportgen.models import create_model
@@ -63,10 +64,10 @@ def test_each_analysis_is_computed_once_and_copied_into_the_bundle(config, run_d
     first = analyse(config, run_dir, tmp_path / "b1")
     assert [m.split(": ")[1] for m in first] == ["efficiency computed on cpu", "robustness computed on cpu",
                                                   "explanations computed on cpu"]
-    assert sorted(p.name for p in (tmp_path / "b1").iterdir()) == sorted(store.ANALYSIS_FILES.values())
+    assert sorted(p.name for p in (tmp_path / "b1").iterdir()) == sorted(a.filename for a in ANALYSES.values())
     again = analyse(config, run_dir, tmp_path / "b2")
     assert all("reused" in m for m in again)
-    for name in store.ANALYSIS_FILES.values():
+    for name in (a.filename for a in ANALYSES.values()):
         assert (tmp_path / "b1" / name).read_bytes() == (tmp_path / "b2" / name).read_bytes()
 
 

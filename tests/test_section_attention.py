@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from reportgen.config import ReportConfig
-from reportgen.report.sections.attention import Attention, attention_concentration, attention_sentences, attention_stats
+from reportgen.report.sections.attention import (
+    Attention,
+    attention_concentration,
+    attention_sentences,
+    attention_stats,
+    top_patch_count,
+    top_share_label,
+)
 from tests.section_helpers import build, contents, figures, tables, text
 
 
@@ -43,3 +50,9 @@ def test_wording_follows_the_fraction_and_the_grid():
 def test_applies_by_what_the_probes_hold(tmp_path):
     assert Attention().applies(contents(tmp_path / "a"))
     assert not Attention().applies(contents(tmp_path / "b", models=("cnn",)))
+
+
+def test_top_share_follows_the_fraction_and_the_grid():
+    assert top_patch_count(ReportConfig(), 64) == 7
+    assert top_share_label(ReportConfig(top_patch_fraction=0.25), 16) == \
+        "share of attention on the top 25% of patches (4 of 16)"

@@ -3,8 +3,14 @@ states each experiment's verdict as its section does."""
 
 from __future__ import annotations
 
-from reportgen.report.experiments import augmentation_off_variants
-from reportgen.report.sections.augmentation import reliance_sentence
+import ast
+from pathlib import Path
+
+from reportgen.report import sections as registry
+from reportgen.report.kernel import sentence
+from reportgen.report.section import Group, Section, Verdict
+from reportgen.report.sections import conclusion
+from reportgen.report.sections.augmentation import augmentation_off_variants, reliance_sentence
 from reportgen.report.sections.conclusion import Conclusion
 from tests.section_helpers import HAIR, STUDY, STUDY_VARIANTS, SWAPPED, build, contents, sentences, swapped_models
 
@@ -75,3 +81,47 @@ def test_a_plain_build_s_conclusion_has_only_the_training_length_verdict(tmp_pat
     verdicts = _verdicts(contents(tmp_path / "plain"))
     assert sum(v.startswith("Training length: ") for v in verdicts) == 1
     assert not any(v.startswith(("Augmentation: ", "Data: ", "Recipe ")) for v in verdicts)
+
+
+class Toy(Section):
+    """A section that concludes something, to show that the Conclusion asks the registry, not a list of sections."""
+
+    key, title = "toy", "Toy"
+
+    def __init__(self, applies: bool = True):
+        self._applies = applies
+
+    def applies(self, contents):
+        return self._applies
+
+    def build(self, contents, figures):
+        return []
+
+    def verdict(self, contents):
+        return Verdict((sentence("Toy: a finding."),), (sentence("Toy: a caveat."),))
+
+
+def test_the_verdicts_come_from_the_registry_in_its_order(tmp_path, monkeypatch):
+    report = contents(tmp_path / "b")
+    before = _verdicts(report)
+    assert before[-1].startswith("These conclusions describe a reduced-scale run")  # the one caveat here
+    sections = registry.SECTIONS
+    monkeypatch.setattr(registry, "SECTIONS", (Toy(), *sections, Toy(applies=False)))
+    assert _verdicts(report) == ["Toy: a finding.", *before[:-1], "Toy: a caveat.", before[-1]]
+    monkeypatch.setattr(registry, "SECTIONS", (*sections, Toy()))
+    assert _verdicts(report) == [*before[:-1], "Toy: a finding.", before[-1], "Toy: a caveat."]
+
+
+def test_a_group_s_caveats_close_its_own_findings(tmp_path, monkeypatch):
+    report = contents(tmp_path / "b")
+    before = _verdicts(report)
+    monkeypatch.setattr(registry, "SECTIONS", (*registry.SECTIONS, Group("toys", "Toys", [Toy(), Toy()])))
+    assert _verdicts(report) == [*before[:-1], "Toy: a finding.", "Toy: a finding.", "Toy: a caveat.",
+                                 "Toy: a caveat.", before[-1]]
+
+
+def test_the_conclusion_imports_no_section():
+    tree = ast.parse(Path(conclusion.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not [name for name in imported if name.startswith("reportgen.report.sections.")]

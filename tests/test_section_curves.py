@@ -11,6 +11,7 @@ from reportgen.report.kernel import FigureRef
 from reportgen.report.sections.curves import (
     Curves,
     curve_facts,
+    curve_rule,
     curve_sentences,
     divergence_epoch,
     first_epoch_below,
@@ -82,3 +83,10 @@ def test_the_rule_follows_the_config(tmp_path):
                                                          "report.val_acc_milestone": 0.5})
     assert "by more than 2 percentage points" in text(build(Curves(), report))
     assert "reaches 50%" in text(build(Curves(), report))
+
+
+def test_the_rule_text_follows_the_config():
+    rules = ReportConfig(alpha=0.01, overfit_acc_gap_points=3.0, overfit_val_loss_rise_pct=20.0,
+                         val_loss_milestone=0.8, val_acc_milestone=0.6, plateau_points=1.0)
+    assert "below 0.8" in curve_rule(rules).text and "reaches 60%" in curve_rule(rules).text
+    assert "more than 1 percentage points" in curve_rule(rules).text

@@ -7,9 +7,11 @@ from types import SimpleNamespace
 import pytest
 from scipy.stats import ttest_ind, ttest_rel
 
+from reportgen.config import ReportConfig
 from reportgen.report.sections.generalisation import (
     Generalisation,
     generalisation_lead,
+    generalisation_rule,
     generalisation_sentence,
     generalisation_significance,
     overfit_gap,
@@ -92,3 +94,9 @@ def test_rules_are_stated_and_the_comparison_needs_two_models(tmp_path):
     single = text(build(Generalisation(), contents(tmp_path / "b", models=("cnn",))))
     assert "Rule used for the generalisation" not in single and "ViT" not in single
     assert "By the rule, it does not overfit." in single
+
+
+def test_the_rule_text_follows_the_config():
+    rules = ReportConfig(alpha=0.01, overfit_acc_gap_points=3.0, overfit_val_loss_rise_pct=20.0,
+                         val_loss_milestone=0.8, val_acc_milestone=0.6, plateau_points=1.0)
+    assert "p < 0.01" in generalisation_rule(rules).text

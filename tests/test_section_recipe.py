@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import ttest_rel
 
+from reportgen.config import PRESETS, RECIPE_KEYS, load_config
 from reportgen.report.kernel import Subsection
 from reportgen.report.sections.recipe import Recipe
 from tests.bundle_factory import VariantSpec
@@ -157,3 +158,9 @@ def test_the_level_is_report_alpha(tmp_path):
             "(49.35% of it closed, as measured); the "
             "change of the gap, -6.33 points, is not significant (paired t-test on the same test images, p = "
             "0.03864), so the recipe is not shown to close or widen the gap.") in said
+
+
+@pytest.mark.parametrize("preset", [name for name in PRESETS if "modern" in PRESETS[name].get("variants", {})])
+def test_the_presets_modern_recipe_is_a_recipe_by_the_one_key_set(preset):
+    config = load_config(preset)
+    assert config.variant_changes("modern") and set(config.variant_changes("modern")) <= RECIPE_KEYS

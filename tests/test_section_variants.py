@@ -6,13 +6,10 @@ from __future__ import annotations
 import pytest
 
 from reportgen.config import TrainConfig
-from reportgen.report.experiments import (
-    augmentation_off_variants,
-    describe_changes,
-    recipe_variants,
-    versus_base,
-)
+from reportgen.report.experiments import describe_changes, versus_base
 from reportgen.report.kernel import Metric, Sentence
+from reportgen.report.sections.augmentation import augmentation_off_variants
+from reportgen.report.sections.recipe import recipe_variants
 from reportgen.report.sections.variants import Variants
 from tests.bundle_factory import VariantSpec
 from tests.section_helpers import STUDY, build, contents, metric_keys, tables, text

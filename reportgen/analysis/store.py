@@ -7,18 +7,18 @@ stored weights; changing one analysis's settings recomputes only that one; a rep
 no key contains, recomputes nothing. Results are written atomically: an interrupted build leaves no
 half-written file that a later build would take for a result.
 
-Every analysis module (efficiency, robustness, explanations) has the same two functions:
+Every analysis is registered once, in reportgen.analysis.registry (`ANALYSES`: its module, its file
+in the bundle, that file's fields). Every analysis module has the same two functions:
 ``settings(config, device) -> dict`` (what its result depends on beyond the run) and
 ``compute(model, config, data, run) -> dict | None`` (its result: JSON data for a .json file, plain
 arrays for an .npz; None when it does not apply to the model). `analyse_run` is the build's one call
-per run: it runs every analysis that analysis.* switches on and copies its file into the run's bundle
-folder as ``efficiency.json``, ``robustness.npz`` or ``explanations.npz`` (docs/bundle.md).
+per run: it runs every registered analysis that its analysis.<name> switch turns on and copies its
+file into the run's bundle folder under its registered file name (docs/bundle.md).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import shutil
 from pathlib import Path
@@ -28,12 +28,10 @@ import numpy as np
 import torch.nn as nn
 
 from reportgen import __version__
+from reportgen.analysis.registry import ANALYSES
 from reportgen.bundle import atomic_output, read_json, write_json
 from reportgen.config import Config
 from reportgen.data import ImageData
-
-# analysis.<name> switch -> the file it adds to the run's bundle folder
-ANALYSIS_FILES = {"efficiency": "efficiency.json", "robustness": "robustness.npz", "explanations": "explanations.npz"}
 
 
 def analysis_key(run_key: str, name: str, settings: dict[str, Any]) -> str:
@@ -56,9 +54,10 @@ def stored_result(model: nn.Module, config: Config, data: ImageData, run_dir: Pa
     """The stored result of analysis `name` for the run in `run_dir`, computed first if absent; None when the
     analysis does not apply to the run's model (recorded as ``<name>-<key20>.none``, so it is not retried)."""
     run = read_json(run_dir / "run.json")
-    module = importlib.import_module(f"reportgen.analysis.{name}")
+    analysis = ANALYSES[name]
+    module = analysis.load()
     key = analysis_key(run["key"], name, module.settings(config, run["device"]))
-    path = run_dir / "analysis" / f"{name}-{key[:20]}{Path(ANALYSIS_FILES[name]).suffix}"
+    path = run_dir / "analysis" / f"{name}-{key[:20]}{analysis.suffix}"
     absent = path.with_suffix(".none")
     label = f"{run['display_name']} seed {run['seed']}: {name}"
     if path.is_file() or absent.is_file():
@@ -79,8 +78,8 @@ def analyse_run(model: nn.Module, config: Config, data: ImageData, run_dir: Path
                 log: Callable[[str], None] = print) -> None:
     """Compute (or reuse) every switched-on analysis of the run in `run_dir`, whose trained weights `model` holds,
     and copy each result into the run's bundle folder `target`."""
-    for name, filename in ANALYSIS_FILES.items():
+    for name, analysis in ANALYSES.items():
         if getattr(config.analysis, name):
             path = stored_result(model, config, data, run_dir, name, log)
             if path is not None:
-                shutil.copyfile(path, target / filename)
+                shutil.copyfile(path, target / analysis.filename)

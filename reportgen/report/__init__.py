@@ -1,10 +1,11 @@
 """The report: a registry of analysis sections rendered from a results bundle into HTML and PDF (no torch).
 
 Layout: `kernel` (numbers, sentences, tables, figures), `stats` (significance tests, bootstrap),
-`rules` (the thresholds the report judges by, and their printed text), `contents` (the bundle read
-once, and the facts several sections share), `section` (what a section is, numbering), `sections/`
-(one module per analysis, and the registry), `plots` (shared figure style), `render` (HTML, PDF,
-`render_bundle` for `reportgen render`). Names are imported lazily, so that importing the kernel stays light.
+`rules` (the rules several sections share, and their printed text), `contents` (the bundle read
+once, and the facts several sections share), `section` (what a section is, its verdict, numbering),
+`sections/` (one module per analysis, with its own rules, and the registry), `plots` (shared figure
+style), `render` (HTML, PDF, `render_bundle` for `reportgen render`). Names are imported lazily, so that
+importing the kernel stays light.
 """
 
 from __future__ import annotations

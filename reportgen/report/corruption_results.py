@@ -21,12 +21,6 @@ from reportgen.errors import BundleError
 from reportgen.report.kernel import Metric, Stat, compare_key, model_key, stat
 from reportgen.report.stats import Interval, bootstrap_interval
 
-SPEC = {  # the arrays of robustness.npz (docs/bundle.md)
-    "indices": ("int", ("N",)), "labels": ("int", ("N",)), "corruptions": ("text", ("C",)),
-    "families": ("text", ("C",)), "severities": ("int", ("S",)), "clean_preds": ("int", ("N",)),
-    "preds": ("int", ("C", "S", "N")),
-}
-
 
 @dataclass(frozen=True)
 class Suite:

@@ -4,6 +4,10 @@ A variant is recognised by what it changes from the base config (`VariantFacts.c
 the two resolved configs), never by its name: a variant that switches only augmentation off tests reliance
 on augmentation, one that changes only the training-set fraction is a point of the data-efficiency curve,
 one that changes only recipe ingredients is a recipe, one that changes only the epochs is a training length.
+Each experiment's key set lives with its section (`augmentation.AUGMENTATION_SWITCH`,
+`data_efficiency.DATA_SIZE_KEYS`, `training_length.TRAINING_LENGTH_KEYS`; the recipe's is
+`reportgen.config.RECIPE_KEYS`, beside the presets that define the modern recipe); this module holds what the
+experiments share.
 Every comparison is of runs on the same test images: a variant's runs against the base runs of the same
 model (`versus_base`), or two models within the same runs' setting (`between_models`).
 """
@@ -16,12 +20,6 @@ from reportgen.bundle import RunData
 from reportgen.report.contents import ReportContents, VariantFacts
 from reportgen.report.kernel import Part, Sentence, plural, sentence, variant_key
 from reportgen.report.stats import Significance, accuracy_significance, significance_evidence
-
-AUGMENTATION_SWITCH = frozenset({"augment.enabled"})
-DATA_SIZE_KEYS = frozenset({"data.train_fraction"})
-TRAINING_LENGTH_KEYS = frozenset({"train.epochs"})
-RECIPE_KEYS = frozenset({"train.label_smoothing", "train.warmup_epochs", "augment.policy", "augment.policy_group",
-                         "augment.mixup_alpha", "augment.cutmix_alpha"})
 
 # How the prose names a change of a config key: key -> its value in words (any other key: "key = value").
 POLICY_NAMES = {"trivialaugment": "TrivialAugment", "randaugment": "RandAugment", "none": "no augmentation policy"}
@@ -36,18 +34,6 @@ CHANGE_WORDS: dict[str, Callable[[Any], str]] = {
     "data.train_fraction": lambda v: f"{v:.4g} of the training images",
     "train.epochs": lambda v: plural(v, "epoch"),
 }
-
-
-def augmentation_off_variants(contents: ReportContents) -> list[VariantFacts]:
-    """Variants that only switch the base config's augmentation off."""
-    if not contents.config.augment.enabled:
-        return []
-    return [v for v in contents.variants_changing(AUGMENTATION_SWITCH) if v.changes["augment.enabled"] is False]
-
-
-def recipe_variants(contents: ReportContents) -> list[VariantFacts]:
-    """Variants that change only training-recipe ingredients (label smoothing, policy, MixUp/CutMix, warm-up)."""
-    return contents.variants_changing(RECIPE_KEYS)
 
 
 def describe_changes(changes: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@
 A section (one module under reportgen/report/sections/) subclasses `Section`: it has a key (its
 HTML id), a title, `applies(contents)` (by what the bundle holds and what its models can do, never
 by model name) and `build(contents, figures)`, which returns layout items (reportgen.report.kernel)
-and draws its figures through `figures`. A `Group` is a numbered chapter whose applicable children
+and draws its figures through `figures`. A section that concludes something also has
+`verdict(contents)`: a `Verdict`, the sentences the Conclusion states for it (`conclude` collects
+them from the registry, in its order). A `Group` is a numbered chapter whose applicable children
 become its subsections (7.1, 7.2, ...). `layout` numbers the sections that apply, in registry
 order (appendices by letter), then their subsections, tables and figures, so numbering and the
 table of contents always come from the registry.
@@ -19,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 import matplotlib.pyplot as plt
 
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.kernel import Cell, Figure, Item, Subsection, Table
+from reportgen.report.kernel import Cell, Figure, Item, Sentence, Subsection, Table
 from reportgen.report.plots import STYLE, save_figure
 
 
@@ -57,8 +59,24 @@ class UndrawnFigures(FigureDrawer):
         return Figure(key, "", caption, width)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a section concludes, as the Conclusion states it: `findings` (its results, in the words its section
+    uses) and `caveats` (limits on what may be concluded). Caveats close the findings of the part they belong to:
+    a group's children's caveats follow its children's findings; top-level caveats close the conclusion."""
+
+    findings: tuple[Sentence, ...] = ()
+    caveats: tuple[Sentence, ...] = ()
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        """The findings, then the caveats."""
+        return [*self.findings, *self.caveats]
+
+
 class Section:
-    """One analysis of the report. Subclasses set `key` and `title` and implement `build`."""
+    """One analysis of the report. Subclasses set `key` and `title` and implement `build`, and `verdict` when
+    the Conclusion states what they found."""
 
     key: str = ""
     title: str = ""
@@ -70,6 +88,16 @@ class Section:
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         raise NotImplementedError
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        """What the Conclusion states for this section (asked only where it applies); None: nothing."""
+        return None
+
+
+def conclude(sections: Sequence[Section], contents: ReportContents) -> Verdict:
+    """The verdicts of the sections that apply, in their order: every finding, then every caveat."""
+    verdicts = [v for s in sections if s.applies(contents) and (v := s.verdict(contents)) is not None]
+    return Verdict(tuple(f for v in verdicts for f in v.findings), tuple(c for v in verdicts for c in v.caveats))
 
 
 class TrainingSection(Section):
@@ -99,6 +127,11 @@ class Group(Section):
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         return [Subsection(child.key, child.title, child.build(contents, figures))
                 for child in self.children if child.applies(contents)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        """The children's verdicts in order; their caveats close the chapter's findings."""
+        sentences = conclude(self.children, contents).sentences
+        return Verdict(tuple(sentences)) if sentences else None
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The registry of report sections, in report order: numbering and contents come from this list.
 
-Adding an analysis: one module in this package (a `Section` subclass: key, title, `applies`, `build`),
+Adding an analysis: one module in this package (a `Section` subclass: key, title, `applies`, `build`,
+and `verdict` if the Conclusion is to state what it found; the rules it judges by live in that module),
 one line below, and one test module (tests/test_section_<name>.py); docs/sections.md walks through it.
+The Conclusion states the verdicts of the sections listed here, in this order.
 """
 
 from __future__ import annotations

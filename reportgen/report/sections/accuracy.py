@@ -32,7 +32,7 @@ from reportgen.report.kernel import (
     stat_cell,
 )
 from reportgen.report.rules import significance_rule
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.sections.results import headline_sentence
 from reportgen.report.sections.setup import run_accuracy
 from reportgen.report.stats import Significance, accuracy_significance, significance_evidence
@@ -151,6 +151,18 @@ def significance_table(contents: ReportContents, sig: Significance) -> Table:
                          f"the {second.name}), then the t-test over seeds.")
 
 
+def accuracy_verdict(a: ModelFacts, b: ModelFacts, sig: Significance) -> Sentence:
+    """Which model is more accurate, only if significantly so."""
+    ahead = accuracy_lead(a, b)
+    if ahead is None:
+        return sentence(f"On this run the {a.name} and the {b.name} are equally accurate.")
+    if sig.significant:
+        return sentence(f"On this run {ahead.winner.the} is the more accurate model, by ", ahead.margin,
+                        " percentage points, a significant difference.")
+    return sentence(f"On this run neither model is shown to be more accurate: {ahead.winner.the}'s lead of ",
+                    ahead.margin, " percentage points is not significant.")
+
+
 class Accuracy(Section):
     key = "accuracy"
     title = "Accuracy"
@@ -166,3 +178,9 @@ class Accuracy(Section):
                      wins_sentence(a, b, "accuracy", sig)]),
             significance_table(contents, sig),
         ]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        a, b = contents.models
+        return Verdict((accuracy_verdict(a, b, model_significance(contents)),))

@@ -24,11 +24,21 @@ from reportgen.report.kernel import (
     sentence,
 )
 from reportgen.report.plots import IMAGE_EXTENT, bare, focus_title, hwc
-from reportgen.report.rules import top_patch_count, top_share_label
 from reportgen.report.section import FigureDrawer, Section, per_model
 from reportgen.report.sections.feature_maps import limitation
 
 ATTENTION = "cls_attention"
+
+
+def top_patch_count(rules: ReportConfig, patches: int) -> int:
+    """How many patches make up the top `report.top_patch_fraction` of `patches` (rounded up, at least one)."""
+    return max(1, math.ceil(rules.top_patch_fraction * patches))
+
+
+def top_share_label(rules: ReportConfig, patches: int) -> str:
+    """What the attention top share measures, e.g. "share of attention on the top 10% of patches (7 of 64)"."""
+    return (f"share of attention on the top {rules.top_patch_fraction:.0%} of patches "
+            f"({top_patch_count(rules, patches)} of {patches})")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, stack_curves
-from reportgen.report.experiments import augmentation_off_variants, base_evidence, change_verdict, versus_base
+from reportgen.report.experiments import base_evidence, change_verdict, versus_base
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -30,9 +31,30 @@ from reportgen.report.kernel import (
     variant_key,
 )
 from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes, plot_band
-from reportgen.report.rules import augmentation_rule
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.stats import Significance, difference_of_differences
+
+AUGMENTATION_SWITCH = frozenset({"augment.enabled"})  # the key a variant changes to test reliance on augmentation
+
+
+def augmentation_off_variants(contents: ReportContents) -> list[VariantFacts]:
+    """Variants that only switch the base config's augmentation off."""
+    if not contents.config.augment.enabled:
+        return []
+    return [v for v in contents.variants_changing(AUGMENTATION_SWITCH) if v.changes["augment.enabled"] is False]
+
+
+def augmentation_rule(rules: ReportConfig, variant: str) -> Sentence:
+    """How reliance on augmentation is measured, and when one model is said to rely on it more."""
+    return sentence(
+        f"Rule used for augmentation: variant {variant} trains every model exactly as the base config does, at the "
+        "same seeds, with no training augmentation at all (augment.enabled: false). A model's drop is its test "
+        "accuracy with augmentation minus without; it is significant by the accuracy rule (McNemar's exact test per "
+        "seed on the same test images, and a paired t-test over seeds with two or more). One model relies on "
+        "augmentation more when its drop is larger and the difference of the two drops is significant at "
+        f"α = {rules.alpha:g}: with two or more seeds, a paired t-test over seeds of the per-seed drops; with one "
+        "seed, a paired t-test over the test images of each image's change of correctness, one model's against the "
+        "other's.")
 
 
 def drop(variant: VariantFacts, m: ModelFacts, sig: Significance) -> Stat:
@@ -163,3 +185,9 @@ class Augmentation(Section):
             facts.append(sentence("The validation curves with and without it are in ", FigureRef(key), "."))
             items.append(figure)
         return items[:2] + [Bullets(facts)] + items[2:]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        variant = augmentation_off_variants(contents)[0]
+        return Verdict((sentence("Augmentation: ", reliance_sentence(contents, variant)),))

@@ -4,7 +4,7 @@ From predictions.csv alone (no torch, nothing computed at build time): per run t
 maximum calibration errors over `report.calibration_bins` equal-width confidence bins, the negative
 log-likelihood and the Brier score; per model a reliability diagram (pooled over seeds, with bin
 counts); with two models, which is better calibrated, by a seeded percentile bootstrap interval over
-the test images of the ECE difference (the rule: reportgen.report.rules.calibration_rule).
+the test images of the ECE difference (the rule: `calibration_rule`).
 """
 
 from __future__ import annotations
@@ -35,12 +35,27 @@ from reportgen.report.kernel import (
     stat_cell,
 )
 from reportgen.report.plots import SERIES_COLOURS
-from reportgen.report.rules import NLL_FLOOR, calibration_rule
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.stats import Interval, bootstrap_interval
 
 MEASURES = (("ece", "ECE", "percent"), ("mce", "MCE", "percent"), ("nll", "NLL", "loss"), ("brier", "Brier score",
                                                                                           "fraction"))
+NLL_FLOOR = 1e-7  # predictions.csv stores probabilities with 6 decimals: a stored 0 means below 5e-7
+
+
+def calibration_rule(rules: ReportConfig) -> Sentence:
+    """How calibration is measured and when one model is said to be better calibrated."""
+    level = 95
+    return sentence(
+        f"How calibration is measured: the test images are put into {rules.calibration_bins} equal-width bins of "
+        "their top-class confidence (a confidence of exactly 1 belongs to the top bin); the expected calibration "
+        "error (ECE) is the image-weighted mean over bins of |accuracy − mean confidence|, the maximum calibration "
+        "error (MCE) the largest such gap of a non-empty bin; the negative log-likelihood (NLL) is the mean of "
+        f"−ln p(true class), each p floored at {NLL_FLOOR:g} (the stored probabilities have 6 decimals); the Brier "
+        "score is the mean over images of Σₖ (pₖ − [k is the true class])². A model is better calibrated when the "
+        f"{level}% percentile bootstrap interval of the ECE difference ({rules.bootstrap_resamples} resamples of the "
+        f"test images, seed {rules.bootstrap_seed}, the same images for both models, ECE averaged over each model's "
+        "seeds) excludes 0.")
 
 
 @dataclass(frozen=True)

@@ -1,99 +1,33 @@
-"""Section "Conclusion": the closing verdict, computed from the results the other sections state, and the verdict of
-each experiment the bundle holds (augmentation, data size, training length, recipe), as its section states it."""
+"""Section "Conclusion": the closing verdict, as the sections that conclude something state it.
+
+Each such section says what it concludes through `Section.verdict` (reportgen.report.section): the
+accuracy and its significance, the training cost, the overfitting rule, each experiment the bundle
+holds (augmentation, data size, training length, recipe), and the caveats (one seed, a reduced-scale
+run). The Conclusion collects them from the registry, in report order, and imports no section: a
+new section that concludes something adds its `verdict`, and appears here.
+"""
 
 from __future__ import annotations
 
-from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.experiments import augmentation_off_variants, one_seed_note, recipe_variants
-from reportgen.report.kernel import Bullets, Item, Sentence, capital, sentence
-from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.sections.accuracy import accuracy_lead, accuracy_winner, model_significance
-from reportgen.report.sections.augmentation import Augmentation, reliance_sentence
-from reportgen.report.sections.data_efficiency import DataEfficiency, gap_change_sentence, size_points
-from reportgen.report.sections.generalisation import verdict
-from reportgen.report.sections.recipe import gap_sentence
-from reportgen.report.sections.speed import speed_lead
-from reportgen.report.sections.training import SEED_PROTOCOL_EPOCHS, scale_note
-from reportgen.report.sections.training_length import TrainingLength, ends_of_training, plateau_claim
-from reportgen.report.stats import Significance
+from typing import Sequence
+
+from reportgen.report.contents import ReportContents
+from reportgen.report.kernel import Bullets, Item, Sentence
+from reportgen.report.section import FigureDrawer, Section, conclude
 
 
-def accuracy_verdict(a: ModelFacts, b: ModelFacts, sig: Significance) -> Sentence:
-    """Which model is more accurate, only if significantly so."""
-    ahead = accuracy_lead(a, b)
-    if ahead is None:
-        return sentence(f"On this run the {a.name} and the {b.name} are equally accurate.")
-    if sig.significant:
-        return sentence(f"On this run {ahead.winner.the} is the more accurate model, by ", ahead.margin,
-                        " percentage points, a significant difference.")
-    return sentence(f"On this run neither model is shown to be more accurate: {ahead.winner.the}'s lead of ",
-                    ahead.margin, " percentage points is not significant.")
+def registry() -> Sequence[Section]:
+    """The report's sections (reportgen.report.sections.SECTIONS), read when the conclusion is built: the registry
+    lists this section too, so it cannot be imported when this module is."""
+    from reportgen.report import sections
+
+    return sections.SECTIONS
 
 
-def cost_verdict(a: ModelFacts, b: ModelFacts, winner: ModelFacts | None) -> Sentence:
-    """Which model trained faster per epoch, and whether that trades against accuracy."""
-    speed = speed_lead(a, b)
-    if speed is None:
-        return sentence("Both trained equally fast per epoch.")
-    if winner is None or speed.winner is winner:
-        also = "" if winner is None else " also"
-        return sentence(f"{capital(speed.winner.the)}{also} trained ", speed.margin, "× faster per epoch" +
-                        ("." if winner is None else ", so it wins on both accuracy and training cost."))
-    return sentence(f"{capital(speed.winner.the)}, however, trained ", speed.margin,
-                    "× faster per epoch, so choosing between them trades accuracy against training cost.")
-
-
-def overfitting_verdict(models: list[ModelFacts]) -> Sentence:
-    """Which of the trained models overfit, by the overfitting rule."""
-    if len(models) == 2 and models[0].training.overfits == models[1].training.overfits:
-        text = "both models overfit" if models[0].training.overfits else "neither model overfits"
-    else:
-        text = " and ".join(verdict(m) for m in models)
-    return sentence(f"By the overfitting rule, {text}.")
-
-
-def single_model_verdict(m: ModelFacts) -> Sentence:
-    reached = [f"{capital(m.the)} reached ", m.accuracy.parts("%"), " test accuracy"]
-    if m.training is None:
-        return sentence(reached, " with the evaluated weights.")
-    return sentence(reached, " after ", m.training.epochs, " epochs and ", m.training.train_time.parts(" s"),
-                    f" of training; by the overfitting rule, {verdict(m)}.")
-
-
-def experiment_verdicts(contents: ReportContents) -> list[Sentence]:
-    """The experiments' verdicts, as their sections state them: reliance on augmentation, the gap against the
-    training-set size, the plateau claim, and the gap under each recipe."""
-    out = []
-    if contents.comparative and Augmentation().applies(contents):
-        out.append(sentence("Augmentation: ", reliance_sentence(contents, augmentation_off_variants(contents)[0])))
-    if contents.comparative and DataEfficiency().applies(contents):
-        points = size_points(contents)
-        out.append(sentence("Data: ", gap_change_sentence(contents, points[0], points[-1])))
-    if TrainingLength().applies(contents):
-        out.append(sentence("Training length: ", plateau_claim(ends_of_training(contents))))
-    if contents.comparative:
-        out += [sentence(f"Recipe {v.name}: ", gap_sentence(contents, v)) for v in recipe_variants(contents)]
-    note = one_seed_note(contents)
-    return out + ([note] if note and contents.variants else [])
-
-
-def conclusion_sentences(contents: ReportContents) -> list[Sentence]:
-    """The closing verdict: accuracy (with its significance), training cost and overfitting."""
-    if not contents.comparative:
-        out = [single_model_verdict(m) for m in contents.models]
-    else:
-        a, b = contents.models
-        sig = model_significance(contents)
-        out = [accuracy_verdict(a, b, sig)]
-        if len(contents.trained) == 2:
-            out.append(cost_verdict(a, b, accuracy_winner(a, b, sig)))
-        if contents.trained:
-            out.append(overfitting_verdict(contents.trained))
-    out += experiment_verdicts(contents)
-    if scale_note(contents) is not None:
-        out.append(sentence("These conclusions describe a reduced-scale run; the seed protocol's "
-                            f"{SEED_PROTOCOL_EPOCHS} epochs on the full training set may change them."))
-    return out
+def conclusion_sentences(contents: ReportContents, sections: Sequence[Section] | None = None) -> list[Sentence]:
+    """The verdicts of the sections that apply (the registry's, unless `sections` is given), in their order:
+    every finding, then every top-level caveat."""
+    return conclude(registry() if sections is None else sections, contents).sentences
 
 
 class Conclusion(Section):

@@ -3,7 +3,7 @@
 On the seed-mean curves (several seeds are averaged epoch by epoch first): the best validation
 accuracy and lowest validation loss and their epochs, the milestones of the report config, the
 epoch after which validation accuracy stops improving, and the epoch from which training and
-validation accuracy diverge (the rule is printed from reportgen.report.rules.curve_rule).
+validation accuracy diverge (the rule is printed by `curve_rule`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,19 @@ from reportgen.report.kernel import (
     model_key,
     sentence,
 )
-from reportgen.report.rules import curve_rule
 from reportgen.report.section import FigureDrawer, TrainingSection
 from reportgen.report.sections.results import curves_figure_key
+
+
+def curve_rule(rules: ReportConfig) -> Sentence:
+    """How the learning curves are read: milestones, the plateau and where training and validation diverge."""
+    return sentence(
+        "How the curves are read: milestones are the first epochs at which the validation loss falls below "
+        f"{rules.val_loss_milestone:g} and the validation accuracy reaches {rules.val_acc_milestone:.0%}; validation "
+        "accuracy has stopped improving from the first epoch after which it never beats its best so far by more than "
+        f"{rules.plateau_points:g} percentage points; training and validation diverge from the first epoch after which "
+        f"the train–validation accuracy gap stays above {rules.overfit_acc_gap_points:g} points. With several seeds "
+        "the curves are averaged epoch by epoch first.")
 
 
 def first_epoch_below(values: np.ndarray, threshold: float) -> int | None:

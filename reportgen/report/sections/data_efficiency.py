@@ -16,8 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reportgen.bundle import RunData
+from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.experiments import DATA_SIZE_KEYS, base_evidence, between_models
+from reportgen.report.experiments import base_evidence, between_models
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -36,11 +37,24 @@ from reportgen.report.kernel import (
     variant_key,
 )
 from reportgen.report.plots import SERIES_COLOURS
-from reportgen.report.rules import data_efficiency_rule
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.stats import Significance, accuracy_significance, difference_of_differences
 
 MIN_SIZES = 4  # fewer points cannot show a trend with a training-set size
+DATA_SIZE_KEYS = frozenset({"data.train_fraction"})  # the key a variant changes to be a point of the size curve
+
+
+def data_efficiency_rule(rules: ReportConfig) -> Sentence:
+    """How the training-set sizes are drawn and when the gap between the models is said to change with them."""
+    return sentence(
+        "Rule used for data efficiency: each smaller training set is a class-balanced share of the base config's "
+        "training images (data.train_fraction of each class, drawn with data.fraction_seed: the same images for every "
+        "model and seed, and a smaller share's images are among a larger one's); every run is tested on the whole test "
+        "split. Each model's change from the smallest to the largest size, and at each size the gap between the "
+        "models, are tested by the accuracy rule. The gap changes with the size when the difference between the gaps "
+        f"at the largest and the smallest size is significant at α = {rules.alpha:g}: with two or more seeds, a "
+        "paired t-test over seeds of the per-seed gaps; with one seed, a paired t-test over the test images. The "
+        "report describes only the measured sizes: it does not extrapolate beyond them.")
 
 
 @dataclass(frozen=True)
@@ -186,3 +200,8 @@ class DataEfficiency(Section):
         return [Callout("rule", [data_efficiency_rule(contents.rules)]), size_table(contents, points),
                 Bullets(facts), figure]
 
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        points = size_points(contents)
+        return Verdict((sentence("Data: ", gap_change_sentence(contents, points[0], points[-1])),))

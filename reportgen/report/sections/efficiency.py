@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import mannwhitneyu
 
+from reportgen.analysis.registry import EFFICIENCY
+from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Bullets,
@@ -34,21 +36,31 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
-from reportgen.report.rules import cost_rule
 from reportgen.report.section import FigureDrawer, Section
 from reportgen.report.sections.speed import parameter_lead
 from reportgen.report.stats import ttest_over_seeds
 
-EFFICIENCY = "efficiency.json"
-SPEC = {  # the fields of efficiency.json read here (docs/bundle.md)
-    "device": ("text", ()), "device_name": ("text", ()), "threads": ("int", ()), "precision": ("text", ()),
-    "batch_size": ("int", ()), "flops_per_image": ("mapping", ("total",)), "activation_bytes_per_image": ("number", ()),
-    "peak_step_bytes": ("optional", ()), "peak_method": ("text", ()), "batch_s": ("number", ("R",)),
-    "latency_s": ("number", ("R",)),
-}
 TRAINING = "training"  # the measure name of training throughput
 PRECISIONS = {"32": "fp32", "bf16-mixed": "bf16 autocast"}
 BUSY_CORES = 0.2  # other processes using more CPU than this while timing make the timings unreliable (as bench)
+
+
+def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
+    """How every number of the cost section is measured, and when a model is called faster."""
+    return sentence(
+        "How cost is measured: FLOPs count every convolution and matrix product of one image's forward pass, the "
+        "attention's included, at 2 FLOPs per multiply-add (PyTorch's FlopCounterMode, with attention computed by "
+        "its math backend so that no fused kernel hides it). Activation memory is what autograd saves for the "
+        "backward pass per training image (each storage once, weights not counted; the difference between two batch "
+        "sizes, per image). Peak memory is that of one training step (forward, backward, AdamW) at the run's batch "
+        f"size after a warm-up step: {'; '.join(peak_methods)}. Inference is timed in evaluation mode at the run's "
+        "batch size and at batch 1: the median of the timed forward passes, after untimed warm-up passes that the "
+        "timings exclude. Training throughput is training images × epochs / training time, and time to accuracy sums "
+        "the epoch times up to the first epoch whose validation accuracy reaches the milestone (history.csv). A model "
+        f"is called faster only when a test rejects equal speed at α = {rules.alpha:g}: a two-sided Mann-Whitney U "
+        "test of the two models' timed passes, or, for training throughput, a t-test over seeds (paired by seed) with "
+        "two or more seeds per model; other work on the machine while the passes are timed makes them noisier and a "
+        "difference harder to show. MB are 10^6 bytes.")
 
 
 @dataclass(frozen=True)
@@ -108,7 +120,7 @@ def costs(contents: ReportContents) -> list[Cost]:
     """The cost of every model whose runs all hold efficiency.json, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EFFICIENCY, SPEC)
+        records = contents.analysis(m.key, EFFICIENCY.filename, EFFICIENCY.spec)
         if records is not None:
             out.append(model_cost(m, records))
     return out

@@ -4,7 +4,7 @@ and how faithful they are, measured by deletion curves (explanations.npz, report
 The maps are shown, not described: a map's look is not a measurement. What the section says is
 measured: for each image, the area under the true class's probability as the most salient patches
 are occluded first, against random occlusion orders (`Faithfulness`), tested over the images by
-Wilcoxon's signed-rank test (rule: reportgen.report.rules.faithfulness_rule).
+Wilcoxon's signed-rank test (rule: `faithfulness_rule`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import wilcoxon
 
+from reportgen.analysis.registry import EXPLANATIONS
+from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import (
@@ -34,16 +36,24 @@ from reportgen.report.kernel import (
     sentence,
 )
 from reportgen.report.plots import IMAGE_EXTENT, SERIES_COLOURS, bare, hwc
-from reportgen.report.rules import faithfulness_rule
 from reportgen.report.section import FigureDrawer, Section
 
-EXPLANATIONS = "explanations.npz"
-SPEC = {  # the arrays of explanations.npz read here (docs/bundle.md)
-    "method": ("text", ()), "indices": ("int", ("M",)), "labels": ("int", ("M",)),
-    "images": ("uint8", ("M", 3, "H", "W")), "saliency": ("float", ("M", "h", "w")),
-    "grid_saliency": ("float", ("M", "G", "G")), "fractions": ("float", ("P",)), "deletion": ("float", ("M", "P")),
-    "random_deletion": ("float", ("M", "P")), "random_orders": ("int", ()),
-}
+
+def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int, orders: int) -> Sentence:
+    """How the explanations' faithfulness is measured, and when one is called more faithful."""
+    side = 32 // grid
+    return sentence(
+        "How faithfulness is measured: the explained images are the first test images of each class (", images,
+        f" images, the same for every model). Each image is cut into a {grid} × {grid} grid of {side} × {side}-pixel "
+        f"patches, which are occluded (set to the training set's mean colour) most salient first in {steps} equal "
+        "groups, recording the true class's probability after each; the same is done in "
+        f"{orders} random orders per image, the same orders for every model. The area under such a curve (share "
+        "of patches occluded from 0 to 1) is smaller when the probability falls sooner, and the gap, the random "
+        "orders' mean area minus the salient-first area, is larger when the map points at what the model relies on. "
+        f"An explanation beats random orders when a two-sided Wilcoxon signed-rank test of the per-image gaps gives "
+        f"p < {rules.alpha:g} with a positive mean gap; one model's explanation is more faithful than the other's "
+        f"when the same test of the paired per-image gap differences gives p < {rules.alpha:g}. With several seeds "
+        "each image's areas are averaged over the seeds first.")
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ def explained(contents: ReportContents) -> list[Faithfulness]:
     """The explanations of every model whose runs all hold explanations.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, EXPLANATIONS, SPEC)
+        records = contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec)
         if records is not None:
             if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
                 raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "

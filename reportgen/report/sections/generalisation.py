@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reportgen.config import ReportConfig
 from reportgen.report.contents import Lead, ModelFacts, ReportContents, lead, over_seeds
 from reportgen.report.kernel import (
     Bullets,
@@ -23,11 +24,21 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
-from reportgen.report.rules import generalisation_rule, overfitting_rule
-from reportgen.report.section import FigureDrawer, TrainingSection
+from reportgen.report.rules import overfitting_clause, overfitting_rule
+from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
 from reportgen.report.stats import TTest, ttest_over_seeds
 
 NEGATIVE_GAP = "a negative gap, validation above training accuracy, counts as no gap"
+
+
+def generalisation_rule(rules: ReportConfig) -> Sentence:
+    """The rule by which the report says that one model generalises better than the other."""
+    return sentence(
+        "Rule used for the generalisation comparison: a model generalises better when its final train–validation "
+        "accuracy gap is smaller (a negative gap, validation above training accuracy, counts as no gap) and, with "
+        "two or more seeds per model, a t-test over seeds of the gaps (paired by seed when both models ran the same "
+        f"seeds, else Welch's) gives p < {rules.alpha:g}. With fewer than two seeds for either model the difference "
+        "cannot be tested, and neither model is said to generalise better.")
 
 
 def clipped_gaps(m: ModelFacts) -> list[float]:
@@ -97,11 +108,6 @@ def generalisation_sentence(a: ModelFacts, b: ModelFacts, alpha: float) -> Sente
                     ", so neither model is shown to generalise better.")
 
 
-def verdict(m: ModelFacts) -> str:
-    """"the CNN overfits" or "the CNN does not overfit", by the overfitting rule."""
-    return f"{m.the} {'overfits' if m.training.overfits else 'does not overfit'}"
-
-
 def gap_sentence(m: ModelFacts) -> Sentence:
     """One model's final train-validation gaps and the overfitting verdict."""
     t = m.training
@@ -126,6 +132,15 @@ def generalisation_table(models: list[ModelFacts]) -> Table:
                  caption="Generalisation at the final epoch (validation is the test split).")
 
 
+def overfitting_verdict(models: list[ModelFacts]) -> Sentence:
+    """Which of the trained models overfit, by the overfitting rule."""
+    if len(models) == 2 and models[0].training.overfits == models[1].training.overfits:
+        text = "both models overfit" if models[0].training.overfits else "neither model overfits"
+    else:
+        text = " and ".join(overfitting_clause(m) for m in models)
+    return sentence(f"By the overfitting rule, {text}.")
+
+
 class Generalisation(TrainingSection):
     key = "generalisation"
     title = "Generalisation"
@@ -137,3 +152,6 @@ class Generalisation(TrainingSection):
         rule = [overfitting_rule(rules)] + ([generalisation_rule(rules)] if both else [])
         facts = ([generalisation_sentence(*trained, rules.alpha)] if both else []) + [gap_sentence(m) for m in trained]
         return [Callout("rule", rule), generalisation_table(trained), Bullets(facts)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        return Verdict((overfitting_verdict(contents.trained),)) if contents.comparative else None

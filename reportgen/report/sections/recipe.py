@@ -1,21 +1,21 @@
 """Section "A modern training recipe": the seed's architectures trained with a stronger recipe.
 
 Applies to every variant that changes only recipe ingredients (label smoothing, TrivialAugment / RandAugment,
-MixUp / CutMix, learning-rate warm-up; reportgen.report.experiments.RECIPE_KEYS). Per model: test accuracy
-under the seed recipe and under the variant's, and the change by the accuracy rule. With two models: how much
-of the gap between them under the seed recipe the new recipe closes, and whether the change of the gap is
-significant (difference of differences, reportgen.report.stats).
+MixUp / CutMix, learning-rate warm-up; reportgen.config.RECIPE_KEYS, beside the presets' modern recipe). Per
+model: test accuracy under the seed recipe and under the variant's, and the change by the accuracy rule. With
+two models: how much of the gap between them under the seed recipe the new recipe closes, and whether the
+change of the gap is significant (difference of differences, reportgen.report.stats).
 """
 
 from __future__ import annotations
 
+from reportgen.config import RECIPE_KEYS, ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
 from reportgen.report.experiments import (
     base_evidence,
     between_models,
     change_verdict,
     describe_changes,
-    recipe_variants,
     versus_base,
 )
 from reportgen.report.kernel import (
@@ -33,9 +33,25 @@ from reportgen.report.kernel import (
     stat_cell,
     variant_key,
 )
-from reportgen.report.rules import recipe_rule
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.stats import Significance, difference_of_differences
+
+
+def recipe_variants(contents: ReportContents) -> list[VariantFacts]:
+    """Variants that change only training-recipe ingredients (label smoothing, policy, MixUp/CutMix, warm-up)."""
+    return contents.variants_changing(RECIPE_KEYS)
+
+
+def recipe_rule(rules: ReportConfig, variant: str, ingredients: str) -> Sentence:
+    """What the recipe variant changes, and how its effect and the gap it closes are tested."""
+    return sentence(
+        f"Rule used for the recipe: variant {variant} trains the same architectures at the same seeds with "
+        f"{ingredients}; everything else is the base config's. Each model's change of test accuracy is tested by the "
+        "accuracy rule. The gap is the first model's accuracy minus the second's; the share of the seed recipe's gap "
+        "that the recipe closes is (gap before − gap after in the leader's favour) / gap before, and the change of "
+        f"the gap is significant at α = {rules.alpha:g} by a paired t-test over seeds of the per-seed gaps (two or "
+        "more seeds) or over the test images (one seed). The gap is said to narrow, widen or reverse only when that "
+        "change is significant.")
 
 
 def change_sentence(m: ModelFacts, new: ModelFacts, sig: Significance, recipe: str) -> Sentence:
@@ -133,3 +149,8 @@ class Recipe(Section):
             return recipe_items(contents, variants[0])
         return [Subsection(f"recipe-{v.name}", f"Recipe {v.name}", recipe_items(contents, v)) for v in variants]
 
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        return Verdict(tuple(sentence(f"Recipe {v.name}: ", gap_sentence(contents, v))
+                             for v in recipe_variants(contents)))

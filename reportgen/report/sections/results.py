@@ -24,7 +24,8 @@ from reportgen.report.kernel import (
     sentence,
 )
 from reportgen.report.plots import TRAIN_COLOUR, VAL_COLOUR, per_epoch_axes, plot_band
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.rules import overfitting_clause
+from reportgen.report.section import FigureDrawer, Section, Verdict
 from reportgen.report.sections.setup import run_accuracy
 
 PER_CLASS_FIELDS = ("precision", "recall", "f1", "accuracy")
@@ -149,9 +150,22 @@ def _model_result(contents: ReportContents, m: ModelFacts, figures: FigureDrawer
     return Subsection(f"results-{m.key}", m.name, items)
 
 
+def single_model_verdict(m: ModelFacts) -> Sentence:
+    """What one model reached, and (trained here) whether it overfits, for a report without a comparison."""
+    reached = [f"{capital(m.the)} reached ", m.accuracy.parts("%"), " test accuracy"]
+    if m.training is None:
+        return sentence(reached, " with the evaluated weights.")
+    return sentence(reached, " after ", m.training.epochs, " epochs and ", m.training.train_time.parts(" s"),
+                    f" of training; by the overfitting rule, {overfitting_clause(m)}.")
+
+
 class Results(Section):
     key = "results"
     title = "Results"
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         return [_model_result(contents, m, figures) for m in contents.models]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        """Without a comparison: what each model reached (with two models the analyses conclude)."""
+        return None if contents.comparative else Verdict(tuple(single_model_verdict(m) for m in contents.models))

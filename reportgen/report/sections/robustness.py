@@ -16,8 +16,10 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from reportgen.analysis.registry import ROBUSTNESS
+from reportgen.config import ReportConfig
 from reportgen.report.contents import ReportContents
-from reportgen.report.corruption_results import SPEC, PairedTest, Suite, comparable, drop_interval, paired_test, suite
+from reportgen.report.corruption_results import PairedTest, Suite, comparable, drop_interval, paired_test, suite
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -33,17 +35,30 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
-from reportgen.report.rules import robustness_rule
 from reportgen.report.section import FigureDrawer, Section
 
-ROBUSTNESS = "robustness.npz"
+
+def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, severities: int, seed: int) -> Sentence:
+    """What the corruption suite is, and when one model is called more robust than another."""
+    return sentence(
+        "Rule used for robustness: the suite corrupts ", images, f" test images (drawn at random with seed {seed}, "
+        f"analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
+        "severities each, with the CIFAR-10-C constants of Hendrycks and Dietterich (2019). A model's mean corruption "
+        "accuracy is its accuracy over every corrupted copy; its relative drop is its clean accuracy on the same "
+        "images minus its mean corruption accuracy, over the clean accuracy. One model is more robust, overall, on a "
+        f"family or on a corruption, when McNemar's exact test over the images gives p < {rules.alpha:g} in its "
+        "favour: an image counts for the model that classifies more of its corrupted copies in that scope correctly "
+        "(over every seed both models ran), ties drop out, so copies of one image are not counted as independent "
+        "evidence. Relative drops differ when the percentile bootstrap interval of their difference over the test "
+        f"images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}) excludes 0. A difference that is "
+        "not significant is not called a win.")
 
 
 def suites(contents: ReportContents) -> list[Suite]:
     """The suite results of every model whose runs all hold robustness.npz, in config order."""
     out = []
     for m in contents.models:
-        records = contents.analysis(m.key, ROBUSTNESS, SPEC)
+        records = contents.analysis(m.key, ROBUSTNESS.filename, ROBUSTNESS.spec)
         if records is not None:
             out.append(suite(m.key, m.name, m.seeds, records))
     return out

@@ -16,7 +16,8 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
-from reportgen.report.section import FigureDrawer, TrainingSection
+from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
+from reportgen.report.sections.accuracy import accuracy_winner, model_significance
 
 
 def both_steady(a: ModelFacts, b: ModelFacts) -> bool:
@@ -108,6 +109,20 @@ def efficiency_table(models: list[ModelFacts]) -> Table:
                          "second = training images × epochs / training time.")
 
 
+def cost_verdict(a: ModelFacts, b: ModelFacts, winner: ModelFacts | None) -> Sentence:
+    """Which model trained faster per epoch, and whether that trades against accuracy (`winner`: the significantly
+    more accurate model, or None)."""
+    speed = speed_lead(a, b)
+    if speed is None:
+        return sentence("Both trained equally fast per epoch.")
+    if winner is None or speed.winner is winner:
+        also = "" if winner is None else " also"
+        return sentence(f"{capital(speed.winner.the)}{also} trained ", speed.margin, "× faster per epoch" +
+                        ("." if winner is None else ", so it wins on both accuracy and training cost."))
+    return sentence(f"{capital(speed.winner.the)}, however, trained ", speed.margin,
+                    "× faster per epoch, so choosing between them trades accuracy against training cost.")
+
+
 class Speed(TrainingSection):
     key = "speed"
     title = "Training speed and efficiency"
@@ -121,3 +136,10 @@ class Speed(TrainingSection):
             items.append(Bullets([speed_sentence(a, b), *warmups, parameters_sentence(a, b),
                                   throughput_sentence(a), throughput_sentence(b)]))
         return items + [efficiency_table(contents.trained)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        """With two models trained here: the faster one, against the accuracy verdict."""
+        if not (contents.comparative and len(contents.trained) == 2):
+            return None
+        a, b = contents.models
+        return Verdict((cost_verdict(a, b, accuracy_winner(a, b, model_significance(contents))),))

@@ -18,7 +18,7 @@ from reportgen.report.kernel import (
     listing,
     sentence,
 )
-from reportgen.report.section import FigureDrawer, TrainingSection
+from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
 
 # The seed protocol, for the scale note: the seed notebook trains 80 epochs on CIFAR-10's 50,000 images.
 SEED_PROTOCOL_EPOCHS = TrainConfig().epochs
@@ -99,3 +99,10 @@ class Training(TrainingSection):
             items.append(Callout("note", [sentence("This run trained for ", contents.epochs,
                                                    f" epochs; the seed protocol is {SEED_PROTOCOL_EPOCHS}.")]))
         return items
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        """The caveat on every conclusion of a reduced-scale run."""
+        if scale_note(contents) is None:
+            return None
+        return Verdict(caveats=(sentence("These conclusions describe a reduced-scale run; the seed protocol's "
+                                         f"{SEED_PROTOCOL_EPOCHS} epochs on the full training set may change them."),))

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
+from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
-from reportgen.report.experiments import TRAINING_LENGTH_KEYS, base_evidence, versus_base
+from reportgen.report.experiments import base_evidence, versus_base
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -31,11 +32,28 @@ from reportgen.report.kernel import (
     stat_cell,
 )
 from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes
-from reportgen.report.rules import training_length_rule
-from reportgen.report.section import FigureDrawer, TrainingSection
+from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
 from reportgen.report.stats import Slope, final_slope
 
 MIN_EPOCHS = 3  # a slope with an uncertainty needs three points
+TRAINING_LENGTH_KEYS = frozenset({"train.epochs"})  # what a variant changes to test another training length
+
+
+def training_length_rule(rules: ReportConfig, epochs: int) -> Sentence:
+    """How the end of training is read: the slopes, their intervals and the verdicts."""
+    level = 1 - rules.alpha
+    return sentence(
+        f"Rule used for training length: the slopes are least-squares lines through the last {epochs} epochs "
+        f"(report.slope_epochs, or every epoch of a shorter run) of the validation accuracy (points per epoch) and "
+        f"loss, each with a {level:.0%} confidence "
+        "interval: over the seeds' slopes with two or more seeds, else from the regression's standard error. A model "
+        "is still improving when the accuracy interval lies above 0 or the loss interval below 0; getting worse when "
+        "the accuracy interval lies below 0 or the loss interval above 0; otherwise no trend is shown, which is "
+        "consistent with a plateau. Either curve suffices, so a model is called improving more often than the level "
+        "alone says; and with one seed the regression treats consecutive epochs as independent, which they are not, "
+        "so its interval is too narrow: several seeds (train.seeds) give the sounder interval. The cosine schedule "
+        "brings the learning rate close to 0 in these epochs, so a flat end can be the schedule's doing as much as "
+        "the model's; a variant with more epochs (train.epochs) separates the two.")
 
 
 @dataclass(frozen=True)
@@ -194,3 +212,6 @@ class TrainingLength(TrainingSection):
         facts.append(sentence("The fitted lines are drawn in ", FigureRef("training-length"), "."))
         return [Callout("rule", [training_length_rule(contents.rules, ends[0].accuracy.epochs)]),
                 slope_table(ends), Bullets(facts), figure]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        return Verdict((sentence("Training length: ", plateau_claim(ends_of_training(contents))),))

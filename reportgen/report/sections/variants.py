@@ -6,7 +6,7 @@ from __future__ import annotations
 from reportgen.report.contents import ReportContents
 from reportgen.report.experiments import describe_changes, one_seed_note, versus_base
 from reportgen.report.kernel import Callout, Cell, Item, Metric, Paragraph, Table, sentence, stat_cell
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 
 
 def overview_table(contents: ReportContents) -> Table:
@@ -45,3 +45,8 @@ class Variants(Section):
                          "exact test per seed, and a t-test over seeds with two or more.")
         note = one_seed_note(contents)
         return [Paragraph([intro]), *([Callout("note", [note])] if note else []), overview_table(contents)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        """The caveat on every experiment's verdict at one seed."""
+        note = one_seed_note(contents)
+        return Verdict(caveats=(note,)) if note else None

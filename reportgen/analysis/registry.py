@@ -1,0 +1,64 @@
+"""The build-time analyses, each registered once: its module, its file in the bundle and that file's fields.
+
+The build computes every analysis that its ``analysis.<name>`` switch turns on (reportgen.analysis.store
+imports the registered `module`: its ``settings(config, device)`` and ``compute(model, config, data,
+run)``) and adds its `filename` to each run's bundle folder; the report's sections read the file with
+its `spec` (reportgen.report.analysis_files.read_analysis, through ``contents.analysis``), and
+``reportgen verify`` finds it by the same name. This module imports neither torch nor the analysis
+modules, so the render side can read it.
+
+A spec maps each field to (kind, shape): kinds as reportgen.report.analysis_files reads them; shapes
+name their dimensions ("C", "S", "N"), and a name must have the same size everywhere in one file;
+integers are exact sizes. docs/bundle.md documents every field.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from types import ModuleType
+from typing import Mapping
+
+Spec = Mapping[str, tuple[str, tuple]]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One build-time analysis of a run."""
+
+    name: str  # the analysis.<name> switch (reportgen.config.AnalysisConfig), and the stem of its stored results
+    module: str  # the module that computes it (it imports torch): settings(config, device), compute(...)
+    filename: str  # the file it adds to each run's bundle folder (docs/bundle.md)
+    spec: Spec  # the file's fields, as the report reads them
+
+    @property
+    def suffix(self) -> str:
+        """".json" (JSON data) or ".npz" (plain arrays): how the result is written and read."""
+        return PurePosixPath(self.filename).suffix
+
+    def load(self) -> ModuleType:
+        """The analysis module (imports torch: the build side only)."""
+        return importlib.import_module(self.module)
+
+
+EFFICIENCY = Analysis("efficiency", "reportgen.analysis.efficiency", "efficiency.json", {
+    "device": ("text", ()), "device_name": ("text", ()), "threads": ("int", ()), "precision": ("text", ()),
+    "batch_size": ("int", ()), "flops_per_image": ("mapping", ("total",)),
+    "activation_bytes_per_image": ("number", ()), "peak_step_bytes": ("optional", ()), "peak_method": ("text", ()),
+    "batch_s": ("number", ("R",)), "latency_s": ("number", ("R",)),
+})
+ROBUSTNESS = Analysis("robustness", "reportgen.analysis.robustness", "robustness.npz", {
+    "indices": ("int", ("N",)), "labels": ("int", ("N",)), "corruptions": ("text", ("C",)),
+    "families": ("text", ("C",)), "severities": ("int", ("S",)), "clean_preds": ("int", ("N",)),
+    "preds": ("int", ("C", "S", "N")),
+})
+EXPLANATIONS = Analysis("explanations", "reportgen.analysis.explanations", "explanations.npz", {
+    "method": ("text", ()), "indices": ("int", ("M",)), "labels": ("int", ("M",)),
+    "images": ("uint8", ("M", 3, "H", "W")), "saliency": ("float", ("M", "h", "w")),
+    "grid_saliency": ("float", ("M", "G", "G")), "fractions": ("float", ("P",)), "deletion": ("float", ("M", "P")),
+    "random_deletion": ("float", ("M", "P")), "random_orders": ("int", ()),
+})
+
+# In the order the build computes them.
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (EFFICIENCY, ROBUSTNESS, EXPLANATIONS)}
