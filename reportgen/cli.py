@@ -224,7 +224,7 @@ def verify(bundle, deep, data_dir):
       reportgen verify --deep submissions/alice --data-dir data/cifar10-jpeg
     """
     from reportgen.bundle import Bundle
-    from reportgen.verify import verify_bundle
+    from reportgen.verification import verify_bundle
 
     if data_dir is not None and not deep:
         raise ConfigError("--data-dir goes with --deep: the other checks read only the bundle")
@@ -232,7 +232,7 @@ def verify(bundle, deep, data_dir):
     checks = verify_bundle(opened)
     if deep:
         from reportgen.data import load_data
-        from reportgen.verify import deep_data_config, verify_deep
+        from reportgen.verification import deep_data_config, verify_deep
 
         checks += verify_deep(opened, load_data(deep_data_config(opened, data_dir)))
     for check in checks:

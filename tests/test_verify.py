@@ -19,7 +19,8 @@ from reportgen.config import DataConfig, config_from_dict
 from reportgen.errors import BundleError, DataError
 from reportgen.evaluation import compute_metrics
 from reportgen.report import render_report
-from reportgen.verify import _prediction_checks, deep_data_config, tolerance_for, verify_bundle, verify_deep
+from reportgen.verification import deep_data_config, tolerance_for, verify_bundle, verify_deep
+from reportgen.verification.deep import prediction_checks as _prediction_checks
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.bundle_factory import VariantSpec, make_bundle
 from tests.conftest import tiny_config, tiny_data
@@ -147,12 +148,14 @@ def test_deep_verification_passes_on_what_the_weights_predict(deep):
     assert "0 of 30 differ (fp32 on a CPU" in next(c.detail for c in checks if "predictions follow" in c.name)
 
 
-def rewrite_run(root, model: str, labels, preds, probs) -> None:
-    """Rewrite a run consistently, as a forger would: predictions, metrics.json, the report's numbers, the manifest."""
+def rewrite_run(root, model: str, labels, preds, probs, render: bool = True) -> None:
+    """Rewrite a run consistently, as a forger would: predictions, metrics.json, the report's numbers, the manifest
+    (the last two left out with `render` False, for a forger who rewrites several runs first)."""
     run = Bundle(root).runs(model)[0]
     write_predictions(run.path / "predictions.csv", labels, preds, probs)
     write_json(run.path / "metrics.json", compute_metrics(labels, preds, Bundle(root).dataset()["classes"]))
-    render_stand_in(root)
+    if render:
+        render_stand_in(root)
 
 
 def forge_predictions(root, model: str = "cnn", count: int = 5) -> None:
@@ -179,7 +182,8 @@ def test_forged_labels_are_caught(deep):
     labels = Bundle(root).runs("cnn")[0].preds  # the CNN made right everywhere, in every run's labels
     for model in ("cnn", "vit"):
         run = Bundle(root).runs(model)[0]
-        rewrite_run(root, model, labels, run.preds, run.probs)
+        rewrite_run(root, model, labels, run.preds, run.probs, render=False)
+    render_stand_in(root)
     assert failed(root) == []
     assert deep_failed(root, data) == ["deep: the stored test labels are the data's"]
 
