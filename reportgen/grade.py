@@ -41,7 +41,7 @@ from reportgen.compare import flatten
 from reportgen.config import KNOWN_MODELS, Config
 from reportgen.errors import ConfigError, ReportgenError
 from reportgen.evaluation import compute_metrics
-from reportgen.verify import Check, verify_bundle
+from reportgen.verification import Check, verify_bundle
 
 GRADES_CSV, GRADES_JSON, GRADES_HTML = "grades.csv", "grades.json", "grades.html"
 # Two independent trainings of the same study disagree on many more test images than 1 %: on the quick
@@ -232,7 +232,7 @@ def _init_worker(threads: int) -> None:
 def deep_result(path: Path, data_dir: Path | None) -> tuple[bool, str]:
     """(passed, first failure) of `verify --deep` for one bundle; runs in a worker process."""
     from reportgen.data import load_data
-    from reportgen.verify import deep_data_config, verify_deep
+    from reportgen.verification import deep_data_config, verify_deep
 
     try:
         bundle = Bundle(path)

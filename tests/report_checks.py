@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reportgen.bundle import Bundle
 from reportgen.evaluation import compute_metrics
-from reportgen.verify import read_report_metrics
+from reportgen.verification import read_report_metrics
 
 
 def check_report_against_predictions(root: Path) -> int:

@@ -20,7 +20,7 @@ import pytest
 
 from reportgen.compare import compare_bundles
 from reportgen.report import render_bundle, render_report
-from reportgen.verify import read_report_metrics, verify_bundle
+from reportgen.verification import read_report_metrics, verify_bundle
 from tests.bundle_factory import make_bundle
 
 FIXTURES = Path(__file__).parent / "fixtures"

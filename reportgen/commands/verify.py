@@ -39,7 +39,7 @@ def verify(bundle, deep, data_dir):
       reportgen verify --deep submissions/alice --data-dir data/cifar10-jpeg
     """
     from reportgen.bundle import Bundle
-    from reportgen.verify import deep_data_config, verify_bundle
+    from reportgen.verification import deep_data_config, verify_bundle
 
     if data_dir is not None and not deep:
         raise ConfigError("--data-dir goes with --deep: the other checks read only the bundle")
@@ -51,7 +51,7 @@ def verify(bundle, deep, data_dir):
         data_config = deep_data_config(opened, data_dir)
         check_data_source(data_config)  # before torch loads
         from reportgen.data import load_data
-        from reportgen.verify import verify_deep
+        from reportgen.verification import verify_deep
 
         checks += verify_deep(opened, load_data(data_config))
     for check in checks:

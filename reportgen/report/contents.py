@@ -10,7 +10,7 @@ probes (visuals.npz) are read on first use. Across several seeds a headline quan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -197,16 +197,21 @@ class VariantFacts:
 
 
 class ReportContents:
-    """The bundle's contents, each file read once, and the per-model facts computed from them."""
+    """The bundle's contents, each file read once, and the per-model facts computed from them.
 
-    def __init__(self, bundle: Bundle):
+    With `metrics_from_predictions`, each run's metrics are recomputed from its predictions.csv instead of
+    read from metrics.json: the report `reportgen verify` rebuilds to compare report.html against.
+    """
+
+    def __init__(self, bundle: Bundle, metrics_from_predictions: bool = False):
         self.bundle = bundle
+        self.metrics_from_predictions = metrics_from_predictions
         self.config: Config = bundle.config()
         self.environment: dict[str, Any] = bundle.environment()
         self.dataset: dict[str, Any] = bundle.dataset()
         self.architectures: dict[str, Any] = bundle.architectures()
         self.samples: dict[str, np.ndarray] = bundle.samples()
-        self.runs: dict[str, list[RunData]] = {m: bundle.runs(m) for m in bundle.models()}
+        self.runs: dict[str, list[RunData]] = {m: self._read_runs(m) for m in bundle.models()}
         self.facts: dict[str, ModelFacts] = {
             m: model_facts(m, runs, self.dataset, int(self.architectures[m]["parameters"]), self.rules)
             for m, runs in self.runs.items()}
@@ -214,8 +219,16 @@ class ReportContents:
         self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         self._analyses: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
 
+    def _read_runs(self, model: str, variant: str | None = None) -> list[RunData]:
+        runs = self.bundle.runs(model, variant)
+        if not self.metrics_from_predictions:
+            return runs
+        from reportgen.evaluation import compute_metrics
+
+        return [replace(run, metrics=compute_metrics(run.labels, run.preds, self.dataset["classes"])) for run in runs]
+
     def _variant(self, name: str) -> VariantFacts:
-        runs = {m: self.bundle.runs(m, name) for m in self.runs}
+        runs = {m: self._read_runs(m, name) for m in self.runs}
         scope = variant_key(name, "")
         return VariantFacts(name, self.config.variant_changes(name), self.config.variant(name), runs, {
             # A variant's own parameter count (run.json): a variant of cnn.* or vit.* changes it.
