@@ -298,7 +298,7 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
       reportgen grade submissions/* --out artifacts/grades
       reportgen grade submissions/* --deep --data-dir data/cifar10-jpeg --rubric rubric.yaml --out artifacts/grades
     """
-    from reportgen.grade import grade_bundles
+    from reportgen.grading import grade_bundles
 
     if data_dir is not None and not deep:
         raise ConfigError("--data-dir goes with --deep: the other checks read only the bundles")

@@ -37,15 +37,19 @@ if TYPE_CHECKING:  # the deep checks only; verify_bundle stays torch-free
     from reportgen.data import ImageData
 
 TOLERANCE = 1e-9  # metrics.json stores floats; recomputation must agree to rounding error
+# What a check verifies (Check.kind): the bundle's files, its numbers against its predictions, its predictions
+# against its weights (verify_deep).
+INTEGRITY, NUMBERS, DEEP = "integrity", "numbers", "deep"
 
 
 @dataclass
 class Check:
-    """One verified property of the bundle."""
+    """One verified property of the bundle, of one `kind` (INTEGRITY, NUMBERS or DEEP)."""
 
     name: str
     ok: bool
     detail: str = ""
+    kind: str = INTEGRITY
 
 
 def verify_bundle(root: Path | Bundle) -> list[Check]:
@@ -156,7 +160,8 @@ def _check_run(bundle: Bundle, run: RunData, recomputed: dict, epochs: int) -> l
     mismatches = _differences(recomputed, run.metrics)
     argmax_ok = bool(np.all(run.probs[np.arange(len(run.preds)), run.preds] >= run.probs.max(axis=1) - 1e-6))
     checks = [
-        Check(f"{_name(run)}: metrics.json recomputed from predictions.csv", not mismatches, "; ".join(mismatches[:5])),
+        Check(f"{_name(run)}: metrics.json recomputed from predictions.csv", not mismatches, "; ".join(mismatches[:5]),
+              NUMBERS),
         Check(f"{_name(run)}: each prediction is its most probable class", argmax_ok),
     ]
     if run.history is None:
@@ -316,7 +321,7 @@ def _check_report_numbers(bundle: Bundle, expected: dict[str, Metric]) -> list[C
     compared = sum(1 for key, _ in shown if key in expected)
     return [
         Check("report.html: numbers equal those recomputed from the predictions and probabilities", not wrong,
-              "; ".join(wrong[:5]) or f"{compared} numbers compared"),
+              "; ".join(wrong[:5]) or f"{compared} numbers compared", NUMBERS),
         Check("report.html: shows every model's test accuracy", not absent, ", ".join(absent)),
     ]
 
@@ -405,6 +410,8 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
     if bundle.variants():
         checks.append(Check("deep: the variants' runs", True, "checked from their predictions only: a bundle keeps "
                             "no weights of variant runs (the run store does)"))
+    for check in checks:
+        check.kind = DEEP
     return checks
 
 
