@@ -29,7 +29,8 @@ from reportgen.grading.rubric import Criterion
 GRADES_CSV, GRADES_JSON, GRADES_HTML = "grades.csv", "grades.json", "grades.html"
 TEMPLATE = "grades.html.j2"
 LONG_TEXT = 120  # grades.html cuts a text cell after this many characters (the tooltip gives it in full)
-TEXT_COLUMNS = ("verify_failure", "deep_failure", "config_changes")  # wrapped, not kept on one line
+TEXT_COLUMNS = ("verify_failure", "deep_failure", "config_changes")  # wrapped when longer than WRAPPED_TEXT
+WRAPPED_TEXT = 40
 # What each kind of flag means, for the legend under the table (by its short label, FLAG_LABELS).
 FLAG_MEANINGS = {
     COPY: "a possible copy of the bundle named, flagged on both rows: a run with the same weights (weights =), "
@@ -50,6 +51,7 @@ class Cell:
     sort: str
     title: str = ""
     flags: tuple[tuple[Flag, int], ...] = ()  # (flag, its caveat's number in the legend; 0: no caveat)
+    wrap: bool = False  # a long text, wrapped in a column of fixed width rather than kept on one line
 
 
 def write_sheet(submissions: Sequence[Submission], criteria: Sequence[Criterion], out: Path,
@@ -114,7 +116,7 @@ def html_text(submissions: Sequence[Submission], criteria: Sequence[Criterion], 
                 caveats.append(flag.caveat)
     table = [[_cell(submission, column, caveats) for column in columns(criteria)] for submission in submissions]
     return sheet_environment().get_template(TEMPLATE).render(
-        columns=columns(criteria), text_columns=TEXT_COLUMNS, table=table, rows=[s.row for s in submissions],
+        columns=columns(criteria), table=table, rows=[s.row for s in submissions],
         meta=meta, criteria=criteria, caveats=caveats, legend=[
             (FLAG_LABELS[kind].rstrip(":"), meaning) for kind, meaning in FLAG_MEANINGS.items()
             if any(f.kind == kind for s in submissions for f in s.flags)])
@@ -123,12 +125,13 @@ def html_text(submissions: Sequence[Submission], criteria: Sequence[Criterion], 
 def _cell(submission: Submission, column: str, caveats: list[str]) -> Cell:
     value = cell_value(submission.row, column)
     if column == "flags":
-        return Cell("", sort_key(value), flags=tuple((f, caveats.index(f.caveat) + 1 if f.caveat else 0)
-                                                     for f in submission.flags))
+        return Cell("", "; ".join(f.short for f in submission.flags),  # by label: the caveats stay in the legend
+                    flags=tuple((f, caveats.index(f.caveat) + 1 if f.caveat else 0) for f in submission.flags))
     text = str(value)
+    wrap = column in TEXT_COLUMNS and len(text) > WRAPPED_TEXT
     if len(text) <= LONG_TEXT:
-        return Cell(text, sort_key(value))
-    return Cell(shorten(text, LONG_TEXT), sort_key(value), title=text)
+        return Cell(text, sort_key(value), wrap=wrap)
+    return Cell(shorten(text, LONG_TEXT), sort_key(value), title=text, wrap=wrap)
 
 
 def _template_source(name: str) -> str:
