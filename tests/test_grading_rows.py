@@ -13,6 +13,7 @@ from reportgen.bundle import Bundle
 from reportgen.grading import grade_bundles
 from reportgen.verify import INTEGRITY, NUMBERS, Check
 from tests.grading_helpers import grade, make_class_of_four, rows_of, submission
+from tests.torch_free import assert_runs_without_torch
 
 
 @pytest.fixture
@@ -104,3 +105,12 @@ def test_an_unexpected_error_in_one_bundle_does_not_stop_the_sheet(tmp_path, mon
     rows = grade([good, odd], tmp_path / "out")
     assert rows["good"]["verified"]
     assert rows["odd"]["verify_failure"] == "unreadable (ZeroDivisionError: a bug that a strange bundle triggers)"
+
+
+def test_grading_imports_neither_torch_nor_the_report_nor_compare():
+    assert_runs_without_torch("""
+        import sys
+        import reportgen.grading
+        heavy = ("matplotlib", "reportgen.compare", "reportgen.report.render", "reportgen.report.sections")
+        assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]
+    """)
