@@ -17,12 +17,13 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 
 from reportgen.architectures import ARCHITECTURES
 from reportgen.errors import ConfigError
+from reportgen.mappings import flatten
 
 # CIFAR-10 train-split channel statistics, as used by the seed notebook.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -398,17 +399,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections (data, train, ...)")
     return data
-
-
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as one level of dotted keys: {"train": {"lr": 0.001}} -> {"train.lr": 0.001}."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _nest(dotted: str, value: Any) -> dict[str, Any]:

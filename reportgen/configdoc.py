@@ -20,7 +20,8 @@ import typing
 from typing import Any, Literal
 
 from reportgen import config as config_module
-from reportgen.config import PRESETS, Config, flatten
+from reportgen.config import PRESETS, Config
+from reportgen.mappings import flatten
 
 HEADER = ("<!-- Generated from reportgen/config.py by `python -m reportgen.configdoc` (`make docs`); do not edit by "
           "hand: edit the fields' docstrings and regenerate. -->")

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from reportgen.bundle import Bundle, read_json, write_json, write_manifest
-from reportgen.compare import compare_bundles, config_differences, flatten, load_compared, model_summary
+from reportgen.compare import compare_bundles, config_differences, load_compared, model_summary
 from reportgen.errors import BundleError, ReportgenError
+from reportgen.mappings import flatten
 from reportgen.verification import read_report_metrics
 from tests.bundle_factory import make_bundle
 from tests.torch_free import assert_runs_without_torch

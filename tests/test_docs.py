@@ -33,7 +33,8 @@ def test_configuration_reference_is_current():
 
 
 def test_configuration_reference_lists_every_key():
-    from reportgen.config import Config, flatten
+    from reportgen.config import Config
+    from reportgen.mappings import flatten
 
     page = (DOCS / "configuration-reference.md").read_text()
     for key in flatten(Config().to_dict()):

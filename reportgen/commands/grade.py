@@ -43,7 +43,7 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
         from reportgen.image_folder import check_layout
 
         check_layout(data_dir)  # before the workers load torch
-    from reportgen.grade import grade_bundles
+    from reportgen.grading import grade_bundles
 
     for missing in (path for path in bundles if not path.exists()):
         click.echo(f"warning: {missing} does not exist; its row says so (check the path)", err=True)

@@ -61,14 +61,13 @@ from reportgen.compare.tables import (
     metrics_table,
     per_class_table,
 )
-from reportgen.config import flatten
 from reportgen.errors import ReportgenError
 from reportgen.report.kernel import Part, sentence
 from reportgen.report.render import figures_folder, render_html, write_documents
 from reportgen.report.rules import significance_rule
 from reportgen.report.section import FigureDrawer
 
-__all__ = ["compare_bundles", "config_differences", "flatten", "load_compared", "model_summary"]
+__all__ = ["compare_bundles", "config_differences", "load_compared", "model_summary"]
 
 COMPARE_HTML = "compare.html"
 COMPARE_PDF = "compare.pdf"

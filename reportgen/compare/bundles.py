@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from reportgen.bundle import Bundle, RunData
-from reportgen.config import flatten
 from reportgen.errors import ReportgenError
+from reportgen.mappings import flatten
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import Metric, Sentence, Stat, bundle_key, sentence
 from reportgen.report.stats import Significance, accuracy_significance

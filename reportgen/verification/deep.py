@@ -116,9 +116,9 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
 
 
 def _deep_run_checks(bundle: Bundle, run: RunData, data: "ImageData") -> list[Check]:
-    from reportgen.weights import fit_state_dict, state_dict_from_bytes
     from reportgen.evaluation import predict
     from reportgen.models import create_model
+    from reportgen.weights import fit_state_dict, state_dict_from_bytes
 
     name = f"deep: {run.label}"
     config = bundle.config()

@@ -1,0 +1,72 @@
+"""`reportgen grade`: one grade sheet for many submitted bundles: grades.csv, grades.json, grades.html.
+
+One row per bundle, in the order given (reportgen.grading.rows): whether it verified (reportgen's
+verification; deeply, from its weights, with `deep=True`) and the first failure's reason, per model
+the test accuracy and macro F1 recomputed from its predictions (mean over seeds), epochs, seeds, its
+origin (trained or evaluated), its dataset fingerprint, the config keys that differ from the seed
+protocol (reportgen.config's defaults), and flags:
+
+* possible copies, naming the other bundle (reportgen.grading.copies): identical weights (sha256 of
+  weights.pt), identical predictions, or near-identical predictions; identical weights from the same
+  training carry a caveat (an honest reproduction gives them too);
+* numbers that its predictions do not support: the failed verification checks of kind NUMBERS, in
+  report.html or metrics.json, and with `deep=True` those of kind DEEP: predictions, probabilities,
+  labels or visuals that its weights do not give (reportgen.grading.deep).
+
+A bundle that cannot be read (missing, broken, hostile) gets a row that says why; the sheet is always
+written (reportgen.grading.sheet). A rubric (YAML, see `load_rubric` in reportgen.grading.rubric) adds the
+points of each criterion and the score. The deep checks run in parallel worker processes (spawned: fresh
+interpreters) with a progress bar; the rest reads only the bundles, without torch, in seconds for a
+hundred of them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+from reportgen.errors import ReportgenError
+from reportgen.grading.copies import (
+    NEAR_IDENTICAL_AGREEMENT,
+    NEAR_IDENTICAL_MIN_IMAGES,
+    NEAR_IDENTICAL_SAME_ERRORS,
+    REPRODUCTION,
+    copy_flags,
+    prediction_likeness,
+)
+from reportgen.grading.deep import run_deep
+from reportgen.grading.rows import Flag, Submission, read_submission
+from reportgen.grading.rubric import Criterion, apply_rubric, load_rubric
+from reportgen.grading.sheet import GRADES_CSV, GRADES_HTML, GRADES_JSON, columns, write_sheet
+
+__all__ = ["GRADES_CSV", "GRADES_HTML", "GRADES_JSON", "NEAR_IDENTICAL_AGREEMENT", "NEAR_IDENTICAL_MIN_IMAGES",
+           "NEAR_IDENTICAL_SAME_ERRORS", "REPRODUCTION", "Criterion", "Flag", "Submission", "columns",
+           "grade_bundles", "load_rubric", "prediction_likeness", "read_submission"]
+
+
+def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir: Path | None = None,
+                  rubric: Path | None = None, jobs: int | None = None, progress: bool = True,
+                  log: Callable[[str], None] = print) -> list[Path]:
+    """Grade the bundles at `paths` into ``<out>/grades.{csv,json,html}``; return the files written.
+
+    `out` must not be inside a graded bundle (the sheet would become part of it). The rubric is read
+    before any bundle, so a broken rubric stops at once. With `deep`, `jobs` worker processes (default:
+    one per CPU core, at most one per bundle) verify the bundles from their weights, reading the images
+    from `data_dir` (default: each bundle's own source, when this machine has it); `progress` shows a bar.
+    """
+    criteria = load_rubric(rubric) if rubric is not None else []
+    out = Path(out)
+    for path in paths:
+        if Path(path).is_dir() and out.resolve().is_relative_to(Path(path).resolve()):
+            raise ReportgenError(f"{out} is inside the graded bundle {path}: write the sheet to another folder")
+    submissions = [read_submission(Path(p)) for p in paths]
+    copy_flags(submissions)
+    if deep:
+        count = f"{len(submissions)} bundle{'s' if len(submissions) != 1 else ''}"
+        log(f"verifying {count} deeply (weights re-predict the test set)")
+        run_deep(submissions, data_dir, jobs or min(len(submissions), os.cpu_count() or 1), progress)
+    if criteria:
+        for submission in submissions:
+            apply_rubric(submission.row, criteria)
+    return write_sheet(submissions, criteria, out, deep)
