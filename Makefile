@@ -6,10 +6,10 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 BUNDLE ?= artifacts/quick
 
-.PHONY: help setup quick quick-study study build render bench test gpu-check clean
+.PHONY: help setup quick quick-study study build render bench lint test test-fast test-e2e gpu-check clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z][a-z0-9-]*:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 setup: $(VENV)/.installed  ## create .venv and install reportgen with its test tools
 
@@ -37,8 +37,16 @@ render: setup  ## re-render the report of BUNDLE (default artifacts/quick) witho
 bench: setup  ## compare the seed's input pipeline and training with reportgen's on this machine
 	$(VENV)/bin/reportgen bench $(ARGS)
 
-test: setup  ## run the test suite (CPU, a few minutes)
-	$(PY) -m pytest -q
+lint: setup  ## ruff check of the code and the tests
+	$(VENV)/bin/ruff check reportgen tests
+
+test: test-fast test-e2e  ## run the whole test suite, both tiers (CPU; README, "Tests", says how long)
+
+test-fast: setup  ## the fast tier: unit, section and in-process build tests (pytest -m "not e2e")
+	$(PY) -m pytest -q -m "not e2e"
+
+test-e2e: setup  ## the end-to-end tier: real reportgen processes, DDP, signals (pytest -m e2e)
+	$(PY) -m pytest -q -m e2e
 
 docs: setup  ## regenerate docs/configuration-reference.md from the config's field docstrings
 	$(PY) -m reportgen.configdoc > docs/configuration-reference.md

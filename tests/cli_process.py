@@ -5,11 +5,16 @@ import subprocess
 import sys
 import time
 
+# The build-time analyses off: the tests that drive a build process are about training, signals and locks,
+# and the analyses would be most of their time (tests/test_e2e.py runs a whole build with them).
+NO_ANALYSES = [arg for name in ("efficiency", "robustness", "explanations")
+               for arg in ("--set", f"analysis.{name}=false")]
+
 # On the CPU even where a GPU is visible; one thread, which a busy 2-core machine runs faster.
 TINY_BUILD = [
     sys.executable, "-m", "reportgen.cli", "build", "--preset", "quick", "--device", "cpu", "--set", "models=[cnn]",
     "--set", "cnn.channels=[4]", "--set", "cnn.hidden_dim=8", "--set", "report.pdf=false",
-    "--set", "train.num_threads=1",
+    "--set", "train.num_threads=1", *NO_ANALYSES,
 ]
 
 

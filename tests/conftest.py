@@ -3,6 +3,8 @@
 Torch is imported only where tiny data is made, so the render-side tests stay torch-free.
 Tests marked `cuda` (tests/test_cuda.py) run only where a CUDA GPU is visible; every other test pins
 the CPU, even on a GPU machine, because it checks CPU behaviour (bit-exact resume, tolerances).
+Tests marked `e2e` (the end-to-end tier: real `reportgen` processes, DDP, signals) are marked in their own
+files; `pytest -m "not e2e"` is the fast tier, `pytest -m e2e` the end-to-end one (pyproject.toml, README).
 """
 
 import pytest
@@ -12,13 +14,18 @@ from reportgen.config import Config
 CLASSES = ["airplane", "automobile", "bird", "cat"]
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "cuda: needs a CUDA GPU; skipped where none is visible")
+BUILD_TIME_ANALYSES = ("efficiency", "robustness", "explanations")  # what a build computes per run (analysis.*)
 
 
-def tiny_config(**train) -> Config:
-    """Small models and few epochs on the CPU; fp32 so results do not depend on the CPU's bf16 support."""
+def tiny_config(*, analyses: bool = False, **train) -> Config:
+    """Small models and few epochs on the CPU; fp32 so results do not depend on the CPU's bf16 support.
+
+    The build-time analyses are off unless `analyses` is true: they are most of a tiny build's time, and only
+    the tests about them (tests/test_analysis_*.py) need them.
+    """
     c = Config()
+    for name in BUILD_TIME_ANALYSES:
+        setattr(c.analysis, name, analyses)
     c.cnn.channels, c.cnn.hidden_dim = [4, 8], 16
     c.vit.embed_dim, c.vit.depth, c.vit.num_heads, c.vit.mlp_dim, c.vit.patch_size = 16, 1, 2, 32, 8
     c.train.epochs, c.train.batch_size, c.train.precision, c.train.device = 2, 16, "32", "cpu"

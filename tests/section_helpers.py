@@ -8,7 +8,7 @@ from typing import Iterable
 
 from reportgen.report.contents import ModelFacts, ReportContents, read_contents
 from reportgen.report.kernel import Bullets, Callout, Figure, Item, Paragraph, Sentence, Stat, Subsection, Table
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, UndrawnFigures
 from tests.bundle_factory import VariantSpec, make_bundle
 
 SWAPPED = dict(accuracies={"cnn": 0.62, "vit": 0.86}, epoch_times={"cnn": 4.0, "vit": 1.0},
@@ -42,9 +42,18 @@ def contents(root: Path, **bundle_options) -> ReportContents:
 
 
 def build(section: Section, report: ReportContents) -> list[Item]:
-    """The items `section` builds for `report`, drawing any figures into the bundle's figures/."""
+    """The items `section` builds for `report`, drawing any figures into the bundle's figures/.
+
+    For a test that looks at the figures (their files, sizes, that drawing works); one that checks only numbers,
+    sentences, tables or which figures there are uses `numbers`, which draws nothing (drawing is most of a section's
+    build time)."""
     root = report.root.resolve()
     return section.build(report, FigureDrawer(root / "figures", root))
+
+
+def numbers(section: Section, report: ReportContents) -> list[Item]:
+    """The items `section` builds for `report`, its figures undrawn (their keys and captions only, no file)."""
+    return section.build(report, UndrawnFigures())
 
 
 def walk(items: Iterable[Item]) -> Iterable[Item]:

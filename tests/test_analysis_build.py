@@ -32,7 +32,7 @@ def build(config, tmp_path, out="bundle") -> list[str]:
 
 
 def config(**analysis):
-    c = tiny_config(epochs=1)
+    c = tiny_config(epochs=1, analyses=True)  # every build-time analysis on, unless `analysis` switches it off
     c.analysis.timing_repeats, c.analysis.corruption_images, c.analysis.explanation_images = 5, 12, 1
     for name, value in analysis.items():
         setattr(c.analysis, name, value)

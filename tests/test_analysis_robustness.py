@@ -20,7 +20,7 @@ RUN = {"device": "cpu", "precision": "32"}
 
 @pytest.fixture
 def config():
-    c = tiny_config()
+    c = tiny_config(analyses=True)  # analyse_run computes only what analysis.* switches on
     c.analysis.corruption_images, c.analysis.corruptions = 12, ["gaussian_noise", "contrast"]
     c.analysis.timing_repeats, c.analysis.explanation_images = 5, 1
     return c

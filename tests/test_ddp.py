@@ -13,11 +13,13 @@ import pytest
 
 from reportgen.config import load_config
 from reportgen.errors import ConfigError
+from tests.cli_process import NO_ANALYSES
 
+# The build-time analyses off: these tests are about the processes' training and decisions.
 DDP_BUILD = [
     sys.executable, "-m", "reportgen.cli", "build", "--preset", "quick", "--device", "cpu", "--set", "vit.depth=1",
     "--set", "train.batch_size=512", "--set", "train.devices=2", "--set", "train.strategy=ddp",
-    "--set", "report.pdf=false", "--set", "train.num_threads=1", "--no-progress",
+    "--set", "report.pdf=false", "--set", "train.num_threads=1", *NO_ANALYSES, "--no-progress",
 ]
 
 
@@ -28,6 +30,7 @@ def ddp_build(tmp_path, *args, **popen):
                             env=env, **popen)
 
 
+@pytest.mark.e2e  # two build processes
 def test_two_process_ddp_build_counts_each_test_image_once(tmp_path):
     process = ddp_build(tmp_path, "--epochs", "1", "--set", "models=[vit]")
     stdout, stderr = process.communicate(timeout=300)
@@ -42,6 +45,7 @@ def test_two_process_ddp_build_counts_each_test_image_once(tmp_path):
     assert stdout.count("wrote ") == 1  # only rank 0 reports
 
 
+@pytest.mark.e2e  # two DDP builds of two processes each, the first interrupted
 def test_force_over_an_interrupted_later_run_retrains_it_on_every_process(tmp_path):
     # Interrupt the ViT (the build's second run) once its first epoch is checkpointed.
     args = ["--epochs", "2", "--set", "models=[cnn,vit]", "--set", "cnn.channels=[4]", "--set", "cnn.hidden_dim=8"]

@@ -14,6 +14,8 @@ from pypdf import PdfReader
 
 from tests.report_checks import check_report_against_predictions
 
+pytestmark = pytest.mark.e2e  # the `reportgen` command line as a user runs it: real processes and whole builds
+
 TINY = ["--set", "cnn.channels=[8, 16]", "--set", "vit.depth=1", "--set", "vit.embed_dim=32",
         "--set", "vit.mlp_dim=64", "--set", "train.batch_size=256"]
 

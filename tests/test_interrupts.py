@@ -8,6 +8,8 @@ import pytest
 
 from tests.cli_process import read_until, start_build
 
+pytestmark = pytest.mark.e2e  # real build processes, stopped by signals and run again
+
 
 @pytest.mark.parametrize("signum, exit_code, name", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
 def test_a_signal_stops_the_build_in_one_line_and_the_next_build_resumes(tmp_path, signum, exit_code, name):

@@ -15,6 +15,7 @@ from tests.cli_process import read_until, start_build
 from tests.conftest import tiny_config, tiny_data
 
 
+@pytest.mark.e2e  # two real build processes contend for one run
 def test_a_second_build_waits_for_the_run_the_first_trains_then_reuses_it(tmp_path):
     first = start_build(tmp_path, "first", "--epochs", "2", "--no-progress")
     read_until(first, "CNN seed 42: training on cpu")

@@ -18,11 +18,11 @@ import pytest
 from reportgen.report import render_report
 from reportgen.report.contents import ReportContents, read_contents
 from reportgen.report.kernel import Item
-from reportgen.report.section import FigureDrawer, Group, Section, layout
+from reportgen.report.section import Group, Section, UndrawnFigures, layout
 from reportgen.report.sections import SECTIONS
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.bundle_factory import make_bundle
-from tests.section_helpers import STUDY, build, metric_keys
+from tests.section_helpers import STUDY, metric_keys, numbers
 
 VARIANTS = {
     "two models, one seed": {},
@@ -42,7 +42,9 @@ EXPERIMENTS = next(top for top in SECTIONS if top.key == "experiments")
 
 @dataclass
 class Rendered:
-    """A bundle of one shape, rendered; its contents read once, and each section built once (on first use)."""
+    """A bundle of one shape, rendered; its contents read once, and each section built once (on first use).
+
+    The rendering drew every figure; the sections' own builds here check numbers and structure, so they draw none."""
 
     root: Path
     html: str
@@ -51,7 +53,7 @@ class Rendered:
 
     def build(self, section: Section) -> list[Item]:
         if section.key not in self.builds:
-            self.builds[section.key] = build(section, self.report)
+            self.builds[section.key] = numbers(section, self.report)
         return self.builds[section.key]
 
 
@@ -97,7 +99,7 @@ def test_the_study_variants_bring_every_experiment_section(tmp_path, name):
 
 def test_numbering_and_contents_come_from_the_registry(rendered):
     html = unescape(rendered.html)  # titles are HTML-escaped in the page: "The study's claims tested"
-    laid_out = layout(SECTIONS, rendered.report, _drawer(rendered.report))
+    laid_out = layout(SECTIONS, rendered.report, UndrawnFigures())  # the rendering drew the figures
     numbered = [s.number for s in laid_out if s.number.isdigit()]
     assert numbered == [str(n) for n in range(1, len(numbered) + 1)]
     assert all(not s.number.isdigit() for s in laid_out[len(numbered):])  # appendices last, by letter
@@ -117,8 +119,3 @@ def test_figures_and_tables_are_numbered_in_order_and_references_resolve(rendere
     for key, number in re.findall(r'<a class="ref" href="#figure-([^"]+)">Figure (\d+)</a>', html):
         assert re.search(rf'<figure id="figure-{key}">\s*<img[^>]*>\s*<figcaption><span class="label">Figure '
                          rf'{number}\.</span>', html)
-
-
-def _drawer(report) -> FigureDrawer:
-    root = report.root.resolve()
-    return FigureDrawer(root / "figures", root)
