@@ -40,7 +40,7 @@ bench: setup  ## compare the seed's input pipeline and training with reportgen's
 lint: setup  ## ruff check of the code and the tests
 	$(VENV)/bin/ruff check reportgen tests
 
-test: test-fast test-e2e  ## run the whole test suite, both tiers (CPU; README, "Tests", says how long)
+test: test-fast test-e2e  ## run the whole test suite, both tiers (CPU; docs/testing.md says how long)
 
 test-fast: setup  ## the fast tier: unit, section and in-process build tests (pytest -m "not e2e")
 	$(PY) -m pytest -q -m "not e2e"

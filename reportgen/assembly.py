@@ -23,7 +23,8 @@ from reportgen.bundle import publish, read_json, write_json, write_manifest, wri
 from reportgen.config import Config, save_config
 from reportgen.data import ImageData, augment
 from reportgen.errors import ConfigError
-from reportgen.evaluation import compute_metrics, predict, probe_visuals
+from reportgen.evaluation import predict, probe_visuals
+from reportgen.metrics import compute_metrics
 from reportgen.models import count_parameters, describe_architecture
 from reportgen.runtime import Runtime, device_name
 

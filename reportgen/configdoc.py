@@ -20,8 +20,9 @@ import typing
 from typing import Any, Literal
 
 from reportgen import config as config_module
-from reportgen.config import PRESETS, Config
+from reportgen.config import Config
 from reportgen.mappings import flatten
+from reportgen.presets import PRESETS
 
 HEADER = ("<!-- Generated from reportgen/config.py by `python -m reportgen.configdoc` (`make docs`); do not edit by "
           "hand: edit the fields' docstrings and regenerate. -->")

@@ -1,49 +1,16 @@
-"""Test-set evaluation: metrics from predictions (torch-free), and predictions from a model.
+"""Predictions from a model: the test set's class probabilities, and what the figures need from inside it.
 
-`compute_metrics` is the one definition of every reported metric; `reportgen verify` and the
-tests recompute with it from a bundle's predictions.csv. `predict` (torch) is imported lazily by
-the training side only.
+Both run on the model's device under the autocast of the run's precision, so the numbers are the ones
+the trained model computes there (the metrics computed from them: reportgen.metrics).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+import torch
 
-
-def compute_metrics(labels: np.ndarray, preds: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
-    """Overall accuracy, per-class precision/recall/F1/accuracy, macro averages and the confusion matrix.
-
-    Per-class accuracy is the seed's definition: correct predictions of a class over its true count
-    (equal to recall). Classes that never occur score 0 rather than raising.
-    """
-    k = len(class_names)
-    labels, preds = np.asarray(labels), np.asarray(preds)
-    cm = confusion_matrix(labels, preds, labels=list(range(k)))  # rows: true, columns: predicted
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, preds, labels=list(range(k)), zero_division=0
-    )
-    row_totals = cm.sum(axis=1)
-    class_accuracy = np.divide(np.diag(cm), row_totals, out=np.zeros(k), where=row_totals > 0)
-    per_class = [
-        {
-            "class": name,
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "accuracy": float(class_accuracy[i]),
-            "support": int(support[i]),
-        }
-        for i, name in enumerate(class_names)
-    ]
-    return {
-        "accuracy": float((labels == preds).mean()) if len(labels) else 0.0,
-        "macro": {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
-        "per_class": per_class,
-        "confusion": cm.astype(int).tolist(),
-    }
+from reportgen.data import normalize
+from reportgen.runtime import autocast
 
 
 def predict(model, images, mean, std, batch_size: int, precision: str) -> np.ndarray:
@@ -52,11 +19,6 @@ def predict(model, images, mean, std, batch_size: int, precision: str) -> np.nda
     Runs on the model's device, under the autocast of the training `precision`, so the numbers are the
     ones the trained model actually produces there.
     """
-    import torch
-
-    from reportgen.data import normalize
-    from reportgen.runtime import autocast
-
     device = next(model.parameters()).device
     model.eval()
     chunks = []
@@ -73,9 +35,6 @@ def probe_visuals(model, image, mean, std, precision: str) -> dict[str, np.ndarr
     CNN: feature maps after each ResBlock, stage_1..stage_S (C_s, H_s, W_s).
     ViT: cls_attention (heads, G, G), the last layer's CLS-to-patch attention on the patch grid.
     """
-    from reportgen.data import normalize
-    from reportgen.runtime import autocast
-
     device = next(model.parameters()).device
     model.eval()
     x = normalize(image.unsqueeze(0).to(device), mean, std)

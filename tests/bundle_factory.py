@@ -22,7 +22,7 @@ import numpy as np
 
 from reportgen.bundle import write_history, write_json, write_manifest, write_predictions
 from reportgen.config import Config, TrainConfig, config_from_dict, save_config
-from reportgen.evaluation import compute_metrics
+from reportgen.metrics import compute_metrics
 from tests.analysis_factory import AnalysisOptions, write_analyses
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

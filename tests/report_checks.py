@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reportgen.bundle import Bundle
-from reportgen.evaluation import compute_metrics
+from reportgen.metrics import compute_metrics
 from reportgen.verification import read_report_metrics
 
 

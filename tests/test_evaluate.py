@@ -20,7 +20,7 @@ from reportgen.cli import main
 from reportgen.config import Config
 from reportgen.data import ImageData
 from reportgen.evaluate import evaluate
-from reportgen.evaluation import compute_metrics
+from reportgen.metrics import compute_metrics
 from reportgen.verification import RebuiltReport, verify_bundle
 from tests import notebook_models
 from tests.bundle_factory import CIFAR10_CLASSES

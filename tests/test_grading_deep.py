@@ -52,7 +52,7 @@ def forge_consistently(root: Path) -> None:
     """What a forger does with a bundle: the CNN's wrong predictions made right (probabilities to match),
     metrics.json recomputed, the manifest redone; `reportgen render` then redoes the report."""
     from reportgen.bundle import write_json
-    from reportgen.evaluation import compute_metrics
+    from reportgen.metrics import compute_metrics
 
     bundle = Bundle(root)
     run = bundle.runs("cnn")[0]
@@ -81,6 +81,7 @@ def classroom(tmp_path_factory):
     return work
 
 
+@pytest.mark.e2e  # real reportgen processes: build, render, verify, grade and evaluate
 def test_the_forgery_passes_verify_and_fails_verify_deep(classroom):
     assert reportgen("verify", "class/mallory", cwd=classroom).returncode == 0
     result = reportgen("verify", "--deep", "class/mallory", cwd=classroom)
@@ -89,6 +90,7 @@ def test_the_forgery_passes_verify_and_fails_verify_deep(classroom):
     assert "ok    deep: cnn seed 44: weights.pt loads into the model config.yaml describes" in result.stdout
 
 
+@pytest.mark.e2e  # real reportgen processes: build, render, verify, grade and evaluate
 def test_a_class_graded_deeply_flags_the_forged_the_copied_and_the_broken(classroom):
     result = reportgen("grade", "class/alice", "class/bob", "class/eve", "class/mallory", "class/trudy", "--deep",
                        "--jobs", "2", "--no-progress", "--out", "grades", cwd=classroom)
@@ -106,6 +108,7 @@ def test_a_class_graded_deeply_flags_the_forged_the_copied_and_the_broken(classr
     assert "grades.html" in result.stdout and (classroom / "grades" / "grades.html").is_file()
 
 
+@pytest.mark.e2e  # real reportgen processes: build, render, verify, grade and evaluate
 def test_the_notebooks_classes_trained_briefly_are_evaluated_into_a_bundle(classroom):
     weights = train_notebook_models(classroom / "notebook")
     result = reportgen("evaluate", "--weights", f"cnn={weights['cnn']}", "--weights", f"vit={weights['vit']}",

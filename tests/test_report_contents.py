@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reportgen.bundle import Bundle
+from reportgen.report.common import accuracy_lead
 from reportgen.report.contents import generalisation_gap, model_facts, read_contents
-from reportgen.report.sections.accuracy import accuracy_lead
 from reportgen.report.sections.speed import speed_lead
 from tests.bundle_factory import make_bundle
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import ttest_rel
 
-from reportgen.config import PRESETS, RECIPE_KEYS, load_config
+from reportgen.config import load_config
+from reportgen.presets import PRESETS, RECIPE_KEYS
 from reportgen.report.kernel import Subsection
 from reportgen.report.sections.recipe import Recipe
 from tests.bundle_factory import VariantSpec

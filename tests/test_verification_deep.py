@@ -14,7 +14,7 @@ from reportgen.bundle import Bundle, RunData, write_json, write_manifest, write_
 from reportgen.cli import main
 from reportgen.config import DataConfig, config_from_dict
 from reportgen.errors import DataError
-from reportgen.evaluation import compute_metrics
+from reportgen.metrics import compute_metrics
 from reportgen.verification import DEEP, deep_data_config, tolerance_for, verify_deep
 from reportgen.verification.deep import prediction_checks
 from tests.bundle_factory import make_bundle

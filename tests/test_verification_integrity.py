@@ -9,7 +9,7 @@ import pytest
 
 from reportgen.bundle import Bundle, write_json, write_manifest, write_predictions
 from reportgen.errors import BundleError
-from reportgen.evaluation import compute_metrics
+from reportgen.metrics import compute_metrics
 from reportgen.verification import DEEP, INTEGRITY, NUMBERS, verify_bundle
 from tests.bundle_factory import make_bundle
 from tests.verification_helpers import (

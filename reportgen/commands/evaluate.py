@@ -8,9 +8,10 @@ from typing import Sequence
 import click
 
 from reportgen.commands.options import DEFAULT_ARTIFACTS, collect_overrides, wrote
-from reportgen.config import KNOWN_MODELS, PRESETS, load_config
+from reportgen.config import KNOWN_MODELS, load_config
 from reportgen.errors import ConfigError, WeightsError
 from reportgen.image_folder import check_data_source
+from reportgen.presets import PRESETS
 
 
 def parse_weights(texts: Sequence[str]) -> dict[str, Path]:

@@ -21,8 +21,8 @@ import numpy as np
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import KNOWN_MODELS, Config
 from reportgen.errors import ReportgenError
-from reportgen.evaluation import compute_metrics
 from reportgen.mappings import flatten
+from reportgen.metrics import compute_metrics
 from reportgen.verification import DEEP, NUMBERS, Check, deep_data_config, verify_bundle, verify_deep
 
 __all__ = ["COPY", "DEEP", "FLAG_LABELS", "NUMBERS", "SHORT_LABEL", "Check", "Flag", "RunPrint", "Submission",

@@ -223,7 +223,7 @@ class ReportContents:
         runs = self.bundle.runs(model, variant)
         if not self.metrics_from_predictions:
             return runs
-        from reportgen.evaluation import compute_metrics
+        from reportgen.metrics import compute_metrics
 
         return [replace(run, metrics=compute_metrics(run.labels, run.preds, self.dataset["classes"])) for run in runs]
 

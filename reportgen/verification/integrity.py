@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from reportgen.bundle import Bundle, RunData
-from reportgen.evaluation import compute_metrics
+from reportgen.metrics import compute_metrics
 from reportgen.verification.checks import INTEGRITY, NUMBERS, Check
 
 TOLERANCE = 1e-9  # metrics.json stores floats; recomputation must agree to rounding error

@@ -13,7 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from reportgen.report.contents import Lead, ModelFacts, ReportContents, lead, over_seeds
+from reportgen.report.common import accuracy_lead, headline_sentence, model_significance, run_accuracy
+from reportgen.report.contents import ModelFacts, ReportContents, over_seeds
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -33,27 +34,7 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.rules import significance_rule
 from reportgen.report.section import FigureDrawer, Section, Verdict
-from reportgen.report.sections.results import headline_sentence
-from reportgen.report.sections.setup import run_accuracy
-from reportgen.report.stats import Significance, accuracy_significance, significance_evidence
-
-
-def accuracy_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
-    """The more accurate model, by mean test accuracy; margin in percentage points."""
-    return lead(a, b, lambda m: m.accuracy, True,
-                lambda win, lose: Metric(compare_key("accuracy_diff_pts"), win - lose, "points"))
-
-
-def model_significance(contents: ReportContents) -> Significance:
-    """The accuracy test of the report's two models (first in config order as the first side)."""
-    first, second = contents.runs.values()
-    return accuracy_significance(first, second, contents.rules.alpha)
-
-
-def accuracy_winner(a: ModelFacts, b: ModelFacts, sig: Significance) -> ModelFacts | None:
-    """The more accurate model when the difference is significant, else None (no win is claimed)."""
-    ahead = accuracy_lead(a, b)
-    return ahead.winner if ahead is not None and sig.significant else None
+from reportgen.report.stats import Significance, significance_evidence
 
 
 def _spread(sig: Significance) -> list[Part]:

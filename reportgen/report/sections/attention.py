@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reportgen.config import ReportConfig
+from reportgen.report.common import limitation
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Cell,
@@ -25,7 +26,6 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.plots import IMAGE_EXTENT, bare, focus_title, hwc
 from reportgen.report.section import FigureDrawer, Section, per_model
-from reportgen.report.sections.feature_maps import limitation
 
 ATTENTION = "cls_attention"
 

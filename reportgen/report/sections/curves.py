@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reportgen.config import ReportConfig
+from reportgen.report.common import curves_figure_key
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
 from reportgen.report.kernel import (
     Callout,
@@ -27,7 +28,6 @@ from reportgen.report.kernel import (
     sentence,
 )
 from reportgen.report.section import FigureDrawer, TrainingSection
-from reportgen.report.sections.results import curves_figure_key
 
 
 def curve_rule(rules: ReportConfig) -> Sentence:

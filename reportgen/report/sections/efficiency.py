@@ -19,6 +19,7 @@ from scipy.stats import mannwhitneyu
 
 from reportgen.analysis.registry import EFFICIENCY
 from reportgen.config import ReportConfig
+from reportgen.report.common import parameter_lead
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Bullets,
@@ -37,7 +38,6 @@ from reportgen.report.kernel import (
     stat_cell,
 )
 from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.sections.speed import parameter_lead
 from reportgen.report.stats import ttest_over_seeds
 
 TRAINING = "training"  # the measure name of training throughput

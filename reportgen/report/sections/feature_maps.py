@@ -9,6 +9,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from reportgen.report.common import limitation
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Cell,
@@ -110,13 +111,6 @@ def draw_feature_maps(image: np.ndarray, maps: Sequence[np.ndarray], channels: i
 def models_with_stages(contents: ReportContents) -> list[ModelFacts]:
     """The models whose visual probes hold stage feature maps."""
     return [m for m in contents.models if stage_maps(contents.visuals(m.key))]
-
-
-def limitation(contents: ReportContents) -> Sentence:
-    """What a visual of one image can and cannot say (shared by the visual sections)."""
-    return sentence("Statements about the visualisations are limited to the measured quantities above, computed on "
-                    f"one image of the first seed, {contents.focus_text}; they describe that image, not the models "
-                    "in general.")
 
 
 class FeatureMaps(Section):

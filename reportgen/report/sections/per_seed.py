@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from reportgen.report.common import per_class_table
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import Item
 from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.sections.results import per_class_table
 
 
 class PerSeed(Section):

@@ -9,7 +9,8 @@ change of the gap is significant (difference of differences, reportgen.report.st
 
 from __future__ import annotations
 
-from reportgen.config import RECIPE_KEYS, ReportConfig
+from reportgen.config import ReportConfig
+from reportgen.presets import RECIPE_KEYS
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
 from reportgen.report.experiments import (
     base_evidence,

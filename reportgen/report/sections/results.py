@@ -9,7 +9,14 @@ import numpy as np
 import seaborn as sns
 
 from reportgen.bundle import RunData
-from reportgen.report.contents import ModelFacts, ReportContents, over_seeds, stack_curves
+from reportgen.report.common import (
+    MACRO_FIELDS,
+    PER_CLASS_FIELDS,
+    curves_figure_key,
+    headline_sentence,
+    per_class_table,
+)
+from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
 from reportgen.report.kernel import (
     Cell,
     Item,
@@ -20,44 +27,11 @@ from reportgen.report.kernel import (
     Table,
     capital,
     model_key,
-    run_key,
     sentence,
 )
 from reportgen.report.plots import TRAIN_COLOUR, VAL_COLOUR, per_epoch_axes, plot_band
 from reportgen.report.rules import overfitting_clause
 from reportgen.report.section import FigureDrawer, Section, Verdict
-from reportgen.report.sections.setup import run_accuracy
-
-PER_CLASS_FIELDS = ("precision", "recall", "f1", "accuracy")
-MACRO_FIELDS = ("precision", "recall", "f1")
-
-
-def headline_sentence(m: ModelFacts) -> Sentence:
-    """Test accuracy, macro F1 and, for a trained model, its training time."""
-    reached = [f"{capital(m.the)} reached a test accuracy of ", m.accuracy.parts("%"), over_seeds(m),
-               ", a macro-averaged F1 of ", m.macro_f1.parts()]
-    t = m.training
-    if t is None:
-        return sentence(reached, " (weights evaluated, not trained here).")
-    return sentence(reached, ", and trained in ", t.train_time.parts(" s"), " (", t.epoch_time.parts(" s"),
-                    " per epoch) over ", t.epochs, " epochs.")
-
-
-def per_class_table(run: RunData, class_names: Sequence[str]) -> Table:
-    """One run's per-class precision/recall/F1/accuracy/support, macro averages and overall accuracy."""
-    rows: list[list[Cell]] = [
-        [name, *(Metric(run_key(run.model, run.seed, f"class{i}.{f}"), c[f], "fraction") for f in PER_CLASS_FIELDS),
-         Metric(run_key(run.model, run.seed, f"class{i}.support"), c["support"], "count")]
-        for i, (name, c) in enumerate(zip(class_names, run.metrics["per_class"]))
-    ]
-    macro = run.metrics["macro"]
-    footer: list[list[Cell]] = [
-        ["macro average", *(Metric(run_key(run.model, run.seed, f"macro.{f}"), macro[f], "fraction")
-                            for f in MACRO_FIELDS), "", ""],
-        ["overall accuracy", "", "", "", sentence(run_accuracy(run), "%"), ""],
-    ]
-    return Table(["class", "precision", "recall", "F1", "accuracy", "support"], rows, footer,
-                 caption=f"{run.display_name}, seed {run.seed}: per-class metrics on the test set.")
 
 
 def mean_per_class_table(runs: Sequence[RunData], class_names: Sequence[str]) -> Table:
@@ -129,11 +103,6 @@ def curves_caption(m: ModelFacts) -> str:
     band = f" Lines are the mean over {len(m.seeds)} seeds, the shaded band their min–max range." \
         if len(m.seeds) > 1 else ""
     return f"{m.name} training and validation loss and accuracy per epoch (validation on the test split).{band}"
-
-
-def curves_figure_key(m: ModelFacts) -> str:
-    """The key (PNG stem) of a model's learning-curve figure, for references from other sections."""
-    return f"curves_{m.key}"
 
 
 def _model_result(contents: ReportContents, m: ModelFacts, figures: FigureDrawer) -> Subsection:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from reportgen.report.common import run_accuracy
 from reportgen.report.contents import ReportContents, has_history
 from reportgen.report.kernel import Cell, Item, Metric, Paragraph, Table, key_value_table, run_key, sentence
 from reportgen.report.section import FigureDrawer, Section
 
 MISSING = "not recorded"
-
-
-def run_accuracy(run) -> Metric:
-    """One run's overall test accuracy, in percent."""
-    return Metric(run_key(run.model, run.seed, "accuracy"), 100 * run.metrics["accuracy"], "percent")
 
 
 def environment_table(contents: ReportContents) -> Table:

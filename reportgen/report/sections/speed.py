@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reportgen.report.common import accuracy_winner, model_significance, parameter_lead
 from reportgen.report.contents import Lead, ModelFacts, ReportContents, lead
 from reportgen.report.kernel import (
     Bullets,
@@ -17,7 +18,6 @@ from reportgen.report.kernel import (
     stat_cell,
 )
 from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
-from reportgen.report.sections.accuracy import accuracy_winner, model_significance
 
 
 def both_steady(a: ModelFacts, b: ModelFacts) -> bool:
@@ -36,12 +36,6 @@ def speed_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
     steady = both_steady(a, b)
     return lead(a, b, lambda m: compared_epoch_time(m, steady), False,
                 lambda win, lose: Metric(compare_key("speed_factor"), lose / win, "factor"))
-
-
-def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
-    """The model with more parameters; margin = larger count / smaller count."""
-    return lead(a, b, lambda m: m.parameters, True,
-                lambda win, lose: Metric(compare_key("parameter_ratio"), win / lose, "factor"))
 
 
 def _per_epoch(steady: bool) -> str:

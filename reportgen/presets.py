@@ -1,0 +1,52 @@
+"""The presets a build starts from: the seed protocol, the quick sample, and the two studies with their variants.
+
+A preset is a partial config (nested sections); `load_config` applies it first, then a YAML file, then
+overrides. The study presets add the variants that test the seed's claims (docs/experiments.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The seed's claims that the study variants test (docs/experiments.md): augmentation, training-set size,
+# a modern training recipe on the same architectures. The recipe: label smoothing 0.1, TrivialAugment, MixUp
+# 0.8 / CutMix 1.0 (one of the two per batch) and a linear warm-up, as in DeiT-style recipes for small ViTs.
+MODERN_RECIPE = {"train.label_smoothing": 0.1, "augment.policy": "trivialaugment", "augment.mixup_alpha": 0.8,
+                 "augment.cutmix_alpha": 1.0}
+# The recipe's ingredients, the one definition of what a recipe changes: the modern recipe's keys, its warm-up (each
+# preset sets it by its epochs) and the policy's group size. A variant that changes only these keys is a recipe
+# (the report's section "A modern training recipe").
+RECIPE_KEYS = frozenset(MODERN_RECIPE) | {"train.warmup_epochs", "augment.policy_group"}
+STUDY_VARIANTS: dict[str, dict[str, Any]] = {
+    "no-augment": {"augment.enabled": False},
+    "data-10": {"data.train_fraction": 0.1},
+    "data-25": {"data.train_fraction": 0.25},
+    "data-50": {"data.train_fraction": 0.5},
+    "modern": {**MODERN_RECIPE, "train.warmup_epochs": 5},
+}
+
+# Presets are overrides on top of the seed protocol. `quick` trains on the packaged sample so that
+# a fresh machine with 2 CPU cores builds the whole report offline in a few minutes; its smaller
+# batch keeps the number of optimiser steps sensible on 4,000 training images, and its analyses
+# corrupt 200 test images and explain 2 per class.
+PRESETS: dict[str, dict[str, Any]] = {
+    "seed": {},
+    "quick": {
+        "data": {"dataset": "sample"},
+        "train": {"epochs": 15, "batch_size": 128},
+        # The training-length slope over the last 5 of 15 epochs: the final third, past the steep first epochs.
+        "report": {"sample_index": 123, "slope_epochs": 5},
+        # The analyses within a quarter of the quick build's time on 2 CPU cores (docs/performance.md).
+        "analysis": {"corruption_images": 200, "explanation_images": 2},
+    },
+    # The seed protocol and the experiments that test its claims, for a GPU (docs/experiments.md).
+    "study": {"variants": STUDY_VARIANTS},
+}
+# The same study on the sample with the quick budget, for 2 CPU cores. A tenth of the 4,000-image sample would
+# leave 40 images a class, so its smallest fraction is an eighth (50); 15 epochs warm up over 2.
+PRESETS["quick-study"] = {
+    **PRESETS["quick"],
+    "variants": {"no-augment": STUDY_VARIANTS["no-augment"], "data-12": {"data.train_fraction": 0.125},
+                 "data-25": {"data.train_fraction": 0.25}, "data-50": {"data.train_fraction": 0.5},
+                 "modern": {**MODERN_RECIPE, "train.warmup_epochs": 2}},
+}
