@@ -19,7 +19,7 @@ import torch
 
 from reportgen import __version__
 from reportgen.architectures import display_name
-from reportgen.bundle import publish, read_json, write_json, write_manifest, write_predictions
+from reportgen.bundle_files import publish, read_json, write_json, write_manifest, write_predictions
 from reportgen.config import Config, save_config
 from reportgen.data import ImageData, augment
 from reportgen.errors import ConfigError

@@ -98,12 +98,7 @@ def run_benchmark(config: Config, runtime: Runtime, *, data_dir: Path | None = N
     jobs += [("epoch", name, f"{display_name(name)} epoch end to end") for name in config.models]
     with _way_processes(configs, runtimes, data_dir, plan) as processes:
         measurements = {_key(kind, model): _compare(kind, model, title, processes, log) for kind, model, title in jobs}
-    busy = _busiest_other_load(measurements)
-    busy = busy is not None and busy > BUSY_CORES
-    # A smoke run's tiny batches say nothing, the goals are a 2-core CPU's, and a busy machine measures its load.
-    if quick or device != "cpu" or busy:
-        for row in measurements.values():
-            row["goal_met"] = None
+    busy = judge_goals(measurements, quick, device)
     return {
         "machine": describe_environment(runtimes["reportgen"]),
         "settings": {
@@ -114,6 +109,20 @@ def run_benchmark(config: Config, runtime: Runtime, *, data_dir: Path | None = N
         },
         "measurements": measurements,
     }
+
+
+def judge_goals(measurements: dict, quick: bool, device: str) -> bool:
+    """Set each row's goal_met to None where no goal can be judged; returns whether the machine was busy.
+
+    A smoke run's tiny batches say nothing, the goals are a 2-core CPU's, and on a machine that other
+    processes used during a measurement the ratios measure their load: a MISSED there would blame the code.
+    """
+    load = _busiest_other_load(measurements)
+    busy = load is not None and load > BUSY_CORES
+    if quick or device != "cpu" or busy:
+        for row in measurements.values():
+            row["goal_met"] = None
+    return busy
 
 
 def format_table(result: dict) -> str:

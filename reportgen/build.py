@@ -26,7 +26,7 @@ from reportgen.assembly import (
     write_test_results,
     write_visuals,
 )
-from reportgen.bundle import atomic_output, read_json, staging_dir, write_history, write_json
+from reportgen.bundle_files import atomic_output, read_json, staging_dir, write_history, write_json
 from reportgen.config import Config
 from reportgen.data import load_data
 from reportgen.errors import DataError

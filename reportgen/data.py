@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from reportgen.bundle import atomic_output
+from reportgen.bundle_files import atomic_output
 from reportgen.config import AugmentConfig, DataConfig
 from reportgen.errors import DataError
 from reportgen.image_folder import IMAGE_EXTENSIONS, scan_image_folder

@@ -28,7 +28,7 @@ from reportgen.assembly import (
     write_test_results,
     write_visuals,
 )
-from reportgen.bundle import run_folder, staging_dir, write_json
+from reportgen.bundle_files import run_folder, staging_dir, write_json
 from reportgen.config import Config
 from reportgen.data import ImageData, load_data
 from reportgen.models import count_parameters, create_model

@@ -29,7 +29,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 from tqdm.auto import tqdm
 
-from reportgen.bundle import atomic_output
+from reportgen.bundle_files import atomic_output
 from reportgen.config import Config
 from reportgen.data import ImageData, TrainAugmentation, normalize
 from reportgen.loaders import ImageDataModule, epoch_seed

@@ -174,3 +174,19 @@ def test_table_says_why_a_gpu_run_judges_no_goal(result):
     on_gpu = copy.deepcopy(result)
     on_gpu["machine"]["device"] = "cuda"
     assert "the goals were set for a 2-core CPU and are not judged here" in format_table(on_gpu)
+
+
+def test_no_goal_is_judged_when_other_processes_used_the_machine(result):
+    busy = with_other_load(result, 1.5)
+    for row in busy["measurements"].values():
+        row["goal_met"] = False
+    assert bench.judge_goals(busy["measurements"], quick=False, device="cpu") is True
+    assert {row["goal_met"] for row in busy["measurements"].values()} == {None}
+    busy["settings"].update(quick=False, busy=True)
+    table = format_table(busy)
+    assert "MISSED" not in table and "other processes used the machine: the goals are not judged" in table
+    idle = with_other_load(result, 0.0)
+    for row in idle["measurements"].values():
+        row["goal_met"] = row["ratio"] >= row["goal"]
+    assert bench.judge_goals(idle["measurements"], quick=False, device="cpu") is False
+    assert None not in {row["goal_met"] for row in idle["measurements"].values()}

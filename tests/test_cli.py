@@ -5,6 +5,7 @@ from click.testing import CliRunner
 
 from reportgen import __version__
 from reportgen.cli import main
+from tests.torch_free import assert_runs_without_torch
 
 
 def invoke(*args):
@@ -139,3 +140,41 @@ def test_a_data_dir_that_is_an_archive_says_how_to_unpack_it(tmp_path, monkeypat
         "error: data folder cifar10-jpeg.tar.gz is an archive, not a folder: unpack it first with mkdir -p "
         "data/cifar10-jpeg && tar -xzf cifar10-jpeg.tar.gz -C data/cifar10-jpeg, then pass --data-dir "
         "data/cifar10-jpeg")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["build", "--data-dir", "nowhere", "--epochs", "1"], "error: data folder nowhere does not exist"),
+    (["build", "--data-dir", "cifar10-jpeg.tar.gz"], "is an archive, not a folder"),
+    (["evaluate", "--weights", "cnn=missing.pt", "--preset", "quick"], "error: weights file missing.pt does not exist"),
+    (["bench", "--data-dir", "nowhere"], "error: data folder nowhere does not exist"),
+])
+def test_a_wrong_path_is_told_before_torch_is_imported(args, needle, tmp_path):
+    (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(b"\x1f\x8b not unpacked")
+    assert_runs_without_torch(f"""
+        import os, sys
+        from click.testing import CliRunner
+        from reportgen.cli import main
+        os.chdir({str(tmp_path)!r})
+        result = CliRunner().invoke(main, {args!r})
+        assert result.exit_code in (1, 2) and {needle!r} in result.output, result.output
+    """)
+
+
+def test_an_interruption_before_the_first_epoch_does_not_promise_a_resume(tmp_path, monkeypatch):
+    import reportgen.build as build_module
+    from reportgen.training import TrainingInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise TrainingInterrupted(0)
+
+    monkeypatch.setattr(build_module, "fit", interrupted)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("build", "--preset", "quick", "--device", "cpu", "--set", "models=[cnn]",
+                    "--set", "cnn.channels=[4]", "--set", "cnn.hidden_dim=8", "--set", "report.pdf=false",
+                    "--set", "analysis.efficiency=false", "--set", "analysis.robustness=false",
+                    "--set", "analysis.explanations=false", "--no-progress")
+    assert result.exit_code == 130
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("interrupted (Ctrl-C): nothing was published; kept in artifacts/runs: 0 completed runs, "
+                           "CNN seed 42 before its first epoch ended (nothing of it)"), line
+    assert line.endswith("nothing to resume yet: the same command starts again from the first epoch"), line

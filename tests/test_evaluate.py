@@ -21,6 +21,7 @@ from reportgen.config import Config
 from reportgen.data import ImageData
 from reportgen.evaluate import evaluate
 from reportgen.metrics import compute_metrics
+from reportgen.runtime import resolve_runtime
 from reportgen.verification import RebuiltReport, verify_bundle
 from tests import notebook_models
 from tests.bundle_factory import CIFAR10_CLASSES
@@ -74,7 +75,7 @@ def offline(monkeypatch):
 def evaluated_bundle(root: Path, config: Config, data: ImageData, seed: int = 0) -> Path:
     """A bundle evaluated from freshly initialised weights (fp32 on the CPU), with the stand-in report."""
     weights = save_weights(root.parent / f"{root.name}-weights", config, len(data.classes), seed)
-    evaluate(weights, config, root, log=lambda message: None)
+    evaluate(weights, config, resolve_runtime(config), root, log=lambda message: None)
     return root
 
 
@@ -102,7 +103,7 @@ def notebook_bundle(tmp_path, offline):
     torch.save(notebook_models.ViT().state_dict(), files["vit"])
     config = Config()
     config.train.precision, config.train.device, config.report.sample_index = "32", "cpu", 3
-    runs = evaluate(files, config, tmp_path / "bundle", log=lambda message: None)
+    runs = evaluate(files, config, resolve_runtime(config), tmp_path / "bundle", log=lambda message: None)
     return tmp_path / "bundle", files, runs, offline["data"]
 
 
@@ -158,7 +159,7 @@ def test_the_report_says_the_weights_were_evaluated_and_leaves_out_training(tmp_
     config = tiny_config()
     config.models = ["cnn"]
     weights = save_weights(tmp_path / "w", config, 10)
-    evaluate(weights, config, tmp_path / "bundle", log=lambda message: None)  # the real report
+    evaluate(weights, config, resolve_runtime(config), tmp_path / "bundle", log=lambda message: None)  # the real report
     html = (tmp_path / "bundle" / "report.html").read_text()
     assert "evaluated, not trained" in html and hashlib.sha256(weights["cnn"].read_bytes()).hexdigest() in html
     assert "curves_cnn.png" not in html  # no training history: no learning curves

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 import reportgen.data
 import reportgen.evaluate
+import reportgen.image_folder
 import reportgen.report
 from reportgen.bundle import Bundle, RunData, write_json, write_manifest, write_predictions
 from reportgen.cli import main
@@ -113,6 +114,7 @@ def test_other_data_is_refused_in_one_line(deep):
 def test_the_cli_runs_the_deep_checks_and_refuses_other_data(deep, monkeypatch):
     root, data = deep
     monkeypatch.setattr(reportgen.data, "load_data", lambda cfg: data)
+    monkeypatch.setattr(reportgen.image_folder, "check_data_source", lambda cfg: None)  # the data is given above
     result = CliRunner().invoke(main, ["verify", "--deep", str(root)])
     assert result.exit_code == 0, result.output
     assert "ok    deep: vit seed 42: stored predictions follow from the weights" in result.output
@@ -179,6 +181,7 @@ def test_the_probability_tolerance_follows_precision(precision, offset, expected
 
 def test_deep_verification_of_a_study_trained_on_a_share_of_the_training_images(tmp_path, monkeypatch):
     import reportgen.build as build_module
+    from reportgen.runtime import resolve_runtime
 
     data = tiny_data()
     monkeypatch.setattr(build_module, "load_data", lambda cfg: data)
@@ -186,7 +189,9 @@ def test_deep_verification_of_a_study_trained_on_a_share_of_the_training_images(
     raw = tiny_config(epochs=1).to_dict()
     raw["data"]["train_fraction"] = 0.5
     raw["variants"] = {"plain": {"augment.enabled": False}}
-    build_module.build(config_from_dict(raw), tmp_path / "b", tmp_path / "runs", progress=False, log=lambda m: None)
+    config = config_from_dict(raw)
+    build_module.build(config, resolve_runtime(config), tmp_path / "b", tmp_path / "runs", progress=False,
+                       log=lambda m: None)
     checks = verify_deep(tmp_path / "b", data)  # the whole training set given: its base share is drawn again
     assert [c.name for c in checks if not c.ok] == []
     variants = next(c for c in checks if c.name == "deep: the variants' runs")

@@ -29,7 +29,7 @@ import torch.nn as nn
 
 from reportgen import __version__
 from reportgen.analysis.registry import ANALYSES
-from reportgen.bundle import atomic_output, read_json, write_json
+from reportgen.bundle_files import atomic_output, read_json, write_json
 from reportgen.config import Config
 from reportgen.data import ImageData
 

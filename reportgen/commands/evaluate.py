@@ -26,11 +26,12 @@ def parse_weights(texts: Sequence[str]) -> dict[str, Path]:
             raise ConfigError(f"--weights names unknown model '{model}': known models are {', '.join(KNOWN_MODELS)}")
         if model in weights:
             raise ConfigError(f"--weights gives model '{model}' twice: one weights file per model")
-        if not Path(file).is_file():
-            raise WeightsError(f"weights file {file} does not exist (or is not a file)")
         weights[model] = Path(file)
     if not weights:
         raise ConfigError("evaluate needs at least one --weights MODEL=FILE, e.g. --weights cnn=cnn.pt")
+    for file in weights.values():
+        if not file.is_file():
+            raise WeightsError(f"weights file {file} does not exist (or is not a file)")
     return {model: weights[model] for model in KNOWN_MODELS if model in weights}
 
 

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import jinja2
 
 from reportgen import __version__
-from reportgen.bundle import atomic_output
+from reportgen.bundle_files import atomic_output
 from reportgen.grading.copies import NEAR_IDENTICAL_AGREEMENT, NEAR_IDENTICAL_MIN_IMAGES, NEAR_IDENTICAL_SAME_ERRORS
 from reportgen.grading.rows import COPY, DEEP, FLAG_LABELS, NUMBERS, Flag, Submission, empty_row, shorten
 from reportgen.grading.rubric import Criterion

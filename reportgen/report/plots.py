@@ -16,7 +16,7 @@ matplotlib.use("Agg")  # no display: figures are only ever written to files
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reportgen.bundle import atomic_output  # noqa: E402
+from reportgen.bundle_files import atomic_output  # noqa: E402
 
 DPI = 120
 IMAGE_EXTENT = (0, 32, 32, 0)  # image and attention share these axes, so the overlay lines up

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reportgen.bundle import Bundle, RunData
+from reportgen.bundle import Bundle, RunData, run_folder
 from reportgen.metrics import compute_metrics
 from reportgen.verification.checks import INTEGRITY, NUMBERS, Check
 
@@ -69,7 +69,7 @@ def read_the_rest(bundle: Bundle, all_runs: dict[str, list[RunData]]) -> None:
                "samples.npz": bundle.samples}
     for model, runs in all_runs.items():
         for run in runs:
-            readers[f"runs/{model}/seed-{run.seed}/visuals.npz"] = lambda m=model, s=run.seed: bundle.visuals(m, s)
+            readers[f"{run_folder(model, run.seed)}/visuals.npz"] = lambda m=model, s=run.seed: bundle.visuals(m, s)
     for name, read in readers.items():
         if (bundle.root / name).is_file():
             read()
@@ -105,7 +105,7 @@ def run_checks(bundle: Bundle, run: RunData, recomputed: dict, epochs: int) -> l
         Check(f"{run.label}: each prediction is its most probable class", argmax_ok, kind=INTEGRITY),
     ]
     if run.history is None:
-        digest = bundle.sha256(f"runs/{run.model}/seed-{run.seed}/weights.pt")
+        digest = bundle.sha256(f"{run_folder(run.model, run.seed, run.variant)}/weights.pt")
         return checks + [
             Check(f"{run.label}: training history", True,
                   "none: the run was evaluated from weights trained elsewhere, so the history checks are skipped",

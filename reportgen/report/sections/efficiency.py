@@ -19,6 +19,7 @@ from scipy.stats import mannwhitneyu
 
 from reportgen.analysis.registry import EFFICIENCY
 from reportgen.config import ReportConfig
+from reportgen.machine_load import BUSY_CORES
 from reportgen.report.common import parameter_lead
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
@@ -42,7 +43,6 @@ from reportgen.report.stats import ttest_over_seeds
 
 TRAINING = "training"  # the measure name of training throughput
 PRECISIONS = {"32": "fp32", "bf16-mixed": "bf16 autocast"}
-BUSY_CORES = 0.2  # other processes using more CPU than this while timing make the timings unreliable (as bench)
 
 
 def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
