@@ -12,12 +12,12 @@ from reportgen.report.sections.accuracy import (
     model_significance,
 )
 from reportgen.report.stats import accuracy_significance
-from tests.section_helpers import HAIR, SWAPPED, build, contents, tables, text
+from tests.section_helpers import HAIR, SWAPPED, contents, numbers, tables, text
 
 
 def test_the_statement_flips_with_the_results(tmp_path):
-    ahead = text(build(Accuracy(), contents(tmp_path / "a")))
-    behind = text(build(Accuracy(), contents(tmp_path / "b", **SWAPPED)))
+    ahead = text(numbers(Accuracy(), contents(tmp_path / "a")))
+    behind = text(numbers(Accuracy(), contents(tmp_path / "b", **SWAPPED)))
     assert ahead.startswith("Rule used for accuracy differences") and "The CNN is more accurate" in ahead
     assert "The ViT is more accurate" in behind
 
@@ -27,7 +27,7 @@ def test_a_hair_of_difference_is_not_a_win(tmp_path, seeds):
     far = contents(tmp_path / "far", seeds=seeds)
     hair = contents(tmp_path / "hair", seeds=seeds, **HAIR)
     assert model_significance(far).significant and not model_significance(hair).significant
-    far_text, hair_text = text(build(Accuracy(), far)), text(build(Accuracy(), hair))
+    far_text, hair_text = text(numbers(Accuracy(), far)), text(numbers(Accuracy(), hair))
     evidence = "McNemar p" if len(seeds) == 1 else "paired t-test over seeds, p"
     assert f"the difference is significant ({evidence}" in far_text
     assert "The CNN's test accuracy" in hair_text and "but the difference is not significant (" in hair_text
@@ -51,16 +51,16 @@ def test_class_wins_lists_classes_and_ties():
 
 
 def test_several_seeds_read_with_their_spread(tmp_path):
-    assert "over 3 seeds" in text(build(Accuracy(), contents(tmp_path / "b", seeds=(1, 2, 3))))
+    assert "over 3 seeds" in text(numbers(Accuracy(), contents(tmp_path / "b", seeds=(1, 2, 3))))
 
 
 def test_the_significance_table_ends_with_the_verdict_at_the_configured_level(tmp_path):
     strict = contents(tmp_path / "b", config_overrides={"report.alpha": 1e-300})
-    (table,) = tables(build(Accuracy(), strict))
+    (table,) = tables(numbers(Accuracy(), strict))
     assert table.footer[-1][0] == "verdict at α = 1e-300: not significant"
-    assert "neither model is the more accurate" in text(build(Accuracy(), strict))
+    assert "neither model is the more accurate" in text(numbers(Accuracy(), strict))
 
 
 def test_one_model_states_its_headline(tmp_path):
-    assert text(build(Accuracy(), contents(tmp_path / "b", models=("cnn",)))).startswith(
+    assert text(numbers(Accuracy(), contents(tmp_path / "b", models=("cnn",)))).startswith(
         "The CNN reached a test accuracy of")

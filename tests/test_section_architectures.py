@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from reportgen.architectures import ARCHITECTURES
 from reportgen.report.sections.architectures import Architectures
-from tests.section_helpers import build, contents, metric_keys, tables, text
+from tests.section_helpers import contents, metric_keys, numbers, tables, text
 
 
 def test_each_model_is_described_by_its_registry_entry(tmp_path):
     report = contents(tmp_path / "b", config_overrides={"vit.depth": 8})
-    items = build(Architectures(), report)
+    items = numbers(Architectures(), report)
     assert [s.title for s in items] == ["CNN", "ViT"]
     assert "8 pre-norm encoder layers" in text(items)
     assert {"config.cnn.channels.2", "config.vit.depth", "dataset.num_classes"} <= metric_keys(items)
@@ -18,5 +18,5 @@ def test_each_model_is_described_by_its_registry_entry(tmp_path):
 
 def test_a_model_without_a_registry_entry_keeps_its_table(tmp_path, monkeypatch):
     monkeypatch.delitem(ARCHITECTURES, "vit")
-    items = build(Architectures(), contents(tmp_path / "b"))
+    items = numbers(Architectures(), contents(tmp_path / "b"))
     assert "pre-norm" not in text(items) and len(tables(items)) == 2

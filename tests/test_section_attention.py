@@ -17,7 +17,7 @@ from reportgen.report.sections.attention import (
     top_patch_count,
     top_share_label,
 )
-from tests.section_helpers import build, contents, figures, tables, text
+from tests.section_helpers import contents, figures, numbers, tables, text
 
 
 def test_concentration_of_uniform_and_single_patch_maps():
@@ -31,7 +31,7 @@ def test_concentration_of_uniform_and_single_patch_maps():
 
 
 def test_prose_names_the_top_share_of_patches(tmp_path):
-    items = build(Attention(), contents(tmp_path / "b"))
+    items = numbers(Attention(), contents(tmp_path / "b"))
     assert "the 7 most attended patches (the top 10% of the 64, rounded up) hold " in text(items)
     assert text(items).count("% of its attention on the top 10% of patches, 7 of 64") == 2
     assert tables(items)[0].header[2] == "share of attention on the top 10% of patches (7 of 64)"

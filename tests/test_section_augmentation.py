@@ -16,6 +16,7 @@ from tests.section_helpers import (
     facts,
     figures,
     metric_keys,
+    numbers,
     swapped_models,
     tables,
     text,
@@ -65,7 +66,7 @@ def test_the_drops_and_the_reliance_verdict(tmp_path):
 
 
 def test_the_reliance_verdict_flips_when_the_results_flip(tmp_path):
-    said = facts(build(Augmentation(), contents(tmp_path / "b", **SWAPPED_BASE,
+    said = facts(numbers(Augmentation(), contents(tmp_path / "b", **SWAPPED_BASE,
                                                variants={"no-augment": swapped_models(NO_AUGMENT)})))
     assert "Without augmentation, the CNN's test accuracy falls: from 72.50% to 54.83%, a drop of 17.67 points" in said
     assert ("The CNN's drop is 12.83 points larger than the ViT's, a significant difference (paired t-test on the "
@@ -74,7 +75,7 @@ def test_the_reliance_verdict_flips_when_the_results_flip(tmp_path):
 
 
 def test_similar_drops_are_no_reliance(tmp_path):
-    said = facts(build(Augmentation(), contents(tmp_path / "b", **_off({"cnn": 0.80, "vit": 0.67}))))
+    said = facts(numbers(Augmentation(), contents(tmp_path / "b", **_off({"cnn": 0.80, "vit": 0.67}))))
     assert ("Without augmentation, the ViT's test accuracy falls: from 72.67% to 67.83%, a drop of 4.83 points; not a "
             "significant change (McNemar p = 0.07814).") in said
     assert ("The CNN's drop is 0.83 points larger than the ViT's, but the difference is not significant (paired "
@@ -85,7 +86,7 @@ def test_similar_drops_are_no_reliance(tmp_path):
 
 def test_a_model_better_without_augmentation_rises_and_is_no_reliance(tmp_path):
     report = contents(tmp_path / "b", **_off({"cnn": 0.86, "vit": 0.85}))
-    items = build(Augmentation(), report)
+    items = numbers(Augmentation(), report)
     said = facts(items)
     assert ("Without augmentation, the ViT's test accuracy rises: from 72.67% to 85.83%, a rise of 13.17 points; a "
             "significant change (McNemar p < 0.0001).") in said
@@ -100,7 +101,7 @@ def test_a_model_better_without_augmentation_rises_and_is_no_reliance(tmp_path):
 
 
 def test_the_gap_with_and_without_augmentation_is_stated_as_measured(tmp_path):
-    said = text(build(Augmentation(), contents(tmp_path / "b", **_off(
+    said = text(numbers(Augmentation(), contents(tmp_path / "b", **_off(
         {"cnn": 0.85, "vit": 0.55}, train_gaps={"cnn": 0.02, "vit": 0.30}))))
     assert ("Without augmentation, the ViT's final train–validation accuracy gap is 30.00 points, against 12.00 points "
             "with it.") in said
@@ -109,7 +110,7 @@ def test_the_gap_with_and_without_augmentation_is_stated_as_measured(tmp_path):
 
 def test_several_seeds_use_the_paired_ttest_over_seeds(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2, 3), variants={"no-augment": NO_AUGMENT})
-    items = build(Augmentation(), report)
+    items = numbers(Augmentation(), report)
     said = text(items)
     assert ("Without augmentation, the ViT's test accuracy falls: from 72.00 ± 0.73% to 55.06 ± 0.19%, a drop of "
             "16.94 ± 0.67 points; a significant change (paired t-test over seeds, p = 0.0005263; McNemar p < 0.05 for "
@@ -132,13 +133,14 @@ def test_several_seeds_use_the_paired_ttest_over_seeds(tmp_path):
 
 
 def test_one_model_is_not_compared(tmp_path):
-    said = facts(build(Augmentation(), contents(tmp_path / "b", models=("vit",), variants={"no-augment": NO_AUGMENT})))
+    said = facts(numbers(Augmentation(), contents(tmp_path / "b", models=("vit",),
+                                                  variants={"no-augment": NO_AUGMENT})))
     assert "Without augmentation, the ViT's test accuracy falls: from 72.67% to 55.83%" in said
     assert "CNN" not in said and "larger than" not in said and "relies" not in said
 
 
 def test_evaluated_base_runs_have_no_curves_or_gaps(tmp_path):
-    items = build(Augmentation(), contents(tmp_path / "b", origin="evaluated", variants={"no-augment": NO_AUGMENT}))
+    items = numbers(Augmentation(), contents(tmp_path / "b", origin="evaluated", variants={"no-augment": NO_AUGMENT}))
     assert not figures(items) and "accuracy gap" not in text(items)
     (table,) = tables(items)
     assert [row[-2:] for row in table.rows] == [["—", "—"], ["—", "—"]]
@@ -146,7 +148,7 @@ def test_evaluated_base_runs_have_no_curves_or_gaps(tmp_path):
 
 
 def test_metric_keys(tmp_path):
-    keys = metric_keys(build(Augmentation(), contents(tmp_path / "b", variants={"no-augment": NO_AUGMENT})))
+    keys = metric_keys(numbers(Augmentation(), contents(tmp_path / "b", variants={"no-augment": NO_AUGMENT})))
     assert {"cnn.accuracy.mean", "variant.no-augment.cnn.accuracy.mean", "variant.no-augment.vit.accuracy.mean",
             "variant.no-augment.cnn.drop_pts.mean", "variant.no-augment.vit.vs_base.mcnemar.seed42.p",
             "cnn.acc_gap_pts.mean", "variant.no-augment.drop_difference.larger_by_pts",
@@ -155,7 +157,7 @@ def test_metric_keys(tmp_path):
 
 
 def test_the_level_is_report_alpha(tmp_path):
-    items = build(Augmentation(), contents(tmp_path / "b", config_overrides={"report.alpha": 1e-4},
+    items = numbers(Augmentation(), contents(tmp_path / "b", config_overrides={"report.alpha": 1e-4},
                                            variants={"no-augment": NO_AUGMENT}))
     assert "the difference of the two drops is significant at α = 0.0001:" in text(items)
     assert ("The ViT's drop is 11.17 points larger than the CNN's, but the difference is not significant (paired "
@@ -165,7 +167,7 @@ def test_the_level_is_report_alpha(tmp_path):
 
 def test_a_larger_drop_that_is_itself_not_significant_is_no_reliance(tmp_path):
     # As on the quick-study sample: the CNN is significantly better without augmentation, the ViT unchanged.
-    said = facts(build(Augmentation(), contents(tmp_path / "b", **_off({"cnn": 0.93, "vit": 0.72}))))
+    said = facts(numbers(Augmentation(), contents(tmp_path / "b", **_off({"cnn": 0.93, "vit": 0.72}))))
     assert ("Without augmentation, the ViT's test accuracy rises: from 72.67% to 72.83%, a rise of 0.17 points; not a "
             "significant change (McNemar p = 1.000).") in said
     assert ("Without augmentation the CNN gains 7.17 points more than the ViT, a significant difference (paired t-test "

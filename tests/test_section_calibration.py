@@ -18,7 +18,7 @@ from reportgen.report.sections.calibration import (
     negative_log_likelihood,
 )
 from reportgen.report.stats import Interval
-from tests.section_helpers import SWAPPED, build, contents, figures, tables, text
+from tests.section_helpers import SWAPPED, contents, figures, numbers, tables, text
 
 
 def _run(probs, labels):
@@ -44,8 +44,8 @@ def test_a_perfectly_calibrated_run_has_no_error():
 
 
 def test_which_model_is_better_calibrated_flips_with_the_results(tmp_path):
-    ahead = text(build(Calibration(), contents(tmp_path / "a")))
-    behind = text(build(Calibration(), contents(tmp_path / "b", **SWAPPED)))
+    ahead = text(numbers(Calibration(), contents(tmp_path / "a")))
+    behind = text(numbers(Calibration(), contents(tmp_path / "b", **SWAPPED)))
     assert "The ViT is better calibrated" in ahead and "The CNN is better calibrated" in behind
 
 
@@ -58,7 +58,7 @@ def test_an_interval_that_includes_zero_is_no_win():
 
 
 def test_the_table_figure_and_rule(tmp_path):
-    items = build(Calibration(), contents(tmp_path / "b", seeds=(1, 2)))
+    items = numbers(Calibration(), contents(tmp_path / "b", seeds=(1, 2)))
     assert [row[0] for row in tables(items)[0].rows] == ["CNN", "ViT"]
     assert [f.key for f in figures(items)] == ["reliability"]
     assert "15 equal-width bins" in text(items) and "1000 resamples of the test images, seed 0" in text(items)
@@ -67,9 +67,9 @@ def test_the_table_figure_and_rule(tmp_path):
 
 def test_the_interval_is_reproducible_and_follows_the_bootstrap_settings(tmp_path):
     report = contents(tmp_path / "b")
-    assert text(build(Calibration(), report)) == text(build(Calibration(), report))
+    assert text(numbers(Calibration(), report)) == text(numbers(Calibration(), report))
     other = contents(tmp_path / "c", config_overrides={"report.bootstrap_seed": 5})
-    assert text(build(Calibration(), other)) != text(build(Calibration(), report))
+    assert text(numbers(Calibration(), other)) != text(numbers(Calibration(), report))
 
 
 def test_switched_off_it_is_absent(tmp_path):

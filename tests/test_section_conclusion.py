@@ -12,11 +12,20 @@ from reportgen.report.section import Group, Section, Verdict
 from reportgen.report.sections import conclusion
 from reportgen.report.sections.augmentation import augmentation_off_variants, reliance_sentence
 from reportgen.report.sections.conclusion import Conclusion
-from tests.section_helpers import HAIR, STUDY, STUDY_VARIANTS, SWAPPED, build, contents, sentences, swapped_models
+from tests.section_helpers import (
+    HAIR,
+    STUDY,
+    STUDY_VARIANTS,
+    SWAPPED,
+    contents,
+    numbers,
+    sentences,
+    swapped_models,
+)
 
 
 def _verdicts(report):
-    return [s.text for s in sentences(build(Conclusion(), report))]
+    return [s.text for s in sentences(numbers(Conclusion(), report))]
 
 
 def test_the_verdict_flips_with_the_results(tmp_path):

@@ -18,7 +18,7 @@ from reportgen.report.sections.curves import (
     first_epoch_reaching,
     plateau_epoch,
 )
-from tests.section_helpers import build, contents, sentences, text
+from tests.section_helpers import contents, numbers, sentences, text
 
 
 def test_first_epochs_are_one_based_and_none_when_never():
@@ -66,14 +66,14 @@ def test_the_prose_flips_between_plateau_and_still_improving(tmp_path):
 
 def test_milestones_are_left_out_when_never_reached(tmp_path):
     weak = contents(tmp_path / "b", accuracies={"cnn": 0.3, "vit": 0.85}, epochs=3)
-    _rule, cnn, vit = build(Curves(), weak)
+    _rule, cnn, vit = numbers(Curves(), weak)
     cnn_text, vit_text = (" ".join(s.text for s in p.sentences) for p in (cnn, vit))
     assert "first fell below" not in cnn_text and "first reached" not in cnn_text
     assert "Its validation loss first fell below 1 at epoch 1" in vit_text
 
 
 def test_each_model_points_at_its_curves_figure(tmp_path):
-    refs = {p.key for s in sentences(build(Curves(), contents(tmp_path / "b"))) for p in s.parts
+    refs = {p.key for s in sentences(numbers(Curves(), contents(tmp_path / "b"))) for p in s.parts
             if isinstance(p, FigureRef)}
     assert refs == {"curves_cnn", "curves_vit"}
 
@@ -81,8 +81,8 @@ def test_each_model_points_at_its_curves_figure(tmp_path):
 def test_the_rule_follows_the_config(tmp_path):
     report = contents(tmp_path / "b", config_overrides={"report.plateau_points": 2.0,
                                                          "report.val_acc_milestone": 0.5})
-    assert "by more than 2 percentage points" in text(build(Curves(), report))
-    assert "reaches 50%" in text(build(Curves(), report))
+    assert "by more than 2 percentage points" in text(numbers(Curves(), report))
+    assert "reaches 50%" in text(numbers(Curves(), report))
 
 
 def test_the_rule_text_follows_the_config():

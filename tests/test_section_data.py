@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from reportgen.report.sections.data import Data
-from tests.section_helpers import build, contents, figures, tables, text
+from tests.section_helpers import contents, figures, numbers, tables, text
 
 
 def test_sizes_augmentation_and_samples(tmp_path):
-    items = build(Data(), contents(tmp_path / "b"))
+    items = numbers(Data(), contents(tmp_path / "b"))
     assert "The models are trained on 2,000 images and evaluated on 600 test images of 10 classes" in text(items)
     assert [f.key for f in figures(items)] == ["samples"]
     labels = [row[0] for row in tables(items)[0].rows]
@@ -15,7 +15,7 @@ def test_sizes_augmentation_and_samples(tmp_path):
 
 
 def test_one_model_is_named(tmp_path):
-    assert text(build(Data(), contents(tmp_path / "b", models=("vit",)))).startswith("The ViT is trained on")
+    assert text(numbers(Data(), contents(tmp_path / "b", models=("vit",)))).startswith("The ViT is trained on")
 
 
 def _rows(items) -> dict[str, str]:
@@ -23,17 +23,17 @@ def _rows(items) -> dict[str, str]:
 
 
 def test_the_augmentation_said_and_tabled_is_the_one_that_ran(tmp_path):
-    seed = build(Data(), contents(tmp_path / "seed"))
+    seed = numbers(Data(), contents(tmp_path / "seed"))
     assert "Training images are augmented (random horizontal flip, rotation and translation); test" in text(seed)
     assert "augmentation policy" not in _rows(seed) and "training share" not in _rows(seed)
-    off = build(Data(), contents(tmp_path / "off", config_overrides={"augment.enabled": False,
+    off = numbers(Data(), contents(tmp_path / "off", config_overrides={"augment.enabled": False,
                                                                      "data.train_fraction": 0.5}))
     assert "Training images are not augmented (augment.enabled is false); test" in text(off)
     assert _rows(off)["training augmentation"] == "none (augment.enabled: false)"
     assert "horizontal flip probability" not in _rows(off)
     assert _rows(off)["training share"] == "0.5 of each class (data.train_fraction), drawn with seed 0"
     assert figures(off)[0].caption.startswith("One training image (top)")
-    modern = build(Data(), contents(tmp_path / "modern", config_overrides={"augment.policy": "randaugment",
+    modern = numbers(Data(), contents(tmp_path / "modern", config_overrides={"augment.policy": "randaugment",
                                                                            "augment.cutmix_alpha": 1.0}))
     assert ("(random horizontal flip, rotation and translation, then RandAugment, and MixUp / CutMix mix pairs of "
             "images and their labels)") in text(modern)

@@ -10,7 +10,7 @@ from scipy.stats import ttest_rel
 from reportgen.report.kernel import Metric, Sentence
 from reportgen.report.sections.data_efficiency import DataEfficiency, size_points
 from tests.bundle_factory import VariantSpec
-from tests.section_helpers import build, contents, facts, figures, metric_keys, tables, text
+from tests.section_helpers import build, contents, facts, figures, metric_keys, numbers, tables, text
 
 SWAPPED_BASE = dict(accuracies={"cnn": 0.72, "vit": 0.85}, train_gaps={"cnn": 0.12, "vit": 0.02})
 
@@ -49,7 +49,7 @@ def test_applies_with_four_training_set_sizes(tmp_path):
 
 def test_the_table_lists_the_sizes_smallest_first(tmp_path):
     report = contents(tmp_path / "b", **sizes({0.5: NARROWS[0.5], 0.1: NARROWS[0.1], 0.25: NARROWS[0.25]}))
-    (table,) = tables(build(DataEfficiency(), report))
+    (table,) = tables(numbers(DataEfficiency(), report))
     assert table.header == ["training images", "fraction", "run", "CNN accuracy", "ViT accuracy",
                             "gap (CNN − ViT, points)", "gap verdict"]
     rows = [_cells(row) for row in table.rows]
@@ -82,25 +82,25 @@ def test_the_gap_narrows_and_flips_with_the_models(tmp_path):
 
 
 def test_the_gap_widens(tmp_path):
-    said = facts(build(DataEfficiency(), contents(tmp_path / "b", **sizes(WIDENS))))
+    said = facts(numbers(DataEfficiency(), contents(tmp_path / "b", **sizes(WIDENS))))
     assert ("The gap between the CNN and the ViT (CNN minus ViT) is 2.17 points with 200 training images and 12.83 "
             "points with 2,000: it widens, a significant change of 10.67 points (paired t-test on the same test "
             "images, p = 0.003830).") in said
 
 
 def test_the_gap_reverses_and_the_leaders_flip(tmp_path):
-    said = facts(build(DataEfficiency(), contents(tmp_path / "a", **sizes(REVERSES))))
+    said = facts(numbers(DataEfficiency(), contents(tmp_path / "a", **sizes(REVERSES))))
     assert ("The gap between the CNN and the ViT (CNN minus ViT) is -9.83 points with 200 training images and 12.83 "
             "points with 2,000: it reverses, from a significant lead of the ViT to a significant lead of the CNN, a "
             "significant change of "
             "22.67 points (paired t-test on the same test images, p < 0.0001).") in said
-    swapped = facts(build(DataEfficiency(), contents(tmp_path / "b", **SWAPPED_BASE, **sizes(REVERSES, swap=True))))
+    swapped = facts(numbers(DataEfficiency(), contents(tmp_path / "b", **SWAPPED_BASE, **sizes(REVERSES, swap=True))))
     assert "it reverses, from a significant lead of the CNN to a significant lead of the ViT, a significant change " \
         "of -" in swapped
 
 
 def test_a_steady_gap_is_not_called_narrowing(tmp_path):
-    said = facts(build(DataEfficiency(), contents(tmp_path / "b", **sizes(STEADY))))
+    said = facts(numbers(DataEfficiency(), contents(tmp_path / "b", **sizes(STEADY))))
     assert ("The gap between the CNN and the ViT (CNN minus ViT) is 13.17 points with 200 training images and 12.83 "
             "points with 2,000, a change of -0.33 points that is not significant (paired t-test on the same test "
             "images, p = 0.9266), so these sizes do not show the gap changing with the training-set size. Nothing is "
@@ -111,18 +111,18 @@ def test_a_steady_gap_is_not_called_narrowing(tmp_path):
 
 def test_an_unchanged_accuracy_is_not_called_a_rise(tmp_path):
     flat = {f: {"cnn": 0.85, "vit": a["vit"]} for f, a in NARROWS.items()}  # the CNN does as well on a tenth
-    said = facts(build(DataEfficiency(), contents(tmp_path / "b", **sizes(flat))))
+    said = facts(numbers(DataEfficiency(), contents(tmp_path / "b", **sizes(flat))))
     assert said.startswith("The CNN's test accuracy is 84.83% with 200 training images and 85.50% with 2,000, not a "
                            "significant difference (McNemar p = ")
     assert "The CNN's test accuracy rises" not in said and "The CNN's test accuracy falls" not in said
     falls = {f: {"cnn": 0.95, "vit": a["vit"]} for f, a in NARROWS.items()}
     assert "The CNN's test accuracy falls from 94.83% with 200 training images to 85.50% with 2,000, a significant " \
-           "change" in facts(build(DataEfficiency(), contents(tmp_path / "c", **sizes(falls))))
+           "change" in facts(numbers(DataEfficiency(), contents(tmp_path / "c", **sizes(falls))))
 
 
 def test_several_seeds_use_the_paired_ttest_over_seeds(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2, 3), **sizes(NARROWS))
-    items = build(DataEfficiency(), report)
+    items = numbers(DataEfficiency(), report)
     said = facts(items)
     assert "The CNN's test accuracy rises from 49.56 ± 0.54% with 200 training images to 84.56 ± 0.42% with 2,000, " \
            "a significant change (paired t-test over seeds, p " in said
@@ -140,7 +140,7 @@ def test_several_seeds_use_the_paired_ttest_over_seeds(tmp_path):
 
 
 def test_one_model_has_no_gap(tmp_path):
-    items = build(DataEfficiency(), contents(tmp_path / "b", models=("vit",), **sizes(NARROWS)))
+    items = numbers(DataEfficiency(), contents(tmp_path / "b", models=("vit",), **sizes(NARROWS)))
     (table,) = tables(items)
     assert table.header == ["training images", "fraction", "run", "ViT accuracy"]
     said = facts(items)
@@ -149,7 +149,7 @@ def test_one_model_has_no_gap(tmp_path):
 
 
 def test_metric_keys(tmp_path):
-    keys = metric_keys(build(DataEfficiency(), contents(tmp_path / "b", **sizes(NARROWS))))
+    keys = metric_keys(numbers(DataEfficiency(), contents(tmp_path / "b", **sizes(NARROWS))))
     assert {"variant.d10.cnn.accuracy.mean", "cnn.accuracy.mean", "variant.d10.train_images",
             "dataset.train_images", "cnn.data_efficiency.growth.mcnemar.seed42.p",
             "variant.d10.compare.seed_diff_pts.mean", "compare.seed_diff_pts.mean",
@@ -157,7 +157,7 @@ def test_metric_keys(tmp_path):
 
 
 def test_the_level_is_report_alpha(tmp_path):
-    items = build(DataEfficiency(), contents(tmp_path / "b", config_overrides={"report.alpha": 1e-4},
+    items = numbers(DataEfficiency(), contents(tmp_path / "b", config_overrides={"report.alpha": 1e-4},
                                              **sizes(NARROWS)))
     assert "the smallest size is significant at α = 0.0001:" in text(items)
     said = facts(items)
@@ -167,7 +167,7 @@ def test_the_level_is_report_alpha(tmp_path):
 
 def test_a_change_of_sign_with_an_untested_lead_is_no_reversal(tmp_path):
     barely = {0.1: {"cnn": 0.55, "vit": 0.565}, 0.25: {"cnn": 0.6, "vit": 0.65}, 0.5: {"cnn": 0.75, "vit": 0.7}}
-    said = facts(build(DataEfficiency(), contents(tmp_path / "a", **sizes(barely))))
+    said = facts(numbers(DataEfficiency(), contents(tmp_path / "a", **sizes(barely))))
     assert "it changes sign, from the ViT ahead to the CNN ahead (a lead that is not significant at one end at " \
            "least), a significant change of " in said
     assert "reverses" not in said

@@ -10,7 +10,7 @@ import pytest
 from reportgen.errors import BundleError
 from reportgen.report.sections.efficiency import Efficiency, common_milestone, time_to_accuracy
 from tests.analysis_factory import ANALYSES, DEFAULT_COSTS, AnalysisOptions
-from tests.section_helpers import SWAPPED, build, contents, tables, text
+from tests.section_helpers import SWAPPED, contents, numbers, tables, text
 
 SWAPPED_COSTS = {"cnn": DEFAULT_COSTS["vit"], "vit": DEFAULT_COSTS["cnn"]}
 SAME_SPEED = {m: {**DEFAULT_COSTS[m], "batch_s": 0.08, "latency_s": 0.003} for m in DEFAULT_COSTS}
@@ -18,7 +18,7 @@ SAME_SPEED = {m: {**DEFAULT_COSTS[m], "batch_s": 0.08, "latency_s": 0.003} for m
 
 def section_text(tmp_path, name="b", **options) -> str:
     bundle_options = {k: options.pop(k) for k in ("seeds", "models", "epoch_times") if k in options}
-    return text(build(Efficiency(), contents(tmp_path / name, analyses=AnalysisOptions(ANALYSES, **options),
+    return text(numbers(Efficiency(), contents(tmp_path / name, analyses=AnalysisOptions(ANALYSES, **options),
                                              **bundle_options)))
 
 
@@ -87,7 +87,7 @@ def test_the_common_milestone_is_the_highest_whole_percent_every_run_reached(tmp
 
 
 def test_one_model_gets_its_table_and_its_attention_count(tmp_path):
-    items = build(Efficiency(), contents(tmp_path / "b", models=("vit",), analyses=AnalysisOptions(ANALYSES)))
+    items = numbers(Efficiency(), contents(tmp_path / "b", models=("vit",), analyses=AnalysisOptions(ANALYSES)))
     (table,) = tables(items)
     assert table.header == ["measure", "ViT"]
     assert text(items).endswith("Of the ViT's 167.1 MFLOPs per image, 13.0 are the attention's batched matrix "
@@ -97,7 +97,7 @@ def test_one_model_gets_its_table_and_its_attention_count(tmp_path):
 
 
 def test_an_unmeasured_peak_is_said_and_not_compared(tmp_path):
-    items = build(Efficiency(), contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, peak_measured=False)))
+    items = numbers(Efficiency(), contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, peak_measured=False)))
     assert ["peak memory of a training step (MB)", "not measured", "not measured"] in tables(items)[0].rows
     assert "peak memory in a training step" not in text(items)
 
@@ -108,8 +108,8 @@ def test_applies_when_the_build_measured_cost(tmp_path):
 
 
 def test_timings_on_a_busy_machine_carry_a_note(tmp_path):
-    quiet = build(Efficiency(), contents(tmp_path / "a", analyses=AnalysisOptions(ANALYSES)))
-    busy = build(Efficiency(), contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, other_load=3.25)))
+    quiet = numbers(Efficiency(), contents(tmp_path / "a", analyses=AnalysisOptions(ANALYSES)))
+    busy = numbers(Efficiency(), contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, other_load=3.25)))
     assert "shared machine" not in text(quiet)
     assert ("Other processes used up to 3.25 CPU cores during the CNN's timings and 3.25 CPU cores during the ViT's "
             "timings (from /proc/stat): the timings measure a shared machine") in text(busy)

@@ -16,7 +16,7 @@ from reportgen.report.sections.errors import (
     within_group_share,
 )
 from tests.bundle_factory import CIFAR10_CLASSES
-from tests.section_helpers import build, contents, text
+from tests.section_helpers import contents, numbers, text
 
 
 def _cifar_confusion(errors: dict[tuple[str, str], int], correct: int = 50) -> np.ndarray:
@@ -71,12 +71,12 @@ def test_each_model_gets_its_own_error_weighted_baseline(tmp_path):
 
 
 def test_the_groups_are_defined_once_and_only_for_cifar_classes(tmp_path):
-    cifar = text(build(Errors(), contents(tmp_path / "a")))
+    cifar = text(numbers(Errors(), contents(tmp_path / "a")))
     assert cifar.count("animals (bird, cat, deer, dog, frog, horse)") == 1
     assert cifar.count("stay within a group") == 2
-    other = text(build(Errors(), contents(tmp_path / "b", num_classes=4)))
+    other = text(numbers(Errors(), contents(tmp_path / "b", num_classes=4)))
     assert "group" not in other and "most frequent confusions" in other
 
 
 def test_several_seeds_are_summed(tmp_path):
-    assert "summed over 3 seeds" in text(build(Errors(), contents(tmp_path / "b", seeds=(1, 2, 3))))
+    assert "summed over 3 seeds" in text(numbers(Errors(), contents(tmp_path / "b", seeds=(1, 2, 3))))

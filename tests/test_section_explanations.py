@@ -8,11 +8,11 @@ import pytest
 from reportgen.report.kernel import Callout
 from reportgen.report.sections.explanations import Explanations, explained, signed_rank_p
 from tests.analysis_factory import ANALYSES, AnalysisOptions
-from tests.section_helpers import build, contents, figures, tables, text
+from tests.section_helpers import contents, figures, numbers, tables, text
 
 
 def section(tmp_path, name="b", seeds=(42,), models=("cnn", "vit"), **options):
-    return build(Explanations(), contents(tmp_path / name, seeds=seeds, models=models,
+    return numbers(Explanations(), contents(tmp_path / name, seeds=seeds, models=models,
                                           analyses=AnalysisOptions(ANALYSES, **options)))
 
 

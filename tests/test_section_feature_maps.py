@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reportgen.report.sections.feature_maps import FeatureMaps, feature_stats, stage_maps
-from tests.section_helpers import build, contents, figures, metric_keys, tables, text
+from tests.section_helpers import contents, figures, metric_keys, numbers, tables, text
 
 
 def test_feature_stats_measure_sparsity_and_mean():
@@ -28,7 +28,7 @@ def test_applies_by_what_the_probes_hold_not_by_model_name(tmp_path):
 
 
 def test_draws_the_maps_and_states_the_trend(tmp_path):
-    items = build(FeatureMaps(), contents(tmp_path / "b"))
+    items = numbers(FeatureMaps(), contents(tmp_path / "b"))
     assert [f.key for f in figures(items)] == ["feature_maps_cnn"]
     assert "the share of zero activations (sparsity)" in text(items)
     assert {"cnn.visual.stage1.zero_pct", "cnn.visual.stage3.mean_activation"} <= metric_keys(items)

@@ -16,12 +16,12 @@ from reportgen.report.sections.generalisation import (
     generalisation_significance,
     overfit_gap,
 )
-from tests.section_helpers import SWAPPED, build, contents, text, with_gaps
+from tests.section_helpers import SWAPPED, contents, numbers, text, with_gaps
 
 
 def test_one_seed_never_says_generalises_better(tmp_path):
-    ahead = text(build(Generalisation(), contents(tmp_path / "a")))
-    behind = text(build(Generalisation(), contents(tmp_path / "b", **SWAPPED)))
+    ahead = text(numbers(Generalisation(), contents(tmp_path / "a")))
+    behind = text(numbers(Generalisation(), contents(tmp_path / "b", **SWAPPED)))
     assert "The CNN's final train–validation accuracy gap, 2.00 points, is smaller than the ViT's, 12.00 points" \
         in ahead
     assert "The ViT's final train–validation accuracy gap, 1.00 points, is smaller than the CNN's, 15.00 points" \
@@ -32,8 +32,8 @@ def test_one_seed_never_says_generalises_better(tmp_path):
 
 
 def test_the_verdict_flips_over_seeds(tmp_path):
-    ahead = text(build(Generalisation(), contents(tmp_path / "a", seeds=(1, 2, 3))))
-    behind = text(build(Generalisation(), contents(tmp_path / "b", seeds=(1, 2, 3), **SWAPPED)))
+    ahead = text(numbers(Generalisation(), contents(tmp_path / "a", seeds=(1, 2, 3))))
+    behind = text(numbers(Generalisation(), contents(tmp_path / "b", seeds=(1, 2, 3), **SWAPPED)))
     claim = "By the final train–validation accuracy gap, the {} generalises better: {} ± 0.00 points against {} ± 0.00"
     assert claim.format("CNN", "2.00", "12.00") + " points for the ViT" in ahead
     assert claim.format("ViT", "1.00", "15.00") + " points for the CNN" in behind
@@ -89,9 +89,9 @@ def test_overfit_gap_clips_each_seed_before_averaging():
 
 
 def test_rules_are_stated_and_the_comparison_needs_two_models(tmp_path):
-    both = text(build(Generalisation(), contents(tmp_path / "a")))
+    both = text(numbers(Generalisation(), contents(tmp_path / "a")))
     assert "Rule used in this report: a model overfits" in both and "Rule used for the generalisation" in both
-    single = text(build(Generalisation(), contents(tmp_path / "b", models=("cnn",))))
+    single = text(numbers(Generalisation(), contents(tmp_path / "b", models=("cnn",))))
     assert "Rule used for the generalisation" not in single and "ViT" not in single
     assert "By the rule, it does not overfit." in single
 

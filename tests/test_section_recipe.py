@@ -12,7 +12,7 @@ from reportgen.presets import PRESETS, RECIPE_KEYS
 from reportgen.report.kernel import Subsection
 from reportgen.report.sections.recipe import Recipe
 from tests.bundle_factory import VariantSpec
-from tests.section_helpers import HAIR, build, contents, facts, metric_keys, tables, text
+from tests.section_helpers import HAIR, contents, facts, metric_keys, numbers, tables, text
 
 CHANGES = {"train.label_smoothing": 0.1, "augment.policy": "trivialaugment"}
 SWAPPED_BASE = dict(accuracies={"cnn": 0.72, "vit": 0.85}, train_gaps={"cnn": 0.12, "vit": 0.02})
@@ -41,7 +41,7 @@ def test_applies_to_variants_changing_only_recipe_ingredients(tmp_path):
 
 
 def test_the_changes_and_the_narrowing_gap(tmp_path):
-    items = build(Recipe(), contents(tmp_path / "b", **modern(NARROWS)))
+    items = numbers(Recipe(), contents(tmp_path / "b", **modern(NARROWS)))
     said = text(items)
     assert said.startswith("Rule used for the recipe: variant modern trains the same architectures at the same seeds "
                            "with TrivialAugment, label smoothing 0.1; everything else is the base config's.")
@@ -59,7 +59,7 @@ def test_the_changes_and_the_narrowing_gap(tmp_path):
 
 
 def test_the_gap_verdict_flips_with_the_models(tmp_path):
-    said = facts(build(Recipe(), contents(tmp_path / "b", **SWAPPED_BASE, **modern(swap(NARROWS)))))
+    said = facts(numbers(Recipe(), contents(tmp_path / "b", **SWAPPED_BASE, **modern(swap(NARROWS)))))
     assert ("Under the seed recipe the ViT leads the CNN significantly. With the modern recipe the ViT's lead narrows "
             "from 13.17 to 5.50 points, closing 58.23% of the gap; the change of the gap, 7.67 points, is significant "
             "(paired t-test on the same test images, p = 0.01437).") in said
@@ -67,22 +67,22 @@ def test_the_gap_verdict_flips_with_the_models(tmp_path):
 
 
 def test_the_gap_widens_reverses_or_closes(tmp_path):
-    widens = facts(build(Recipe(), contents(tmp_path / "w", **modern({"cnn": 0.90, "vit": 0.60}))))
+    widens = facts(numbers(Recipe(), contents(tmp_path / "w", **modern({"cnn": 0.90, "vit": 0.60}))))
     assert ("With the modern recipe the CNN's lead widens from 12.83 to 30.50 points; the change of the gap, 17.67 "
             "points, is significant") in widens and "closing" not in widens
-    reverses = facts(build(Recipe(), contents(tmp_path / "r", **modern({"cnn": 0.70, "vit": 0.85}))))
+    reverses = facts(numbers(Recipe(), contents(tmp_path / "r", **modern({"cnn": 0.70, "vit": 0.85}))))
     assert ("With the modern recipe the gap reverses: the ViT now leads by 14.50 points, a significant lead, having "
             "trailed by 12.83 (212.99% of the gap closed); the change of the gap, -27.33 points, is significant") \
         in reverses
-    flipped = facts(build(Recipe(), contents(tmp_path / "f", **SWAPPED_BASE, **modern({"cnn": 0.85, "vit": 0.70}))))
+    flipped = facts(numbers(Recipe(), contents(tmp_path / "f", **SWAPPED_BASE, **modern({"cnn": 0.85, "vit": 0.70}))))
     assert "With the modern recipe the gap reverses: the CNN now leads by " in flipped
-    closes = facts(build(Recipe(), contents(tmp_path / "c", **modern({"cnn": 0.88, "vit": 0.88}, seed_jitter=0.0))))
+    closes = facts(numbers(Recipe(), contents(tmp_path / "c", **modern({"cnn": 0.88, "vit": 0.88}, seed_jitter=0.0))))
     assert ("With the modern recipe the gap closes: 12.83 points under the seed recipe, none with it (100.00% of the "
             "gap closed); the change of the gap, -12.83 points, is significant") in closes
 
 
 def test_a_change_of_the_gap_that_is_not_significant_is_not_called_closing(tmp_path):
-    said = facts(build(Recipe(), contents(tmp_path / "b", **modern({"cnn": 0.88, "vit": 0.75}))))
+    said = facts(numbers(Recipe(), contents(tmp_path / "b", **modern({"cnn": 0.88, "vit": 0.75}))))
     assert ("Under the seed recipe the CNN leads the ViT significantly. With the modern recipe the gap (CNN minus ViT) "
             "is 13.50 points, against 12.83 under the seed recipe (-5.19% of it closed, as measured); the change of "
             "the gap, 0.67 points, is not "
@@ -90,17 +90,17 @@ def test_a_change_of_the_gap_that_is_not_significant_is_not_called_closing(tmp_p
             "widen the gap.") in said
     for claim in ("narrows", "widens from", "reverses", "closing", "% of the gap closed"):
         assert claim not in said
-    narrower = facts(build(Recipe(), contents(tmp_path / "n", **modern({"cnn": 0.88, "vit": 0.77}))))
+    narrower = facts(numbers(Recipe(), contents(tmp_path / "n", **modern({"cnn": 0.88, "vit": 0.77}))))
     assert "is not significant" in narrower and "narrows" not in narrower and "closing" not in narrower
 
 
 def test_without_a_seed_gap_there_is_nothing_to_close(tmp_path):
-    opens = facts(build(Recipe(), contents(tmp_path / "a", **HAIR, **modern({"cnn": 0.88, "vit": 0.70}))))
+    opens = facts(numbers(Recipe(), contents(tmp_path / "a", **HAIR, **modern({"cnn": 0.88, "vit": 0.70}))))
     assert ("Under the seed recipe the two models' accuracies do not differ significantly, so there is no significant "
             "gap for the recipe to close; with the modern recipe, the CNN leads by 18.50 points, a significant "
             "difference; the change of the gap, 18.17 points, is significant (paired t-test on the same test images, "
             "p < 0.0001).") in opens
-    neither = facts(build(Recipe(), contents(tmp_path / "b", **HAIR, **modern({"cnn": 0.80, "vit": 0.80}))))
+    neither = facts(numbers(Recipe(), contents(tmp_path / "b", **HAIR, **modern({"cnn": 0.80, "vit": 0.80}))))
     assert ("with the modern recipe, the gap (CNN minus ViT) is 0.50 points, not significant either; the change of the "
             "gap, 0.17 points, is not significant (paired t-test on the same test images, p = 0.9596).") in neither
     assert "leads" not in neither
@@ -108,7 +108,7 @@ def test_without_a_seed_gap_there_is_nothing_to_close(tmp_path):
 
 def test_several_seeds_use_the_paired_ttest_over_seeds(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2, 3), **modern(NARROWS))
-    items = build(Recipe(), report)
+    items = numbers(Recipe(), report)
     said = facts(items)
     assert ("With the modern recipe, the CNN's test accuracy rises: from 84.56 ± 0.42% to 88.39 ± 0.19% (3.83 points); "
             "not a significant change (paired t-test over seeds, p = 0.004382; McNemar p < 0.05 for the config ahead "
@@ -128,14 +128,14 @@ def test_several_seeds_use_the_paired_ttest_over_seeds(tmp_path):
 
 
 def test_one_model_has_no_gap(tmp_path):
-    said = facts(build(Recipe(), contents(tmp_path / "b", models=("vit",), **modern(NARROWS))))
+    said = facts(numbers(Recipe(), contents(tmp_path / "b", models=("vit",), **modern(NARROWS))))
     assert said == ("With the modern recipe, the ViT's test accuracy rises: from 72.67% to 81.33% (8.67 points); a "
                     "significant change (McNemar p = 0.0004339).")
 
 
 def test_several_recipes_get_a_subsection_each(tmp_path):
     smooth = VariantSpec({"train.label_smoothing": 0.1}, {"cnn": 0.86, "vit": 0.74})
-    items = build(Recipe(), contents(tmp_path / "b", variants={"modern": VariantSpec(CHANGES, NARROWS),
+    items = numbers(Recipe(), contents(tmp_path / "b", variants={"modern": VariantSpec(CHANGES, NARROWS),
                                                                  "smooth": smooth}))
     assert [(s.key, s.title) for s in items] == [("recipe-modern", "Recipe modern"), ("recipe-smooth", "Recipe smooth")]
     assert all(isinstance(s, Subsection) for s in items)
@@ -144,7 +144,7 @@ def test_several_recipes_get_a_subsection_each(tmp_path):
 
 
 def test_metric_keys(tmp_path):
-    keys = metric_keys(build(Recipe(), contents(tmp_path / "b", **modern(NARROWS))))
+    keys = metric_keys(numbers(Recipe(), contents(tmp_path / "b", **modern(NARROWS))))
     assert {"cnn.accuracy.mean", "variant.modern.cnn.accuracy.mean", "variant.modern.vit.accuracy.mean",
             "variant.modern.cnn.vs_base.seed_diff_pts.mean", "variant.modern.cnn.vs_base.mcnemar.seed42.p",
             "compare.lead_pts", "variant.modern.lead_pts", "variant.modern.gap_closed_pct",
@@ -152,7 +152,7 @@ def test_metric_keys(tmp_path):
 
 
 def test_the_level_is_report_alpha(tmp_path):
-    items = build(Recipe(), contents(tmp_path / "b", config_overrides={"report.alpha": 0.01}, **modern(NARROWS)))
+    items = numbers(Recipe(), contents(tmp_path / "b", config_overrides={"report.alpha": 0.01}, **modern(NARROWS)))
     assert "the change of the gap is significant at α = 0.01 by a paired t-test" in text(items)
     said = facts(items)
     assert ("With the modern recipe the gap (CNN minus ViT) is 6.50 points, against 12.83 under the seed recipe "

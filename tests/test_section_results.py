@@ -5,7 +5,7 @@ from __future__ import annotations
 from PIL import Image
 
 from reportgen.report.sections.results import Results
-from tests.section_helpers import build, contents, figures, tables, text
+from tests.section_helpers import build, contents, figures, numbers, tables, text
 
 
 def test_one_subsection_per_model_with_its_figures(tmp_path):
@@ -20,8 +20,8 @@ def test_one_subsection_per_model_with_its_figures(tmp_path):
 
 
 def test_one_seed_reads_without_plus_minus_and_several_with_it(tmp_path):
-    assert "±" not in text(build(Results(), contents(tmp_path / "a")))
-    several = build(Results(), contents(tmp_path / "b", seeds=(1, 2, 3)))
+    assert "±" not in text(numbers(Results(), contents(tmp_path / "a")))
+    several = numbers(Results(), contents(tmp_path / "b", seeds=(1, 2, 3)))
     assert "±" in text(several) and "over 3 seeds" in text(several)
     assert tables(several)[0].caption == "CNN: per-class metrics, mean over 3 seeds."
 

@@ -11,7 +11,7 @@ from reportgen.report.kernel import Callout, Metric, Sentence
 from reportgen.report.sections.robustness import Robustness, suites
 from reportgen.report.stats import mcnemar_test
 from tests.analysis_factory import ANALYSES, AnalysisOptions
-from tests.section_helpers import build, contents, figures, sentences, tables, text
+from tests.section_helpers import contents, figures, numbers, sentences, tables, text
 
 SWAPPED = {"cnn": 0.45, "vit": 0.60}
 HAIR = {"cnn": 0.50, "vit": 0.50}
@@ -20,7 +20,7 @@ HAIR = {"cnn": 0.50, "vit": 0.50}
 def section_text(tmp_path, name="b", seeds=(42,), **options) -> str:
     """What the section says, without its rule."""
     report = contents(tmp_path / name, seeds=seeds, analyses=AnalysisOptions(ANALYSES, **options))
-    return text(item for item in build(Robustness(), report) if not isinstance(item, Callout))
+    return text(item for item in numbers(Robustness(), report) if not isinstance(item, Callout))
 
 
 def test_the_more_robust_model_flips_with_the_predictions(tmp_path):
@@ -90,7 +90,7 @@ def test_every_accuracy_follows_from_the_stored_predictions(tmp_path):
 
 
 def test_one_model_gets_its_numbers_heatmap_and_table(tmp_path):
-    items = build(Robustness(), contents(tmp_path / "b", models=("vit",), analyses=AnalysisOptions(ANALYSES)))
+    items = numbers(Robustness(), contents(tmp_path / "b", models=("vit",), analyses=AnalysisOptions(ANALYSES)))
     said = text(item for item in items if not isinstance(item, Callout))
     assert said.startswith("The ViT's mean corruption accuracy is 45.00% against")
     assert "more robust" not in said
@@ -126,7 +126,7 @@ def shown_metrics(items) -> dict[str, str]:
 def test_what_verify_recomputes_is_what_the_section_shows(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
     first, second = suites(report)
-    shown = shown_metrics(build(Robustness(), report))
+    shown = shown_metrics(numbers(Robustness(), report))
     expected = suite_metrics(first) + suite_metrics(second) + paired_metrics(first, second, report.rules.alpha)
     assert all(shown[m.key] == m.text for m in expected if m.key in shown)
     missing = {m.key for m in expected} - set(shown)
@@ -134,7 +134,7 @@ def test_what_verify_recomputes_is_what_the_section_shows(tmp_path):
 
 
 def test_the_rule_states_the_suite_that_ran(tmp_path):
-    items = build(Robustness(), contents(tmp_path / "b", analyses=AnalysisOptions(("robustness",))))
+    items = numbers(Robustness(), contents(tmp_path / "b", analyses=AnalysisOptions(("robustness",))))
     rule = text(item for item in items if isinstance(item, Callout))
     assert rule.startswith("Rule used for robustness: the suite corrupts 200 test images (drawn at random with seed 0")
     assert "with 10 corruptions at 5 severities each, with the CIFAR-10-C constants" in rule

@@ -8,12 +8,12 @@ from reportgen.bundle import write_json, write_manifest
 from reportgen.report.contents import read_contents
 from reportgen.report.sections.speed import Speed, speed_sentence
 from tests.bundle_factory import make_bundle
-from tests.section_helpers import SWAPPED, build, contents, metric_keys, tables, text
+from tests.section_helpers import SWAPPED, contents, metric_keys, numbers, tables, text
 
 
 def test_the_faster_model_flips_with_the_results(tmp_path):
-    assert text(build(Speed(), contents(tmp_path / "a"))).startswith("The CNN trained faster, by a factor of 1.50×")
-    assert text(build(Speed(), contents(tmp_path / "b", **SWAPPED))).startswith("The ViT trained faster")
+    assert text(numbers(Speed(), contents(tmp_path / "a"))).startswith("The CNN trained faster, by a factor of 1.50×")
+    assert text(numbers(Speed(), contents(tmp_path / "b", **SWAPPED))).startswith("The ViT trained faster")
 
 
 def test_equal_speeds_read_as_a_tie(tmp_path):
@@ -23,14 +23,14 @@ def test_equal_speeds_read_as_a_tie(tmp_path):
 
 
 def test_no_accuracy_per_second_is_stated(tmp_path):
-    items = build(Speed(), contents(tmp_path / "b"))
+    items = numbers(Speed(), contents(tmp_path / "b"))
     assert "The CNN processed 999.3 training images per second (training images × epochs / training time, " \
         "warm-up and each epoch's validation pass included)." in text(items)
     assert "per second of training" not in text(items) and "efficiency_factor" not in metric_keys(items)
 
 
 def test_one_model_gets_its_table_only(tmp_path):
-    items = build(Speed(), contents(tmp_path / "b", models=("vit",)))
+    items = numbers(Speed(), contents(tmp_path / "b", models=("vit",)))
     assert text(items) == "" and [row[0] for row in tables(items)[0].rows] == ["ViT"]
 
 
@@ -46,7 +46,7 @@ def _record_steady_state(root, steady: dict[str, float], warmup: float) -> None:
 def test_speed_compares_the_steady_state_when_every_run_recorded_it(tmp_path):
     root = make_bundle(tmp_path / "b")  # mean epoch times: CNN 2 s, ViT 3 s (warm-up included)
     _record_steady_state(root, {"cnn": 3.0, "vit": 1.0}, warmup=4.0)
-    items = build(Speed(), read_contents(root))
+    items = numbers(Speed(), read_contents(root))
     assert text(items).startswith("The ViT trained faster, by a factor of 3.00×: 1.00 s against 3.00 s for the CNN "
                                   "per epoch in the steady state")
     assert "The CNN paid 4.00 s of one-off warm-up: what the first epoch of each fit took beyond its steady-state " \
@@ -56,12 +56,12 @@ def test_speed_compares_the_steady_state_when_every_run_recorded_it(tmp_path):
 
 def test_without_a_recorded_steady_state_the_mean_says_it_includes_warm_up(tmp_path):
     assert "(the mean over all epochs, one-off warm-up of the first included)" in \
-        text(build(Speed(), contents(tmp_path / "b")))
+        text(numbers(Speed(), contents(tmp_path / "b")))
 
 
 def test_one_model_without_a_steady_state_means_both_are_compared_by_their_mean(tmp_path):
     root = make_bundle(tmp_path / "b")
     _record_steady_state(root, {"vit": 1.0}, warmup=4.0)  # the CNN recorded none (e.g. one-epoch fits)
-    items = build(Speed(), read_contents(root))
+    items = numbers(Speed(), read_contents(root))
     assert text(items).startswith("The CNN trained faster, by a factor of 1.50×: 2.00 s against 3.00 s for the ViT "
                                   "per epoch (the mean over all epochs")

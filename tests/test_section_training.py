@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from reportgen.report.sections.training import Training, scale_note
-from tests.section_helpers import build, contents, tables, text
+from tests.section_helpers import contents, numbers, tables, text
 
 
 def test_hyperparameters_as_run(tmp_path):
-    items = build(Training(), contents(tmp_path / "b", config_overrides={"train.lr": 5e-4}))
+    items = numbers(Training(), contents(tmp_path / "b", config_overrides={"train.lr": 5e-4}))
     optimiser = tables(items)[0].rows[0][1]
     assert optimiser.text == "AdamW, learning rate 0.0005, weight decay 0.05"
     assert "This run trained for 5 epochs; the seed protocol is 80." in text(items)
@@ -21,7 +21,7 @@ def test_scale_note_only_for_reduced_runs(tmp_path):
 
 def test_the_schedule_and_loss_said_are_the_ones_that_ran(tmp_path):
     def rows(**overrides):
-        items = build(Training(), contents(tmp_path / str(len(overrides)), config_overrides=overrides))
+        items = numbers(Training(), contents(tmp_path / str(len(overrides)), config_overrides=overrides))
         return {row[0]: row[1] if isinstance(row[1], str) else row[1].text for row in tables(items)[0].rows}
 
     seed = rows()

@@ -10,7 +10,7 @@ from scipy.stats import t as student_t
 from reportgen.report.sections.training_length import EndOfTraining, TrainingLength, verdict
 from reportgen.report.stats import Slope
 from tests.bundle_factory import VariantSpec
-from tests.section_helpers import build, contents, facts, figures, metric_keys, tables, text
+from tests.section_helpers import build, contents, facts, figures, metric_keys, numbers, tables, text
 
 RISING_VIT = dict(epochs=30, curves={"vit": "rising", "cnn": "flat"})
 RISING_CNN = dict(epochs=30, curves={"cnn": "rising", "vit": "flat"})
@@ -53,7 +53,7 @@ def test_still_improving_against_plateaued_and_the_claim_flips(tmp_path):
 
 def test_the_slope_of_a_straight_curve_is_exact(tmp_path):
     report = contents(tmp_path / "b", **RISING_VIT)
-    shown = _shown(build(TrainingLength(), report))
+    shown = _shown(numbers(TrainingLength(), report))
     final = 100 * report.runs["vit"][0].metrics["accuracy"]  # the curve rises by 0.55 x final over the 30 epochs
     slope = shown["vit.end_slope.val_acc"]
     assert slope.value == pytest.approx(0.55 * final / 30)
@@ -62,11 +62,11 @@ def test_the_slope_of_a_straight_curve_is_exact(tmp_path):
 
 
 def test_both_improving_and_neither(tmp_path):
-    both = facts(build(TrainingLength(), contents(tmp_path / "a", epochs=30, curves={"cnn": "rising",
+    both = facts(numbers(TrainingLength(), contents(tmp_path / "a", epochs=30, curves={"cnn": "rising",
                                                                                       "vit": "rising"})))
     assert ("holds for the CNN and the ViT: the CNN's validation accuracy and loss and the ViT's validation "
             "accuracy and loss were still improving") in both
-    neither = facts(build(TrainingLength(), contents(tmp_path / "b", epochs=30, curves={"cnn": "falling",
+    neither = facts(numbers(TrainingLength(), contents(tmp_path / "b", epochs=30, curves={"cnn": "falling",
                                                                                          "vit": "flat"})))
     assert ("the CNN's validation accuracy changed by -0.570 points per epoch (95% interval -0.570 to -0.570) and its "
             "validation loss by +0.01311 per epoch (95% interval +0.01311 to +0.01311): getting worse (validation had "
@@ -77,7 +77,7 @@ def test_both_improving_and_neither(tmp_path):
 
 def test_several_seeds_take_the_interval_over_the_seeds_slopes(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2, 3), **RISING_VIT)
-    items = build(TrainingLength(), report)
+    items = numbers(TrainingLength(), report)
     said = facts(items)
     assert ("Over the last 10 epochs, the CNN's validation accuracy changed by -0.001 points per epoch (95% interval "
             "-0.006 to +0.005)") in said and "(consistent with a plateau)" in said
@@ -92,16 +92,16 @@ def test_several_seeds_take_the_interval_over_the_seeds_slopes(tmp_path):
 
 
 def test_the_window_is_report_slope_epochs_cut_to_the_runs(tmp_path):
-    short = text(build(TrainingLength(), contents(tmp_path / "a")))  # 5 epochs, report.slope_epochs 10
+    short = text(numbers(TrainingLength(), contents(tmp_path / "a")))  # 5 epochs, report.slope_epochs 10
     assert "through the last 5 epochs (report.slope_epochs" in short and "Over the last 5 epochs, the CNN's" in short
-    four = text(build(TrainingLength(), contents(tmp_path / "b", epochs=12, config_overrides={
+    four = text(numbers(TrainingLength(), contents(tmp_path / "b", epochs=12, config_overrides={
         "report.slope_epochs": 4, "report.alpha": 0.1})))
     assert "through the last 4 epochs" in four and "each with a 90% confidence interval" in four
     assert "Over the last 4 epochs, the ViT's validation accuracy changed by " in four and "(90% interval " in four
 
 
 def test_one_model(tmp_path):
-    items = build(TrainingLength(), contents(tmp_path / "b", models=("vit",), epochs=30, curves={"vit": "flat"}))
+    items = numbers(TrainingLength(), contents(tmp_path / "b", models=("vit",), epochs=30, curves={"vit": "flat"}))
     said = facts(items)
     assert "the ViT's validation accuracy" in said and "CNN" not in said
     assert "The ViT's curves do not show that they have yet to reach a plateau." in said
@@ -110,12 +110,12 @@ def test_one_model(tmp_path):
 
 def test_a_longer_training_variant_is_compared_by_the_accuracy_rule(tmp_path):
     long = VariantSpec({"train.epochs": 20}, {"cnn": 0.86, "vit": 0.80})
-    said = facts(build(TrainingLength(), contents(tmp_path / "b", epochs=12, variants={"long": long})))
+    said = facts(numbers(TrainingLength(), contents(tmp_path / "b", epochs=12, variants={"long": long})))
     assert ("Trained for 20 epochs instead of 12 (variant long), the CNN reaches 86.83% against 85.50%: a change of "
             "1.33 points, not significant (McNemar p = 0.5394).") in said
     assert ("Trained for 20 epochs instead of 12 (variant long), the ViT reaches 79.17% against 72.67%: a change of "
             "6.50 points, significant (McNemar p = 0.009394).") in said
-    assert "Trained for" not in facts(build(TrainingLength(), contents(tmp_path / "c", epochs=12)))
+    assert "Trained for" not in facts(numbers(TrainingLength(), contents(tmp_path / "c", epochs=12)))
 
 
 def _end(accuracy: tuple[float, float], loss: tuple[float, float]) -> EndOfTraining:
@@ -138,7 +138,7 @@ def test_the_verdict_is_what_the_intervals_support(accuracy, loss, expected):
 
 
 def test_metric_keys(tmp_path):
-    items = build(TrainingLength(), contents(tmp_path / "b", **RISING_VIT))
+    items = numbers(TrainingLength(), contents(tmp_path / "b", **RISING_VIT))
     keys = metric_keys(items)
     for model in ("cnn", "vit"):
         for curve in ("val_acc", "val_loss"):

@@ -12,7 +12,7 @@ from reportgen.report.sections.augmentation import augmentation_off_variants
 from reportgen.report.sections.recipe import recipe_variants
 from reportgen.report.sections.variants import Variants
 from tests.bundle_factory import VariantSpec
-from tests.section_helpers import STUDY, build, contents, metric_keys, tables, text
+from tests.section_helpers import STUDY, contents, metric_keys, numbers, tables, text
 
 SAME = VariantSpec({"train.weight_decay": 0.1}, {"cnn": 0.85, "vit": 0.72})  # the base accuracies: no change
 
@@ -27,7 +27,7 @@ def test_applies_only_with_variants(tmp_path):
 
 
 def test_the_introduction_counts_variants_and_seeds(tmp_path):
-    one = text(build(Variants(), contents(tmp_path / "one", variants={"wd": SAME})))
+    one = text(numbers(Variants(), contents(tmp_path / "one", variants={"wd": SAME})))
     assert one == ("Besides the base config, this build trained 1 variant of it, each changing only the keys listed "
                    "below; every variant trained every model at the base config's seeds (1 seed per model) and was "
                    "tested on the same test images. A difference is significant by the accuracy rule (Accuracy "
@@ -35,7 +35,7 @@ def test_the_introduction_counts_variants_and_seeds(tmp_path):
                    "with one seed: the experiments' tests measure how the test images were sampled, not how much a "
                    "run varies from seed to seed, so a verdict may change with another seed; --seeds 42,43,44 tests "
                    "each difference over seeds as well.")
-    study = text(build(Variants(), contents(tmp_path / "study", seeds=(1, 2, 3), **STUDY)))
+    study = text(numbers(Variants(), contents(tmp_path / "study", seeds=(1, 2, 3), **STUDY)))
     assert study.startswith("Besides the base config, this build trained 5 variants of it,")
     assert "at the base config's seeds (3 seeds per model)" in study
     assert "Every model ran with one seed" not in study  # the one-seed caveat goes with one seed only
@@ -43,7 +43,7 @@ def test_the_introduction_counts_variants_and_seeds(tmp_path):
 
 def test_one_row_per_variant_against_the_base_config(tmp_path):
     report = contents(tmp_path / "b", **STUDY)
-    (table,) = tables(build(Variants(), report))
+    (table,) = tables(numbers(Variants(), report))
     assert table.header == ["variant", "changes", "CNN accuracy", "vs base (points)", "CNN verdict", "ViT accuracy",
                             "vs base (points)", "ViT verdict"]
     rows = [[_cell(c) for c in row] for row in table.rows]
@@ -68,7 +68,7 @@ def test_an_unchanged_accuracy_is_not_significant_and_flips_with_the_numbers(tmp
     worse = VariantSpec({"train.weight_decay": 0.1}, {"cnn": 0.78, "vit": 0.64})
     verdicts = {}
     for name, spec in (("same", SAME), ("better", better), ("worse", worse)):
-        (table,) = tables(build(Variants(), contents(tmp_path / name, variants={"wd": spec})))
+        (table,) = tables(numbers(Variants(), contents(tmp_path / name, variants={"wd": spec})))
         row = table.rows[1]
         verdicts[name] = [(row[3].value > 0, row[4]), (row[6].value > 0, row[7])]
     assert all(verdict == "not significant" for _, verdict in verdicts["same"])
@@ -78,18 +78,18 @@ def test_an_unchanged_accuracy_is_not_significant_and_flips_with_the_numbers(tmp
 
 def test_several_seeds_show_the_spread_and_pair_the_seeds(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2, 3), **STUDY)
-    (table,) = tables(build(Variants(), report))
+    (table,) = tables(numbers(Variants(), report))
     cell = table.rows[1][2]
     assert [m.key for m in cell.metrics] == ["variant.no-augment.cnn.accuracy.mean",
                                              "variant.no-augment.cnn.accuracy.std"]
     assert " ± " in cell.text
     sig = versus_base(report, report.variants["no-augment"], "vit")
     assert sig.ttest is not None and sig.ttest.paired and [m.seed for m in sig.mcnemar] == [1, 2, 3]
-    assert metric_keys(build(Variants(), report)) == {"variant.count", "cnn.seeds"}
+    assert metric_keys(numbers(Variants(), report)) == {"variant.count", "cnn.seeds"}
 
 
 def test_one_model_has_its_columns_only(tmp_path):
-    (table,) = tables(build(Variants(), contents(tmp_path / "b", models=("vit",), **STUDY)))
+    (table,) = tables(numbers(Variants(), contents(tmp_path / "b", models=("vit",), **STUDY)))
     assert table.header == ["variant", "changes", "ViT accuracy", "vs base (points)", "ViT verdict"]
     assert [row[0] for row in table.rows] == ["base config", "no-augment", "d10", "d25", "d50", "modern"]
 

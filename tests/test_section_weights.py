@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reportgen.report.sections.weights import EvaluatedWeights
-from tests.section_helpers import build, contents, tables, text
+from tests.section_helpers import contents, numbers, tables, text
 
 
 def test_applies_only_to_runs_without_history(tmp_path):
@@ -13,6 +13,6 @@ def test_applies_only_to_runs_without_history(tmp_path):
     run.history = None  # as a run evaluated from given weights reads
     run.info.update(origin="evaluated", weights_source="vit.pt", weights_sha256="ab" * 32)
     assert EvaluatedWeights().applies(report)
-    items = build(EvaluatedWeights(), report)
+    items = numbers(EvaluatedWeights(), report)
     assert "evaluated, not trained" in text(items)
     assert tables(items)[0].rows == [["ViT", "42", "vit.pt", "ab" * 32]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from reportgen.bundle import write_manifest
@@ -43,3 +44,9 @@ def show_in_report(root: Path, key: str, text: str, within: str = "") -> None:
     start = page.index(">", page.index(f'data-metric="{key}"', after)) + 1
     html.write_text(page[:start] + text + page[page.index("<", start):])
     write_manifest(root)
+
+
+def copy_of(template: Path, root: Path) -> Path:
+    """A fresh copy of a rendered bundle at `root`, for a test to edit (rendering once per module saves seconds)."""
+    shutil.copytree(template, root)
+    return root
