@@ -289,7 +289,7 @@ class TensorBatches(Dataset):
     """A dataset indexed by whole batches: an index tensor in, the batch's images and labels out.
 
     Lives on whatever device its tensors are on: on CUDA the data never leaves GPU memory, and with
-    index tensors on the device too (reportgen.training.DeviceBatches), gathering a batch never waits.
+    index tensors on the device too (reportgen.loaders.DeviceBatches), gathering a batch never waits.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):

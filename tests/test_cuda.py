@@ -6,7 +6,7 @@ import functools
 import pytest
 import torch
 
-from reportgen import training
+from reportgen import loaders, runtime, training
 from reportgen.data import TensorBatches
 from reportgen.models import create_model
 from tests.conftest import tiny_config, tiny_data
@@ -26,20 +26,21 @@ def fit(name, config, path, callbacks=(), seed=42):
     data = tiny_data()
     pl.seed_everything(seed, verbose=False)
     model = create_model(name, config, len(data.classes))
-    return training.fit(model, data, config, seed, path, name, progress=False, callbacks=callbacks)
+    return training.fit(model, data, config, runtime.resolve_runtime(config), seed, path, name, progress=False,
+                        callbacks=callbacks)
 
 
 def test_auto_precision_is_native_on_this_gpu():
     major, _ = torch.cuda.get_device_capability()
     expected = "bf16-mixed" if major >= 8 else "16-mixed" if major >= 7 else "32"
-    assert training.resolve_precision("auto", "cuda") == expected
+    assert runtime.resolve_precision("auto", "cuda") == expected
 
 
 @pytest.mark.parametrize("recipe", [lambda c: c, modern_recipe], ids=["seed recipe", "modern recipe"])
 @pytest.mark.parametrize("name", ["cnn", "vit"])
 def test_training_and_validation_steps_never_wait_for_the_gpu(name, recipe):
     config = recipe(cuda_config(batch_size=16))
-    precision = training.resolve_precision("auto", "cuda")
+    precision = runtime.resolve_precision("auto", "cuda")
     data = tiny_data()
     classes = len(data.classes)
     module = training.Classifier(create_model(name, config, classes), config, seed=0, num_classes=classes).cuda()
@@ -48,19 +49,19 @@ def test_training_and_validation_steps_never_wait_for_the_gpu(name, recipe):
     optimizer = module.configure_optimizers()["optimizer"]
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "16-mixed")
     train_set = TensorBatches(data.train_x.cuda(), data.train_y.cuda())
-    batches = training.DeviceBatches(lambda: training.epoch_order(len(train_set), 0, 0), len(train_set), 16,
-                                     train_set.device)
+    batches = loaders.DeviceBatches(lambda: loaders.epoch_order(len(train_set), 0, 0), len(train_set), 16,
+                                    train_set.device)
 
     def epoch():
         for indices in batches:
-            with training.autocast("cuda", precision):
+            with runtime.autocast("cuda", precision):
                 loss = module.training_step(train_set[indices], 0)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
         module.eval()
-        with torch.no_grad(), training.autocast("cuda", precision):
+        with torch.no_grad(), runtime.autocast("cuda", precision):
             module.validation_step(train_set[torch.arange(16, device="cuda")], 0)
         module.train()
 
@@ -130,7 +131,7 @@ def test_the_benchmark_runs_on_the_gpu_and_judges_no_cpu_goal():
 
     config = Config()
     config.train.device = "cuda"
-    result = run_benchmark(config, quick=True, log=lambda line: None)
+    result = run_benchmark(config, runtime.resolve_runtime(config), quick=True, log=lambda line: None)
     assert result["machine"]["device"] == "cuda"
     assert all(row["goal_met"] is None for row in result["measurements"].values())
     assert all(row["reportgen"]["images_per_s"] > 0 for row in result["measurements"].values())

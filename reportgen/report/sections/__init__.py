@@ -35,7 +35,7 @@ from reportgen.report.sections.training_length import TrainingLength
 from reportgen.report.sections.variants import Variants
 from reportgen.report.sections.weights import EvaluatedWeights
 
-# The chapter of the study's experiments: verify recomputes its numbers (reportgen.verify).
+# The chapter of the study's experiments (verify rebuilds it, as every section, from the recomputed metrics).
 EXPERIMENTS = Group("experiments", "The study's claims tested", [Variants(), Augmentation(), DataEfficiency(),
                                                                   TrainingLength(), Recipe()])
 
