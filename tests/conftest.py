@@ -59,3 +59,36 @@ def tiny_data(n_train: int = 52, n_test: int = 30, seed: int = 0):
 @pytest.fixture
 def data():
     return tiny_data()
+
+
+# The verification tests' bundles: a rendered bundle and a rendered study, each made once per test module and
+# copied for every test that edits it (tests/verification_helpers.py makes them).
+@pytest.fixture(scope="module")
+def verified_bundle_template(tmp_path_factory):
+    from tests import verification_helpers
+
+    return verification_helpers.rendered_bundle(tmp_path_factory.mktemp("template") / "b")
+
+
+@pytest.fixture(scope="module")
+def verified_study_template(tmp_path_factory):
+    from tests import verification_helpers
+
+    return verification_helpers.rendered_bundle(tmp_path_factory.mktemp("template") / "study",
+                                                variants=verification_helpers.STUDY_VARIANTS)
+
+
+@pytest.fixture
+def bundle(verified_bundle_template, tmp_path):
+    """A fresh copy of the rendered bundle, for a test to edit."""
+    from tests import verification_helpers
+
+    return verification_helpers.copy_of(verified_bundle_template, tmp_path / "b")
+
+
+@pytest.fixture
+def study(verified_study_template, tmp_path):
+    """A fresh copy of the rendered study bundle, for a test to edit."""
+    from tests import verification_helpers
+
+    return verification_helpers.copy_of(verified_study_template, tmp_path / "study")

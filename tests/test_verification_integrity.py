@@ -14,32 +14,9 @@ from reportgen.verification import DEEP, INTEGRITY, NUMBERS, verify_bundle
 from tests.bundle_factory import make_bundle
 from tests.verification_helpers import (
     NUMBERS_CHECK,
-    STUDY_VARIANTS,
-    copy_of,
     failed,
     render_stand_in,
-    rendered_bundle,
 )
-
-
-@pytest.fixture(scope="module")
-def bundle_template(tmp_path_factory):
-    return rendered_bundle(tmp_path_factory.mktemp("template") / "b")
-
-
-@pytest.fixture(scope="module")
-def study_template(tmp_path_factory):
-    return rendered_bundle(tmp_path_factory.mktemp("template") / "study", variants=STUDY_VARIANTS)
-
-
-@pytest.fixture
-def bundle(bundle_template, tmp_path):
-    return copy_of(bundle_template, tmp_path / "b")
-
-
-@pytest.fixture
-def study(study_template, tmp_path):
-    return copy_of(study_template, tmp_path / "study")
 
 
 def test_an_intact_bundle_passes_every_check(bundle):

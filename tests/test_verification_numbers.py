@@ -18,32 +18,10 @@ from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.torch_free import assert_runs_without_torch
 from tests.verification_helpers import (
     NUMBERS_CHECK,
-    STUDY_VARIANTS,
-    copy_of,
     failed,
     rendered_bundle,
     show_in_report,
 )
-
-
-@pytest.fixture(scope="module")
-def bundle_template(tmp_path_factory):
-    return rendered_bundle(tmp_path_factory.mktemp("template") / "b")
-
-
-@pytest.fixture(scope="module")
-def study_template(tmp_path_factory):
-    return rendered_bundle(tmp_path_factory.mktemp("template") / "study", variants=STUDY_VARIANTS)
-
-
-@pytest.fixture
-def bundle(bundle_template, tmp_path):
-    return copy_of(bundle_template, tmp_path / "b")
-
-
-@pytest.fixture
-def study(study_template, tmp_path):
-    return copy_of(study_template, tmp_path / "study")
 
 
 def numbers_detail(root) -> str:

@@ -50,3 +50,4 @@ def copy_of(template: Path, root: Path) -> Path:
     """A fresh copy of a rendered bundle at `root`, for a test to edit (rendering once per module saves seconds)."""
     shutil.copytree(template, root)
     return root
+
