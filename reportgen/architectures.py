@@ -9,30 +9,52 @@ adds one entry here, its config section, and one factory there (tests/test_model
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
-
-from reportgen.report.kernel import Metric, Part, config_key, dataset_key, listing
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence, Union
 
 if TYPE_CHECKING:
     from reportgen.config import Config
 
 
-def _count(path: str, value: int) -> Metric:
-    return Metric(config_key(path), value, "count")
+class Value(NamedTuple):
+    """A number in a description: a config value (`config.<path>`) or a property of the data (`dataset.<path>`)."""
+
+    scope: str  # "config" or "dataset"
+    path: str
+    value: float
+    unit: str
 
 
-def _describe_cnn(config: "Config", num_classes: int) -> list[Part]:
+class Values(NamedTuple):
+    """A list of config values in a description, printed separated by commas (`config.<path>.<index>` each)."""
+
+    path: str
+    values: Sequence[float]
+    unit: str
+
+
+DescriptionPart = Union[str, Value, Values]
+
+
+def _count(path: str, value: int) -> Value:
+    return Value("config", path, value, "count")
+
+
+def _classes(num_classes: int) -> Value:
+    return Value("dataset", "num_classes", num_classes, "count")
+
+
+def _describe_cnn(config: "Config", num_classes: int) -> list[DescriptionPart]:
     c = config.cnn
     return [
         "Input batch normalisation, then ", _count("cnn.stages", len(c.channels)),
         " stages of ResBlock (two 3×3 convolutions with batch normalisation and ReLU, plus a residual "
-        "shortcut) → 2×2 max-pooling → dropout ", Metric(config_key("cnn.dropout"), c.dropout, "number"),
-        ", with widths ", *listing(config_key("cnn.channels"), c.channels, "count"),
+        "shortcut) → 2×2 max-pooling → dropout ", Value("config", "cnn.dropout", c.dropout, "number"),
+        ", with widths ", Values("cnn.channels", c.channels, "count"),
         "; the flattened features feed an MLP head with ", _count("cnn.hidden_dim", c.hidden_dim),
-        " hidden units and ", Metric(dataset_key("num_classes"), num_classes, "count"), " outputs."]
+        " hidden units and ", _classes(num_classes), " outputs."]
 
 
-def _describe_vit(config: "Config", num_classes: int) -> list[Part]:
+def _describe_vit(config: "Config", num_classes: int) -> list[DescriptionPart]:
     v = config.vit
     return [
         "Non-overlapping ", _count("vit.patch_size", v.patch_size), "-pixel patches embedded into ",
@@ -40,9 +62,8 @@ def _describe_vit(config: "Config", num_classes: int) -> list[Part]:
         "CLS token and positional embedding, ", _count("vit.depth", v.depth),
         " pre-norm encoder layers with ", _count("vit.num_heads", v.num_heads),
         " attention heads and a GELU MLP of width ", _count("vit.mlp_dim", v.mlp_dim),
-        ", dropout ", Metric(config_key("vit.dropout"), v.dropout, "number"),
-        ", then layer normalisation of the CLS token and a linear head with ",
-        Metric(dataset_key("num_classes"), num_classes, "count"), " outputs."]
+        ", dropout ", Value("config", "vit.dropout", v.dropout, "number"),
+        ", then layer normalisation of the CLS token and a linear head with ", _classes(num_classes), " outputs."]
 
 
 @dataclass(frozen=True)
@@ -55,8 +76,9 @@ class ArchitectureEntry:
     """What the report, the progress lines and the grade sheet call it."""
     config_section: str
     """The Config attribute that holds its settings (config.cnn, config.vit)."""
-    describe: Callable[["Config", int], list[Part]]
-    """(config, number of classes) -> the report's sentence parts describing the architecture."""
+    describe: Callable[["Config", int], list[DescriptionPart]]
+    """(config, number of classes) -> the description: text, and the numbers in it as plain data (the report
+    makes them data-metrics)."""
 
 
 ARCHITECTURES: dict[str, ArchitectureEntry] = {

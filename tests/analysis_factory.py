@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from reportgen.analysis import registry
+from reportgen import analyses as registry
 from reportgen.analysis.corruptions import BY_NAME, SEVERITIES, image_subset
 from reportgen.bundle import write_json
 from reportgen.config import CORRUPTIONS

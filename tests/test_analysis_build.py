@@ -6,7 +6,7 @@ import pytest
 
 import reportgen.build as build_module
 import reportgen.report
-from reportgen.analysis import registry
+from reportgen import analyses as registry
 from reportgen.report.contents import read_contents
 from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.efficiency import Efficiency

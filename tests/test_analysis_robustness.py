@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from reportgen.analyses import ANALYSES
 from reportgen.analysis import robustness, store
 from reportgen.analysis.corruptions import SEVERITIES, corrupt, image_subset
-from reportgen.analysis.registry import ANALYSES
 from reportgen.bundle import write_json
 from reportgen.evaluation import predict
 from reportgen.models import create_model

@@ -54,3 +54,4 @@ def test_the_import_chain_is_measured():
     graph = import_depth.module_graph(PACKAGE)
     chain = import_depth.longest_chain(graph)
     assert chain[0] == "reportgen.cli" and len(chain) <= 17  # 18 before the commands stood side by side
+    assert len(import_depth.longest_chain(import_depth.unit_graph(graph))) <= 10  # 13 units before

@@ -7,7 +7,7 @@ stored weights; changing one analysis's settings recomputes only that one; a rep
 no key contains, recomputes nothing. Results are written atomically: an interrupted build leaves no
 half-written file that a later build would take for a result.
 
-Every analysis is registered once, in reportgen.analysis.registry (`ANALYSES`: its module, its file
+Every analysis is registered once, in reportgen.analyses (`ANALYSES`: its module, its file
 in the bundle, that file's fields). Every analysis module has the same two functions:
 ``settings(config, device) -> dict`` (what its result depends on beyond the run) and
 ``compute(model, config, data, run) -> dict | None`` (its result: JSON data for a .json file, plain
@@ -28,7 +28,7 @@ import numpy as np
 import torch.nn as nn
 
 from reportgen import __version__
-from reportgen.analysis.registry import ANALYSES
+from reportgen.analyses import ANALYSES
 from reportgen.bundle_files import atomic_output, read_json, write_json
 from reportgen.config import Config
 from reportgen.data import ImageData

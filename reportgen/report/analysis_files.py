@@ -3,7 +3,7 @@
 `read_analysis` opens efficiency.json or an .npz with the bundle's hardened readers (size caps, no
 links, never unpickling) and refuses, in one BundleError line naming the file, a field of the wrong
 kind or shape or a number that is not finite, before a section computes or draws anything from it.
-Each file's spec is registered with its analysis (reportgen.analysis.registry, `Analysis.spec`): it maps
+Each file's spec is registered with its analysis (reportgen.analyses, `Analysis.spec`): it maps
 each field to (kind, shape); shapes name their dimensions ("C", "S", "N"), and a name must have the same
 size everywhere in one file; integers are exact sizes.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.analysis.registry import Spec
+from reportgen.analyses import Spec
 from reportgen.bundle_checks import load_npz
 from reportgen.bundle_files import read_json
 from reportgen.errors import BundleError

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from reportgen.analysis.registry import EFFICIENCY
+from reportgen.analyses import EFFICIENCY
 from reportgen.config import ReportConfig
 from reportgen.machine_load import BUSY_CORES
 from reportgen.report.common import parameter_lead

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import wilcoxon
 
-from reportgen.analysis.registry import EXPLANATIONS
+from reportgen.analyses import EXPLANATIONS
 from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents

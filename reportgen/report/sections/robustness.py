@@ -16,7 +16,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reportgen.analysis.registry import ROBUSTNESS
+from reportgen.analyses import ROBUSTNESS
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ReportContents
 from reportgen.report.corruption_results import PairedTest, Suite, comparable, drop_interval, paired_test, suite

@@ -1,4 +1,4 @@
-"""The build-time analyses are registered once (reportgen.analysis.registry): the build computes them from it,
+"""The build-time analyses are registered once (reportgen.analyses): the build computes them from it,
 the report reads their files by it, and reading it needs no torch."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import pytest
 
-from reportgen.analysis.registry import ANALYSES
+from reportgen.analyses import ANALYSES
 from reportgen.config import AnalysisConfig
 from tests.torch_free import assert_runs_without_torch
 
@@ -26,7 +26,7 @@ def test_each_analysis_has_its_switch_its_module_and_its_file(name):
 
 def test_the_registry_and_the_sections_reading_it_need_no_torch():
     assert_runs_without_torch("""
-        from reportgen.analysis.registry import ANALYSES
+        from reportgen.analyses import ANALYSES
         from reportgen.report.sections import efficiency, explanations, robustness
         assert [a.filename for a in ANALYSES.values()] == ["efficiency.json", "robustness.npz", "explanations.npz"]
     """)
