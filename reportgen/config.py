@@ -260,7 +260,7 @@ class Config:
     """A whole build: data, augmentation, both architectures, training and report."""
 
     models: list[str] = field(default_factory=lambda: ["cnn", "vit"])
-    """Which architectures to train, by their key in the model registry (reportgen/models.py): cnn, vit."""
+    """Which architectures to train, by their key in the model registry (reportgen/architectures.py): cnn, vit."""
     data: DataConfig = field(default_factory=DataConfig)
     """Where the images come from and how they are normalised."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)

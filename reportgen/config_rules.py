@@ -7,10 +7,12 @@ models, an architecture the images fit), the analysis settings, the DDP strategy
 
 from __future__ import annotations
 
+from reportgen.architectures import ARCHITECTURES
 from reportgen.config import KNOWN_MODELS, AnalysisConfig, Config
 from reportgen.errors import ConfigError
 
-VARIANT_SECTIONS = ("data", "augment", "cnn", "vit", "train")
+# The sections a variant may change: the data, the augmentation, every registered model's and the training.
+VARIANT_SECTIONS = ("data", "augment", *(entry.config_section for entry in ARCHITECTURES.values()), "train")
 # Keys a variant may not change: the test images (every run must be tested on the same ones), the build's
 # seeds (every variant runs all of them) and how the processes run (the build's, not an experiment's).
 FIXED_FOR_VARIANTS = ("data.dataset", "data.dir", "data.cache_dir", "train.seeds", "train.device", "train.devices",
