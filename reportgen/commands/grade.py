@@ -21,8 +21,13 @@ from reportgen.errors import ConfigError
 @click.option("--rubric", type=click.Path(dir_okay=False, path_type=Path),
               help="YAML rubric: criteria with a field of the sheet, min/max/equals and points; adds a score.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for --deep.  [default: one per CPU core]")
+@click.option("--gradescope", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write Gradescope's results.json per bundle into this folder: DIR/results.json for one "
+                   "bundle (an autograder's run_autograder: --gradescope /autograder/results), else "
+                   "DIR/<bundle name>/results.json. Scored by the rubric's criteria; without one, 1 point per "
+                   "verification.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
+def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, no_progress):
     """Grade many submitted BUNDLES into one sheet: grades.csv, grades.json and grades.html.
 
     One row per bundle: whether it verified (and deeply, with --deep) with the first failure's
@@ -31,11 +36,14 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
     near-identical predictions: >= 99% agreement on >= 1,000 test images with the same wrong class
     on >= 90% of the errors), naming the other bundle, and numbers its predictions do not support.
     A bundle that cannot be read gets a row that says why. grades.html is a sortable table.
+    With --gradescope, each bundle also gets a Gradescope results.json (a test per verification and
+    per rubric criterion; an unreadable bundle scores 0 and says why).
 
     \b
     Examples:
       reportgen grade submissions/* --out artifacts/grades
       reportgen grade submissions/* --deep --data-dir data/cifar10-jpeg --rubric rubric.yaml --out artifacts/grades
+      reportgen grade /autograder/submission --rubric rubric.yaml --out /tmp/grades --gradescope /autograder/results
     """
     if data_dir is not None and not deep:
         raise ConfigError("--data-dir goes with --deep: the other checks read only the bundles")
@@ -48,5 +56,5 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, no_progress):
     for missing in (path for path in bundles if not path.exists()):
         click.echo(f"warning: {missing} does not exist; its row says so (check the path)", err=True)
     for path in grade_bundles(list(bundles), out, deep=deep, data_dir=data_dir, rubric=rubric, jobs=jobs,
-                              progress=not no_progress, log=click.echo):
+                              progress=not no_progress, log=click.echo, gradescope=gradescope):
         click.echo(f"wrote {path}")

@@ -17,12 +17,14 @@ A bundle that cannot be read (missing, broken, hostile) gets a row that says why
 written (reportgen.grading.sheet). A rubric (YAML, see `load_rubric` in reportgen.grading.rubric) adds the
 points of each criterion and the score. The deep checks run in parallel worker processes (spawned: fresh
 interpreters) with a progress bar; the rest reads only the bundles, without torch, in seconds for a
-hundred of them.
+hundred of them. With `gradescope`, each submission also gets a Gradescope results.json
+(reportgen.grading.gradescope).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -36,30 +38,37 @@ from reportgen.grading.copies import (
     prediction_likeness,
 )
 from reportgen.grading.deep import run_deep
+from reportgen.grading.gradescope import RESULTS_JSON, write_gradescope
 from reportgen.grading.rows import Flag, Submission, read_submission
 from reportgen.grading.rubric import Criterion, apply_rubric, load_rubric
 from reportgen.grading.sheet import GRADES_CSV, GRADES_HTML, GRADES_JSON, columns, write_sheet
 
 __all__ = ["GRADES_CSV", "GRADES_HTML", "GRADES_JSON", "NEAR_IDENTICAL_AGREEMENT", "NEAR_IDENTICAL_MIN_IMAGES",
-           "NEAR_IDENTICAL_SAME_ERRORS", "REPRODUCTION", "Criterion", "Flag", "Submission", "columns",
+           "NEAR_IDENTICAL_SAME_ERRORS", "REPRODUCTION", "RESULTS_JSON", "Criterion", "Flag", "Submission", "columns",
            "grade_bundles", "load_rubric", "prediction_likeness", "read_submission"]
 
 
 def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir: Path | None = None,
                   rubric: Path | None = None, jobs: int | None = None, progress: bool = True,
-                  log: Callable[[str], None] = print) -> list[Path]:
+                  log: Callable[[str], None] = print, gradescope: Path | None = None) -> list[Path]:
     """Grade the bundles at `paths` into ``<out>/grades.{csv,json,html}``; return the files written.
 
     `out` must not be inside a graded bundle (the sheet would become part of it). The rubric is read
     before any bundle, so a broken rubric stops at once. With `deep`, `jobs` worker processes (default:
     one per CPU core, at most one per bundle) verify the bundles from their weights, reading the images
     from `data_dir` (default: each bundle's own source, when this machine has it); `progress` shows a bar.
+    With `gradescope`, a folder (not inside a graded bundle either), also write each submission's Gradescope
+    results.json there: ``<gradescope>/results.json`` for one bundle, ``<gradescope>/<name>/results.json``
+    for several (reportgen.grading.gradescope); the files written are returned after the sheet's.
     """
+    started = time.monotonic()
     criteria = load_rubric(rubric) if rubric is not None else []
     out = Path(out)
+    targets = [(out, "the sheet")] + ([(Path(gradescope), "the Gradescope results")] if gradescope else [])
     for path in paths:
-        if Path(path).is_dir() and out.resolve().is_relative_to(Path(path).resolve()):
-            raise ReportgenError(f"{out} is inside the graded bundle {path}: write the sheet to another folder")
+        for target, what in targets:
+            if Path(path).is_dir() and target.resolve().is_relative_to(Path(path).resolve()):
+                raise ReportgenError(f"{target} is inside the graded bundle {path}: write {what} to another folder")
     submissions = [read_submission(Path(p)) for p in paths]
     copy_flags(submissions)
     if deep:
@@ -69,4 +78,7 @@ def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir
     if criteria:
         for submission in submissions:
             apply_rubric(submission.row, criteria)
-    return write_sheet(submissions, criteria, out, deep)
+    written = write_sheet(submissions, criteria, out, deep)
+    if gradescope is not None:
+        written += write_gradescope(submissions, criteria, Path(gradescope), deep, time.monotonic() - started)
+    return written

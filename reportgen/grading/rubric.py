@@ -4,12 +4,17 @@ A rubric is ``criteria:``, a list of criteria; each has a name, a field (a numer
 column of the sheet), points (> 0) and thresholds: min and/or max (numeric fields, inclusive) or
 equals. A criterion is met when the row's value is present and within them; a mistake in the file
 is a ConfigError (exit code 2) of one line.
+
+Two optional keys are for Gradescope (reportgen.grading.gradescope), ignored by the sheet: `visibility`
+(when students see the criterion's test: one of VISIBILITIES, Gradescope's own values; default: visible)
+and `tags` (a list of short texts, the test's tags).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,7 +25,9 @@ NUMERIC_FIELDS = (*(f"{m}_{q}" for m in KNOWN_MODELS for q in ("accuracy", "macr
                   "config_change_count", "flag_count")
 BOOLEAN_FIELDS = ("verified", "deep_verified")
 TEXT_FIELDS = ("origin",)
-CRITERION_KEYS = {"name", "field", "points", "min", "max", "equals"}
+CRITERION_KEYS = {"name", "field", "points", "min", "max", "equals", "visibility", "tags"}
+# When Gradescope shows a test or a submission's results to the student: the values its results.json allows.
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 
 @dataclass
@@ -33,6 +40,8 @@ class Criterion:
     min: float | None = None
     max: float | None = None
     equals: Any = None
+    visibility: str | None = None  # Gradescope's visibility of its test (None: Gradescope's default, visible)
+    tags: list[str] = dataclass_field(default_factory=list)  # Gradescope's tags of its test
 
     def met(self, row: dict[str, Any]) -> bool:
         """Whether `row` meets the criterion; never when its field is unknown (None)."""
@@ -91,7 +100,13 @@ def _criterion(raw: Any, where: str) -> Criterion:
     if not {"min", "max", "equals"} & set(raw):
         raise ConfigError(f"{where}: give a threshold: min, max (numeric fields) or equals")
     _check_thresholds(raw, column, where)
-    return Criterion(name, column, float(raw["points"]), raw.get("min"), raw.get("max"), raw.get("equals"))
+    visibility, tags = raw.get("visibility"), raw.get("tags", [])
+    if "visibility" in raw and visibility not in VISIBILITIES:
+        raise ConfigError(f"{where}: visibility {visibility!r} is not one of Gradescope's: {', '.join(VISIBILITIES)}")
+    if not isinstance(tags, list) or not all(isinstance(tag, str) and tag for tag in tags):
+        raise ConfigError(f"{where}: tags must be a list of texts, e.g. [accuracy, cnn]")
+    return Criterion(name, column, float(raw["points"]), raw.get("min"), raw.get("max"), raw.get("equals"),
+                     visibility, list(tags))
 
 
 def _check_thresholds(raw: dict, column: str, where: str) -> None:
