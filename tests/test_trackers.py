@@ -13,8 +13,8 @@ from reportgen import build as build_module
 from reportgen.cli import main
 from reportgen.config import Config, config_from_dict
 from reportgen.errors import ConfigError
-from reportgen.runtime import resolve_runtime
 from reportgen.runstore import run_key
+from reportgen.runtime import resolve_runtime
 from tests.conftest import tiny_config
 
 EPOCH_METRICS = {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s"}
