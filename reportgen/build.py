@@ -43,6 +43,7 @@ from reportgen.runstore import (
     what_was_kept,
 )
 from reportgen.runtime import Runtime
+from reportgen.tracking import BuildTracking
 from reportgen.training import FitResult, TrainingInterrupted, epoch_timings, fit
 
 
@@ -80,11 +81,12 @@ def build(config: Config, runtime: Runtime, out: Path, runs_dir: Path, force: bo
     check_against_data(config, full)
     runs = plan_runs(config, full, runs_dir, runtime)
     staged = staging_dir(out)
+    tracking = BuildTracking(config.trackers, out, log) if config.trackers.loggers else None
     try:
         with RunLocks(runs, log) as locks:
             decide(runs, force, locks)
             share_plan(_first_actions(runs), config.train.devices * config.train.num_nodes, config.train.num_nodes)
-            outcomes = _assemble(config, runtime, staged, runs, locks, progress, log)
+            outcomes = _assemble(config, runtime, staged, runs, locks, progress, log, tracking)
         render_and_publish(staged, out, config.report.pdf, log)
     except KeyboardInterrupt as exc:
         shutil.rmtree(staged, ignore_errors=True)
@@ -92,6 +94,8 @@ def build(config: Config, runtime: Runtime, out: Path, runs_dir: Path, force: bo
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
+    if tracking is not None:
+        tracking.publish(out)  # the report and summary, to each tracker's build-level run
     return outcomes
 
 
@@ -127,7 +131,8 @@ def _follow_rank_zero(config: Config, runtime: Runtime, runs_dir: Path) -> None:
 
 
 def _assemble(config: Config, runtime: Runtime, staged: Path, runs: list[PlannedRun],
-              locks: RunLocks, progress: bool, log: Callable[[str], None]) -> list[RunOutcome]:
+              locks: RunLocks, progress: bool, log: Callable[[str], None],
+              tracking: BuildTracking | None = None) -> list[RunOutcome]:
     base = runs[0]  # the base config's first run: plan_runs plans the base runs first
     models = {name: create_model(name, config, len(base.data.classes)) for name in config.models}
     write_shared_files(staged, config, base.data, runtime, models)
@@ -135,7 +140,7 @@ def _assemble(config: Config, runtime: Runtime, staged: Path, runs: list[Planned
     clock = BuildClock(runs)
     for n, run in enumerate(runs, start=1):
         log(clock.status(n, run))
-        outcome = _train_or_reuse(run, progress, log)
+        outcome = _train_or_reuse(run, progress, log, tracking)
         clock.finished(run, outcome)
         outcomes.append(outcome)
         _copy_into_bundle(run, staged / run.bundle_folder, outcome, log)
@@ -190,16 +195,23 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def _train_or_reuse(run: PlannedRun, progress: bool, log: Callable[[str], None]) -> RunOutcome:
+def _train_or_reuse(run: PlannedRun, progress: bool, log: Callable[[str], None],
+                    tracking: BuildTracking | None = None) -> RunOutcome:
+    status = {"reuse": "reused", "resume": "resumed"}.get(run.action, "trained")
+    loggers = tracking.loggers(run.config, run.key, run.model, run.seed, run.variant, status) if tracking else []
     if run.action == "reuse":
         info = read_json(run.run_dir / COMPLETION_RECORD)
         log(f"{run.label}: reused ({run.reason})")
+        if tracking:  # marked reused: its test metrics, not its training curves again
+            tracking.finish_run(loggers, run.run_dir / "metrics.json", info["epochs"])
         return RunOutcome(run.model, run.seed, "reused", run.reason,
                           read_json(run.run_dir / "metrics.json")["accuracy"], info["train_time_s"], run.variant)
     log(f"{run.label}: training on {run.runtime.device} ({run.reason})" + _thread_hint(run))
     run.started = True
-    result = _fit_run(run, resume=run.action == "resume", progress=progress)
+    result = _fit_run(run, resume=run.action == "resume", progress=progress, loggers=tuple(loggers))
     info, accuracy = _evaluate_and_store(run, result)
+    if tracking:
+        tracking.finish_run(loggers, run.run_dir / "metrics.json", info["epochs"])
     return RunOutcome(run.model, run.seed, "trained", run.reason, accuracy, info["train_time_s"], run.variant)
 
 
@@ -211,13 +223,13 @@ def _thread_hint(run: PlannedRun) -> str:
     return f"; note: {advice}" if advice else ""
 
 
-def _fit_run(run: PlannedRun, resume: bool, progress: bool) -> FitResult:
+def _fit_run(run: PlannedRun, resume: bool, progress: bool, loggers: tuple = ()) -> FitResult:
     import pytorch_lightning as pl
 
     pl.seed_everything(run.seed, workers=True, verbose=False)
     model = create_model(run.model, run.config, len(run.data.classes))
     return fit(model, run.data, run.config, run.runtime, run.seed, run.run_dir / "checkpoints", run.label, progress,
-               resume=resume)
+               resume=resume, loggers=loggers)
 
 
 def _evaluate_and_store(run: PlannedRun, result: FitResult) -> tuple[dict, float]:

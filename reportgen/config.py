@@ -1,11 +1,9 @@
 """The one typed, validated configuration of a reportgen build.
 
-Defaults are the seed study's protocol exactly (see ../shared/seed): the two architectures, the
-augmentation, CIFAR-10 normalisation, batch 1024, AdamW 1e-3 / 0.05, cosine over 80 epochs, seed 42.
-
-A config is built from a preset, then a YAML file, then ``key=value`` overrides, in that order, and
-is validated before any work starts. This module must not import torch: ``reportgen render`` reads
-the config back from a bundle on machines that have no torch.
+Defaults are the seed study's protocol exactly (see ../shared/seed): the two architectures, the augmentation,
+CIFAR-10 normalisation, batch 1024, AdamW 1e-3 / 0.05, cosine over 80 epochs, seed 42. A config is built from a
+preset, then a YAML file, then ``key=value`` overrides, in that order, and is validated before any work starts.
+This module must not import torch: ``reportgen render`` reads the config back from a bundle on machines without it.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from reportgen.architectures import ARCHITECTURES
 from reportgen.errors import ConfigError
 from reportgen.mappings import flatten
 from reportgen.presets import PRESETS
+from reportgen.trackers import TrackersConfig
 
 # CIFAR-10 train-split channel statistics, as used by the seed notebook.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -275,6 +274,8 @@ class Config:
     """What the report shows and the rules it judges by."""
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     """The analyses beyond accuracy, each switchable."""
+    trackers: TrackersConfig = field(default_factory=TrackersConfig)
+    """Experiment trackers (CSV, TensorBoard, MLflow, W&B) that the build logs to; they change no run key."""
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Named experiments on top of this config: each maps dotted keys of the training settings (data, augment, cnn,
     vit, train) to the values it changes, e.g. `{no-augment: {augment.enabled: false}}`. Every variant trains every
@@ -304,11 +305,8 @@ class Config:
 
 KNOWN_MODELS = tuple(ARCHITECTURES)  # the registry's model keys, in its order
 
-def load_config(
-    preset: str = "seed",
-    config_file: str | Path | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> Config:
+def load_config(preset: str = "seed", config_file: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> Config:
     """Build and validate a config: preset, then YAML file, then dotted-key overrides."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset '{preset}': choose one of {', '.join(PRESETS)}")

@@ -29,10 +29,12 @@ HEADER = ("<!-- Generated from reportgen/config.py by `python -m reportgen.confi
 
 
 def config_dataclasses() -> list[type]:
-    """Every dataclass that reportgen/config.py defines, in source order."""
+    """Every dataclass that reportgen/config.py defines, in source order; then sections defined elsewhere."""
     classes = [obj for _, obj in inspect.getmembers(config_module, inspect.isclass)
                if dataclasses.is_dataclass(obj) and obj.__module__ == config_module.__name__]
-    return sorted(classes, key=lambda cls: inspect.getsourcelines(cls)[1])
+    # Sections declared beside the feature they configure (reportgen/trackers.py's), after config.py's own.
+    elsewhere = [cls for _, cls in sections() if cls.__module__ != config_module.__name__]
+    return sorted(classes, key=lambda cls: inspect.getsourcelines(cls)[1]) + elsewhere
 
 
 def field_docs(cls: type) -> dict[str, str | None]:

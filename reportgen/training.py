@@ -76,6 +76,7 @@ class Classifier(pl.LightningModule):
         self._epoch_start = 0.0
         self._epoch_lr = 0.0
         self._augment_rng: torch.Generator | None = None
+        self._logged = 0  # history rows logged to the trackers (Trainer logger=)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -145,6 +146,15 @@ class Classifier(pl.LightningModule):
         if self._first_of_fit:
             self.first_epochs.append(epoch)
             self._first_of_fit = False
+        self._log_new_epochs()
+
+    def _log_new_epochs(self) -> None:
+        """The history rows not yet logged to the run's trackers (a resumed run's earlier ones too): Python
+        numbers already read back once per epoch above, so logging adds no host-device sync."""
+        for row in self.history[self._logged:]:
+            for logger in self.loggers:
+                logger.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+        self._logged = len(self.history)
 
     def configure_optimizers(self):
         t = self.config.train
@@ -317,13 +327,14 @@ def prepare_process(config: Config) -> None:
 
 
 def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, seed: int, checkpoint_dir: Path,
-        label: str, progress: bool = True, callbacks: tuple = (), resume: bool | None = None) -> FitResult:
+        label: str, progress: bool = True, callbacks: tuple = (), resume: bool | None = None,
+        loggers: tuple = ()) -> FitResult:
     """Train `model` for config.train.epochs on `runtime`, resuming from checkpoint_dir/last.ckpt when `resume`.
 
     `resume=None` resumes when that checkpoint exists; under DDP the build passes rank 0's decision
     instead, so that no process decides alone. `callbacks` are extra Lightning callbacks (the tests use
-    one to simulate Ctrl-C). Ctrl-C or SIGTERM raise TrainingInterrupted, with the checkpoint of the
-    last completed epoch in place.
+    one to simulate Ctrl-C); `loggers` are Lightning loggers (Trainer logger=) that get each epoch's history row.
+    Ctrl-C or SIGTERM raise TrainingInterrupted, with the checkpoint of the last completed epoch in place.
     """
     t = config.train
     prepare_process(config)
@@ -345,7 +356,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
         plugins=[checkpoint_io],
         callbacks=[checkpoint, *([EpochProgress(label)] if progress else []), *callbacks],
         enable_progress_bar=progress,
-        logger=False,
+        logger=list(loggers) or False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,  # our samplers shard exactly (see ImageDataModule.val_dataloader)
         enable_model_summary=False,

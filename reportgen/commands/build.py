@@ -10,6 +10,7 @@ from reportgen.commands.options import DEFAULT_ARTIFACTS, DEVICES, collect_overr
 from reportgen.config import load_config
 from reportgen.image_folder import check_data_source
 from reportgen.presets import PRESETS
+from reportgen.trackers import TRACKERS, check_installed
 
 
 @click.command()
@@ -32,8 +33,12 @@ from reportgen.presets import PRESETS
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_ARTIFACTS / "runs",
               show_default=True, help="Store of completed and interrupted training runs, reused across builds.")
 @click.option("--force", is_flag=True, help="Retrain every model even when a stored run matches.")
+@click.option("--logger", "loggers", multiple=True, type=click.Choice(sorted(TRACKERS)),
+              help="Log every run and the report to an experiment tracker (trackers.loggers; repeatable): csv, "
+                   "tensorboard, mlflow (a local file store by default), wandb (offline by default). docs/tracking.md")
 @click.option("--no-progress", is_flag=True, help="No progress bars and no per-epoch lines (quiet logs, e.g. in CI).")
-def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overrides, runs_dir, force, no_progress):
+def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overrides, runs_dir, force, loggers,
+          no_progress):
     """Train both models, evaluate them and write the bundle with report.html and report.pdf.
 
     Settings apply in order: preset, --config file, then the options and --set overrides. A model
@@ -49,8 +54,12 @@ def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overr
       reportgen build --preset quick-study
       reportgen build --preset quick-study --set variants.data-75.data.train_fraction=0.75
     """
-    config = load_config(preset, config_file, collect_overrides(data_dir, epochs, device, seed, seeds, overrides))
+    chosen = collect_overrides(data_dir, epochs, device, seed, seeds, overrides)
+    if loggers:
+        chosen["trackers.loggers"] = list(dict.fromkeys(loggers))
+    config = load_config(preset, config_file, chosen)
     check_data_source(config.data)  # before torch loads: a wrong path is told in a second
+    check_installed(config.trackers)  # a tracker's missing library, in one line, before any training
     out = out or DEFAULT_ARTIFACTS / preset
     from reportgen.build import build as run_build  # imports torch
     from reportgen.runtime import resolve_runtime
