@@ -27,7 +27,7 @@ from reportgen.bundle import Bundle, atomic_output, write_manifest
 from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import FigureRef, Metric, Sentence
-from reportgen.report.section import FigureDrawer, figure_numbers, layout
+from reportgen.report.section import FigureDrawer, Group, figure_numbers, layout
 from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.training import scale_note
 from reportgen.report.summary import SUMMARY_JSON, write_summary
@@ -36,6 +36,7 @@ from reportgen.report.tables_export import TABLES_FOLDER, tables_folder, write_t
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 TEMPLATE = "report.html.j2"
+CHAPTERS = frozenset(s.key for s in SECTIONS if isinstance(s, Group))  # summary.json files their numbers by child
 
 
 def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None] = lambda message: None,
@@ -83,7 +84,7 @@ def render_report(bundle_root: Path, pdf: bool = True) -> list[Path]:
     html = render_html(context)
     written = write_documents(html, root / REPORT_HTML, root / REPORT_PDF if pdf else None)
     drawer.remove_undrawn()
-    write_summary(root / SUMMARY_JSON, context)
+    write_summary(root / SUMMARY_JSON, context, CHAPTERS)
     write_tables(tables_folder(root), context["sections"])
     return written
 

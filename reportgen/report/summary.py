@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
 
 from reportgen import __version__
 from reportgen.bundle_files import atomic_output
@@ -27,24 +27,18 @@ TITLE_SECTION = "title"  # the section key of the title page's numbers
 SINCE_VERSION = "0.5.0"  # the first reportgen whose bundles hold summary.json
 
 
-def group_keys() -> frozenset[str]:
-    """The keys of the registry's chapters (`Group`s), whose numbers are filed under their child sections."""
-    from reportgen.report.section import Group
-    from reportgen.report.sections import SECTIONS
+def context_metrics(context: Mapping[str, Any], chapters: Collection[str]) -> list[tuple[str, Metric]]:
+    """(section key, metric) of every number a report context shows, in report order, repeats included.
 
-    return frozenset(s.key for s in SECTIONS if isinstance(s, Group))
-
-
-def context_metrics(context: Mapping[str, Any]) -> list[tuple[str, Metric]]:
-    """(section key, metric) of every number a report context shows, in report order, repeats included."""
+    `chapters` are the keys of the registry's `Group`s (`render.CHAPTERS`): their numbers are filed under the
+    child section that shows them."""
     found: list[tuple[str, Metric]] = []
     for value in context.values():  # the title page's numbers (and scale note)
         metrics = [value] if isinstance(value, Metric) else value.metrics if isinstance(value, Sentence) else []
         found += [(TITLE_SECTION, m) for m in metrics]
-    groups = group_keys()
     section: "LaidOutSection"
     for section in context["sections"]:
-        if section.key in groups:
+        if section.key in chapters:
             for child in section.items:
                 items = child.items if isinstance(child, Subsection) else [child]
                 key = child.key if isinstance(child, Subsection) else section.key
@@ -73,20 +67,21 @@ def summary_entries(found: Iterable[tuple[str, Metric]]) -> list[dict[str, Any]]
     return list(entries.values())
 
 
-def summary_document(context: Mapping[str, Any]) -> dict[str, Any]:
+def summary_document(context: Mapping[str, Any], chapters: Collection[str]) -> dict[str, Any]:
     """summary.json's content for a report context."""
     return {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "reportgen_version": __version__,
         "title": context["title"],
-        "metrics": summary_entries(context_metrics(context)),
+        "metrics": summary_entries(context_metrics(context, chapters)),
     }
 
 
-def write_summary(path: Path, context: Mapping[str, Any]) -> Path:
+def write_summary(path: Path, context: Mapping[str, Any], chapters: Collection[str]) -> Path:
     """Write summary.json atomically; return its path."""
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(summary_document(context), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        document = summary_document(context, chapters)
+        tmp.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 

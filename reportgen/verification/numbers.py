@@ -74,12 +74,12 @@ class RebuiltReport:
 
     def __init__(self, bundle: Bundle):
         from reportgen.report.contents import ReportContents
-        from reportgen.report.render import build_context
+        from reportgen.report.render import CHAPTERS, build_context
         from reportgen.report.section import UndrawnFigures
 
         contents = ReportContents(bundle, metrics_from_predictions=True)
         context = build_context(contents, UndrawnFigures())
-        found = context_metrics(context)  # the title page's numbers (and scale note), then every section's
+        found = context_metrics(context, CHAPTERS)  # the title page's numbers (and scale note), then every section's
         self.metrics: dict[str, Metric] = {}
         for _, metric in found:
             self.metrics.setdefault(metric.key, metric)
