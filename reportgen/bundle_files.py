@@ -28,7 +28,8 @@ from reportgen.errors import BundleError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
-RENDERED_FILES = ("report.html", "report.pdf")  # with figures/: what `reportgen render` rewrites
+# With figures/ and tables/: what `reportgen render` rewrites.
+RENDERED_FILES = ("report.html", "report.pdf", "summary.json")
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
 ORIGINS = ("trained", "evaluated")  # run.json "origin"; absent means trained (bundles of reportgen 0.2.0)
 
@@ -181,7 +182,7 @@ OS_CLUTTER = {"Thumbs.db", "desktop.ini"}  # with hidden files: what file browse
 
 def is_rendered(name: str) -> bool:
     """Whether a bundle file (posix path relative to the bundle) is drawn from the results, not a result itself."""
-    return name in RENDERED_FILES or name.startswith("figures/")
+    return name in RENDERED_FILES or name.startswith(("figures/", "tables/"))
 
 
 def _is_clutter(relative: Path) -> bool:

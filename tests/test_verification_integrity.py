@@ -11,6 +11,7 @@ from reportgen.bundle import Bundle, write_json, write_manifest, write_predictio
 from reportgen.errors import BundleError
 from reportgen.metrics import compute_metrics
 from reportgen.verification import DEEP, INTEGRITY, NUMBERS, verify_bundle
+from reportgen.verification.numbers import SUMMARY_CHECK, TABLES_CHECK
 from tests.bundle_factory import make_bundle
 from tests.verification_helpers import (
     NUMBERS_CHECK,
@@ -31,7 +32,7 @@ def test_every_check_has_its_kind(bundle):
     assert set(kinds.values()) == {INTEGRITY, NUMBERS} and DEEP not in kinds.values()
     assert [name for name, kind in kinds.items() if kind == NUMBERS] == [
         "cnn seed 42: metrics.json recomputed from predictions.csv",
-        "vit seed 42: metrics.json recomputed from predictions.csv", NUMBERS_CHECK]
+        "vit seed 42: metrics.json recomputed from predictions.csv", NUMBERS_CHECK, SUMMARY_CHECK, TABLES_CHECK]
 
 
 def test_a_consistently_forged_metric_is_still_caught_by_recomputation(bundle):
@@ -140,4 +141,5 @@ def test_a_variant_whose_runs_were_removed_is_caught(study):
     shutil.rmtree(study / "variants" / "longer")
     write_manifest(study)
     # The report still counts the removed variant's runs too: its numbers no longer follow from the bundle.
-    assert failed(study) == ["every variant of config.yaml has its runs", NUMBERS_CHECK]
+    assert failed(study) == ["every variant of config.yaml has its runs", NUMBERS_CHECK, SUMMARY_CHECK,
+                             TABLES_CHECK]

@@ -14,6 +14,7 @@ from reportgen.report import render_report
 from reportgen.report.kernel import Metric, Paragraph, model_key, sentence
 from reportgen.report.section import Section
 from reportgen.verification import read_report_metrics, verify_bundle
+from reportgen.verification.numbers import SUMMARY_CHECK, TABLES_CHECK
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.torch_free import assert_runs_without_torch
 from tests.verification_helpers import (
@@ -25,8 +26,10 @@ from tests.verification_helpers import (
 
 
 def numbers_detail(root) -> str:
-    (check,) = [c for c in verify_bundle(root) if not c.ok]
-    assert check.name == NUMBERS_CHECK
+    """The numbers check's failure (summary.json, rendered with the report, may fail beside it)."""
+    failures = [c for c in verify_bundle(root) if not c.ok]
+    assert {c.name for c in failures} <= {NUMBERS_CHECK, SUMMARY_CHECK}
+    (check,) = [c for c in failures if c.name == NUMBERS_CHECK]
     return check.detail
 
 
@@ -63,7 +66,9 @@ def test_a_report_rendered_from_a_forged_metrics_json_is_caught_twice(bundle):
     path.write_text(json.dumps(metrics))
     render_report(bundle, pdf=False)  # the report shows the forged accuracy, consistently
     write_manifest(bundle)
-    assert failed(bundle) == ["cnn seed 42: metrics.json recomputed from predictions.csv", NUMBERS_CHECK]
+    # summary.json and tables/ were rendered from the same forgery: they fail too.
+    assert failed(bundle) == ["cnn seed 42: metrics.json recomputed from predictions.csv", NUMBERS_CHECK,
+                              SUMMARY_CHECK, TABLES_CHECK]
 
 
 def test_an_edited_calibration_number_is_caught(bundle):

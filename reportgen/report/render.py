@@ -27,24 +27,39 @@ from reportgen.bundle import Bundle, atomic_output, write_manifest
 from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import FigureRef, Metric, Sentence
-from reportgen.report.section import FigureDrawer, figure_numbers, layout
+from reportgen.report.section import FigureDrawer, Group, figure_numbers, layout
 from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.training import scale_note
+from reportgen.report.summary import SUMMARY_JSON, write_summary
+from reportgen.report.tables_export import TABLES_FOLDER, tables_folder, write_tables
 
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 TEMPLATE = "report.html.j2"
+CHAPTERS = frozenset(s.key for s in SECTIONS if isinstance(s, Group))  # summary.json files their numbers by child
 
 
-def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None] = lambda message: None) -> list[Path]:
+def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None] = lambda message: None,
+                  tables: Path | None = None) -> list[Path]:
     """Re-render a complete bundle's report in place, as `reportgen render` does; return the files written.
 
     Refuses a bundle whose results were edited since it was built (before writing anything), removes
-    a report.pdf that would no longer match when `pdf` is False, and rewrites the manifest.
+    a report.pdf that would no longer match when `pdf` is False, and rewrites the manifest. summary.json and
+    tables/ are rewritten with the report; with `tables`, the tables are also written into that folder.
     """
     root = Path(bundle_root)
     Bundle(root).require_intact_results()
+    if tables is not None and Path(tables).resolve() == (root / TABLES_FOLDER).resolve():
+        tables = None  # the bundle's own tables/ is written anyway
     written = render_report(root, pdf=pdf)
+    written += [root / SUMMARY_JSON, *sorted(tables_folder(root).glob("*.*"))]
+    if tables is not None:
+        for source in sorted(tables_folder(root).glob("*.*")):
+            target = Path(tables) / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(target) as tmp:
+                tmp.write_bytes(source.read_bytes())
+            written.append(target)
     stale_pdf = root / REPORT_PDF
     if not pdf and stale_pdf.is_file():
         stale_pdf.unlink()
@@ -59,13 +74,18 @@ def render_report(bundle_root: Path, pdf: bool = True) -> list[Path]:
     The bundle need not have its manifest yet: `reportgen build` renders its staged bundle first and
     writes the manifest last, so that it covers the report; `render_bundle` checks completeness itself.
     Figures an earlier rendering drew that this one does not (a section that no longer applies) are removed.
+    Beside the report it writes its machine-readable twin, summary.json (reportgen.report.summary), and the main
+    tables as CSV and LaTeX under tables/ (reportgen.report.tables_export), stale tables removed.
     """
     contents = ReportContents(Bundle(bundle_root, require_complete=False))
     root = contents.root.resolve()
     drawer = FigureDrawer(figures_folder(root), root)
-    html = render_html(build_context(contents, drawer))
+    context = build_context(contents, drawer)
+    html = render_html(context)
     written = write_documents(html, root / REPORT_HTML, root / REPORT_PDF if pdf else None)
     drawer.remove_undrawn()
+    write_summary(root / SUMMARY_JSON, context, CHAPTERS)
+    write_tables(tables_folder(root), context["sections"])
     return written
 
 
