@@ -31,7 +31,8 @@ class TrackersConfig:
     and summary go to a build-level parent run (MLflow) or group (W&B). Changes no run key."""
     dir: str = ""
     """Folder of the trackers' local files (CSV, TensorBoard, MLflow's file store, W&B's offline runs); empty:
-    `tracking/` beside the bundle folder."""
+    `tracking/` in the working directory. Not inside a folder named `artifacts` with mlflow: MLflow's file store
+    refuses runs under any folder of that name."""
     mlflow_uri: str = ""
     """MLflow tracking URI, e.g. http://localhost:5000; empty: a local file store, `mlruns/` in trackers.dir."""
     mlflow_experiment: str = "reportgen"
@@ -130,13 +131,19 @@ def is_installed(module: str) -> bool:
 
 
 def check_installed(settings: TrackersConfig) -> None:
-    """One line and exit 2 (ConfigError) for the first chosen tracker whose library is missing."""
+    """One line and exit 2 (ConfigError) for the first chosen tracker whose library is missing, or for an MLflow
+    file store that MLflow would refuse (under a folder named `artifacts`, its own name for a run's files)."""
     for name in settings.loggers:
         tracker = TRACKERS[name]
         if not is_installed(tracker.module):
             raise ConfigError(f"--logger {name} needs the {tracker.module} package: {tracker.pip_command()}")
+    store = tracking_root(settings) / "mlruns"
+    if "mlflow" in settings.loggers and not settings.mlflow_uri and "artifacts" in store.resolve().parts:
+        raise ConfigError(f"config key 'trackers.dir': MLflow's file store {store} would be inside a folder named "
+                          "'artifacts', where MLflow finds no run; choose a folder outside it, e.g. "
+                          "--set trackers.dir=tracking")
 
 
-def tracking_root(settings: TrackersConfig, out: Path) -> Path:
-    """Where the trackers' local files go: trackers.dir, or tracking/ beside the bundle folder."""
-    return Path(settings.dir) if settings.dir else out.resolve().parent / "tracking"
+def tracking_root(settings: TrackersConfig) -> Path:
+    """Where the trackers' local files go: trackers.dir, or tracking/ in the working directory."""
+    return Path(settings.dir or "tracking").resolve()

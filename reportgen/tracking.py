@@ -96,7 +96,7 @@ class BuildTracking:
 
     def __init__(self, settings: TrackersConfig, out: Path, log: Callable[[str], None]):
         self.settings, self.log = settings, log
-        self.root = tracking_root(settings, out)
+        self.root = tracking_root(settings)
         self.group = f"{out.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.off: set[str] = set()
         self.parents: dict[str, Any] = {}

@@ -20,6 +20,12 @@ from tests.conftest import tiny_config
 EPOCH_METRICS = {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s"}
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Every test in its own working directory: the trackers' default folder is ./tracking."""
+    monkeypatch.chdir(tmp_path)
+
+
 def tracked_config(*loggers, models=("cnn", "vit"), **trackers):
     c = tiny_config(epochs=2)
     c.models = list(models)
@@ -142,3 +148,25 @@ def test_the_trackers_section_changes_no_run_key_and_no_variant_may_set_it():
         config_from_dict({"trackers": {"loggers": ["csv", "csv"]}})
     with pytest.raises(ConfigError, match="trackers.loggers"):
         config_from_dict({"trackers": {"loggers": ["neptune"]}})
+
+
+def test_mlflow_under_the_default_artifacts_folder_logs_every_run(tmp_path):
+    # MLflow's file store finds no run under a folder named "artifacts": the default bundle folder must not be one.
+    result = CliRunner().invoke(main, ["build", "--preset", "quick", "--device", "cpu", "--epochs", "1", "--set",
+                                       "models=[cnn]", "--set", "cnn.channels=[4]", "--set", "cnn.hidden_dim=8",
+                                       "--set", "report.pdf=false", "--set", "analysis.efficiency=false",
+                                       "--set", "analysis.robustness=false", "--set", "analysis.explanations=false",
+                                       "--logger", "mlflow", "--no-progress", "--out", "artifacts/b"])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    client, runs = mlflow_runs(tmp_path)
+    names = {run.data.tags.get("mlflow.runName") for run in runs}
+    assert "base/cnn/seed-42" in names and len(runs) == 2  # the build's run and the CNN's
+
+
+def test_an_mlflow_store_inside_a_folder_named_artifacts_is_refused_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["build", "--preset", "quick", "--logger", "mlflow",
+                                       "--set", "trackers.dir=artifacts/tracking"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("error: config key 'trackers.dir': MLflow's file store")
+    assert not (tmp_path / "artifacts").exists()
+
