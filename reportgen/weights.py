@@ -12,18 +12,26 @@ import io
 import re
 import warnings
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from reportgen.errors import WeightsError
+
+if TYPE_CHECKING:
+    import torch
 
 SAVE_HINT = "save one with torch.save(model.state_dict(), FILE)"
 
 
-def read_weights_file(path: Path) -> bytes:
-    """The bytes of a weights file given on the command line; WeightsError when it is no regular file."""
+def check_weights_file(path: Path) -> None:
+    """WeightsError when a weights file given on the command line is no regular file (torch-free: commands call
+    it before torch loads)."""
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist (or is not a file)")
+
+
+def read_weights_file(path: Path) -> bytes:
+    """The bytes of a weights file given on the command line, checked by `check_weights_file` first."""
+    check_weights_file(path)
     return path.read_bytes()
 
 
@@ -34,6 +42,8 @@ def state_dict_from_bytes(raw: bytes, source: str) -> dict[str, torch.Tensor]:
     saved with torch.save(model)), a file that is no torch file at all, or an object that is not a
     mapping of parameter names to tensors (a training checkpoint, say).
     """
+    import torch
+
     try:
         with warnings.catch_warnings():  # e.g. on an unusual pickle protocol: the refusal below says enough
             warnings.simplefilter("ignore")
@@ -69,6 +79,8 @@ def fit_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], sourc
     parameter order: a missing parameter, one of another shape, then an unexpected one; and
     non-finite values, which would make every prediction meaningless.
     """
+    import torch
+
     expected = model.state_dict()
     hint = "pass the config the weights were trained with (--config or --set)"
     for name, tensor in expected.items():

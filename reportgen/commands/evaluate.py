@@ -9,9 +9,10 @@ import click
 
 from reportgen.commands.options import DEFAULT_ARTIFACTS, collect_overrides, wrote
 from reportgen.config import KNOWN_MODELS, load_config
-from reportgen.errors import ConfigError, WeightsError
+from reportgen.errors import ConfigError
 from reportgen.image_folder import check_data_source
 from reportgen.presets import PRESETS
+from reportgen.weights import check_weights_file
 
 
 def parse_weights(texts: Sequence[str]) -> dict[str, Path]:
@@ -30,8 +31,7 @@ def parse_weights(texts: Sequence[str]) -> dict[str, Path]:
     if not weights:
         raise ConfigError("evaluate needs at least one --weights MODEL=FILE, e.g. --weights cnn=cnn.pt")
     for file in weights.values():
-        if not file.is_file():
-            raise WeightsError(f"weights file {file} does not exist (or is not a file)")
+        check_weights_file(file)
     return {model: weights[model] for model in KNOWN_MODELS if model in weights}
 
 
