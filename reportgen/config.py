@@ -56,6 +56,10 @@ class DataConfig:
     a larger one's (the data-efficiency curve adds data, it never swaps it)."""
     fraction_seed: int = 0
     """Seed of the permutation that `train_fraction` draws from (not negative)."""
+    val_fraction: float = 0.0
+    """Share of each class's training images held out as the validation split, in [0, 0.5): every choice made
+    during training (curves, milestones, the overfitting rule) reads it, and the test split is touched once, at the
+    end. 0: validate on the test split, as the original study did (its protocol, the `seed` preset, only)."""
 
 
 @dataclass
@@ -200,6 +204,10 @@ class ReportConfig:
     """Attention concentration: the share of attention on this fraction of the patches (rounded up)."""
     calibration_bins: int = 15
     """Equal-width confidence bins of the calibration errors (ECE, MCE) and the reliability diagrams."""
+    calibration_min_bin: int = 20
+    """MCE counts only the bins that hold at least this many images (a bin of 2 says nothing)."""
+    multiplicity: Literal["holm", "bh"] = "holm"
+    """How each family of secondary tests is adjusted: Holm (family-wise error rate) or Benjamini-Hochberg (FDR)."""
     bootstrap_resamples: int = 1000
     """Resamples of the test images for the report's bootstrap confidence intervals."""
     bootstrap_seed: int = 0
@@ -237,6 +245,9 @@ class AnalysisConfig:
     timing_repeats: int = 7
     """Timed forward passes per inference measurement (throughput at the run's batch size, latency at batch 1);
     at least 5, the fewest with which a rank test of two timings can reach p < 0.05."""
+    timing_blocks: int = 8
+    """Interleaved timing blocks: each times every model once, in alternating order, with the machine's other load
+    recorded per block; a speed verdict is a test over blocks (at least 6, the fewest for p < 0.05)."""
     timing_warmup: int = 2
     """Untimed forward passes before the timed ones: excluded from every timing."""
     corruption_images: int = 500

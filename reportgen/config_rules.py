@@ -59,6 +59,7 @@ def validate(c: Config) -> None:
     _require(all(s > 0 for s in c.data.std), "data.std", "must be positive")
     _require(0.0 < c.data.train_fraction <= 1.0, "data.train_fraction", "must be in (0, 1]")
     _require(c.data.fraction_seed >= 0, "data.fraction_seed", "must not be negative")
+    _require(0.0 <= c.data.val_fraction < 0.5, "data.val_fraction", "must be in [0, 0.5) (0: the test split)")
     _require(0.0 <= c.augment.hflip_p <= 1.0, "augment.hflip_p", "must be between 0 and 1")
     _require(0.0 <= c.augment.rotation_deg <= 180.0, "augment.rotation_deg", "must be between 0 and 180")
     _require(0.0 <= c.augment.translate_frac < 1.0, "augment.translate_frac", "must be in [0, 1)")
@@ -110,6 +111,7 @@ def validate(c: Config) -> None:
     _require(c.report.plateau_points >= 0, "report.plateau_points", "must not be negative")
     _require(0.0 < c.report.top_patch_fraction <= 1.0, "report.top_patch_fraction", "must be in (0, 1]")
     _require(c.report.calibration_bins >= 2, "report.calibration_bins", "must be at least 2")
+    _require(c.report.calibration_min_bin >= 1, "report.calibration_min_bin", "must be at least 1")
     _require(c.report.bootstrap_resamples >= 100, "report.bootstrap_resamples", "must be at least 100")
     _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")
     _require(c.report.slope_epochs >= 3, "report.slope_epochs", "must be at least 3 (a slope with an uncertainty)")
@@ -122,6 +124,7 @@ def _check_analysis(a: AnalysisConfig) -> None:
     _require(a.seed >= 0, "analysis.seed", "must not be negative")
     # Five timed repeats a side are the fewest with which a rank test of two timings can reach p < 0.05.
     _require(a.timing_repeats >= 5, "analysis.timing_repeats", "must be at least 5")
+    _require(a.timing_blocks >= 6, "analysis.timing_blocks", "must be at least 6 (a test over blocks needs them)")
     _require(a.timing_warmup >= 0, "analysis.timing_warmup", "must not be negative")
     _require(a.corruption_images >= 10, "analysis.corruption_images", "must be at least 10")
     _require(len(a.corruptions) > 0, "analysis.corruptions", "must name at least one corruption")

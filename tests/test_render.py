@@ -20,8 +20,8 @@ from tests.bundle_factory import make_bundle
 from tests.report_checks import check_report_against_predictions
 from tests.torch_free import assert_runs_without_torch
 
-SECTIONS = ("title", "introduction", "setup", "data", "architectures", "training", "results", "analysis", "learning",
-            "experiments", "conclusion")  # "experiments": training length, which any trained bundle has
+SECTIONS = ("title", "findings", "introduction", "setup", "data", "architectures", "training", "results", "analysis",
+            "learning", "experiments", "conclusion")  # "experiments": training length, which any trained bundle has
 SEEDS = (3, 11)
 
 
@@ -140,7 +140,7 @@ def test_single_model_report_has_no_comparisons(tmp_path):
     root = make_bundle(tmp_path / "b", models=("cnn",))
     (html_path,) = render_report(root, pdf=False)
     parser = parse(html_path.read_text())
-    assert parser.sections == list(SECTIONS)
+    assert parser.sections == [s for s in SECTIONS if s != "findings"]  # one model: no comparison to summarise
     keys = {key for key, _ in parser.metrics}
     assert "cnn.seed42.accuracy" in keys
     assert not [k for k in keys if k.startswith(("compare.", "vit."))]

@@ -60,13 +60,38 @@ class UndrawnFigures(FigureDrawer):
 
 
 @dataclass(frozen=True)
+class SummaryRow:
+    """One row of the Summary of findings (page 1): a measure, each model's value, the difference with its 95%
+    interval, and the verdict as decided (by the adjusted p-value for a secondary test)."""
+
+    measure: str  # e.g. "Test accuracy (%)"
+    values: tuple[Cell, ...]  # one per model, in the report's model order
+    difference: Cell  # the first model's value minus the second's ("" when there is one model)
+    interval: Cell  # the difference's interval, e.g. "[5.1, 9.8]"; "" when none is computed
+    verdict: Cell  # in words, e.g. "CNN higher (p = 0.0012)", "no difference shown", "machine busy: no verdict"
+    primary: bool = False  # a declared primary comparison (one test, unadjusted); else a secondary, adjusted one
+
+
+@dataclass(frozen=True)
+class ClaimFinding:
+    """What this report's evidence says of one of the original study's claims (reportgen.report.original_study)."""
+
+    claim: str  # the claim's key in ORIGINAL_CLAIMS
+    status: str  # one of original_study.STATUSES: "supported", "contradicted", "inconclusive"
+    evidence: Sentence  # why, in a few words with the deciding numbers
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What a section concludes, as the Conclusion states it: `findings` (its results, in the words its section
     uses) and `caveats` (limits on what may be concluded). Caveats close the findings of the part they belong to:
-    a group's children's caveats follow its children's findings; top-level caveats close the conclusion."""
+    a group's children's caveats follow its children's findings; top-level caveats close the conclusion. `rows`
+    are its lines of the Summary of findings, `claims` what it says of the original study's claims."""
 
     findings: tuple[Sentence, ...] = ()
     caveats: tuple[Sentence, ...] = ()
+    rows: tuple[SummaryRow, ...] = ()
+    claims: tuple[ClaimFinding, ...] = ()
 
     @property
     def sentences(self) -> list[Sentence]:
@@ -97,7 +122,8 @@ class Section:
 def conclude(sections: Sequence[Section], contents: ReportContents) -> Verdict:
     """The verdicts of the sections that apply, in their order: every finding, then every caveat."""
     verdicts = [v for s in sections if s.applies(contents) and (v := s.verdict(contents)) is not None]
-    return Verdict(tuple(f for v in verdicts for f in v.findings), tuple(c for v in verdicts for c in v.caveats))
+    return Verdict(tuple(f for v in verdicts for f in v.findings), tuple(c for v in verdicts for c in v.caveats),
+                   tuple(r for v in verdicts for r in v.rows), tuple(c for v in verdicts for c in v.claims))
 
 
 class TrainingSection(Section):
@@ -130,8 +156,10 @@ class Group(Section):
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
         """The children's verdicts in order; their caveats close the chapter's findings."""
-        sentences = conclude(self.children, contents).sentences
-        return Verdict(tuple(sentences)) if sentences else None
+        children = conclude(self.children, contents)
+        if not (children.sentences or children.rows or children.claims):
+            return None
+        return Verdict(tuple(children.sentences), (), children.rows, children.claims)
 
 
 @dataclass

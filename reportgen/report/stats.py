@@ -1,4 +1,9 @@
-"""The report's statistics: McNemar's exact test, t-tests over seeds, the significance verdict, the bootstrap.
+"""The report's statistics: McNemar's exact test, t-tests over seeds, the significance verdict, the bootstraps.
+
+Two bootstraps: `bootstrap_interval` resamples test images (the trained weights held fixed), and
+`hierarchical_bootstrap` resamples seeds, then test images, so that a claim about a model or a treatment
+carries the seed-to-seed spread as well as the choice of test images (with one seed it is the image
+bootstrap, and the report's wording says the result describes that run).
 
 Significance of an accuracy difference (`accuracy_significance`; its rule is printed by
 reportgen.report.rules.significance_rule). Two tests, at the level `alpha` of the report config:
@@ -306,3 +311,78 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, seed: i
     tail = (1 - level) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return Interval(float(statistic(np.arange(n))), float(low), float(high), level, resamples)
+
+
+@dataclass(frozen=True)
+class BootstrapTest:
+    """A contrast between sets of runs with its hierarchical-bootstrap interval and two-sided p-value."""
+
+    key: str  # prefix of its metrics: <key>.diff, <key>.low, <key>.high, <key>.p
+    estimate: float
+    low: float
+    high: float
+    p: float
+    level: float  # e.g. 0.95
+    seeds: int  # the fewest seeds any side ran with: 1 means the interval holds the weights fixed
+    resamples: int
+    unit: str = "points"
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    @property
+    def over_seeds(self) -> bool:
+        """Whether seed-to-seed variation is part of the uncertainty (two or more seeds on every side)."""
+        return self.seeds >= 2
+
+    def metric(self, name: str) -> Metric:
+        """``diff`` (the estimate), ``low``, ``high`` in the contrast's unit, or ``p``."""
+        value = {"diff": self.estimate, "low": self.low, "high": self.high, "p": self.p}[name]
+        return Metric(f"{self.key}.{name}", value, "pvalue" if name == "p" else self.unit)
+
+
+def correctness(runs: Sequence[RunData]) -> np.ndarray:
+    """(seeds, N) 1.0 where a run (one per seed, in the given order) classifies a test image correctly."""
+    return np.array([run.preds == run.labels for run in runs], dtype=float)
+
+
+def hierarchical_bootstrap(key: str, sides: Sequence[np.ndarray], contrast: Callable[[np.ndarray], float],
+                           seed: int, resamples: int = 1000, level: float = 0.95, paired_seeds: bool | None = None,
+                           scale: float = 100.0, unit: str = "points") -> BootstrapTest:
+    """Bootstrap a contrast of per-side mean values over seeds and then test images.
+
+    Each side is a (seeds, N) array of per-image values (e.g. `correctness`) on the same N test images. One
+    resample draws seeds with replacement (the same seed positions for every side when all sides ran the same
+    number of seeds and `paired_seeds` is not False: runs of equal seed share their data order and
+    initialisation), then N images with replacement (the same images for every side: the comparison is paired
+    by image). `contrast` maps the (sides,) vector of resampled means to the statistic, e.g. ``m[0] - m[1]``;
+    the estimate is `scale` times its value on the data. The interval is the percentile interval at `level`; the
+    p-value is two-sided, twice the smaller share of resamples on either side of 0 with the usual +1 correction
+    (so never below 2 / (resamples + 1)). Deterministic given `seed`.
+    """
+    if len({side.shape[1] for side in sides}) != 1:
+        raise BundleError("the runs to compare were evaluated on different test images: no paired test is possible")
+    counts = [side.shape[0] for side in sides]
+    paired = len(set(counts)) == 1 if paired_seeds is None else paired_seeds and len(set(counts)) == 1
+    n = sides[0].shape[1]
+    rng = np.random.default_rng(seed)
+
+    def resampled() -> float:
+        image_weights = np.bincount(rng.integers(0, n, n), minlength=n) / n
+        shared = rng.integers(0, counts[0], counts[0]) if paired else None
+        means = []
+        for side, count in zip(sides, counts):
+            draw = shared if shared is not None else rng.integers(0, count, count)
+            seed_weights = np.bincount(draw, minlength=count) / count
+            means.append(seed_weights @ side @ image_weights)
+        return contrast(np.array(means))
+
+    observed = scale * contrast(np.array([side.mean() for side in sides]))
+    values = scale * np.array([resampled() for _ in range(resamples)])
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    extreme = min(int(np.sum(values <= 0)), int(np.sum(values >= 0)))
+    p = min(1.0, 2 * (extreme + 1) / (resamples + 1)) if observed != 0 else 1.0
+    return BootstrapTest(key, float(observed), float(low), float(high), float(p), level, min(counts), resamples,
+                         unit)

@@ -22,6 +22,7 @@ from reportgen.report.sections.efficiency import Efficiency
 from reportgen.report.sections.errors import Errors
 from reportgen.report.sections.explanations import Explanations
 from reportgen.report.sections.feature_maps import FeatureMaps
+from reportgen.report.sections.findings import Findings
 from reportgen.report.sections.generalisation import Generalisation
 from reportgen.report.sections.introduction import Introduction
 from reportgen.report.sections.per_seed import PerSeed
@@ -40,6 +41,7 @@ EXPERIMENTS = Group("experiments", "The study's claims tested", [Variants(), Aug
                                                                   TrainingLength(), Recipe()])
 
 SECTIONS: tuple[Section, ...] = (
+    Findings(),
     Introduction(),
     Setup(),
     EvaluatedWeights(),

@@ -32,9 +32,16 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from reportgen.report.rules import significance_rule
-from reportgen.report.section import FigureDrawer, Section, Verdict
-from reportgen.report.stats import Significance, significance_evidence
+from reportgen.report.section import ClaimFinding, FigureDrawer, Section, SummaryRow, Verdict
+from reportgen.report.stats import (
+    BootstrapTest,
+    Significance,
+    correctness,
+    hierarchical_bootstrap,
+    significance_evidence,
+)
 
 
 def _spread(sig: Significance) -> list[Part]:
@@ -144,6 +151,43 @@ def accuracy_verdict(a: ModelFacts, b: ModelFacts, sig: Significance) -> Sentenc
                     ahead.margin, " percentage points is not significant.")
 
 
+def accuracy_interval(contents: ReportContents) -> BootstrapTest:
+    """The first model's accuracy minus the second's, in points, with its hierarchical-bootstrap interval (over
+    seeds and test images; with one seed, over test images only)."""
+    first, second = contents.runs.values()
+    rules = contents.rules
+    return hierarchical_bootstrap(compare_key("accuracy_boot"), [correctness(first), correctness(second)],
+                                  lambda m: m[0] - m[1], rules.bootstrap_seed, rules.bootstrap_resamples,
+                                  1 - rules.alpha)
+
+
+def interval_cell(test: BootstrapTest) -> Sentence:
+    """"[low, high]" of a bootstrap interval."""
+    return sentence("[", test.metric("low"), ", ", test.metric("high"), "]")
+
+
+def accuracy_row(a: ModelFacts, b: ModelFacts, sig: Significance, interval: BootstrapTest) -> SummaryRow:
+    """The accuracy line of the Summary of findings (a primary comparison)."""
+    ahead = accuracy_lead(a, b)
+    scope = "" if interval.over_seeds else " in this run"
+    if ahead is None or not sig.significant:
+        verdict = sentence(f"no difference shown{scope}")
+    else:
+        verdict = sentence(f"{ahead.winner.name} higher{scope}")
+    return SummaryRow("Test accuracy (%)", (stat_cell(a.accuracy), stat_cell(b.accuracy)), sig.difference.mean,
+                      interval_cell(interval), verdict, primary=True)
+
+
+def accuracy_claim(a: ModelFacts, b: ModelFacts, sig: Significance) -> ClaimFinding:
+    """The original study's "the CNN is more accurate", as this report's accuracy test bears on it."""
+    ahead = accuracy_lead(a, b)
+    if ahead is None or not sig.significant:
+        return ClaimFinding("cnn-more-accurate", INCONCLUSIVE, sentence("the difference is not significant"))
+    status = SUPPORTED if ahead.winner.key == "cnn" else CONTRADICTED
+    return ClaimFinding("cnn-more-accurate", status,
+                        sentence(f"{ahead.winner.name} ahead by ", ahead.margin, " points, significant"))
+
+
 class Accuracy(Section):
     key = "accuracy"
     title = "Accuracy"
@@ -164,4 +208,6 @@ class Accuracy(Section):
         if not contents.comparative:
             return None
         a, b = contents.models
-        return Verdict((accuracy_verdict(a, b, model_significance(contents)),))
+        sig = model_significance(contents)
+        return Verdict((accuracy_verdict(a, b, sig),), rows=(accuracy_row(a, b, sig, accuracy_interval(contents)),),
+                       claims=(accuracy_claim(a, b, sig),))

@@ -13,15 +13,8 @@ from typing import Sequence
 
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import Bullets, Item, Sentence
+from reportgen.report.registry import registry
 from reportgen.report.section import FigureDrawer, Section, conclude
-
-
-def registry() -> Sequence[Section]:
-    """The report's sections (reportgen.report.sections.SECTIONS), read when the conclusion is built: the registry
-    lists this section too, so it cannot be imported when this module is."""
-    from reportgen.report import sections
-
-    return sections.SECTIONS
 
 
 def conclusion_sentences(contents: ReportContents, sections: Sequence[Section] | None = None) -> list[Sentence]:
