@@ -19,12 +19,13 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Iterator, NoReturn
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
 from reportgen import __version__
 from reportgen.errors import BundleError
+from reportgen.plain_data import load_json
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -134,14 +135,11 @@ def read_text(path: Path) -> str:
         raise BundleError(f"bundle file {path} is not UTF-8 text") from None
 
 
-def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a finite number")
-
-
 def read_json(path: Path) -> Any:
-    """Read a JSON file of a bundle, as a BundleError if it is missing, broken or holds NaN or Infinity."""
+    """Read a JSON file of a bundle, as a BundleError if it is missing, broken, holds NaN or Infinity or gives a
+    key twice in one object (reportgen.plain_data)."""
     try:
-        return json.loads(read_text(path), parse_constant=_refuse_constant)
+        return load_json(read_text(path))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BundleError(f"bundle file {path} is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
 

@@ -22,6 +22,7 @@ import yaml
 from reportgen.architectures import ARCHITECTURES
 from reportgen.errors import ConfigError
 from reportgen.mappings import flatten
+from reportgen.plain_data import load_yaml
 from reportgen.presets import PRESETS
 from reportgen.trackers import TrackersConfig
 
@@ -347,7 +348,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ConfigError(f"override '{text}' is not of the form section.key=value")
     try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else ""
+        return key.strip(), load_yaml(value) if value.strip() else ""
     except yaml.YAMLError:
         return key.strip(), value
 
@@ -361,7 +362,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):

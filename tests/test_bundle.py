@@ -213,6 +213,22 @@ def test_json_with_nan_is_refused(root):
     refused(root, "NaN is not a finite number")
 
 
+def test_json_with_a_duplicated_key_is_refused(root):
+    path = root / RUN / "metrics.json"
+    path.write_text(path.read_text().replace('"accuracy": ', '"accuracy": 0.99, "accuracy": ', 1))
+    refused(root, "'accuracy' appears twice")
+
+
+@pytest.mark.parametrize("text, match", [
+    ("models: &m [cnn]\nextra: *m\n", "uses a YAML alias"),
+    ("models: [cnn]\nmodels: [vit]\n", "'models' twice"),
+])
+def test_a_config_with_aliases_or_a_duplicated_key_is_refused(root, text, match):
+    (root / "config.yaml").write_text(text)
+    with pytest.raises(BundleError, match=match):
+        Bundle(root).config()
+
+
 def test_a_history_with_an_accuracy_above_one_is_refused(root):
     path = root / RUN / "history.csv"
     rows = path.read_text().splitlines()

@@ -15,6 +15,7 @@ from reportgen.errors import BundleError, ReportgenError
 from reportgen.mappings import flatten
 from reportgen.verification import read_report_metrics
 from tests.bundle_factory import make_bundle
+from tests.markup import markup_names
 from tests.torch_free import assert_runs_without_torch
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -60,6 +61,15 @@ def test_writes_html_pdf_and_overlaid_curves(pair):
         assert (out / "figures" / f"curves_{model}.png").read_bytes()[:8] == PNG_SIGNATURE
         assert f'src="figures/curves_{model}.png"' in html
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+
+
+def test_no_element_or_attribute_of_the_comparison_comes_from_a_label(pair, tmp_path):
+    before, after, out, _ = pair
+    hostile = ['x" onmouseover="alert(1)', "<script>alert(2)</script>"]
+    compare_bundles([before, after], tmp_path / "hostile", pdf=False, labels=hostile)
+    page = (tmp_path / "hostile" / "compare.html").read_text()
+    assert markup_names(page) == markup_names((out / "compare.html").read_text())
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
 
 
 def test_config_differences_list_exactly_the_changed_key(pair):

@@ -4,6 +4,7 @@ short label and each caveat once; the sheet is never written into a graded bundl
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from reportgen.grading import REPRODUCTION, grade_bundles
 from reportgen.grading.rows import SHORT_LABEL
 from reportgen.grading.sheet import LONG_TEXT, columns
 from tests.grading_helpers import grade, make_class_of_four, submission
+from tests.markup import markup_names
 
 VOID = {"meta", "br", "wbr", "img", "hr", "input", "link"}
 
@@ -112,3 +114,23 @@ def test_the_sheet_is_not_written_into_a_graded_bundle(tmp_path):
     with pytest.raises(ReportgenError, match="inside the graded bundle"):
         grade_bundles([root], root / "grades", progress=False)
     assert not (root / "grades").exists()
+
+
+
+def test_no_element_or_attribute_of_the_sheet_comes_from_a_folder_name(tmp_path):
+    honest = submission(tmp_path / "honest", 1, models=("cnn",))
+    grade([honest], tmp_path / "plain")
+    hostile = submission(tmp_path / 'x" onmouseover="alert(1)" data-x="<b>', 2, models=("cnn",))
+    grade([honest, hostile], tmp_path / "out")
+    plain, hostile = (markup_names((tmp_path / name / "grades.html").read_text(encoding="utf-8"))
+                      for name in ("plain", "out"))
+    assert hostile == plain  # the same elements and attributes: none came from the name
+
+
+def test_the_csv_sheet_neutralises_cells_a_spreadsheet_would_evaluate(tmp_path, monkeypatch):
+    submission(tmp_path / "=HYPERLINK(A1)", 1, models=("cnn",))
+    monkeypatch.chdir(tmp_path)  # graded by a relative path, as `reportgen grade *` names it
+    grade([Path("=HYPERLINK(A1)")], tmp_path / "out")
+    text = (tmp_path / "out" / "grades.csv").read_text()
+    assert "'=HYPERLINK(A1)" in text
+    assert ",=HYPERLINK" not in text and "\n=HYPERLINK" not in text

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from reportgen.config import KNOWN_MODELS
 from reportgen.errors import ConfigError
+from reportgen.plain_data import load_yaml
 
 NUMERIC_FIELDS = (*(f"{m}_{q}" for m in KNOWN_MODELS for q in ("accuracy", "macro_f1")), "epochs", "seed_count",
                   "config_change_count", "flag_count")
@@ -63,7 +64,7 @@ def load_rubric(path: Path) -> list[Criterion]:
     if not path.is_file():
         raise ConfigError(f"rubric {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"rubric {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict) or set(data) != {"criteria"} or not isinstance(data["criteria"], list) \

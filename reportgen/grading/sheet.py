@@ -25,6 +25,7 @@ from reportgen.bundle_files import atomic_output
 from reportgen.grading.copies import NEAR_IDENTICAL_AGREEMENT, NEAR_IDENTICAL_MIN_IMAGES, NEAR_IDENTICAL_SAME_ERRORS
 from reportgen.grading.rows import COPY, DEEP, FLAG_LABELS, NUMBERS, Flag, Submission, empty_row, shorten
 from reportgen.grading.rubric import Criterion
+from reportgen.spreadsheet import spreadsheet_safe
 
 GRADES_CSV, GRADES_JSON, GRADES_HTML = "grades.csv", "grades.json", "grades.html"
 TEMPLATE = "grades.html.j2"
@@ -83,7 +84,7 @@ def columns(criteria: Sequence[Criterion]) -> list[str]:
 
 
 def cell_value(row: dict[str, Any], column: str) -> Any:
-    """A row's value in `column` as the CSV gives it: lists joined by "; ", unknown values empty."""
+    """A row's value in `column` as the sheet shows it: lists joined by "; ", unknown values empty."""
     value = row["points"][column[len("points: "):]] if column.startswith("points: ") else row.get(column)
     if isinstance(value, list):
         return "; ".join(map(str, value))
@@ -91,12 +92,13 @@ def cell_value(row: dict[str, Any], column: str) -> Any:
 
 
 def csv_text(rows: list[dict[str, Any]], criteria: Sequence[Criterion]) -> str:
-    """grades.csv: a header of `columns`, then one line per row."""
+    """grades.csv: a header of `columns`, then one line per row, its text cells neutralised for spreadsheets
+    (reportgen.spreadsheet: a submission's folder name is a stranger's string)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns(criteria))
     for row in rows:
-        writer.writerow([cell_value(row, column) for column in columns(criteria)])
+        writer.writerow([spreadsheet_safe(cell_value(row, column)) for column in columns(criteria)])
     return buffer.getvalue()
 
 

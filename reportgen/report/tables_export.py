@@ -23,6 +23,7 @@ from reportgen.bundle_files import atomic_output
 from reportgen.errors import BundleError
 from reportgen.report.kernel import Cell, Metric, Sentence, Subsection, Table
 from reportgen.report.summary import plain_number
+from reportgen.spreadsheet import spreadsheet_safe
 
 if TYPE_CHECKING:
     from reportgen.report.section import LaidOutSection
@@ -136,7 +137,7 @@ def table_csv(table: Table) -> str:
     names: list[str] = []
     for name, std, p in zip(header, stds, pvalues):
         names += [name] + ([f"{name} std"] if std else []) + ([f"{name} significance"] if p else [])
-    writer.writerow(names)
+    writer.writerow([spreadsheet_safe(name) for name in names])
     for row in table.rows + table.footer:
         values: list[Any] = []
         for i in range(len(header)):
@@ -146,7 +147,7 @@ def table_csv(table: Table) -> str:
                 mean, std = _metrics(cell)
                 values += [_number(mean.value), _number(std.value)]
             else:
-                values.append(cell_text(cell) if number is None else _number(number.value))
+                values.append(spreadsheet_safe(cell_text(cell)) if number is None else _number(number.value))
                 if stds[i]:
                     values.append("")
             if pvalues[i]:

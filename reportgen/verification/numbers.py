@@ -9,12 +9,12 @@ its text: a section registered today is verified today, with no change here.
 
 from __future__ import annotations
 
-import json
 from html.parser import HTMLParser
 from pathlib import Path
 
 from reportgen.bundle import Bundle
 from reportgen.errors import BundleError
+from reportgen.plain_data import load_json
 from reportgen.report.kernel import Metric, run_key
 from reportgen.report.summary import (
     SINCE_VERSION,
@@ -127,7 +127,7 @@ def summary_check(bundle: Bundle, rebuilt: RebuiltReport) -> Check:
     if SUMMARY_JSON not in _listed(bundle) and not (bundle.root / SUMMARY_JSON).is_file():
         return Check(SUMMARY_CHECK, True, f"not present (bundle older than reportgen {SINCE_VERSION})", kind=NUMBERS)
     try:
-        shown = json.loads(bundle.read_text(SUMMARY_JSON))
+        shown = load_json(bundle.read_text(SUMMARY_JSON))
     except (BundleError, ValueError) as exc:
         return Check(SUMMARY_CHECK, False, f"summary.json cannot be read: {str(exc)[:200]}", kind=NUMBERS)
     problems = compare_summary(shown, rebuilt.summary)
