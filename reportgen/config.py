@@ -29,6 +29,7 @@ from reportgen.trackers import TrackersConfig
 # CIFAR-10 train-split channel statistics, as used by the seed notebook.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+IMAGE_SIZE = 32  # the images' side in pixels: CIFAR-10's; a folder dataset is checked against it when it loads
 
 
 @dataclass

@@ -8,7 +8,7 @@ models, an architecture the images fit), the analysis settings, the DDP strategy
 from __future__ import annotations
 
 from reportgen.architectures import ARCHITECTURES
-from reportgen.config import KNOWN_MODELS, AnalysisConfig, Config
+from reportgen.config import IMAGE_SIZE, KNOWN_MODELS, AnalysisConfig, Config
 from reportgen.errors import ConfigError
 
 # The sections a variant may change: the data, the augmentation, every registered model's and the training.
@@ -17,6 +17,11 @@ VARIANT_SECTIONS = ("data", "augment", *(entry.config_section for entry in ARCHI
 # seeds (every variant runs all of them) and how the processes run (the build's, not an experiment's).
 FIXED_FOR_VARIANTS = ("data.dataset", "data.dir", "data.cache_dir", "train.seeds", "train.device", "train.devices",
                       "train.num_nodes", "train.strategy", "train.num_threads", "train.pipeline")
+# Upper bounds of the settings that size an array or a loop of the work of rendering or verifying a bundle: its
+# config comes from whoever built it (docs/bundle.md). Each is far above any useful value.
+SIZE_LIMITS = {"report.calibration_bins": 1_000, "report.bootstrap_resamples": 100_000,
+               "report.feature_channels": 64, "analysis.timing_repeats": 1_000, "analysis.timing_blocks": 100,
+               "analysis.explanation_images": 1_000, "analysis.deletion_random_orders": 100}
 
 
 
@@ -44,6 +49,12 @@ def _check_variants(c: Config) -> None:
 def _require(ok: bool, key: str, what: str) -> None:
     if not ok:
         raise ConfigError(f"config key '{key}' {what}")
+
+
+def _within(value: int, least: int, key: str) -> None:
+    """`value` from `least` to the key's upper bound in SIZE_LIMITS (a bundle's config sizes the work of reading it)."""
+    most = SIZE_LIMITS[key]
+    _require(least <= value <= most, key, f"must be from {least:,} to {most:,}")
 
 
 def validate(c: Config) -> None:
@@ -74,8 +85,12 @@ def validate(c: Config) -> None:
              "or augmentation on")
     _require(len(c.cnn.channels) > 0, "cnn.channels", "must list at least one stage width")
     _require(all(ch > 0 for ch in c.cnn.channels), "cnn.channels", "must be positive")
+    _require(2 ** len(c.cnn.channels) <= IMAGE_SIZE, "cnn.channels",
+             f"lists {len(c.cnn.channels)} stages, but each halves the {IMAGE_SIZE}-pixel image: at most "
+             f"{IMAGE_SIZE.bit_length() - 1}")
     _require(c.cnn.hidden_dim > 0, "cnn.hidden_dim", "must be positive")
-    _require(c.vit.patch_size > 0 and 32 % c.vit.patch_size == 0, "vit.patch_size", "must divide the image size 32")
+    _require(c.vit.patch_size > 0 and IMAGE_SIZE % c.vit.patch_size == 0, "vit.patch_size",
+             f"must divide the image size {IMAGE_SIZE}")
     _require(c.vit.embed_dim > 0, "vit.embed_dim", "must be positive")
     _require(c.vit.num_heads > 0 and c.vit.embed_dim % c.vit.num_heads == 0,
              "vit.num_heads", "must be positive and divide vit.embed_dim")
@@ -102,7 +117,7 @@ def validate(c: Config) -> None:
     _check_strategy(c.train.strategy)
     _require(c.train.num_threads >= 0, "train.num_threads", "must not be negative")
     _require(c.report.sample_index >= 0, "report.sample_index", "must not be negative")
-    _require(c.report.feature_channels > 0, "report.feature_channels", "must be positive")
+    _within(c.report.feature_channels, 1, "report.feature_channels")
     _require(0.0 < c.report.alpha < 1.0, "report.alpha", "must be between 0 and 1")
     _require(c.report.overfit_acc_gap_points >= 0, "report.overfit_acc_gap_points", "must not be negative")
     _require(c.report.overfit_val_loss_rise_pct >= 0, "report.overfit_val_loss_rise_pct", "must not be negative")
@@ -110,9 +125,9 @@ def validate(c: Config) -> None:
     _require(0.0 < c.report.val_acc_milestone <= 1.0, "report.val_acc_milestone", "must be in (0, 1]")
     _require(c.report.plateau_points >= 0, "report.plateau_points", "must not be negative")
     _require(0.0 < c.report.top_patch_fraction <= 1.0, "report.top_patch_fraction", "must be in (0, 1]")
-    _require(c.report.calibration_bins >= 2, "report.calibration_bins", "must be at least 2")
+    _within(c.report.calibration_bins, 2, "report.calibration_bins")
     _require(c.report.calibration_min_bin >= 1, "report.calibration_min_bin", "must be at least 1")
-    _require(c.report.bootstrap_resamples >= 100, "report.bootstrap_resamples", "must be at least 100")
+    _within(c.report.bootstrap_resamples, 100, "report.bootstrap_resamples")
     _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")
     _require(c.report.slope_epochs >= 3, "report.slope_epochs", "must be at least 3 (a slope with an uncertainty)")
     _check_analysis(c.analysis)
@@ -123,18 +138,18 @@ def validate(c: Config) -> None:
 def _check_analysis(a: AnalysisConfig) -> None:
     _require(a.seed >= 0, "analysis.seed", "must not be negative")
     # Five timed repeats a side are the fewest with which a rank test of two timings can reach p < 0.05.
-    _require(a.timing_repeats >= 5, "analysis.timing_repeats", "must be at least 5")
-    _require(a.timing_blocks >= 6, "analysis.timing_blocks", "must be at least 6 (a test over blocks needs them)")
+    _within(a.timing_repeats, 5, "analysis.timing_repeats")
+    _within(a.timing_blocks, 6, "analysis.timing_blocks")  # 6: the fewest blocks for p < 0.05 over blocks
     _require(a.timing_warmup >= 0, "analysis.timing_warmup", "must not be negative")
     _require(a.corruption_images >= 10, "analysis.corruption_images", "must be at least 10")
     _require(len(a.corruptions) > 0, "analysis.corruptions", "must name at least one corruption")
     _require(len(set(a.corruptions)) == len(a.corruptions), "analysis.corruptions", "lists a corruption twice")
-    _require(a.explanation_images > 0, "analysis.explanation_images", "must be positive")
-    _require(a.deletion_grid > 1 and 32 % a.deletion_grid == 0, "analysis.deletion_grid",
-             "must divide the image size 32 (2, 4, 8, 16 or 32)")
+    _within(a.explanation_images, 1, "analysis.explanation_images")
+    _require(a.deletion_grid > 1 and IMAGE_SIZE % a.deletion_grid == 0, "analysis.deletion_grid",
+             f"must divide the image size {IMAGE_SIZE} (2, 4, 8, 16 or 32)")
     _require(0 < a.deletion_steps <= a.deletion_grid ** 2, "analysis.deletion_steps",
              "must be between 1 and the number of patches (analysis.deletion_grid squared)")
-    _require(a.deletion_random_orders > 0, "analysis.deletion_random_orders", "must be positive")
+    _within(a.deletion_random_orders, 1, "analysis.deletion_random_orders")
 
 
 # Strategies whose processes cannot work with a reportgen build: the history and results live in the

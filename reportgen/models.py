@@ -17,9 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from reportgen.config import Config
-
-IMAGE_SIZE = 32  # CIFAR-10 images are 32x32 RGB
+from reportgen.config import IMAGE_SIZE, Config
 
 
 class Dropout(nn.Dropout):

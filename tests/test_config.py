@@ -48,6 +48,11 @@ def test_override_values_are_parsed_as_yaml():
     ({"models": ["cnn", "resnet"]}, "models"),
     ({"vit.num_heads": 3}, "vit.num_heads"),
     ({"vit.patch_size": 5}, "vit.patch_size"),
+    ({"cnn.channels": [8] * 6}, "cnn.channels"),  # six max-pools shrink 32 pixels to nothing
+    ({"report.calibration_bins": 100_000_000}, "report.calibration_bins"),
+    ({"report.bootstrap_resamples": 1_000_000_000}, "report.bootstrap_resamples"),
+    ({"analysis.timing_blocks": 5}, "analysis.timing_blocks"),
+    ({"data.val_fraction": 0.5}, "data.val_fraction"),
     ({"train.device": "tpu"}, "train.device"),
     ({"augment.hflip_p": 1.5}, "augment.hflip_p"),
     ({"data.dataset": "folder"}, "data.dir"),
