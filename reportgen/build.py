@@ -26,7 +26,7 @@ from reportgen.assembly import (
     write_test_results,
     write_visuals,
 )
-from reportgen.bundle_files import atomic_output, read_json, staging_dir, write_history, write_json
+from reportgen.bundle_files import atomic_output, check_replaceable, read_json, staging_dir, write_history, write_json
 from reportgen.config import Config
 from reportgen.data import load_data
 from reportgen.errors import DataError
@@ -76,6 +76,7 @@ def build(config: Config, runtime: Runtime, out: Path, runs_dir: Path, force: bo
     if not is_primary_process():
         _follow_rank_zero(config, runtime, runs_dir)
         return []
+    check_replaceable(out)  # before hours of training, not only when the bundle is published
     log(f"loading data ({config.data.dataset})")
     full = load_data(config.data)
     check_against_data(config, full)

@@ -243,8 +243,20 @@ def is_inside_path(name: Any) -> bool:
     return not path.is_absolute() and all(part not in ("", ".", "..") for part in name.split("/"))
 
 
+def check_replaceable(final: Path) -> None:
+    """Refuse an output folder that reportgen may not replace: anything there but an empty folder or one of its
+    own bundles (a manifest.json). A folder of someone's files is never deleted to make room for a bundle."""
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise BundleError(f"output {final} exists and is not a folder: choose another --out")
+    if final.is_dir() and not (final / "manifest.json").is_file() and any(final.iterdir()):
+        raise BundleError(f"output {final} holds files and is not a reportgen bundle (no manifest.json), so it is "
+                          "not replaced: choose another --out, or empty that folder")
+
+
 def staging_dir(final: Path) -> Path:
-    """A fresh sibling folder to build into; publish() renames it into place when it is complete."""
+    """A fresh sibling folder to build into, once `final` is known to be replaceable (check_replaceable); publish()
+    renames it into place when it is complete."""
+    check_replaceable(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     path = final.parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
     path.mkdir()
@@ -254,8 +266,10 @@ def staging_dir(final: Path) -> Path:
 def publish(staged: Path, final: Path) -> None:
     """Replace `final` by the complete bundle in `staged`, never leaving a half-written `final`.
 
-    The old bundle is moved aside first and deleted only once the new one is in place.
+    The old bundle is moved aside first and deleted only once the new one is in place; `final` is checked again
+    (check_replaceable), since a long build gives time for its folder to change.
     """
+    check_replaceable(final)
     old = None
     if final.exists():
         old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"

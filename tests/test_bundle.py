@@ -381,3 +381,37 @@ def test_a_variant_without_a_model_s_runs_is_a_one_line_refusal(study):
     shutil.rmtree(study / "variants" / "no-augment" / "vit")
     write_manifest(study)
     assert "has no runs of model 'vit' in variant 'no-augment'" in one_line_refusal("render", study, "--no-pdf")
+
+
+# ---------------------------------------------------------------- what an output folder may replace
+
+
+def test_an_output_folder_of_someone_elses_files_is_never_replaced(tmp_path):
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter1.tex").write_text("months of work")
+    with pytest.raises(BundleError, match="not a reportgen bundle"):
+        bundle_files.staging_dir(out)
+    staged = tmp_path / ".staged"
+    staged.mkdir()
+    with pytest.raises(BundleError, match="not a reportgen bundle"):
+        bundle_files.publish(staged, out)  # checked again when the bundle is ready
+    assert (out / "chapter1.tex").read_text() == "months of work"
+
+
+def test_an_empty_folder_or_a_bundle_may_be_replaced(tmp_path, root):
+    (tmp_path / "empty").mkdir()
+    for final in (tmp_path / "empty", root, tmp_path / "new"):
+        staged = bundle_files.staging_dir(final)
+        (staged / "marker").write_text("new")
+        bundle_files.publish(staged, final)
+        assert (final / "marker").read_text() == "new"
+
+
+def test_build_refuses_an_output_folder_that_is_not_a_bundle_before_training(tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "todo.txt").write_text("keep me")
+    line = one_line_refusal("build", "--preset", "quick", "--epochs", "1", "--out", out, "--runs-dir", tmp_path / "r")
+    assert "not a reportgen bundle" in line and "choose another --out" in line
+    assert (out / "todo.txt").read_text() == "keep me" and not (tmp_path / "r").exists()
