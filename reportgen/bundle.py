@@ -15,6 +15,7 @@ checked on reading: finite numbers, labels and predictions within the classes, p
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,9 @@ class Bundle:
 
     def __init__(self, root: Path | str, require_complete: bool = True):
         self.root = Path(root)
+        if self.root.is_symlink():  # a submission that links to another student's bundle is not a bundle of its own
+            raise BundleError(f"{self.root} is a symbolic link to {os.readlink(self.root)}: a bundle is read from its "
+                              "own folder, not through a link; pass the folder itself")
         if not self.root.is_dir():
             raise BundleError(f"{self.root} is not a folder: pass the folder that `reportgen build` wrote")
         # Asked first, before any scan: a folder that is no bundle (a home folder, /etc) is told so in one line,

@@ -85,9 +85,11 @@ def atomic_output(path: Path) -> Iterator[Path]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON with a stable layout (sorted keys would scramble tables; keep insertion order)."""
+    """Write JSON with a stable layout (sorted keys would scramble tables; keep insertion order), to a new file
+    renamed into place: a file hard-linked from outside the bundle is replaced, never written through."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def size_cap(name: str) -> int:
@@ -112,6 +114,10 @@ def open_regular(path: Path) -> BinaryIO:
     if info.st_size > size_cap(path.name):
         os.close(fd)
         raise BundleError(_oversized(path, info.st_size))
+    if info.st_nlink > 1:  # the same file is also elsewhere (another student's bundle?): not this bundle's own
+        os.close(fd)
+        raise BundleError(f"bundle file {path} has {info.st_nlink} hard links: a bundle's files are its own; copy "
+                          "the bundle (cp -r) rather than linking it")
     return os.fdopen(fd, "rb")
 
 
@@ -246,7 +252,10 @@ def is_inside_path(name: Any) -> bool:
 def check_replaceable(final: Path) -> None:
     """Refuse an output folder that reportgen may not replace: anything there but an empty folder or one of its
     own bundles (a manifest.json). A folder of someone's files is never deleted to make room for a bundle."""
-    if final.is_symlink() or (final.exists() and not final.is_dir()):
+    if final.is_symlink():
+        raise BundleError(f"output {final} is a symbolic link: a bundle is written to a folder of its own; choose "
+                          "another --out")
+    if final.exists() and not final.is_dir():
         raise BundleError(f"output {final} exists and is not a folder: choose another --out")
     if final.is_dir() and not (final / "manifest.json").is_file() and any(final.iterdir()):
         raise BundleError(f"output {final} holds files and is not a reportgen bundle (no manifest.json), so it is "

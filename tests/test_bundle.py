@@ -415,3 +415,25 @@ def test_build_refuses_an_output_folder_that_is_not_a_bundle_before_training(tmp
     line = one_line_refusal("build", "--preset", "quick", "--epochs", "1", "--out", out, "--runs-dir", tmp_path / "r")
     assert "not a reportgen bundle" in line and "choose another --out" in line
     assert (out / "todo.txt").read_text() == "keep me" and not (tmp_path / "r").exists()
+
+
+def test_a_bundle_that_is_a_symbolic_link_is_refused(root, tmp_path):
+    link = tmp_path / "copied-submission"
+    link.symlink_to(root)
+    with pytest.raises(BundleError, match="is a symbolic link to"):
+        Bundle(link)
+
+
+def test_a_file_with_several_hard_links_is_refused(root, tmp_path):
+    os.link(root / RUN / "metrics.json", tmp_path / "elsewhere.json")
+    refused(root, "has 2 hard links")
+
+
+def test_json_is_written_to_a_new_file_never_through_a_hard_link(tmp_path):
+    outside = tmp_path / "outside.json"
+    outside.write_text("{}")
+    inside = tmp_path / "bundle" / "summary.json"
+    inside.parent.mkdir()
+    os.link(outside, inside)
+    bundle_files.write_json(inside, {"a": 1})
+    assert outside.read_text() == "{}" and bundle_files.read_json(inside) == {"a": 1}

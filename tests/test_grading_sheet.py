@@ -134,3 +134,11 @@ def test_the_csv_sheet_neutralises_cells_a_spreadsheet_would_evaluate(tmp_path, 
     text = (tmp_path / "out" / "grades.csv").read_text()
     assert "'=HYPERLINK(A1)" in text
     assert ",=HYPERLINK" not in text and "\n=HYPERLINK" not in text
+
+
+def test_a_submission_that_links_to_another_bundle_is_not_graded_as_verified(tmp_path):
+    alice = submission(tmp_path / "alice", 1, models=("cnn",))
+    (tmp_path / "mallory").symlink_to(alice)
+    rows = grade([alice, tmp_path / "mallory"], tmp_path / "out")
+    assert rows["alice"]["verified"] is True
+    assert rows["mallory"]["verified"] is not True and "symbolic link" in rows["mallory"]["verify_failure"]
