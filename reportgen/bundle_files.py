@@ -26,6 +26,7 @@ import numpy as np
 from reportgen import __version__
 from reportgen.errors import BundleError
 from reportgen.plain_data import load_json
+from reportgen.weights import MAX_WEIGHTS_BYTES
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -51,10 +52,10 @@ def run_folder(model: str, seed: int, variant: str | None = None) -> str:
 
 MiB = 1 << 20
 # The largest file of each kind a bundle may hold, by suffix. Generous for real bundles (the seed
-# protocol's predictions.csv is about 1 MiB, each weights.pt about 5 MiB: a model 800 times larger
+# protocol's predictions.csv is about 1 MiB, each weights.pt about 5 MiB: a model 100 times larger
 # still fits; report.pdf a few MiB) and small enough that a hostile bundle cannot exhaust memory or
 # time: a larger file is refused unread.
-SIZE_CAPS = {".json": 8 * MiB, ".yaml": 1 * MiB, ".csv": 64 * MiB, ".npz": 64 * MiB, ".pt": 4096 * MiB,
+SIZE_CAPS = {".json": 8 * MiB, ".yaml": 1 * MiB, ".csv": 64 * MiB, ".npz": 64 * MiB, ".pt": MAX_WEIGHTS_BYTES,
              ".html": 32 * MiB, ".pdf": 128 * MiB, ".png": 16 * MiB}
 OTHER_FILE_CAP = 16 * MiB  # any other suffix
 MAX_FILES = 10_000  # a real bundle holds a few dozen

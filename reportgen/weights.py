@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     import torch
 
 SAVE_HINT = "save one with torch.save(model.state_dict(), FILE)"
+# The largest weights file reportgen reads, on disk and unpacked: the original study's models take about 5 MiB, so
+# a model a hundred times larger still fits, while a stranger's file cannot exhaust the grader's memory.
+MAX_WEIGHTS_BYTES = 512 << 20
 
 
 def check_weights_file(path: Path) -> None:
@@ -27,12 +31,49 @@ def check_weights_file(path: Path) -> None:
     it before torch loads)."""
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist (or is not a file)")
+    if path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise WeightsError(f"weights file {path} is {path.stat().st_size >> 20} MiB, over the "
+                           f"{MAX_WEIGHTS_BYTES >> 20} MiB reportgen reads: it is not the state dict of a model this "
+                           "size")
 
 
 def read_weights_file(path: Path) -> bytes:
     """The bytes of a weights file given on the command line, checked by `check_weights_file` first."""
     check_weights_file(path)
     return path.read_bytes()
+
+
+def check_unpacked_size(raw: bytes, source: str) -> None:
+    """WeightsError when the archive in `raw` (torch.save's zip format) declares more than MAX_WEIGHTS_BYTES
+    unpacked: checked from its directory, before anything is decompressed (a small deflated file can expand a
+    thousandfold)."""
+    if not zipfile.is_zipfile(io.BytesIO(raw)):
+        return  # torch's legacy format is a plain pickle stream: its size on disk is its size
+    try:
+        declared = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(raw)).infolist())
+    except zipfile.BadZipFile:
+        raise WeightsError(f"{source} is not a readable torch.save archive; {SAVE_HINT}") from None
+    if declared > MAX_WEIGHTS_BYTES:
+        raise WeightsError(f"{source} declares {declared >> 20} MiB unpacked, over the {MAX_WEIGHTS_BYTES >> 20} MiB "
+                           "reportgen reads; it is not the state dict of a model this size")
+
+
+def tensor_problem(tensor: torch.Tensor) -> str | None:
+    """Why `tensor` cannot be a parameter or buffer of reportgen's models, or None: they are dense, real, on the
+    CPU, and floating point (integers for counters such as BatchNorm's num_batches_tracked)."""
+    import torch
+
+    if tensor.layout != torch.strided:
+        return f"is a {str(tensor.layout).removeprefix('torch.')} tensor, not a dense one"
+    if tensor.is_quantized:
+        return "is a quantized tensor"
+    if tensor.is_complex():
+        return "is complex"
+    if tensor.device.type != "cpu":
+        return f"is on the {tensor.device.type} device, which holds no values"
+    if not (tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.int32)):
+        return f"has dtype {str(tensor.dtype).removeprefix('torch.')}"
+    return None
 
 
 def state_dict_from_bytes(raw: bytes, source: str) -> dict[str, torch.Tensor]:
@@ -44,6 +85,7 @@ def state_dict_from_bytes(raw: bytes, source: str) -> dict[str, torch.Tensor]:
     """
     import torch
 
+    check_unpacked_size(raw, source)
     try:
         with warnings.catch_warnings():  # e.g. on an unusual pickle protocol: the refusal below says enough
             warnings.simplefilter("ignore")
@@ -65,6 +107,10 @@ def state_dict_from_bytes(raw: bytes, source: str) -> dict[str, torch.Tensor]:
         if not isinstance(name, str) or not isinstance(value, torch.Tensor):
             raise WeightsError(f"{source} holds entry {str(name)[:60]!r}, which is not a named tensor: it is not a "
                                f"plain state dict; {SAVE_HINT}")
+        problem = tensor_problem(value)
+        if problem:
+            raise WeightsError(f"{source}: parameter {name[:60]!r} {problem}; reportgen's models hold dense, real "
+                               "tensors on the CPU")
     return state
 
 
