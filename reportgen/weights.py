@@ -15,15 +15,13 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reportgen import bundle_files
 from reportgen.errors import WeightsError
 
 if TYPE_CHECKING:
     import torch
 
 SAVE_HINT = "save one with torch.save(model.state_dict(), FILE)"
-# The largest weights file reportgen reads, on disk and unpacked: the original study's models take about 5 MiB, so
-# a model a hundred times larger still fits, while a stranger's file cannot exhaust the grader's memory.
-MAX_WEIGHTS_BYTES = 512 << 20
 
 
 def check_weights_file(path: Path) -> None:
@@ -31,10 +29,10 @@ def check_weights_file(path: Path) -> None:
     it before torch loads)."""
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist (or is not a file)")
-    if path.stat().st_size > MAX_WEIGHTS_BYTES:
+    if path.stat().st_size > bundle_files.MAX_WEIGHTS_BYTES:
         raise WeightsError(f"weights file {path} is {path.stat().st_size >> 20} MiB, over the "
-                           f"{MAX_WEIGHTS_BYTES >> 20} MiB reportgen reads: it is not the state dict of a model this "
-                           "size")
+                           f"{bundle_files.MAX_WEIGHTS_BYTES >> 20} MiB reportgen reads: it is not the state dict of "
+                           "a model this size")
 
 
 def read_weights_file(path: Path) -> bytes:
@@ -45,7 +43,7 @@ def read_weights_file(path: Path) -> bytes:
 
 def check_unpacked_size(raw: bytes, source: str) -> None:
     """WeightsError when the archive in `raw` (torch.save's zip format) declares more than MAX_WEIGHTS_BYTES
-    unpacked: checked from its directory, before anything is decompressed (a small deflated file can expand a
+    (reportgen.bundle_files) unpacked: checked from its directory, before anything is decompressed (a small deflated file can expand a
     thousandfold)."""
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         return  # torch's legacy format is a plain pickle stream: its size on disk is its size
@@ -53,9 +51,10 @@ def check_unpacked_size(raw: bytes, source: str) -> None:
         declared = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(raw)).infolist())
     except zipfile.BadZipFile:
         raise WeightsError(f"{source} is not a readable torch.save archive; {SAVE_HINT}") from None
-    if declared > MAX_WEIGHTS_BYTES:
-        raise WeightsError(f"{source} declares {declared >> 20} MiB unpacked, over the {MAX_WEIGHTS_BYTES >> 20} MiB "
-                           "reportgen reads; it is not the state dict of a model this size")
+    if declared > bundle_files.MAX_WEIGHTS_BYTES:
+        raise WeightsError(f"{source} declares {declared >> 20} MiB unpacked, over the "
+                           f"{bundle_files.MAX_WEIGHTS_BYTES >> 20} MiB reportgen reads; it is not the state dict of a "
+                           "model this size")
 
 
 def tensor_problem(tensor: torch.Tensor) -> str | None:

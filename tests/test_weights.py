@@ -9,7 +9,7 @@ import zipfile
 import pytest
 import torch
 
-from reportgen import weights
+from reportgen import bundle_files
 from reportgen.errors import WeightsError
 from reportgen.weights import check_weights_file, state_dict_from_bytes
 
@@ -44,7 +44,7 @@ def test_a_meta_tensor_is_refused():
 
 
 def test_an_archive_that_declares_more_than_the_cap_is_refused_before_unpacking(monkeypatch):
-    monkeypatch.setattr(weights, "MAX_WEIGHTS_BYTES", 1 << 20)
+    monkeypatch.setattr(bundle_files, "MAX_WEIGHTS_BYTES", 1 << 20)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("archive/data/0", b"\0" * (2 << 20))  # 2 MiB of zeros deflate to a few KiB
@@ -54,7 +54,7 @@ def test_an_archive_that_declares_more_than_the_cap_is_refused_before_unpacking(
 
 
 def test_a_weights_file_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(weights, "MAX_WEIGHTS_BYTES", 1 << 20)
+    monkeypatch.setattr(bundle_files, "MAX_WEIGHTS_BYTES", 1 << 20)
     path = tmp_path / "big.pt"
     with open(path, "wb") as f:
         f.truncate(2 << 20)  # sparse: over the cap without writing it
