@@ -43,8 +43,8 @@ def read_weights_file(path: Path) -> bytes:
 
 def check_unpacked_size(raw: bytes, source: str) -> None:
     """WeightsError when the archive in `raw` (torch.save's zip format) declares more than MAX_WEIGHTS_BYTES
-    (reportgen.bundle_files) unpacked: checked from its directory, before anything is decompressed (a small deflated file can expand a
-    thousandfold)."""
+    (reportgen.bundle_files) unpacked: checked from its directory, before anything is decompressed (a small
+    deflated file can expand a thousandfold)."""
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         return  # torch's legacy format is a plain pickle stream: its size on disk is its size
     try:
