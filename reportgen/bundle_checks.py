@@ -208,16 +208,35 @@ def _all_fractions(values: np.ndarray) -> bool:
     return bool(values.size == 0 or (values.min() >= 0 and values.max() <= 1))
 
 
+def declared_array_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
+    """The bytes that the .npy header of `member` says its array takes (shape times item size), read from the
+    header alone: numpy allocates that much before it reads the data."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    with archive.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in readers:  # 3.0 is for non-Latin-1 field names, which reportgen never writes
+            raise ValueError(f"an .npy format version {version} that reportgen does not read")
+        shape, _, dtype = readers[version](f)
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an .npz file, never unpickling: object arrays are refused, and so is a zip that
-    would unpack to more than NPZ_UNPACKED_CAP."""
+    would unpack to more than NPZ_UNPACKED_CAP or an array whose header declares more bytes than its
+    member holds."""
     data = read_bytes(path)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-        if unpacked > NPZ_UNPACKED_CAP:
-            _refuse(path, f"would unpack to {unpacked / MiB:.0f} MiB, over the {NPZ_UNPACKED_CAP / MiB:g} MiB "
-                          "that reportgen reads")
+            members = archive.infolist()
+            unpacked = sum(member.file_size for member in members)
+            if unpacked > NPZ_UNPACKED_CAP:
+                _refuse(path, f"would unpack to {unpacked / MiB:.0f} MiB, over the {NPZ_UNPACKED_CAP / MiB:g} MiB "
+                              "that reportgen reads")
+            for member in members:
+                declared = declared_array_bytes(archive, member)
+                if declared > member.file_size:
+                    _refuse(path, f"declares an array of {declared:,} bytes in {member.filename}, which holds "
+                                  f"{member.file_size:,}: it is not a file numpy wrote")
         # allow_pickle=False: a bundle from a stranger must never execute code when opened.
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             return {name: arrays[name] for name in arrays.files}

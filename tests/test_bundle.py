@@ -3,6 +3,7 @@ traceback, and nothing is read or written outside the bundle. One test (or more)
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -205,6 +206,15 @@ def test_out_of_range_json_values_are_refused(root, file, edit, match):
     edit(data)
     path.write_text(json.dumps(data))
     refused(root, match)
+
+
+def test_an_npy_header_declaring_more_than_its_member_holds_is_refused_unallocated(root):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (1 << 42,)})
+    with zipfile.ZipFile(root / "samples.npz", "w") as archive:  # 32 TiB declared, 64 bytes held
+        archive.writestr("images.npy", header.getvalue() + b"\0" * 64)
+    write_manifest(root)
+    refused(root, "declares an array of 35,184,372,088,832 bytes in images.npy")
 
 
 def test_json_with_nan_is_refused(root):
