@@ -254,6 +254,38 @@ def create_model(name: str, config: Config, num_classes: int) -> nn.Module:
     return FACTORIES[name](config, num_classes)
 
 
+# Bounds on a model that a bundle's config describes, checked before it is built and re-run on the test images
+# (verify --deep, grade --deep): a stranger's config must not make the grader's machine build a 2 GB model or
+# re-predict 1,025-token sequences. The original study's models have 1.35M / 1.21M parameters and 0.08 / 0.17
+# GFLOPs per image; these bounds are about 40x and 6x those (docs/bundle.md).
+MAX_PARAMETERS = 50_000_000
+MAX_FLOPS_PER_IMAGE = 1_000_000_000
+
+
+def model_cost(name: str, config: Config, num_classes: int) -> tuple[int, int]:
+    """(parameters, forward FLOPs for one image) of the registered model `name`, counted on the meta device:
+    shapes only, no memory allocated and nothing computed, whatever size the config asks for."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = create_model(name, config, num_classes).eval()
+        image = torch.empty(1, 3, IMAGE_SIZE, IMAGE_SIZE)
+    with FlopCounterMode(display=False) as counter:
+        model(image)
+    return sum(p.numel() for p in model.parameters()), counter.get_total_flops()
+
+
+def size_problem(name: str, config: Config, num_classes: int) -> str | None:
+    """Why the model `name` of `config` is over MAX_PARAMETERS or MAX_FLOPS_PER_IMAGE, or None."""
+    parameters, flops = model_cost(name, config, num_classes)
+    if parameters > MAX_PARAMETERS:
+        return f"the config describes {parameters:,} parameters, over the {MAX_PARAMETERS:,} reportgen re-runs"
+    if flops > MAX_FLOPS_PER_IMAGE:
+        return (f"the config describes {flops / 1e9:.2f} GFLOPs per image, over the {MAX_FLOPS_PER_IMAGE / 1e9:g} "
+                "reportgen re-runs")
+    return None
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

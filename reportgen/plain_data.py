@@ -6,7 +6,8 @@ Both readers refuse what would let a small file mean something else or cost with
   walked (the "billion laughs"), and reportgen's configs never need them: write the values out;
 * a key given twice in one mapping (YAML or JSON): the standard readers keep the last one silently, so a reviewer
   reading the file and the tool would see different values;
-* JSON's NaN and Infinity, which are not JSON.
+* JSON's NaN and Infinity, which are not JSON, and integers of more than MAX_INT_DIGITS digits (a count of
+  4,001 digits overflows every array it reaches).
 
 Each problem is a ValueError (yaml.YAMLError for YAML) whose message names it; callers turn it into their
 one-line error. Torch-free.
@@ -47,6 +48,15 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=PlainLoader)  # a SafeLoader: no Python objects are constructed
 
 
+MAX_INT_DIGITS = 20  # the largest count a bundle holds (FLOPs, bytes) has about 12
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text.lstrip('-')):,} digits is not a count reportgen writes")
+    return int(text)
+
+
 def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a finite number")
 
@@ -61,5 +71,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def load_json(text: str) -> Any:
-    """`text` as JSON data; ValueError on NaN or Infinity, or a key given twice in one object."""
-    return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    """`text` as JSON data; ValueError on NaN or Infinity, an integer of over MAX_INT_DIGITS digits, or a key given
+    twice in one object."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int, object_pairs_hook=_unique_keys)

@@ -36,3 +36,9 @@ def test_json_with_a_duplicated_key_is_refused():
 def test_json_non_finite_constants_are_refused(text):
     with pytest.raises(ValueError, match="not a finite number"):
         load_json(text)
+
+
+def test_json_integers_longer_than_any_count_are_refused():
+    assert load_json("[12345678901234567890, -3]") == [12345678901234567890, -3]
+    with pytest.raises(ValueError, match="an integer of 4,001 digits"):
+        load_json("[" + "9" * 4001 + "]")

@@ -105,6 +105,29 @@ def test_weights_of_another_architecture_fail_in_one_check(deep):
     assert "parameter 'features.0.conv1.weight' has shape (32, 3, 3, 3)" in check.detail
 
 
+def test_a_config_describing_a_huge_model_fails_one_check_before_the_model_is_built(deep):
+    import yaml
+
+    root, data = deep
+    raw = yaml.safe_load((root / "config.yaml").read_text())
+    raw["cnn"]["hidden_dim"] = 500_000_000  # a 2 GB head, were it built
+    (root / "config.yaml").write_text(yaml.safe_dump(raw))
+    write_manifest(root)
+    (check,) = [c for c in verify_deep(root, data) if not c.ok]
+    assert check.name == "deep: cnn seed 42: the model config.yaml describes is within the bounds of a deep check"
+    assert "parameters, over the 50,000,000 reportgen re-runs; not built" in check.detail
+
+
+def test_a_vit_of_one_pixel_patches_is_over_the_flops_bound():
+    from reportgen.config import load_config
+    from reportgen.models import model_cost, size_problem
+
+    config = load_config()
+    assert model_cost("vit", config, 10) == (1_205_898, 167_122_432)  # the original study's ViT, counted on meta
+    config.vit.patch_size = 1  # 1,025 tokens
+    assert "GFLOPs per image, over the 1" in size_problem("vit", config, 10)
+
+
 def test_other_data_is_refused_in_one_line(deep):
     root, _ = deep
     with pytest.raises(DataError, match="has dataset fingerprint .* but .* records"):

@@ -117,11 +117,15 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
 
 def _deep_run_checks(bundle: Bundle, run: RunData, data: "ImageData") -> list[Check]:
     from reportgen.evaluation import predict
-    from reportgen.models import create_model
+    from reportgen.models import create_model, size_problem
     from reportgen.weights import fit_state_dict, state_dict_from_bytes
 
     name = f"deep: {run.label}"
     config = bundle.config()
+    too_large = size_problem(run.model, config, len(data.classes))  # before the model is built
+    if too_large:
+        return [deep_check(f"{name}: the model config.yaml describes is within the bounds of a deep check", False,
+                           f"{too_large}; not built")]
     model = create_model(run.model, config, len(data.classes))
     source = f"{run.path}/weights.pt"
     try:
