@@ -24,7 +24,9 @@ from reportgen.errors import BundleError
 
 NPZ_UNPACKED_CAP = 256 * MiB  # an .npz is a zip archive: what its arrays may take once unpacked
 PROBABILITY_SUM_TOLERANCE = 1e-3  # rows are written with 6 decimals: K rounding errors of 5e-7 at most
-MAX_CLASSES = 1000
+# The most classes a bundle may have: CIFAR-100's. Every class is a row of several tables and a cell of the
+# confusion figure; a thousand make rendering draw for minutes.
+MAX_CLASSES = 100
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -250,7 +252,9 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _is_image_array(array: np.ndarray, batched: bool) -> bool:
-    return array.dtype == np.uint8 and array.ndim == (4 if batched else 3) and array.shape[-3] == 3
+    """uint8 images, channels first, none of the sizes zero (an empty array leaves a figure nothing to draw)."""
+    return (array.dtype == np.uint8 and array.ndim == (4 if batched else 3) and array.shape[-3] == 3
+            and array.size > 0)
 
 
 def _is_label_array(array: np.ndarray, k: int, scalar: bool) -> bool:
@@ -272,14 +276,19 @@ def checked_samples(path: Path, k: int) -> dict[str, np.ndarray]:
     for name, ok in checks.items():
         if name not in samples or not ok(samples[name]):
             _refuse(path, f"has no valid '{name}' (see docs/bundle.md: uint8 images, class ids within the classes)")
+    for images, labels in (("train_augmented", "train_labels"), ("test", "test_labels")):
+        if len(samples[images]) != len(samples[labels]):
+            _refuse(path, f"has {len(samples[images])} '{images}' images but {len(samples[labels])} '{labels}'")
     return samples
 
 
 def checked_visuals(path: Path) -> dict[str, np.ndarray]:
     visuals = load_npz(path)
     for name, array in visuals.items():
-        if not (np.issubdtype(array.dtype, np.floating) and array.ndim == 3 and np.isfinite(array).all()):
-            _refuse(path, f"has '{name}', which is not a finite float array (channels or heads, height, width)")
+        if not (np.issubdtype(array.dtype, np.floating) and array.ndim == 3 and array.size > 0
+                and np.isfinite(array).all()):
+            _refuse(path, f"has '{name}', which is not a non-empty, finite float array (channels or heads, height, "
+                          "width)")
     if "cls_attention" in visuals and not _all_fractions(visuals["cls_attention"]):
         _refuse(path, "has attention weights outside [0, 1]")
     return visuals

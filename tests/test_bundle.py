@@ -256,6 +256,22 @@ def test_attention_weights_outside_zero_one_are_refused(tmp_path):
     refused(root, "attention weights outside")
 
 
+@pytest.mark.parametrize("edit, match", [
+    (lambda s: s.update(test=s["test"][:0], test_labels=s["test_labels"][:0]), "no valid 'test'"),
+    (lambda s: s.update(test_labels=s["test_labels"][:1]), "'test' images but 1 'test_labels'"),
+], ids=["empty", "lengths"])
+def test_samples_that_are_empty_or_unmatched_are_refused(root, edit, match):
+    samples = dict(np.load(root / "samples.npz"))
+    edit(samples)
+    np.savez(root / "samples.npz", **samples)
+    refused(root, match)
+
+
+def test_empty_visuals_are_refused(root):
+    np.savez(root / RUN / "visuals.npz", stage_1=np.zeros((4, 0, 8), dtype=np.float32))
+    refused(root, "not a non-empty, finite float array")
+
+
 def test_samples_with_a_label_outside_the_classes_are_refused(root):
     samples = dict(np.load(root / "samples.npz"))
     samples["test_labels"] = samples["test_labels"] + 5
