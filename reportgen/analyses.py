@@ -4,8 +4,9 @@ The build computes every analysis that its ``analysis.<name>`` switch turns on (
 imports the registered `module`: its ``settings(config, device)`` and ``compute(model, config, data,
 run)``) and adds its `filename` to each run's bundle folder; the report's sections read the file with
 its `spec` (reportgen.report.analysis_files.read_analysis, through ``contents.analysis``), and
-``reportgen verify`` finds it by the same name. This module imports neither torch nor the analysis
-modules, so the render side can read it.
+``reportgen verify`` finds it by the same name. `TIMINGS` is the one build-level analysis: the base models
+of every seed timed together, interleaved (reportgen.analysis.timing), into the bundle's timings.json. This
+module imports neither torch nor the analysis modules, so the render side can read it.
 
 A spec maps each field to (kind, shape): kinds as reportgen.report.analysis_files reads them; shapes
 name their dimensions ("C", "S", "N"), and a name must have the same size everywhere in one file;
@@ -43,10 +44,9 @@ class Analysis:
 
 
 EFFICIENCY = Analysis("efficiency", "reportgen.analysis.efficiency", "efficiency.json", {
-    "device": ("text", ()), "device_name": ("text", ()), "threads": ("int", ()), "precision": ("text", ()),
+    "device": ("text", ()), "device_name": ("text", ()), "precision": ("text", ()),
     "batch_size": ("int", ()), "flops_per_image": ("mapping", ("total",)),
     "activation_bytes_per_image": ("number", ()), "peak_step_bytes": ("optional", ()), "peak_method": ("text", ()),
-    "batch_s": ("number", ("R",)), "latency_s": ("number", ("R",)),
 })
 ROBUSTNESS = Analysis("robustness", "reportgen.analysis.robustness", "robustness.npz", {
     "indices": ("int", ("N",)), "labels": ("int", ("N",)), "corruptions": ("text", ("C",)),
@@ -62,3 +62,21 @@ EXPLANATIONS = Analysis("explanations", "reportgen.analysis.explanations", "expl
 
 # In the order the build computes them.
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (EFFICIENCY, ROBUSTNESS, EXPLANATIONS)}
+
+
+@dataclass(frozen=True)
+class BuildAnalysis(Analysis):
+    """A build-level analysis: computed once per build over every base run together, not per run, kept in the run
+    store under a key of all those runs (reportgen.analysis.store.time_base_runs) and written at the bundle's root.
+    Its `name` is the stem of its stored results; `switch` the analysis.<switch> that turns it on."""
+
+    switch: str = ""
+
+
+# The base models timed interleaved (reportgen.analysis.timing), with the efficiency analysis: B blocks, M models.
+TIMINGS = BuildAnalysis("timings", "reportgen.analysis.timing", "timings.json", {
+    "device": ("text", ()), "device_name": ("text", ()), "threads": ("int", ()), "precision": ("text", ()),
+    "batch_size": ("int", ()), "warmup": ("int", ()), "repeats": ("int", ()), "models": ("text", ("M",)),
+    "block_seeds": ("int", ("B",)), "order": ("int", ("B", "M")), "inference_s": ("number", ("B", "M")),
+    "latency_s": ("number", ("B", "M")), "step_s": ("number", ("B", "M")), "other_load_cores": ("optional", ("B",)),
+}, switch="efficiency")

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from reportgen.analysis.store import analyse_run
+from reportgen.analysis.store import analyse_run, time_base_runs
 from reportgen.architectures import display_name
 from reportgen.assembly import (
     check_against_data,
@@ -44,7 +44,7 @@ from reportgen.runstore import (
 )
 from reportgen.runtime import Runtime
 from reportgen.tracking import BuildTracking
-from reportgen.training import FitResult, TrainingInterrupted, epoch_timings, fit
+from reportgen.training import FitResult, TrainingInterrupted, epoch_loads, epoch_timings, fit
 
 
 @dataclass
@@ -146,7 +146,20 @@ def _assemble(config: Config, runtime: Runtime, staged: Path, runs: list[Planned
         outcomes.append(outcome)
         _copy_into_bundle(run, staged / run.bundle_folder, outcome, log)
         locks.release(run.run_dir)
+    if config.analysis.efficiency:
+        _time_base_models(staged, [run for run in runs if run.variant is None], log)
     return outcomes
+
+
+def _time_base_models(staged: Path, base: list[PlannedRun], log: Callable[[str], None]) -> None:
+    """The build-level cost step, once every run is trained: the base models of each seed timed together,
+    interleaved in blocks (reportgen.analysis.timing), from the weights in the staged bundle."""
+    weights: dict[int, dict[str, Path]] = {}
+    for run in base:  # plan_runs plans model by model in config order, so each seed lists its models in that order
+        weights.setdefault(run.seed, {})[run.model] = staged / run.bundle_folder / "weights.pt"
+    first = base[0]
+    time_base_runs(first.config, first.runtime, weights, len(first.data.classes), [run.key for run in base],
+                   first.run_dir.parent, staged, log)
 
 
 class BuildClock:
@@ -251,6 +264,7 @@ def _evaluate_and_store(run: PlannedRun, result: FitResult) -> tuple[dict, float
         "train_images": len(run.data.train_y),
         "train_time_s": float(sum(h["epoch_time_s"] for h in result.history)),
         **epoch_timings(result.history, result.first_epochs),
+        **epoch_loads(result.history),
     }
     with atomic_output(run.run_dir / COMPLETION_RECORD) as tmp:  # last, and whole: it marks the run complete
         write_json(tmp, info)

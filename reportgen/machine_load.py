@@ -3,7 +3,8 @@
 Timings taken while other processes compete for the cores measure the machine, not the model. Every
 timing reportgen takes records `other_load`, the CPU cores that processes other than this one used
 meanwhile (Linux /proc/stat less this process's own CPU time), and above `BUSY_CORES` the timing is
-reported as taken on a busy machine. Torch-free.
+reported as taken on a busy machine (`is_busy`): no speed verdict is drawn from it. `LoadMeter` measures a
+span that is not one callable (a training epoch). Torch-free.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -27,14 +28,35 @@ def machine_cpu_seconds() -> float | None:
     return (user + nice + system) / 100  # in USER_HZ, 100 on every Linux
 
 
+class LoadMeter:
+    """The CPU cores that other processes use from its creation to each call of `cores`: for spans that are not
+    one callable (a training epoch, between Lightning's hooks)."""
+
+    def __init__(self):
+        self.machine, self.own, self.start = machine_cpu_seconds(), time.process_time(), time.perf_counter()
+
+    def cores(self) -> float | None:
+        """Other processes' CPU seconds per second since the meter started (None where /proc/stat is unknown).
+
+        This process's own CPU time (every thread of it) is subtracted: torch's threads are not "other load".
+        """
+        after, own, elapsed = machine_cpu_seconds(), time.process_time(), time.perf_counter() - self.start
+        if self.machine is None or after is None or elapsed <= 0:
+            return None
+        return max(0.0, (after - self.machine) - (own - self.own)) / elapsed
+
+
 def timed_with_load(measure: Callable[[], T]) -> tuple[T, float | None]:
     """Run `measure`, and say how many CPU cores other processes used meanwhile (None where unknown)."""
-    machine, own, start = machine_cpu_seconds(), time.process_time(), time.perf_counter()
+    meter = LoadMeter()
     result = measure()
-    after, own_after, elapsed = machine_cpu_seconds(), time.process_time(), time.perf_counter() - start
-    if machine is None or after is None or elapsed <= 0:
-        return result, None
-    return result, max(0.0, (after - machine) - (own_after - own)) / elapsed
+    return result, meter.cores()
+
+
+def is_busy(loads: Sequence[float | None]) -> bool:
+    """Whether other processes used more than BUSY_CORES in any of these spans, or in one whose load is unknown:
+    a timing that cannot be shown to come from an idle machine is not evidence about the models."""
+    return any(load is None or load > BUSY_CORES for load in loads)
 
 
 def other_load(seconds: float = 0.5) -> float | None:

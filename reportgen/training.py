@@ -11,6 +11,9 @@ afresh in every process), which changes the last bits and, over many epochs, mor
 
 No training or validation step waits for the GPU: batches are slices of index tensors already on the
 device, normalisation constants are cached there, and the epoch's sums stay there until its end.
+
+Each epoch's history row also records the CPU cores other processes used during it (reportgen.machine_load),
+so that the report can say whether the machine was busy while each model trained (`epoch_loads`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from reportgen.bundle_files import atomic_output
 from reportgen.config import Config
 from reportgen.data import ImageData, TrainAugmentation, normalize
 from reportgen.loaders import ImageDataModule, epoch_seed
+from reportgen.machine_load import LoadMeter
 from reportgen.runtime import Runtime, configure_backends, keep_freed_memory
 
 # XORed into the epoch seed of the augmentation generator. Its low 32 bits matter: torch's CPU generator (a
@@ -74,6 +78,7 @@ class Classifier(pl.LightningModule):
         self._first_of_fit = True
         self._sums: dict[str, torch.Tensor] = {}
         self._epoch_start = 0.0
+        self._epoch_load: LoadMeter | None = None
         self._epoch_lr = 0.0
         self._augment_rng: torch.Generator | None = None
         self._logged = 0  # history rows logged to the trackers (Trainer logger=)
@@ -97,6 +102,7 @@ class Classifier(pl.LightningModule):
         # Read now: Lightning steps the epoch scheduler before on_train_epoch_end.
         self._epoch_lr = self.trainer.optimizers[0].param_groups[0]["lr"]
         self._epoch_start = time.perf_counter()
+        self._epoch_load = LoadMeter()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         # Augmented on the device here rather than in on_after_batch_transfer: Lightning transfers the first
@@ -142,6 +148,7 @@ class Classifier(pl.LightningModule):
             "val_acc": val[1] / val[2],
             "lr": self._epoch_lr,
             "epoch_time_s": time.perf_counter() - self._epoch_start,
+            "other_load_cores": self._epoch_load.cores(),  # None where /proc/stat is unknown
         })
         if self._first_of_fit:
             self.first_epochs.append(epoch)
@@ -153,7 +160,8 @@ class Classifier(pl.LightningModule):
         numbers already read back once per epoch above, so logging adds no host-device sync."""
         for row in self.history[self._logged:]:
             for logger in self.loggers:
-                logger.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+                logger.log_metrics({k: v for k, v in row.items() if k != "epoch" and v is not None},
+                                   step=int(row["epoch"]))
         self._logged = len(self.history)
 
     def configure_optimizers(self):
@@ -270,6 +278,12 @@ def epoch_timings(history: list[dict], first_epochs: list[int]) -> dict:
     mean = sum(steady) / len(steady)
     extra = sum(max(0.0, h["epoch_time_s"] - mean) for h in history if h["epoch"] in first)
     return {"steady_epoch_time_s": mean, "warmup_time_s": extra, "warmup_epochs": sorted(first)}
+
+
+def epoch_loads(history: list[dict]) -> dict:
+    """The CPU cores other processes used during each epoch, for run.json: ``epoch_other_load_cores``, one per
+    history row (None where unknown, and for epochs of a checkpoint written before reportgen recorded it)."""
+    return {"epoch_other_load_cores": [h.get("other_load_cores") for h in history]}
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -1,4 +1,5 @@
-"""Synthetic analysis files of a run (efficiency.json, robustness.npz, explanations.npz), for bundle_factory.
+"""Synthetic analysis files of a run (efficiency.json, robustness.npz, explanations.npz), and the bundle's
+interleaved timings (timings.json), for bundle_factory.
 
 Each file has the layout docs/bundle.md gives and numbers a test controls: a model's costs and
 timings, its accuracy on each corruption (exact: that share of the corrupted images is right), and
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,10 +23,11 @@ from reportgen.config import CORRUPTIONS
 ANALYSES = tuple(registry.ANALYSES)  # every analysis's name: all of them switched on
 DEFAULT_COSTS = {  # close to the seed models on a CPU: the CNN costs less on every measure
     "cnn": {"mflops": 81.7, "attention_mflops": 0.0, "activation_mb": 1.41, "peak_mb": 204.0, "batch_s": 0.05,
-            "latency_s": 0.002},
+            "latency_s": 0.002, "step_s": 0.2},
     "vit": {"mflops": 167.1, "attention_mflops": 13.0, "activation_mb": 3.65, "peak_mb": 499.3, "batch_s": 0.12,
-            "latency_s": 0.004},
+            "latency_s": 0.004, "step_s": 0.5},
 }
+STEP_S = 0.3  # a training step's seconds for a cost entry without "step_s"
 DEFAULT_CORRUPTED = {"cnn": 0.60, "vit": 0.45}  # accuracy on every corrupted copy, at the middle severity
 DEFAULT_DELETION_RATES = {"cnn": 4.0, "vit": 2.0}  # how fast the salient-first curve falls: higher is more faithful
 TIMED_PASSES = 7
@@ -44,7 +46,11 @@ class AnalysisOptions:
     per_corruption: Mapping[tuple[str, str], float] = field(default_factory=dict)  # (model, corruption) -> accuracy
     deletion_rates: Mapping[str, float] = field(default_factory=lambda: DEFAULT_DELETION_RATES)
     peak_measured: bool = True
-    other_load: float = 0.0  # CPU cores other processes used while the passes were timed
+    other_load: float = 0.0  # CPU cores other processes used while the passes were timed (in every block)
+    block_loads: Sequence[float] | None = None  # per block instead, one per timing block of each seed
+    load_known: bool = True  # False: timings.json records no load (a machine without /proc/stat)
+    timings: bool = True  # with efficiency: write the bundle's timings.json (interleaved timings)
+    timing_blocks: int = 8  # blocks per seed
 
 
 Predict = Callable[[np.random.Generator, np.ndarray, float, int], np.ndarray]  # bundle_factory._predictions
@@ -76,6 +82,29 @@ def efficiency(rng: np.random.Generator, options: AnalysisOptions, model: str, b
         "warmup": 2, "batch_s": timed(c["batch_s"]), "latency_s": timed(c["latency_s"]),
         "other_load_cores": options.other_load,
     }
+
+
+def write_timings(root: Path, options: AnalysisOptions, models: Sequence[str], seeds: Sequence[int],
+                  batch_size: int) -> None:
+    """The bundle's timings.json when efficiency is on: each block's times are the model's (costs) times a speed
+    the machine had in that block, common to both models, times ±2% per model."""
+    if "efficiency" not in options.analyses or not options.timings:
+        return
+    rng = np.random.default_rng(7)
+    blocks = options.timing_blocks * len(seeds)
+    machine = rng.uniform(0.7, 1.4, (blocks, 1))  # (B, 1): the drift of the machine's speed, shared in a block
+    noise = lambda: rng.uniform(0.98, 1.02, (blocks, len(models)))  # noqa: E731
+    times = {field: np.array([[options.costs[m].get(field, STEP_S) for m in models]]) * machine * noise()
+             for field in ("batch_s", "latency_s", "step_s")}
+    loads = list(options.block_loads) if options.block_loads is not None else [options.other_load] * blocks
+    order = [list(range(len(models)))[:: 1 if b % 2 == 0 else -1] for b in range(options.timing_blocks)]
+    write_json(root / registry.TIMINGS.filename, {
+        "device": "cpu", "device_name": "Synthetic CPU", "threads": 1, "precision": "32", "batch_size": batch_size,
+        "warmup": 2, "repeats": 7, "models": list(models), "block_seeds": [s for s in seeds
+                                                                           for _ in range(options.timing_blocks)],
+        "order": order * len(seeds), "inference_s": times["batch_s"].tolist(), "latency_s": times["latency_s"].tolist(),
+        "step_s": times["step_s"].tolist(), "other_load_cores": loads if options.load_known else None,
+    })
 
 
 def robustness(rng: np.random.Generator, options: AnalysisOptions, model: str, labels: np.ndarray,

@@ -23,7 +23,7 @@ import numpy as np
 from reportgen.bundle import write_history, write_json, write_manifest, write_predictions
 from reportgen.config import Config, TrainConfig, config_from_dict, save_config
 from reportgen.metrics import compute_metrics
-from tests.analysis_factory import AnalysisOptions, write_analyses
+from tests.analysis_factory import AnalysisOptions, write_analyses, write_timings
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 DISPLAY_NAMES = {"cnn": "CNN", "vit": "ViT"}
@@ -85,6 +85,7 @@ def make_bundle(
                        parameters=architectures[model]["parameters"], origin=origin,
                        weights=b"not a real state dict" + (b" %d" % submission if submission is not None else b""),
                        analyses=analyses, curve=(curves or {}).get(model, "saturating"), train_images=train_size)
+    write_timings(root, analyses, models, seeds, config.train.batch_size)
     for name, spec in variants.items():
         _write_variant(root, name, spec, config, names, architectures, test_size, train_size, epoch_times)
     write_manifest(root)

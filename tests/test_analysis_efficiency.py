@@ -81,21 +81,20 @@ def test_timings_exclude_warm_up_and_count_the_repeats():
     assert len(times) == 5 and all(t > 0 for t in times)
 
 
-def test_the_record_is_json_and_leaves_the_model_alone():
+def test_the_record_is_json_holds_no_timing_and_leaves_the_model_alone():
     config = tiny_config()
     model = create_model("vit", config, 4)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     record = efficiency.compute(model, config, tiny_data(), {"device": "cpu", "precision": "32"})
     json.dumps(record)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert len(record["batch_s"]) == len(record["latency_s"]) == config.analysis.timing_repeats
+    assert not {"batch_s", "latency_s", "other_load_cores", "threads"} & set(record)  # timed interleaved instead
     assert record["flops_per_image"]["total"] == analytic_vit_flops(config, 4)[0]
     assert record["batch_size"] == config.train.batch_size and record["device"] == "cpu"
 
 
-def test_timing_settings_name_the_machine():
-    settings = efficiency.settings(tiny_config(), "cpu")
-    assert settings["threads"] == torch.get_num_threads() and settings["device_name"]
+def test_the_settings_name_the_device_not_the_threads():
+    assert set(efficiency.settings(tiny_config(), "cpu")) == {"device_name"}
 
 
 def test_what_a_step_keeps_between_steps_is_weights_buffers_optimizer_state_and_batch():

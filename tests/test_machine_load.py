@@ -2,7 +2,7 @@
 
 import time
 
-from reportgen.machine_load import BUSY_CORES, other_load, thread_advice, timed_with_load
+from reportgen.machine_load import BUSY_CORES, LoadMeter, is_busy, other_load, thread_advice, timed_with_load
 
 
 def test_a_timing_returns_its_result_and_a_load_that_is_a_number_of_cores():
@@ -23,3 +23,16 @@ def test_no_advice_on_an_idle_machine_for_one_thread_or_an_unknown_load():
     assert thread_advice(threads=1, load=1.9, cores=2) is None
     assert thread_advice(threads=2, load=None, cores=2) is None
     assert thread_advice(threads=4, load=1.0, cores=16) is None  # enough free cores for every thread
+
+
+def test_a_meter_measures_a_span_between_two_points():
+    meter = LoadMeter()
+    time.sleep(0.02)
+    first = meter.cores()
+    assert first is None or first >= 0.0
+
+
+def test_one_busy_or_unknown_span_makes_the_timings_busy():
+    assert not is_busy([0.0, BUSY_CORES / 2])
+    assert is_busy([0.0, BUSY_CORES * 2])
+    assert is_busy([0.0, None])  # a timing that cannot be shown idle is no evidence

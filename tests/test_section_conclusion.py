@@ -31,15 +31,16 @@ def _verdicts(report):
 def test_the_verdict_flips_with_the_results(tmp_path):
     ahead, behind = _verdicts(contents(tmp_path / "a")), _verdicts(contents(tmp_path / "b", **SWAPPED))
     assert ahead[0].startswith("On this run the CNN is the more accurate model")
-    assert "wins on both accuracy and training cost" in ahead[1]
-    assert "the CNN does not overfit and the ViT overfits" in ahead[2]
+    assert "the CNN does not overfit and the ViT overfits" in ahead[1]
     assert behind[0].startswith("On this run the ViT is the more accurate model")
-    assert "the CNN overfits and the ViT does not overfit" in behind[2]
+    assert "the CNN overfits and the ViT does not overfit" in behind[1]
 
 
-def test_a_trade_off_when_the_faster_model_is_less_accurate(tmp_path):
-    verdicts = _verdicts(contents(tmp_path / "b", epoch_times={"cnn": 5.0, "vit": 1.0}))
-    assert "The ViT, however, trained 5.00× faster" in verdicts[1]
+def test_wall_clock_epoch_times_decide_no_speed_verdict(tmp_path):
+    # Issue 22: the sequential training runs were not interleaved, so their epoch times are no evidence of speed
+    # (two builds of one config had concluded opposite trade-offs); speed verdicts come from the cost section only.
+    verdicts = " ".join(_verdicts(contents(tmp_path / "b", epoch_times={"cnn": 5.0, "vit": 1.0})))
+    assert "faster" not in verdicts and "training cost" not in verdicts
 
 
 def test_no_win_without_significance(tmp_path):

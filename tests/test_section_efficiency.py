@@ -1,25 +1,37 @@
-"""Section "Computational cost": every comparison flips with the measurements, and speed claims need a test."""
+"""Section "Computational cost": the machine-independent facts flip with the measurements, a model is faster only
+by the test over interleaved blocks, and no speed verdict is drawn on a busy machine."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from reportgen.errors import BundleError
-from reportgen.report.sections.efficiency import Efficiency, common_milestone, time_to_accuracy
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from reportgen.report.sections.efficiency import Efficiency
 from tests.analysis_factory import ANALYSES, DEFAULT_COSTS, AnalysisOptions
-from tests.section_helpers import SWAPPED, contents, numbers, tables, text
+from tests.section_helpers import contents, facts, numbers, tables, text
 
 SWAPPED_COSTS = {"cnn": DEFAULT_COSTS["vit"], "vit": DEFAULT_COSTS["cnn"]}
-SAME_SPEED = {m: {**DEFAULT_COSTS[m], "batch_s": 0.08, "latency_s": 0.003} for m in DEFAULT_COSTS}
+SAME_SPEED = {m: {**DEFAULT_COSTS[m], "batch_s": 0.08, "latency_s": 0.003, "step_s": 0.3} for m in DEFAULT_COSTS}
+BUSY = "No speed verdict: the machine was busy during the timings"
+
+
+def report(tmp_path, name="b", seeds=(42,), models=("cnn", "vit"), **options):
+    return contents(tmp_path / name, analyses=AnalysisOptions(ANALYSES, **options), seeds=seeds, models=models)
 
 
 def section_text(tmp_path, name="b", **options) -> str:
-    bundle_options = {k: options.pop(k) for k in ("seeds", "models", "epoch_times") if k in options}
-    return text(numbers(Efficiency(), contents(tmp_path / name, analyses=AnalysisOptions(ANALYSES, **options),
-                                             **bundle_options)))
+    return text(numbers(Efficiency(), report(tmp_path, name, **options)))
+
+
+def verdict(tmp_path, name="b", **options):
+    return Efficiency().verdict(report(tmp_path, name, **options))
+
+
+def claims(v) -> dict[str, str]:
+    return {c.claim: c.status for c in v.claims}
 
 
 def test_the_costlier_model_flips_with_the_measurements(tmp_path):
@@ -32,72 +44,96 @@ def test_the_costlier_model_flips_with_the_measurements(tmp_path):
     assert "The CNN needs 2.59× the activation memory" in swapped
 
 
-def test_faster_is_said_only_when_the_timed_passes_differ_significantly(tmp_path):
+def test_the_machine_independent_facts_lead_and_the_times_follow(tmp_path):
+    first, second = tables(numbers(Efficiency(), report(tmp_path)))
+    assert [row[0] for row in first.rows] == [
+        "parameters", "forward MFLOPs per image", "activation memory per training image (MB)",
+        "peak memory of a training step (MB)", "batch size", "optimiser steps per epoch", "optimiser steps in all"]
+    assert [row[0] for row in second.rows] == ["inference throughput (images per second)", "latency at batch 1 (ms)",
+                                               "training step time (ms)"]
+    assert second.header[-3:] == ["faster by", "p", "adjusted p"]
+    assert "on Synthetic CPU (cpu, 1 thread, fp32): medians over 8 blocks" in second.caption.text
+    assert "warm-up excluded" in second.caption.text
+
+
+def test_faster_is_said_only_when_the_test_over_blocks_says_so(tmp_path):
     default = section_text(tmp_path, "a")
     swapped = section_text(tmp_path, "b", costs=SWAPPED_COSTS)
     same = section_text(tmp_path, "c", costs=SAME_SPEED)
-    assert "The CNN is faster in inference at batch 1024, by 2.4" in default
-    assert "The CNN is faster in single-image inference (batch 1)" in default
-    assert "(Mann-Whitney U test over 7 and 7 timed passes, p = 0.0005828)" in default
-    assert "The ViT is faster in inference at batch 1024" in swapped
+    assert "The CNN is faster in training step time, by 2.53× (the median per-block ratio; exact Wilcoxon " \
+        "signed-rank test of the per-block log time ratios over 8 blocks, p = 0.007812, adjusted p = 0.02344)." \
+        in default
+    assert "The CNN is faster in inference throughput" in default
+    assert "The ViT is faster in training step time" in swapped and "The CNN is faster" not in swapped
     assert "is faster in" not in same
-    assert same.count("but the difference is not significant (Mann-Whitney U test") == 2
+    assert same.count("but the difference is not significant (exact Wilcoxon") == 3
 
 
-def test_more_parameters_yet_faster_is_tested_not_repeated(tmp_path):
-    holds = section_text(tmp_path, "a")
-    contradicted = section_text(tmp_path, "b", costs=SWAPPED_COSTS)
-    untested = section_text(tmp_path, "c", costs=SAME_SPEED)
-    claim = "The seed study remarked that its model with more parameters nevertheless trained faster. Tested here: "
-    assert claim + "the CNN has 1.12× the parameters of the ViT and needs 0.49× its FLOPs per image" in holds
-    assert ('it is significantly faster in inference at batch 1024 and single-image inference (batch 1); not tested in '
-            'training. So "more parameters yet faster" holds on every tested measure on this machine.') in holds
-    assert "significantly slower in inference at batch 1024" in contradicted
-    assert '"more parameters yet faster" is not supported on any measure' in contradicted
-    assert "not significantly different in inference at batch 1024" in untested
-    assert '"more parameters yet faster" is not supported on any measure' in untested
+def test_the_timing_tests_are_one_family_adjusted_together(tmp_path):
+    (_, timed) = tables(numbers(Efficiency(), report(tmp_path)))
+    keys = [(row[-2].key, row[-1].key) for row in timed.rows]
+    assert keys == [(f"compare.efficiency.{m}.p", f"compare.efficiency.{m}.p_adj")
+                    for m in ("inference", "latency", "step")]
+    assert all(row[-1].value == pytest.approx(3 * row[-2].value) for row in timed.rows)  # Holm, three equal p
 
 
-def test_training_throughput_is_tested_over_seeds(tmp_path):
-    one = section_text(tmp_path, "a")
-    three = section_text(tmp_path, "b", seeds=(1, 2, 3))
-    assert "The CNN is ahead in training by 1.50× (" in one
-    assert "with a single run per model the difference is not tested" in one
-    assert "The CNN is faster in training, by 1.50×" in three and "(paired t-test over seeds, p" in three
-    assert "holds on every tested measure" in three
+def test_more_blocks_over_seeds_enter_the_test(tmp_path):
+    three = section_text(tmp_path, seeds=(1, 2, 3))
+    assert "over 24 blocks, p < 0.0001" in three
 
 
-def test_time_to_accuracy_flips_with_the_histories(tmp_path):
-    default = section_text(tmp_path, "a")
-    swapped = section_text(tmp_path, "b", epoch_times=SWAPPED["epoch_times"])
-    assert "(the highest whole percent every run of both models reached)" in default
-    assert "the CNN got there 3.69× sooner" in default and "the ViT got there" in swapped
+def test_a_busy_machine_gets_no_speed_verdict_anywhere_and_the_numbers(tmp_path):
+    idle = verdict(tmp_path, "a")
+    busy_report = report(tmp_path, "b", block_loads=[0.0] * 7 + [1.3])  # one busy block is enough
+    busy_text = text(numbers(Efficiency(), busy_report))
+    busy = Efficiency().verdict(busy_report)
+    assert BUSY + ": other processes used up to 1.30 CPU cores, more than 0.2 in 1 of 8 blocks." in busy_text
+    assert "is faster in" not in busy_text and "is faster" not in " ".join(f.text for f in busy.findings)
+    assert [r.verdict.text for r in busy.rows][:2] == ["machine busy: no verdict"] * 2
+    assert [r.verdict.text for r in idle.rows][:2] == ["CNN faster (adjusted p = 0.02344)"] * 2
+    assert claims(idle)["cnn-trains-faster"] == SUPPORTED and claims(busy)["cnn-trains-faster"] == INCONCLUSIVE
+    assert "machine was busy" in busy.claims[0].evidence.text
+    assert "Speed: no verdict, because the machine was busy" in busy.findings[-1].text
+    assert claims(busy)["vit-more-memory"] == claims(idle)["vit-more-memory"] == SUPPORTED  # machine-independent
 
 
-def test_time_to_accuracy_sums_epoch_times_to_the_first_epoch_at_the_milestone():
-    history = {"val_acc": np.array([0.2, 0.5, 0.45, 0.7]), "epoch_time_s": np.array([1.0, 2.0, 3.0, 4.0])}
-    assert time_to_accuracy(history, 0.5) == 3.0 and time_to_accuracy(history, 0.71) is None
+def test_an_unknown_load_or_missing_timings_decide_nothing(tmp_path):
+    unknown = section_text(tmp_path, "a", load_known=False)
+    missing = section_text(tmp_path, "b", timings=False)
+    assert "No speed verdict: the machine's other load during the timings could not be measured" in unknown
+    assert "No speed verdict: this bundle holds no interleaved timings (timings.json)" in missing
+    assert "is faster in" not in unknown + missing
 
 
-def test_the_common_milestone_is_the_highest_whole_percent_every_run_reached(tmp_path):
-    report = contents(tmp_path / "b", seeds=(1, 2))
-    best = min(float(h["val_acc"].max()) for m in report.models for h in m.training.histories)
-    level = common_milestone(report.models)
-    assert level <= best < level + 0.01 and round(100 * level) == 100 * level
+def test_the_study_claims_flip_with_the_measurements(tmp_path):
+    swapped = verdict(tmp_path, "a", costs=SWAPPED_COSTS)
+    same = verdict(tmp_path, "b", costs=SAME_SPEED)
+    assert claims(swapped) == {"cnn-trains-faster": CONTRADICTED, "vit-more-memory": CONTRADICTED}
+    assert claims(same)["cnn-trains-faster"] == INCONCLUSIVE
+    mixed = {"cnn": {**DEFAULT_COSTS["cnn"], "peak_mb": 600.0}, "vit": DEFAULT_COSTS["vit"]}
+    assert claims(verdict(tmp_path, "c", costs=mixed))["vit-more-memory"] == INCONCLUSIVE  # activation and peak differ
 
 
-def test_one_model_gets_its_table_and_its_attention_count(tmp_path):
-    items = numbers(Efficiency(), contents(tmp_path / "b", models=("vit",), analyses=AnalysisOptions(ANALYSES)))
-    (table,) = tables(items)
-    assert table.header == ["measure", "ViT"]
-    assert text(items).endswith("Of the ViT's 167.1 MFLOPs per image, 13.0 are the attention's batched matrix "
-                                "products (queries times keys, weights times values), which a counter blind to fused "
-                                "attention kernels would miss.")
-    assert "needs" not in text(items)
+def test_the_summary_rows_are_secondary_and_peak_memory_is_no_test(tmp_path):
+    rows = verdict(tmp_path).rows
+    assert [r.measure for r in rows] == ["Training step time (ms)", "Inference throughput (images/s)",
+                                         "Peak memory of a training step (MB)"]
+    assert not any(r.primary for r in rows)
+    assert rows[2].verdict.text == "ViT needs 2.45× (a measurement, not a test)"
+
+
+def test_one_model_gets_its_tables_and_its_attention_count_and_no_verdict(tmp_path):
+    one = report(tmp_path, models=("vit",))
+    items = numbers(Efficiency(), one)
+    static, timed = tables(items)
+    assert static.header == ["measure", "ViT"] and timed.header == ["measure", "ViT"]
+    assert "Of the ViT's 167.1 MFLOPs per image, 13.0 are the attention's batched matrix products" in text(items)
+    assert "needs" not in facts(items) and "No speed verdict:" not in text(items)
+    assert Efficiency().verdict(one) is None
 
 
 def test_an_unmeasured_peak_is_said_and_not_compared(tmp_path):
-    items = numbers(Efficiency(), contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, peak_measured=False)))
+    items = numbers(Efficiency(), report(tmp_path, peak_measured=False))
     assert ["peak memory of a training step (MB)", "not measured", "not measured"] in tables(items)[0].rows
     assert "peak memory in a training step" not in text(items)
 
@@ -107,19 +143,11 @@ def test_applies_when_the_build_measured_cost(tmp_path):
     assert not Efficiency().applies(contents(tmp_path / "b"))
 
 
-def test_timings_on_a_busy_machine_carry_a_note(tmp_path):
-    quiet = numbers(Efficiency(), contents(tmp_path / "a", analyses=AnalysisOptions(ANALYSES)))
-    busy = numbers(Efficiency(), contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, other_load=3.25)))
-    assert "shared machine" not in text(quiet)
-    assert ("Other processes used up to 3.25 CPU cores during the CNN's timings and 3.25 CPU cores during the ViT's "
-            "timings (from /proc/stat): the timings measure a shared machine") in text(busy)
-
-
-def test_a_cost_record_with_a_broken_field_is_refused_in_one_line(tmp_path):
-    report = contents(tmp_path / "b", analyses=AnalysisOptions(("efficiency",)))
-    path = report.runs["vit"][0].path / "efficiency.json"
+def test_a_timings_file_with_a_broken_field_is_refused_in_one_line(tmp_path):
+    broken = report(tmp_path)
+    path = broken.root / "timings.json"
     record = json.loads(path.read_text())
-    record["batch_s"] = [0.1, "fast"]
+    record["step_s"][0] = [0.1, "fast"]
     path.write_text(json.dumps(record))
-    with pytest.raises(BundleError, match="efficiency.json: batch_s holds <U"):
-        Efficiency().applies(report)
+    with pytest.raises(BundleError, match="timings.json: step_s holds <U"):
+        Efficiency().build(broken, None)

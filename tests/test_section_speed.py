@@ -1,25 +1,71 @@
-"""Section "Training speed and efficiency": speed, parameters and throughput, computed from the runs."""
+"""Section "Training speed and efficiency": machine-independent counts first, then the runs' wall-clock times as a
+description (never a verdict), with the other load during training."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from reportgen.bundle import write_json, write_manifest
 from reportgen.report.contents import read_contents
-from reportgen.report.sections.speed import Speed, speed_sentence
+from reportgen.report.sections.speed import Speed, common_milestone, time_to_accuracy
 from tests.bundle_factory import make_bundle
 from tests.section_helpers import SWAPPED, contents, metric_keys, numbers, tables, text
 
 
-def test_the_faster_model_flips_with_the_results(tmp_path):
-    assert text(numbers(Speed(), contents(tmp_path / "a"))).startswith("The CNN trained faster, by a factor of 1.50×")
-    assert text(numbers(Speed(), contents(tmp_path / "b", **SWAPPED))).startswith("The ViT trained faster")
+def test_epoch_times_are_described_never_judged(tmp_path):
+    default, swapped = (text(numbers(Speed(), contents(tmp_path / n, **o))) for n, o in (("a", {}), ("b", SWAPPED)))
+    assert "the CNN took 2.00 s and the ViT 3.00 s per epoch" in default
+    assert "the CNN took 4.00 s and the ViT 1.00 s per epoch" in swapped
+    assert "These wall-clock times were not interleaved, so they describe this build" in default
+    assert not any(word in default + swapped for word in ("trained faster", "× faster", "slower", "sooner"))
+    assert Speed().verdict(contents(tmp_path / "c")) is None  # nothing for the Summary or the Conclusion
 
 
-def test_equal_speeds_read_as_a_tie(tmp_path):
-    report = contents(tmp_path / "b")
-    cnn = report.facts["cnn"]
-    assert speed_sentence(cnn, cnn).text.startswith("The CNN and the CNN trained equally fast")
+def test_the_counts_that_do_not_depend_on_the_machine_come_first(tmp_path):
+    said = text(numbers(Speed(), contents(tmp_path / "b", train_size=2000)))
+    assert said.startswith("The CNN has more parameters")
+    assert "Optimiser steps (batch 1,024, counts that do not depend on the machine): the CNN took 2 per epoch, 10 " \
+        "in all; the ViT took 2 per epoch, 10 in all." in said
+
+
+def test_the_load_during_training_says_whether_the_machine_was_busy(tmp_path):
+    root = make_bundle(tmp_path / "b")
+    _record_loads(root, {"cnn": [0.01, 0.05], "vit": [0.1, 1.4]})
+    items = numbers(Speed(), read_contents(root))
+    assert "During the CNN's training epochs other processes used up to 0.05 CPU cores (0.03 on average, from " \
+        "/proc/stat): the machine was idle enough while it trained" in text(items)
+    assert "up to 1.40 CPU cores (0.75 on average, from /proc/stat): the machine was busy while it trained" in \
+        text(items)
+    assert tables(items)[0].header[-1] == "other load (cores, max)"
+    assert "During" not in text(numbers(Speed(), contents(tmp_path / "c")))  # not recorded: not said
+
+
+def _record_loads(root, loads: dict[str, list[float]]) -> None:
+    """Add the per-epoch other load reportgen records in run.json to a synthetic bundle."""
+    for model, values in loads.items():
+        for path in (root / "runs" / model).glob("seed-*/run.json"):
+            write_json(path, {**json.loads(path.read_text()), "epoch_other_load_cores": values})
+    write_manifest(root)
+
+
+def test_time_to_accuracy_is_a_description_that_follows_the_histories(tmp_path):
+    default = text(numbers(Speed(), contents(tmp_path / "a")))
+    assert "(the highest whole percent every run of both models reached), the CNN trained for 4.07 s and the ViT " \
+        "for 15.01 s of wall-clock time (one measurement per run, not a test)" in default
+
+
+def test_time_to_accuracy_sums_epoch_times_to_the_first_epoch_at_the_milestone():
+    history = {"val_acc": np.array([0.2, 0.5, 0.45, 0.7]), "epoch_time_s": np.array([1.0, 2.0, 3.0, 4.0])}
+    assert time_to_accuracy(history, 0.5) == 3.0 and time_to_accuracy(history, 0.71) is None
+
+
+def test_the_common_milestone_is_the_highest_whole_percent_every_run_reached(tmp_path):
+    report = contents(tmp_path / "b", seeds=(1, 2))
+    best = min(float(h["val_acc"].max()) for m in report.models for h in m.training.histories)
+    level = common_milestone(report.models)
+    assert level <= best < level + 0.01 and round(100 * level) == 100 * level
 
 
 def test_no_accuracy_per_second_is_stated(tmp_path):
@@ -29,9 +75,9 @@ def test_no_accuracy_per_second_is_stated(tmp_path):
     assert "per second of training" not in text(items) and "efficiency_factor" not in metric_keys(items)
 
 
-def test_one_model_gets_its_table_only(tmp_path):
+def test_one_model_gets_its_counts_and_its_table(tmp_path):
     items = numbers(Speed(), contents(tmp_path / "b", models=("vit",)))
-    assert text(items) == "" and [row[0] for row in tables(items)[0].rows] == ["ViT"]
+    assert text(items).startswith("Optimiser steps") and [row[0] for row in tables(items)[0].rows] == ["ViT"]
 
 
 def _record_steady_state(root, steady: dict[str, float], warmup: float) -> None:
@@ -47,8 +93,7 @@ def test_speed_compares_the_steady_state_when_every_run_recorded_it(tmp_path):
     root = make_bundle(tmp_path / "b")  # mean epoch times: CNN 2 s, ViT 3 s (warm-up included)
     _record_steady_state(root, {"cnn": 3.0, "vit": 1.0}, warmup=4.0)
     items = numbers(Speed(), read_contents(root))
-    assert text(items).startswith("The ViT trained faster, by a factor of 3.00×: 1.00 s against 3.00 s for the CNN "
-                                  "per epoch in the steady state")
+    assert "the CNN took 3.00 s and the ViT 1.00 s per epoch in the steady state" in text(items)
     assert "The CNN paid 4.00 s of one-off warm-up: what the first epoch of each fit took beyond its steady-state " \
         "epoch of 3.00 s" in text(items)
     assert tables(items)[0].header[5] == "steady epoch (s)"
@@ -63,5 +108,4 @@ def test_one_model_without_a_steady_state_means_both_are_compared_by_their_mean(
     root = make_bundle(tmp_path / "b")
     _record_steady_state(root, {"vit": 1.0}, warmup=4.0)  # the CNN recorded none (e.g. one-epoch fits)
     items = numbers(Speed(), read_contents(root))
-    assert text(items).startswith("The CNN trained faster, by a factor of 1.50×: 2.00 s against 3.00 s for the ViT "
-                                  "per epoch (the mean over all epochs")
+    assert "the CNN took 2.00 s and the ViT 3.00 s per epoch (the mean over all epochs" in text(items)

@@ -47,6 +47,14 @@ def test_history_has_every_epoch_with_the_cosine_learning_rate(data, tmp_path):
     assert all(0 <= h["train_acc"] <= 1 and h["epoch_time_s"] > 0 for h in history)
 
 
+def test_every_epoch_records_the_other_load_and_run_json_gets_one_per_epoch(data, tmp_path):
+    history = train("cnn", data, tiny_config(epochs=2), tmp_path).history
+    loads = [h["other_load_cores"] for h in history]
+    assert len(loads) == 2 and all(v is None or v >= 0 for v in loads)
+    assert training.epoch_loads(history) == {"epoch_other_load_cores": loads}
+    assert training.epoch_loads([{"epoch": 1}]) == {"epoch_other_load_cores": [None]}  # a checkpoint from before
+
+
 def test_warmup_rises_linearly_then_the_cosine_decays_over_the_remaining_epochs(data, tmp_path):
     config = tiny_config(epochs=5, lr=0.01, warmup_epochs=2)
     history = train("cnn", data, config, tmp_path).history
@@ -133,8 +141,8 @@ def test_interrupted_run_resumes_to_the_same_result(data, tmp_path, recipe):
     assert interrupted.value.epochs_kept == 2  # what the checkpoint it resumed from holds
     resumed = train("cnn", data, config, tmp_path / "resumed")
 
-    def strip(history):
-        return [{k: v for k, v in h.items() if k != "epoch_time_s"} for h in history]
+    def strip(history):  # what the machine measures (time, other processes' load) differs between two runs
+        return [{k: v for k, v in h.items() if k not in ("epoch_time_s", "other_load_cores")} for h in history]
 
     assert strip(resumed.history) == strip(straight.history)
     for key, value in straight.model.state_dict().items():

@@ -1,4 +1,4 @@
-"""Computational cost of a trained model, measured on the device of its run: FLOPs, memory, throughput, latency.
+"""Computational cost of a trained model that does not depend on the machine's load: FLOPs, memory.
 
 * FLOPs per image: torch.utils.flop_counter.FlopCounterMode over one forward pass (2 FLOPs per
   multiply-add, every convolution and matrix product, the attention's included). The fused
@@ -14,10 +14,10 @@
   tensors, tracked operator by operator by PyTorch's MemTracker (torch.distributed._tools). Both
   count tensor storage (weights, gradients, optimizer state, activations, temporaries), not cached
   allocator blocks or the process's resident size.
-* Inference time: the run's batch size and batch 1, `warmup` untimed passes and then `repeats` timed
-  ones (torch.cuda.synchronize around each on CUDA); every timed repeat is stored, so the report can
-  give medians and test differences, with the CPU cores other processes used meanwhile (Linux).
-  Training throughput and time to accuracy come from history.csv.
+
+Times are not measured here, one run at a time: reportgen.analysis.timing times every model of a build
+together, interleaved in blocks, with the machine's load recorded per block; it uses `inference_times`,
+`TrainingStep` and `synchronize` from here. Training throughput and time to accuracy come from history.csv.
 
 Shapes: B batch, K classes; images (B, 3, 32, 32).
 """
@@ -36,7 +36,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from reportgen.config import Config
 from reportgen.data import ImageData
-from reportgen.machine_load import timed_with_load
 from reportgen.models import IMAGE_SIZE, count_parameters
 from reportgen.runtime import autocast, device_name
 
@@ -174,39 +173,27 @@ def inference_times(model: nn.Module, batch: int, device: str, precision: str, c
 
 
 def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, Any]) -> dict[str, Any]:
-    """Every build-time cost measurement of a trained `model` on its run's device and precision, as stored in
-    efficiency.json (the data are not used: cost does not depend on what the images show)."""
-    a, t = config.analysis, config.train
+    """Every machine-independent cost measurement of a trained `model` on its run's device and precision, as stored
+    in efficiency.json (the data are not used: cost does not depend on what the images show)."""
+    t = config.train
     device, precision = run["device"], run["precision"]
-    channels_last = t.channels_last
-    work = prepared(model, device, channels_last)
-    peak, method = peak_step_bytes(prepared(model, device, channels_last), config, device, precision)
-    timed = {name: timed_with_load(lambda b=batch: inference_times(work, b, device, precision, channels_last,
-                                                                  a.timing_warmup, a.timing_repeats))
-             for name, batch in (("batch_s", t.batch_size), ("latency_s", 1))}
-    loads = [load for _, load in timed.values() if load is not None]
+    peak, method = peak_step_bytes(prepared(model, device, t.channels_last), config, device, precision)
     return {
         "device": torch.device(device).type,
         "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
         "precision": precision,
         "batch_size": t.batch_size,
         "parameters": count_parameters(model),
         "flops_per_image": count_flops(model),
-        "activation_bytes_per_image": activation_bytes_per_image(prepared(model, device, channels_last), device,
+        "activation_bytes_per_image": activation_bytes_per_image(prepared(model, device, t.channels_last), device,
                                                                  precision),
         "activation_batch_sizes": list(ACTIVATION_BATCHES),
         "peak_step_bytes": peak,
         "peak_method": method,
-        "warmup": a.timing_warmup,
-        "batch_s": timed["batch_s"][0],
-        "latency_s": timed["latency_s"][0],
-        "other_load_cores": max(loads) if loads else None,
     }
 
 
 def settings(config: Config, device: str) -> dict[str, Any]:
-    """What the measurements depend on beyond the run itself: timings belong to one machine and thread count."""
-    a = config.analysis
-    return {"timing_repeats": a.timing_repeats, "timing_warmup": a.timing_warmup, "device_name": device_name(device),
-            "threads": torch.get_num_threads()}
+    """What the measurements depend on beyond the run itself: the peak memory depends on the device's kernels and
+    allocator (the run key names the device type, not the model of GPU)."""
+    return {"device_name": device_name(device)}

@@ -14,6 +14,10 @@ in the bundle, that file's fields). Every analysis module has the same two funct
 arrays for an .npz; None when it does not apply to the model). `analyse_run` is the build's one call
 per run: it runs every registered analysis that its analysis.<name> switch turns on and copies its
 file into the run's bundle folder under its registered file name (docs/bundle.md).
+
+`time_base_runs` is the build's one call after every run is in the bundle: the build-level timings
+(reportgen.analyses.TIMINGS), kept at ``<runs>/timings/timings-<key20>.json`` under a key of every base run
+and the timing settings. Timings taken on a busy machine are not kept, so the next build measures again.
 """
 
 from __future__ import annotations
@@ -25,17 +29,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 import torch.nn as nn
 
 from reportgen import __version__
-from reportgen.analyses import ANALYSES
+from reportgen.analyses import ANALYSES, TIMINGS
 from reportgen.bundle_files import atomic_output, read_json, write_json
 from reportgen.config import Config
 from reportgen.data import ImageData
+from reportgen.machine_load import is_busy
+from reportgen.models import create_model
+from reportgen.runtime import Runtime
 
 
 def analysis_key(run_key: str, name: str, settings: dict[str, Any]) -> str:
-    """A hash of the run, the analysis and its settings, and the reportgen version."""
+    """A hash of the run (or runs: their keys joined), the analysis and its settings, and the reportgen version."""
     identity = {"run": run_key, "analysis": name, "settings": settings, "reportgen": __version__}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -83,3 +91,34 @@ def analyse_run(model: nn.Module, config: Config, data: ImageData, run_dir: Path
             path = stored_result(model, config, data, run_dir, name, log)
             if path is not None:
                 shutil.copyfile(path, target / analysis.filename)
+
+
+def time_base_runs(config: Config, runtime: Runtime, weights: dict[int, dict[str, Path]], classes: int,
+                   run_keys: list[str], runs_dir: Path, target: Path, log: Callable[[str], None] = print) -> None:
+    """The base models of every seed timed together (reportgen.analysis.timing), or their stored timings, as
+    `target`/timings.json. `weights`: {seed: {model: its weights.pt}}, models in config order; `run_keys`: those
+    runs' keys; `classes`: the models' output classes."""
+    module = TIMINGS.load()
+    key = analysis_key("+".join(sorted(run_keys)), TIMINGS.name, module.settings(config, runtime.device))
+    stored = runs_dir / TIMINGS.name / f"{TIMINGS.name}-{key[:20]}{TIMINGS.suffix}"
+    if stored.is_file():
+        log("timings reused (stored for these runs and settings)")
+        shutil.copyfile(stored, target / TIMINGS.filename)
+        return
+    log(f"timing the models interleaved on {runtime.device}, {config.analysis.timing_blocks} blocks a seed")
+    result = module.compute(trained_models(config, weights, classes), config, runtime.device, runtime.precision, log)
+    write_json(target / TIMINGS.filename, result)
+    if not is_busy(result["other_load_cores"] or [None]):  # a busy machine's timings are measured again next time
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(stored) as tmp:
+            write_json(tmp, result)
+
+
+def trained_models(config: Config, weights: dict[int, dict[str, Path]], classes: int) -> dict[int, dict[str, Any]]:
+    """{seed: {model: the nn.Module with its trained weights, on the CPU}} (the timing moves copies to the device)."""
+    def loaded(name: str, file: Path) -> nn.Module:
+        model = create_model(name, config, classes)
+        model.load_state_dict(torch.load(file, weights_only=True, map_location="cpu"))
+        return model
+
+    return {seed: {name: loaded(name, file) for name, file in files.items()} for seed, files in weights.items()}

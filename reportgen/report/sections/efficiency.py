@@ -1,11 +1,14 @@
-"""Section "Computational cost": FLOPs, activation and peak memory, inference throughput and latency, training
-throughput and time to accuracy, from each run's efficiency.json (measured by the build,
-reportgen/analysis/efficiency.py) and history.csv; the seed's "more parameters yet faster" is tested.
+"""Section "Computational cost": first what does not depend on the machine (parameters, FLOPs, activation and peak
+memory, optimiser steps; each run's efficiency.json, measured by the build, reportgen/analysis/efficiency.py),
+then the times, from the models timed together in interleaved blocks (the bundle's timings.json,
+reportgen/analysis/timing.py).
 
-Static quantities (FLOPs, memory) are the first seed's (they do not depend on the weights); the
-timed passes of all seeds are pooled. One model is called faster only when a test says so: a
-Mann-Whitney U test of the two models' timed passes, or for training throughput a t-test over seeds
-(with two or more seeds per model); see `cost_rule`.
+Static quantities are the first seed's (they do not depend on the weights). One model is called faster
+only by the test over blocks of reportgen/report/timing_tests.py, adjusted within the family of the three
+timing measures, and only when the machine was idle during every block; otherwise the section says the
+machine was busy and gives the load, and neither it, the Summary of findings nor the Conclusion draws a
+speed verdict. Its verdict gives the Summary's cost rows and the original study's "cnn-trains-faster" and
+"vit-more-memory".
 """
 
 from __future__ import annotations
@@ -14,13 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
-from scipy.stats import mannwhitneyu
-
 from reportgen.analyses import EFFICIENCY
 from reportgen.config import ReportConfig
-from reportgen.machine_load import BUSY_CORES
-from reportgen.report.common import parameter_lead
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Bullets,
@@ -28,44 +26,36 @@ from reportgen.report.kernel import (
     Cell,
     Item,
     Metric,
-    Part,
     Sentence,
     Table,
     capital,
     compare_key,
     model_key,
-    p_parts,
     sentence,
-    stat_cell,
 )
-from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.stats import ttest_over_seeds
-
-TRAINING = "training"  # the measure name of training throughput
-PRECISIONS = {"32": "fp32", "bf16-mixed": "bf16 autocast"}
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, STUDY_MODELS, SUPPORTED
+from reportgen.report.section import ClaimFinding, FigureDrawer, Section, SummaryRow, Verdict
+from reportgen.report.timing_tests import MEASURES, BlockTest, Timings, block_rule, busy_sentence, speed_verdicts
 
 
 def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
-    """How every number of the cost section is measured, and when a model is called faster."""
+    """How every number of the cost section is measured."""
     return sentence(
         "How cost is measured: FLOPs count every convolution and matrix product of one image's forward pass, the "
         "attention's included, at 2 FLOPs per multiply-add (PyTorch's FlopCounterMode, with attention computed by "
         "its math backend so that no fused kernel hides it). Activation memory is what autograd saves for the "
         "backward pass per training image (each storage once, weights not counted; the difference between two batch "
         "sizes, per image). Peak memory is that of one training step (forward, backward, AdamW) at the run's batch "
-        f"size after a warm-up step: {'; '.join(peak_methods)}. Inference is timed in evaluation mode at the run's "
-        "batch size and at batch 1: the median of the timed forward passes, after untimed warm-up passes that the "
-        "timings exclude. Training throughput is training images × epochs / training time, and time to accuracy sums "
-        "the epoch times up to the first epoch whose validation accuracy reaches the milestone (history.csv). A model "
-        f"is called faster only when a test rejects equal speed at α = {rules.alpha:g}: a two-sided Mann-Whitney U "
-        "test of the two models' timed passes, or, for training throughput, a t-test over seeds (paired by seed) with "
-        "two or more seeds per model; other work on the machine while the passes are timed makes them noisier and a "
-        "difference harder to show. MB are 10^6 bytes.")
+        f"size after a warm-up step: {'; '.join(peak_methods)}. Optimiser steps are batches per epoch (the last one "
+        "partial) times epochs. None of these depends on the machine's load. Times come from the interleaved "
+        "timings: in each block, the median of the timed forward passes at the run's batch size (inference "
+        "throughput) and at batch 1 (latency), and one training step on a fixed batch; untimed warm-up passes and "
+        "steps before the first block are excluded from every timing. MB are 10^6 bytes.")
 
 
 @dataclass(frozen=True)
 class Cost:
-    """What efficiency.json says about one model, over its seeds."""
+    """What efficiency.json and run.json say about one model that does not depend on the machine."""
 
     model: ModelFacts
     flops: Metric  # MFLOPs of one image's forward pass
@@ -74,29 +64,24 @@ class Cost:
     peak: Metric | None  # MB, one training step at the run's batch size
     peak_method: str
     batch_size: int
-    batch_times: tuple[float, ...]  # seconds of each timed pass at the batch size, all seeds pooled
-    latency_times: tuple[float, ...]  # seconds of each timed pass at batch 1
-    measured_on: str  # device name, threads and precision
-    other_load: float | None  # the most CPU cores other processes used during a timing, None where unknown
-
-    @property
-    def throughput(self) -> Metric:
-        """Inference images per second at the run's batch size: the batch over the median time of a pass."""
-        return Metric(model_key(self.model.key, "efficiency.inference_images_per_s"),
-                      self.batch_size / float(np.median(self.batch_times)), "rate")
-
-    @property
-    def latency(self) -> Metric:
-        """Median time of a batch-1 forward pass, in ms."""
-        return Metric(model_key(self.model.key, "efficiency.latency_ms"), 1000 * float(np.median(self.latency_times)),
-                      "milliseconds")
+    steps_per_epoch: Metric | None  # optimiser steps; None for evaluated weights (no training here)
+    steps: Metric | None  # in all, over the epochs
 
 
-def model_cost(m: ModelFacts, records: Sequence[dict]) -> Cost:
+def optimiser_steps(m: ModelFacts, contents: ReportContents, batch_size: int) -> tuple[Metric | None, Metric | None]:
+    """Optimiser steps per epoch and in all of the model's first run: ceil(training images / batch) per epoch."""
+    if m.training is None:
+        return None, None
+    info = contents.runs[m.key][0].info
+    per_epoch = math.ceil(int(info.get("train_images", contents.dataset["train_size"])) / batch_size)
+    return (Metric(model_key(m.key, "efficiency.steps_per_epoch"), per_epoch, "count"),
+            Metric(model_key(m.key, "efficiency.optimizer_steps"), per_epoch * int(info["epochs"]), "count"))
+
+
+def model_cost(m: ModelFacts, records: Sequence[dict], contents: ReportContents) -> Cost:
     """The cost of `m` from its seeds' efficiency.json records."""
     first = records[0]
-    flops = first["flops_per_image"]
-    peak = first["peak_step_bytes"]
+    flops, peak, batch = first["flops_per_image"], first["peak_step_bytes"], int(first["batch_size"])
     return Cost(
         model=m,
         flops=Metric(model_key(m.key, "efficiency.mflops"), flops["total"] / 1e6, "mflops"),
@@ -106,13 +91,8 @@ def model_cost(m: ModelFacts, records: Sequence[dict]) -> Cost:
                           "megabytes"),
         peak=None if peak is None else Metric(model_key(m.key, "efficiency.peak_mb"), peak / 1e6, "megabytes"),
         peak_method=first["peak_method"],
-        batch_size=int(first["batch_size"]),
-        batch_times=tuple(t for r in records for t in r["batch_s"]),
-        latency_times=tuple(t for r in records for t in r["latency_s"]),
-        measured_on=f"{first['device_name']} ({first['device']}, {first['threads']} threads, "
-                    f"{PRECISIONS.get(first['precision'], first['precision'])})",
-        other_load=max((r["other_load_cores"] for r in records if r.get("other_load_cores") is not None),
-                       default=None),
+        batch_size=batch,
+        **dict(zip(("steps_per_epoch", "steps"), optimiser_steps(m, contents, batch))),
     )
 
 
@@ -122,99 +102,28 @@ def costs(contents: ReportContents) -> list[Cost]:
     for m in contents.models:
         records = contents.analysis(m.key, EFFICIENCY.filename, EFFICIENCY.spec)
         if records is not None:
-            out.append(model_cost(m, records))
+            out.append(model_cost(m, records, contents))
     return out
 
 
-# ---------------------------------------------------------------- time to accuracy
+# ---------------------------------------------------------------- what does not depend on the machine
 
 
-def time_to_accuracy(history: dict[str, np.ndarray], milestone: float) -> float | None:
-    """Seconds of training (epoch times summed) until the validation accuracy first reached `milestone`, or None."""
-    reached = np.flatnonzero(history["val_acc"] >= milestone)
-    return float(np.cumsum(history["epoch_time_s"])[reached[0]]) if reached.size else None
-
-
-def common_milestone(models: Sequence[ModelFacts]) -> float:
-    """The highest whole percent of validation accuracy that every run of every model reached."""
-    best = min(float(h["val_acc"].max()) for m in models for h in m.training.histories)
-    return math.floor(100 * best + 1e-9) / 100
-
-
-def time_stat(m: ModelFacts, milestone: float, name: str) -> Metric | None:
-    """Mean over seeds of the time to `milestone`; None unless every seed reached it."""
-    times = [time_to_accuracy(h, milestone) for h in m.training.histories]
-    if any(t is None for t in times):
-        return None
-    return Metric(model_key(m.key, f"efficiency.{name}"), float(np.mean(times)), "seconds")
-
-
-# ---------------------------------------------------------------- comparisons
-
-
-@dataclass(frozen=True)
-class SpeedTest:
-    """Which of two models is faster on one measure, by how much, and whether a test supports it."""
-
-    faster: ModelFacts | None  # None: the same median, or the same shown value
-    slower: ModelFacts | None
-    factor: Metric | None  # faster / slower speed
-    p: Metric | None  # None: not tested (too few samples)
-    test: str  # the test's name, for the prose
-    alpha: float
-
-    @property
-    def significant(self) -> bool:
-        return self.faster is not None and self.p is not None and self.p.value < self.alpha
-
-
-def timing_test(key: str, a: ModelFacts, b: ModelFacts, a_times: Sequence[float], b_times: Sequence[float],
-                alpha: float) -> SpeedTest:
-    """A Mann-Whitney U test (two-sided) of two models' timed passes; the faster has the lower median time."""
-    ma, mb = float(np.median(a_times)), float(np.median(b_times))
-    p = Metric(compare_key(f"{key}.p"), float(mannwhitneyu(a_times, b_times, alternative="two-sided").pvalue),
-               "pvalue")
-    if ma == mb:
-        return SpeedTest(None, None, None, p, "Mann-Whitney U test", alpha)
-    (fast, slow, t_fast, t_slow) = (a, b, ma, mb) if ma < mb else (b, a, mb, ma)
-    return SpeedTest(fast, slow, Metric(compare_key(f"{key}.factor"), t_slow / t_fast, "factor"), p,
-                     "Mann-Whitney U test", alpha)
-
-
-def training_test(a: ModelFacts, b: ModelFacts, alpha: float) -> SpeedTest:
-    """Training throughput from history: the higher mean wins a t-test over seeds, with two or more seeds a side."""
-    ra, rb = a.training.images_per_s, b.training.images_per_s
-    t = ttest_over_seeds(compare_key("efficiency.training"), ra.values, rb.values, a.seeds == b.seeds)
-    p = None if t is None else t.metric("p")
-    if ra.mean.text == rb.mean.text:
-        return SpeedTest(None, None, None, p, "t-test over seeds", alpha)
-    fast, slow = (a, b) if ra.mean.value > rb.mean.value else (b, a)
-    factor = fast.training.images_per_s.mean.value / slow.training.images_per_s.mean.value
-    return SpeedTest(fast, slow, Metric(compare_key("efficiency.training.factor"), factor, "factor"), p,
-                     "" if t is None else f"{t.name} over seeds", alpha)
-
-
-def evidence(test: SpeedTest, samples: str) -> list[Part]:
-    """"Mann-Whitney U test over ..., p = 0.0012"."""
-    return [f"{test.test}{samples}, ", *p_parts(test.p)]
-
-
-def speed_sentence(test: SpeedTest, what: str, values: tuple[Metric, Metric], models: tuple[ModelFacts, ModelFacts],
-                   unit: str, samples: str) -> Sentence:
-    """Which model is faster on one measure, only when the test says so; the two values either way."""
-    (a, b), (va, vb) = models, values
-    shown = [va, f" {unit} for {a.the} against ", vb, f" for {b.the}"]
-    if test.faster is None:
-        return sentence(f"Both models are equally fast in {what}: ", shown, ".")
-    ahead = [f"{capital(test.faster.the)} is ahead in {what} by ", test.factor, "× (", shown, ")"]
-    if test.p is None:
-        return sentence(ahead, "; with a single run per model the difference is not tested, so neither model is "
-                        "shown to be faster.")
-    if test.significant:
-        return sentence(f"{capital(test.faster.the)} is faster in {what}, by ", test.factor, "×: ", shown, " (",
-                        evidence(test, samples), ").")
-    return sentence(ahead, ", but the difference is not significant (", evidence(test, samples),
-                    "), so neither model is shown to be faster.")
+def static_table(cost: Sequence[Cost]) -> Table:
+    """One column per model, one row per machine-independent measure."""
+    rows: list[list[Cell]] = [
+        ["parameters", *(c.model.parameters for c in cost)],
+        ["forward MFLOPs per image", *(c.flops for c in cost)],
+        ["activation memory per training image (MB)", *(c.activation for c in cost)],
+        ["peak memory of a training step (MB)", *(c.peak if c.peak is not None else "not measured" for c in cost)],
+        ["batch size", *(Metric(model_key(c.model.key, "efficiency.batch_size"), c.batch_size, "count")
+                         for c in cost)],
+    ]
+    if all(c.steps is not None for c in cost):
+        rows += [["optimiser steps per epoch", *(c.steps_per_epoch for c in cost)],
+                 ["optimiser steps in all", *(c.steps for c in cost)]]
+    return Table(["measure", *(c.model.name for c in cost)], rows,
+                 caption="What the models cost independently of the machine's load (the first seed's runs).")
 
 
 def more_sentence(key: str, what: str, unit: str, a_value: Metric, b_value: Metric, a: ModelFacts,
@@ -223,140 +132,23 @@ def more_sentence(key: str, what: str, unit: str, a_value: Metric, b_value: Metr
     if a_value.text == b_value.text:
         return sentence(f"The {a.name} and the {b.name} need the same {what}: ", a_value, f" {unit}.")
     (big, small, vb, vs) = (a, b, a_value, b_value) if a_value.value > b_value.value else (b, a, b_value, a_value)
-    return sentence(f"{capital(big.the)} needs ", Metric(compare_key(f"efficiency.{key}_ratio"), vb.value / vs.value,
-                                                         "factor"),
-                    f"× the {what} of {small.the}: ", vb, " against ", vs, f" {unit}.")
+    return sentence(f"{capital(big.the)} needs ", memory_ratio(key, vb, vs), f"× the {what} of {small.the}: ", vb,
+                    " against ", vs, f" {unit}.")
 
 
-def outcome(test: SpeedTest, big: ModelFacts) -> str:
-    """How one speed test bears on "the model with more parameters is faster"."""
-    if test.p is None:
-        return "not tested"
-    if not test.significant:
-        return "no significant difference"
-    return "holds" if test.faster is big else "contradicted"
+def memory_ratio(key: str, big: Metric, small: Metric) -> Metric:
+    """Larger over smaller of one deterministic quantity, ``compare.efficiency.<key>_ratio``."""
+    return Metric(compare_key(f"efficiency.{key}_ratio"), big.value / small.value, "factor")
 
 
-def observation_sentence(a: Cost, b: Cost, tests: dict[str, SpeedTest]) -> Sentence:
-    """The seed's "more parameters yet faster" (its CNN, 1.4 million parameters against 1.2, trained faster),
-    tested on each speed measure: it holds where the model with more parameters is significantly faster."""
-    ahead = parameter_lead(a.model, b.model)
-    if ahead is None:
-        return sentence("The seed study remarked that its model with more parameters trained faster; here both "
-                        "models have the same number of parameters, so the remark does not apply.")
-    big, small = ahead.winner, ahead.loser
-    flops = {c.model.key: c.flops for c in (a, b)}
-    by_outcome = {kind: [what for what, t in tests.items() if outcome(t, big) == kind] for kind in OUTCOMES}
-    clauses = [f"{OUTCOMES[kind]} {spoken_list(measures)}" for kind, measures in by_outcome.items() if measures]
-    if by_outcome["holds"] and len(by_outcome["holds"]) + len(by_outcome["not tested"]) == len(tests):
-        verdict = "holds on every tested measure"
-    elif by_outcome["holds"]:
-        verdict = f"holds only for {spoken_list(by_outcome['holds'])}"
-    else:
-        verdict = "is not supported on any measure"
-    return sentence(
-        "The seed study remarked that its model with more parameters nevertheless trained faster. Tested here: ",
-        f"{big.the} has ", ahead.margin, f"× the parameters of {small.the} and needs ",
-        Metric(compare_key("efficiency.more_parameters_flops_ratio"), flops[big.key].value / flops[small.key].value,
-               "factor"),
-        f"× its FLOPs per image; it is {'; '.join(clauses)}. So \"more parameters yet faster\" {verdict} on this "
-        "machine.")
-
-
-def spoken_list(names: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-# How each outcome of a speed test reads in the observation sentence, in the order listed.
-OUTCOMES = {"holds": "significantly faster in", "contradicted": "significantly slower in",
-            "no significant difference": "not significantly different in", "not tested": "not tested in"}
-
-
-# ---------------------------------------------------------------- the section
-
-
-def cost_table(cost: Sequence[Cost], contents: ReportContents) -> Table:
-    """One column per model, one row per measure."""
-    milestone = contents.rules.val_acc_milestone
-    trained = [c for c in cost if c.model.training is not None]
-    rows: list[list[Cell]] = [
-        ["parameters", *(c.model.parameters for c in cost)],
-        ["forward MFLOPs per image", *(c.flops for c in cost)],
-        ["activation memory per training image (MB)", *(c.activation for c in cost)],
-        ["peak memory of a training step (MB)", *(c.peak if c.peak is not None else "not measured" for c in cost)],
-        ["inference, images per second (run's batch size)", *(c.throughput for c in cost)],
-        ["inference latency at batch 1 (ms)", *(c.latency for c in cost)],
-        ["batch size", *(Metric(model_key(c.model.key, "efficiency.batch_size"), c.batch_size, "count")
-                         for c in cost)],
-    ]
-    if len(trained) == len(cost):
-        rows.append(["training, images per second", *(stat_cell(c.model.training.images_per_s) for c in cost)])
-        times = [time_stat(c.model, milestone, "time_to_milestone_s") for c in cost]
-        rows.append([f"time to {milestone:.0%} validation accuracy (s)",
-                     *(t if t is not None else "not reached" for t in times)])
-    where = "; ".join(dict.fromkeys(f"{c.model.name} on {c.measured_on}" for c in cost))
-    return Table(["measure", *(c.model.name for c in cost)], rows,
-                 caption=f"Computational cost, measured by the build ({where}). Timings are medians of the timed "
-                         "passes, excluding warm-up; static quantities are the first seed's.")
-
-
-def time_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
-    """How long each model took to reach the highest validation accuracy both reached, and the ratio."""
-    level = common_milestone([a, b])
-    milestone = Metric(compare_key("efficiency.common_milestone_pct"), 100 * level, "percent")
-    ta, tb = (time_stat(m, level, "time_to_common_s") for m in (a, b))
-    intro = ["To reach ", milestone, "% validation accuracy (the highest whole percent every run of both models "
-             f"reached), {a.the} trained for ", ta, f" s and {b.the} for ", tb, " s"]
-    if ta.text == tb.text:
-        return sentence(intro, ".")
-    soon, late = (a, b) if ta.value < tb.value else (b, a)
-    ratio = max(ta.value, tb.value) / min(ta.value, tb.value)
-    return sentence(intro, f": {soon.the} got there ", Metric(compare_key("efficiency.time_to_common_ratio"), ratio,
-                                                               "factor"),
-                    "× sooner (one measurement per run, not a test).")
-
-
-def comparison(a: Cost, b: Cost, alpha: float) -> list[Sentence]:
-    """The pairwise statements: FLOPs, memory, speed, time to accuracy, and the seed's remark tested."""
-    ma, mb = a.model, b.model
-    samples = f" over {len(a.batch_times)} and {len(b.batch_times)} timed passes"
-    tests = {  # inference first, then latency: the order of the values zipped with them below
-        f"inference at batch {a.batch_size}": timing_test("efficiency.inference", ma, mb, a.batch_times,
-                                                          b.batch_times, alpha),
-        "single-image inference (batch 1)": timing_test("efficiency.latency", ma, mb, a.latency_times,
-                                                        b.latency_times, alpha),
-    }
-    if ma.training is not None and mb.training is not None:
-        tests[TRAINING] = training_test(ma, mb, alpha)
-    out = [more_sentence("flops", "forward FLOPs per image", "MFLOPs", a.flops, b.flops, ma, mb),
+def static_sentences(a: Cost, b: Cost) -> list[Sentence]:
+    """FLOPs and memory compared: facts, not tests."""
+    out = [more_sentence("flops", "forward FLOPs per image", "MFLOPs", a.flops, b.flops, a.model, b.model),
            more_sentence("activation", "activation memory per training image", "MB", a.activation, b.activation,
-                         ma, mb)]
+                         a.model, b.model)]
     if a.peak is not None and b.peak is not None:
-        out.append(more_sentence("peak", "peak memory in a training step", "MB", a.peak, b.peak, ma, mb))
-    pair = (ma, mb)
-    for (what, test), values, unit in zip(tests.items(), ((a.throughput, b.throughput), (a.latency, b.latency)),
-                                          ("images per second", "ms")):
-        out.append(speed_sentence(test, what, values, pair, unit, samples))
-    if TRAINING in tests:
-        out.append(speed_sentence(tests[TRAINING], TRAINING, (ma.training.images_per_s.mean,
-                                                              mb.training.images_per_s.mean),
-                                  pair, "training images per second", ""))
-        out.append(time_sentence(ma, mb))
-    return out + [observation_sentence(a, b, tests)]
-
-
-def busy_note(cost: Sequence[Cost]) -> Callout | None:
-    """A caveat when other processes used the CPU while a model's passes were timed."""
-    busy = [c for c in cost if c.other_load is not None and c.other_load > BUSY_CORES]
-    if not busy:
-        return None
-    loads = [part for i, c in enumerate(busy) for part in (" and " if i else "", Metric(
-        model_key(c.model.key, "efficiency.other_load_cores"), c.other_load, "factor"),
-        f" CPU cores during {c.model.the}'s timings")]
-    return Callout("note", [sentence(
-        "Other processes used up to ", loads, " (from /proc/stat): the timings measure a shared machine, so they are "
-        "noisier than on an idle one and a difference is harder to show.")])
+        out.append(more_sentence("peak", "peak memory in a training step", "MB", a.peak, b.peak, a.model, b.model))
+    return out
 
 
 def attention_sentence(c: Cost) -> Sentence:
@@ -364,6 +156,149 @@ def attention_sentence(c: Cost) -> Sentence:
     return sentence(f"Of {c.model.the}'s ", c.flops, " MFLOPs per image, ", c.attention_flops,
                     " are the attention's batched matrix products (queries times keys, weights times values), which "
                     "a counter blind to fused attention kernels would miss.")
+
+
+# ---------------------------------------------------------------- times
+
+
+UNITS = {"inference_s": "images per second", "latency_s": "ms", "step_s": "ms"}
+
+
+def timing_table(timings: Timings, models: Sequence[ModelFacts], tests: list[BlockTest] | None) -> Table:
+    """Each model's median over the blocks per measure; with the tests, their factor and raw and adjusted p."""
+    header = ["measure", *(m.name for m in models), *(["faster by", "p", "adjusted p"] if tests else [])]
+    rows: list[list[Cell]] = []
+    for i, (field, (_, what)) in enumerate(MEASURES.items()):
+        test = [tests[i].factor, tests[i].p, tests[i].p_adj] if tests else []
+        rows.append([f"{what} ({UNITS[field]})", *(timings.median(field, m) for m in models), *test])
+    load = timings.max_load
+    caption = sentence(
+        f"Interleaved timings on {timings.measured_on}: medians over {timings.blocks} blocks (each times every model "
+        "once, in alternating order), warm-up excluded; other processes used up to ",
+        *([load, " CPU cores"] if load is not None else ["an unknown number of CPU cores"]), " in a block.")
+    return Table(header, rows, caption=caption)
+
+
+def speed_sentence(test: BlockTest, blocks: int) -> Sentence:
+    """Which model is faster on one measure, only when the adjusted test says so."""
+    if test.faster is None:
+        return sentence(f"Neither model is faster in {test.what}: the median per-block ratio is 1 (",
+                        test.evidence(blocks), ").")
+    if test.significant:
+        return sentence(f"{capital(test.faster.the)} is faster in {test.what}, by ", test.factor, "× (the median "
+                        "per-block ratio; ", test.evidence(blocks), ").")
+    return sentence(f"{capital(test.faster.the)} is ahead in {test.what} by ", test.factor, "× in the median block, "
+                    "but the difference is not significant (", test.evidence(blocks), "), so neither model is shown "
+                    "to be faster.")
+
+
+def busy_note(timings: Timings | None) -> Callout:
+    """Why the section draws no speed verdict, with the load."""
+    return Callout("note", [sentence("No speed verdict: ", busy_sentence(timings), ". No model is called faster here, "
+                                     "in the Summary of findings or in the Conclusion; the times are shown as "
+                                     "measured.")])
+
+
+def speed_items(contents: ReportContents) -> list[Item]:
+    """The timing table and either the tested speed sentences or the note that no verdict is drawn."""
+    timings, tests = speed_verdicts(contents)
+    items: list[Item] = [] if timings is None else [timing_table(timings, contents.models, tests)]
+    if tests is not None:
+        items.append(Bullets([speed_sentence(t, timings.blocks) for t in tests]))
+    elif contents.comparative:
+        items.append(busy_note(timings))
+    return items
+
+
+# ---------------------------------------------------------------- the verdict
+
+
+def speed_cell(test: BlockTest | None, why: str) -> Sentence:
+    """A speed row's verdict: the faster model by its adjusted p, no difference shown, or why there is none."""
+    if test is None:
+        return sentence(why)
+    if not test.significant:
+        return sentence("no difference shown (", test.adjusted, ")")
+    return sentence(f"{test.faster.name} faster (", test.adjusted, ")")
+
+
+def median_difference(timings: Timings, field: str, a: ModelFacts, b: ModelFacts) -> Metric:
+    """The first model's median minus the second's, in the measure's unit."""
+    va, vb = timings.median(field, a), timings.median(field, b)
+    return Metric(compare_key(f"efficiency.{MEASURES[field][0]}.difference"), va.value - vb.value, va.unit)
+
+
+def summary_rows(contents: ReportContents, a: Cost, b: Cost) -> list[SummaryRow]:
+    """The Summary's secondary cost rows: training step time and inference throughput (tested over blocks, or
+    withheld), and peak memory (a measurement, not a test)."""
+    timings, tests = speed_verdicts(contents)
+    ma, mb = a.model, b.model
+    rows = []
+    if timings is not None:
+        why = "machine busy: no verdict" if timings.loads is not None else "load unknown: no verdict"
+        for index, field, measure in ((2, "step_s", "Training step time (ms)"),
+                                      (0, "inference_s", "Inference throughput (images/s)")):
+            rows.append(SummaryRow(measure, (timings.median(field, ma), timings.median(field, mb)),
+                                   median_difference(timings, field, ma, mb), "",
+                                   speed_cell(None if tests is None else tests[index], why)))
+    if a.peak is not None and b.peak is not None:
+        rows.append(SummaryRow("Peak memory of a training step (MB)", (a.peak, b.peak),
+                               Metric(compare_key("efficiency.peak.difference"), a.peak.value - b.peak.value,
+                                      "megabytes"), "", peak_cell(a, b)))
+    return rows
+
+
+def peak_cell(a: Cost, b: Cost) -> Sentence:
+    """"ViT needs 2.45× (a measurement, not a test)"."""
+    if a.peak.text == b.peak.text:
+        return sentence("the same (a measurement, not a test)")
+    big, vb, vs = (a, a.peak, b.peak) if a.peak.value > b.peak.value else (b, b.peak, a.peak)
+    return sentence(f"{big.model.name} needs ", memory_ratio("peak", vb, vs), "× (a measurement, not a test)")
+
+
+def trains_faster_claim(tests: list[BlockTest] | None, timings: Timings | None) -> ClaimFinding:
+    """The original study's "the CNN trains faster", from the block test of the training step on an idle machine."""
+    if tests is None:
+        return ClaimFinding("cnn-trains-faster", INCONCLUSIVE, sentence("no speed verdict: ", busy_sentence(timings)))
+    step = tests[2]
+    if not step.significant:
+        return ClaimFinding("cnn-trains-faster", INCONCLUSIVE, sentence(
+            "the training step times do not differ significantly over the interleaved blocks (",
+            step.adjusted, ")"))
+    status = SUPPORTED if step.faster.key == "cnn" else CONTRADICTED
+    return ClaimFinding("cnn-trains-faster", status, sentence(
+        f"{step.faster.name}'s training step is ", step.factor, "× faster over the interleaved blocks (",
+        step.adjusted, ")"))
+
+
+def more_memory_claim(costs_by_model: dict[str, Cost]) -> ClaimFinding:
+    """The original study's "training the ViT is more memory-intensive", from activation and peak memory (both
+    machine-independent): supported or contradicted where they agree, inconclusive where they disagree."""
+    vit, cnn = costs_by_model["vit"], costs_by_model["cnn"]
+    pairs = [(vit.activation, cnn.activation), *([(vit.peak, cnn.peak)] if vit.peak and cnn.peak else [])]
+    signs = {(v.value > c.value) - (v.value < c.value) for v, c in pairs}
+    evidence = sentence("activation memory per training image ", vit.activation, " MB for the ViT against ",
+                        cnn.activation, " MB for the CNN",
+                        *([", peak of a training step ", vit.peak, " against ", cnn.peak, " MB"] if len(pairs) > 1
+                          else []), " (measurements, not tests)")
+    status = {frozenset({1}): SUPPORTED, frozenset({-1}): CONTRADICTED}.get(frozenset(signs), INCONCLUSIVE)
+    return ClaimFinding("vit-more-memory", status, evidence)
+
+
+def speed_finding(contents: ReportContents) -> Sentence:
+    """The Conclusion's speed finding: each tested measure's outcome, or why no speed verdict is drawn."""
+    timings, tests = speed_verdicts(contents)
+    if tests is None:
+        return sentence("Speed: no verdict, because ", busy_sentence(timings), ".")
+    return sentence("Speed, from the interleaved timings: ", *[part for i, t in enumerate(tests) for part in (
+        "; " if i else "", speed_clause(t))], ".")
+
+
+def speed_clause(test: BlockTest) -> Sentence:
+    """"the CNN is faster in training step time (1.80×, adjusted p = 0.0234)" or "no difference shown in ..."."""
+    if not test.significant:
+        return sentence(f"no difference shown in {test.what} (", test.adjusted, ")")
+    return sentence(f"{test.faster.the} is faster in {test.what} (", test.factor, "×, ", test.adjusted, ")")
 
 
 class Efficiency(Section):
@@ -374,11 +309,26 @@ class Efficiency(Section):
         return bool(costs(contents))
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        cost, alpha = costs(contents), contents.rules.alpha
+        cost = costs(contents)
+        methods = list(dict.fromkeys(c.peak_method for c in cost))
         facts = [attention_sentence(c) for c in cost if c.attention_flops is not None]
         if len(cost) == 2 and contents.comparative:
-            facts = comparison(*cost, alpha) + facts
-        methods = list(dict.fromkeys(c.peak_method for c in cost))
-        note = busy_note(cost)
-        return [Callout("rule", [cost_rule(contents.rules, methods)]), cost_table(cost, contents),
-                *([note] if note else []), *([Bullets(facts)] if facts else [])]
+            facts = static_sentences(*cost) + facts
+        return [Callout("rule", [cost_rule(contents.rules, methods),
+                                 block_rule(contents.rules.multiplicity, contents.rules.alpha)]),
+                static_table(cost), *([Bullets(facts)] if facts else []), *speed_items(contents)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        """With two models measured: the machine-independent facts and the speed finding, the Summary's cost rows,
+        and the original study's two cost claims when the models are its CNN and ViT."""
+        cost = costs(contents)
+        if not (contents.comparative and len(cost) == 2):
+            return None
+        a, b = cost
+        findings = (*static_sentences(a, b), speed_finding(contents))
+        claims: tuple[ClaimFinding, ...] = ()
+        by_model = {c.model.key: c for c in cost}
+        if sorted(by_model) == sorted(STUDY_MODELS):
+            timings, tests = speed_verdicts(contents)
+            claims = (trains_faster_claim(tests, timings), more_memory_claim(by_model))
+        return Verdict(findings, (), tuple(summary_rows(contents, a, b)), claims)

@@ -1,8 +1,21 @@
-"""Section "Training speed and efficiency": which model trained faster per epoch, parameters and throughput."""
+"""Section "Training speed and efficiency": first what does not depend on the machine (parameters, optimiser
+steps), then the training runs' wall-clock times as a description (time per epoch, warm-up, throughput, time to
+accuracy), with the CPU cores other processes used during the epochs (run.json's epoch_other_load_cores).
+
+The runs trained one after the other, so their times are never a verdict: this section concludes nothing
+(no `verdict`), and which model is faster comes only from the interleaved timings of the section
+"Computational cost" (reportgen/report/timing_tests.py).
+"""
 
 from __future__ import annotations
 
-from reportgen.report.common import accuracy_winner, model_significance, parameter_lead
+import math
+from typing import Sequence
+
+import numpy as np
+
+from reportgen.machine_load import BUSY_CORES
+from reportgen.report.common import parameter_lead
 from reportgen.report.contents import Lead, ModelFacts, ReportContents, lead
 from reportgen.report.kernel import (
     Bullets,
@@ -14,10 +27,11 @@ from reportgen.report.kernel import (
     Table,
     capital,
     compare_key,
+    model_key,
     sentence,
     stat_cell,
 )
-from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
+from reportgen.report.section import FigureDrawer, TrainingSection
 
 
 def both_steady(a: ModelFacts, b: ModelFacts) -> bool:
@@ -30,34 +44,39 @@ def compared_epoch_time(m: ModelFacts, steady: bool) -> Stat:
     return m.training.steady_epoch_time if steady else m.training.epoch_time
 
 
-def speed_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
-    """The faster model, by the steady-state time per epoch when both recorded one, else by the mean epoch
-    time (warm-up included) of both; margin = slower time / faster time (both models trained)."""
+def epoch_time_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
+    """The model with the shorter compared time per epoch in this build (steady state when both recorded one, else
+    the mean); margin ``compare.speed_factor`` = longer time / shorter time. A description, not a test."""
     steady = both_steady(a, b)
     return lead(a, b, lambda m: compared_epoch_time(m, steady), False,
                 lambda win, lose: Metric(compare_key("speed_factor"), lose / win, "factor"))
 
 
-def _per_epoch(steady: bool) -> str:
+def per_epoch(steady: bool) -> str:
     """What the compared times per epoch are: the steady state, or the mean with warm-up, for both models."""
     return " per epoch in the steady state (the first epoch of each fit, which pays one-off costs, left out)" \
         if steady else " per epoch (the mean over all epochs, one-off warm-up of the first included)"
 
 
-def speed_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
-    """Which model trained faster, by what factor, and each one's time per epoch."""
+def epoch_time_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
+    """Each model's time per epoch in this build, as a description: the runs trained one after the other, so
+    their wall-clock times share no machine state and decide nothing."""
     steady = both_steady(a, b)
-    ahead = speed_lead(a, b)
-    if ahead is None:
-        return sentence(f"The {a.name} and the {b.name} trained equally fast: ",
-                        compared_epoch_time(a, steady).parts(" s"), " and ",
-                        compared_epoch_time(b, steady).parts(" s"), _per_epoch(steady), ".")
-    w, lo = ahead.winner, ahead.loser
     return sentence(
-        f"{capital(w.the)} trained faster, by a factor of ", ahead.margin, "×: ",
-        compared_epoch_time(w, steady).parts(" s"), " against ", compared_epoch_time(lo, steady).parts(" s"),
-        f" for {lo.the}", _per_epoch(steady), " (", w.training.train_time.parts(" s"), " against ",
-        lo.training.train_time.parts(" s"), " in total).")
+        f"In this build's training runs, which ran one after the other, {a.the} took ",
+        compared_epoch_time(a, steady).parts(" s"), f" and {b.the} ", compared_epoch_time(b, steady).parts(" s"),
+        per_epoch(steady), ", ", a.training.train_time.parts(" s"), " and ", b.training.train_time.parts(" s"),
+        " in total", *ratio_clause(a, b), ". These wall-clock times were not interleaved, so they describe this "
+        "build on this machine and are not a test; which model is faster is decided only from the interleaved "
+        "timings of the section Computational cost.")
+
+
+def ratio_clause(a: ModelFacts, b: ModelFacts) -> list:
+    """"; the ViT's epochs took 1.50× as long as the CNN's" (nothing when the times read the same)."""
+    shorter = epoch_time_lead(a, b)
+    if shorter is None:
+        return []
+    return [f"; {shorter.loser.the}'s epochs took ", shorter.margin, f"× as long as {shorter.winner.the}'s"]
 
 
 def warmup_sentence(m: ModelFacts) -> Sentence | None:
@@ -87,53 +106,111 @@ def throughput_sentence(m: ModelFacts) -> Sentence:
                     "(training images × epochs / training time, warm-up and each epoch's validation pass included).")
 
 
-def efficiency_table(models: list[ModelFacts]) -> Table:
+def optimiser_steps(m: ModelFacts, contents: ReportContents) -> tuple[Metric, Metric]:
+    """Optimiser steps per epoch and in all of the model's first run: ceil(training images / batch) per epoch."""
+    info = contents.runs[m.key][0].info
+    images = int(info.get("train_images", contents.dataset["train_size"]))
+    per_epoch = math.ceil(images / contents.config.train.batch_size)
+    return (Metric(model_key(m.key, "optimizer_steps_per_epoch"), per_epoch, "count"),
+            Metric(model_key(m.key, "optimizer_steps"), per_epoch * int(info["epochs"]), "count"))
+
+
+def steps_sentence(models: Sequence[ModelFacts], contents: ReportContents) -> Sentence:
+    """How many optimiser steps each model took: counts that no machine changes."""
+    parts = [part for i, m in enumerate(models) for part in (
+        "; " if i else "", f"{m.the} took ", *interleave(optimiser_steps(m, contents), (" per epoch, ", " in all")))]
+    batch = Metric("config.train.batch_size", contents.config.train.batch_size, "count")
+    return sentence("Optimiser steps (batch ", batch, ", counts that do not depend on the machine): ", parts, ".")
+
+
+def interleave(values: Sequence[Metric], words: Sequence[str]) -> list:
+    """value, word, value, word, ..."""
+    return [part for value, word in zip(values, words) for part in (value, word)]
+
+
+def epoch_loads(m: ModelFacts, contents: ReportContents) -> list[float]:
+    """The CPU cores other processes used in each recorded epoch of every run of the model (run.json)."""
+    return [float(v) for run in contents.runs[m.key] for v in (run.info.get("epoch_other_load_cores") or [])
+            if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def load_sentence(m: ModelFacts, contents: ReportContents) -> Sentence | None:
+    """Whether the machine was busy while the model trained, with the load; None where no epoch recorded it."""
+    loads = epoch_loads(m, contents)
+    if not loads:
+        return None
+    peak = Metric(model_key(m.key, "training_load.max"), max(loads), "factor")
+    mean = Metric(model_key(m.key, "training_load.mean"), float(np.mean(loads)), "factor")
+    state = ("busy while it trained, so its epoch times include other processes' work" if peak.value > BUSY_CORES
+             else "idle enough while it trained")
+    return sentence(f"During {m.the}'s training epochs other processes used up to ", peak, " CPU cores (", mean,
+                    f" on average, from /proc/stat): the machine was {state} (the threshold is {BUSY_CORES:g} "
+                    "cores).")
+
+
+def efficiency_table(models: list[ModelFacts], contents: ReportContents) -> Table:
     """Parameters, test accuracy, training time and throughput, one row per trained model."""
     steady = all(f.training.steady_epoch_time is not None for f in models)
+    loads = {f.key: epoch_loads(f, contents) for f in models}
+    recorded = all(loads.values())
     rows: list[list[Cell]] = [
         [f.name, f.parameters, stat_cell(f.accuracy, "%"), stat_cell(f.training.train_time),
          stat_cell(f.training.epoch_time), *([stat_cell(f.training.steady_epoch_time)] if steady else []),
-         stat_cell(f.training.images_per_s)]
+         stat_cell(f.training.images_per_s),
+         *([Metric(model_key(f.key, "training_load.max"), max(loads[f.key]), "factor")] if recorded else [])]
         for f in models
     ]
     return Table(["model", "parameters", "test accuracy", "training time (s)", "time per epoch (s)",
-                  *(["steady epoch (s)"] if steady else []), "images / s"], rows,
-                 caption="Accuracy and cost. Time per epoch = training time / epochs, warm-up and each epoch's "
-                         "validation pass included; steady epoch: without the first epoch of each fit. Images per "
-                         "second = training images × epochs / training time.")
+                  *(["steady epoch (s)"] if steady else []), "images / s",
+                  *(["other load (cores, max)"] if recorded else [])], rows,
+                 caption="Accuracy and the training runs' wall-clock cost (the runs trained one after the other: "
+                         "a description, not a test). Time per epoch = training time / epochs, warm-up and each "
+                         "epoch's validation pass included; steady epoch: without the first epoch of each fit. "
+                         "Images per second = training images × epochs / training time. Other load: the most CPU "
+                         "cores other processes used in one epoch.")
 
 
-def cost_verdict(a: ModelFacts, b: ModelFacts, winner: ModelFacts | None) -> Sentence:
-    """Which model trained faster per epoch, and whether that trades against accuracy (`winner`: the significantly
-    more accurate model, or None)."""
-    speed = speed_lead(a, b)
-    if speed is None:
-        return sentence("Both trained equally fast per epoch.")
-    if winner is None or speed.winner is winner:
-        also = "" if winner is None else " also"
-        return sentence(f"{capital(speed.winner.the)}{also} trained ", speed.margin, "× faster per epoch" +
-                        ("." if winner is None else ", so it wins on both accuracy and training cost."))
-    return sentence(f"{capital(speed.winner.the)}, however, trained ", speed.margin,
-                    "× faster per epoch, so choosing between them trades accuracy against training cost.")
+# ---------------------------------------------------------------- time to accuracy
+
+
+def time_to_accuracy(history: dict[str, np.ndarray], milestone: float) -> float | None:
+    """Seconds of training (epoch times summed) until the validation accuracy first reached `milestone`, or None."""
+    reached = np.flatnonzero(history["val_acc"] >= milestone)
+    return float(np.cumsum(history["epoch_time_s"])[reached[0]]) if reached.size else None
+
+
+def common_milestone(models: Sequence[ModelFacts]) -> float:
+    """The highest whole percent of validation accuracy that every run of every model reached."""
+    best = min(float(h["val_acc"].max()) for m in models for h in m.training.histories)
+    return math.floor(100 * best + 1e-9) / 100
+
+
+def time_stat(m: ModelFacts, milestone: float) -> Metric:
+    """Mean over seeds of the time to `milestone` (every seed reached it: it is the common milestone)."""
+    times = [time_to_accuracy(h, milestone) for h in m.training.histories]
+    return Metric(model_key(m.key, "efficiency.time_to_common_s"), float(np.mean(times)), "seconds")
+
+
+def time_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
+    """How long each model trained to reach the highest validation accuracy both reached: a description."""
+    level = common_milestone([a, b])
+    milestone = Metric(compare_key("efficiency.common_milestone_pct"), 100 * level, "percent")
+    return sentence("To reach ", milestone, "% validation accuracy (the highest whole percent every run of both "
+                    f"models reached), {a.the} trained for ", time_stat(a, level), f" s and {b.the} for ",
+                    time_stat(b, level), " s of wall-clock time (one measurement per run, not a test).")
 
 
 class Speed(TrainingSection):
     key = "speed"
     title = "Training speed and efficiency"
 
-
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        items: list[Item] = []
-        if contents.comparative and len(contents.trained) == 2:
-            a, b = contents.trained
+        trained = contents.trained
+        facts: list[Sentence] = [steps_sentence(trained, contents)]
+        if contents.comparative and len(trained) == 2:
+            a, b = trained
             warmups = [w for w in (warmup_sentence(a), warmup_sentence(b)) if w is not None]
-            items.append(Bullets([speed_sentence(a, b), *warmups, parameters_sentence(a, b),
-                                  throughput_sentence(a), throughput_sentence(b)]))
-        return items + [efficiency_table(contents.trained)]
-
-    def verdict(self, contents: ReportContents) -> Verdict | None:
-        """With two models trained here: the faster one, against the accuracy verdict."""
-        if not (contents.comparative and len(contents.trained) == 2):
-            return None
-        a, b = contents.models
-        return Verdict((cost_verdict(a, b, accuracy_winner(a, b, model_significance(contents))),))
+            facts = [parameters_sentence(a, b), *facts, epoch_time_sentence(a, b), *warmups,
+                     throughput_sentence(a), throughput_sentence(b), time_sentence(a, b)]
+        facts += [s for m in trained if (s := load_sentence(m, contents)) is not None]
+        return [Bullets(facts), efficiency_table(trained, contents)]

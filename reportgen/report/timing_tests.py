@@ -1,0 +1,175 @@
+"""The interleaved timings of timings.json, tested over blocks: which model is faster, by how much, and whether the
+machine was idle enough for the question to be asked at all.
+
+The build times the models together in blocks (reportgen.analysis.timing): each block times every model
+once, in alternating order, so one block is one paired observation and the per-block ratio of the two
+models' times cancels whatever speed the machine had during that block. A model is called faster on a
+measure only by a two-sided exact Wilcoxon signed-rank test of the per-block log ratios: paired by block
+(never the passes of one block against those of another, which would be pseudo-replication confounded
+with the machine's drift), exact (no normal approximation with 8 to 24 blocks), and using the size of each
+ratio, not only its sign, so it has more power than a sign test; the log makes a ratio and its inverse
+symmetric, as the test assumes. The three measures (inference throughput, latency, training step) form one
+family, adjusted together (reportgen.report.multiplicity). When other processes used more than
+machine_load.BUSY_CORES in any block, or their load is unknown, no test is made: `Timings.busy`.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import wilcoxon
+
+from reportgen.analyses import TIMINGS
+from reportgen.machine_load import BUSY_CORES, is_busy
+from reportgen.report.analysis_files import read_analysis
+from reportgen.report.contents import ModelFacts, ReportContents
+from reportgen.report.kernel import Metric, Part, Sentence, compare_key, model_key, p_parts, plural, sentence
+from reportgen.report.multiplicity import METHODS, family
+
+# timings.json field -> (key of its tests and metrics, what it measures in words); in the family's order.
+MEASURES = {"inference_s": ("inference", "inference throughput"), "latency_s": ("latency", "latency at batch 1"),
+            "step_s": ("step", "training step time")}
+TEST_NAME = "exact Wilcoxon signed-rank test of the per-block log time ratios"
+
+
+@dataclass(frozen=True)
+class Timings:
+    """timings.json, as the report reads it."""
+
+    record: dict[str, Any]
+
+    @property
+    def blocks(self) -> int:
+        return len(self.record["block_seeds"])
+
+    def seconds(self, field: str, model: str) -> np.ndarray:
+        """(B,) seconds of `field` for `model`, block by block."""
+        return np.asarray(self.record[field], dtype=float)[:, self.record["models"].index(model)]
+
+    @property
+    def loads(self) -> list[float] | None:
+        """Other processes' CPU cores in each block, None where unknown."""
+        return self.record["other_load_cores"]
+
+    @property
+    def busy(self) -> bool:
+        """Whether any block was timed on a busy machine, or on one whose load is unknown: then no speed verdict."""
+        return is_busy(self.loads or [None])
+
+    @property
+    def max_load(self) -> Metric | None:
+        """The most CPU cores other processes used in one block."""
+        return None if self.loads is None else Metric("timing.other_load.max", max(self.loads), "factor")
+
+    @property
+    def busy_blocks(self) -> Metric | None:
+        """How many blocks other processes used more than BUSY_CORES in."""
+        return None if self.loads is None else Metric("timing.other_load.busy_blocks",
+                                                      sum(v > BUSY_CORES for v in self.loads), "count")
+
+    @property
+    def measured_on(self) -> str:
+        """"AMD EPYC (cpu, 1 thread, fp32)": the machine and threads the timings used."""
+        r = self.record
+        precision = {"32": "fp32", "bf16-mixed": "bf16 autocast"}.get(r["precision"], r["precision"])
+        return f"{r['device_name']} ({r['device']}, {plural(int(r['threads']), 'thread')}, {precision})"
+
+    def median(self, field: str, m: ModelFacts) -> Metric:
+        """A model's median over the blocks: images per second for inference, milliseconds otherwise."""
+        seconds = float(np.median(self.seconds(field, m.key)))
+        if field == "inference_s":
+            return Metric(model_key(m.key, "efficiency.inference_images_per_s"),
+                          int(self.record["batch_size"]) / seconds, "rate")
+        name = "latency_ms" if field == "latency_s" else "step_ms"
+        return Metric(model_key(m.key, f"efficiency.{name}"), 1000 * seconds, "milliseconds")
+
+
+def read_timings(contents: ReportContents) -> Timings | None:
+    """The bundle's timings.json when it times every model of the report; None in bundles without it."""
+    path = contents.root / TIMINGS.filename
+    if not path.is_file():
+        return None
+    timings = Timings(read_analysis(path, TIMINGS.spec))
+    return timings if sorted(timings.record["models"]) == sorted(m.key for m in contents.models) else None
+
+
+@dataclass(frozen=True)
+class BlockTest:
+    """Which of two models is faster on one measure over the blocks, by how much, raw and adjusted p."""
+
+    what: str  # the measure in words
+    faster: ModelFacts | None  # None: the median log ratio is 0
+    slower: ModelFacts | None
+    factor: Metric  # the median over blocks of the per-block ratio, slower time / faster time (>= 1)
+    p: Metric
+    p_adj: Metric
+    alpha: float
+
+    @property
+    def significant(self) -> bool:
+        return self.faster is not None and self.p_adj.value < self.alpha
+
+    def evidence(self, blocks: int) -> list[Part]:
+        """"exact Wilcoxon ... over 8 blocks, p = 0.0078, adjusted p = 0.0234"."""
+        return [f"{TEST_NAME} over {blocks} blocks, ", *p_parts(self.p), ", ", *self.adjusted]
+
+    @property
+    def adjusted(self) -> list[Part]:
+        """"adjusted p = 0.0234": what decides."""
+        return ["adjusted ", *p_parts(self.p_adj)]
+
+
+def log_ratio_p(log_ratios: np.ndarray) -> float:
+    """Two-sided exact Wilcoxon signed-rank p of log ratios against 0 (1 when every ratio is exactly 1)."""
+    if not np.any(log_ratios):
+        return 1.0
+    return float(wilcoxon(log_ratios, alternative="two-sided", method="exact").pvalue)
+
+
+def block_tests(timings: Timings, a: ModelFacts, b: ModelFacts, method: str, alpha: float) -> list[BlockTest]:
+    """The family of the three timing tests of `a` against `b`, in MEASURES order, adjusted together."""
+    ratios = {field: np.log(timings.seconds(field, a.key) / timings.seconds(field, b.key)) for field in MEASURES}
+    raw = [Metric(compare_key(f"efficiency.{MEASURES[f][0]}.p"), log_ratio_p(r), "pvalue") for f, r in ratios.items()]
+    adjusted = family("the timing measures", raw, method)
+    out = []
+    for i, (field, r) in enumerate(ratios.items()):
+        centre = float(np.median(r))  # > 0: a's time is the longer, b is faster
+        fast, slow = (None, None) if centre == 0 else ((b, a) if centre > 0 else (a, b))
+        factor = Metric(compare_key(f"efficiency.{MEASURES[field][0]}.factor"), float(np.exp(abs(centre))), "factor")
+        out.append(BlockTest(MEASURES[field][1], fast, slow, factor, raw[i], adjusted.adjusted[i], alpha))
+    return out
+
+
+def block_rule(method: str, alpha: float) -> Sentence:
+    """When the report calls one model faster, as printed in the cost section's rule."""
+    return sentence(
+        "Which model is faster is decided only from the interleaved timings: every block times each model once, in "
+        "alternating order, and the per-block ratio of their times is one paired observation. A model is faster on "
+        f"a measure when a two-sided {TEST_NAME} (paired by block; exact, and weighing each ratio's size, unlike a "
+        f"sign test) rejects equal speed at α = {alpha:g} after the three timing tests are adjusted together by "
+        f"{METHODS[method]}. The factor is the median per-block ratio. No speed verdict is drawn when other processes "
+        f"used more than {BUSY_CORES:g} CPU cores in any block, or when their load could not be measured. The "
+        "wall-clock epoch times of the training runs, which ran one after the other, describe this build and decide "
+        "nothing.")
+
+
+def busy_sentence(timings: Timings | None) -> Sentence:
+    """Why no speed verdict is drawn: the machine was busy (with the numbers), its load unknown, or no timings."""
+    if timings is None:
+        return sentence("this bundle holds no interleaved timings (timings.json)")
+    if timings.loads is None:
+        return sentence("the machine's other load during the timings could not be measured (no /proc/stat)")
+    return sentence("the machine was busy during the timings: other processes used up to ", timings.max_load,
+                    f" CPU cores, more than {BUSY_CORES:g} in ", timings.busy_blocks, f" of {timings.blocks} blocks")
+
+
+def speed_verdicts(contents: ReportContents) -> tuple[Timings | None, list[BlockTest] | None]:
+    """The bundle's timings and, where they can decide (two models, an idle machine), their family of tests."""
+    timings = read_timings(contents)
+    if timings is None or timings.busy or not contents.comparative:
+        return timings, None
+    a, b = contents.models
+    return timings, block_tests(timings, a, b, contents.rules.multiplicity, contents.rules.alpha)
