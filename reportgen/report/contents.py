@@ -322,6 +322,11 @@ class ReportContents:
         return self.config.data.val_fraction > 0
 
     @property
+    def val_size(self) -> Metric:
+        """The images held out of the training split for validation (0: validation on the test split)."""
+        return Metric("dataset.val_size", int(self.dataset.get("val_size", 0)), "count")
+
+    @property
     def validation_split(self) -> str:
         """The split the runs validated on, in words: "the held-out validation split" or "the test split"."""
         return "the held-out validation split" if self.validation_held_out else "the test split"

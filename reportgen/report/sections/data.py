@@ -26,7 +26,6 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.plots import bare, hwc
 from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.sections.training import val_size
 
 
 def dataset_table(contents: ReportContents) -> Table:
@@ -37,7 +36,7 @@ def dataset_table(contents: ReportContents) -> Table:
                                           Metric(config_key("data.fraction_seed"), data.fraction_seed, "count")))]
              if data.train_fraction < 1 else [])
     test = Metric("dataset.test_size", int(dataset["test_size"]), "count")
-    splits = ([("validation images (held out of the training images)", val_size(contents)), ("test images", test)]
+    splits = ([("validation images (held out of the training images)", contents.val_size), ("test images", test)]
               if contents.validation_held_out else [("test images (also the validation set)", test)])
     return key_value_table([
         ("source", str(dataset.get("source", "not recorded"))),
@@ -101,7 +100,7 @@ def training_words(contents: ReportContents, train: Metric) -> Sentence:
 def validation_sentence(contents: ReportContents) -> Sentence:
     """Which split the training runs validated on."""
     if contents.validation_held_out:
-        return sentence("Validation uses ", val_size(contents), " images held out of the training images "
+        return sentence("Validation uses ", contents.val_size, " images held out of the training images "
                         "(data.val_fraction), never trained on: every validation curve below is measured on them, and "
                         "the test images are used once, for the test metrics.")
     return sentence("As in the original study, validation uses the test split: there is no separate validation set, "

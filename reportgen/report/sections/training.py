@@ -26,16 +26,11 @@ ORIGINAL_EPOCHS = TrainConfig().epochs
 ORIGINAL_TRAIN_SIZE = 50_000
 
 
-def val_size(contents: ReportContents) -> Metric:
-    """The images held out of the training split for validation (0: validation on the test split)."""
-    return Metric("dataset.val_size", int(contents.dataset.get("val_size", 0)), "count")
-
-
 def scale_note(contents: ReportContents) -> Sentence | None:
     """A warning when the run is smaller than the original study's protocol (fewer epochs or training images; the
     images held out for validation count as the protocol's training images, which they are)."""
     epochs, train_size = contents.epochs, int(contents.dataset["train_size"])
-    held_out = val_size(contents)
+    held_out = contents.val_size
     if epochs is None or (epochs.value >= ORIGINAL_EPOCHS and train_size + held_out.value >= ORIGINAL_TRAIN_SIZE):
         return None
     validation = [" (and ", held_out, " held out for validation)"] if held_out.value else []
@@ -51,7 +46,7 @@ def validation_words(contents: ReportContents) -> Sentence:
     """Which split validated (curves, milestones, the overfitting rule), and where the test split comes in."""
     if contents.validation_held_out:
         share = Metric(config_key("data.val_fraction"), contents.config.data.val_fraction, "number")
-        return sentence("on the validation split held out of the training images (", val_size(contents),
+        return sentence("on the validation split held out of the training images (", contents.val_size,
                         " images, a share of ", share, " of each class, data.val_fraction), which every choice made "
                         "during training reads; the test split is used once, at the end")
     return sentence("on the test split, as the original study did (data.val_fraction is 0: no validation split is "
