@@ -30,6 +30,7 @@ from reportgen.bundle_files import atomic_output, check_replaceable, read_json, 
 from reportgen.config import Config
 from reportgen.data import load_data
 from reportgen.errors import DataError
+from reportgen.evaluation import generalisation_records
 from reportgen.machine_load import other_load, thread_advice
 from reportgen.models import count_parameters, create_model
 from reportgen.rank_plan import is_primary_process, receive_plan, share_plan
@@ -247,7 +248,8 @@ def _fit_run(run: PlannedRun, resume: bool, progress: bool, loggers: tuple = ())
 
 
 def _evaluate_and_store(run: PlannedRun, result: FitResult) -> tuple[dict, float]:
-    """Predict the test set, write the run's files into the store (run.json last) and drop its checkpoint."""
+    """Predict the test set, measure the clean training (and held-out validation) accuracy, write the run's files
+    into the store (run.json last) and drop its checkpoint."""
     model = result.model
     metrics = write_test_results(run.run_dir, model, run.config, run.data, run.runtime)
     write_history(run.run_dir / "history.csv", result.history)
@@ -265,6 +267,7 @@ def _evaluate_and_store(run: PlannedRun, result: FitResult) -> tuple[dict, float
         "train_time_s": float(sum(h["epoch_time_s"] for h in result.history)),
         **epoch_timings(result.history, result.first_epochs),
         **epoch_loads(result.history),
+        **generalisation_records(model, run.data, run.config, run.runtime),
     }
     with atomic_output(run.run_dir / COMPLETION_RECORD) as tmp:  # last, and whole: it marks the run complete
         write_json(tmp, info)

@@ -36,7 +36,11 @@ IMAGE_SHAPE = (3, 32, 32)
 
 @dataclass
 class ImageData:
-    """Both splits of a dataset, decoded: uint8 (N, 3, 32, 32) images and int64 (N,) labels."""
+    """The splits of a dataset, decoded: uint8 (N, 3, 32, 32) images and int64 (N,) labels.
+
+    `val_x` / `val_y` are the validation split held out of the training images (data.val_fraction), or None:
+    then Lightning validates on the test split, as the original study did.
+    """
 
     train_x: torch.Tensor
     train_y: torch.Tensor
@@ -45,38 +49,96 @@ class ImageData:
     classes: list[str]
     source: str  # a human-readable description of where the images came from
     fingerprint: str  # sha256 of the decoded images, labels and class names
+    val_x: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
+
+    def validation(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels Lightning validates on: the held-out validation split, else the test split."""
+        if self.val_y is None:
+            return self.test_x, self.test_y
+        return self.val_x, self.val_y
 
     def describe(self) -> dict:
-        """The dataset's identity, as written to dataset.json."""
+        """The dataset's identity, as written to dataset.json (val_size 0: validation on the test split)."""
         return {
             "source": self.source,
             "classes": self.classes,
             "train_size": len(self.train_y),
             "test_size": len(self.test_y),
+            "val_size": 0 if self.val_y is None else len(self.val_y),
             "fingerprint": self.fingerprint,
         }
 
 
+def class_permutations(labels: np.ndarray, num_classes: int, seed) -> list[np.ndarray]:
+    """Each class's indices into `labels` (N,), in a random order drawn from `seed`: one array per class."""
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)]
+
+
+def _kept(data: ImageData, chosen: np.ndarray, fingerprint_note: str, source_note: str, **splits) -> ImageData:
+    """`data` training on the images `chosen` (indices into its training split), its other splits as given."""
+    index = torch.from_numpy(np.sort(chosen))
+    fingerprint = hashlib.sha256(f"{data.fingerprint}:{fingerprint_note}".encode()).hexdigest()
+    return dataclasses.replace(data, train_x=data.train_x[index], train_y=data.train_y[index],
+                               source=f"{data.source}, {source_note}", fingerprint=fingerprint, **splits)
+
+
 def training_subset(data: ImageData, fraction: float, seed: int) -> ImageData:
     """`data` with the first round(fraction x n_c) images (at least 1) of a seeded permutation of each class's
-    training images, in their original order; the test split is unchanged.
+    training images, in their original order; the test and validation splits are unchanged.
 
     The permutation depends only on `seed` and the class, so all models train on the same images and a smaller
     fraction's images are among a larger one's. The fingerprint names the subset, so runs on it are keyed apart.
     """
     if fraction >= 1.0:
         return data
-    rng = np.random.default_rng(seed)
-    labels = data.train_y.numpy()
-    keep = []
-    for c in range(len(data.classes)):
-        members = np.flatnonzero(labels == c)
-        keep.append(rng.permutation(members)[:max(1, round(fraction * len(members)))])
-    chosen = torch.from_numpy(np.sort(np.concatenate(keep)))
-    fingerprint = hashlib.sha256(f"{data.fingerprint}:train_fraction={fraction!r}:seed={seed}".encode()).hexdigest()
-    return dataclasses.replace(data, train_x=data.train_x[chosen], train_y=data.train_y[chosen],
-                               source=f"{data.source}, {fraction:g} of the training images per class",
-                               fingerprint=fingerprint)
+    orders = class_permutations(data.train_y.numpy(), len(data.classes), seed)
+    chosen = np.concatenate([order[:max(1, round(fraction * len(order)))] for order in orders])
+    return _kept(data, chosen, f"train_fraction={fraction!r}:seed={seed}",
+                 f"{fraction:g} of the training images per class")
+
+
+# Mixed into the validation draw's seed, so that it is not the permutation train_fraction draws from the same seed.
+VALIDATION_STREAM = 0x7A1
+
+
+def validation_split(data: ImageData, fraction: float, seed: int) -> ImageData:
+    """`data` with round(fraction x n_c) of each class's training images (at least 1, and never all of a class)
+    held out as its validation split (val_x, val_y), the rest left to train on, both in their original order.
+
+    The draw is a seeded permutation of each class (seed and VALIDATION_STREAM: no model, no run seed), so every
+    model and run validates on the same images. 0: nothing is held out and `data` is returned as it is.
+    """
+    if fraction <= 0:
+        return data
+    orders = class_permutations(data.train_y.numpy(), len(data.classes), [seed, VALIDATION_STREAM])
+    held = [order[:min(len(order) - 1, max(1, round(fraction * len(order))))] for order in orders]
+    rest = np.concatenate([order[len(h):] for order, h in zip(orders, held)])
+    val = torch.from_numpy(np.sort(np.concatenate(held)))
+    return _kept(data, rest, f"val_fraction={fraction!r}:seed={seed}",
+                 f"{fraction:g} of each class's training images held out for validation",
+                 val_x=data.train_x[val], val_y=data.train_y[val])
+
+
+def training_data(full: ImageData, cfg: DataConfig) -> ImageData:
+    """What a run of config `cfg` trains and validates on: first the validation split is held out of the training
+    images (data.val_fraction), then data.train_fraction is drawn from the rest. So the held-out images are the
+    same at every training fraction and are never trained on, and a smaller fraction's images are still among a
+    larger one's."""
+    held_out = validation_split(full, cfg.val_fraction, cfg.fraction_seed)
+    return training_subset(held_out, cfg.train_fraction, cfg.fraction_seed)
+
+
+def clean_training_indices(labels: torch.Tensor, count: int, seed: int) -> np.ndarray:
+    """Which training images the clean training accuracy is measured on: all of them when there are at most
+    `count`, else about `count` drawn class by class in proportion to each class's share (seeded by `seed` alone,
+    so every model and run of a training set is measured on the same images), sorted. int64 (M,)."""
+    n = len(labels)
+    if n <= count:
+        return np.arange(n, dtype=np.int64)
+    orders = class_permutations(labels.numpy(), int(labels.max()) + 1, seed)
+    return np.sort(np.concatenate([order[:round(count * len(order) / n)] for order in orders])).astype(np.int64)
 
 
 def sample_root() -> Path:

@@ -6,7 +6,8 @@ to load is refused, never run), strictly into the architecture the config descri
 test set and writes the bundle with the build's writers (reportgen.assembly), published atomically
 as a build is. What differs is that the runs were evaluated, not trained: run.json says
 ``"origin": "evaluated"`` with the sha256 and name of the weights file (copied into the bundle byte
-for byte as weights.pt), and there is no history.csv, so the report leaves out what needs a training history.
+for byte as weights.pt), and there is no history.csv, so the report leaves out what needs a training history,
+and says that it does not know which images the weights were trained on.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from reportgen.assembly import (
 )
 from reportgen.bundle_files import run_folder, staging_dir, write_json
 from reportgen.config import Config
-from reportgen.data import ImageData, load_data
+from reportgen.data import ImageData, load_data, training_data
 from reportgen.models import count_parameters, create_model
 from reportgen.runtime import Runtime
 from reportgen.weights import fit_state_dict, read_weights_file, state_dict_from_bytes
@@ -59,7 +60,9 @@ def evaluate(weights: dict[str, Path], config: Config, runtime: Runtime, out: Pa
                                  train=dataclasses.replace(config.train, seeds=config.train.seeds[:1]))
     raw = {model: read_weights_file(path) for model, path in weights.items()}
     states = {model: state_dict_from_bytes(raw[model], str(weights[model])) for model in weights}
-    data = load_data(config.data)
+    # The splits the config describes, as a build of it would hold them, so that dataset.json (and verify --deep)
+    # name the same images; the weights may have been trained on others, which the report says it cannot know.
+    data = training_data(load_data(config.data), config.data)
     models = {}
     for name, state in states.items():
         models[name] = create_model(name, config, len(data.classes))

@@ -78,7 +78,10 @@ class DeviceBatches(Sampler):
 
 
 class ImageDataModule(pl.LightningDataModule):
-    """Serves the train and test splits, on the training device for the fast pipeline.
+    """Serves the training split and the split Lightning validates on, on the training device for the fast pipeline.
+
+    Validation reads the validation split held out of the training images (data.val_fraction), or the test split
+    where none is held out (val_fraction 0, the original study's protocol): ImageData.validation.
 
     Every process takes batch_size / world_size images a step: the global batch is the config's.
     """
@@ -90,14 +93,15 @@ class ImageDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str) -> None:
         d = self.data
+        val_x, val_y = d.validation()
         if self.config.train.pipeline == "fast":
             device = self.trainer.strategy.root_device  # GPU memory when training on CUDA
             self.train_set = TensorBatches(d.train_x.to(device), d.train_y.to(device))
-            self.val_set = TensorBatches(d.test_x.to(device), d.test_y.to(device))
+            self.val_set = TensorBatches(val_x.to(device), val_y.to(device))
         else:
             train_tf, test_tf = seed_transforms(self.config.augment, self.config.data.mean, self.config.data.std)
             self.train_set = PILImages(d.train_x, d.train_y, train_tf)
-            self.val_set = PILImages(d.test_x, d.test_y, test_tf)
+            self.val_set = PILImages(val_x, val_y, test_tf)
 
     @property
     def _process_batch(self) -> int:
@@ -114,7 +118,7 @@ class ImageDataModule(pl.LightningDataModule):
         return self._sample_loader(self.train_set, sampler)
 
     def val_dataloader(self) -> DataLoader:
-        # Every test image exactly once across processes (rank r takes r, r+world, ...): exact metrics.
+        # Every validation image exactly once across processes (rank r takes r, r+world, ...): exact metrics.
         # DistributedSampler would pad the last shard with repeated images and count them twice.
         world, rank, n = self.trainer.world_size, self.trainer.global_rank, len(self.val_set)
         share = len(range(rank, n, world))

@@ -23,7 +23,7 @@ from reportgen import __version__
 from reportgen.architectures import display_name, model_settings
 from reportgen.bundle_files import run_folder
 from reportgen.config import Config
-from reportgen.data import ImageData, training_subset
+from reportgen.data import ImageData, training_data
 from reportgen.runtime import Runtime
 
 COMPLETION_RECORD = "run.json"  # written last: its presence marks a run complete
@@ -40,7 +40,7 @@ class PlannedRun:
     run_dir: Path
     label: str  # "CNN seed 42", "no-augment: CNN seed 42"
     config: Config  # the base config, or the variant's
-    data: ImageData  # its training images (a class-balanced subset under data.train_fraction)
+    data: ImageData  # its training images (a class-balanced subset under data.train_fraction) and validation split
     runtime: Runtime  # the build's device, with its config's precision
     variant: str | None = None  # None: the base config
     action: str = ""  # "reuse", "resume" or "train" (from scratch)
@@ -90,17 +90,18 @@ def plan_runs(config: Config, full: ImageData, runs_dir: Path, runtime: Runtime)
     """Every (model, seed) of the base config, then of each variant, with its folder in the run store, named by
     its run key: a variant's run that trains exactly as a base run (or another variant's) shares its folder.
     The base runs come first."""
-    subsets: dict[tuple[float, int], ImageData] = {}
+    subsets: dict[tuple[float, int, float], ImageData] = {}
 
-    def training_data(c: Config) -> ImageData:
-        key = (c.data.train_fraction, c.data.fraction_seed)
+    def run_data(c: Config) -> ImageData:
+        # The validation split and the training share change the images, hence the fingerprint and the run key.
+        key = (c.data.train_fraction, c.data.fraction_seed, c.data.val_fraction)
         if key not in subsets:
-            subsets[key] = training_subset(full, *key)
+            subsets[key] = training_data(full, c.data)
         return subsets[key]
 
     runs = []
     for variant, c in [(None, config), *((name, config.variant(name)) for name in config.variants)]:
-        data, run_runtime = training_data(c), runtime.for_config(c)
+        data, run_runtime = run_data(c), runtime.for_config(c)
         for name in c.models:
             for seed in c.train.seeds:
                 folder = runs_dir / f"{name}-{run_key(c, name, seed, data.fingerprint, run_runtime)[:20]}"

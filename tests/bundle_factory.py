@@ -53,6 +53,8 @@ def make_bundle(
     analyses: AnalysisOptions = AnalysisOptions(),
     curves: Mapping[str, str] | None = None,
     variants: Mapping[str, "VariantSpec"] | None = None,
+    clean_gaps: Mapping[str, float] | None = None,
+    val_size: int = 0,
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
 
@@ -65,13 +67,18 @@ def make_bundle(
     `analyses` adds the build-time analysis files it names (tests/analysis_factory.py; none by default).
     `curves` shapes a model's validation curves (see `_history`); `variants` adds config variants with their
     runs under variants/<name>/ (`VariantSpec`: the keys it changes and each model's accuracy).
+    `clean_gaps` (per model: clean training accuracy minus validation accuracy, a fraction) writes run.json's
+    clean_train record, as a build since the clean gap was measured does (None: none, as older bundles); `val_size`
+    adds a held-out validation record of that many images at the run's test accuracy, and sets data.val_fraction
+    to 0.1 unless `config_overrides` sets it.
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
     variants = dict(variants or {})
-    config = _config(models, seeds, epochs, config_overrides or {}, {n: dict(v.changes) for n, v in variants.items()})
+    overrides = {**({"data.val_fraction": 0.1} if val_size else {}), **(config_overrides or {})}
+    config = _config(models, seeds, epochs, overrides, {n: dict(v.changes) for n, v in variants.items()})
     save_config(config, root / "config.yaml")
-    _write_static_files(root, config, names, train_size, test_size)
+    _write_static_files(root, config, names, train_size, test_size, val_size)
     architectures = _architectures(config, len(names))
     write_json(root / "architectures.json", architectures)
     for model in models:
@@ -84,7 +91,8 @@ def make_bundle(
                        epochs=epochs, test_size=test_size, config=config,
                        parameters=architectures[model]["parameters"], origin=origin,
                        weights=b"not a real state dict" + (b" %d" % submission if submission is not None else b""),
-                       analyses=analyses, curve=(curves or {}).get(model, "saturating"), train_images=train_size)
+                       analyses=analyses, curve=(curves or {}).get(model, "saturating"), train_images=train_size,
+                       clean=CleanSpec((clean_gaps or {}).get(model), val_size))
     write_timings(root, analyses, models, seeds, config.train.batch_size)
     for name, spec in variants.items():
         _write_variant(root, name, spec, config, names, architectures, test_size, train_size, epoch_times)
@@ -101,6 +109,15 @@ class VariantSpec:
     train_gaps: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TRAIN_GAPS))
     seed_jitter: float = SEED_JITTER
     curves: Mapping[str, str] = field(default_factory=dict)
+    clean_gaps: Mapping[str, float] | None = None  # as make_bundle's: the variant's runs' clean gaps
+
+
+@dataclass(frozen=True)
+class CleanSpec:
+    """A run's clean-gap records: its clean gap (None: no record) and the held-out validation images (0: none)."""
+
+    gap: float | None = None
+    val_size: int = 0
 
 
 def _write_variant(root: Path, name: str, spec: VariantSpec, config: Config, names: list[str], architectures: dict,
@@ -118,7 +135,7 @@ def _write_variant(root: Path, name: str, spec: VariantSpec, config: Config, nam
                        epochs=variant.train.epochs, test_size=test_size, config=variant,
                        parameters=architectures[model]["parameters"], origin="trained", weights=None,
                        analyses=AnalysisOptions(), curve=spec.curves.get(model, "saturating"), train_images=images,
-                       variant=name)
+                       variant=name, clean=CleanSpec((spec.clean_gaps or {}).get(model)))
 
 
 def _config(models: Sequence[str], seeds: Sequence[int], epochs: int, overrides: Mapping[str, Any],
@@ -141,7 +158,8 @@ def _default_class_names(k: int) -> list[str]:
 BUILT = "2026-01-02T03:04:05+00:00"  # the synthetic build time in environment.json
 
 
-def _write_static_files(root: Path, config: Config, names: list[str], train_size: int, test_size: int) -> None:
+def _write_static_files(root: Path, config: Config, names: list[str], train_size: int, test_size: int,
+                        val_size: int = 0) -> None:
     write_json(root / "environment.json", {
         "python": "3.11.7", "torch": "2.5.1", "torchvision": "0.20.1", "lightning": "2.4.0",
         "platform": "Linux-x86_64", "device": "cpu", "device_name": "Synthetic CPU", "num_threads": 2,
@@ -149,7 +167,7 @@ def _write_static_files(root: Path, config: Config, names: list[str], train_size
     })
     write_json(root / "dataset.json", {
         "source": "synthetic", "classes": names, "train_size": train_size, "test_size": test_size,
-        "fingerprint": "0" * 64,
+        **({"val_size": val_size} if val_size else {}), "fingerprint": "0" * 64,
     })
     _write_samples(root / "samples.npz", len(names), config.report.sample_index)
 
@@ -262,6 +280,34 @@ def _history(final_val_acc: float, train_gap: float, epoch_time: float, epochs: 
     return rows
 
 
+CLEAN_TRAIN_IMAGES = 1000  # the synthetic clean_train record's images (at most), to keep run.json small
+
+
+def _correct_text(rng: np.random.Generator, n: int, accuracy: float) -> str:
+    """One character per image, "1" for exactly round(accuracy × n) of them at random positions, "0" else."""
+    right = np.zeros(n, dtype=bool)
+    right[rng.permutation(n)[:int(np.clip(round(accuracy * n), 0, n))]] = True
+    return "".join("1" if r else "0" for r in right)
+
+
+def _record(rng: np.random.Generator, n: int, accuracy: float) -> dict:
+    text = _correct_text(rng, n, accuracy)
+    return {"images": n, "accuracy": text.count("1") / n, "correct": text}
+
+
+def _clean_records(rng: np.random.Generator, clean: CleanSpec, val_accuracy: float, train_images: int) -> dict:
+    """run.json's clean_train (and validation) records, as evaluation.generalisation_records writes them."""
+    if clean.gap is None:
+        return {}
+    records = {}
+    if clean.val_size:
+        records["validation"] = _record(rng, clean.val_size, val_accuracy)
+        val_accuracy = records["validation"]["accuracy"]
+    n = min(train_images, CLEAN_TRAIN_IMAGES)
+    records["clean_train"] = {**_record(rng, n, val_accuracy + clean.gap), "of": train_images, "seed": 0}
+    return records
+
+
 def _visuals(rng: np.random.Generator, model: str, config: Config) -> dict[str, np.ndarray]:
     if model == "cnn":
         return {f"stage_{s}": np.maximum(rng.normal(0, 1, (ch, 32 >> (s - 1), 32 >> (s - 1))), 0).astype(np.float32)
@@ -275,7 +321,8 @@ def _visuals(rng: np.random.Generator, model: str, config: Config) -> dict[str, 
 def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int, names: list[str],
                accuracy: float, epoch_time: float, train_gap: float, epochs: int, test_size: int,
                config: Config, parameters: int, origin: str, weights: bytes | None,
-               analyses: AnalysisOptions, curve: str, train_images: int, variant: str | None = None) -> None:
+               analyses: AnalysisOptions, curve: str, train_images: int, variant: str | None = None,
+               clean: CleanSpec = CleanSpec()) -> None:
     """One run's files; a variant's run (`weights` None) has no weights, probes or analyses, as a build writes it."""
     folder.mkdir(parents=True, exist_ok=True)
     k = len(names)
@@ -293,7 +340,7 @@ def _write_run(folder: Path, rng: np.random.Generator, *, model: str, seed: int,
     else:
         write_history(folder / "history.csv", history)
         info.update(train_time_s=sum(row["epoch_time_s"] for row in history), epochs=epochs,
-                    train_images=train_images)
+                    train_images=train_images, **_clean_records(rng, clean, metrics["accuracy"], train_images))
     if variant is not None:
         info["variant"] = variant
     write_json(folder / "run.json", info)

@@ -259,3 +259,31 @@ def test_a_variant_s_precision_is_its_own(tmp_path):
     assert outcomes[("bf16", "cnn", 42)].status == "trained"  # not the base run: it trains in another precision
     assert Bundle(tmp_path / "bundle").runs("cnn", "bf16")[0].info["precision"] == "bf16-mixed"
     assert Bundle(tmp_path / "bundle").runs("cnn")[0].info["precision"] == "32"
+
+
+def test_a_held_out_validation_split_is_validated_on_and_the_clean_accuracy_recorded(tmp_path):
+    config = tiny_config(epochs=1)
+    config.models = ["cnn"]
+    config.data.val_fraction = 0.25
+    run(config, tmp_path)
+    bundle = Bundle(tmp_path / "bundle")
+    (cnn,) = bundle.runs("cnn")
+    # tiny_data: 13 training images per class; 3 of each held out, never trained on.
+    assert bundle.dataset()["val_size"] == 12 and bundle.dataset()["train_size"] == cnn.info["train_images"] == 40
+    validation, clean = cnn.info["validation"], cnn.info["clean_train"]
+    assert validation["images"] == 12 and clean["images"] == clean["of"] == 40
+    # Lightning validated on the held-out split: its last epoch's accuracy is the record's, the same weights' share.
+    assert cnn.history["val_acc"][-1] == pytest.approx(validation["accuracy"])
+    assert clean["accuracy"] == pytest.approx(clean["correct"].count("1") / 40)
+
+
+def test_the_validation_split_changes_the_run_key(tmp_path):
+    config = tiny_config(epochs=1)
+    config.models = ["cnn"]
+    run(config, tmp_path)
+    config.data.val_fraction = 0.25
+    assert run(config, tmp_path)[("cnn", 42)].status == "trained"
+    config.data.val_fraction = 0.0
+    assert run(config, tmp_path)[("cnn", 42)].status == "reused"
+    assert set(Bundle(tmp_path / "bundle").runs("cnn")[0].info["clean_train"]) == {"images", "accuracy", "correct",
+                                                                                   "of", "seed"}

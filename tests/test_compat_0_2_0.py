@@ -27,8 +27,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = json.loads((FIXTURES / "report_metrics_0.2.0.json").read_text())
 
 
+# Keys 0.2.0 showed that the report no longer shows, each with why (issue 22).
+RETIRED = {
+    # The t-test over seeds of the history's running train-validation gaps (augmented batches, dropout on): no clean
+    # measure of generalisation, so the Generalisation section tests only the clean gap (compare.clean_gap.*), which
+    # 0.2.0 bundles do not record; they get the running gaps, shown (their keys unchanged), with no test or verdict.
+    "compare.gap_ttest.p",
+}
+
+
 def _pairs(metrics) -> set[tuple[str, str]]:
-    return {(key, text) for key, text in metrics}
+    return {(key, text) for key, text in metrics if key not in RETIRED}
 
 
 @pytest.mark.parametrize("variant", [name for name in GOLDEN if name != "compare"])

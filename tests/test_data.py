@@ -11,12 +11,15 @@ from reportgen.data import (
     TensorBatches,
     TrainAugmentation,
     augment,
+    clean_training_indices,
     flip_rotate_shift,
     load_data,
     normalize,
     random_affine_params,
     seed_transforms,
+    training_data,
     training_subset,
+    validation_split,
 )
 from reportgen.errors import DataError
 
@@ -256,3 +259,62 @@ def test_mixup_and_cutmix_mix_targets_that_sum_to_one():
 def test_the_seed_pipeline_without_augmentation_trains_on_the_test_transform():
     train, test = seed_transforms(AugmentConfig(enabled=False), MEAN, STD)
     assert train is test
+
+
+def _images(data) -> set[bytes]:
+    return {image.numpy().tobytes() for image in data}
+
+
+def _distinct_data(per_class: int = 20, classes: int = 4):
+    """Training images that are all different (each carries its index), so that splits can be compared by pixels."""
+    from reportgen.data import ImageData
+
+    n = per_class * classes
+    x = torch.zeros(n, 3, 32, 32, dtype=torch.uint8)
+    x[:, 0, 0, 0], x[:, 0, 0, 1] = torch.arange(n) % 256, torch.arange(n) // 256
+    y = torch.arange(n) % classes
+    return ImageData(x, y, x[:8].clone(), y[:8].clone(), [f"c{i}" for i in range(classes)], "distinct", "fp")
+
+
+def test_the_validation_split_is_stratified_disjoint_from_training_and_independent_of_the_fraction():
+    data = _distinct_data()
+    held = validation_split(data, 0.2, seed=0)
+    assert torch.bincount(held.val_y).tolist() == [4, 4, 4, 4]  # a fifth of each class's 20
+    assert torch.bincount(held.train_y).tolist() == [16, 16, 16, 16]
+    assert not _images(held.val_x) & _images(held.train_x)  # never trained on
+    assert _images(held.val_x) | _images(held.train_x) == _images(data.train_x)
+    assert torch.equal(held.test_x, data.test_x) and held.fingerprint != data.fingerprint
+    # The same held-out images at every training fraction, never among the images a fraction trains on.
+    for fraction in (0.25, 0.5, 1.0):
+        cfg = DataConfig(train_fraction=fraction, val_fraction=0.2)
+        run = training_data(data, cfg)
+        assert torch.equal(run.val_x, held.val_x)
+        assert not _images(run.val_x) & _images(run.train_x)
+    quarter, half = (training_data(data, DataConfig(train_fraction=f, val_fraction=0.2)) for f in (0.25, 0.5))
+    assert _images(quarter.train_x) <= _images(half.train_x)  # a smaller fraction's images are a larger one's
+    assert not torch.equal(validation_split(data, 0.2, seed=1).val_x, held.val_x)  # the draw follows its seed
+
+
+def test_val_fraction_0_keeps_the_test_split_as_validation_and_the_old_fingerprints():
+    data = _distinct_data()
+    assert training_data(data, DataConfig(val_fraction=0.0)) is data
+    assert data.validation()[0] is data.test_x and data.describe()["val_size"] == 0
+    half = training_data(data, DataConfig(train_fraction=0.5))
+    assert half.fingerprint == training_subset(data, 0.5, 0).fingerprint and half.val_y is None
+    held = training_data(data, DataConfig(val_fraction=0.1))
+    assert held.validation()[1] is held.val_y and held.describe()["val_size"] == 8
+
+
+def test_every_class_keeps_a_training_image_however_small():
+    data = _distinct_data(per_class=2)
+    held = validation_split(data, 0.45, seed=0)
+    assert torch.bincount(held.train_y).tolist() == [1, 1, 1, 1] == torch.bincount(held.val_y).tolist()
+
+
+def test_the_clean_training_subset_is_all_images_or_a_class_proportional_seeded_draw():
+    labels = torch.arange(100) % 4
+    assert clean_training_indices(labels, 100, seed=0).tolist() == list(range(100))
+    chosen = clean_training_indices(labels, 40, seed=0)
+    assert len(chosen) == 40 and torch.bincount(labels[chosen]).tolist() == [10, 10, 10, 10]
+    assert np.array_equal(chosen, clean_training_indices(labels, 40, seed=0))
+    assert not np.array_equal(chosen, clean_training_indices(labels, 40, seed=1))

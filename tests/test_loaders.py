@@ -30,3 +30,18 @@ def test_epoch_order_is_the_same_on_every_device_and_split_without_overlap():
     assert sorted(whole.tolist()) == list(range(10))
     assert torch.equal(torch.stack(shares, 1).flatten(), whole[:9])
     assert not torch.equal(loaders.epoch_order(10, seed=3, epoch=2), whole)
+
+
+def test_lightning_validates_on_the_held_out_split_where_there_is_one(data):
+    from reportgen.config import DataConfig
+    from reportgen.data import training_data
+
+    for val_fraction, expected in ((0.0, data.test_y), (0.25, None)):
+        run_data = training_data(data, DataConfig(val_fraction=val_fraction))
+        module = loaders.ImageDataModule(run_data, tiny_config(batch_size=16), seed=0)
+        module.trainer = SimpleNamespace(world_size=1, global_rank=0, current_epoch=0,
+                                         strategy=SimpleNamespace(root_device=torch.device("cpu")))
+        module.setup("fit")
+        validated = torch.cat([y for _, y in module.val_dataloader()])
+        assert torch.equal(validated, run_data.val_y if expected is None else expected)
+        assert sum(len(y) for _, y in module.train_dataloader()) == len(run_data.train_y)  # none of them held out

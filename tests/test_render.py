@@ -75,7 +75,7 @@ def test_html_has_every_section_and_figure(rendered):
     assert parse(html).sections == [*SECTIONS, "appendix"]
     for figure in ("samples", "curves_cnn", "confusion_vit", "feature_maps_cnn", "attention_vit"):
         assert f'src="figures/{figure}.png"' in html
-    assert "this run trained for" in html.lower() and "the seed protocol is 80" in html
+    assert "this run trained for" in html.lower() and "the original study&#39;s protocol is 80" in html
 
 
 def test_a_metric_key_always_shows_the_same_text(rendered):

@@ -28,8 +28,12 @@ def _verdicts(report):
     return [s.text for s in sentences(numbers(Conclusion(), report))]
 
 
+CLEAN_GAPS = {"cnn": 0.02, "vit": 0.12}  # the default train gaps, measured cleanly (the overfitting rule reads them)
+
+
 def test_the_verdict_flips_with_the_results(tmp_path):
-    ahead, behind = _verdicts(contents(tmp_path / "a")), _verdicts(contents(tmp_path / "b", **SWAPPED))
+    ahead = _verdicts(contents(tmp_path / "a", clean_gaps=CLEAN_GAPS))
+    behind = _verdicts(contents(tmp_path / "b", **SWAPPED, clean_gaps={"cnn": 0.15, "vit": 0.01}))
     assert ahead[0].startswith("On this run the CNN is the more accurate model")
     assert "the CNN does not overfit and the ViT overfits" in ahead[1]
     assert behind[0].startswith("On this run the ViT is the more accurate model")
@@ -58,8 +62,10 @@ def test_one_model_and_the_scale_caveat(tmp_path):
 
 
 def test_negative_gaps_mean_neither_overfits(tmp_path):
-    verdicts = _verdicts(contents(tmp_path / "b", train_gaps={"cnn": -0.03, "vit": -0.01}))
-    assert "By the overfitting rule, neither model overfits." in verdicts
+    verdicts = _verdicts(contents(tmp_path / "b", clean_gaps={"cnn": -0.03, "vit": -0.01}))
+    assert "By the overfitting rule on the clean gap, neither model overfits." in verdicts
+    # Without a clean gap (bundles before it was measured), no overfitting verdict at all.
+    assert not any("overfit" in v for v in _verdicts(contents(tmp_path / "c", train_gaps={"cnn": -0.03, "vit": 0.2})))
 
 
 def test_a_study_s_conclusion_states_each_experiment_s_verdict_as_its_section_does(tmp_path):

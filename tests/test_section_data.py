@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from reportgen.report.sections.data import Data
 from tests.section_helpers import contents, figures, numbers, tables, text
 
@@ -40,3 +42,29 @@ def test_the_augmentation_said_and_tabled_is_the_one_that_ran(tmp_path):
     rows = _rows(modern)
     assert rows["augmentation policy"] == "RandAugment, one operation per group of 32 images"
     assert rows["CutMix α"] == "1" and "MixUp α" not in rows
+
+
+def test_the_split_that_validated_is_said_and_tabled(tmp_path):
+    test_split = numbers(Data(), contents(tmp_path / "t"))
+    assert "As in the original study, validation uses the test split" in text(test_split)
+    assert "test images (also the validation set)" in _rows(test_split)
+    held = numbers(Data(), contents(tmp_path / "h", val_size=200, clean_gaps={"cnn": 0.01, "vit": 0.05}))
+    assert "Validation uses 200 images held out of the training images (data.val_fraction), never trained on" \
+        in text(held)
+    rows = _rows(held)
+    assert rows["validation images (held out of the training images)"] == "200"
+    assert "test images" in rows and "test images (also the validation set)" not in rows
+
+
+def test_evaluated_weights_are_not_said_to_be_trained_on_the_training_split(tmp_path):
+    said = text(numbers(Data(), contents(tmp_path / "e", origin="evaluated")))
+    assert "trained on 2,000 images" not in said and "validation" not in said.split(". ")[1]
+    assert said.startswith("The weights of the CNN and the ViT were trained elsewhere and evaluated here, so which "
+                           "images they were trained on is not known to this report (the config describes a training "
+                           "split of 2,000 images, which they need not have seen); they are evaluated on 600 test "
+                           "images of 10 classes.")
+    assert "as the config describes it" in said
+    report = contents(tmp_path / "m")
+    report.facts["vit"] = dataclasses.replace(report.facts["vit"], training=None)  # the ViT's weights evaluated
+    mixed = text(numbers(Data(), report))
+    assert mixed.startswith("The CNN is trained on 2,000 images; the weights of the ViT were trained elsewhere")

@@ -1,102 +1,126 @@
-"""Section "Generalisation": gaps, the overfitting verdict, and "generalises better" only when tested."""
+"""Section "Generalisation": the clean gap (eval mode, no augmentation) with its interval, the family of gap tests,
+the overfitting verdict on the clean gap, the claim "vit-overfits", and no verdict where no clean gap is recorded."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import json
 
 import pytest
-from scipy.stats import ttest_ind, ttest_rel
 
 from reportgen.config import ReportConfig
-from reportgen.report.sections.generalisation import (
-    Generalisation,
-    generalisation_lead,
-    generalisation_rule,
-    generalisation_sentence,
-    generalisation_significance,
-    overfit_gap,
-)
-from tests.section_helpers import SWAPPED, contents, numbers, text, with_gaps
+from reportgen.errors import BundleError
+from reportgen.report.contents import read_contents
+from reportgen.report.multiplicity import holm
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from reportgen.report.sections.generalisation import Generalisation, gap_tests, generalisation_rule
+from tests.bundle_factory import make_bundle
+from tests.section_helpers import contents, facts, numbers, tables, text
+
+VIT_WIDER = {"cnn": 0.02, "vit": 0.15}  # clean gaps: training accuracy minus validation accuracy
+CNN_WIDER = {"cnn": 0.15, "vit": 0.02}
+THREE = (1, 2, 3)
 
 
-def test_one_seed_never_says_generalises_better(tmp_path):
-    ahead = text(numbers(Generalisation(), contents(tmp_path / "a")))
-    behind = text(numbers(Generalisation(), contents(tmp_path / "b", **SWAPPED)))
-    assert "The CNN's final train–validation accuracy gap, 2.00 points, is smaller than the ViT's, 12.00 points" \
-        in ahead
-    assert "The ViT's final train–validation accuracy gap, 1.00 points, is smaller than the CNN's, 15.00 points" \
-        in behind
-    for t in (ahead, behind):
-        assert "a single run per model cannot tell whether the difference is significant" in t
-        assert "generalises better:" not in t and "so neither model is shown to generalise better." in t
+def claim(report):
+    (found,) = Generalisation().verdict(report).claims
+    return found
 
 
-def test_the_verdict_flips_over_seeds(tmp_path):
-    ahead = text(numbers(Generalisation(), contents(tmp_path / "a", seeds=(1, 2, 3))))
-    behind = text(numbers(Generalisation(), contents(tmp_path / "b", seeds=(1, 2, 3), **SWAPPED)))
-    claim = "By the final train–validation accuracy gap, the {} generalises better: {} ± 0.00 points against {} ± 0.00"
-    assert claim.format("CNN", "2.00", "12.00") + " points for the ViT" in ahead
-    assert claim.format("ViT", "1.00", "15.00") + " points for the CNN" in behind
-    assert ", a significant difference (paired t-test over seeds, p " in ahead
+def test_a_bundle_without_clean_accuracy_gets_the_running_gap_and_no_verdict(tmp_path):
+    report = contents(tmp_path / "old", seeds=THREE)
+    items = numbers(Generalisation(), report)
+    assert "the gap is not measured cleanly here" in text(items) and "draws no verdict" in text(items)
+    assert "By the overfitting rule" not in text(items) and "clean gap is larger" not in text(items)
+    header = tables(items)[0].header
+    assert header[1] == "running train acc." and "overfits" not in header
+    assert Generalisation().verdict(report) is None  # no Conclusion sentence, no summary row, no claim
 
 
-def test_generalisation_needs_a_significant_ttest_over_seeds(tmp_path):
-    report = contents(tmp_path / "b", seeds=(1, 2, 3))
-    cnn, vit = report.facts["cnn"], report.facts["vit"]
-    noisy_cnn, noisy_vit = with_gaps(cnn, (2.0, 5.0, 1.0)), with_gaps(vit, (3.0, 2.0, 6.0))
-    sig = generalisation_significance(noisy_cnn, noisy_vit, 0.05)
-    expected = ttest_rel([2.0, 5.0, 1.0], [3.0, 2.0, 6.0])
-    assert sig.ttest.paired and (sig.ttest.t, sig.ttest.p) == pytest.approx((expected.statistic, expected.pvalue))
-    assert sig.lead.winner is noisy_cnn and not sig.significant
-    sentence = generalisation_sentence(noisy_cnn, noisy_vit, 0.05).text
-    assert sentence.startswith("The CNN's final train–validation accuracy gap, 2.67 ± 2.08 points, is smaller than "
-                               "the ViT's, 3.67 ± 2.08 points (mean ± standard deviation over 3 seeds), but the "
-                               "difference is not significant (paired t-test over seeds, p = ")
-    clear_cnn, clear_vit = with_gaps(cnn, (2.0, 2.4, 1.9)), with_gaps(vit, (6.0, 7.5, 6.8))
-    assert generalisation_significance(clear_cnn, clear_vit, 0.05).significant
-    for a, b in ((clear_cnn, clear_vit), (clear_vit, clear_cnn)):  # the order of the models does not matter
-        assert generalisation_sentence(a, b, 0.05).text.startswith(
-            "By the final train–validation accuracy gap, the CNN generalises better")
-    assert not generalisation_significance(clear_cnn, clear_vit, 1e-12).significant  # report.alpha decides
+def test_one_seed_describes_the_run_and_names_the_seeds_that_would_test_it(tmp_path):
+    ahead = contents(tmp_path / "a", clean_gaps=VIT_WIDER)
+    behind = contents(tmp_path / "b", clean_gaps=CNN_WIDER)
+    said_ahead, said_behind = facts(numbers(Generalisation(), ahead)), facts(numbers(Generalisation(), behind))
+    assert "In this run, the ViT's clean gap is larger than the CNN's by " in said_ahead
+    assert "In this run, the CNN's clean gap is larger than the ViT's by " in said_behind
+    for said in (said_ahead, said_behind):
+        assert "runs at several seeds (--seeds 42,43,44) would test it" in said
+    assert claim(ahead).status == claim(behind).status == INCONCLUSIVE  # one seed tests no architecture
+    assert claim(ahead).evidence.text.startswith("one seed: in this run the ViT's clean gap minus the CNN's is 13.")
+    (row,) = Generalisation().verdict(ahead).rows
+    assert row.verdict.text.startswith("ViT larger in this run (adjusted p = ") and not row.primary
 
 
-def test_welch_for_different_seeds_and_no_test_for_one_run(tmp_path):
-    report = contents(tmp_path / "b", seeds=(1, 2, 3))
-    cnn, vit = report.facts["cnn"], report.facts["vit"]
-    a, b = with_gaps(cnn, (2.0, 2.4, 1.9)), with_gaps(vit, (6.0, 7.5), seeds=(1, 3))
-    sig = generalisation_significance(a, b, 0.05)
-    expected = ttest_ind([2.0, 2.4, 1.9], [6.0, 7.5], equal_var=False)
-    assert not sig.ttest.paired and (sig.ttest.t, sig.ttest.p) == pytest.approx((expected.statistic, expected.pvalue))
-    one = with_gaps(vit, (40.0,), seeds=(1,))  # a huge difference, but one run of the ViT: no test
-    assert generalisation_significance(a, one, 0.05).ttest is None
-    assert "but with a single run of the ViT the difference cannot be tested" in \
-        generalisation_sentence(a, one, 0.05).text
+def test_the_claim_flips_with_the_clean_gaps_over_seeds(tmp_path):
+    supported = claim(contents(tmp_path / "s", seeds=THREE, clean_gaps=VIT_WIDER))
+    assert supported.status == SUPPORTED and "is within the overfitting rule" in supported.evidence.text
+    reversed_ = claim(contents(tmp_path / "r", seeds=THREE, clean_gaps=CNN_WIDER))
+    assert reversed_.status == CONTRADICTED and "the CNN's gap is the larger" in reversed_.evidence.text
+    both = claim(contents(tmp_path / "b", seeds=THREE, clean_gaps={"cnn": 0.09, "vit": 0.25}))
+    assert both.status == CONTRADICTED and "the CNN overfits too by the rule" in both.evidence.text
+    equal = contents(tmp_path / "e", seeds=THREE, clean_gaps={"cnn": 0.05, "vit": 0.05})
+    assert claim(equal).status == INCONCLUSIVE and claim(equal).evidence.text.endswith("not significant")
+    assert "not significantly: neither model is shown to generalise better" in facts(numbers(Generalisation(), equal))
+    (row,) = Generalisation().verdict(equal).rows
+    assert row.verdict.text.startswith("no difference shown (adjusted p = ")
 
 
-def test_negative_gaps_count_as_no_gap(tmp_path):
-    report = contents(tmp_path / "b", train_gaps={"cnn": -0.03, "vit": -0.01})
-    cnn, vit = report.facts["cnn"], report.facts["vit"]
-    assert generalisation_lead(cnn, vit) is None
-    assert generalisation_sentence(cnn, vit, 0.05).text.startswith("Neither model ends with a training accuracy")
-    one_positive = contents(tmp_path / "c", train_gaps={"cnn": 0.02, "vit": -0.04})
-    assert generalisation_lead(one_positive.facts["cnn"], one_positive.facts["vit"]).winner.key == "vit"
+def test_the_overfitting_rule_judges_the_clean_gap_not_the_running_one(tmp_path):
+    # Running gaps (augmented batches, dropout on) of 1 and 20 points, clean gaps the other way round.
+    report = contents(tmp_path / "a", train_gaps={"cnn": 0.01, "vit": 0.20}, clean_gaps={"cnn": 0.20, "vit": 0.01})
+    cnn, vit = report.facts["cnn"].training, report.facts["vit"].training
+    assert cnn.overfits and not vit.overfits
+    assert Generalisation().verdict(report).findings[0].text == \
+        "By the overfitting rule on the clean gap, the CNN overfits and the ViT does not overfit."
+    flipped = contents(tmp_path / "b", train_gaps={"cnn": 0.20, "vit": 0.01}, clean_gaps={"cnn": 0.01, "vit": 0.20})
+    assert not flipped.facts["cnn"].training.overfits and flipped.facts["vit"].training.overfits
+    row = {r[0]: r for r in tables(numbers(Generalisation(), report))[0].rows}
+    assert row["CNN"][-1] == "yes" and row["CNN"][-2].text == "1.00"  # the running gap shown, not judged
 
 
-def test_overfit_gap_clips_each_seed_before_averaging():
-    # Validation above training in one seed must not cancel the others' gaps (the gap t-test clips per seed too).
-    facts = SimpleNamespace(key="cnn", training=SimpleNamespace(acc_gap=SimpleNamespace(values=[-30.0, 9.0, 9.0])))
-    assert overfit_gap(facts).value == pytest.approx(6.0)
+def test_the_gap_is_measured_against_the_held_out_validation_split(tmp_path):
+    report = contents(tmp_path / "h", val_size=300, clean_gaps=VIT_WIDER)
+    run = report.runs["cnn"][0]
+    recorded = run.info["validation"]
+    clean = report.facts["cnn"].training.clean
+    assert clean.val_acc.mean.value == pytest.approx(100 * recorded["correct"].count("1") / 300)
+    assert clean.val_correct.shape == (1, 300)
+    assert "of the held-out validation split: a clean gap of" in facts(numbers(Generalisation(), report))
 
 
-def test_rules_are_stated_and_the_comparison_needs_two_models(tmp_path):
-    both = text(numbers(Generalisation(), contents(tmp_path / "a")))
-    assert "Rule used in this report: a model overfits" in both and "Rule used for the generalisation" in both
-    single = text(numbers(Generalisation(), contents(tmp_path / "b", models=("cnn",))))
-    assert "Rule used for the generalisation" not in single and "ViT" not in single
-    assert "By the rule, it does not overfit." in single
+def test_the_family_adjusts_each_gap_and_the_difference_together(tmp_path):
+    report = contents(tmp_path / "f", seeds=THREE, clean_gaps={"cnn": 0.01, "vit": 0.04})
+    tests = gap_tests(report)
+    raw = [t.p for t in tests.tests]
+    assert [tests.adjusted(t).value for t in tests.tests] == pytest.approx(holm(raw))
+    assert [tests.adjusted(t).key for t in tests.tests] == ["cnn.clean_gap.p_adj", "vit.clean_gap.p_adj",
+                                                           "compare.clean_gap.p_adj"]
+    for gap, m in zip(tests.gaps, report.models):  # each gap's interval holds its estimate, the mean over seeds
+        assert gap.low <= gap.estimate <= gap.high
+        assert gap.estimate == pytest.approx(m.training.clean.gap.mean.value)
+    assert gap_tests(report).difference == tests.difference  # deterministic (report.bootstrap_seed)
+    table = tables(numbers(Generalisation(), report))[0]
+    assert table.rows[0][5].text == f"{tests.gaps[0].metric('p').text} / {tests.adjusted(tests.gaps[0]).text}"
+
+
+def test_a_malformed_clean_record_is_refused(tmp_path):
+    root = make_bundle(tmp_path / "bad", clean_gaps=VIT_WIDER)
+    path = root / "runs" / "cnn" / "seed-42" / "run.json"
+    info = json.loads(path.read_text())
+    info["clean_train"]["correct"] = info["clean_train"]["correct"][:-1] + "x"
+    path.write_text(json.dumps(info))
+    with pytest.raises(BundleError, match="'clean_train' must hold 'images' and a 'correct' text"):
+        read_contents(root)
+
+
+def test_one_model_gets_its_gap_and_no_comparison(tmp_path):
+    report = contents(tmp_path / "one", models=("cnn",), clean_gaps={"cnn": 0.02})
+    said = text(numbers(Generalisation(), report))
+    assert "By the overfitting rule, on the clean gap, the CNN does not overfit." in said
+    assert "ViT" not in said and gap_tests(report).difference is None
+    assert Generalisation().verdict(report) is None
 
 
 def test_the_rule_text_follows_the_config():
-    rules = ReportConfig(alpha=0.01, overfit_acc_gap_points=3.0, overfit_val_loss_rise_pct=20.0,
-                         val_loss_milestone=0.8, val_acc_milestone=0.6, plateau_points=1.0)
-    assert "p < 0.01" in generalisation_rule(rules).text
+    rules = ReportConfig(alpha=0.01)
+    assert "adjusted p < 0.01" in generalisation_rule(rules).text
+    assert "adjusted p < 0.05" in generalisation_rule(ReportConfig()).text

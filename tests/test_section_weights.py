@@ -15,4 +15,5 @@ def test_applies_only_to_runs_without_history(tmp_path):
     assert EvaluatedWeights().applies(report)
     items = numbers(EvaluatedWeights(), report)
     assert "evaluated, not trained" in text(items)
+    assert "does not know on which images, for how many epochs or with which augmentation" in text(items)
     assert tables(items)[0].rows == [["ViT", "42", "vit.pt", "ab" * 32]]

@@ -3,7 +3,9 @@
 `read_contents` opens the bundle (reportgen.bundle, torch-free), reads the config, environment,
 dataset, architectures, samples and every run, and computes the per-model facts that several
 sections and `reportgen compare` share (`ModelFacts`: accuracy, F1, confusion, and, for runs that
-were trained here, `TrainingFacts`: time, throughput and the final train-validation gaps). Visual
+were trained here, `TrainingFacts`: time, throughput, the final train-validation gaps of the history and,
+where run.json records it, the clean gap, `CleanGap`: training accuracy measured in eval mode on un-augmented
+training images once training ended, minus the validation accuracy of the same weights). Visual
 probes (visuals.npz) are read on first use. Across several seeds a headline quantity is a `Stat`
 (mean and sample standard deviation); confusion matrices of several seeds are summed.
 """
@@ -19,6 +21,7 @@ import numpy as np
 
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import Config, ReportConfig
+from reportgen.errors import BundleError
 from reportgen.report.analysis_files import Spec, read_analysis
 from reportgen.report.kernel import Metric, Stat, model_key, stat, variant_key
 from reportgen.report.rules import is_overfitting
@@ -26,7 +29,8 @@ from reportgen.report.rules import is_overfitting
 
 @dataclass(frozen=True)
 class Gap:
-    """Train-validation gap at the final epoch of one history."""
+    """Train-validation gap at the final epoch of one history: its train accuracy is the running average over the
+    epoch's augmented batches with dropout on, so it is no clean measure of the gap (CleanGap is)."""
 
     acc_gap_pts: float  # train accuracy minus validation accuracy, percentage points
     loss_gap: float  # validation loss minus train loss
@@ -60,6 +64,63 @@ def summed_confusion(runs: Sequence[RunData]) -> np.ndarray:
     return np.sum([np.asarray(run.metrics["confusion"], dtype=np.int64) for run in runs], axis=0)
 
 
+def recorded_correctness(run: RunData, name: str) -> np.ndarray | None:
+    """(N,) 1.0 / 0.0 per image of a correctness record of run.json ("clean_train", "validation": one character per
+    image, "1" right), checked as untrusted input; None when the run has no such record (older bundles)."""
+    record = run.info.get(name)
+    if record is None:
+        return None
+    correct = record.get("correct") if isinstance(record, dict) else None
+    if not (isinstance(correct, str) and correct and set(correct) <= {"0", "1"}
+            and record.get("images") == len(correct)):
+        raise BundleError(f"{run.path / 'run.json'}: '{name}' must hold 'images' and a 'correct' text of one 0 or 1 "
+                          "per image")
+    return np.frombuffer(correct.encode("ascii"), dtype=np.uint8) - ord("0")
+
+
+def validation_correctness(run: RunData) -> np.ndarray:
+    """(N,) 1 / 0 per validation image: the held-out validation split's record, else the test predictions (where
+    validation is the test split, as in the original study)."""
+    held_out = recorded_correctness(run, "validation")
+    return held_out if held_out is not None else (run.labels == run.preds).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class CleanGap:
+    """The clean generalisation gap of one model over its seeds: training accuracy measured after training in eval
+    mode (no dropout) on un-augmented training images, minus the validation accuracy of the same weights."""
+
+    train_acc: Stat  # percent
+    val_acc: Stat  # percent, on the held-out validation split (or the test split where none was held out)
+    gap: Stat  # points, train_acc - val_acc per seed
+    train_images: Metric  # how many training images the clean accuracy is measured on (per run)
+    of_images: Metric  # how many the training split holds
+    train_correct: np.ndarray = field(repr=False)  # (seeds, N_train) 1 / 0, the same images for every seed
+    val_correct: np.ndarray = field(repr=False)  # (seeds, N_val)
+
+
+def clean_gap(model: str, runs: Sequence[RunData]) -> CleanGap | None:
+    """The clean gap of `model` (its key prefix) over `runs`; None when a run's run.json has no clean_train record
+    (bundles before it was measured: their only gap is the history's running one)."""
+    train = [recorded_correctness(run, "clean_train") for run in runs]
+    if any(t is None for t in train):
+        return None
+    val = [validation_correctness(run) for run in runs]
+    if len({len(t) for t in train}) != 1 or len({len(v) for v in val}) != 1:
+        raise BundleError(f"the runs of {model} were not measured on the same training and validation images")
+    train_pct, val_pct = [100 * t.mean() for t in train], [100 * v.mean() for v in val]
+    measured_of = int(runs[0].info["clean_train"].get("of", len(train[0])))
+    return CleanGap(
+        train_acc=stat(model_key(model, "clean_train_acc"), "percent", train_pct),
+        val_acc=stat(model_key(model, "clean_val_acc"), "percent", val_pct),
+        gap=stat(model_key(model, "clean_gap_pts"), "points", (t - v for t, v in zip(train_pct, val_pct))),
+        train_images=Metric(model_key(model, "clean_train_images"), len(train[0]), "count"),
+        of_images=Metric(model_key(model, "clean_train_of"), measured_of, "count"),
+        train_correct=np.stack(train),
+        val_correct=np.stack(val),
+    )
+
+
 def has_history(run: RunData) -> bool:
     """Whether the run was trained by reportgen (it has a per-epoch history), not evaluated from given weights."""
     return getattr(run, "history", None) is not None
@@ -73,15 +134,16 @@ class TrainingFacts:
     train_time: Stat  # seconds
     epoch_time: Stat  # seconds per epoch: training time / epochs, one-off warm-up of each fit included
     images_per_s: Stat  # training images per second
-    final_train_acc: Stat  # percent
+    final_train_acc: Stat  # percent, the history's running average (augmented batches, dropout on)
     final_val_acc: Stat
-    acc_gap: Stat  # points
+    acc_gap: Stat  # points, final_train_acc - final_val_acc: the running gap, no clean measure
     loss_gap: Stat
     val_loss_rise: Stat  # percent
-    overfits: bool  # by the report's overfitting rule (reportgen.report.rules)
+    overfits: bool  # by the report's overfitting rule (reportgen.report.rules), on the clean gap where measured
     histories: tuple[dict[str, np.ndarray], ...] = field(repr=False)
     steady_epoch_time: Stat | None = None  # seconds per epoch without the first epoch of each fit (run.json)
     warmup_time: Stat | None = None  # per run, what the first epochs of its fits took beyond the steady state, s
+    clean: CleanGap | None = None  # the clean gap; None in bundles that do not record it
 
 
 @dataclass(frozen=True)
@@ -123,7 +185,8 @@ def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: 
     """Training time, throughput and final-epoch gaps of `model` over its runs (all with a history).
 
     `model` is the key prefix of its metrics ("cnn", or "variant.no-augment.cnn"); `train_size` the training
-    images of runs whose run.json does not record them (bundles before 0.4.0).
+    images of runs whose run.json does not record them (bundles before 0.4.0). The overfitting rule judges the
+    clean gap where the runs record it, else (older bundles) the history's running gap.
     """
     epochs = [len(run.history["epoch"]) for run in runs]
     sizes = [int(run.info.get("train_images", train_size)) for run in runs]
@@ -131,6 +194,8 @@ def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: 
     gaps = [generalisation_gap(run.history) for run in runs]
     acc_gap = stat(model_key(model, "acc_gap_pts"), "points", (g.acc_gap_pts for g in gaps))
     val_loss_rise = stat(model_key(model, "val_loss_rise_pct"), "percent", (g.val_loss_rise_pct for g in gaps))
+    clean = clean_gap(model, runs)
+    judged = acc_gap if clean is None else clean.gap
     return TrainingFacts(
         epochs=Metric(model_key(model, "epochs"), max(epochs), "count"),
         train_time=stat(model_key(model, "train_time_s"), "seconds", times),
@@ -142,10 +207,11 @@ def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: 
         acc_gap=acc_gap,
         loss_gap=stat(model_key(model, "loss_gap"), "loss", (g.loss_gap for g in gaps)),
         val_loss_rise=val_loss_rise,
-        overfits=is_overfitting(rules, acc_gap.mean.value, val_loss_rise.mean.value),
+        overfits=is_overfitting(rules, judged.mean.value, val_loss_rise.mean.value),
         histories=tuple(run.history for run in runs),
         steady_epoch_time=_recorded(model, "steady_epoch_time_s", runs),
         warmup_time=_recorded(model, "warmup_time_s", runs),
+        clean=clean,
     )
 
 
@@ -248,6 +314,22 @@ class ReportContents:
     def rules(self) -> ReportConfig:
         """The report's thresholds and significance level (report.* of the config)."""
         return self.config.report
+
+    @property
+    def validation_held_out(self) -> bool:
+        """Whether the runs validated on a split held out of the training images (data.val_fraction), not on the
+        test split as the original study did."""
+        return self.config.data.val_fraction > 0
+
+    @property
+    def val_size(self) -> Metric:
+        """The images held out of the training split for validation (0: validation on the test split)."""
+        return Metric("dataset.val_size", int(self.dataset.get("val_size", 0)), "count")
+
+    @property
+    def validation_split(self) -> str:
+        """The split the runs validated on, in words: "the held-out validation split" or "the test split"."""
+        return "the held-out validation split" if self.validation_held_out else "the test split"
 
     @property
     def class_names(self) -> list[str]:

@@ -91,13 +91,14 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
     Raises DataError when `data` does not have the bundle's dataset fingerprint: then nothing can be
     compared, whether the wrong data was given or dataset.json was edited.
     """
-    from reportgen.data import training_subset
+    from reportgen.data import training_data
 
     bundle = root if isinstance(root, Bundle) else Bundle(root)
     recorded = bundle.dataset()["fingerprint"]
     config = bundle.config()
-    # dataset.json describes the base config's training images: a class-balanced share under data.train_fraction.
-    data = training_subset(data, config.data.train_fraction, config.data.fraction_seed)
+    # dataset.json describes the base config's training images: a class-balanced share under data.train_fraction,
+    # of what the validation split (data.val_fraction) leaves.
+    data = training_data(data, config.data)
     if data.fingerprint != recorded:
         raise DataError(f"the data given ({data.source}) has dataset fingerprint {data.fingerprint[:16]}…, but "
                         f"{bundle.root}/dataset.json records {recorded[:16]}…: pass --data-dir with the images "

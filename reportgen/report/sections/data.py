@@ -1,4 +1,6 @@
-"""Section "Data and augmentation": the data, its augmentation and normalisation, and sample images."""
+"""Section "Data and augmentation": the data and its splits (which one validated), its augmentation and
+normalisation, and sample images. Of weights evaluated from elsewhere it says only what is known: not which images
+they were trained on."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from reportgen.report.kernel import (
     Item,
     Metric,
     Paragraph,
+    Sentence,
     Table,
     config_key,
     key_value_table,
@@ -32,11 +35,14 @@ def dataset_table(contents: ReportContents) -> Table:
                                           " of each class (data.train_fraction), drawn with seed ",
                                           Metric(config_key("data.fraction_seed"), data.fraction_seed, "count")))]
              if data.train_fraction < 1 else [])
+    test = Metric("dataset.test_size", int(dataset["test_size"]), "count")
+    splits = ([("validation images (held out of the training images)", contents.val_size), ("test images", test)]
+              if contents.validation_held_out else [("test images (also the validation set)", test)])
     return key_value_table([
         ("source", str(dataset.get("source", "not recorded"))),
         ("training images", Metric("dataset.train_size", int(dataset["train_size"]), "count")),
         *share,
-        ("test images (also the validation set)", Metric("dataset.test_size", int(dataset["test_size"]), "count")),
+        *splits,
         ("classes", sentence(Metric("dataset.num_classes", len(dataset["classes"]), "count"), ": ",
                              ", ".join(dataset["classes"]))),
         *augmentation_rows(contents.config.augment),
@@ -74,6 +80,33 @@ def augmentation_words(aug: AugmentConfig) -> str:
     return "Training images are augmented (random horizontal flip, rotation and translation" + "".join(extra) + ")"
 
 
+def training_words(contents: ReportContents, train: Metric) -> Sentence:
+    """On what the models were trained: the bundle's training split for runs trained here; for weights evaluated
+    from elsewhere only that this is not known (the split is what the config describes, not what they saw)."""
+    trained = [m.name for m in contents.trained]
+    evaluated = [m.name for m in contents.models if m.training is None]
+    if not evaluated:
+        subject = "The models are" if len(trained) > 1 else f"The {trained[0]} is"
+        return sentence(f"{subject} trained on ", train, " images and")
+    unknown = (f"The weights of the {' and the '.join(evaluated)} were trained elsewhere and evaluated here, so which "
+               "images they were trained on is not known to this report")
+    if not trained:
+        return sentence(unknown, " (the config describes a training split of ", train, " images, which they need not "
+                        "have seen); they are")
+    return sentence(f"The {' and the '.join(trained)} {'are' if len(trained) > 1 else 'is'} trained on ", train,
+                    f" images; {unknown.lower()[0]}{unknown[1:]}; all are")
+
+
+def validation_sentence(contents: ReportContents) -> Sentence:
+    """Which split the training runs validated on."""
+    if contents.validation_held_out:
+        return sentence("Validation uses ", contents.val_size, " images held out of the training images "
+                        "(data.val_fraction), never trained on: every validation curve below is measured on them, and "
+                        "the test images are used once, for the test metrics.")
+    return sentence("As in the original study, validation uses the test split: there is no separate validation set, "
+                    "so every validation curve below is measured on the test images.")
+
+
 def draw_samples(samples: dict[str, np.ndarray], class_names: Sequence[str], augmented: bool) -> plt.Figure:
     """One row of (augmented) training images and one of test images, titled by class."""
     train = "augmented train" if augmented else "train"
@@ -96,18 +129,19 @@ class Data(Section):
     title = "Data and augmentation"
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        subject = "The models are" if len(contents.models) > 1 else f"The {contents.models[0].name} is"
         aug = contents.config.augment
         train = Metric("dataset.train_size", int(contents.dataset["train_size"]), "count")
         test = Metric("dataset.test_size", int(contents.dataset["test_size"]), "count")
         k = Metric("dataset.num_classes", len(contents.class_names), "count")
-        text = sentence(
-            f"{subject} trained on ", train, " images and evaluated on ", test, " test images of ", k, " classes. "
-            "As in the seed notebook, validation uses the test split: there is no separate validation set, so every "
-            "validation curve below is measured on the test images. ", augmentation_words(aug), "; test images are "
-            "only normalised with the channel statistics below.")
+        said = [training_words(contents, train), " evaluated on ", test, " test images of ", k, " classes. "]
+        if contents.trained:
+            said.append(validation_sentence(contents))
+        config_only = "" if contents.trained else ", as the config describes it"
+        text = sentence(*said, " ", augmentation_words(aug), config_only, "; test images are only normalised with "
+                        "the channel statistics below.")
         shown = "augmented training image" if aug.enabled else "training image"
         samples = figures.draw("samples", lambda: draw_samples(contents.samples, contents.class_names, aug.enabled),
                                f"One {shown} (top) and one test image (bottom) per class, as the models see them "
-                               "before normalisation" + (" (the seed's transforms only)." if aug.enabled else "."))
+                               "before normalisation" + (" (the flip, rotation and translation only)." if aug.enabled
+                                                         else "."))
         return [Paragraph([text]), samples, dataset_table(contents)]

@@ -23,7 +23,11 @@ class EvaluatedWeights(Section):
         return [
             Paragraph([sentence("These weights were evaluated, not trained, by reportgen: they were trained elsewhere "
                                 "and loaded as given, so the report has no training history, time or learning "
-                                "curves for them. The sha256 identifies each weights file exactly.")]),
+                                "curves for them, and does not know on which images, for how many epochs or with "
+                                "which augmentation they were trained; the config's training settings describe "
+                                "what a build would do, not what these weights saw. What is known is their "
+                                "architecture (they load strictly into it) and how they classify this bundle's test "
+                                "images. The sha256 identifies each weights file exactly.")]),
             Table(["model", "seed", "weights file", "sha256"], rows, caption="Evaluated weights.",
                   kind="fingerprints"),
         ]
