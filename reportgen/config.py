@@ -245,8 +245,8 @@ class AnalysisConfig:
     """Seed of the analyses' random draws: which test images the corruption suite uses, its noises, and the random
     deletion orders. The same for every model and run seed, so that all models are measured on the same images."""
     timing_repeats: int = 7
-    """Timed forward passes per inference measurement (throughput at the run's batch size, latency at batch 1);
-    at least 5, the fewest with which a rank test of two timings can reach p < 0.05."""
+    """Timed forward passes per inference measurement in each timing block (throughput at the run's batch size,
+    latency at batch 1), whose median is the block's value; at least 5, so that one stray pass cannot set it."""
     timing_blocks: int = 8
     """Interleaved timing blocks: each times every model once, in alternating order, with the machine's other load
     recorded per block; a speed verdict is a test over blocks (at least 6, the fewest for p < 0.05)."""

@@ -137,9 +137,9 @@ def validate(c: Config) -> None:
 
 def _check_analysis(a: AnalysisConfig) -> None:
     _require(a.seed >= 0, "analysis.seed", "must not be negative")
-    # Five timed repeats a side are the fewest with which a rank test of two timings can reach p < 0.05.
+    # Five timed passes a block: a median that one stray pass cannot set; six blocks: the fewest for p < 0.05.
     _within(a.timing_repeats, 5, "analysis.timing_repeats")
-    _within(a.timing_blocks, 6, "analysis.timing_blocks")  # 6: the fewest blocks for p < 0.05 over blocks
+    _within(a.timing_blocks, 6, "analysis.timing_blocks")
     _require(a.timing_warmup >= 0, "analysis.timing_warmup", "must not be negative")
     _require(a.corruption_images >= 10, "analysis.corruption_images", "must be at least 10")
     _require(len(a.corruptions) > 0, "analysis.corruptions", "must name at least one corruption")
