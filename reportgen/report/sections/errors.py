@@ -1,16 +1,35 @@
 """Section "Errors": each model's most confused class pairs and, for CIFAR-10's classes, how many of its
-errors stay within the animal or the vehicle group, against what a uniform wrong label would give."""
+errors stay within the animal or the vehicle group, against what a uniform wrong label would give; then
+example images of those confusions, from the test images the bundle holds (explanations.npz keeps the first
+images of each class with their test-set indices; the bundle holds no other test image), or what is missing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 
+from reportgen.analyses import EXPLANATIONS
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.kernel import Item, Metric, Paragraph, Part, Sentence, capital, model_key, sentence
+from reportgen.report.kernel import (
+    FigureRef,
+    Item,
+    Metric,
+    Paragraph,
+    Part,
+    Sentence,
+    capital,
+    dataset_key,
+    model_key,
+    sentence,
+)
+from reportgen.report.plots import bare, hwc
 from reportgen.report.section import FigureDrawer, Section
+
+EXAMPLES_PER_PAIR = 4  # images shown per confused pair and model: enough to see a pattern, one figure row
+EXAMPLES_FIGURE = "confused_examples"
 
 CIFAR10_GROUPS = {
     "animal": frozenset({"bird", "cat", "deer", "dog", "frog", "horse"}),
@@ -113,10 +132,95 @@ def confusion_sentences(m: ModelFacts) -> list[Sentence]:
     return out
 
 
+def held_test_images(contents: ReportContents) -> dict[int, np.ndarray]:
+    """Test-set index -> image (3, H, W) of every test image the bundle holds: the explained images of each
+    model's first seed (explanations.npz), in index order; indices outside the test set are ignored."""
+    held: dict[int, np.ndarray] = {}
+    for m in contents.models:
+        records = contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec)
+        if records is None:
+            continue
+        size = len(contents.runs[m.key][0].labels)
+        held.update((int(i), image) for i, image in zip(records[0]["indices"], records[0]["images"]) if 0 <= i < size)
+    return dict(sorted(held.items()))
+
+
+@dataclass(frozen=True)
+class ConfusionExample:
+    """A held test image that a model put in the other class of one of its most confused pairs."""
+
+    index: int  # test-set index
+    true: str
+    predicted: str
+    image: np.ndarray  # (3, H, W) uint8
+
+
+def confusion_examples(contents: ReportContents, m: ModelFacts, held: dict[int, np.ndarray]
+                       ) -> list[tuple[ConfusedPair, list[ConfusionExample]]]:
+    """Each of the model's most confused pairs with up to EXAMPLES_PER_PAIR held images it confused that way
+    (first seed), in test-set order."""
+    run = contents.runs[m.key][0]
+    names = contents.class_names
+    out = []
+    for pair in confused_pairs(m.confusion, names):
+        both = {pair.first, pair.second}
+        found = [ConfusionExample(i, names[run.labels[i]], names[run.preds[i]], image) for i, image in held.items()
+                 if run.labels[i] != run.preds[i] and {names[run.labels[i]], names[run.preds[i]]} == both]
+        out.append((pair, found[:EXAMPLES_PER_PAIR]))
+    return out
+
+
+def draw_examples(rows: Sequence[tuple[str, Sequence[ConfusionExample]]]) -> plt.Figure:
+    """One row per (model, pair) that has examples: the images, each titled "true → predicted"."""
+    fig, axes = plt.subplots(len(rows), EXAMPLES_PER_PAIR, figsize=(1.05 * EXAMPLES_PER_PAIR, 1.15 * len(rows)),
+                             squeeze=False)
+    for r, (label, examples) in enumerate(rows):
+        axes[r, 0].set_ylabel(label, fontsize=6)
+        for c, ax in enumerate(axes[r]):
+            if c < len(examples):
+                ax.imshow(hwc(examples[c].image))
+                ax.set_title(f"{examples[c].true} → {examples[c].predicted}\n(test image {examples[c].index})",
+                             fontsize=5.5)
+            bare(ax)
+    fig.tight_layout(pad=0.2, w_pad=0.3, h_pad=0.4)
+    return fig
+
+
+def examples_items(contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+    """The figure of confusion examples and what it shows, or what the bundle lacks to show them."""
+    held = held_test_images(contents)
+    count = Metric(dataset_key("held_test_images"), len(held), "count")
+    if not held:
+        return [Paragraph([sentence(
+            "Examples of these confusions cannot be shown: the bundle holds the test predictions but no test image "
+            "besides one per class (samples.npz). analysis.explanations stores the first images of each class "
+            "(explanations.npz), from which the examples are drawn.")])]
+    rows, missing = [], []
+    for m in contents.models:
+        for pair, examples in confusion_examples(contents, m, held):
+            label = f"{m.name}: {pair.first} ↔ {pair.second}"
+            if examples:
+                rows.append((label, examples))
+            else:
+                missing.append(label)
+    lacking = [" No held image shows ", "; ".join(missing), "."] if missing else []
+    if not rows:
+        return [Paragraph([sentence("None of the ", count, " test images the bundle holds (explanations.npz: the "
+                                    "first images of each class) is one of these confusions, so no example can be "
+                                    "shown; the bundle holds no other test image.")])]
+    caption = sentence("Examples of each model's most confused pairs (its first seed), from the ", count,
+                       " test images the bundle holds (explanations.npz, the first images of each class); titles: "
+                       "true → predicted class.")
+    figure = figures.draw(EXAMPLES_FIGURE, lambda: draw_examples(rows), caption, "62%")
+    return [Paragraph([sentence(FigureRef(EXAMPLES_FIGURE), " shows examples of these confusions among the test "
+                                "images the bundle holds; it holds no other test image.", *lacking)]), figure]
+
+
 class Errors(Section):
     key = "errors"
     title = "Errors"
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         intro = [Paragraph([groups_sentence()])] if class_groups(contents.class_names) is not None else []
-        return intro + [Paragraph(confusion_sentences(m)) for m in contents.models]
+        confusions = [Paragraph(confusion_sentences(m)) for m in contents.models]
+        return intro + confusions + examples_items(contents, figures)
