@@ -82,3 +82,10 @@ def test_curves_with_several_seeds_differ_from_one_seed(tmp_path):
 def test_hostile_class_names_are_drawn_as_literal_text(tmp_path):
     items = build(Results(), contents(tmp_path / "b", class_names=["$x^2$", "a_b", "<c>"], num_classes=3))
     assert len(figures(items)) == 4  # mathtext would fail on unbalanced "$"; parse_math is off
+
+
+def test_the_verdict_states_the_per_class_differences_with_two_models(tmp_path):
+    two = Results().verdict(contents(tmp_path / "a", accuracies={"cnn": 0.95, "vit": 0.40}))
+    assert "significantly higher for the CNN" in two.findings[0].text
+    one = Results().verdict(contents(tmp_path / "b", models=("cnn",)))
+    assert one.findings[0].text.startswith("The CNN reached ")

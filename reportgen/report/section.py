@@ -108,6 +108,9 @@ class Section:
     key: str = ""
     title: str = ""
     appendix: bool = False  # lettered (A, B, ...) after the numbered sections
+    # Purely descriptive (the setup, the data, one image's maps): it concludes nothing, so it has no `verdict`.
+    # Every other section that applies gives the Conclusion a verdict (tests/test_sections.py holds it to that).
+    descriptive: bool = False
 
     def applies(self, contents: ReportContents) -> bool:
         """Whether the bundle holds what this section needs; a section that does not apply is left out."""

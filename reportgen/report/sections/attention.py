@@ -149,6 +149,7 @@ def models_with_attention(contents: ReportContents) -> list[ModelFacts]:
 class Attention(Section):
     key = "attention"
     title = "Attention maps"
+    descriptive = True
 
     def applies(self, contents: ReportContents) -> bool:
         return bool(models_with_attention(contents))

@@ -26,6 +26,7 @@ def conclusion_sentences(contents: ReportContents, sections: Sequence[Section] |
 class Conclusion(Section):
     key = "conclusion"
     title = "Conclusion"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         return [Bullets(conclusion_sentences(contents))]

@@ -94,6 +94,7 @@ def draw_samples(samples: dict[str, np.ndarray], class_names: Sequence[str], aug
 class Data(Section):
     key = "data"
     title = "Data and augmentation"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         subject = "The models are" if len(contents.models) > 1 else f"The {contents.models[0].name} is"

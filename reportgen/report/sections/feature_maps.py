@@ -126,6 +126,7 @@ def models_with_stages(contents: ReportContents) -> list[ModelFacts]:
 class FeatureMaps(Section):
     key = "feature-maps"
     title = "Feature maps"
+    descriptive = True
 
     def applies(self, contents: ReportContents) -> bool:
         return bool(models_with_stages(contents))

@@ -10,6 +10,7 @@ from reportgen.report.section import FigureDrawer, Section
 class Introduction(Section):
     key = "introduction"
     title = "Introduction"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         if contents.comparative:

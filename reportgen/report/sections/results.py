@@ -240,5 +240,8 @@ class Results(Section):
         return items + [figure for m in contents.models for figure in model_figures(contents, m, figures)]
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
-        """Without a comparison: what each model reached (with two models the analyses conclude)."""
-        return None if contents.comparative else Verdict(tuple(single_model_verdict(m) for m in contents.models))
+        """Without a comparison: what each model reached; with two, where per class they differ (the accuracy
+        section concludes on the whole test set)."""
+        if not contents.comparative:
+            return Verdict(tuple(single_model_verdict(m) for m in contents.models))
+        return Verdict((class_tests_sentence(contents, class_tests(contents)),))

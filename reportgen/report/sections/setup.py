@@ -77,6 +77,7 @@ def runs_table(contents: ReportContents) -> Table:
 class Setup(Section):
     key = "setup"
     title = "Setup and reproducibility"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         return [

@@ -81,6 +81,7 @@ def training_table(contents: ReportContents) -> Table:
 class Training(TrainingSection):
     key = "training"
     title = "Training workflow"
+    descriptive = True
 
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
