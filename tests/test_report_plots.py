@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pytest
+
 from reportgen.report.plots import focus_title, save_figure
 from reportgen.report.section import FigureDrawer
 

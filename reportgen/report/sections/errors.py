@@ -175,7 +175,8 @@ def within_group_finding(m: ModelFacts, tests: Family, index: int, alpha: float)
     chance = Metric(model_key(m.key, "confusion.within_group_chance_pct"),
                     chance_within_group_share(m.confusion, m.class_names), "percent")
     direction = int(np.sign(share.value - chance.value)) if tests.significant(index, alpha) else 0
-    word = {1: "more often than chance", -1: "less often than chance", 0: "about as often as chance (no significant difference)"}
+    word = {1: "more often than chance", -1: "less often than chance",
+            0: "about as often as chance (no significant difference)"}
     return direction, [f"{m.the}'s errors stay within a group {word[direction]} (", share, "% against ", chance,
                        "%; raw ", p_parts(tests.raw[index]), ", adjusted ", p_parts(tests.adjusted[index]), ")"]
 
