@@ -73,7 +73,7 @@ def test_html_has_every_section_and_figure(rendered):
     root, _ = rendered
     html = (root / "report.html").read_text()
     assert parse(html).sections == [*SECTIONS, "appendix", "methods"]
-    for figure in ("samples", "curves_cnn", "confusion_vit", "feature_maps_cnn", "attention_vit"):
+    for figure in ("samples", "curves_cnn", "confusion", "feature_maps_cnn", "attention_vit"):
         assert f'src="figures/{figure}.svg"' in html
     assert "this run trained for" in html.lower() and "the seed protocol is 80" in html
 

@@ -210,7 +210,8 @@ def gather_rules(laid_out: Sequence[LaidOutSection], letter: str) -> LaidOutSect
     B.3."), the others go without one. None when no section states a rule."""
     gathered: list[Subsection] = []
     for section in laid_out:
-        for key, title, holder in _rule_holders(section.key, f"{section.number} {section.title}", section.items):
+        for key, title, holder in _rule_holders(section.key, f"{section.title} (section {section.number})",
+                                                section.items):
             rules = [item for item in holder if _is_rule(item)]
             number = f"{letter}.{len(gathered) + 1}"
             gathered.append(Subsection(f"{METHODS_KEY}-{key}", title, list(rules), number))
@@ -232,7 +233,7 @@ def _rule_holders(key: str, title: str, items: list[Item]) -> Iterator[tuple[str
         yield key, title, items
     for item in items:
         if isinstance(item, Subsection):
-            yield from _rule_holders(item.key, f"{item.number} {item.title}", item.items)
+            yield from _rule_holders(item.key, f"{item.title} (section {item.number})", item.items)
 
 
 def _number_subsections(items: list[Item], prefix: str) -> list[Subsection]:

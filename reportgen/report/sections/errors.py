@@ -33,7 +33,8 @@ from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTE
 from reportgen.report.plots import bare, hwc
 from reportgen.report.section import ClaimFinding, FigureDrawer, Section, Verdict
 
-EXAMPLES_PER_PAIR = 4  # images shown per confused pair and model: enough to see a pattern, one figure row
+EXAMPLES_PER_PAIR = 4  # images shown per confused pair and model: enough to see a pattern
+EXAMPLES_PER_ROW = 8  # images per row of the examples figure
 EXAMPLES_FIGURE = "confused_examples"
 MAIN_CONFUSION = frozenset({"cat", "dog"})  # the original study's main confusion
 
@@ -257,18 +258,18 @@ def confusion_examples(contents: ReportContents, m: ModelFacts, held: dict[int, 
 
 
 def draw_examples(rows: Sequence[tuple[str, Sequence[ConfusionExample]]]) -> plt.Figure:
-    """One row per (model, pair) that has examples: the images, each titled "true → predicted"."""
-    fig, axes = plt.subplots(len(rows), EXAMPLES_PER_PAIR, figsize=(1.05 * EXAMPLES_PER_PAIR, 1.15 * len(rows)),
-                             squeeze=False)
-    for r, (label, examples) in enumerate(rows):
-        axes[r, 0].set_ylabel(label, fontsize=6)
-        for c, ax in enumerate(axes[r]):
-            if c < len(examples):
-                ax.imshow(hwc(examples[c].image))
-                ax.set_title(f"{examples[c].true} → {examples[c].predicted}\n(test image {examples[c].index})",
-                             fontsize=5.5)
-            bare(ax)
-    fig.tight_layout(pad=0.2, w_pad=0.3, h_pad=0.4)
+    """The examples of every (model, pair) in reading order, EXAMPLES_PER_ROW to a row, each titled with its model
+    and "true → predicted" (a compact grid: a few 32-pixel images need no more room)."""
+    cells = [(label.split(":")[0], example) for label, examples in rows for example in examples]
+    columns = min(EXAMPLES_PER_ROW, len(cells))
+    lines = -(-len(cells) // columns)  # ceiling division
+    fig, axes = plt.subplots(lines, columns, figsize=(0.85 * columns, 1.0 * lines), squeeze=False)
+    for ax in axes.ravel():
+        bare(ax)
+    for ax, (model, example) in zip(axes.ravel(), cells):
+        ax.imshow(hwc(example.image))
+        ax.set_title(f"{model}: {example.true}\n→ {example.predicted} (#{example.index})", fontsize=5)
+    fig.tight_layout(pad=0.2, w_pad=0.2, h_pad=0.3)
     return fig
 
 
@@ -296,8 +297,9 @@ def examples_items(contents: ReportContents, figures: FigureDrawer) -> list[Item
                                     "shown; the bundle holds no other test image.")])]
     caption = sentence("Examples of each model's most confused pairs (its first seed), from the ", count,
                        " test images the bundle holds (explanations.npz, the first images of each class); titles: "
-                       "true → predicted class.")
-    figure = figures.draw(EXAMPLES_FIGURE, lambda: draw_examples(rows), caption, "62%")
+                       "model: true → predicted class (#test-set index).")
+    width = f"{min(100, 12 * sum(len(examples) for _, examples in rows) + 4)}%"  # about 2 cm per image
+    figure = figures.draw(EXAMPLES_FIGURE, lambda: draw_examples(rows), caption, width)
     return [Paragraph([sentence(FigureRef(EXAMPLES_FIGURE), " shows examples of these confusions among the test "
                                 "images the bundle holds; it holds no other test image.", *lacking)]), figure]
 

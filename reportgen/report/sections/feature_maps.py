@@ -12,13 +12,11 @@ import numpy as np
 from reportgen.report.common import ONE_IMAGE_SCOPE
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
-    Cell,
     Item,
     Metric,
     Paragraph,
     Part,
     Sentence,
-    Table,
     config_key,
     model_key,
     sentence,
@@ -62,17 +60,22 @@ def feature_stats(model: str, maps: Sequence[np.ndarray]) -> list[StageStats]:
 
 
 def course(values: Sequence[Metric], suffix: str = "") -> list[Part]:
-    """How a per-stage quantity goes over the stages, faithful to every stage: "stays at X", "rises from X at
-    stage 1 to Z at stage 3" only when every step goes that way (as printed), else each stage's value in turn."""
-    texts = [v.text for v in values]
-    if len(set(texts)) == 1:
+    """How a per-stage quantity goes over the stages, every stage's value given (as printed, so that the words
+    never disagree with the numbers): "stays at X", "falls from X at stage 1 to Y at stage 2", "rises stage by
+    stage: ...", "is not monotonic over the stages: ..."."""
+    if len({v.text for v in values}) == 1:
         return ["stays at ", values[0], f"{suffix} at every stage"]
-    steps = [np.sign(b.value - a.value) if a.text != b.text else 0 for a, b in zip(values, values[1:])]
-    if all(step >= 0 for step in steps) or all(step <= 0 for step in steps):
-        direction = "rises" if values[-1].value > values[0].value else "falls"
-        return [f"{direction} from ", values[0], f"{suffix} at stage 1 to ", values[-1], f"{suffix} at stage "
-                f"{len(values)}"]
-    parts: list[Part] = ["is not monotonic over the stages: "]
+    steps = [0 if a.text == b.text else int(np.sign(b.value - a.value)) for a, b in zip(values, values[1:])]
+    direction = "rises" if values[-1].value > values[0].value else "falls"
+    if len(values) == 2:
+        return [f"{direction} from ", values[0], f"{suffix} at stage 1 to ", values[1], f"{suffix} at stage 2"]
+    if all(step > 0 for step in steps) or all(step < 0 for step in steps):
+        shape = f"{direction} stage by stage: "
+    elif all(step >= 0 for step in steps) or all(step <= 0 for step in steps):
+        shape = f"{direction} overall, level at some stage: "
+    else:
+        shape = "is not monotonic over the stages: "
+    parts: list[Part] = [shape]
     for s, value in enumerate(values, start=1):
         parts += [", " if s > 1 else "", value, f"{suffix} at stage {s}"]
     return parts
@@ -88,16 +91,6 @@ def feature_map_sentence(m: ModelFacts, stages: Sequence[StageStats]) -> Sentenc
         "On the focus image, the share of zero activations (sparsity) ", course([s.zero_metric for s in stages], "%"),
         "; the mean activation ", course([s.mean_metric for s in stages]), f"; the spatial resolution shrinks from "
         f"{first.height}×{first.width} to {last.height}×{last.width}.")
-
-
-def feature_table(m: ModelFacts, stages: Sequence[StageStats]) -> Table:
-    """Shape, mean activation and sparsity of each stage on the focus image."""
-    rows: list[list[Cell]] = [
-        [f"stage {s.stage}", f"{s.channels} × {s.height} × {s.width}", s.mean_metric, sentence(s.zero_metric, "%")]
-        for s in stages
-    ]
-    return Table(["stage", "channels × height × width", "mean activation", "zero activations"], rows,
-                 caption=f"{m.name} feature maps of the focus image after each stage (first seed).")
 
 
 def draw_feature_maps(image: np.ndarray, maps: Sequence[np.ndarray], channels: int, title: str) -> plt.Figure:
@@ -142,6 +135,6 @@ class FeatureMaps(Section):
                                " channels of each stage (first seed).", ONE_IMAGE_SCOPE)
             figure = figures.draw(f"feature_maps_{m.key}", lambda: draw_feature_maps(
                 contents.samples["focus_image"], maps, channels, focus_title(contents.focus_text)), caption, "66%")
-            return [figure, Paragraph([feature_map_sentence(m, stages)]), feature_table(m, stages)]
+            return [figure, Paragraph([feature_map_sentence(m, stages)])]  # every stage's numbers: no table
 
         return per_model(models_with_stages(contents), "feature-maps", body)

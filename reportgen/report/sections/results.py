@@ -132,7 +132,7 @@ def per_class_table(contents: ReportContents, tests: ClassTests | None) -> Table
 
 
 def class_tests_sentence(contents: ReportContents, tests: ClassTests) -> Sentence:
-    """Which classes the two models differ on, decided by the adjusted p-value, and what the tests cover."""
+    """Which classes the two models differ on, decided by the adjusted p-value."""
     a, b = contents.models
     alpha = contents.rules.alpha
     higher = {a.key: [], b.key: []}
@@ -144,15 +144,18 @@ def class_tests_sentence(contents: ReportContents, tests: ClassTests) -> Sentenc
     adjusted = [f"p adjusted within the tests of {tests.tests.name}; the smallest adjusted ", p_parts(smallest)]
     sides = [f"{m.the} on {name_list(higher[m.key])}" for m in (a, b) if higher[m.key]]
     if sides:
-        found = sentence(f"Per class{scope}, the recall is significantly higher for {'; for '.join(sides)} (",
-                         adjusted, ")")
-    else:
-        found = sentence(f"Per class{scope}, no class's recall differs significantly between {a.the} and {b.the} (",
-                         adjusted, ")")
+        return sentence(f"Per class{scope}, the recall is significantly higher for {'; for '.join(sides)} (",
+                        adjusted, ").")
+    return sentence(f"Per class{scope}, no class's recall differs significantly between {a.the} and {b.the} (",
+                    adjusted, ").")
+
+
+def one_seed_caveat(tests: ClassTests) -> list[Sentence]:
+    """With one seed, what the per-class tests can and cannot say; nothing with several seeds."""
     if tests.over_seeds:
-        return sentence(found, ".")
-    return sentence(found, "; with one seed these tests hold the trained weights fixed: they describe these two "
-                           "runs, and several seeds (e.g. --seeds 42,43,44) would test the architectures.")
+        return []
+    return [sentence("With one seed the per-class tests hold the trained weights fixed: they describe these two runs; "
+                     "several seeds (e.g. --seeds 42,43,44) would test the architectures.")]
 
 
 def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str) -> plt.Figure:
@@ -169,35 +172,38 @@ def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str) -> plt.Fi
     return fig
 
 
-def draw_confusion(confusion: np.ndarray, class_names: Sequence[str], title: str) -> plt.Figure:
-    """Annotated heatmap of integer counts with a colour bar; rows true class, columns predicted class.
+def draw_confusions(models: Sequence[ModelFacts], class_names: Sequence[str]) -> plt.Figure:
+    """Each model's confusion matrix side by side: annotated heatmaps of integer counts on one colour scale, rows
+    true class, columns predicted class.
 
-    Digits and labels are sized to stay legible at the figure's print width (about 11 cm for 10 classes:
-    8 pt digits after scaling).
-    """
+    Digits and labels are sized to stay legible at print width (about 8 cm per matrix for 10 classes)."""
     k = len(class_names)
-    side = min(max(2.8, 0.3 * k + 1.0), 6.5)
-    fig, ax = plt.subplots(figsize=(side + 0.8, side))
-    sns.heatmap(np.asarray(confusion, dtype=np.int64), annot=True, fmt="d", cmap="Blues", cbar=True,
-                cbar_kws={"shrink": 0.8, "label": "images"}, square=True, linewidths=0.3, linecolor="white",
-                xticklabels=class_names, yticklabels=class_names,
-                annot_kws={"fontsize": 8.5 if k <= 12 else 6}, ax=ax)
-    ax.tick_params(labelsize=8 if k <= 12 else 6)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    ax.tick_params(length=0)
-    plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
-    plt.setp(ax.get_yticklabels(), rotation=0)
+    side = min(max(2.6, 0.26 * k + 0.9), 6.0)
+    fig, axes = plt.subplots(1, len(models), figsize=(side * len(models) + 0.6, side), squeeze=False)
+    top = max(int(np.max(m.confusion)) for m in models)  # one scale: the colours compare across the models
+    for ax, m in zip(axes[0], models):
+        sns.heatmap(np.asarray(m.confusion, dtype=np.int64), annot=True, fmt="d", cmap="Blues", vmin=0, vmax=top,
+                    cbar=m is models[-1], cbar_kws={"shrink": 0.8, "label": "images"}, square=True, linewidths=0.3,
+                    linecolor="white", xticklabels=class_names, yticklabels=class_names,
+                    annot_kws={"fontsize": 7 if k <= 12 else 5}, ax=ax)
+        ax.tick_params(labelsize=7 if k <= 12 else 5, length=0)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class" if m is models[0] else "")
+        ax.set_title(f"{m.name} confusion matrix")
+        plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
+        plt.setp(ax.get_yticklabels(), rotation=0)
     fig.tight_layout(pad=0.3)
     return fig
 
 
-def confusion_caption(m: ModelFacts) -> str:
-    scope = f"seed {m.seeds[0]}" if len(m.seeds) == 1 else \
-        f"summed over the {len(m.seeds)} seeds ({', '.join(map(str, m.seeds))})"
-    return (f"{m.name} confusion matrix on the test set, {scope}: rows are true classes, columns predicted classes, "
-            "cells count images.")
+def confusion_caption(models: Sequence[ModelFacts]) -> str:
+    """Which seeds each matrix counts, and how to read it."""
+    def scope(m: ModelFacts) -> str:
+        return f"seed {m.seeds[0]}" if len(m.seeds) == 1 else \
+            f"summed over the {len(m.seeds)} seeds ({', '.join(map(str, m.seeds))})"
+
+    return (f"Confusion matrices on the test set ({'; '.join(f'{m.name}: {scope(m)}' for m in models)}): rows are "
+            "true classes, columns predicted classes, cells count images.")
 
 
 def curves_caption(m: ModelFacts) -> str:
@@ -206,16 +212,13 @@ def curves_caption(m: ModelFacts) -> str:
     return f"{m.name} training and validation loss and accuracy per epoch (validation on the test split).{band}"
 
 
-def model_figures(contents: ReportContents, m: ModelFacts, figures: FigureDrawer) -> list[Item]:
-    """A model's learning curves (trained here) and its confusion matrix."""
-    items: list[Item] = []
-    if m.training is not None:
-        items.append(figures.draw(curves_figure_key(m), lambda: draw_curves(m.training.histories, m.name),
-                                  curves_caption(m)))
-    items.append(figures.draw(f"confusion_{m.key}", lambda: draw_confusion(m.confusion, contents.class_names,
-                                                                          f"{m.name} confusion matrix"),
-                              confusion_caption(m), "56%"))
-    return items
+def result_figures(contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+    """Each trained model's learning curves, then the confusion matrices side by side."""
+    items: list[Item] = [figures.draw(curves_figure_key(m), lambda m=m: draw_curves(m.training.histories, m.name),
+                                      curves_caption(m), "88%") for m in contents.models if m.training is not None]
+    width = "100%" if len(contents.models) > 1 else "56%"
+    return items + [figures.draw("confusion", lambda: draw_confusions(contents.models, contents.class_names),
+                                 confusion_caption(contents.models), width)]
 
 
 def single_model_verdict(m: ModelFacts) -> Sentence:
@@ -236,12 +239,13 @@ class Results(Section):
         items: list[Item] = [Paragraph([headline_sentence(m) for m in contents.models]),
                              per_class_table(contents, tests)]
         if tests is not None:
-            items.append(Paragraph([class_tests_sentence(contents, tests)]))
-        return items + [figure for m in contents.models for figure in model_figures(contents, m, figures)]
+            items.append(Paragraph([class_tests_sentence(contents, tests), *one_seed_caveat(tests)]))
+        return items + result_figures(contents, figures)
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
         """Without a comparison: what each model reached; with two, where per class they differ (the accuracy
         section concludes on the whole test set)."""
         if not contents.comparative:
             return Verdict(tuple(single_model_verdict(m) for m in contents.models))
-        return Verdict((class_tests_sentence(contents, class_tests(contents)),))
+        tests = class_tests(contents)
+        return Verdict((class_tests_sentence(contents, tests),), tuple(one_seed_caveat(tests)))
