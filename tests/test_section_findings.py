@@ -10,9 +10,9 @@ from tests.section_helpers import SWAPPED, contents, numbers, tables, text
 
 
 def _row(measure: str, primary: bool) -> SummaryRow:
-    return SummaryRow(measure, (Metric(f"{measure}.a", 1.0, "percent"), Metric(f"{measure}.b", 2.0, "percent")),
-                      Metric(f"{measure}.d", -1.0, "points"), sentence("[", "-2", ", ", "0", "]"), "no difference shown",
-                      primary)
+    values = (Metric(f"{measure}.a", 1.0, "percent"), Metric(f"{measure}.b", 2.0, "percent"))
+    return SummaryRow(measure, values, Metric(f"{measure}.d", -1.0, "points"), sentence("[-2, 0]"),
+                      "no difference shown", primary)
 
 
 def test_the_accuracy_row_and_the_claims_reach_the_summary(tmp_path):
