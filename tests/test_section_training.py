@@ -31,3 +31,11 @@ def test_the_schedule_and_loss_said_are_the_ones_that_ran(tmp_path):
     assert modern["learning-rate schedule"] == ("linear warm-up over the first 2 epochs, then cosine annealing to 0 "
                                                 "over the rest (5 epochs in all)")
     assert modern["loss"] == "cross-entropy with label smoothing 0.1 (the validation loss is plain cross-entropy)"
+
+
+def test_the_data_pipeline_is_said_once_as_the_one_that_ran(tmp_path):
+    for pipeline, words in (("fast", "batched augmentation"), ("seed", "the original study's per-image")):
+        rows = tables(numbers(Training(), contents(tmp_path / pipeline,
+                                                   config_overrides={"train.pipeline": pipeline})))[0].rows
+        (cell,) = [row[1] for row in rows if row[0] == "data pipeline"]
+        assert cell.startswith(words) and cell.count("fast") + cell.count("seed") == 1

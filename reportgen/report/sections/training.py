@@ -25,6 +25,11 @@ SEED_PROTOCOL_EPOCHS = TrainConfig().epochs
 SEED_PROTOCOL_TRAIN_SIZE = 50_000
 
 
+# train.pipeline in words: the one the run used, never a list of both beside its name
+PIPELINES = {"fast": "batched augmentation on the training device (train.pipeline: fast)",
+             "seed": "the original study's per-image torchvision transforms (train.pipeline: seed)"}
+
+
 def scale_note(contents: ReportContents) -> Sentence | None:
     """A warning when the run is smaller than the seed protocol (fewer epochs or training images)."""
     epochs, train_size = contents.epochs, int(contents.dataset["train_size"])
@@ -70,8 +75,7 @@ def training_table(contents: ReportContents) -> Table:
         ("batch size", number("train.batch_size", t.batch_size, "count")),
         ("loss", loss_words(t, number)),
         ("seeds", sentence(listing(config_key("train.seeds"), t.seeds, "count"))),
-        ("data pipeline", f"{t.pipeline} (fast: batched augmentation on the training device; seed: the "
-                          "notebook's per-image torchvision transforms)"),
+        ("data pipeline", PIPELINES[t.pipeline]),
         ("precision (configured / used)", f"{t.precision} / {env.get('precision', 'not recorded')}"),
         ("device (configured / used)", f"{t.device} / {env.get('device', 'not recorded')}"),
         ("channels-last, torch.compile", f"{'yes' if t.channels_last else 'no'}, {'yes' if t.compile else 'no'}"),
