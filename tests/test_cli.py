@@ -111,7 +111,7 @@ def test_render_redraws_figures_keeps_the_build_time_and_drops_a_stale_pdf(tmp_p
     root = make_bundle(tmp_path / "b")
     assert invoke("render", str(root), "--no-pdf").exit_code == 0
     (root / "report.pdf").write_bytes(b"%PDF-1.7 from an earlier rendering")
-    next((root / "figures").glob("*.png")).unlink()  # rendered files may differ: render redraws them
+    next((root / "figures").glob("*.svg")).unlink()  # rendered files may differ: render redraws them
     write_manifest(root)
     (root / ".DS_Store").write_bytes(b"Finder")  # clutter a file browser leaves is not a bundle file
     (root / "runs/cnn/seed-42/._metrics.json").write_bytes(b"AppleDouble")

@@ -18,7 +18,7 @@ from tests.bundle_factory import make_bundle
 from tests.markup import markup_names
 from tests.torch_free import assert_runs_without_torch
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SVG_START = b"<?xml"  # figures are vector SVG
 AFTER = dict(accuracies={"cnn": 0.80, "vit": 0.81}, epoch_times={"cnn": 2.5, "vit": 1.5},
              train_gaps={"cnn": 0.05, "vit": 0.03}, config_overrides={"train.lr": 5e-4})
 
@@ -58,8 +58,8 @@ def test_writes_html_pdf_and_overlaid_curves(pair):
     assert (out / "compare.pdf").read_bytes()[:5] == b"%PDF-"
     html = (out / "compare.html").read_text()
     for model in ("cnn", "vit"):
-        assert (out / "figures" / f"curves_{model}.png").read_bytes()[:8] == PNG_SIGNATURE
-        assert f'src="figures/curves_{model}.png"' in html
+        assert (out / "figures" / f"curves_{model}.svg").read_bytes()[:5] == SVG_START
+        assert f'src="figures/curves_{model}.svg"' in html
     assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
 
 
@@ -195,7 +195,7 @@ def test_three_bundles_with_a_model_missing_from_one(tmp_path):
     assert not [key for key in metrics if key.startswith("b1.vit.")]
     text = text_of(tmp_path / "out")
     assert "Against b, c's ViT" in text and "Against a, c's CNN" in text
-    assert (tmp_path / "out" / "figures" / "curves_vit.png").is_file()
+    assert (tmp_path / "out" / "figures" / "curves_vit.svg").is_file()
 
 
 def test_same_folder_names_are_told_apart_by_their_paths(tmp_path):

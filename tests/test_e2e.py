@@ -63,7 +63,7 @@ def test_verify_catches_a_raised_metric_an_edited_prediction_and_a_swapped_figur
     cases = {
         "metric": lambda b: _edit(b / "runs/cnn/seed-42/metrics.json", '"accuracy": 0.', '"accuracy": 0.9'),
         "prediction": lambda b: _flip_a_prediction(b / "runs/vit/seed-42/predictions.csv"),
-        "figure": lambda b: shutil.copyfile(b / "figures" / "confusion_vit.png", b / "figures" / "confusion_cnn.png"),
+        "figure": lambda b: shutil.copyfile(b / "figures" / "curves_vit.svg", b / "figures" / "curves_cnn.svg"),
     }
     for name, tamper in cases.items():
         copy = tmp_path / name

@@ -162,7 +162,7 @@ def test_the_report_says_the_weights_were_evaluated_and_leaves_out_training(tmp_
     evaluate(weights, config, resolve_runtime(config), tmp_path / "bundle", log=lambda message: None)  # the real report
     html = (tmp_path / "bundle" / "report.html").read_text()
     assert "evaluated, not trained" in html and hashlib.sha256(weights["cnn"].read_bytes()).hexdigest() in html
-    assert "curves_cnn.png" not in html  # no training history: no learning curves
+    assert "curves_cnn" not in html  # no training history: no learning curves
     assert [c.name for c in verify_bundle(tmp_path / "bundle") if not c.ok] == []
 
 

@@ -72,9 +72,9 @@ def test_render_writes_html_and_pdf(rendered):
 def test_html_has_every_section_and_figure(rendered):
     root, _ = rendered
     html = (root / "report.html").read_text()
-    assert parse(html).sections == [*SECTIONS, "appendix"]
-    for figure in ("samples", "curves_cnn", "confusion_vit", "feature_maps_cnn", "attention_vit"):
-        assert f'src="figures/{figure}.png"' in html
+    assert parse(html).sections == [*SECTIONS, "appendix", "methods"]
+    for figure in ("samples", "curves_cnn", "confusion", "feature_maps_cnn", "attention_vit"):
+        assert f'src="figures/{figure}.svg"' in html
     assert "this run trained for" in html.lower() and "the original study&#39;s protocol is 80" in html
 
 
@@ -140,7 +140,7 @@ def test_single_model_report_has_no_comparisons(tmp_path):
     root = make_bundle(tmp_path / "b", models=("cnn",))
     (html_path,) = render_report(root, pdf=False)
     parser = parse(html_path.read_text())
-    assert parser.sections == [s for s in SECTIONS if s != "findings"]  # one model: no comparison to summarise
+    assert parser.sections == [*(s for s in SECTIONS if s != "findings"), "methods"]  # one model: nothing to summarise
     keys = {key for key, _ in parser.metrics}
     assert "cnn.seed42.accuracy" in keys
     assert not [k for k in keys if k.startswith(("compare.", "vit."))]
@@ -149,7 +149,7 @@ def test_single_model_report_has_no_comparisons(tmp_path):
 def test_url_fetcher_serves_only_files_inside_the_bundle(rendered, tmp_path):
     root, _ = rendered
     root = root.resolve()
-    inside = root / "figures" / "samples.png"
+    inside = root / "figures" / "samples.svg"
     assert resolve_inside(root, inside.as_uri()) == inside
     (tmp_path / "secret.txt").write_text("secret")
     link = root / "figures" / "link.png"
@@ -221,10 +221,11 @@ def test_render_bundle_refuses_edited_results_and_drops_a_stale_pdf(tmp_path):
 def test_figures_no_longer_drawn_are_removed(tmp_path):
     root = make_bundle(tmp_path / "b", models=("cnn",))
     (root / "figures").mkdir()
-    (root / "figures" / "attention.png").write_bytes(b"an earlier rendering's figure")
+    (root / "figures" / "attention.svg").write_bytes(b"an earlier rendering's figure")
+    (root / "figures" / "curves_cnn.png").write_bytes(b"a figure of a rendering from before figures were SVG")
     render_report(root, pdf=False)
-    assert not (root / "figures" / "attention.png").exists()
-    assert (root / "figures" / "curves_cnn.png").is_file()
+    assert not (root / "figures" / "attention.svg").exists() and not (root / "figures" / "curves_cnn.png").exists()
+    assert (root / "figures" / "curves_cnn.svg").is_file()
 
 
 def test_headings_stay_with_what_follows_them(rendered):
@@ -232,3 +233,42 @@ def test_headings_stay_with_what_follows_them(rendered):
     # A chapter whose first item is a subsection carries its heading into that subsection's first block.
     assert re.search(r'<div class="subsection" id="accuracy">\s*<div class="keep-with-next">\s*'
                      r'<h2>\d+ Analysis of performance</h2>\s*<h3>\d+\.1 Accuracy</h3>', html)
+
+
+def _page_texts(pdf: Path) -> list[str]:
+    return [page.extract_text() for page in pypdf.PdfReader(pdf).pages]
+
+
+def test_page_one_is_the_title_and_the_summary_of_findings(rendered):
+    root, _ = rendered
+    first, second, *_ = _page_texts(root / "report.pdf")
+    assert "1 Summary of findings" in first and "Test accuracy (%) (primary)" in first
+    assert "measure CNN ViT difference (CNN − ViT) 95% interval verdict" in first
+    assert "Contents" not in first and second.lstrip().startswith("Contents")
+
+
+def test_no_page_is_blank(rendered):
+    root, _ = rendered
+    title = "Comparative Analysis"  # the running header of every page but the first
+    for n, page in enumerate(_page_texts(root / "report.pdf"), start=1):
+        body = [line for line in page.splitlines() if line.strip() and not line.startswith(title)
+                and not re.fullmatch(r"\d+ / \d+", line.strip())]
+        assert body, f"page {n} is blank"
+
+
+def test_rules_move_to_the_methods_appendix_and_leave_a_reference(rendered):
+    html = (rendered[0] / "report.html").read_text()
+    accuracy = html.split('id="accuracy"')[1].split('<div class="subsection"')[0]
+    methods = html.split('<section id="methods">')[1]
+    assert re.search(r'class="rule-ref">Rule: appendix B\.\d+ \(Methods and rules\)', accuracy)
+    assert 'class="rule"' not in html.split('<section id="methods">')[0]  # no rule left in a section
+    assert "B.1 " in methods and "Rule used for accuracy differences" in methods
+
+
+def test_an_svg_figure_with_an_image_inside_reaches_the_pdf(rendered, caplog):
+    root, _ = rendered
+    html = '<img src="figures/feature_maps_cnn.svg">'
+    assert b"data:image/png;base64" in (root / "figures" / "feature_maps_cnn.svg").read_bytes()
+    with caplog.at_level("WARNING", logger="weasyprint"):
+        render_module.html_to_pdf(html, root.resolve())
+    assert not [r for r in caplog.records if "image" in r.getMessage().lower()]

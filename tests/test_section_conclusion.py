@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reportgen.report import sections as registry
 from reportgen.report.kernel import sentence
-from reportgen.report.section import Group, Section, Verdict
+from reportgen.report.section import Group, Section, SummaryRow, Verdict
 from reportgen.report.sections import conclusion
 from reportgen.report.sections.augmentation import augmentation_off_variants, reliance_sentence
 from reportgen.report.sections.conclusion import Conclusion
@@ -122,10 +122,23 @@ def test_the_verdicts_come_from_the_registry_in_its_order(tmp_path, monkeypatch)
     before = _verdicts(report)
     assert before[-1].startswith("These conclusions describe a reduced-scale run")  # the one caveat here
     sections = registry.SECTIONS
+    lead = len(next(s for s in sections if s.key == "analysis").verdict(report).findings)  # the accuracy's chapter
     monkeypatch.setattr(registry, "SECTIONS", (Toy(), *sections, Toy(applies=False)))
-    assert _verdicts(report) == ["Toy: a finding.", *before[:-1], "Toy: a caveat.", before[-1]]
+    assert _verdicts(report) == [*before[:lead], "Toy: a finding.", *before[lead:-1], "Toy: a caveat.", before[-1]]
     monkeypatch.setattr(registry, "SECTIONS", (*sections, Toy()))
     assert _verdicts(report) == [*before[:-1], "Toy: a finding.", before[-1], "Toy: a caveat."]
+
+
+def test_the_verdicts_holding_a_primary_comparison_lead(tmp_path, monkeypatch):
+    report = contents(tmp_path / "b")
+    before = _verdicts(report)
+    assert before[0].startswith("On this run the CNN is the more accurate model")  # before Results' per-class line
+    primary = SummaryRow("toy", (), "", "", "", primary=True)
+    toy = Toy()
+    monkeypatch.setattr(toy, "verdict", lambda contents: Verdict((sentence("Toy: primary."),), rows=(primary,)))
+    monkeypatch.setattr(registry, "SECTIONS", (*registry.SECTIONS, toy))
+    after = _verdicts(report)
+    assert after.index("Toy: primary.") < after.index(next(v for v in before if v.startswith("Per class")))
 
 
 def test_a_group_s_caveats_close_its_own_findings(tmp_path, monkeypatch):

@@ -8,15 +8,19 @@ import numpy as np
 import pytest
 
 from reportgen.report.kernel import Metric
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from reportgen.report.sections.errors import (
     Errors,
     chance_within_group_share,
     confused_pairs,
     confusion_sentences,
+    errors_claim,
+    within_group_p,
     within_group_share,
 )
+from tests.analysis_factory import AnalysisOptions
 from tests.bundle_factory import CIFAR10_CLASSES
-from tests.section_helpers import contents, numbers, text
+from tests.section_helpers import build, contents, figures, numbers, text
 
 
 def _cifar_confusion(errors: dict[tuple[str, str], int], correct: int = 50) -> np.ndarray:
@@ -80,3 +84,49 @@ def test_the_groups_are_defined_once_and_only_for_cifar_classes(tmp_path):
 
 def test_several_seeds_are_summed(tmp_path):
     assert "summed over 3 seeds" in text(numbers(Errors(), contents(tmp_path / "b", seeds=(1, 2, 3))))
+
+
+def _with_confusion(m, errors: dict[tuple[str, str], int]):
+    return replace(m, confusion=_cifar_confusion(errors), class_names=list(CIFAR10_CLASSES))
+
+
+CAT_DOG = {("cat", "dog"): 30, ("dog", "cat"): 20, ("truck", "automobile"): 5}
+SHIP_PLANE = {("ship", "airplane"): 30, ("airplane", "ship"): 20, ("cat", "dog"): 5}
+
+
+def test_the_original_claim_on_errors_flips_with_the_evidence(tmp_path):
+    cnn, vit = contents(tmp_path / "b").models
+    both_cat_dog = [_with_confusion(cnn, CAT_DOG), _with_confusion(vit, CAT_DOG)]
+    assert errors_claim(both_cat_dog, [1, 1]).status == SUPPORTED
+    assert errors_claim(both_cat_dog, [1, -1]).status == CONTRADICTED
+    assert errors_claim(both_cat_dog, [1, 0]).status == INCONCLUSIVE  # not shown for one model: not a support
+    other_top = errors_claim([_with_confusion(cnn, CAT_DOG), _with_confusion(vit, SHIP_PLANE)], [1, 1])
+    assert other_top.status == INCONCLUSIVE and "ViT: airplane ↔ ship" in other_top.evidence.text
+
+
+def test_the_within_group_test_tells_errors_within_groups_from_chance(tmp_path):
+    report = contents(tmp_path / "b")
+    cnn = report.models[0]
+    runs = report.runs["cnn"][:1]
+    assert within_group_p(_with_confusion(cnn, CAT_DOG), runs) < 0.001  # 50 of 55 within, chance about half
+    spread = {("cat", "truck"): 10, ("cat", "dog"): 5, ("ship", "frog"): 10, ("deer", "horse"): 5}
+    assert within_group_p(_with_confusion(cnn, spread), runs) > 0.05
+
+
+def test_the_verdict_names_the_main_confusions_and_says_in_this_run_with_one_seed(tmp_path):
+    one = Errors().verdict(contents(tmp_path / "a"))
+    (finding,) = one.findings
+    assert finding.text.startswith("Errors: the most frequent confusion is, for the CNN: ")
+    assert "In this run" in finding.text and "adjusted p" in finding.text and "raw p" in finding.text
+    assert [c.claim for c in one.claims] == ["errors-within-groups"]
+    several = Errors().verdict(contents(tmp_path / "b", seeds=(1, 2, 3)))
+    assert "In this run" not in several.findings[0].text
+    assert not Errors().verdict(contents(tmp_path / "c", num_classes=4)).claims  # no CIFAR-10 groups: no claim
+
+
+def test_examples_of_the_confusions_come_from_the_images_the_bundle_holds(tmp_path):
+    held = build(Errors(), contents(tmp_path / "a", analyses=AnalysisOptions(("explanations",))))
+    assert [f.key for f in figures(held)] == ["confused_examples"]
+    assert "true → predicted" in figures(held)[0].caption.text
+    none = numbers(Errors(), contents(tmp_path / "b"))
+    assert not figures(none) and "cannot be shown" in text(none) and "analysis.explanations" in text(none)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reportgen.report.sections.feature_maps import FeatureMaps, feature_stats, stage_maps
+from reportgen.report.kernel import Metric, sentence
+from reportgen.report.sections.feature_maps import FeatureMaps, course, feature_stats, stage_maps
 from tests.section_helpers import contents, figures, metric_keys, numbers, tables, text
 
 
@@ -32,5 +33,22 @@ def test_draws_the_maps_and_states_the_trend(tmp_path):
     assert [f.key for f in figures(items)] == ["feature_maps_cnn"]
     assert "the share of zero activations (sparsity)" in text(items)
     assert {"cnn.visual.stage1.zero_pct", "cnn.visual.stage3.mean_activation"} <= metric_keys(items)
-    assert len(tables(items)[0].rows) == 3
-    assert "describe that image, not the models in general" in text(items)
+    assert not tables(items)  # the sentence gives every stage's numbers, so no table repeats it
+    assert "it describes the image, not the model in general" in figures(items)[0].caption.text
+    assert "describes the image" not in text(items)  # said once, in the caption: no paragraph repeated by a section
+
+
+def _course_text(*values: float) -> str:
+    return sentence(course([Metric(f"m.stage{i}", v, "percent") for i, v in enumerate(values, 1)], "%")).text
+
+
+def test_the_course_over_stages_names_every_stage_unless_it_is_monotonic():
+    assert _course_text(51.09, 50.50, 50.84) == \
+        "is not monotonic over the stages: 51.09% at stage 1, 50.50% at stage 2, 50.84% at stage 3"
+    assert _course_text(51.09, 50.84, 50.50) == \
+        "falls stage by stage: 51.09% at stage 1, 50.84% at stage 2, 50.50% at stage 3"
+    assert _course_text(50.50, 50.84, 51.09) == \
+        "rises stage by stage: 50.50% at stage 1, 50.84% at stage 2, 51.09% at stage 3"
+    assert _course_text(50.5, 50.5, 50.9).startswith("rises overall, level at some stage: 50.50% at stage 1")
+    assert _course_text(50.9, 50.5) == "falls from 50.90% at stage 1 to 50.50% at stage 2"
+    assert _course_text(50.501, 50.499) == "stays at 50.50% at every stage"

@@ -15,6 +15,6 @@ def test_compares_two_models_or_evaluates_one(tmp_path):
 
 def test_a_study_says_that_it_tests_the_claims(tmp_path):
     said = text(numbers(Introduction(), contents(tmp_path / "s", **STUDY)))
-    assert ("The build also trained 5 variants of its config to test the seed study's claims by experiment (see "
+    assert ("The build also trained 5 variants of its config to test the original study's claims by experiment (see "
             "\"The study's claims tested\").") in said
     assert "variants of its config" not in text(numbers(Introduction(), contents(tmp_path / "plain")))

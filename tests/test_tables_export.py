@@ -18,7 +18,7 @@ from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.verification_helpers import STUDY_VARIANTS, failed, rendered_bundle
 
 TABLES_CHECK = "tables/: the report's main tables (CSV and LaTeX), as recomputed from the predictions"
-MAIN = {"results", "accuracy", "per-class-cnn", "per-class-vit", "calibration", "robustness", "experiments"}
+MAIN = {"results", "accuracy", "per-class", "calibration", "robustness", "experiments"}  # per-class: both models
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_every_main_table_is_written_as_csv_and_latex(full):
 
 def test_a_table_whose_section_does_not_apply_is_not_written(bundle):
     names = {p.stem for p in (bundle / "tables").iterdir()}  # one seed, no analyses, no variants
-    assert {"results", "accuracy", "per-class-cnn", "per-class-vit"} <= names
+    assert {"results", "accuracy", "per-class"} <= names
     assert not names & {"robustness", "experiments"}
 
 

@@ -2,7 +2,7 @@
 
 For two submissions, or one study before and after a config change. `compare_bundles` opens each
 bundle with `Bundle` (complete bundles with intact results only) and writes ``<out_dir>/compare.html`` (and
-``compare.pdf``) with ``<out_dir>/figures/curves_<model>.png``. It shows
+``compare.pdf``) with ``<out_dir>/figures/curves_<model>.svg``. It shows
 
 * the bundles: label (the folder name unless given), when each was built, the reportgen and torch
   versions that built it, device, and the dataset with its fingerprint and whether all bundles used the same data;

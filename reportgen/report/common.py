@@ -1,5 +1,6 @@
 """What several sections say alike: the headline sentence, a run's accuracy, the per-class table, the accuracy
-lead and its test, the parameter lead, the learning-curve figure's key and the visual sections' limitation.
+lead and its test, the parameter lead, the learning-curve figure's key and the one-image scope of the visual
+sections' figures.
 
 Sections import these from here, never from each other, so that no section depends on another's module.
 """
@@ -30,7 +31,7 @@ def accuracy_winner(a: ModelFacts, b: ModelFacts, sig: Significance) -> ModelFac
 
 
 def curves_figure_key(m: ModelFacts) -> str:
-    """The key (PNG stem) of a model's learning-curve figure, for references from other sections."""
+    """The key (file stem) of a model's learning-curve figure, for references from other sections."""
     return f"curves_{m.key}"
 
 
@@ -45,11 +46,7 @@ def headline_sentence(m: ModelFacts) -> Sentence:
                     " per epoch) over ", t.epochs, " epochs.")
 
 
-def limitation(contents: ReportContents) -> Sentence:
-    """What a visual of one image can and cannot say (shared by the visual sections)."""
-    return sentence("Statements about the visualisations are limited to the measured quantities above, computed on "
-                    f"one image of the first seed, {contents.focus_text}; they describe that image, not the models "
-                    "in general.")
+ONE_IMAGE_SCOPE = " Measured on this one image: it describes the image, not the model in general."
 
 
 def model_significance(contents: ReportContents) -> Significance:

@@ -33,7 +33,9 @@ class PValueFormat:
 # How each unit is displayed (anything with a str.format-like `format`); the data-metric text is exactly this.
 UNIT_FORMATS = {
     "percent": "{:.2f}",  # a share or accuracy in percent
+    "percent1": "{:.1f}",  # a per-class score in percent: on 100-image classes one image is a whole point
     "points": "{:.2f}",  # a difference of percentages, in percentage points
+    "points1": "{:+.1f}",  # a signed difference of per-class scores ("percent1"), in percentage points
     "fraction": "{:.4f}",  # precision, recall, F1, per-class accuracy, normalised entropy in [0, 1]
     "loss": "{:.4f}",  # cross-entropy
     "seconds": "{:.2f}",
@@ -200,7 +202,7 @@ class Table:
 
 @dataclass
 class Figure:
-    """A drawn figure: its key (the PNG's stem), path relative to the document, caption and display width."""
+    """A drawn figure: its key (the SVG file's stem), path relative to the document, caption and display width."""
 
     key: str
     src: str

@@ -1,8 +1,8 @@
 """Shared plotting helpers of the report's figures (matplotlib Agg + seaborn, no torch).
 
 Each section draws its own figures (reportgen.report.sections.*) with these helpers, in one style
-sized to read well at A4 width; `save_figure` writes a PNG atomically, so a failed drawing never
-leaves half a file.
+sized to read well at A4 width; `save_figure` writes an SVG (vector: lines and text stay sharp at any zoom and
+in print; WeasyPrint lays SVG out natively) atomically, so a failed drawing never leaves half a file.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 
 from reportgen.bundle_files import atomic_output  # noqa: E402
 
-DPI = 120
+FIGURE_SUFFIX = ".svg"
+DPI = 200  # only for the raster parts of an SVG (imshow's images, embedded as PNG)
 IMAGE_EXTENT = (0, 32, 32, 0)  # image and attention share these axes, so the overlay lines up
 STYLE = {
     "font.size": 7.5,
@@ -30,16 +31,17 @@ STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "text.parse_math": False,  # class names come from strangers' bundles: "$" must stay literal
+    "svg.hashsalt": "reportgen",  # fixed element ids: the same bundle draws the same SVG bytes
 }
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#d62728"
 SERIES_COLOURS = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab10").colors]  # per model or bundle
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:
-    """Write `fig` as a PNG at `path` atomically and close it."""
+    """Write `fig` as an SVG at `path` atomically and close it (no date in its metadata: reproducible bytes)."""
     try:
         with atomic_output(path) as tmp:
-            fig.savefig(tmp, dpi=DPI, bbox_inches="tight", pad_inches=0.03)
+            fig.savefig(tmp, format="svg", dpi=DPI, bbox_inches="tight", pad_inches=0.03, metadata={"Date": None})
     finally:
         plt.close(fig)
     return path

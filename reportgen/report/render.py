@@ -14,6 +14,7 @@ comparison through the same environment, fetcher and writer.
 from __future__ import annotations
 
 import mimetypes
+import urllib.request
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Callable
@@ -154,9 +155,13 @@ def html_to_pdf(html: str, root: Path) -> bytes:
 
     class BundleURLFetcher(weasyprint.URLFetcher):
         """Serves regular files inside `root` and refuses all else: no /etc/passwd through an <img>, no
-        symlink out of the folder, no network."""
+        symlink out of the folder, no network. A data: URL (the raster image inside an SVG figure) holds its
+        bytes itself, so it is decoded, never fetched."""
 
         def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+            if urlsplit(url).scheme == "data":
+                with urllib.request.urlopen(url) as inline:  # urllib's data: handler: decoding only, no I/O
+                    return URLFetcherResponse(url, inline.read(), {"Content-Type": inline.headers.get_content_type()})
             path = resolve_inside(root.resolve(), url)
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})

@@ -8,7 +8,9 @@ and draws its figures through `figures`. A section that concludes something also
 them from the registry, in its order). A `Group` is a numbered chapter whose applicable children
 become its subsections (7.1, 7.2, ...). `layout` numbers the sections that apply, in registry
 order (appendices by letter), then their subsections, tables and figures, so numbering and the
-table of contents always come from the registry.
+table of contents always come from the registry. The rules the sections apply (their "rule" callouts) are
+moved out of the sections into one lettered appendix, "Methods and rules" (`gather_rules`), each leaving a
+one-line reference behind: the sections read as results, the methods stay one look away.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Callable, Iterator, Sequence
 import matplotlib.pyplot as plt
 
 from reportgen.report.contents import ModelFacts, ReportContents
-from reportgen.report.kernel import Cell, Figure, Item, Sentence, Subsection, Table
-from reportgen.report.plots import STYLE, save_figure
+from reportgen.report.kernel import Callout, Cell, Figure, Item, Sentence, Subsection, Table, sentence
+from reportgen.report.plots import FIGURE_SUFFIX, STYLE, save_figure
 
 
 class FigureDrawer:
@@ -35,16 +37,16 @@ class FigureDrawer:
         self.drawn: set[str] = set()
 
     def draw(self, key: str, draw: Callable[[], plt.Figure], caption: Cell, width: str = "100%") -> Figure:
-        """Save the matplotlib figure `draw()` makes as ``<key>.png`` (atomically) and return its layout item."""
+        """Save the matplotlib figure `draw()` makes as ``<key>.svg`` (atomically) and return its layout item."""
         with plt.rc_context(STYLE):
-            path = save_figure(draw(), self.folder / f"{key}.png")
+            path = save_figure(draw(), self.folder / f"{key}{FIGURE_SUFFIX}")
         self.drawn.add(path.name)
         return Figure(key, path.relative_to(self.document_root).as_posix(), caption, width)
 
-
     def remove_undrawn(self) -> None:
-        """Delete the PNGs of figures/ that this rendering did not draw (left by an earlier one)."""
-        for path in self.folder.glob("*.png"):
+        """Delete the figures of figures/ that this rendering did not draw (left by an earlier one; the PNGs of a
+        bundle rendered before figures became SVG among them)."""
+        for path in [*self.folder.glob(f"*{FIGURE_SUFFIX}"), *self.folder.glob("*.png")]:
             if path.name not in self.drawn:
                 path.unlink()
 
@@ -106,6 +108,9 @@ class Section:
     key: str = ""
     title: str = ""
     appendix: bool = False  # lettered (A, B, ...) after the numbered sections
+    # Purely descriptive (the setup, the data, one image's maps): it concludes nothing, so it has no `verdict`.
+    # Every other section that applies gives the Conclusion a verdict (tests/test_sections.py holds it to that).
+    descriptive: bool = False
 
     def applies(self, contents: ReportContents) -> bool:
         """Whether the bundle holds what this section needs; a section that does not apply is left out."""
@@ -188,8 +193,47 @@ def layout(sections: Sequence[Section], contents: ReportContents, figures: Figur
         items = section.build(contents, figures)
         subsections = _number_subsections(items, number)
         laid_out.append(LaidOutSection(section.key, section.title, number, items, subsections))
+    methods = gather_rules(laid_out, string.ascii_uppercase[lettered])
+    laid_out += [methods] if methods is not None else []
     _number_floats([item for s in laid_out for item in _walk(s.items)])
     return laid_out
+
+
+RULE = "rule"  # the Callout kind of a rule a section applies
+RULE_REFERENCE = "rule-ref"  # the Callout kind of the line a moved rule leaves behind
+METHODS_KEY, METHODS_TITLE = "methods", "Methods and rules"
+
+
+def gather_rules(laid_out: Sequence[LaidOutSection], letter: str) -> LaidOutSection | None:
+    """Move every rule callout of `laid_out` into the appendix `letter`, "Methods and rules": one subsection per
+    (sub)section that states rules, titled after it; its first rule leaves a reference behind ("Rule: appendix
+    B.3."), the others go without one. None when no section states a rule."""
+    gathered: list[Subsection] = []
+    for section in laid_out:
+        for key, title, holder in _rule_holders(section.key, f"{section.title} (section {section.number})",
+                                                section.items):
+            rules = [item for item in holder if _is_rule(item)]
+            number = f"{letter}.{len(gathered) + 1}"
+            gathered.append(Subsection(f"{METHODS_KEY}-{key}", title, list(rules), number))
+            reference = Callout(RULE_REFERENCE, [sentence(f"Rule: appendix {number} ({METHODS_TITLE}).")])
+            holder[:] = [reference if item is rules[0] else item for item in holder
+                         if item is rules[0] or not _is_rule(item)]
+    if not gathered:
+        return None
+    return LaidOutSection(METHODS_KEY, METHODS_TITLE, letter, gathered, gathered)
+
+
+def _is_rule(item: Item) -> bool:
+    return isinstance(item, Callout) and item.kind == RULE
+
+
+def _rule_holders(key: str, title: str, items: list[Item]) -> Iterator[tuple[str, str, list[Item]]]:
+    """(key, numbered title, items) of each list of items in `items`' tree that holds a rule, in document order."""
+    if any(_is_rule(item) for item in items):
+        yield key, title, items
+    for item in items:
+        if isinstance(item, Subsection):
+            yield from _rule_holders(item.key, f"{item.title} (section {item.number})", item.items)
 
 
 def _number_subsections(items: list[Item], prefix: str) -> list[Subsection]:

@@ -1,8 +1,8 @@
 """The report's main tables as CSV and LaTeX (booktabs), from the laid-out sections the report itself shows.
 
 `main_tables` finds them among the sections' `Table` items by section key: the runs and their test accuracies
-(`results`, from Setup), the accuracy significance (`accuracy`), the per-class metrics of each model
-(`per-class-<model>`, from Results), `calibration`, `robustness` and the experiments at a glance
+(`results`, from Setup), the accuracy significance (`accuracy`), the per-class metrics of the models
+side by side (`per-class`, from Results), `calibration`, `robustness` and the experiments at a glance
 (`experiments`, from Variants). A table whose section does not apply is not there, and is not written.
 
 CSV: one column per report column, numbers as numbers (the exact value, not the printed text); a column showing

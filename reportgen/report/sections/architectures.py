@@ -57,6 +57,7 @@ def description_parts(description: list[DescriptionPart]) -> list[Part]:
 class Architectures(Section):
     key = "architectures"
     title = "Architectures"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         out: list[Item] = []

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reportgen.config import ReportConfig
-from reportgen.report.common import limitation
+from reportgen.report.common import ONE_IMAGE_SCOPE
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Cell,
@@ -124,7 +124,7 @@ def draw_attention(image: np.ndarray, cls_attention: np.ndarray, title: str) -> 
     """The focus image, then each head's CLS attention and the mean over heads, overlaid (jet, alpha 0.5).
 
     Each G x G map is stretched over the 32 x 32 image through imshow's extent, with bilinear
-    display interpolation, as the seed's upsampled overlay.
+    display interpolation, as the original study's upsampled overlay.
     """
     maps = [(f"head {h}", a) for h, a in enumerate(cls_attention, start=1)]
     maps.append(("mean of heads", cls_attention.mean(axis=0)))
@@ -149,6 +149,7 @@ def models_with_attention(contents: ReportContents) -> list[ModelFacts]:
 class Attention(Section):
     key = "attention"
     title = "Attention maps"
+    descriptive = True
 
     def applies(self, contents: ReportContents) -> bool:
         return bool(models_with_attention(contents))
@@ -162,7 +163,7 @@ class Attention(Section):
             figure = figures.draw(f"attention_{m.key}", lambda: draw_attention(
                 contents.samples["focus_image"], attention, focus_title(contents.focus_text)),
                 f"{m.name} last-layer CLS attention on {contents.focus_text}: each head, then the mean over heads, "
-                "overlaid on the image (first seed).")
+                f"overlaid on the image (first seed).{ONE_IMAGE_SCOPE}")
             return [figure, Paragraph(attention_sentences(m, stats, rules)), attention_table(m, stats, rules)]
 
-        return per_model(models_with_attention(contents), "attention", body) + [Paragraph([limitation(contents)])]
+        return per_model(models_with_attention(contents), "attention", body)

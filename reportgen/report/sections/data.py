@@ -127,6 +127,7 @@ def draw_samples(samples: dict[str, np.ndarray], class_names: Sequence[str], aug
 class Data(Section):
     key = "data"
     title = "Data and augmentation"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         aug = contents.config.augment

@@ -9,15 +9,14 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reportgen.report.common import limitation
+from reportgen.report.common import ONE_IMAGE_SCOPE
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
-    Cell,
     Item,
     Metric,
     Paragraph,
+    Part,
     Sentence,
-    Table,
     config_key,
     model_key,
     sentence,
@@ -60,34 +59,38 @@ def feature_stats(model: str, maps: Sequence[np.ndarray]) -> list[StageStats]:
             for s, m in enumerate(maps, start=1)]
 
 
-def _trend(first: Metric, last: Metric) -> str:
-    if first.text == last.text:
-        return "stays at"
-    return "rises" if last.value > first.value else "falls"
+def course(values: Sequence[Metric], suffix: str = "") -> list[Part]:
+    """How a per-stage quantity goes over the stages, every stage's value given (as printed, so that the words
+    never disagree with the numbers): "stays at X", "falls from X at stage 1 to Y at stage 2", "rises stage by
+    stage: ...", "is not monotonic over the stages: ..."."""
+    if len({v.text for v in values}) == 1:
+        return ["stays at ", values[0], f"{suffix} at every stage"]
+    steps = [0 if a.text == b.text else int(np.sign(b.value - a.value)) for a, b in zip(values, values[1:])]
+    direction = "rises" if values[-1].value > values[0].value else "falls"
+    if len(values) == 2:
+        return [f"{direction} from ", values[0], f"{suffix} at stage 1 to ", values[1], f"{suffix} at stage 2"]
+    if all(step > 0 for step in steps) or all(step < 0 for step in steps):
+        shape = f"{direction} stage by stage: "
+    elif all(step >= 0 for step in steps) or all(step <= 0 for step in steps):
+        shape = f"{direction} overall, level at some stage: "
+    else:
+        shape = "is not monotonic over the stages: "
+    parts: list[Part] = [shape]
+    for s, value in enumerate(values, start=1):
+        parts += [", " if s > 1 else "", value, f"{suffix} at stage {s}"]
+    return parts
 
 
 def feature_map_sentence(m: ModelFacts, stages: Sequence[StageStats]) -> Sentence:
-    """How sparsity and mean activation change from the first to the last stage."""
+    """How sparsity and mean activation go over the stages (each stage where they are not monotonic)."""
     first, last = stages[0], stages[-1]
     if len(stages) == 1:
         return sentence("In its single stage, ", first.zero_metric, f"% of {m.the}'s activations on the focus image "
                         "are zero and the mean activation is ", first.mean_metric, ".")
     return sentence(
-        "On the focus image, the share of zero activations (sparsity) ", _trend(first.zero_metric, last.zero_metric),
-        " from ", first.zero_metric, f"% at stage {first.stage} to ", last.zero_metric, f"% at stage {last.stage}, "
-        "and the mean activation ", _trend(first.mean_metric, last.mean_metric), " from ", first.mean_metric, " to ",
-        last.mean_metric, f"; the spatial resolution shrinks from {first.height}×{first.width} to "
-        f"{last.height}×{last.width}.")
-
-
-def feature_table(m: ModelFacts, stages: Sequence[StageStats]) -> Table:
-    """Shape, mean activation and sparsity of each stage on the focus image."""
-    rows: list[list[Cell]] = [
-        [f"stage {s.stage}", f"{s.channels} × {s.height} × {s.width}", s.mean_metric, sentence(s.zero_metric, "%")]
-        for s in stages
-    ]
-    return Table(["stage", "channels × height × width", "mean activation", "zero activations"], rows,
-                 caption=f"{m.name} feature maps of the focus image after each stage (first seed).")
+        "On the focus image, the share of zero activations (sparsity) ", course([s.zero_metric for s in stages], "%"),
+        "; the mean activation ", course([s.mean_metric for s in stages]), f"; the spatial resolution shrinks from "
+        f"{first.height}×{first.width} to {last.height}×{last.width}.")
 
 
 def draw_feature_maps(image: np.ndarray, maps: Sequence[np.ndarray], channels: int, title: str) -> plt.Figure:
@@ -116,6 +119,7 @@ def models_with_stages(contents: ReportContents) -> list[ModelFacts]:
 class FeatureMaps(Section):
     key = "feature-maps"
     title = "Feature maps"
+    descriptive = True
 
     def applies(self, contents: ReportContents) -> bool:
         return bool(models_with_stages(contents))
@@ -128,9 +132,9 @@ class FeatureMaps(Section):
             stages = feature_stats(m.key, maps)
             caption = sentence(f"{m.name} feature maps of {contents.focus_text} after each stage: the image, then the "
                                "first ", Metric(config_key("report.feature_channels"), channels, "count"),
-                               " channels of each stage (first seed).")
+                               " channels of each stage (first seed).", ONE_IMAGE_SCOPE)
             figure = figures.draw(f"feature_maps_{m.key}", lambda: draw_feature_maps(
                 contents.samples["focus_image"], maps, channels, focus_title(contents.focus_text)), caption, "66%")
-            return [figure, Paragraph([feature_map_sentence(m, stages)]), feature_table(m, stages)]
+            return [figure, Paragraph([feature_map_sentence(m, stages)])]  # every stage's numbers: no table
 
-        return per_model(models_with_stages(contents), "feature-maps", body) + [Paragraph([limitation(contents)])]
+        return per_model(models_with_stages(contents), "feature-maps", body)

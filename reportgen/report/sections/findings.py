@@ -57,6 +57,7 @@ def compares_study_models(contents: ReportContents) -> bool:
 class Findings(Section):
     key = "findings"
     title = "Summary of findings"
+    descriptive = True
 
     def applies(self, contents: ReportContents) -> bool:
         return bool(self.gathered(contents).rows) or compares_study_models(contents)

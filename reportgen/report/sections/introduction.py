@@ -10,6 +10,7 @@ from reportgen.report.section import FigureDrawer, Section
 class Introduction(Section):
     key = "introduction"
     title = "Introduction"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         if contents.comparative:
@@ -18,10 +19,10 @@ class Introduction(Section):
                 f"This report compares {a.the} and {b.the} on image classification. Both are "
                 f"{'evaluated' if not contents.trained else 'trained'} on the same data under the same protocol; "
                 "their accuracy, computational efficiency and generalisation are then measured and compared, as in "
-                "the seed study.")
+                "the original study.")
         elif len(contents.models) == 1:
             opening = sentence(
-                f"This report evaluates {contents.models[0].the} of the seed study on image classification: its "
+                f"This report evaluates {contents.models[0].the} of the original study on image classification: its "
                 "accuracy, computational efficiency and generalisation. The bundle holds no second model, so no "
                 "comparison is made.")
         else:
@@ -30,7 +31,7 @@ class Introduction(Section):
         variants = "variant" if count == 1 else "variants"
         experiments = [sentence(
             "The build also trained ", Metric("variant.count", count, "count"), f" {variants} of its config to test "
-            "the seed study's claims by experiment (see \"The study's claims tested\").")] if count else []
+            "the original study's claims by experiment (see \"The study's claims tested\").")] if count else []
         return [Paragraph([opening, *experiments, sentence(
             "Every number and every statement below is computed from the results bundle this report was rendered "
             "from: if the results change, the text changes with them.")])]

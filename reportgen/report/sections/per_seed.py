@@ -11,6 +11,7 @@ from reportgen.report.section import FigureDrawer, Section
 class PerSeed(Section):
     key = "appendix"
     title = "Per-seed metrics"
+    descriptive = True
     appendix = True
 
     def applies(self, contents: ReportContents) -> bool:

@@ -1,7 +1,17 @@
-"""Section "Results": per model, its headline numbers, per-class metrics, learning curves and confusion matrix."""
+"""Section "Results": each model's headline numbers, one per-class table with the models side by side and
+the per-class tests between them, the learning curves and the confusion matrices.
+
+Per-class precision, recall and F1 are shown in percent with one decimal (one image of a 100-image class is
+a whole point: more digits would be noise); per-class recall is per-class accuracy, so it is shown once. With
+two models, each class's recall difference is tested on the same test images of that class, paired: McNemar's
+exact test with one seed (the weights held fixed: "in this run"), the hierarchical bootstrap over seeds and
+images with several (reportgen.report.stats); the classes' tests are one family, adjusted together
+(reportgen.report.multiplicity), and a class differs only by its adjusted p.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -9,13 +19,7 @@ import numpy as np
 import seaborn as sns
 
 from reportgen.bundle import RunData
-from reportgen.report.common import (
-    MACRO_FIELDS,
-    PER_CLASS_FIELDS,
-    curves_figure_key,
-    headline_sentence,
-    per_class_table,
-)
+from reportgen.report.common import MACRO_FIELDS, curves_figure_key, headline_sentence
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
 from reportgen.report.kernel import (
     Cell,
@@ -23,35 +27,135 @@ from reportgen.report.kernel import (
     Metric,
     Paragraph,
     Sentence,
-    Subsection,
     Table,
     capital,
+    compare_key,
+    dataset_key,
     model_key,
+    name_list,
+    p_parts,
+    run_key,
     sentence,
 )
+from reportgen.report.multiplicity import Family, family
 from reportgen.report.plots import TRAIN_COLOUR, VAL_COLOUR, per_epoch_axes, plot_band
 from reportgen.report.rules import overfitting_clause
 from reportgen.report.section import FigureDrawer, Section, Verdict
+from reportgen.report.stats import correctness, hierarchical_bootstrap, mcnemar_test
+
+CLASS_SCORES = MACRO_FIELDS  # precision, recall (= per-class accuracy), F1
 
 
-def mean_per_class_table(runs: Sequence[RunData], class_names: Sequence[str]) -> Table:
-    """Per-class metrics averaged over seeds (used when there are several)."""
-    model = runs[0].model
+def score_metric(runs: Sequence[RunData], scope: str, values: Sequence[float]) -> Metric:
+    """A per-class or macro score in percent: the run's (``<model>.seed<s>.<scope>_pct``) with one seed, the mean
+    over seeds (``<model>.mean.<scope>_pct``) with several."""
+    run = runs[0]
+    key = run_key(run.model, run.seed, f"{scope}_pct") if len(runs) == 1 else model_key(run.model, f"mean.{scope}_pct")
+    return Metric(key, 100 * float(np.mean(values)), "percent1")
 
-    def mean(values: list[float]) -> float:
-        return float(np.mean(values))
 
+def class_scores(runs: Sequence[RunData], index: int) -> list[Metric]:
+    """Precision, recall and F1 of class `index` for one model's runs."""
+    return [score_metric(runs, f"class{index}.{f}", [r.metrics["per_class"][index][f] for r in runs])
+            for f in CLASS_SCORES]
+
+
+def macro_scores(runs: Sequence[RunData]) -> list[Metric]:
+    """Macro-averaged precision, recall and F1 of one model's runs."""
+    return [score_metric(runs, f"macro.{f}", [r.metrics["macro"][f] for r in runs]) for f in CLASS_SCORES]
+
+
+@dataclass(frozen=True)
+class ClassTests:
+    """Each class's recall difference between two models (first minus second, points) and its test, one family."""
+
+    differences: tuple[Metric, ...]  # one per class, ``compare.class<i>.diff``
+    tests: Family  # raw p ``compare.class<i>.p``, adjusted ``compare.class<i>.p_adj``
+    over_seeds: bool  # the hierarchical bootstrap over seeds and images; else McNemar on one seed
+
+
+def class_test(contents: ReportContents, index: int) -> tuple[Metric, Metric]:
+    """(difference, raw p) of class `index`'s recall between the two models, paired on its test images."""
+    first, second = contents.runs.values()
+    key, rules = compare_key(f"class{index}"), contents.rules
+    mask = first[0].labels == index  # (N,) this class's test images
+    if len(first) > 1 and len(second) > 1:
+        test = hierarchical_bootstrap(key, [correctness(first)[:, mask], correctness(second)[:, mask]],
+                                      lambda m: m[0] - m[1], rules.bootstrap_seed, rules.bootstrap_resamples,
+                                      1 - rules.alpha, unit="points1")
+        return test.metric("diff"), test.metric("p")
+    b, c, p = mcnemar_test(first[0].labels[mask], first[0].preds[mask], second[0].preds[mask])
+    images = max(int(mask.sum()), 1)
+    return Metric(f"{key}.diff", 100 * (b - c) / images, "points1"), Metric(f"{key}.p", p, "pvalue")
+
+
+def class_tests(contents: ReportContents) -> ClassTests:
+    """The per-class tests between the report's two models, adjusted as one family."""
+    tested = [class_test(contents, i) for i in range(len(contents.class_names))]
+    over_seeds = all(len(runs) > 1 for runs in contents.runs.values())
+    return ClassTests(tuple(d for d, _ in tested),
+                      family(f"the {len(tested)} classes", [p for _, p in tested], contents.rules.multiplicity),
+                      over_seeds)
+
+
+def class_images(runs: Sequence[RunData], index: int) -> Metric:
+    """How many test images class `index` has (the test set is the same for every run)."""
+    return Metric(dataset_key(f"class{index}.test_images"), int(np.sum(runs[0].labels == index)), "count")
+
+
+def per_class_table(contents: ReportContents, tests: ClassTests | None) -> Table:
+    """One table for all models: each class's precision, recall and F1 per model, side by side, and with two
+    models the recall difference with its raw and adjusted p."""
+    models = contents.models
+    runs = [contents.runs[m.key] for m in models]
+    header = ["class", "images", *(f"{m.name} {short}" for m in models for short in ("P", "R", "F1"))]
     rows: list[list[Cell]] = [
-        [name, *(Metric(model_key(model, f"mean.class{i}.{f}"), mean([r.metrics["per_class"][i][f] for r in runs]),
-                        "fraction") for f in PER_CLASS_FIELDS)]
-        for i, name in enumerate(class_names)
-    ]
-    footer: list[list[Cell]] = [[
-        "macro average",
-        *(Metric(model_key(model, f"mean.macro.{f}"), mean([r.metrics["macro"][f] for r in runs]), "fraction")
-          for f in MACRO_FIELDS), ""]]
-    return Table(["class", "precision", "recall", "F1", "accuracy"], rows, footer,
-                 caption=f"{runs[0].display_name}: per-class metrics, mean over {len(runs)} seeds.")
+        [name, class_images(runs[0], i), *(score for r in runs for score in class_scores(r, i))]
+        for i, name in enumerate(contents.class_names)]
+    footer: list[list[Cell]] = [["macro average", "", *(score for r in runs for score in macro_scores(r))]]
+    if tests is not None:
+        header += ["R difference (points)", "p", "p adjusted"]
+        for i, row in enumerate(rows):
+            raw = tests.tests.raw[i]
+            row += [tests.differences[i], raw, tests.tests.adjusted_p(raw.key)]
+        footer[0] += ["", "", ""]
+    seeds = "one seed" if all(len(r) == 1 for r in runs) else "mean over seeds"
+    caption = (f"Per-class precision (P), recall (R, which is the per-class accuracy) and F1 on the test set, in "
+               f"percent ({seeds}).")
+    if tests is not None:
+        a, b = models
+        method = ("the hierarchical bootstrap over seeds and images" if tests.over_seeds
+                  else "McNemar's exact test on the class's images")
+        caption += (f" R difference: {a.name} minus {b.name}; p: {method}; adjusted within the family of "
+                    f"{tests.tests.name} ({tests.tests.method}).")
+    return Table(header, rows, footer, caption=caption)
+
+
+def class_tests_sentence(contents: ReportContents, tests: ClassTests) -> Sentence:
+    """Which classes the two models differ on, decided by the adjusted p-value."""
+    a, b = contents.models
+    alpha = contents.rules.alpha
+    higher = {a.key: [], b.key: []}
+    for i, name in enumerate(contents.class_names):
+        if tests.tests.significant(i, alpha):
+            higher[a.key if tests.differences[i].value > 0 else b.key].append(name)
+    smallest = min(tests.tests.adjusted, key=lambda m: m.value)
+    scope = "" if tests.over_seeds else " in this run"
+    adjusted = [f"p adjusted within the tests of {tests.tests.name}; the smallest adjusted ", p_parts(smallest)]
+    sides = [f"{m.the} on {name_list(higher[m.key])}" for m in (a, b) if higher[m.key]]
+    if sides:
+        return sentence(f"Per class{scope}, the recall is significantly higher for {'; for '.join(sides)} (",
+                        adjusted, ").")
+    return sentence(f"Per class{scope}, no class's recall differs significantly between {a.the} and {b.the} (",
+                    adjusted, ").")
+
+
+def one_seed_caveat(tests: ClassTests) -> list[Sentence]:
+    """With one seed, what the per-class tests can and cannot say; nothing with several seeds."""
+    if tests.over_seeds:
+        return []
+    return [sentence("With one seed the per-class tests hold the trained weights fixed: they describe these two runs; "
+                     "several seeds (e.g. --seeds 42,43,44) would test the architectures.")]
 
 
 def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str) -> plt.Figure:
@@ -68,35 +172,38 @@ def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str) -> plt.Fi
     return fig
 
 
-def draw_confusion(confusion: np.ndarray, class_names: Sequence[str], title: str) -> plt.Figure:
-    """Annotated heatmap of integer counts with a colour bar; rows true class, columns predicted class.
+def draw_confusions(models: Sequence[ModelFacts], class_names: Sequence[str]) -> plt.Figure:
+    """Each model's confusion matrix side by side: annotated heatmaps of integer counts on one colour scale, rows
+    true class, columns predicted class.
 
-    Digits and labels are sized to stay legible at the figure's print width (about 11 cm for 10 classes:
-    8 pt digits after scaling).
-    """
+    Digits and labels are sized to stay legible at print width (about 8 cm per matrix for 10 classes)."""
     k = len(class_names)
-    side = min(max(2.8, 0.3 * k + 1.0), 6.5)
-    fig, ax = plt.subplots(figsize=(side + 0.8, side))
-    sns.heatmap(np.asarray(confusion, dtype=np.int64), annot=True, fmt="d", cmap="Blues", cbar=True,
-                cbar_kws={"shrink": 0.8, "label": "images"}, square=True, linewidths=0.3, linecolor="white",
-                xticklabels=class_names, yticklabels=class_names,
-                annot_kws={"fontsize": 8.5 if k <= 12 else 6}, ax=ax)
-    ax.tick_params(labelsize=8 if k <= 12 else 6)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    ax.tick_params(length=0)
-    plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
-    plt.setp(ax.get_yticklabels(), rotation=0)
+    side = min(max(2.6, 0.26 * k + 0.9), 6.0)
+    fig, axes = plt.subplots(1, len(models), figsize=(side * len(models) + 0.6, side), squeeze=False)
+    top = max(int(np.max(m.confusion)) for m in models)  # one scale: the colours compare across the models
+    for ax, m in zip(axes[0], models):
+        sns.heatmap(np.asarray(m.confusion, dtype=np.int64), annot=True, fmt="d", cmap="Blues", vmin=0, vmax=top,
+                    cbar=m is models[-1], cbar_kws={"shrink": 0.8, "label": "images"}, square=True, linewidths=0.3,
+                    linecolor="white", xticklabels=class_names, yticklabels=class_names,
+                    annot_kws={"fontsize": 7 if k <= 12 else 5}, ax=ax)
+        ax.tick_params(labelsize=7 if k <= 12 else 5, length=0)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class" if m is models[0] else "")
+        ax.set_title(f"{m.name} confusion matrix")
+        plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
+        plt.setp(ax.get_yticklabels(), rotation=0)
     fig.tight_layout(pad=0.3)
     return fig
 
 
-def confusion_caption(m: ModelFacts) -> str:
-    scope = f"seed {m.seeds[0]}" if len(m.seeds) == 1 else \
-        f"summed over the {len(m.seeds)} seeds ({', '.join(map(str, m.seeds))})"
-    return (f"{m.name} confusion matrix on the test set, {scope}: rows are true classes, columns predicted classes, "
-            "cells count images.")
+def confusion_caption(models: Sequence[ModelFacts]) -> str:
+    """Which seeds each matrix counts, and how to read it."""
+    def scope(m: ModelFacts) -> str:
+        return f"seed {m.seeds[0]}" if len(m.seeds) == 1 else \
+            f"summed over the {len(m.seeds)} seeds ({', '.join(map(str, m.seeds))})"
+
+    return (f"Confusion matrices on the test set ({'; '.join(f'{m.name}: {scope(m)}' for m in models)}): rows are "
+            "true classes, columns predicted classes, cells count images.")
 
 
 def curves_caption(m: ModelFacts) -> str:
@@ -105,18 +212,13 @@ def curves_caption(m: ModelFacts) -> str:
     return f"{m.name} training and validation loss and accuracy per epoch (validation on the test split).{band}"
 
 
-def _model_result(contents: ReportContents, m: ModelFacts, figures: FigureDrawer) -> Subsection:
-    runs = contents.runs[m.key]
-    table = mean_per_class_table(runs, contents.class_names) if len(runs) > 1 else \
-        per_class_table(runs[0], contents.class_names)
-    items: list[Item] = [Paragraph([headline_sentence(m)]), table]
-    if m.training is not None:
-        items.append(figures.draw(curves_figure_key(m), lambda: draw_curves(m.training.histories, m.name),
-                                  curves_caption(m)))
-    items.append(figures.draw(f"confusion_{m.key}", lambda: draw_confusion(m.confusion, contents.class_names,
-                                                                          f"{m.name} confusion matrix"),
-                              confusion_caption(m), "64%"))
-    return Subsection(f"results-{m.key}", m.name, items)
+def result_figures(contents: ReportContents, figures: FigureDrawer) -> list[Item]:
+    """Each trained model's learning curves, then the confusion matrices side by side."""
+    items: list[Item] = [figures.draw(curves_figure_key(m), lambda m=m: draw_curves(m.training.histories, m.name),
+                                      curves_caption(m), "88%") for m in contents.models if m.training is not None]
+    width = "100%" if len(contents.models) > 1 else "56%"
+    return items + [figures.draw("confusion", lambda: draw_confusions(contents.models, contents.class_names),
+                                 confusion_caption(contents.models), width)]
 
 
 def single_model_verdict(m: ModelFacts) -> Sentence:
@@ -133,8 +235,16 @@ class Results(Section):
     title = "Results"
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        return [_model_result(contents, m, figures) for m in contents.models]
+        tests = class_tests(contents) if contents.comparative else None
+        items: list[Item] = [Paragraph([headline_sentence(m) for m in contents.models]),
+                             per_class_table(contents, tests)]
+        if tests is not None:
+            items.append(Paragraph([class_tests_sentence(contents, tests), *one_seed_caveat(tests)]))
+        return items + result_figures(contents, figures)
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
-        """Without a comparison: what each model reached (with two models the analyses conclude)."""
-        return None if contents.comparative else Verdict(tuple(single_model_verdict(m) for m in contents.models))
+        """Without a comparison: what each model reached; with two, where per class they differ (the accuracy
+        section concludes on the whole test set)."""
+        if not contents.comparative:
+            return Verdict(tuple(single_model_verdict(m) for m in contents.models))
+        return Verdict((class_tests_sentence(contents, class_tests(contents)),))  # "in this run" with one seed

@@ -6,7 +6,17 @@ from typing import Any
 
 from reportgen.report.common import run_accuracy
 from reportgen.report.contents import ReportContents, has_history
-from reportgen.report.kernel import Cell, Item, Metric, Paragraph, Table, key_value_table, run_key, sentence
+from reportgen.report.kernel import (
+    Cell,
+    Item,
+    Metric,
+    Paragraph,
+    Table,
+    config_key,
+    key_value_table,
+    run_key,
+    sentence,
+)
 from reportgen.report.section import FigureDrawer, Section
 
 MISSING = "not recorded"
@@ -24,12 +34,19 @@ def environment_table(contents: ReportContents) -> Table:
         ("PyTorch Lightning", str(env.get("lightning", MISSING))),
         ("platform", str(env.get("platform", MISSING))),
         ("device", f"{env.get('device', MISSING)} ({env.get('device_name', MISSING)})"),
-        ("CPU threads", Metric("env.num_threads", int(env["num_threads"]), "count")
-         if "num_threads" in env else MISSING),
+        ("CPU threads configured (train.num_threads)", configured_threads(contents)),
+        ("CPU threads in effect (torch, in the process that assembled the bundle)",
+         Metric("env.num_threads", int(env["num_threads"]), "count") if "num_threads" in env else MISSING),
         ("precision", str(env.get("precision", MISSING))),
         ("device / precision of the runs", ", ".join(devices)),
         ("dataset fingerprint (sha256)", str(contents.dataset.get("fingerprint", MISSING))),
     ])
+
+
+def configured_threads(contents: ReportContents) -> Cell:
+    """train.num_threads as configured; 0 means torch's own default (the machine's cores), said in words."""
+    threads = Metric(config_key("train.num_threads"), contents.config.train.num_threads, "count")
+    return sentence(threads, " (torch's default)") if threads.value == 0 else threads
 
 
 def _run_row(run) -> list[Cell]:
@@ -60,6 +77,7 @@ def runs_table(contents: ReportContents) -> Table:
 class Setup(Section):
     key = "setup"
     title = "Setup and reproducibility"
+    descriptive = True
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         return [

@@ -26,6 +26,11 @@ ORIGINAL_EPOCHS = TrainConfig().epochs
 ORIGINAL_TRAIN_SIZE = 50_000
 
 
+# train.pipeline in words: the one the run used, never a list of both beside its name
+PIPELINES = {"fast": "batched augmentation on the training device (train.pipeline: fast)",
+             "seed": "the original study's per-image torchvision transforms (train.pipeline: seed)"}
+
+
 def scale_note(contents: ReportContents) -> Sentence | None:
     """A warning when the run is smaller than the original study's protocol (fewer epochs or training images; the
     images held out for validation count as the protocol's training images, which they are)."""
@@ -78,10 +83,6 @@ def after_training(contents: ReportContents) -> str:
     return "each model predicts the test set once (these runs record no clean training accuracy)"
 
 
-PIPELINES = {"fast": "batched augmentation on the training device",
-             "seed": "the original study's per-image torchvision transforms"}
-
-
 def training_table(contents: ReportContents) -> Table:
     """The training hyperparameters, as run."""
     t, env = contents.config.train, contents.environment
@@ -97,7 +98,7 @@ def training_table(contents: ReportContents) -> Table:
         ("batch size", number("train.batch_size", t.batch_size, "count")),
         ("loss", loss_words(t, number)),
         ("seeds", sentence(listing(config_key("train.seeds"), t.seeds, "count"))),
-        ("data pipeline", f"{t.pipeline} ({PIPELINES[t.pipeline]})"),
+        ("data pipeline", PIPELINES[t.pipeline]),
         ("validation split", "held out of the training images" if contents.validation_held_out
          else "the test split (as the original study)"),
         ("precision (configured / used)", f"{t.precision} / {env.get('precision', 'not recorded')}"),
@@ -109,6 +110,7 @@ def training_table(contents: ReportContents) -> Table:
 class Training(TrainingSection):
     key = "training"
     title = "Training workflow"
+    descriptive = True
 
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:

@@ -30,6 +30,7 @@ def overview_table(contents: ReportContents) -> Table:
 class Variants(Section):
     key = "variants"
     title = "Experiments at a glance"
+    descriptive = True
 
     def applies(self, contents: ReportContents) -> bool:
         return bool(contents.variants)

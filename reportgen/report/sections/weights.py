@@ -11,6 +11,7 @@ from reportgen.report.section import FigureDrawer, Section
 class EvaluatedWeights(Section):
     key = "weights"
     title = "Evaluated weights"
+    descriptive = True
 
     def applies(self, contents: ReportContents) -> bool:
         return any(not has_history(run) for runs in contents.runs.values() for run in runs)
