@@ -203,6 +203,7 @@ def time_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
 class Speed(TrainingSection):
     key = "speed"
     title = "Training speed and efficiency"
+    descriptive = True  # the sequential runs' wall clocks were not interleaved: the cost section tests speed
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         trained = contents.trained
