@@ -133,4 +133,8 @@ def explanations(rng: np.random.Generator, options: AnalysisOptions, model: str,
         "grid_saliency": rng.random((m, 8, 8)).astype(np.float32), "fractions": fractions,
         "deletion": np.clip(deletion, 0, 1).astype(np.float32), "random_deletion": np.clip(random, 0, 1).astype(
             np.float32), "random_orders": np.int64(3),
+        # the shared occlusion method: falls as fast as the model's own method
+        "occlusion_saliency": rng.random((m, 8, 8)).astype(np.float32),
+        "occlusion_deletion": np.clip(start * np.exp(-options.deletion_rates[model] * fractions) + noise(), 0,
+                                      1).astype(np.float32),
     }

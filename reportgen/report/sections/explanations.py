@@ -2,23 +2,29 @@
 and how faithful they are, measured by deletion curves (explanations.npz, reportgen/analysis/explanations.py).
 
 The maps are shown, not described: a map's look is not a measurement. What the section says is
-measured: for each image, the area under the true class's probability as the most salient patches
+measured: for each image, the area under the true class's probability, normalised by the intact
+image's (p(t)/p(0), so that a model's starting confidence does not enter), as the most salient patches
 are occluded first, against random occlusion orders (`Faithfulness`), tested over the images by
-Wilcoxon's signed-rank test (rule: `faithfulness_rule`).
+Wilcoxon's signed-rank test (rule: `faithfulness_rule`). Each model's own method (Grad-CAM, attention
+rollout) stands beside one method the same for every model (occlusion, captum), by which the models'
+faithfulness is compared; the between-model tests are one family adjusted by report.multiplicity, the
+tests against random orders another. A file without a part (no captum at build time, or a file of
+reportgen 0.5 or earlier without occlusion) is reported as missing, not guessed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import wilcoxon
 
-from reportgen.analyses import EXPLANATIONS
+from reportgen.analyses import EXPLANATION_PARTS, EXPLANATIONS
 from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
+from reportgen.report.analysis_files import read_analysis
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import (
     Bullets,
@@ -35,8 +41,9 @@ from reportgen.report.kernel import (
     p_parts,
     sentence,
 )
+from reportgen.report.multiplicity import Family, family
 from reportgen.report.plots import IMAGE_EXTENT, SERIES_COLOURS, bare, hwc
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, Verdict
 
 
 def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int, orders: int) -> Sentence:
@@ -46,7 +53,8 @@ def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int
         "How faithfulness is measured: the explained images are the first test images of each class (", images,
         f" images, the same for every model). Each image is cut into a {grid} × {grid} grid of {side} × {side}-pixel "
         f"patches, which are occluded (set to the training set's mean colour) most salient first in {steps} equal "
-        "groups, recording the true class's probability after each; the same is done in "
+        "groups, recording the true class's probability after each, divided by the intact image's (p(t)/p(0), so that "
+        "a model's starting confidence does not enter); the same is done in "
         f"{orders} random orders per image, the same orders for every model. The area under such a curve (share "
         "of patches occluded from 0 to 1) is smaller when the probability falls sooner, and the gap, the random "
         "orders' mean area minus the salient-first area, is larger when the map points at what the model relies on. "
@@ -91,30 +99,71 @@ class Faithfulness:
         return Metric(model_key(self.key, "explanations.images"), len(self.indices), "count")
 
 
-def faithfulness(key: str, name: str, records: Sequence[dict[str, np.ndarray]]) -> Faithfulness:
-    """A model's Faithfulness from its seeds' explanations.npz contents (the same images for every seed)."""
+START_FLOOR = 1e-6  # a curve is divided by its intact-image probability, floored so that a 0 start stays finite
+OCCLUSION = "occlusion"
+
+
+def normalised(curves: np.ndarray) -> np.ndarray:
+    """(..., M, P) deletion curves divided by each image's intact-image probability (point 0): p(t) / p(0)."""
+    return curves / np.maximum(curves[..., :1], START_FLOOR)
+
+
+def faithfulness(key: str, name: str, records: Sequence[dict[str, np.ndarray]], part: str) -> Faithfulness:
+    """A model's Faithfulness by one method ("own" or "occlusion") from its seeds' explanations.npz contents (the
+    same images for every seed), on curves normalised by the intact image's probability."""
     first = records[0]
     fractions = first["fractions"]
-    salient = np.stack([r["deletion"] for r in records])  # (seeds, M, S + 1)
-    random = np.stack([r["random_deletion"] for r in records])
+    field_name, maps_name = ("deletion", "saliency") if part == "own" else ("occlusion_deletion",
+                                                                             "occlusion_saliency")
+    salient = normalised(np.stack([r[field_name] for r in records]))  # (seeds, M, S + 1)
+    random = normalised(np.stack([r["random_deletion"] for r in records]))
     return Faithfulness(
-        key, name, str(first["method"]), first["indices"], first["labels"], first["images"], first["saliency"],
+        key if part == "own" else f"{key}.{OCCLUSION}", name, str(first["method"]) if part == "own" else OCCLUSION,
+        first["indices"], first["labels"], first["images"], first[maps_name],
         np.stack([salient.mean(axis=0), random.mean(axis=0)]),
         np.trapezoid(salient, fractions, axis=-1).mean(axis=0), np.trapezoid(random, fractions, axis=-1).mean(axis=0),
-        fractions, int(first["grid_saliency"].shape[-1]), int(first["random_orders"]))
+        fractions, int(first[maps_name].shape[-1]) if part != "own" else int(first["grid_saliency"].shape[-1]),
+        int(first["random_orders"]))
+
+
+@dataclass(frozen=True)
+class Explained:
+    """Every model's explanations by part ("own": each model's method, "occlusion": the shared one), and what is
+    missing from the files."""
+
+    parts: dict[str, list[Faithfulness]]
+    missing: list[Sentence]
+
+
+def explained_parts(contents: ReportContents) -> Explained:
+    """The explanations of every model whose runs all hold explanations.npz, in config order, by part."""
+    parts: dict[str, list[Faithfulness]] = {"own": [], "occlusion": []}
+    missing: list[Sentence] = []
+    for m in contents.models:
+        records = contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec)
+        if records is None:
+            continue
+        if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
+            raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "
+                              f"{len(contents.class_names)} classes")
+        for part, spec in EXPLANATION_PARTS.items():
+            if all(name in r for r in records for name in spec):
+                for run in contents.runs[m.key]:
+                    read_analysis(run.path / EXPLANATIONS.filename, spec)  # the part's shapes, checked once
+                parts[part].append(faithfulness(m.key, m.name, records, part))
+            elif any("skipped" in r for r in records):
+                missing.append(sentence(f"{capital(m.name)}: {part if part == OCCLUSION else records[0]['method']} "
+                                        f"skipped: {records[0]['skipped']}."))
+            elif part == OCCLUSION:
+                missing.append(sentence(f"{capital(m.name)}: this bundle's explanations.npz has no occlusion "
+                                        "(written by reportgen 0.5 or earlier): the models are not compared by one "
+                                        "method; a rebuild adds it."))
+    return Explained(parts, missing)
 
 
 def explained(contents: ReportContents) -> list[Faithfulness]:
-    """The explanations of every model whose runs all hold explanations.npz, in config order."""
-    out = []
-    for m in contents.models:
-        records = contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec)
-        if records is not None:
-            if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
-                raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "
-                                  f"{len(contents.class_names)} classes")
-            out.append(faithfulness(m.key, m.name, records))
-    return out
+    """Each model's explanation by its own method (where the file holds it)."""
+    return explained_parts(contents).parts["own"]
 
 
 def signed_rank_p(differences: np.ndarray) -> float:
@@ -152,8 +201,9 @@ def between(first: Faithfulness, second: Faithfulness, alpha: float) -> PairedRa
     if not np.array_equal(first.indices, second.indices):
         return None
     d = first.gap - second.gap
-    return PairedRanks(Metric(compare_key("explanations.gap_diff"), float(np.mean(d)), "fraction"),
-                       Metric(compare_key("explanations.p"), signed_rank_p(d), "pvalue"), alpha)
+    scope = "explanations" if first.method != OCCLUSION else "explanations.occlusion"
+    return PairedRanks(Metric(compare_key(f"{scope}.gap_diff"), float(np.mean(d)), "fraction"),
+                       Metric(compare_key(f"{scope}.p"), signed_rank_p(d), "pvalue"), alpha)
 
 
 # ---------------------------------------------------------------- prose
@@ -177,13 +227,19 @@ def model_sentence(f: Faithfulness, alpha: float) -> Sentence:
     return sentence(parts, ": its map is not shown to be more faithful than a random order.")
 
 
-def comparison_sentence(first: Faithfulness, second: Faithfulness, alpha: float) -> Sentence:
-    """Whose explanation is more faithful: the larger mean gap over random orders, when the paired test says so."""
+def comparison_sentence(first: Faithfulness, second: Faithfulness, alpha: float,
+                        fam: Family | None = None) -> Sentence:
+    """Whose explanation is more faithful: the larger mean gap over random orders, when the paired test says so
+    (by its adjusted p within the family of between-model tests)."""
     test = between(first, second, alpha)
     if test is None:
         return sentence("The two models' explanations cover different images, so their faithfulness is not compared.")
-    evidence = [f"the mean per-image difference of the gaps, {first.the}'s minus {second.the}'s, is ", test.mean,
-                "; Wilcoxon signed-rank test paired over the ", first.images_count, " images, ", *p_parts(test.p)]
+    adjusted = fam.adjusted_p(test.p.key) if fam is not None and len(fam.raw) > 1 else None
+    evidence = [f"the mean per-image difference of the normalised gaps, {first.the}'s minus {second.the}'s, is ",
+                test.mean, "; Wilcoxon signed-rank test paired over the ", first.images_count, " images, ",
+                *p_parts(test.p), *([", adjusted over ", fam.name, " ", *p_parts(adjusted)] if adjusted else [])]
+    if adjusted is not None:
+        test = replace(test, p=adjusted)
     if test.direction == 0:
         return sentence(f"{capital(_method(first))} and {_method(second)} have the same gap over random orders (",
                         evidence, ").")
@@ -253,25 +309,49 @@ def draw_curves(models: Sequence[Faithfulness]) -> plt.Figure:
     return fig
 
 
+def between_family(found: Explained, alpha: float, method: str) -> Family | None:
+    """The between-model tests (own methods, occlusion) of two models, adjusted together."""
+    ps = [t.p for part in found.parts.values() if len(part) == 2 and (t := between(*part, alpha)) is not None]
+    return family("the between-model comparisons", ps, method) if ps else None
+
+
 class Explanations(Section):
     key = "explanations"
     title = "What the models look at"
 
     def applies(self, contents: ReportContents) -> bool:
-        return bool(explained(contents))
+        return any(contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec) is not None
+                   for m in contents.models)
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        models, alpha = explained(contents), contents.rules.alpha
-        first = models[0]
-        maps = figures.draw("explanations", lambda: draw_maps(models, contents.class_names), sentence(
+        found, alpha = explained_parts(contents), contents.rules.alpha
+        notes = [Callout("note", found.missing)] if found.missing else []
+        shown = found.parts["own"] + found.parts["occlusion"]
+        if not shown:
+            return notes
+        first = shown[0]
+        maps = figures.draw("explanations", lambda: draw_maps(shown, contents.class_names), sentence(
             "Saliency maps on the first explained test image of each class, overlaid (red: most salient), from each "
-            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in models), "."))
-        curves = figures.draw("deletion", lambda: draw_curves(models), sentence(
-            "Deletion curves: the true class's probability, averaged over the ", first.images_count,
-            " explained images, as patches are occluded most salient first and in random orders."), "80%")
-        facts = [model_sentence(f, alpha) for f in models]
-        if len(models) == 2 and contents.comparative:
-            facts.append(comparison_sentence(*models, alpha))
+            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."))
+        curves = figures.draw("deletion", lambda: draw_curves(shown), sentence(
+            "Deletion curves: the true class's probability over the intact image's, averaged over the ",
+            first.images_count, " explained images, as patches are occluded most salient first and in random "
+            "orders."), "80%")
+        fam = between_family(found, alpha, contents.rules.multiplicity) if contents.comparative else None
+        facts = [model_sentence(f, alpha) for f in shown]
+        for part in found.parts.values():
+            if len(part) == 2 and contents.comparative:
+                facts.append(comparison_sentence(*part, alpha, fam))
         rule = faithfulness_rule(contents.rules, first.images_count, first.grid, len(first.fractions) - 1,
                                  first.random_orders)
-        return [Callout("rule", [rule]), maps, curves, Bullets(facts), faithfulness_table(models, alpha)]
+        return [Callout("rule", [rule]), *notes, maps, curves, Bullets(facts), faithfulness_table(shown, alpha)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        found = explained_parts(contents)
+        pairs = [part for part in found.parts.values() if len(part) == 2]
+        if not contents.comparative or not pairs:
+            return None
+        alpha = contents.rules.alpha
+        fam = between_family(found, alpha, contents.rules.multiplicity)
+        return Verdict(tuple(sentence("Explanations: ", comparison_sentence(*part, alpha, fam)) for part in pairs),
+                       tuple(found.missing))

@@ -159,7 +159,8 @@ def absolute_sentence(c: Comparison) -> Sentence:
     else:
         verdict = ["neither model is shown to be more accurate on the corrupted images"]
     return sentence("In absolute terms ", verdict, " (", first.mean_corruption.parts("%"), " against ",
-                    second.mean_corruption.parts("%"), ", ", t.metric("diff_pts"), " points; ", evidence, "), but with clean accuracies of ",
+                    second.mean_corruption.parts("%"), ", ", t.metric("diff_pts"), " points; ", evidence,
+                    "), but with clean accuracies of ",
                     first.clean.parts("%"), " and ", second.clean.parts("%"), " on the same images this mostly "
                     "restates the clean gap, so it is not what decides robustness here.")
 
