@@ -74,8 +74,8 @@ def test_a_perfectly_calibrated_model_is_not_called_miscalibrated_and_an_overcon
     assert debiased_ece(binned(good.runs[0], 15)) < expected_calibration_error(binned(good.runs[0], 15))
     p_good, p_bad = perfect_p(good, RULES), perfect_p(bad, RULES)
     assert p_good.value > 0.05 > p_bad.value
-    assert "it is not shown to be miscalibrated" in perfect_sentence(good, p_good, None, 0.05).text
-    assert "it is miscalibrated" in perfect_sentence(bad, p_bad, None, 0.05).text
+    assert "it is not shown to be miscalibrated" in perfect_sentence(good, p_good, None, 0.05, 15).text
+    assert "it is miscalibrated" in perfect_sentence(bad, p_bad, None, 0.05, 15).text
 
 
 def test_temperature_scaling_is_fitted_on_the_other_half_and_cools_an_overconfident_model():
@@ -112,6 +112,19 @@ def test_nll_and_brier_are_one_family_decided_by_the_adjusted_p(tmp_path):
     said = text(numbers(Calibration(), report))
     assert "Holm-adjusted over the NLL and Brier differences p = " in said
     assert "bootstrap over seeds and test images" in said and "With one seed" not in said
+
+
+def test_the_debiased_ece_shown_per_model_is_the_one_compared(tmp_path):
+    report = contents(tmp_path / "b", seeds=(1, 2))
+    table = tables(numbers(Calibration(), report))[0]
+    column = table.header.index("debiased ECE")
+    shown = [row[column] for row in table.rows]
+    summary = Calibration().verdict(report).rows[0]
+    assert [m.key for m in shown] == ["cnn.calibration.ece_debiased_pooled", "vit.calibration.ece_debiased_pooled"]
+    assert [m.value for m in shown] == [m.value for m in summary.values]
+    assert "its seeds' predictions pooled in each bin: the quantity the comparison tests" in table.caption
+    one = tables(numbers(Calibration(), contents(tmp_path / "c")))[0]
+    assert "mean ± std" not in one.caption and "pooled" not in one.caption  # one seed: nothing to pool
 
 
 def test_the_tables_figure_and_rule(tmp_path):

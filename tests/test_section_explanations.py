@@ -24,9 +24,34 @@ def said(items) -> str:
 def test_the_more_faithful_explanation_flips_with_the_curves(tmp_path):
     default = said(section(tmp_path, "a"))
     swapped = said(section(tmp_path, "b", deletion_rates={"cnn": 2.0, "vit": 4.0}))
-    assert "The CNN's Grad-CAM is more faithful than the ViT's attention rollout: a gap over random orders" in default
+    assert ("The CNN's Grad-CAM is more faithful than the ViT's attention rollout in this run: a gap over random "
+            "orders") in default
     assert "the mean per-image difference of the normalised gaps, the CNN's minus the ViT's, is 0." in default
-    assert "The ViT's attention rollout is more faithful than the CNN's Grad-CAM" in swapped
+    assert "Holm-adjusted over the between-model comparisons p" in default
+    assert "The ViT's attention rollout is more faithful than the CNN's Grad-CAM in this run" in swapped
+
+
+def test_with_several_seeds_the_comparison_is_a_test_of_the_models(tmp_path):
+    one, several = said(section(tmp_path, "a")), said(section(tmp_path, "b", seeds=(1, 2)))
+    assert "The CNN's Grad-CAM is more faithful than the ViT's attention rollout: a gap" in several
+    assert "bootstrap over seeds and test images" in several and "With one seed" not in several
+    assert "bootstrap over test images, one seed" in one and "With one seed, the faithfulness comparisons" in one
+
+
+def rows(tmp_path, name, **options):
+    report = contents(tmp_path / name, analyses=AnalysisOptions(ANALYSES, **options))
+    return Explanations().verdict(report).rows
+
+
+def test_the_summary_rows_are_secondary_and_flip_with_the_curves(tmp_path):
+    default, same = rows(tmp_path, "a"), rows(tmp_path, "b", deletion_rates={"cnn": 3.0, "vit": 3.0})
+    assert [r.measure for r in default] == [
+        "Faithfulness, own methods (Grad-CAM, attention rollout): deletion gap over random orders",
+        "Faithfulness, one method (occlusion): deletion gap over random orders"]
+    assert not any(r.primary for r in default)
+    assert default[0].verdict.text.startswith("CNN more faithful in this run (adjusted p")
+    assert same[0].verdict.text.startswith("no difference shown in this run (adjusted p")
+    assert default[0].interval.text.startswith("[")
 
 
 @pytest.mark.parametrize("seeds", [(42,), (1, 2)])
@@ -96,6 +121,9 @@ def test_an_old_file_without_occlusion_renders_and_says_what_is_missing(tmp_path
     items = numbers(Explanations(), report)
     assert [row[1] for row in tables(items)[0].rows] == ["Grad-CAM", "attention rollout"]
     assert "has no occlusion (written by reportgen 0.5 or earlier)" in text(items)
+    verdict = Explanations().verdict(report)
+    assert len(verdict.rows) == 1 and "adjusted" not in verdict.rows[0].verdict.text  # a family of one: raw p
+    assert verdict.rows[0].verdict.text.startswith("CNN more faithful in this run (p")
 
 
 def test_without_captum_the_methods_it_needs_are_skipped_in_one_line(tmp_path):

@@ -80,7 +80,8 @@ def calibration_rule(rules: ReportConfig) -> Sentence:
         "Temperature scaling is fitted on held-out images: the test images are split in two halves at random "
         f"(seed {rules.bootstrap_seed}), a temperature is fitted on each half by NLL and applied to the other. One "
         "model is better calibrated than the other when the debiased ECE difference (bins pooled over each model's "
-        "seeds) has a bootstrap p < " f"{rules.alpha:g} (over the seeds both ran and the test images, "
+        "seeds: the value shown per model) has a bootstrap p < "
+        f"{rules.alpha:g} (over the seeds both ran and the test images, "
         f"{rules.bootstrap_resamples} resamples): a primary comparison. The NLL and Brier differences are tested the "
         "same way, as one family of secondary tests adjusted together; the models' tests against perfect "
         "calibration are another.")
@@ -163,7 +164,13 @@ def pooled_value(m: ModelCalibration, bins: int) -> Metric:
 # ---------------------------------------------------------------- prose
 
 
-def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, alpha: float) -> Sentence:
+def pooled_scope(m: ModelCalibration) -> str:
+    """" (its seeds' predictions pooled)" where the debiased ECE pools several seeds' bins."""
+    return " (its seeds' predictions pooled)" if len(m.runs) > 1 else ""
+
+
+def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, alpha: float,
+                     bins: int) -> Sentence:
     """Whether a model's ECE is distinguishable from that of a perfectly calibrated model at its confidences."""
     observed = stat(f"{m.key}.calibration.ece", "percent", [v["ece"] for v in m.values])
     expected = stat(f"{m.key}.calibration.ece_perfect", "percent", [v["ece_perfect"] for v in m.values])
@@ -173,8 +180,7 @@ def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, al
                else "is within what a perfectly calibrated model would score: it is not shown to be miscalibrated")
     return sentence(f"{capital(m.the)}'s ECE, ", observed.parts("%"), ", against ", expected.parts("%"),
                     " expected if it were perfectly calibrated at its confidences (", evidence, "), ", verdict,
-                    "; debiased, ", stat(f"{m.key}.calibration.ece_debiased", "percent",
-                                         [v["ece_debiased"] for v in m.values]).parts("%"), ".")
+                    "; debiased, ", pooled_value(m, bins), f"%{pooled_scope(m)}.")
 
 
 def comparison_sentence(c: Comparison, bins: int) -> Sentence:
@@ -220,22 +226,26 @@ def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], b
     """ECE, its expectation if perfect and the test, debiased ECE, MCE, NLL and Brier score of each model."""
     rows: list[list[Cell]] = []
     for m, p in zip(models, perfect):
-        cells = [m.cell(key, unit) for key, _, unit in MEASURES]
+        cells = [pooled_value(m, bins) if key == "ece_debiased" else m.cell(key, unit) for key, _, unit in MEASURES]
         rows.append([m.name, *cells[:2], p, *cells[2:]])
     labels = [label for _, label, _ in MEASURES]
+    several = any(len(m.runs) > 1 for m in models)
     return Table(["model", *labels[:2], "p (perfect)", *labels[2:]], rows,
-                 caption=f"Calibration of the test probabilities ({bins} bins; mean ± std over seeds; lower is "
-                         "better). p (perfect): the chance that a perfectly calibrated model at these confidences "
-                         "scores an ECE at least this large.")
+                 caption=f"Calibration of the test probabilities ({bins} bins; "
+                         f"{'mean ± std over seeds; ' if several else ''}lower is better). p (perfect): the chance "
+                         "that a perfectly calibrated model at these confidences scores an ECE at least this large."
+                         + (" The debiased ECE is one value per model, of its seeds' predictions pooled in each bin: "
+                            "the quantity the comparison tests." if several else ""))
 
 
 def variants_table(groups: Sequence[tuple[str, Sequence[ModelCalibration]]]) -> Table:
     """Every variant of the bundle (the base first) by model: ECE, after temperature scaling, NLL, Brier."""
     rows = [[variant, m.name, *(m.cell(key, unit) for key, _, unit in VARIANT_MEASURES)]
             for variant, models in groups for m in models]
+    spread = " (mean ± std over seeds)" if any(len(m.runs) > 1 for _, models in groups for m in models) else ""
     return Table(["variant", "model", *(label for _, label, _ in VARIANT_MEASURES)], rows,
-                 caption="Calibration of every configuration of the bundle (mean ± std over seeds), before and after "
-                         "temperature scaling fitted on the other half of the test images.")
+                 caption=f"Calibration of every configuration of the bundle{spread}, before and after temperature "
+                         "scaling fitted on the other half of the test images.")
 
 
 def draw_reliability(models: Sequence[ModelCalibration], bins: int) -> plt.Figure:
@@ -290,7 +300,8 @@ class Calibration(Section):
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         rules, models = contents.rules, self.models(contents)
         ps, fam = self.perfect(contents, models)
-        facts = [perfect_sentence(m, p, fam.adjusted_p(p.key) if len(ps) > 1 else None, rules.alpha)
+        facts = [perfect_sentence(m, p, fam.adjusted_p(p.key) if len(ps) > 1 else None, rules.alpha,
+                                  rules.calibration_bins)
                  for m, p in zip(models, ps)]
         if contents.comparative:
             c = compare(contents, models)
