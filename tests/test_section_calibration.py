@@ -118,7 +118,7 @@ def test_the_debiased_ece_shown_per_model_is_the_one_compared(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2))
     table = tables(numbers(Calibration(), report))[0]
     column = table.header.index("debiased ECE")
-    shown = [row[column] for row in table.rows]
+    shown = [row[column].metrics[0] for row in table.rows]  # "4.52%": the metric and its unit
     summary = Calibration().verdict(report).rows[0]
     assert [m.key for m in shown] == ["cnn.calibration.ece_debiased_pooled", "vit.calibration.ece_debiased_pooled"]
     assert [m.value for m in shown] == [m.value for m in summary.values]
@@ -156,3 +156,9 @@ def test_the_interval_is_reproducible_and_follows_the_bootstrap_settings(tmp_pat
 
 def test_switched_off_it_is_absent(tmp_path):
     assert not Calibration().applies(contents(tmp_path / "b", config_overrides={"analysis.calibration": False}))
+
+
+def test_proper_scores_are_said_to_reward_accuracy_too(tmp_path):
+    said = text(numbers(Calibration(), contents(tmp_path / "b")))
+    assert "these scores reward accuracy as well as calibration" in said
+    assert Calibration().verdict(contents(tmp_path / "c")).findings[0].text.startswith("Calibration: the ViT is better")

@@ -29,6 +29,8 @@ def test_the_more_faithful_explanation_flips_with_the_curves(tmp_path):
     assert "the mean per-image difference of the normalised gaps, the CNN's minus the ViT's, is 0." in default
     assert "Holm-adjusted over the between-model comparisons p" in default
     assert "The ViT's attention rollout is more faithful than the CNN's Grad-CAM in this run" in swapped
+    assert "The CNN's occlusion map is more faithful than the ViT's occlusion map in this run" in default
+    assert "The ViT's occlusion map is more faithful than the CNN's occlusion map in this run" in swapped
 
 
 def test_with_several_seeds_the_comparison_is_a_test_of_the_models(tmp_path):
@@ -139,3 +141,9 @@ def test_without_captum_the_methods_it_needs_are_skipped_in_one_line(tmp_path):
     said = text(items)
     assert "CNN: Grad-CAM skipped: captum not installed." in said and "ViT: occlusion skipped: captum" in said
     assert [row[1] for row in tables(items)[0].rows] == ["attention rollout"]
+
+
+def test_the_conclusion_reads_the_finding_after_its_label(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, deletion_rates={"cnn": 3.0, "vit": 3.0}))
+    finding = Explanations().verdict(report).findings[0].text
+    assert finding.startswith("Explanations: the CNN's Grad-CAM") or finding.startswith("Explanations: the ViT's")

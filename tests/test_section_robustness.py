@@ -9,10 +9,11 @@ import pytest
 
 from reportgen.errors import BundleError
 from reportgen.report.corruption_results import clustered_mcnemar, paired_metrics, suite, suite_metrics
-from reportgen.report.kernel import Callout, Metric, Sentence
+from reportgen.report.evidence import bootstrap_p_parts
+from reportgen.report.kernel import Callout, Metric, Sentence, sentence
 from reportgen.report.multiplicity import family
 from reportgen.report.sections.robustness import Robustness, scopes_sentence, suites
-from reportgen.report.stats import mcnemar_test
+from reportgen.report.stats import BootstrapTest, mcnemar_test
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.section_helpers import contents, figures, numbers, sentences, tables, text
 
@@ -46,9 +47,9 @@ def test_the_overall_relative_comparison_is_a_primary_summary_row(tmp_path):
     report = contents(tmp_path / "b", accuracies=APART, analyses=AnalysisOptions(ANALYSES, kept=RELATIVE_VIT))
     primary, absolute = Robustness().verdict(report).rows
     assert primary.primary and not absolute.primary
-    assert primary.verdict.text.startswith("ViT more robust in this run (p = ")
+    assert primary.verdict.text.startswith("ViT more robust in this run (p ≤ ")  # no resample crossed 0
     assert absolute.values[0].text == "61.50" and absolute.values[1].text == "51.50"
-    assert Robustness().verdict(report).findings[0].text.startswith("Robustness: The ViT is more robust in this run")
+    assert Robustness().verdict(report).findings[0].text.startswith("Robustness: the ViT is more robust in this run")
 
 
 @pytest.mark.parametrize("seeds", [(42,), (1, 2)])
@@ -191,3 +192,10 @@ def test_arrays_of_the_wrong_kind_or_shape_are_refused_in_one_line(tmp_path, cha
     np.savez(path, **arrays)
     with pytest.raises(BundleError, match=problem):
         suites(report)
+
+
+def test_a_bootstrap_p_at_its_floor_reads_as_a_bound():
+    at_floor = BootstrapTest("k", 1.0, 0.5, 1.5, 2 / 1001, 0.95, 1, 1000, "points")
+    above = BootstrapTest("k", 1.0, -0.5, 1.5, 0.2, 0.95, 1, 1000, "points")
+    assert sentence(bootstrap_p_parts(at_floor)).text.startswith("p ≤ ")
+    assert sentence(bootstrap_p_parts(above)).text == "p = 0.2000"

@@ -36,7 +36,7 @@ def bootstrap_evidence(test: BootstrapTest, family: Family | None = None) -> lis
     """"95% interval [a, b], p = x" (and ", adjusted p = y (Holm, the 10 corruptions)" within a family), and what
     was resampled."""
     resampled = "seeds and test images" if test.over_seeds else "test images, one seed"
-    parts: list[Part] = [f"{test.level:.0%} interval ", *interval_parts(test), ", ", *p_parts(test.metric("p"))]
+    parts: list[Part] = [f"{test.level:.0%} interval ", *interval_parts(test), ", ", *bootstrap_p_parts(test)]
     if family is not None and len(family.raw) > 1:
         adjusted = family.adjusted_p(test.metric("p").key)
         parts += [f", {METHOD_NAMES[family.method]}-adjusted over {family.name} ", *p_parts(adjusted)]
@@ -50,6 +50,25 @@ def decided(test: BootstrapTest, alpha: float, family: Family | None = None) -> 
     if family is not None and len(family.raw) > 1:
         return family.adjusted_p(test.metric("p").key).value < alpha
     return test.p < alpha
+
+
+def and_list(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def labelled(label: str, finding: Sentence) -> Sentence:
+    """"Label: finding" for the Conclusion, the finding's first word in lower case unless it is a name (CNN)."""
+    first, *rest = finding.parts
+    if isinstance(first, str) and first[:1].isupper() and not first.split(" ", 1)[0].isupper():
+        first = first[0].lower() + first[1:]
+    return sentence(f"{label}: ", first, *rest)
+
+
+def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
+    """"p = x", or "p ≤ x" at the smallest p its resamples can give (2 / (resamples + 1)): no resample crossed 0."""
+    floor = 2 / (test.resamples + 1)
+    return ["p ≤ ", test.metric("p")] if test.p <= floor + 1e-12 else p_parts(test.metric("p"))
 
 
 def one_run_note(what: str) -> Sentence:

@@ -38,7 +38,15 @@ from reportgen.report.calibration_measures import (
     score_test,
 )
 from reportgen.report.contents import ReportContents
-from reportgen.report.evidence import bootstrap_evidence, decided, interval_cell, one_run_note, run_scope
+from reportgen.report.evidence import (
+    bootstrap_evidence,
+    bootstrap_p_parts,
+    decided,
+    interval_cell,
+    labelled,
+    one_run_note,
+    run_scope,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -175,9 +183,11 @@ def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, al
     observed = stat(f"{m.key}.calibration.ece", "percent", [v["ece"] for v in m.values])
     expected = stat(f"{m.key}.calibration.ece_perfect", "percent", [v["ece_perfect"] for v in m.values])
     decide = adjusted if adjusted is not None else p
-    evidence: list[Part] = [*p_parts(p), *([", adjusted over the models ", *p_parts(adjusted)] if adjusted else [])]
-    verdict = ("is larger than a perfectly calibrated model's: it is miscalibrated" if decide.value < alpha
-               else "is within what a perfectly calibrated model would score: it is not shown to be miscalibrated")
+    evidence: list[Part] = [*p_parts(p), *([", adjusted over the models' tests against perfect calibration ",
+                                             *p_parts(adjusted)] if adjusted else [])]
+    verdict = ("is larger than a perfectly calibrated model's would be: it is miscalibrated" if decide.value < alpha
+               else "is not distinguishable from a perfectly calibrated model's at this number of images: it is not "
+                    "shown to be miscalibrated")
     return sentence(f"{capital(m.the)}'s ECE, ", observed.parts("%"), ", against ", expected.parts("%"),
                     " expected if it were perfectly calibrated at its confidences (", evidence, "), ", verdict,
                     "; debiased, ", pooled_value(m, bins), f"%{pooled_scope(m)}.")
@@ -204,7 +214,9 @@ def scores_sentence(c: Comparison) -> Sentence:
         verdict = (f"{lower.the} lower" if decided(t, c.alpha, c.family) else "no difference shown")
         parts += ["; " if i else "", f"{label}: {verdict} (difference ", t.metric("diff"), ", ",
                   *bootstrap_evidence(t, c.family), ")"]
-    return sentence(f"Proper scores, {c.first.name} minus {c.second.name}{run_scope(c.ece)}: ", parts, ".")
+    return sentence(f"Proper scores, {c.first.name} minus {c.second.name}{run_scope(c.ece)}: ", parts, "; these "
+                    "scores reward accuracy as well as calibration, so a lower score of the more accurate model is "
+                    "not by itself better calibration (the debiased ECE above decides that).")
 
 
 def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
@@ -226,7 +238,8 @@ def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], b
     """ECE, its expectation if perfect and the test, debiased ECE, MCE, NLL and Brier score of each model."""
     rows: list[list[Cell]] = []
     for m, p in zip(models, perfect):
-        cells = [pooled_value(m, bins) if key == "ece_debiased" else m.cell(key, unit) for key, _, unit in MEASURES]
+        cells = [sentence(pooled_value(m, bins), "%") if key == "ece_debiased" else m.cell(key, unit)
+                 for key, _, unit in MEASURES]
         rows.append([m.name, *cells[:2], p, *cells[2:]])
     labels = [label for _, label, _ in MEASURES]
     several = any(len(m.runs) > 1 for m in models)
@@ -328,7 +341,7 @@ class Calibration(Section):
             return None
         c = compare(contents, self.models(contents))
         caveats = () if c.ece.over_seeds else (one_run_note("the calibration comparisons"),)
-        return Verdict((sentence("Calibration: ", comparison_sentence(c, contents.rules.calibration_bins)),),
+        return Verdict((labelled("Calibration", comparison_sentence(c, contents.rules.calibration_bins)),),
                        caveats, summary_rows(c, contents.rules.calibration_bins))
 
 
@@ -358,8 +371,8 @@ def summary_rows(c: Comparison, bins: int) -> tuple[SummaryRow, ...]:
     verdict = f"{better.name} better calibrated" if decided(t, c.alpha) else "no difference shown"
     rows = [SummaryRow("Calibration error (debiased ECE, %)", (pooled_value(c.first, bins),
                                                                pooled_value(c.second, bins)),
-                       t.metric("diff"), interval_cell(t), sentence(verdict, run_scope(t), " (", *p_parts(
-                           t.metric("p")), ")"), primary=True)]
+                       t.metric("diff"), interval_cell(t), sentence(verdict, run_scope(t), " (",
+                                                                    *bootstrap_p_parts(t), ")"), primary=True)]
     for name, s in c.scores.items():
         _, unit, label = SCORES[name]
         lower = c.first if s.estimate < 0 else c.second

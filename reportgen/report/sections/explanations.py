@@ -28,7 +28,16 @@ from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
 from reportgen.report.analysis_files import read_analysis
 from reportgen.report.contents import ReportContents
-from reportgen.report.evidence import METHOD_NAMES, bootstrap_evidence, decided, interval_cell, one_run_note, run_scope
+from reportgen.report.evidence import (
+    METHOD_NAMES,
+    bootstrap_evidence,
+    bootstrap_p_parts,
+    decided,
+    interval_cell,
+    labelled,
+    one_run_note,
+    run_scope,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -69,7 +78,10 @@ def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int
         "difference of their gaps has a two-sided bootstrap p, adjusted within the family of between-model "
         f"comparisons (own methods, occlusion), below {rules.alpha:g}; the bootstrap resamples the seeds both "
         f"models ran, then the images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}), so that "
-        "with several seeds the seed-to-seed spread is part of the test.")
+        "with several seeds the seed-to-seed spread is part of the test. Occlusion scores each patch by removing it "
+        "alone, as the deletion test removes patches, so it is expected to beat random orders; compared between the "
+        "models it says for which model the single patches' effects better predict the effect of removing many "
+        "(how local its evidence is), not which architecture is easier to explain.")
 
 
 @dataclass(frozen=True)
@@ -231,7 +243,8 @@ def between(first: Faithfulness, second: Faithfulness, rules: ReportConfig) -> B
 
 
 def _method(f: Faithfulness) -> str:
-    return f"{f.the}'s {f.method}"
+    """"the CNN's Grad-CAM", "the ViT's occlusion map"."""
+    return f"{f.the}'s {f.method}{' map' if f.method == OCCLUSION else ''}"
 
 
 def model_sentence(f: Faithfulness, alpha: float, fam: Family) -> Sentence:
@@ -284,12 +297,12 @@ def faithfulness_row(first: Faithfulness, second: Faithfulness, rules: ReportCon
     w = first if test.estimate > 0 else second
     verdict = f"{w.name} more faithful" if decided(test, rules.alpha, fam) else "no difference shown"
     adjusted = fam is not None and len(fam.raw) > 1
-    p = fam.adjusted_p(test.metric("p").key) if adjusted else test.metric("p")
+    p = p_parts(fam.adjusted_p(test.metric("p").key)) if adjusted else bootstrap_p_parts(test)
     methods = "one method (occlusion)" if first.method == OCCLUSION else f"own methods ({first.method}, " \
         f"{second.method})"
     return SummaryRow(f"Faithfulness, {methods}: deletion gap over random orders", (
         first.mean("gap", first.gap), second.mean("gap", second.gap)), test.metric("diff"), interval_cell(test),
-        sentence(verdict, run_scope(test), " (", "adjusted " if adjusted else "", *p_parts(p), ")"))
+        sentence(verdict, run_scope(test), " (", "adjusted " if adjusted else "", *p, ")"))
 
 
 # ---------------------------------------------------------------- table and figures
@@ -412,5 +425,5 @@ class Explanations(Section):
             return None
         fam = between_family(found, rules)
         rows = tuple(row for part in pairs if (row := faithfulness_row(*part, rules, fam)) is not None)
-        return Verdict(tuple(sentence("Explanations: ", comparison_sentence(*part, rules, fam)) for part in pairs),
+        return Verdict(tuple(labelled("Explanations", comparison_sentence(*part, rules, fam)) for part in pairs),
                        (*found.missing, *self.one_run(found, rules)), rows)

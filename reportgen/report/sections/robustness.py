@@ -33,7 +33,16 @@ from reportgen.report.corruption_results import (
     suite,
     tested_scopes,
 )
-from reportgen.report.evidence import bootstrap_evidence, decided, interval_cell, one_run_note, run_scope
+from reportgen.report.evidence import (
+    and_list,
+    bootstrap_evidence,
+    bootstrap_p_parts,
+    decided,
+    interval_cell,
+    labelled,
+    one_run_note,
+    run_scope,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -158,7 +167,8 @@ def absolute_sentence(c: Comparison) -> Sentence:
         verdict: list[Part] = [f"{w.the} is more accurate on the corrupted images"]
     else:
         verdict = ["neither model is shown to be more accurate on the corrupted images"]
-    return sentence("In absolute terms ", verdict, " (", first.mean_corruption.parts("%"), " against ",
+    return sentence("In absolute terms ", verdict, run_scope(c.overall), " (", first.mean_corruption.parts("%"),
+                    " against ",
                     second.mean_corruption.parts("%"), ", ", t.metric("diff_pts"), " points; ", evidence,
                     "), but with clean accuracies of ",
                     first.clean.parts("%"), " and ", second.clean.parts("%"), " on the same images this mostly "
@@ -172,7 +182,7 @@ def scopes_sentence(c: Comparison, scopes: Sequence[str], fam: Family, kind: str
              -1: [s for s in scopes if c.decided(s) and c.tests[s].estimate < 0]}
     raw_only = [s for s in scopes if c.tests[s].p < c.alpha and not c.decided(s) and c.tests[s].estimate != 0]
     parts: list[Part] = [f"By {kind}, relative robustness adjusted over {fam.name}: "]
-    clauses = [f"{model.the} keeps significantly more under {', '.join(scope_name(s) for s in ahead[d])}"
+    clauses = [f"{model.the} keeps significantly more under {and_list([scope_name(s) for s in ahead[d]])}"
                for d, model in ((1, c.first), (-1, c.second)) if ahead[d]]
     parts.append("; ".join(clauses) if clauses else f"neither model keeps significantly more under any {kind}")
     key = compare_key(f"robustness.{'families' if kind == 'family' else 'corruptions'}")
@@ -233,7 +243,8 @@ def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
     return Table(header, rows, footer, caption="Accuracy on the corrupted test images and relative robustness (kept: "
                  "the share of corrupted copies classified correctly, of the images the model classifies correctly "
                  "when clean), over the severities (and seeds); the difference compares the models on the images both "
-                 "classify correctly when clean. A family of one corruption is not tested again (—: not adjusted).")
+                 "classify correctly when clean. A family of one corruption is not tested again (its corruption's "
+                 "row holds the test); —: not adjusted (the overall comparison is a primary one).")
 
 
 def draw_heatmaps(models: Sequence[Suite]) -> plt.Figure:
@@ -287,7 +298,7 @@ class Robustness(Section):
         if c is None:
             return None
         caveats = () if c.overall.over_seeds else (one_run_note("the robustness comparisons"),)
-        return Verdict((sentence("Robustness: ", relative_sentence(c)),), caveats, summary_rows(c))
+        return Verdict((labelled("Robustness", relative_sentence(c)),), caveats, summary_rows(c))
 
 
 def summary_rows(c: Comparison) -> tuple[SummaryRow, ...]:
@@ -297,12 +308,13 @@ def summary_rows(c: Comparison) -> tuple[SummaryRow, ...]:
     verdict = f"{w.name} more robust{run_scope(t)}" if c.decided("overall") else f"no difference shown{run_scope(t)}"
     primary = SummaryRow("Relative robustness (% of corrupted copies kept, images both right clean)",
                          both_right_share(c.first, c.second, "overall"), t.metric("diff"), interval_cell(t),
-                         sentence(verdict, " (", *p_parts(t.metric("p")), ")"), primary=True)
+                         sentence(verdict, " (", *bootstrap_p_parts(t), ")"), primary=True)
     a = c.absolute
     aw = c.first if a.direction > 0 else c.second
     absolute = SummaryRow("Accuracy under corruption (%)", (stat_cell(c.first.mean_corruption),
                                                             stat_cell(c.second.mean_corruption)),
                           a.metric("diff_pts"), "", sentence(
-                              f"{aw.name} higher" if a.significant else "no difference shown", " (McNemar ",
+                              f"{aw.name} higher" if a.significant else "no difference shown", run_scope(t),
+                              " (McNemar ",
                               *p_parts(a.metric("p")), "; mostly the clean gap)"))
     return primary, absolute
