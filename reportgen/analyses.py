@@ -55,10 +55,18 @@ ROBUSTNESS = Analysis("robustness", "reportgen.analysis.robustness", "robustness
 })
 EXPLANATIONS = Analysis("explanations", "reportgen.analysis.explanations", "explanations.npz", {
     "method": ("text", ()), "indices": ("int", ("M",)), "labels": ("int", ("M",)),
-    "images": ("uint8", ("M", 3, "H", "W")), "saliency": ("float", ("M", "h", "w")),
-    "grid_saliency": ("float", ("M", "G", "G")), "fractions": ("float", ("P",)), "deletion": ("float", ("M", "P")),
-    "random_deletion": ("float", ("M", "P")), "random_orders": ("int", ()),
+    "images": ("uint8", ("M", 3, "H", "W")), "fractions": ("float", ("P",)), "random_deletion": ("float", ("M", "P")),
+    "random_orders": ("int", ()),
 })
+# Parts of explanations.npz that may be absent: the model's own method (absent when captum, which Grad-CAM needs, is
+# not installed: the file's `skipped` says so) and the shared occlusion method (absent without captum, and in files
+# of reportgen 0.5 and earlier). Each part is read only when all its fields are there, with the file's M and P.
+EXPLANATION_PARTS = {
+    "own": {"indices": ("int", ("M",)), "fractions": ("float", ("P",)), "saliency": ("float", ("M", "h", "w")),
+            "grid_saliency": ("float", ("M", "G", "G")), "deletion": ("float", ("M", "P"))},
+    "occlusion": {"indices": ("int", ("M",)), "fractions": ("float", ("P",)),
+                  "occlusion_saliency": ("float", ("M", "G", "G")), "occlusion_deletion": ("float", ("M", "P"))},
+}
 
 # In the order the build computes them.
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (EFFICIENCY, ROBUSTNESS, EXPLANATIONS)}

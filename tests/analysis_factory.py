@@ -44,6 +44,9 @@ class AnalysisOptions:
     costs: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_COSTS)
     corrupted: Mapping[str, float] = field(default_factory=lambda: DEFAULT_CORRUPTED)
     per_corruption: Mapping[tuple[str, str], float] = field(default_factory=dict)  # (model, corruption) -> accuracy
+    # model -> share of the images it classifies correctly when clean whose every corrupted copy stays right (the
+    # rest, and every image wrong when clean, wrong under corruption): sets its relative robustness exactly
+    kept: Mapping[str, float] = field(default_factory=dict)
     deletion_rates: Mapping[str, float] = field(default_factory=lambda: DEFAULT_DELETION_RATES)
     peak_measured: bool = True
     other_load: float = 0.0  # CPU cores other processes used while the passes were timed (in every block)
@@ -112,14 +115,29 @@ def robustness(rng: np.random.Generator, options: AnalysisOptions, model: str, l
     """Exactly accuracy(c, s) × N right predictions per corruption and severity, falling 4 points a severity."""
     indices = image_subset(len(labels), ROBUSTNESS_IMAGES, 0)
     subset = labels[indices]
-    cells = np.stack([
-        np.stack([predict(rng, subset, float(np.clip(_level(options, model, name) - 0.04 * (s - 3), 0, 1)), k)
-                  for s in SEVERITIES])
-        for name in CORRUPTIONS])
+    if model in options.kept:
+        cells = _kept_predictions(rng, subset, preds[indices], options.kept[model], k)
+    else:
+        cells = np.stack([
+            np.stack([predict(rng, subset, float(np.clip(_level(options, model, name) - 0.04 * (s - 3), 0, 1)), k)
+                      for s in SEVERITIES])
+            for name in CORRUPTIONS])
     return {"indices": indices, "labels": subset, "corruptions": np.array(CORRUPTIONS),
             "families": np.array([BY_NAME[name].family for name in CORRUPTIONS]),
             "severities": np.array(SEVERITIES, dtype=np.int64), "clean_preds": preds[indices], "preds": cells,
             "seed": np.int64(0)}
+
+
+def _kept_predictions(rng: np.random.Generator, labels: np.ndarray, clean_preds: np.ndarray, share: float,
+                      k: int) -> np.ndarray:
+    """(C, S, N) predictions right, in every corruption and severity, on exactly round(share × right-when-clean) of
+    the images right when clean (drawn afresh for each), and wrong everywhere else."""
+    right_clean = np.flatnonzero(clean_preds == labels)
+    preds = np.broadcast_to((labels + 1) % k, (len(CORRUPTIONS), len(SEVERITIES), len(labels))).copy()
+    for cell in np.ndindex(preds.shape[:2]):
+        stays = rng.permutation(right_clean)[:round(share * len(right_clean))]
+        preds[cell][stays] = labels[stays]
+    return preds
 
 
 def _level(options: AnalysisOptions, model: str, corruption: str) -> float:
@@ -144,4 +162,8 @@ def explanations(rng: np.random.Generator, options: AnalysisOptions, model: str,
         "grid_saliency": rng.random((m, 8, 8)).astype(np.float32), "fractions": fractions,
         "deletion": np.clip(deletion, 0, 1).astype(np.float32), "random_deletion": np.clip(random, 0, 1).astype(
             np.float32), "random_orders": np.int64(3),
+        # the shared occlusion method: falls as fast as the model's own method
+        "occlusion_saliency": rng.random((m, 8, 8)).astype(np.float32),
+        "occlusion_deletion": np.clip(start * np.exp(-options.deletion_rates[model] * fractions) + noise(), 0,
+                                      1).astype(np.float32),
     }

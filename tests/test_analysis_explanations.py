@@ -1,15 +1,19 @@
 """Explanations: attention rollout by hand, Grad-CAM through captum, and deletion curves that measure faithfulness
-(reportgen.analysis.explanations)."""
+(reportgen.analysis.explanations), the same occlusion for every model, and a build without captum."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
+import reportgen.build as build_module
 from reportgen.analysis import explanations as ex
 from reportgen.models import create_model
+from reportgen.runtime import resolve_runtime
 from tests.conftest import tiny_config, tiny_data
 
 RUN = {"device": "cpu", "precision": "32"}
@@ -97,3 +101,52 @@ def test_compute_stores_maps_and_curves_on_the_same_images(name, method, side):
     # the first point is the intact image: the same probability whichever order follows
     assert result["deletion"][:, 0] == pytest.approx(result["random_deletion"][:, 0], abs=1e-6)
     assert all(v.dtype != object for v in result.values())
+
+
+def test_occlusion_attributes_the_patch_the_model_uses():
+    x, labels = torch.ones(2, 3, 32, 32), torch.tensor([0, 0])
+    maps = ex.occlusion_maps(CornerModel(), x, labels, grid=2)
+    assert maps.shape == (2, 2, 2)
+    assert maps[:, 0, 0].min() > 0 and maps[:, 0, 1:].abs().max() == 0 and maps[:, 1].abs().max() == 0
+    assert ex.salient_first(maps)[:, 0].tolist() == [0, 0]  # the top-left patch goes first
+
+
+@pytest.mark.parametrize("name", ["cnn", "vit"])
+def test_compute_adds_the_same_occlusion_for_every_model(name):
+    config, data = tiny_config(), tiny_data()
+    config.analysis.explanation_images = 1
+    result = ex.compute(create_model(name, config, 4), config, data, RUN)
+    points = config.analysis.deletion_steps + 1
+    assert result["occlusion_saliency"].shape == (4, 8, 8) and result["occlusion_deletion"].shape == (4, points)
+    assert "skipped" not in result
+
+
+def without_captum(monkeypatch):
+    """Make `import captum` (and its submodules) fail, as on a machine without it."""
+    for module in ("captum", "captum.attr"):
+        monkeypatch.setitem(sys.modules, module, None)
+
+
+def test_without_captum_compute_leaves_out_what_needs_it_and_says_so(monkeypatch):
+    without_captum(monkeypatch)
+    config, data = tiny_config(), tiny_data()
+    config.analysis.explanation_images = 1
+    cnn = ex.compute(create_model("cnn", config, 4), config, data, RUN)
+    vit = ex.compute(create_model("vit", config, 4), config, data, RUN)
+    assert str(cnn["skipped"]) == str(vit["skipped"]) == ex.CAPTUM_MISSING
+    assert not {"saliency", "deletion", "occlusion_saliency", "occlusion_deletion"} & set(cnn)
+    assert {"saliency", "deletion"} <= set(vit) and "occlusion_deletion" not in vit  # rollout needs no captum
+    assert ex.settings(config, "cpu")["captum"] is False  # installing captum later recomputes what was skipped
+
+
+def test_without_captum_the_build_goes_on_and_the_report_says_what_was_skipped(tmp_path, monkeypatch):
+    without_captum(monkeypatch)
+    monkeypatch.setattr(build_module, "load_data", lambda cfg: tiny_data())
+    config = tiny_config(epochs=1)
+    config.analysis.explanations, config.analysis.explanation_images = True, 1
+    build_module.build(config, resolve_runtime(config), tmp_path / "bundle", tmp_path / "runs", progress=False,
+                       log=lambda message: None)
+    stored = np.load(tmp_path / "bundle" / "runs" / "cnn" / "seed-42" / "explanations.npz")
+    assert str(stored["skipped"]) == ex.CAPTUM_MISSING
+    html = (tmp_path / "bundle" / "report.html").read_text()
+    assert "CNN: Grad-CAM skipped: captum not installed." in html and 'id="explanations"' in html

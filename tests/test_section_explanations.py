@@ -24,9 +24,36 @@ def said(items) -> str:
 def test_the_more_faithful_explanation_flips_with_the_curves(tmp_path):
     default = said(section(tmp_path, "a"))
     swapped = said(section(tmp_path, "b", deletion_rates={"cnn": 2.0, "vit": 4.0}))
-    assert "The CNN's Grad-CAM is more faithful than the ViT's attention rollout: a gap over random orders" in default
-    assert "the mean per-image difference of the gaps, the CNN's minus the ViT's, is 0.1" in default
-    assert "The ViT's attention rollout is more faithful than the CNN's Grad-CAM" in swapped
+    assert ("The CNN's Grad-CAM is more faithful than the ViT's attention rollout in this run: a gap over random "
+            "orders") in default
+    assert "the mean per-image difference of the normalised gaps, the CNN's minus the ViT's, is 0." in default
+    assert "Holm-adjusted over the between-model comparisons p" in default
+    assert "The ViT's attention rollout is more faithful than the CNN's Grad-CAM in this run" in swapped
+    assert "The CNN's occlusion map is more faithful than the ViT's occlusion map in this run" in default
+    assert "The ViT's occlusion map is more faithful than the CNN's occlusion map in this run" in swapped
+
+
+def test_with_several_seeds_the_comparison_is_a_test_of_the_models(tmp_path):
+    one, several = said(section(tmp_path, "a")), said(section(tmp_path, "b", seeds=(1, 2)))
+    assert "The CNN's Grad-CAM is more faithful than the ViT's attention rollout: a gap" in several
+    assert "bootstrap over seeds and test images" in several and "With one seed" not in several
+    assert "bootstrap over test images, one seed" in one and "With one seed, the faithfulness comparisons" in one
+
+
+def rows(tmp_path, name, **options):
+    report = contents(tmp_path / name, analyses=AnalysisOptions(ANALYSES, **options))
+    return Explanations().verdict(report).rows
+
+
+def test_the_summary_rows_are_secondary_and_flip_with_the_curves(tmp_path):
+    default, same = rows(tmp_path, "a"), rows(tmp_path, "b", deletion_rates={"cnn": 3.0, "vit": 3.0})
+    assert [r.measure for r in default] == [
+        "Faithfulness, own methods (Grad-CAM, attention rollout): deletion gap over random orders",
+        "Faithfulness, one method (occlusion): deletion gap over random orders"]
+    assert not any(r.primary for r in default)
+    assert default[0].verdict.text.startswith("CNN more faithful in this run (adjusted p")
+    assert same[0].verdict.text.startswith("no difference shown in this run (adjusted p")
+    assert default[0].interval.text.startswith("[")
 
 
 @pytest.mark.parametrize("seeds", [(42,), (1, 2)])
@@ -40,17 +67,20 @@ def test_a_map_no_better_than_random_is_said_to_be_so(tmp_path):
     flat = said(section(tmp_path, "b", deletion_rates={"cnn": 0.0, "vit": 3.0}))  # the CNN's curve never falls
     assert "For the CNN (Grad-CAM), occluding the most salient patches first leaves a mean area under" in flat
     assert "its map is not shown to be more faithful than a random order." in flat
-    assert flat.count("lowers the true class's probability significantly sooner than occluding at random") == 1
+    # the ViT's own method and its occlusion fall; neither of the CNN's does
+    assert flat.count("lowers the true class's probability significantly sooner than occluding at random") == 2
 
 
 def test_the_areas_are_the_trapezoids_of_the_stored_curves(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
     records = report.analysis("vit", "explanations.npz", {})
     (_, vit) = explained(report)
-    areas = [np.trapezoid(r["deletion"], r["fractions"], axis=1) for r in records]
+    norm = lambda c: c / np.maximum(c[:, :1], 1e-6)  # noqa: E731  p(t) / p(0)
+    areas = [np.trapezoid(norm(r["deletion"]), r["fractions"], axis=1) for r in records]
     assert vit.area == pytest.approx(np.mean(areas, axis=0))
     assert vit.mean("gap", vit.gap).value == pytest.approx(
-        np.mean([np.trapezoid(r["random_deletion"], r["fractions"], axis=1) for r in records]) - np.mean(areas))
+        np.mean([np.trapezoid(norm(r["random_deletion"]), r["fractions"], axis=1) for r in records])
+        - np.mean(areas))
 
 
 def test_no_difference_at_all_is_no_evidence():
@@ -61,7 +91,8 @@ def test_no_difference_at_all_is_no_evidence():
 def test_both_models_are_drawn_on_the_same_images(tmp_path):
     items = section(tmp_path, "b")
     assert [f.key for f in figures(items)] == ["explanations", "deletion"]
-    assert [row[:2] for row in tables(items)[0].rows] == [["CNN", "Grad-CAM"], ["ViT", "attention rollout"]]
+    assert [row[:2] for row in tables(items)[0].rows] == [["CNN", "Grad-CAM"], ["ViT", "attention rollout"],
+                                                          ["CNN", "occlusion"], ["ViT", "occlusion"]]
     rule = text(item for item in items if isinstance(item, Callout))
     assert "(20 images, the same for every model)" in rule and "8 × 8 grid of 4 × 4-pixel patches" in rule
 
@@ -75,3 +106,44 @@ def test_one_model_gets_its_own_measurement_only(tmp_path):
 def test_applies_when_the_bundle_holds_explanations(tmp_path):
     assert Explanations().applies(contents(tmp_path / "a", analyses=AnalysisOptions(("explanations",))))
     assert not Explanations().applies(contents(tmp_path / "b"))
+
+
+def _rewrite(report, model, change):
+    for run in report.runs[model]:
+        path = run.path / "explanations.npz"
+        arrays = dict(np.load(path))
+        change(arrays)
+        np.savez(path, **arrays)
+
+
+def test_an_old_file_without_occlusion_renders_and_says_what_is_missing(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    for model in ("cnn", "vit"):
+        _rewrite(report, model, lambda a: [a.pop("occlusion_saliency"), a.pop("occlusion_deletion")])
+    items = numbers(Explanations(), report)
+    assert [row[1] for row in tables(items)[0].rows] == ["Grad-CAM", "attention rollout"]
+    assert "has no occlusion (written by reportgen 0.5 or earlier)" in text(items)
+    verdict = Explanations().verdict(report)
+    assert len(verdict.rows) == 1 and "adjusted" not in verdict.rows[0].verdict.text  # a family of one: raw p
+    assert verdict.rows[0].verdict.text.startswith("CNN more faithful in this run (p")
+
+
+def test_without_captum_the_methods_it_needs_are_skipped_in_one_line(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    def no_captum(a):
+        for name in ("occlusion_saliency", "occlusion_deletion", *(("saliency", "grid_saliency", "deletion")
+                                                                  if a["method"] == "Grad-CAM" else ())):
+            a.pop(name)
+        a["skipped"] = np.array("captum not installed")
+    for model in ("cnn", "vit"):
+        _rewrite(report, model, no_captum)
+    items = numbers(Explanations(), report)
+    said = text(items)
+    assert "CNN: Grad-CAM skipped: captum not installed." in said and "ViT: occlusion skipped: captum" in said
+    assert [row[1] for row in tables(items)[0].rows] == ["attention rollout"]
+
+
+def test_the_conclusion_reads_the_finding_after_its_label(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, deletion_rates={"cnn": 3.0, "vit": 3.0}))
+    finding = Explanations().verdict(report).findings[0].text
+    assert finding.startswith("Explanations: the CNN's Grad-CAM") or finding.startswith("Explanations: the ViT's")

@@ -2,62 +2,103 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from reportgen.errors import BundleError
 from reportgen.report.corruption_results import clustered_mcnemar, paired_metrics, suite, suite_metrics
-from reportgen.report.kernel import Callout, Metric, Sentence
-from reportgen.report.sections.robustness import Robustness, suites
-from reportgen.report.stats import mcnemar_test
+from reportgen.report.evidence import bootstrap_p_parts
+from reportgen.report.kernel import Callout, Metric, Sentence, sentence
+from reportgen.report.multiplicity import family
+from reportgen.report.sections.robustness import Robustness, scopes_sentence, suites
+from reportgen.report.stats import BootstrapTest, mcnemar_test
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.section_helpers import contents, figures, numbers, sentences, tables, text
 
-SWAPPED = {"cnn": 0.45, "vit": 0.60}
-HAIR = {"cnn": 0.50, "vit": 0.50}
 
-
-def section_text(tmp_path, name="b", seeds=(42,), **options) -> str:
+def section_text(tmp_path, name="b", seeds=(42,), accuracies=None, **options) -> str:
     """What the section says, without its rule."""
-    report = contents(tmp_path / name, seeds=seeds, analyses=AnalysisOptions(ANALYSES, **options))
+    bundle = {"accuracies": accuracies} if accuracies else {}
+    report = contents(tmp_path / name, seeds=seeds, analyses=AnalysisOptions(ANALYSES, **options), **bundle)
     return text(item for item in numbers(Robustness(), report) if not isinstance(item, Callout))
 
 
-def test_the_more_robust_model_flips_with_the_predictions(tmp_path):
-    default = section_text(tmp_path, "a")
-    swapped = section_text(tmp_path, "b", corrupted=SWAPPED)
-    assert "The CNN is more robust: a mean corruption accuracy of 60.00% against 45.00% for the ViT" in default
-    assert "15.00 points ahead (McNemar's exact test over the images: " in default
-    assert "The ViT is more robust: a mean corruption accuracy of 60.00% against 45.00% for the CNN" in swapped
+# Clean accuracies of 95% (CNN) and 60% (ViT): keeping 65% against 85% of the copies of their clean-correct images
+# leaves the CNN ahead in absolute accuracy under corruption while the ViT is the more robust by the relative measure.
+APART = {"cnn": 0.95, "vit": 0.60}
+RELATIVE_VIT = {"cnn": 0.65, "vit": 0.85}
+RELATIVE_CNN = {"cnn": 0.90, "vit": 0.60}
+
+
+def test_more_robust_is_decided_by_the_relative_measure_both_ways(tmp_path):
+    vit = section_text(tmp_path, "a", accuracies=APART, kept=RELATIVE_VIT)
+    cnn = section_text(tmp_path, "b", accuracies=APART, kept=RELATIVE_CNN)
+    assert "The ViT is more robust in this run: on the images both classify correctly when clean, the CNN keeps" in vit
+    # while the CNN is ahead in absolute accuracy under corruption
+    assert "The CNN's mean corruption accuracy is 61.50%" in vit
+    assert "The ViT's mean corruption accuracy is 51.50%" in vit
+    assert "this mostly restates the clean gap, so it is not what decides robustness here" in vit
+    assert "The CNN is more robust in this run" in cnn and "The ViT is more robust" not in cnn
+
+
+def test_the_overall_relative_comparison_is_a_primary_summary_row(tmp_path):
+    report = contents(tmp_path / "b", accuracies=APART, analyses=AnalysisOptions(ANALYSES, kept=RELATIVE_VIT))
+    primary, absolute = Robustness().verdict(report).rows
+    assert primary.primary and not absolute.primary
+    assert primary.verdict.text.startswith("ViT more robust in this run (p ≤ ")  # no resample crossed 0
+    assert absolute.values[0].text == "61.50" and absolute.values[1].text == "51.50"
+    assert Robustness().verdict(report).findings[0].text.startswith("Robustness: the ViT is more robust in this run")
 
 
 @pytest.mark.parametrize("seeds", [(42,), (1, 2)])
 def test_a_difference_that_is_not_significant_is_not_a_win(tmp_path, seeds):
-    hair = section_text(tmp_path, "b", seeds=seeds, corrupted=HAIR)
-    assert "is more robust" not in hair and "significantly more accurate" not in hair
-    assert "equally accurate on the corrupted images" in hair or "so neither model is shown to be more robust" in hair
-    assert "neither model is shown to be more accurate under noise" in hair
+    hair = section_text(tmp_path, "b", seeds=seeds, kept={"cnn": 0.7, "vit": 0.7})
+    assert "is more robust" not in hair and "he CNN keeps significantly" not in hair
+    assert "he ViT keeps significantly" not in hair
+    assert "Neither model is shown to be more robust" in hair
+    assert "neither model keeps significantly more under any corruption" in hair
 
 
-def test_families_and_corruptions_follow_their_own_predictions(tmp_path):
-    mixed = section_text(tmp_path, "b", per_corruption={("vit", "contrast"): 0.9, ("vit", "brightness"): 0.6,
-                                                         ("vit", "saturate"): 0.9, ("vit", "pixelate"): 0.9,
-                                                         ("vit", "jpeg_compression"): 0.9})
-    assert "the CNN is significantly more accurate under noise (15.00 points, p < 0.0001) and blur" in mixed
-    assert "the ViT is significantly more accurate under digital (-30.00 points, p < 0.0001)" in mixed
-    assert "neither model is shown to be more accurate under weather (0.00 points" in mixed
-    assert ("Corruption by corruption, the CNN is significantly more accurate under 5 of the 10 (gaussian noise, "
-            "shot noise, impulse noise, defocus blur, gaussian blur); the ViT is significantly more accurate under 4 "
-            "of the 10 (contrast, saturate, jpeg compression, pixelate); neither model is shown to be more accurate "
-            "under 1 of the 10 (brightness).") in mixed
+def test_with_several_seeds_the_test_includes_them_and_with_one_it_says_so(tmp_path):
+    one = section_text(tmp_path, "a", accuracies=APART, kept=RELATIVE_VIT)
+    two = section_text(tmp_path, "b", seeds=(1, 2), accuracies=APART, kept=RELATIVE_VIT)
+    assert "bootstrap over test images, one seed" in one and "With one seed, these robustness comparisons" in one
+    assert "bootstrap over seeds and test images" in two and "With one seed" not in two
+    assert "The ViT is more robust:" in two
 
 
-def test_the_relative_drop_is_compared_by_its_bootstrap_interval(tmp_path):
-    similar = section_text(tmp_path, "a")  # drops of 29.8% and 29.6%
-    smaller = section_text(tmp_path, "b", corrupted={"cnn": 0.80, "vit": 0.35})  # the CNN keeps most of its 85.5%
-    assert "which includes 0), so neither model is shown to lose less of its clean accuracy" in similar
-    assert "Relative to its clean accuracy, the CNN loses less under corruption" in smaller
-    assert "which excludes 0)." in smaller
+def test_the_lone_weather_corruption_is_not_tested_twice(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    c = Robustness.comparison(report, suites(report))
+    assert "family.weather" not in c.tests and "corruption.brightness" in c.tests
+    assert sorted(s for s in c.tests if s.startswith("family.")) == ["family.blur", "family.digital", "family.noise"]
+    assert c.corruptions.name == "the 10 corruptions" and len(c.corruptions.raw) == 10
+    assert c.corruptions.adjusted[0].key == "compare.robustness.corruption.gaussian_noise.relative.p_adj"
+
+
+def with_corruption_ps(c, ps: dict[str, float], method: str = "holm"):
+    """The comparison `c` with the given raw p-values of its corruption tests (the CNN ahead in every one)."""
+    tests = {s: replace(t, p=ps.get(s, 0.6), estimate=1.0) for s, t in c.tests.items()}
+    scopes = [s for s in tests if s.startswith("corruption.")]
+    return replace(c, tests=tests, corruptions=family(c.corruptions.name, [tests[s].metric("p") for s in scopes],
+                                                      method))
+
+
+@pytest.mark.parametrize("method", ["holm", "bh"])
+def test_an_adjustment_removes_a_raw_win_and_a_strong_one_stays(tmp_path, method):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    c = Robustness.comparison(report, suites(report))
+    scopes = [s for s in c.tests if s.startswith("corruption.")]
+    weak = with_corruption_ps(c, {"corruption.contrast": 0.01}, method)  # 10 x 0.01 = 0.1 after adjustment
+    said = scopes_sentence(weak, scopes, weak.corruptions, "corruption").text
+    assert weak.tests["corruption.contrast"].p < 0.05 and not weak.decided("corruption.contrast")
+    assert "neither model keeps significantly more under any corruption" in said
+    assert "1 raw p-values below the level (contrast) do not survive the adjustment" in said
+    strong = with_corruption_ps(c, {"corruption.contrast": 0.001}, method)  # 10 x 0.001 = 0.01
+    said = scopes_sentence(strong, scopes, strong.corruptions, "corruption").text
+    assert "the CNN keeps significantly more under contrast" in said and "do not survive" not in said
 
 
 def test_with_one_copy_per_image_the_clustered_test_is_mcnemars():
@@ -80,13 +121,12 @@ def test_every_accuracy_follows_from_the_stored_predictions(tmp_path):
     shown = {m.key: m.value for m in suite_metrics(suite("cnn", "CNN", (1, 2), records))}
     per_seed = [100 * np.mean(r["preds"] == r["labels"]) for r in records]
     assert shown["cnn.robustness.mca.mean"] == pytest.approx(np.mean(per_seed))
+    kept = [100 * np.mean((r["preds"] == r["labels"])[..., r["clean_preds"] == r["labels"]]) for r in records]
+    assert shown["cnn.robustness.relative.mean"] == pytest.approx(np.mean(kept))
     assert shown["cnn.robustness.mca.std"] == pytest.approx(np.std(per_seed, ddof=1))
     contrast = [list(r["corruptions"]).index("contrast") for r in records][0]
     assert shown["cnn.robustness.corruption.contrast.acc"] == pytest.approx(
         100 * np.mean([r["preds"][contrast] == r["labels"] for r in records]))
-    clean = [100 * np.mean(r["clean_preds"] == r["labels"]) for r in records]
-    assert shown["cnn.robustness.relative_drop_pct.mean"] == pytest.approx(
-        np.mean([(c - p) / c * 100 for c, p in zip(clean, per_seed)]))
 
 
 def test_one_model_gets_its_numbers_heatmap_and_table(tmp_path):
@@ -94,7 +134,7 @@ def test_one_model_gets_its_numbers_heatmap_and_table(tmp_path):
     said = text(item for item in items if not isinstance(item, Callout))
     assert said.startswith("The ViT's mean corruption accuracy is 45.00% against")
     assert "more robust" not in said
-    assert tables(items)[0].header == ["corruption", "family", "ViT accuracy"]
+    assert tables(items)[0].header == ["corruption", "family", "ViT accuracy", "ViT kept"]
     assert [f.key for f in figures(items)] == ["robustness"]
 
 
@@ -129,8 +169,7 @@ def test_what_verify_recomputes_is_what_the_section_shows(tmp_path):
     shown = shown_metrics(numbers(Robustness(), report))
     expected = suite_metrics(first) + suite_metrics(second) + paired_metrics(first, second, report.rules.alpha)
     assert all(shown[m.key] == m.text for m in expected if m.key in shown)
-    missing = {m.key for m in expected} - set(shown)
-    assert missing and all(key.endswith((".b", ".c")) for key in missing)  # b and c are printed for overall only
+    assert not {m.key for m in expected} - set(shown)
 
 
 def test_the_rule_states_the_suite_that_ran(tmp_path):
@@ -153,3 +192,10 @@ def test_arrays_of_the_wrong_kind_or_shape_are_refused_in_one_line(tmp_path, cha
     np.savez(path, **arrays)
     with pytest.raises(BundleError, match=problem):
         suites(report)
+
+
+def test_a_bootstrap_p_at_its_floor_reads_as_a_bound():
+    at_floor = BootstrapTest("k", 1.0, 0.5, 1.5, 2 / 1001, 0.95, 1, 1000, "points")
+    above = BootstrapTest("k", 1.0, -0.5, 1.5, 0.2, 0.95, 1, 1000, "points")
+    assert sentence(bootstrap_p_parts(at_floor)).text.startswith("p ≤ ")
+    assert sentence(bootstrap_p_parts(above)).text == "p = 0.2000"

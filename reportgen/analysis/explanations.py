@@ -10,6 +10,11 @@ The method follows what the model can do, never its name:
 * a model with a convolutional last stage (`last_stage`, a module with (B, C, H, W) output) gets
   Grad-CAM of the true class on that stage, by captum's LayerGradCam.
 
+Beside each model's own method, every model gets the same class-specific, model-agnostic one: occlusion of
+the true class (captum's Occlusion) on the deletion grid, one patch at a time set to 0 (the mean colour), so
+that the two models' faithfulness can be compared by one method. captum may be missing: then the methods that
+need it (Grad-CAM, occlusion) are skipped, the file says so in its `skipped` field, and the build goes on.
+
 Faithfulness (deletion, as in Petsiuk et al.'s RISE paper, 2018): the image is cut into a G x G grid
 of patches; the patches are occluded (set to 0 after normalisation, the training set's mean colour)
 in order of saliency, most salient first, in `deletion_steps` equal groups; after each group the true
@@ -22,6 +27,7 @@ Shapes: M images, G grid side, S steps; images (M, 3, 32, 32).
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import numpy as np
@@ -33,7 +39,14 @@ from reportgen.analysis import INFERENCE_BATCH
 from reportgen.config import Config
 from reportgen.data import ImageData, normalize
 
-ROLLOUT, GRAD_CAM = "attention rollout", "Grad-CAM"
+ROLLOUT, GRAD_CAM, OCCLUSION = "attention rollout", "Grad-CAM", "occlusion"
+CAPTUM_MISSING = "captum not installed"
+
+
+def captum_available() -> bool:
+    """Whether captum can be imported (Grad-CAM and occlusion need it); part of the settings, so that installing
+    it later recomputes what was skipped."""
+    return importlib.util.find_spec("captum") is not None
 
 
 def explanation_method(model: nn.Module) -> str | None:
@@ -78,6 +91,17 @@ def grad_cam_maps(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> to
 
     maps = LayerGradCam(model, model.last_stage).attribute(x, target=labels, relu_attributions=True)
     return maps[:, 0].detach()
+
+
+def occlusion_maps(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, grid: int) -> torch.Tensor:
+    """Occlusion of the true class on the deletion grid (captum Occlusion: each (H / G) x (W / G) patch set to 0,
+    the drop of the true class's logit as the patch's attribution): (M, G, G)."""
+    from captum.attr import Occlusion
+
+    side = x.shape[-1] // grid
+    maps = Occlusion(model).attribute(x, target=labels, sliding_window_shapes=(x.shape[1], side, side),
+                                      strides=(x.shape[1], side, side), baselines=0.0)
+    return maps.sum(dim=1)[:, ::side, ::side].detach()  # every pixel of a patch holds the patch's attribution
 
 
 def on_grid(maps: torch.Tensor, grid: int) -> torch.Tensor:
@@ -126,9 +150,15 @@ def random_orders(indices: np.ndarray, patches: int, seed: int, repeat: int) -> 
     return np.stack([np.random.default_rng([seed, int(i), repeat]).permutation(patches) for i in indices])
 
 
+def salient_first(grid_maps: torch.Tensor) -> np.ndarray:
+    """Patch orders (M, P), most salient first; a stable sort breaks ties by patch position (reproducible)."""
+    return np.argsort(-grid_maps.flatten(1).cpu().numpy(), axis=1, kind="stable")
+
+
 def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, Any]) -> dict[str, np.ndarray] | None:
     """Saliency maps and deletion curves of the chosen test images, as stored in explanations.npz, on the model's
-    device in fp32 (gradients and probabilities at full precision); None when the model supports no method."""
+    device in fp32 (gradients and probabilities at full precision); None when the model supports no method. Without
+    captum the methods that need it are left out and `skipped` says why."""
     method = explanation_method(model)
     if method is None:
         return None
@@ -139,35 +169,38 @@ def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, An
     images = data.test_x[indices]
     labels = data.test_y[indices].to(device)
     x = normalize(images.to(device), config.data.mean, config.data.std)
-    maps = rollout_maps(model, x) if method == ROLLOUT else grad_cam_maps(model, x, labels)
-    grid_maps = on_grid(maps, a.deletion_grid)
     patches = a.deletion_grid ** 2
-    # Most salient first; a stable sort breaks ties by patch position, so the order is reproducible.
-    salient = np.argsort(-grid_maps.flatten(1).cpu().numpy(), axis=1, kind="stable")
     curve = lambda orders: deletion_curve(model, x, labels, orders, a.deletion_steps, a.deletion_grid,  # noqa: E731
-                                          INFERENCE_BATCH)
+                                          INFERENCE_BATCH).astype(np.float32)
     baseline = np.mean([curve(random_orders(indices, patches, a.seed, r)) for r in range(a.deletion_random_orders)],
                        axis=0)
     with torch.no_grad():
         predictions = model(x).argmax(dim=1).cpu().numpy()
-    return {
-        "method": np.array(method),
-        "indices": indices,
-        "labels": labels.cpu().numpy().astype(np.int64),
-        "predictions": predictions.astype(np.int64),
-        "images": images.numpy(),
-        "saliency": maps.cpu().numpy().astype(np.float32),
-        "grid_saliency": grid_maps.cpu().numpy().astype(np.float32),
-        "fractions": deletion_cuts(patches, a.deletion_steps) / patches,
-        "deletion": curve(salient).astype(np.float32),
-        "random_deletion": baseline.astype(np.float32),
+    result = {
+        "method": np.array(method), "indices": indices, "labels": labels.cpu().numpy().astype(np.int64),
+        "predictions": predictions.astype(np.int64), "images": images.numpy(),
+        "fractions": deletion_cuts(patches, a.deletion_steps) / patches, "random_deletion": baseline,
         "random_orders": np.int64(a.deletion_random_orders),
     }
+    if not captum_available():
+        result["skipped"] = np.array(CAPTUM_MISSING)
+    if method == ROLLOUT or captum_available():
+        maps = rollout_maps(model, x) if method == ROLLOUT else grad_cam_maps(model, x, labels)
+        grid_maps = on_grid(maps, a.deletion_grid)
+        result.update(saliency=maps.cpu().numpy().astype(np.float32),
+                      grid_saliency=grid_maps.cpu().numpy().astype(np.float32),
+                      deletion=curve(salient_first(grid_maps)))
+    if captum_available():
+        occlusion = occlusion_maps(model, x, labels, a.deletion_grid)
+        result.update(occlusion_saliency=occlusion.cpu().numpy().astype(np.float32),
+                      occlusion_deletion=curve(salient_first(occlusion)))
+    return result
 
 
 def settings(config: Config, device: str) -> dict[str, Any]:
     """What the explanations depend on beyond the run."""
     a = config.analysis
     return {"images_per_class": a.explanation_images, "grid": a.deletion_grid, "steps": a.deletion_steps,
-            "random_orders": a.deletion_random_orders, "seed": a.seed}
+            "random_orders": a.deletion_random_orders, "seed": a.seed, "captum": captum_available(),
+            "methods": "own+occlusion"}
 

@@ -2,9 +2,15 @@
 
 `suite` reads one model's robustness.npz files (one per seed: predictions on every corrupted copy
 of the same test images) into a `Suite`; its accuracies (`suite_metrics`) are what the report shows
-and what `reportgen verify` recomputes. Two models are compared on the same corrupted images by
-`clustered_mcnemar` (McNemar's exact test over images, each image a cluster of its copies) and their
-relative drops by a bootstrap over the images (`drop_interval`).
+and what `reportgen verify` recomputes.
+
+Two measures. Absolute: accuracy over the corrupted copies, compared by `clustered_mcnemar` (McNemar's
+exact test over images, each image a cluster of its copies); it mostly restates the clean accuracy
+gap. Relative (`kept`): on the images a model classifies correctly when clean, the share of their
+corrupted copies it still classifies correctly; two models are compared on the images both classify
+correctly when clean (`relative_test`, a hierarchical bootstrap over seeds and images), so that the
+clean gap does not enter the comparison. The scopes compared (`tested_scopes`) never repeat one set of
+corruptions: a family of one corruption is that corruption.
 
 Shapes: seeds, C corruptions, S severities, N images.
 """
@@ -19,7 +25,7 @@ from scipy.stats import binomtest
 
 from reportgen.errors import BundleError
 from reportgen.report.kernel import Metric, Stat, compare_key, model_key, stat
-from reportgen.report.stats import Interval, bootstrap_interval
+from reportgen.report.stats import BootstrapTest, hierarchical_bootstrap
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,16 @@ class Suite:
         return self.percent("mca", self.right.mean(axis=(1, 2, 3)))
 
     @property
-    def relative_drop(self) -> Stat:
-        """(clean - mean corruption accuracy) / clean, percent, per seed."""
-        return self.percent("relative_drop_pct", relative_drops(self.clean_right, per_image(self.right)))
+    def relative(self) -> Stat:
+        """Relative robustness per seed, percent: of the images classified correctly when clean, the share of their
+        corrupted copies still classified correctly."""
+        return self.percent("relative", kept(self.clean_right, per_image(self.right)))
+
+    def scope_relative(self, scope: str) -> Metric:
+        """Relative robustness on one scope's copies, pooled over the seeds, percent."""
+        share = per_image(self.right[:, self.cells(scope)])
+        return Metric(model_key(self.key, f"robustness.{scope}.relative"), 100 * float(kept(
+            self.clean_right.ravel()[None], share.ravel()[None])[0]), "percent")
 
     @property
     def images(self) -> Metric:
@@ -97,11 +110,11 @@ def per_image(right: np.ndarray) -> np.ndarray:
     return right.reshape(len(right), -1, right.shape[-1]).mean(axis=1)
 
 
-def relative_drops(clean_right: np.ndarray, corrupted: np.ndarray) -> np.ndarray:
-    """Per seed, (clean - corrupted accuracy) / clean, from per-image (seeds, N) clean and corrupted correctness
-    (0 where the clean accuracy is 0)."""
-    clean, dirty = clean_right.mean(axis=-1), corrupted.mean(axis=-1)
-    return np.divide(clean - dirty, clean, out=np.zeros_like(clean), where=clean > 0)
+def kept(clean_right: np.ndarray, corrupted: np.ndarray) -> np.ndarray:
+    """Per seed, the share of corrupted copies classified correctly on the images classified correctly when clean:
+    (seeds, N) clean correctness and per-image corrupted share -> (seeds,), 0 where no image is right clean."""
+    right = clean_right.sum(axis=-1)
+    return np.divide((clean_right * corrupted).sum(axis=-1), right, out=np.zeros(len(right)), where=right > 0)
 
 
 def suite(key: str, name: str, seeds: Sequence[int], records: Sequence[dict[str, np.ndarray]]) -> Suite:
@@ -120,9 +133,19 @@ def suite(key: str, name: str, seeds: Sequence[int], records: Sequence[dict[str,
 
 def suite_metrics(s: Suite) -> list[Metric]:
     """Every per-model robustness number the report shows, computed from the stored predictions (for verify)."""
-    stats = [s.clean, s.mean_corruption, s.relative_drop]
+    stats = [s.clean, s.mean_corruption, s.relative]
     per_stat = [m for st in stats for m in (st.mean, st.std) if m is not None]
-    return per_stat + [s.scope_accuracy(scope) for scope in s.scopes if scope != "overall"]
+    scopes = [scope for scope in s.scopes if scope != "overall"]
+    return per_stat + [s.scope_accuracy(scope) for scope in scopes] + [s.scope_relative(scope) for scope in scopes]
+
+
+def tested_scopes(s: Suite) -> tuple[list[str], list[str]]:
+    """The families and the corruptions that a comparison tests, as scopes: a family only when it has several
+    corruptions and not all of them (else it is one corruption, or the overall comparison), the corruptions only
+    when there are several (else the one corruption is the overall comparison)."""
+    corruptions = [f"corruption.{c}" for c in s.corruptions] if len(s.corruptions) > 1 else []
+    families = [f"family.{f}" for f in s.family_names if 1 < int(s.cells(f"family.{f}").sum()) < len(s.corruptions)]
+    return families, corruptions
 
 
 # ---------------------------------------------------------------- two models
@@ -191,18 +214,31 @@ def comparable(first: Suite, second: Suite) -> bool:
             and any(s in second.seeds for s in first.seeds))
 
 
-def drop_interval(first: Suite, second: Suite, seed: int, resamples: int) -> Interval:
-    """Percentile bootstrap over the images of the first model's relative drop minus the second's, in points."""
+def relative_test(first: Suite, second: Suite, scope: str, seed: int, resamples: int, level: float) -> BootstrapTest:
+    """The first model's relative robustness minus the second's on one scope, in points, on the images both
+    classify correctly when clean (per seed), by the hierarchical bootstrap over their common seeds and the images.
+
+    Sides (seeds, N): each model's per-image share of the scope's copies kept, masked to the images both get right
+    clean, and that mask: the contrast is the difference of the two kept shares over the same images.
+    """
     fr, sr, fc, sc = paired_runs(first, second)
-    fi, si = per_image(fr), per_image(sr)
+    cells = first.cells(scope)
+    both = (fc & sc).astype(float)  # (seeds, N)
+    sides = [both * per_image(fr[:, cells]), both * per_image(sr[:, cells]), both]
+    return hierarchical_bootstrap(compare_key(f"robustness.{scope}.relative"), sides,
+                                  lambda m: (m[0] - m[1]) / m[2] if m[2] > 0 else 0.0, seed, resamples, level)
 
-    def statistic(idx: np.ndarray) -> float:
-        return 100 * float(np.mean(relative_drops(fc[:, idx], fi[:, idx]) - relative_drops(sc[:, idx], si[:, idx])))
 
-    return bootstrap_interval(statistic, fr.shape[-1], seed, resamples)
+def both_right_share(first: Suite, second: Suite, scope: str) -> tuple[Metric, Metric]:
+    """Each model's share of the scope's copies kept on the images both classify correctly when clean (percent)."""
+    fr, sr, fc, sc = paired_runs(first, second)
+    cells, both = first.cells(scope), fc & sc
+    first_kept, second_kept = (100 * float(kept(both.ravel()[None], per_image(r[:, cells]).ravel()[None])[0])
+                               for r in (fr, sr))
+    return (Metric(model_key(first.key, f"robustness.{scope}.kept_both"), first_kept, "percent"),
+            Metric(model_key(second.key, f"robustness.{scope}.kept_both"), second_kept, "percent"))
 
 
 def paired_metrics(first: Suite, second: Suite, alpha: float) -> list[Metric]:
-    """Every paired-test number the report shows for two models (b, c, p, difference per scope), for verify."""
-    return [paired_test(first, second, scope, alpha).metric(name) for scope in first.scopes
-            for name in ("b", "c", "p", "diff_pts")]
+    """The absolute comparison's numbers the report shows for two models (b, c, p and difference, overall)."""
+    return [paired_test(first, second, "overall", alpha).metric(name) for name in ("b", "c", "p", "diff_pts")]

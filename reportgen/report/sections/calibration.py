@@ -1,10 +1,16 @@
 """Section "Calibration": how well each model's stored test probabilities match how often it is right.
 
-From predictions.csv alone (no torch, nothing computed at build time): per run the expected and
-maximum calibration errors over `report.calibration_bins` equal-width confidence bins, the negative
-log-likelihood and the Brier score; per model a reliability diagram (pooled over seeds, with bin
-counts); with two models, which is better calibrated, by a seeded percentile bootstrap interval over
-the test images of the ECE difference (the rule: `calibration_rule`).
+From predictions.csv alone (no torch, nothing computed at build time), per run over
+`report.calibration_bins` equal-width bins of the top-class confidence: the plug-in expected calibration
+error (ECE), which is biased upwards at a thousand images, with its expected value if the model were
+perfectly calibrated at these confidences (labels simulated from its own confidences, seeded by
+report.bootstrap_seed) and a test against it; the debiased ℓ2 ECE of Kumar, Liang and Ma ("Verified
+uncertainty calibration", NeurIPS 2019); the maximum calibration error over bins of at least
+`report.calibration_min_bin` images; the negative log-likelihood and the Brier score; and the same after
+temperature scaling fitted on held-out images (two-fold cross-fitting on the test probabilities). Every
+variant of the bundle gets the same measures in one table. With two models the debiased ECE difference
+is a primary comparison; the NLL and Brier differences a family of secondary tests (hierarchical
+bootstrap over seeds and images, adjusted by report.multiplicity).
 """
 
 from __future__ import annotations
@@ -17,173 +23,265 @@ import numpy as np
 
 from reportgen.bundle import RunData
 from reportgen.config import ReportConfig
-from reportgen.report.contents import ModelFacts, ReportContents
+from reportgen.report.calibration_measures import (
+    NLL_FLOOR,
+    SCORES,
+    Binned,
+    bin_sides,
+    bin_table,
+    binned,
+    ece_test,
+    expected_calibration_error,
+    perfect_eces,
+    pooled_debiased,
+    run_measures,
+    score_test,
+)
+from reportgen.report.contents import ReportContents
+from reportgen.report.evidence import (
+    bootstrap_evidence,
+    bootstrap_p_parts,
+    decided,
+    interval_cell,
+    labelled,
+    one_run_note,
+    run_scope,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
     Cell,
     Item,
     Metric,
+    Part,
     Sentence,
     Table,
     capital,
-    compare_key,
     model_key,
+    p_parts,
     run_key,
     sentence,
     stat,
     stat_cell,
+    variant_key,
 )
+from reportgen.report.multiplicity import Family, family
 from reportgen.report.plots import SERIES_COLOURS
-from reportgen.report.section import FigureDrawer, Section
-from reportgen.report.stats import Interval, bootstrap_interval
-
-MEASURES = (("ece", "ECE", "percent"), ("mce", "MCE", "percent"), ("nll", "NLL", "loss"), ("brier", "Brier score",
-                                                                                          "fraction"))
-NLL_FLOOR = 1e-7  # predictions.csv stores probabilities with 6 decimals: a stored 0 means below 5e-7
+from reportgen.report.section import FigureDrawer, Section, SummaryRow, Verdict
+from reportgen.report.stats import BootstrapTest
 
 
 def calibration_rule(rules: ReportConfig) -> Sentence:
     """How calibration is measured and when one model is said to be better calibrated."""
-    level = 95
     return sentence(
         f"How calibration is measured: the test images are put into {rules.calibration_bins} equal-width bins of "
-        "their top-class confidence (a confidence of exactly 1 belongs to the top bin); the expected calibration "
-        "error (ECE) is the image-weighted mean over bins of |accuracy − mean confidence|, the maximum calibration "
-        "error (MCE) the largest such gap of a non-empty bin; the negative log-likelihood (NLL) is the mean of "
-        f"−ln p(true class), each p floored at {NLL_FLOOR:g} (the stored probabilities have 6 decimals); the Brier "
-        "score is the mean over images of Σₖ (pₖ − [k is the true class])². A model is better calibrated when the "
-        f"{level}% percentile bootstrap interval of the ECE difference ({rules.bootstrap_resamples} resamples of the "
-        f"test images, seed {rules.bootstrap_seed}, the same images for both models, ECE averaged over each model's "
-        "seeds) excludes 0.")
+        "their top-class confidence (a confidence of exactly 1 belongs to the top bin). The ECE is the image-weighted "
+        "mean over bins of |accuracy − mean confidence|; at a thousand images it is biased upwards, so beside it "
+        "stands its expected value were the model perfectly calibrated at these confidences (each image's "
+        f"correctness drawn from its own confidence, {rules.bootstrap_resamples} draws, seed "
+        f"{rules.bootstrap_seed}), and the share of those draws at least as large as the observed ECE is the p of "
+        "“perfectly calibrated”. The debiased ECE is Kumar et al.'s (2019) ℓ2 estimator: per bin (accuracy − mean "
+        "confidence)² less its sampling variance accuracy·(1 − accuracy)/(n − 1), weighted by the bin's share of "
+        f"the images, summed and square-rooted (0 when the sum is negative). The MCE is the largest gap of a bin of "
+        f"at least {rules.calibration_min_bin} images (report.calibration_min_bin). The NLL is the mean of −ln p(true "
+        f"class), each p floored at {NLL_FLOOR:g}; the Brier score the mean of Σₖ (pₖ − [k is the true class])². "
+        "Temperature scaling is fitted on held-out images: the test images are split in two halves at random "
+        f"(seed {rules.bootstrap_seed}), a temperature is fitted on each half by NLL and applied to the other. One "
+        "model is better calibrated than the other when the debiased ECE difference (bins pooled over each model's "
+        "seeds: the value shown per model) has a bootstrap p < "
+        f"{rules.alpha:g} (over the seeds both ran and the test images, "
+        f"{rules.bootstrap_resamples} resamples): a primary comparison. The NLL and Brier differences are tested the "
+        "same way, as one family of secondary tests adjusted together; the models' tests against perfect "
+        "calibration are another.")
+
+
+# ---------------------------------------------------------------- per model and between models
+
+MEASURES = (  # (key, label, unit) of the model table
+    ("ece", "ECE", "percent"), ("ece_perfect", "ECE if perfectly calibrated", "percent"),
+    ("ece_debiased", "debiased ECE", "percent"), ("mce", "MCE", "percent"), ("nll", "NLL", "loss"),
+    ("brier", "Brier score", "fraction"))
+VARIANT_MEASURES = (("ece", "ECE", "percent"), ("ece_ts", "ECE, temperature-scaled", "percent"),
+                    ("temperature", "temperature", "statistic"), ("nll", "NLL", "loss"),
+                    ("nll_ts", "NLL, temperature-scaled", "loss"), ("brier", "Brier score", "fraction"))
 
 
 @dataclass(frozen=True)
-class Binned:
-    """One run's test images by confidence bin: which bin, the top-class confidence, and whether it was right."""
+class ModelCalibration:
+    """One model's (or one variant's model's) runs and their calibration measures, per seed."""
 
-    bin: np.ndarray  # (N,) int, 0..bins-1
-    confidence: np.ndarray  # (N,) float
-    correct: np.ndarray  # (N,) float, 1.0 where the prediction is the label
-    bins: int
+    key: str  # metric key prefix: "<model>" or "variant.<v>.<model>"
+    name: str
+    runs: tuple[RunData, ...]
+    values: tuple[dict[str, float | None], ...]  # run_measures per seed
 
+    @property
+    def the(self) -> str:
+        return f"the {self.name}"
 
-def binned(run: RunData, bins: int) -> Binned:
-    """Bin a run's predictions by top-class confidence; a confidence of exactly 1.0 goes to the top bin."""
-    confidence = run.probs.max(axis=1)
-    index = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    return Binned(index, confidence, (run.preds == run.labels).astype(np.float64), bins)
-
-
-def bin_table(b: Binned, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(count, accuracy, mean confidence) per bin, over the images `idx` (all by default); empty bins are NaN."""
-    sel = slice(None) if idx is None else idx
-    count = np.bincount(b.bin[sel], minlength=b.bins).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        accuracy = np.bincount(b.bin[sel], weights=b.correct[sel], minlength=b.bins) / count
-        confidence = np.bincount(b.bin[sel], weights=b.confidence[sel], minlength=b.bins) / count
-    return count, accuracy, confidence
+    def cell(self, name: str, unit: str) -> Cell:
+        """Mean ± std over seeds, or a dash where some run has no value (an MCE without a large enough bin)."""
+        values = [v[name] for v in self.values]
+        if any(v is None for v in values):
+            return "—"
+        return stat_cell(stat(f"{self.key}.calibration.{name}", unit, values), "%" if unit == "percent" else "")
 
 
-def expected_calibration_error(b: Binned, idx: np.ndarray | None = None) -> float:
-    """ECE: the image-weighted mean over bins of |accuracy - mean confidence| (a fraction)."""
-    count, accuracy, confidence = bin_table(b, idx)
-    full = count > 0
-    return float((count[full] * np.abs(accuracy[full] - confidence[full])).sum() / count.sum())
+def calibrated(key: str, name: str, runs: Sequence[RunData], rules: ReportConfig) -> ModelCalibration:
+    return ModelCalibration(key, name, tuple(runs), tuple(run_measures(run, rules) for run in runs))
 
 
-def maximum_calibration_error(b: Binned) -> float:
-    """MCE: the largest |accuracy - mean confidence| of a non-empty bin (a fraction)."""
-    count, accuracy, confidence = bin_table(b)
-    return float(np.abs(accuracy - confidence)[count > 0].max())
+def perfect_p(m: ModelCalibration, rules: ReportConfig) -> Metric:
+    """p of "perfectly calibrated": the share (+1 corrected) of simulated mean ECEs at least the observed mean ECE."""
+    sims = np.mean([perfect_eces(binned(run, rules.calibration_bins), rules.bootstrap_resamples,
+                                 rules.bootstrap_seed) for run in m.runs], axis=0)
+    observed = np.mean([expected_calibration_error(binned(run, rules.calibration_bins)) for run in m.runs])
+    p = (1 + int(np.sum(sims >= observed - 1e-12))) / (len(sims) + 1)
+    return Metric(model_key(m.key, "calibration.perfect.p"), p, "pvalue")
 
 
-def negative_log_likelihood(run: RunData) -> float:
-    """Mean -ln p(true class), each p floored at NLL_FLOOR (a stored 0 is below the storage precision)."""
-    return float(-np.log(np.maximum(run.probs[np.arange(len(run.labels)), run.labels], NLL_FLOOR)).mean())
+@dataclass(frozen=True)
+class Comparison:
+    """Two models' calibration compared: the primary ECE test and the family of score tests."""
+
+    first: ModelCalibration
+    second: ModelCalibration
+    ece: BootstrapTest
+    scores: dict[str, BootstrapTest]
+    family: Family
+    alpha: float
 
 
-def brier_score(run: RunData) -> float:
-    """Mean over images of the squared distance between the probability vector and the one-hot label."""
-    onehot = np.eye(run.probs.shape[1])[run.labels]
-    return float(((run.probs - onehot) ** 2).sum(axis=1).mean())
+def compare(contents: ReportContents, models: Sequence[ModelCalibration]) -> Comparison:
+    rules = contents.rules
+    a, b = models
+    scores = {name: score_test(name, a.runs, b.runs, rules) for name in SCORES}
+    return Comparison(a, b, ece_test(a.runs, b.runs, rules), scores,
+                      family("the NLL and Brier differences", [t.metric("p") for t in scores.values()],
+                             rules.multiplicity), rules.alpha)
 
 
-def run_measures(run: RunData, bins: int) -> dict[str, float]:
-    """ECE and MCE in percent, NLL and Brier score, of one run."""
-    b = binned(run, bins)
-    return {"ece": 100 * expected_calibration_error(b), "mce": 100 * maximum_calibration_error(b),
-            "nll": negative_log_likelihood(run), "brier": brier_score(run)}
+def pooled_value(m: ModelCalibration, bins: int) -> Metric:
+    """A model's debiased ECE with bins pooled over its seeds, percent: what the comparison compares."""
+    sides = bin_sides(m.runs, bins)
+    means = np.array([side.mean() for side in sides])
+    return Metric(model_key(m.key, "calibration.ece_debiased_pooled"),
+                  100 * pooled_debiased(means, len(m.runs) * len(m.runs[0].labels)), "percent")
 
 
-def ece_difference(first: Sequence[RunData], second: Sequence[RunData], rules: ReportConfig) -> Interval:
-    """Bootstrap interval of (mean ECE over the first's seeds) - (the second's), in points, resampling test images.
-
-    Both models are resampled on the same image indices, so the interval is of a paired difference.
-    """
-    a = [binned(run, rules.calibration_bins) for run in first]
-    b = [binned(run, rules.calibration_bins) for run in second]
-
-    def difference(idx: np.ndarray) -> float:
-        return 100 * (np.mean([expected_calibration_error(x, idx) for x in a]) -
-                      np.mean([expected_calibration_error(x, idx) for x in b]))
-
-    return bootstrap_interval(difference, len(first[0].labels), rules.bootstrap_seed, rules.bootstrap_resamples)
+# ---------------------------------------------------------------- prose
 
 
-def calibration_table(contents: ReportContents) -> Table:
-    """ECE, MCE, NLL and Brier score of each model (mean ± std over seeds)."""
+def pooled_scope(m: ModelCalibration) -> str:
+    """" (its seeds' predictions pooled)" where the debiased ECE pools several seeds' bins."""
+    return " (its seeds' predictions pooled)" if len(m.runs) > 1 else ""
+
+
+def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, alpha: float,
+                     bins: int) -> Sentence:
+    """Whether a model's ECE is distinguishable from that of a perfectly calibrated model at its confidences."""
+    observed = stat(f"{m.key}.calibration.ece", "percent", [v["ece"] for v in m.values])
+    expected = stat(f"{m.key}.calibration.ece_perfect", "percent", [v["ece_perfect"] for v in m.values])
+    decide = adjusted if adjusted is not None else p
+    evidence: list[Part] = [*p_parts(p), *([", adjusted over the models' tests against perfect calibration ",
+                                             *p_parts(adjusted)] if adjusted else [])]
+    verdict = ("is larger than a perfectly calibrated model's would be: it is miscalibrated" if decide.value < alpha
+               else "is not distinguishable from a perfectly calibrated model's at this number of images: it is not "
+                    "shown to be miscalibrated")
+    return sentence(f"{capital(m.the)}'s ECE, ", observed.parts("%"), ", against ", expected.parts("%"),
+                    " expected if it were perfectly calibrated at its confidences (", evidence, "), ", verdict,
+                    "; debiased, ", pooled_value(m, bins), f"%{pooled_scope(m)}.")
+
+
+def comparison_sentence(c: Comparison, bins: int) -> Sentence:
+    """Which model is better calibrated by the debiased ECE, only when the test says so."""
+    t = c.ece
+    values = [f"debiased ECE {c.first.name} ", pooled_value(c.first, bins), f"%, {c.second.name} ",
+              pooled_value(c.second, bins), "% (difference ", t.metric("diff"), " points, ",
+              *bootstrap_evidence(t), ")"]
+    if not decided(t, c.alpha):
+        return sentence(f"Neither model is shown to be better calibrated{run_scope(t)}: ", values, ".")
+    better = c.first if t.estimate < 0 else c.second
+    return sentence(f"{capital(better.the)} is better calibrated{run_scope(t)}: ", values, ".")
+
+
+def scores_sentence(c: Comparison) -> Sentence:
+    """The NLL and Brier differences, decided by their adjusted p."""
+    parts: list[Part] = []
+    for i, (name, t) in enumerate(c.scores.items()):
+        label = SCORES[name][2]
+        lower = c.first if t.estimate < 0 else c.second
+        verdict = (f"{lower.the} lower" if decided(t, c.alpha, c.family) else "no difference shown")
+        parts += ["; " if i else "", f"{label}: {verdict} (difference ", t.metric("diff"), ", ",
+                  *bootstrap_evidence(t, c.family), ")"]
+    return sentence(f"Proper scores, {c.first.name} minus {c.second.name}{run_scope(c.ece)}: ", parts, "; these "
+                    "scores reward accuracy as well as calibration, so a lower score of the more accurate model is "
+                    "not by itself better calibration (the debiased ECE above decides that).")
+
+
+def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
+    """What temperature scaling fitted on held-out images does to each model's ECE and NLL."""
+    parts: list[Part] = []
+    for i, m in enumerate(models):
+        values = lambda name, unit: stat(f"{m.key}.calibration.{name}", unit, [v[name] for v in m.values])  # noqa
+        parts += ["; " if i else "", f"{m.the}: temperature ", values("temperature", "statistic").parts(),
+                  ", ECE ", values("ece", "percent").parts("%"), " → ", values("ece_ts", "percent").parts("%"),
+                  ", NLL ", values("nll", "loss").parts(), " → ", values("nll_ts", "loss").parts()]
+    return sentence("Temperature scaling, each half of the test images scaled by the temperature fitted on the "
+                    "other half (held out): ", parts, ".")
+
+
+# ---------------------------------------------------------------- tables and figure
+
+
+def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int) -> Table:
+    """ECE, its expectation if perfect and the test, debiased ECE, MCE, NLL and Brier score of each model."""
     rows: list[list[Cell]] = []
-    for m in contents.models:
-        values = [run_measures(run, contents.rules.calibration_bins) for run in contents.runs[m.key]]
-        rows.append([m.name, *(stat_cell(stat(model_key(m.key, f"calibration.{key}"), unit, (v[key] for v in values)),
-                                         "%" if unit == "percent" else "")
-                               for key, _, unit in MEASURES)])
-    return Table(["model", *(label for _, label, _ in MEASURES)], rows,
-                 caption="Calibration of the test probabilities (mean ± std over seeds; lower is better).")
+    for m, p in zip(models, perfect):
+        cells = [sentence(pooled_value(m, bins), "%") if key == "ece_debiased" else m.cell(key, unit)
+                 for key, _, unit in MEASURES]
+        rows.append([m.name, *cells[:2], p, *cells[2:]])
+    labels = [label for _, label, _ in MEASURES]
+    several = any(len(m.runs) > 1 for m in models)
+    return Table(["model", *labels[:2], "p (perfect)", *labels[2:]], rows,
+                 caption=f"Calibration of the test probabilities ({bins} bins; "
+                         f"{'mean ± std over seeds; ' if several else ''}lower is better). p (perfect): the chance "
+                         "that a perfectly calibrated model at these confidences scores an ECE at least this large."
+                         + (" The debiased ECE is one value per model, of its seeds' predictions pooled in each bin: "
+                            "the quantity the comparison tests." if several else ""))
 
 
-def per_run_sentence(m: ModelFacts, runs: Sequence[RunData], bins: int) -> Sentence:
-    """Each seed's ECE, so a reader sees the spread the table summarises."""
-    parts: list = []
-    for i, run in enumerate(runs):
-        ece = Metric(run_key(m.key, run.seed, "calibration.ece"), run_measures(run, bins)["ece"], "percent")
-        parts += [", " if i else "", f"seed {run.seed}: ", ece, "%"]
-    return sentence(f"{capital(m.the)}'s ECE per seed: ", parts, ".")
+def variants_table(groups: Sequence[tuple[str, Sequence[ModelCalibration]]]) -> Table:
+    """Every variant of the bundle (the base first) by model: ECE, after temperature scaling, NLL, Brier."""
+    rows = [[variant, m.name, *(m.cell(key, unit) for key, _, unit in VARIANT_MEASURES)]
+            for variant, models in groups for m in models]
+    spread = " (mean ± std over seeds)" if any(len(m.runs) > 1 for _, models in groups for m in models) else ""
+    return Table(["variant", "model", *(label for _, label, _ in VARIANT_MEASURES)], rows,
+                 caption=f"Calibration of every configuration of the bundle{spread}, before and after temperature "
+                         "scaling fitted on the other half of the test images.")
 
 
-def comparison_sentence(a: ModelFacts, b: ModelFacts, diff: Interval) -> Sentence:
-    """Which model is better calibrated, only when the bootstrap interval of the ECE difference excludes 0."""
-    key = compare_key("calibration.ece_diff")
-    interval = [" (", Metric(f"{key}.low", diff.low, "points"), " to ", Metric(f"{key}.high", diff.high, "points"),
-                f", {diff.level:.0%} bootstrap interval)"]
-    estimate = Metric(key, diff.estimate, "points")
-    if diff.excludes_zero:
-        better, worse = (a, b) if diff.estimate < 0 else (b, a)
-        return sentence(f"{capital(better.the)} is better calibrated: {a.the}'s ECE minus {b.the}'s is ", estimate,
-                        " points", interval, f", so {better.the}'s confidence matches its accuracy more closely than "
-                        f"{worse.the}'s.")
-    return sentence(f"{capital(a.the)}'s ECE minus {b.the}'s is ", estimate, " points", interval,
-                    ": the interval includes 0, so neither model is shown to be better calibrated.")
-
-
-def draw_reliability(models: Sequence[ModelFacts], binned_runs: dict[str, list[Binned]]) -> plt.Figure:
-    """Per model: accuracy against confidence per bin (pooled over seeds) above, the images per bin below."""
+def draw_reliability(models: Sequence[ModelCalibration], bins: int) -> plt.Figure:
+    """Per model: accuracy per bin (pooled over seeds; bars at the bin, dots at its mean confidence) against the
+    diagonal, the ECE printed in the panel, and the images per bin below."""
     fig, axes = plt.subplots(2, len(models), figsize=(3.3 * len(models), 3.4), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     for col, m in enumerate(models):
-        pooled = binned_runs[m.key]
-        bins = pooled[0].bins
-        pooled_bin = Binned(np.concatenate([b.bin for b in pooled]), np.concatenate([b.confidence for b in pooled]),
-                            np.concatenate([b.correct for b in pooled]), bins)
-        count, accuracy, confidence = bin_table(pooled_bin)
-        centres = (np.arange(bins) + 0.5) / bins
+        bs = [binned(run, bins) for run in m.runs]
+        pooled = Binned(*(np.concatenate([getattr(b, f) for b in bs]) for f in ("bin", "confidence", "correct")),
+                        bins)
+        count, accuracy, confidence = bin_table(pooled)
+        centres, full = (np.arange(bins) + 0.5) / bins, count > 0
         top, bottom = axes[0, col], axes[1, col]
         top.plot([0, 1], [0, 1], color="#888", lw=0.8, ls="--", label="perfect calibration")
-        full = count > 0
         top.bar(centres[full], accuracy[full], width=1 / bins, color=SERIES_COLOURS[col], alpha=0.75,
-                edgecolor="white", label="accuracy")
-        top.plot(confidence[full], accuracy[full], "o", color="#222", ms=2.5, label="mean confidence")
+                edgecolor="white", label="accuracy per bin")
+        top.plot(confidence[full], accuracy[full], "o", color="#222", ms=2.5,
+                 label="accuracy at the bin's mean confidence")
+        ece = np.mean([v["ece"] for v in m.values])
+        perfect = np.mean([v["ece_perfect"] for v in m.values])
+        top.text(0.97, 0.05, f"ECE {ece:.2f}%\nif perfect {perfect:.2f}%", transform=top.transAxes, ha="right",
+                 va="bottom", fontsize=7)
         top.set_title(f"{m.name} reliability")
         top.set_ylabel("accuracy")
         top.set_ylim(0, 1)
@@ -191,7 +289,7 @@ def draw_reliability(models: Sequence[ModelFacts], binned_runs: dict[str, list[B
         bottom.set_xlabel("confidence")
         bottom.set_ylabel("images")
         bottom.set_xlim(0, 1)
-    axes[0, 0].legend(frameon=False, loc="upper left")
+    axes[0, 0].legend(frameon=False, loc="upper left", fontsize=6)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -203,20 +301,84 @@ class Calibration(Section):
     def applies(self, contents: ReportContents) -> bool:
         return contents.config.analysis.calibration
 
+    @staticmethod
+    def models(contents: ReportContents) -> list[ModelCalibration]:
+        return [calibrated(m.key, m.name, contents.runs[m.key], contents.rules) for m in contents.models]
+
+    @staticmethod
+    def perfect(contents: ReportContents, models: Sequence[ModelCalibration]) -> tuple[list[Metric], Family]:
+        ps = [perfect_p(m, contents.rules) for m in models]
+        return ps, family("the models", ps, contents.rules.multiplicity)
+
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        rules = contents.rules
-        facts: list[Sentence] = [per_run_sentence(m, contents.runs[m.key], rules.calibration_bins)
-                                 for m in contents.models if len(m.seeds) > 1]
+        rules, models = contents.rules, self.models(contents)
+        ps, fam = self.perfect(contents, models)
+        facts = [perfect_sentence(m, p, fam.adjusted_p(p.key) if len(ps) > 1 else None, rules.alpha,
+                                  rules.calibration_bins)
+                 for m, p in zip(models, ps)]
         if contents.comparative:
-            a, b = contents.models
-            facts.insert(0, comparison_sentence(a, b, ece_difference(contents.runs[a.key], contents.runs[b.key],
-                                                                     rules)))
-        binned_runs = {m.key: [binned(run, rules.calibration_bins) for run in contents.runs[m.key]]
-                       for m in contents.models}
+            c = compare(contents, models)
+            facts = [comparison_sentence(c, rules.calibration_bins), *facts, scores_sentence(c)]
+            if not c.ece.over_seeds:
+                facts.append(one_run_note("these calibration comparisons"))
+        facts.append(temperature_sentence(models))
+        facts += [per_run_sentence(m) for m in models if len(m.runs) > 1]
         seeds = " (pooled over seeds)" if contents.several_seeds else ""
-        figure = figures.draw("reliability", lambda: draw_reliability(contents.models, binned_runs),
+        figure = figures.draw("reliability", lambda: draw_reliability(models, rules.calibration_bins),
                               f"Reliability diagrams{seeds}: the accuracy of the test images in each confidence bin "
-                              "(bars) against the diagonal of perfect calibration, with the mean confidence of each "
-                              "bin (dots) and the number of images per bin below.")
-        return [Callout("rule", [calibration_rule(rules)]), calibration_table(contents), figure,
-                *([Bullets(facts)] if facts else [])]
+                              "(bars; dots: the same accuracy at the bin's mean confidence) against the diagonal of "
+                              "perfect calibration, with each panel's ECE and its expected value if the model were "
+                              "perfectly calibrated, and the number of images per bin below.")
+        items: list[Item] = [Callout("rule", [calibration_rule(rules)]), model_table(models, ps,
+                                                                                    rules.calibration_bins), figure,
+                             Bullets(facts)]
+        if contents.variants:
+            items.append(variants_table(variant_groups(contents, models)))
+        return items
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        if not contents.comparative:
+            return None
+        c = compare(contents, self.models(contents))
+        caveats = () if c.ece.over_seeds else (one_run_note("the calibration comparisons"),)
+        return Verdict((labelled("Calibration", comparison_sentence(c, contents.rules.calibration_bins)),),
+                       caveats, summary_rows(c, contents.rules.calibration_bins))
+
+
+def per_run_sentence(m: ModelCalibration) -> Sentence:
+    """Each seed's ECE, so a reader sees the spread the table summarises."""
+    parts: list[Part] = []
+    for i, (run, v) in enumerate(zip(m.runs, m.values)):
+        parts += [", " if i else "", f"seed {run.seed}: ", Metric(run_key(m.key, run.seed, "calibration.ece"),
+                                                                   v["ece"], "percent"), "%"]
+    return sentence(f"{capital(m.the)}'s ECE per seed: ", parts, ".")
+
+
+def variant_groups(contents: ReportContents, base: Sequence[ModelCalibration]
+                   ) -> list[tuple[str, list[ModelCalibration]]]:
+    """The base models, then each variant's, measured alike (metric keys "variant.<v>.<model>.calibration.*")."""
+    groups = [("base", list(base))]
+    for name, v in contents.variants.items():
+        groups.append((name, [calibrated(variant_key(name, m), v.facts[m].name, runs, contents.rules)
+                              for m, runs in v.runs.items() if runs]))
+    return groups
+
+
+def summary_rows(c: Comparison, bins: int) -> tuple[SummaryRow, ...]:
+    """The primary debiased-ECE line and the secondary NLL and Brier lines of the Summary of findings."""
+    t = c.ece
+    better = c.first if t.estimate < 0 else c.second
+    verdict = f"{better.name} better calibrated" if decided(t, c.alpha) else "no difference shown"
+    rows = [SummaryRow("Calibration error (debiased ECE, %)", (pooled_value(c.first, bins),
+                                                               pooled_value(c.second, bins)),
+                       t.metric("diff"), interval_cell(t), sentence(verdict, run_scope(t), " (",
+                                                                    *bootstrap_p_parts(t), ")"), primary=True)]
+    for name, s in c.scores.items():
+        _, unit, label = SCORES[name]
+        lower = c.first if s.estimate < 0 else c.second
+        adjusted = c.family.adjusted_p(s.metric("p").key)
+        rows.append(SummaryRow(label, tuple(c_.cell(name, unit) for c_ in (c.first, c.second)), s.metric("diff"),
+                               interval_cell(s), sentence(
+                                   f"{lower.name} lower" if decided(s, c.alpha, c.family) else "no difference shown",
+                                   run_scope(s), " (adjusted ", *p_parts(adjusted), ")")))
+    return tuple(rows)

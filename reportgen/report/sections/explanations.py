@@ -2,9 +2,16 @@
 and how faithful they are, measured by deletion curves (explanations.npz, reportgen/analysis/explanations.py).
 
 The maps are shown, not described: a map's look is not a measurement. What the section says is
-measured: for each image, the area under the true class's probability as the most salient patches
+measured: for each image, the area under the true class's probability, normalised by the intact
+image's (p(t)/p(0), so that a model's starting confidence does not enter), as the most salient patches
 are occluded first, against random occlusion orders (`Faithfulness`), tested over the images by
-Wilcoxon's signed-rank test (rule: `faithfulness_rule`).
+Wilcoxon's signed-rank test (rule: `faithfulness_rule`). Each model's own method (Grad-CAM, attention
+rollout) stands beside one method the same for every model (occlusion, captum), by which the models'
+faithfulness is compared, by the hierarchical bootstrap over seeds and images (reportgen.report.stats);
+the between-model tests are one family adjusted by report.multiplicity, the tests against random orders
+another. Metric keys: ``<model>.explanations.*`` (own method), ``<model>.explanations.occlusion.*``
+(occlusion). A file without a part (no captum at build time, or a file of reportgen 0.5 or earlier
+without occlusion) is reported as missing, not guessed.
 """
 
 from __future__ import annotations
@@ -16,10 +23,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import wilcoxon
 
-from reportgen.analyses import EXPLANATIONS
+from reportgen.analyses import EXPLANATION_PARTS, EXPLANATIONS
 from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
+from reportgen.report.analysis_files import read_analysis
 from reportgen.report.contents import ReportContents
+from reportgen.report.evidence import (
+    METHOD_NAMES,
+    bootstrap_evidence,
+    bootstrap_p_parts,
+    decided,
+    interval_cell,
+    labelled,
+    one_run_note,
+    run_scope,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -35,8 +53,10 @@ from reportgen.report.kernel import (
     p_parts,
     sentence,
 )
+from reportgen.report.multiplicity import Family, family
 from reportgen.report.plots import IMAGE_EXTENT, SERIES_COLOURS, bare, hwc
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.section import FigureDrawer, Section, SummaryRow, Verdict
+from reportgen.report.stats import BootstrapTest, hierarchical_bootstrap
 
 
 def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int, orders: int) -> Sentence:
@@ -46,23 +66,32 @@ def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int
         "How faithfulness is measured: the explained images are the first test images of each class (", images,
         f" images, the same for every model). Each image is cut into a {grid} × {grid} grid of {side} × {side}-pixel "
         f"patches, which are occluded (set to the training set's mean colour) most salient first in {steps} equal "
-        "groups, recording the true class's probability after each; the same is done in "
+        "groups, recording the true class's probability after each, divided by the intact image's (p(t)/p(0), so that "
+        "a model's starting confidence does not enter); the same is done in "
         f"{orders} random orders per image, the same orders for every model. The area under such a curve (share "
         "of patches occluded from 0 to 1) is smaller when the probability falls sooner, and the gap, the random "
         "orders' mean area minus the salient-first area, is larger when the map points at what the model relies on. "
-        f"An explanation beats random orders when a two-sided Wilcoxon signed-rank test of the per-image gaps gives "
-        f"p < {rules.alpha:g} with a positive mean gap; one model's explanation is more faithful than the other's "
-        f"when the same test of the paired per-image gap differences gives p < {rules.alpha:g}. With several seeds "
-        "each image's areas are averaged over the seeds first.")
+        "An explanation beats random orders when a two-sided Wilcoxon signed-rank test of the per-image gaps (each "
+        "image's areas averaged over the seeds first) gives a positive mean gap and, adjusted by "
+        f"{METHOD_NAMES[rules.multiplicity]} within the family of these tests (every model and method), "
+        f"p < {rules.alpha:g}. One model's explanation is more faithful than the other's when the mean per-image "
+        "difference of their gaps has a two-sided bootstrap p, adjusted within the family of between-model "
+        f"comparisons (own methods, occlusion), below {rules.alpha:g}; the bootstrap resamples the seeds both "
+        f"models ran, then the images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}), so that "
+        "with several seeds the seed-to-seed spread is part of the test. Occlusion scores each patch by removing it "
+        "alone, as the deletion test removes patches, so it is expected to beat random orders; compared between the "
+        "models it says for which model the single patches' effects better predict the effect of removing many "
+        "(how local its evidence is), not which architecture is easier to explain.")
 
 
 @dataclass(frozen=True)
 class Faithfulness:
     """One model's explanations of the chosen images, and their deletion areas over its seeds."""
 
-    key: str
+    key: str  # the model's key
+    scope: str  # metric key scope: "explanations" (own method) or "explanations.occlusion" (the shared one)
     name: str
-    method: str  # "Grad-CAM" or "attention rollout"
+    method: str  # "Grad-CAM", "attention rollout" or "occlusion"
     indices: np.ndarray = field(repr=False)  # (M,) test-set index of each explained image
     labels: np.ndarray = field(repr=False)  # (M,)
     images: np.ndarray = field(repr=False)  # (M, 3, 32, 32) uint8
@@ -70,6 +99,7 @@ class Faithfulness:
     curves: np.ndarray = field(repr=False)  # (2, M, S + 1) mean over seeds: salient-first, random orders
     area: np.ndarray = field(repr=False)  # (M,) area under the salient-first curve, mean over seeds
     random_area: np.ndarray = field(repr=False)  # (M,) the random orders' mean area, mean over seeds
+    seed_gaps: np.ndarray = field(repr=False)  # (seeds, M) each seed's random-order area minus salient-first area
     fractions: np.ndarray = field(repr=False)  # (S + 1,) share of the patches occluded at each point
     grid: int
     random_orders: int
@@ -84,37 +114,83 @@ class Faithfulness:
         return self.random_area - self.area
 
     def mean(self, name: str, values: np.ndarray, unit: str = "fraction") -> Metric:
-        return Metric(model_key(self.key, f"explanations.{name}"), float(np.mean(values)), unit)
+        return Metric(self.metric_key(name), float(np.mean(values)), unit)
+
+    def metric_key(self, name: str) -> str:
+        """``<model>.explanations.<name>`` (own method) or ``<model>.explanations.occlusion.<name>``."""
+        return model_key(self.key, f"{self.scope}.{name}")
 
     @property
     def images_count(self) -> Metric:
-        return Metric(model_key(self.key, "explanations.images"), len(self.indices), "count")
+        return Metric(self.metric_key("images"), len(self.indices), "count")
 
 
-def faithfulness(key: str, name: str, records: Sequence[dict[str, np.ndarray]]) -> Faithfulness:
-    """A model's Faithfulness from its seeds' explanations.npz contents (the same images for every seed)."""
+START_FLOOR = 1e-6  # a curve is divided by its intact-image probability, floored so that a 0 start stays finite
+OCCLUSION = "occlusion"
+
+
+def normalised(curves: np.ndarray) -> np.ndarray:
+    """(..., M, P) deletion curves divided by each image's intact-image probability (point 0): p(t) / p(0)."""
+    return curves / np.maximum(curves[..., :1], START_FLOOR)
+
+
+def faithfulness(key: str, name: str, records: Sequence[dict[str, np.ndarray]], part: str) -> Faithfulness:
+    """A model's Faithfulness by one method ("own" or "occlusion") from its seeds' explanations.npz contents (the
+    same images for every seed), on curves normalised by the intact image's probability."""
     first = records[0]
     fractions = first["fractions"]
-    salient = np.stack([r["deletion"] for r in records])  # (seeds, M, S + 1)
-    random = np.stack([r["random_deletion"] for r in records])
+    field_name, maps_name = ("deletion", "saliency") if part == "own" else ("occlusion_deletion",
+                                                                             "occlusion_saliency")
+    salient = normalised(np.stack([r[field_name] for r in records]))  # (seeds, M, S + 1)
+    random = normalised(np.stack([r["random_deletion"] for r in records]))
+    areas = np.trapezoid(salient, fractions, axis=-1), np.trapezoid(random, fractions, axis=-1)  # (seeds, M) each
     return Faithfulness(
-        key, name, str(first["method"]), first["indices"], first["labels"], first["images"], first["saliency"],
-        np.stack([salient.mean(axis=0), random.mean(axis=0)]),
-        np.trapezoid(salient, fractions, axis=-1).mean(axis=0), np.trapezoid(random, fractions, axis=-1).mean(axis=0),
-        fractions, int(first["grid_saliency"].shape[-1]), int(first["random_orders"]))
+        key, "explanations" if part == "own" else f"explanations.{OCCLUSION}", name,
+        str(first["method"]) if part == "own" else OCCLUSION, first["indices"], first["labels"], first["images"],
+        first[maps_name], np.stack([salient.mean(axis=0), random.mean(axis=0)]), areas[0].mean(axis=0),
+        areas[1].mean(axis=0), areas[1] - areas[0], fractions,
+        int(first[maps_name].shape[-1]) if part != "own" else int(first["grid_saliency"].shape[-1]),
+        int(first["random_orders"]))
+
+
+@dataclass(frozen=True)
+class Explained:
+    """Every model's explanations by part ("own": each model's method, "occlusion": the shared one), and what is
+    missing from the files."""
+
+    parts: dict[str, list[Faithfulness]]
+    missing: list[Sentence]
+
+
+def explained_parts(contents: ReportContents) -> Explained:
+    """The explanations of every model whose runs all hold explanations.npz, in config order, by part."""
+    parts: dict[str, list[Faithfulness]] = {"own": [], "occlusion": []}
+    missing: list[Sentence] = []
+    for m in contents.models:
+        records = contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec)
+        if records is None:
+            continue
+        if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
+            raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "
+                              f"{len(contents.class_names)} classes")
+        for part, spec in EXPLANATION_PARTS.items():
+            if all(name in r for r in records for name in spec):
+                for run in contents.runs[m.key]:
+                    read_analysis(run.path / EXPLANATIONS.filename, spec)  # the part's shapes, checked once
+                parts[part].append(faithfulness(m.key, m.name, records, part))
+            elif any("skipped" in r for r in records):
+                missing.append(sentence(f"{capital(m.name)}: {part if part == OCCLUSION else records[0]['method']} "
+                                        f"skipped: {records[0]['skipped']}."))
+            elif part == OCCLUSION:
+                missing.append(sentence(f"{capital(m.name)}: this bundle's explanations.npz has no occlusion "
+                                        "(written by reportgen 0.5 or earlier): the models are not compared by one "
+                                        "method; a rebuild adds it."))
+    return Explained(parts, missing)
 
 
 def explained(contents: ReportContents) -> list[Faithfulness]:
-    """The explanations of every model whose runs all hold explanations.npz, in config order."""
-    out = []
-    for m in contents.models:
-        records = contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec)
-        if records is not None:
-            if any(r["labels"].min() < 0 or r["labels"].max() >= len(contents.class_names) for r in records):
-                raise BundleError(f"an explanations.npz of model '{m.key}' holds a label outside the "
-                                  f"{len(contents.class_names)} classes")
-            out.append(faithfulness(m.key, m.name, records))
-    return out
+    """Each model's explanation by its own method (where the file holds it)."""
+    return explained_parts(contents).parts["own"]
 
 
 def signed_rank_p(differences: np.ndarray) -> float:
@@ -143,72 +219,108 @@ class PairedRanks:
 
 def against_random(f: Faithfulness, alpha: float) -> PairedRanks:
     """Whether the salient-first order beats random orders over the images (mean gap > 0, p < alpha)."""
-    return PairedRanks(f.mean("gap", f.gap), Metric(model_key(f.key, "explanations.vs_random.p"),
-                                                    signed_rank_p(f.gap), "pvalue"), alpha)
+    return PairedRanks(f.mean("gap", f.gap), Metric(f.metric_key("vs_random.p"), signed_rank_p(f.gap), "pvalue"),
+                       alpha)
 
 
-def between(first: Faithfulness, second: Faithfulness, alpha: float) -> PairedRanks | None:
-    """The first model's per-image gap minus the second's, tested over the images; None on different images."""
+def random_family(models: Sequence[Faithfulness], rules: ReportConfig) -> Family:
+    """The tests against random orders of every model and method, adjusted together."""
+    return family("the tests against random orders", [against_random(f, rules.alpha).p for f in models],
+                  rules.multiplicity)
+
+
+def between(first: Faithfulness, second: Faithfulness, rules: ReportConfig) -> BootstrapTest | None:
+    """The mean per-image gap of the first model minus the second's (``compare.<scope>.{diff, low, high, p}``), by
+    the hierarchical bootstrap over the seeds both ran and the images; None on different images."""
     if not np.array_equal(first.indices, second.indices):
         return None
-    d = first.gap - second.gap
-    return PairedRanks(Metric(compare_key("explanations.gap_diff"), float(np.mean(d)), "fraction"),
-                       Metric(compare_key("explanations.p"), signed_rank_p(d), "pvalue"), alpha)
+    return hierarchical_bootstrap(compare_key(first.scope), [first.seed_gaps, second.seed_gaps],
+                                  lambda m: m[0] - m[1], rules.bootstrap_seed, rules.bootstrap_resamples,
+                                  1 - rules.alpha, scale=1.0, unit="fraction")
 
 
 # ---------------------------------------------------------------- prose
 
 
 def _method(f: Faithfulness) -> str:
-    return f"{f.the}'s {f.method}"
+    """"the CNN's Grad-CAM", "the ViT's occlusion map"."""
+    return f"{f.the}'s {f.method}{' map' if f.method == OCCLUSION else ''}"
 
 
-def model_sentence(f: Faithfulness, alpha: float) -> Sentence:
-    """One model's deletion areas, its gap over random orders and whether the gap is significant."""
+def model_sentence(f: Faithfulness, alpha: float, fam: Family) -> Sentence:
+    """One model's deletion areas, its gap over random orders and whether the gap is significant (by its p adjusted
+    within the family of tests against random orders)."""
     test = against_random(f, alpha)
+    adjusted = fam.adjusted_p(test.p.key) if len(fam.raw) > 1 else None
     parts: list[Part] = [
         f"For {f.the} ({f.method}), occluding the most salient patches first leaves a mean area under the true "
         "class's probability of ", f.mean("area", f.area), " against ", f.mean("random_area", f.random_area),
         f" for {f.random_orders} random orders, a gap of ", test.mean, " (Wilcoxon signed-rank test over the ",
-        f.images_count, " images, ", *p_parts(test.p), ")"]
-    if test.significant_towards(1):
+        f.images_count, " images, ", *p_parts(test.p),
+        *([f", {METHOD_NAMES[fam.method]}-adjusted over {fam.name} ", *p_parts(adjusted)] if adjusted else []), ")"]
+    decide = PairedRanks(test.mean, adjusted, alpha) if adjusted is not None else test
+    if decide.significant_towards(1):
         return sentence(parts, ": occluding by its map lowers the true class's probability significantly sooner than "
                         "occluding at random.")
     return sentence(parts, ": its map is not shown to be more faithful than a random order.")
 
 
-def comparison_sentence(first: Faithfulness, second: Faithfulness, alpha: float) -> Sentence:
-    """Whose explanation is more faithful: the larger mean gap over random orders, when the paired test says so."""
-    test = between(first, second, alpha)
+def comparison_sentence(first: Faithfulness, second: Faithfulness, rules: ReportConfig,
+                        fam: Family | None = None) -> Sentence:
+    """Whose explanation is more faithful: the larger mean gap over random orders, when the bootstrap says so (by
+    its adjusted p within the family of between-model tests)."""
+    test = between(first, second, rules)
     if test is None:
         return sentence("The two models' explanations cover different images, so their faithfulness is not compared.")
-    evidence = [f"the mean per-image difference of the gaps, {first.the}'s minus {second.the}'s, is ", test.mean,
-                "; Wilcoxon signed-rank test paired over the ", first.images_count, " images, ", *p_parts(test.p)]
-    if test.direction == 0:
-        return sentence(f"{capital(_method(first))} and {_method(second)} have the same gap over random orders (",
-                        evidence, ").")
-    w, lo = (first, second) if test.direction > 0 else (second, first)
+    evidence = [f"the mean per-image difference of the normalised gaps, {first.the}'s minus {second.the}'s, is ",
+                test.metric("diff"), " over the ", first.images_count, " images, ", *bootstrap_evidence(test, fam)]
+    if test.estimate == 0:
+        return sentence(f"{capital(_method(first))} and {_method(second)} have the same gap over random orders"
+                        f"{run_scope(test)} (", evidence, ").")
+    w, lo = (first, second) if test.estimate > 0 else (second, first)
     gaps = [w.mean("gap", w.gap), " against ", lo.mean("gap", lo.gap)]
-    if test.significant_towards(test.direction):
-        return sentence(f"{capital(_method(w))} is more faithful than {_method(lo)}: a gap over random orders of ",
-                        gaps, " (", evidence, ").")
-    return sentence(f"{capital(_method(w))} has the larger gap over random orders, ", gaps, ", but the difference is "
-                    "not significant (", evidence, "), so neither explanation is shown to be more faithful.")
+    if decided(test, rules.alpha, fam):
+        return sentence(f"{capital(_method(w))} is more faithful than {_method(lo)}{run_scope(test)}: a gap over "
+                        "random orders of ", gaps, " (", evidence, ").")
+    return sentence(f"{capital(_method(w))} has the larger gap over random orders{run_scope(test)}, ", gaps,
+                    ", but the difference is not significant (", evidence, "), so neither explanation is shown to be "
+                    "more faithful.")
+
+
+def faithfulness_row(first: Faithfulness, second: Faithfulness, rules: ReportConfig,
+                     fam: Family | None) -> SummaryRow | None:
+    """One between-model comparison as a (secondary) line of the Summary of findings: each model's mean gap over
+    random orders, the difference with its interval, the verdict by the adjusted p."""
+    test = between(first, second, rules)
+    if test is None:
+        return None
+    w = first if test.estimate > 0 else second
+    verdict = f"{w.name} more faithful" if decided(test, rules.alpha, fam) else "no difference shown"
+    adjusted = fam is not None and len(fam.raw) > 1
+    p = p_parts(fam.adjusted_p(test.metric("p").key)) if adjusted else bootstrap_p_parts(test)
+    methods = "one method (occlusion)" if first.method == OCCLUSION else f"own methods ({first.method}, " \
+        f"{second.method})"
+    return SummaryRow(f"Faithfulness, {methods}: deletion gap over random orders", (
+        first.mean("gap", first.gap), second.mean("gap", second.gap)), test.metric("diff"), interval_cell(test),
+        sentence(verdict, run_scope(test), " (", "adjusted " if adjusted else "", *p, ")"))
 
 
 # ---------------------------------------------------------------- table and figures
 
 
-def faithfulness_table(models: Sequence[Faithfulness], alpha: float) -> Table:
-    """Per model: method, deletion areas, gap and its test against random orders."""
-    rows: list[list[Cell]] = [
-        [f.name, f.method, f.mean("area", f.area), f.mean("random_area", f.random_area), against_random(f, alpha).mean,
-         against_random(f, alpha).p]
-        for f in models
-    ]
-    return Table(["model", "method", "area, salient first", "area, random orders", "gap", "p (vs random)"], rows,
-                 caption="Deletion areas under the true class's probability (lower: the probability falls sooner), "
-                         "means over the explained images (and seeds).")
+def faithfulness_table(models: Sequence[Faithfulness], alpha: float, fam: Family) -> Table:
+    """Per model and method: deletion areas, gap and its test against random orders (raw and adjusted p)."""
+    rows: list[list[Cell]] = []
+    for f in models:
+        test = against_random(f, alpha)
+        adjusted: Cell = fam.adjusted_p(test.p.key) if len(fam.raw) > 1 else "—"
+        rows.append([f.name, f.method, f.mean("area", f.area), f.mean("random_area", f.random_area), test.mean,
+                     test.p, adjusted])
+    return Table(["model", "method", "area, salient first", "area, random orders", "gap", "p (vs random)",
+                  "adjusted p"], rows,
+                 caption="Deletion areas under the true class's probability over the intact image's (lower: the "
+                         "probability falls sooner), means over the explained images (and seeds); p: Wilcoxon "
+                         "signed-rank test of the per-image gaps, adjusted over every model and method.")
 
 
 def shown(models: Sequence[Faithfulness]) -> list[int]:
@@ -253,25 +365,65 @@ def draw_curves(models: Sequence[Faithfulness]) -> plt.Figure:
     return fig
 
 
+def between_family(found: Explained, rules: ReportConfig) -> Family | None:
+    """The between-model tests (own methods, occlusion) of two models, adjusted together."""
+    ps = [t.metric("p") for part in found.parts.values()
+          if len(part) == 2 and (t := between(*part, rules)) is not None]
+    return family("the between-model comparisons", ps, rules.multiplicity) if ps else None
+
+
+def compared(found: Explained) -> list[list[Faithfulness]]:
+    """The parts (own methods, occlusion) that both models of the report hold."""
+    return [part for part in found.parts.values() if len(part) == 2]
+
+
 class Explanations(Section):
     key = "explanations"
     title = "What the models look at"
 
     def applies(self, contents: ReportContents) -> bool:
-        return bool(explained(contents))
+        return any(contents.analysis(m.key, EXPLANATIONS.filename, EXPLANATIONS.spec) is not None
+                   for m in contents.models)
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        models, alpha = explained(contents), contents.rules.alpha
-        first = models[0]
-        maps = figures.draw("explanations", lambda: draw_maps(models, contents.class_names), sentence(
+        found, rules = explained_parts(contents), contents.rules
+        notes = [Callout("note", found.missing)] if found.missing else []
+        shown = found.parts["own"] + found.parts["occlusion"]
+        if not shown:
+            return notes
+        first = shown[0]
+        maps = figures.draw("explanations", lambda: draw_maps(shown, contents.class_names), sentence(
             "Saliency maps on the first explained test image of each class, overlaid (red: most salient), from each "
-            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in models), "."))
-        curves = figures.draw("deletion", lambda: draw_curves(models), sentence(
-            "Deletion curves: the true class's probability, averaged over the ", first.images_count,
-            " explained images, as patches are occluded most salient first and in random orders."), "80%")
-        facts = [model_sentence(f, alpha) for f in models]
-        if len(models) == 2 and contents.comparative:
-            facts.append(comparison_sentence(*models, alpha))
-        rule = faithfulness_rule(contents.rules, first.images_count, first.grid, len(first.fractions) - 1,
+            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."))
+        curves = figures.draw("deletion", lambda: draw_curves(shown), sentence(
+            "Deletion curves: the true class's probability over the intact image's, averaged over the ",
+            first.images_count, " explained images, as patches are occluded most salient first and in random "
+            "orders."), "80%")
+        vs_random = random_family(shown, rules)
+        facts = [model_sentence(f, rules.alpha, vs_random) for f in shown]
+        if contents.comparative and compared(found):
+            fam = between_family(found, rules)
+            facts += [comparison_sentence(*part, rules, fam) for part in compared(found)]
+            facts += self.one_run(found, rules)
+        rule = faithfulness_rule(rules, first.images_count, first.grid, len(first.fractions) - 1,
                                  first.random_orders)
-        return [Callout("rule", [rule]), maps, curves, Bullets(facts), faithfulness_table(models, alpha)]
+        return [Callout("rule", [rule]), *notes, maps, curves, Bullets(facts),
+                faithfulness_table(shown, rules.alpha, vs_random)]
+
+    @staticmethod
+    def one_run(found: Explained, rules: ReportConfig) -> list[Sentence]:
+        """The one-seed caveat when a between-model comparison resampled images only."""
+        tests = [between(*part, rules) for part in compared(found)]
+        if any(t is not None and not t.over_seeds for t in tests):
+            return [one_run_note("the faithfulness comparisons")]
+        return []
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        found, rules = explained_parts(contents), contents.rules
+        pairs = compared(found)
+        if not contents.comparative or not pairs:
+            return None
+        fam = between_family(found, rules)
+        rows = tuple(row for part in pairs if (row := faithfulness_row(*part, rules, fam)) is not None)
+        return Verdict(tuple(labelled("Explanations", comparison_sentence(*part, rules, fam)) for part in pairs),
+                       (*found.missing, *self.one_run(found, rules)), rows)

@@ -1,16 +1,20 @@
 """Section "Robustness to corrupted images": accuracy on the build's CIFAR-10-C style suite, from each run's
 robustness.npz (predictions on every corrupted copy, reportgen/analysis/robustness.py).
 
-Per model: accuracy per corruption and severity (a heatmap), mean corruption accuracy, and its
-relative drop from the clean accuracy on the same images. With two models: which is more robust
-overall, per corruption family and per corruption, by McNemar's exact test on the same corrupted
-images (`clustered_mcnemar`), and whether their relative drops differ, by a bootstrap over the
-images. Every accuracy here follows from the stored predictions
-(reportgen/report/corruption_results.py, `suite_metrics`, which `reportgen verify` can recompute).
+Two measures (reportgen/report/corruption_results.py). Absolute: accuracy over the corrupted copies
+(per corruption and severity in a heatmap; compared overall by McNemar's exact test over images); it
+mostly restates the clean accuracy gap. Relative, which defines "more robust": on the images a model
+classifies correctly when clean, the share of their corrupted copies it still classifies correctly;
+two models are compared on the images both classify correctly when clean, by a hierarchical bootstrap
+over seeds and images. The overall relative comparison is a primary comparison (one test); the
+per-corruption tests are one family and the per-family tests another, each adjusted by
+report.multiplicity (reportgen.report.multiplicity), decided by the adjusted p. A family of one
+corruption is not tested again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -19,7 +23,26 @@ import numpy as np
 from reportgen.analyses import ROBUSTNESS
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ReportContents
-from reportgen.report.corruption_results import PairedTest, Suite, comparable, drop_interval, paired_test, suite
+from reportgen.report.corruption_results import (
+    PairedTest,
+    Suite,
+    both_right_share,
+    comparable,
+    paired_test,
+    relative_test,
+    suite,
+    tested_scopes,
+)
+from reportgen.report.evidence import (
+    and_list,
+    bootstrap_evidence,
+    bootstrap_p_parts,
+    decided,
+    interval_cell,
+    labelled,
+    one_run_note,
+    run_scope,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -35,7 +58,9 @@ from reportgen.report.kernel import (
     sentence,
     stat_cell,
 )
-from reportgen.report.section import FigureDrawer, Section
+from reportgen.report.multiplicity import Family, family
+from reportgen.report.section import FigureDrawer, Section, SummaryRow, Verdict
+from reportgen.report.stats import BootstrapTest
 
 
 def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, severities: int, seed: int) -> Sentence:
@@ -44,14 +69,17 @@ def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, sever
         "Rule used for robustness: the suite corrupts ", images, f" test images (drawn at random with seed {seed}, "
         f"analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
         "severities each, with the CIFAR-10-C constants of Hendrycks and Dietterich (2019). A model's mean corruption "
-        "accuracy is its accuracy over every corrupted copy; its relative drop is its clean accuracy on the same "
-        "images minus its mean corruption accuracy, over the clean accuracy. One model is more robust, overall, on a "
-        f"family or on a corruption, when McNemar's exact test over the images gives p < {rules.alpha:g} in its "
-        "favour: an image counts for the model that classifies more of its corrupted copies in that scope correctly "
-        "(over every seed both models ran), ties drop out, so copies of one image are not counted as independent "
-        "evidence. Relative drops differ when the percentile bootstrap interval of their difference over the test "
-        f"images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}) excludes 0. A difference that is "
-        "not significant is not called a win.")
+        "accuracy is its accuracy over every corrupted copy: it mostly restates its clean accuracy. Its relative "
+        "robustness is, on the images it classifies correctly when clean, the share of their corrupted copies it "
+        "still classifies correctly. One model is more robust than another when its relative robustness is higher "
+        "on the images both classify correctly when clean: by a hierarchical bootstrap over the seeds both ran and "
+        f"the images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}; a percentile "
+        f"{1 - rules.alpha:.0%} interval and a two-sided p), p < {rules.alpha:g} overall (a primary comparison). "
+        "Per corruption and per family of several corruptions, the same test's p-values are adjusted within each "
+        f"family ({'Holm' if rules.multiplicity == 'holm' else 'Benjamini-Hochberg'}) and decided by the adjusted "
+        "p. The absolute accuracies are compared overall by McNemar's exact test over the images (an image counts "
+        "for the model that classifies more of its copies correctly, ties drop out). A difference that is not "
+        "significant is not called a win.")
 
 
 def suites(contents: ReportContents) -> list[Suite]:
@@ -64,129 +92,159 @@ def suites(contents: ReportContents) -> list[Suite]:
     return out
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """Two models' suites compared: the primary relative test, its families of secondary tests, the absolute test."""
+
+    first: Suite
+    second: Suite
+    overall: BootstrapTest  # relative robustness, overall
+    tests: dict[str, BootstrapTest]  # relative robustness per tested family and corruption scope
+    families: Family | None  # the per-family tests, adjusted together (None: no family is tested)
+    corruptions: Family | None  # the per-corruption tests
+    absolute: PairedTest  # accuracy over every corrupted copy, McNemar's test
+    alpha: float
+
+    def family_of(self, scope: str) -> Family | None:
+        return self.families if scope.startswith("family.") else self.corruptions
+
+    def decided(self, scope: str) -> bool:
+        test = self.overall if scope == "overall" else self.tests[scope]
+        return decided(test, self.alpha, None if scope == "overall" else self.family_of(scope))
+
+
+def compare(first: Suite, second: Suite, rules: ReportConfig) -> Comparison:
+    """Every test of two comparable suites, with the per-family and per-corruption families adjusted."""
+    level = 1 - rules.alpha
+    run = lambda scope: relative_test(first, second, scope, rules.bootstrap_seed,  # noqa: E731
+                                      rules.bootstrap_resamples, level)
+    family_scopes, corruption_scopes = tested_scopes(first)
+    tests = {scope: run(scope) for scope in family_scopes + corruption_scopes}
+
+    def adjusted(name: str, scopes: list[str]) -> Family | None:
+        return family(name, [tests[s].metric("p") for s in scopes], rules.multiplicity) if scopes else None
+
+    return Comparison(first, second, run("overall"), tests,
+                      adjusted(f"the {len(family_scopes)} corruption families", family_scopes),
+                      adjusted(f"the {len(corruption_scopes)} corruptions", corruption_scopes),
+                      paired_test(first, second, "overall", rules.alpha), rules.alpha)
+
+
 # ---------------------------------------------------------------- prose
 
 
+def scope_name(scope: str) -> str:
+    return scope.partition(".")[2].replace("_", " ")
+
+
 def model_sentence(s: Suite) -> Sentence:
-    """A model's mean corruption accuracy, clean accuracy on the same images and relative drop."""
+    """A model's mean corruption accuracy, clean accuracy on the same images and relative robustness."""
     return sentence(f"{capital(s.the)}'s mean corruption accuracy is ", s.mean_corruption.parts("%"), " against ",
-                    s.clean.parts("%"), " on the same ", s.images, " images uncorrupted, a relative drop of ",
-                    s.relative_drop.parts("%"), ".")
+                    s.clean.parts("%"), " on the same ", s.images, " images uncorrupted; of the images it classifies "
+                    "correctly when clean, it still classifies ", s.relative.parts("%"), " of the corrupted copies "
+                    "correctly (its relative robustness).")
 
 
-def test_evidence(t: PairedTest, first: Suite, second: Suite) -> list[Part]:
-    """"McNemar's exact test over the images: 123 favour the CNN, 45 the ViT, p < 0.0001"."""
-    return ["McNemar's exact test over the images: ", t.metric("b"), f" favour {first.the}, ", t.metric("c"),
-            f" {second.the}, ", *p_parts(t.metric("p"))]
+def relative_sentence(c: Comparison) -> Sentence:
+    """Which model is more robust, by the relative measure on the images both get right clean, if significantly."""
+    t, (kept_first, kept_second) = c.overall, both_right_share(c.first, c.second, "overall")
+    shares = [f"on the images both classify correctly when clean, {c.first.the} keeps ", kept_first, "% of the "
+              f"corrupted copies and {c.second.the} ", kept_second, "% (difference ", t.metric("diff"), " points, ",
+              *bootstrap_evidence(t), ")"]
+    if not c.decided("overall"):
+        return sentence("Neither model is shown to be more robust", run_scope(t), ": ", shares, ".")
+    w = c.first if t.estimate > 0 else c.second
+    return sentence(f"{capital(w.the)} is more robust{run_scope(t)}: ", shares, ".")
 
 
-def overall_sentence(first: Suite, second: Suite, t: PairedTest) -> Sentence:
-    """Which model is more robust overall, only if significantly so."""
-    ma, mb = first.mean_corruption.parts("%"), second.mean_corruption.parts("%")
-    if t.direction == 0:
-        return sentence(f"{capital(first.the)} and {second.the} are equally accurate on the corrupted images: ",
-                        ma, " and ", mb, " (", test_evidence(t, first, second), ").")
-    (w, lo, mw, ml) = (first, second, ma, mb) if t.direction > 0 else (second, first, mb, ma)
-    lead = Metric(compare_key("robustness.overall.lead_pts"), abs(t.diff_pts), "points")
+def absolute_sentence(c: Comparison) -> Sentence:
+    """The absolute accuracies under corruption, their McNemar test, and why they do not define robustness."""
+    t, first, second = c.absolute, c.first, c.second
+    evidence = ["McNemar's exact test over the images: ", t.metric("b"), f" favour {first.the}, ", t.metric("c"),
+                f" {second.the}, ", *p_parts(t.metric("p"))]
     if t.significant:
-        return sentence(f"{capital(w.the)} is more robust: a mean corruption accuracy of ", mw, " against ", ml,
-                        f" for {lo.the}, ", lead, " points ahead (", test_evidence(t, first, second), ").")
-    return sentence(f"{capital(w.the)}'s mean corruption accuracy, ", mw, ", is ", lead, f" points above {lo.the}'s ",
-                    ml, ", but the difference is not significant (", test_evidence(t, first, second),
-                    "), so neither model is shown to be more robust.")
+        w = first if t.direction > 0 else second
+        verdict: list[Part] = [f"{w.the} is more accurate on the corrupted images"]
+    else:
+        verdict = ["neither model is shown to be more accurate on the corrupted images"]
+    return sentence("In absolute terms ", verdict, run_scope(c.overall), " (", first.mean_corruption.parts("%"),
+                    " against ",
+                    second.mean_corruption.parts("%"), ", ", t.metric("diff_pts"), " points; ", evidence,
+                    "), but with clean accuracies of ",
+                    first.clean.parts("%"), " and ", second.clean.parts("%"), " on the same images this mostly "
+                    "restates the clean gap, so it is not what decides robustness here.")
 
 
-def drop_sentence(first: Suite, second: Suite, seed: int, resamples: int) -> Sentence:
-    """Which model loses less of its clean accuracy under corruption, if the bootstrap interval says so."""
-    interval = drop_interval(first, second, seed, resamples)
-    low = Metric(compare_key("robustness.relative_drop_diff.low"), interval.low, "points")
-    high = Metric(compare_key("robustness.relative_drop_diff.high"), interval.high, "points")
-    span = [f" ({interval.level:.0%} bootstrap interval of {first.the}'s drop minus {second.the}'s: ", low, " to ",
-            high, " points"]
-    da, db = first.relative_drop.parts("%"), second.relative_drop.parts("%")
-    if not interval.excludes_zero:
-        return sentence("Relative drops: ", da, f" for {first.the}, ", db, f" for {second.the}", span,
-                        ", which includes 0), so neither model is shown to lose less of its clean accuracy.")
-    less = first if interval.high < 0 else second
-    return sentence(f"Relative to its clean accuracy, {less.the} loses less under corruption: ", da,
-                    f" for {first.the} against ", db, f" for {second.the}", span, ", which excludes 0).")
-
-
-def _scope_parts(t: PairedTest) -> list[Part]:
-    name = t.scope.partition(".")[2].replace("_", " ")
-    return [name, " (", t.metric("diff_pts"), " points, ", *p_parts(t.metric("p")), ")"]
-
-
-def _joined(tests: Sequence[PairedTest]) -> list[Part]:
-    parts: list[Part] = []
-    for i, t in enumerate(tests):
-        parts += ["" if i == 0 else " and " if i == len(tests) - 1 else ", ", *_scope_parts(t)]
-    return parts
-
-
-def by_verdict(tests: Sequence[PairedTest]) -> dict[int, list[PairedTest]]:
-    """Tests grouped by outcome: 1 the first model significantly ahead, -1 the second, 0 neither."""
-    return {1: [t for t in tests if t.significant and t.direction > 0],
-            -1: [t for t in tests if t.significant and t.direction < 0],
-            0: [t for t in tests if not t.significant]}
-
-
-def family_sentence(first: Suite, second: Suite, tests: Sequence[PairedTest]) -> Sentence:
-    """Per corruption family: which model is significantly more accurate under it, and where neither is."""
-    groups = by_verdict(tests)
-    clauses = [[f"{model.the} is significantly more accurate under ", *_joined(groups[direction])]
-               for direction, model in ((1, first), (-1, second)) if groups[direction]]
-    if groups[0]:
-        clauses.append(["neither model is shown to be more accurate under ", *_joined(groups[0])])
-    parts: list[Part] = [f"By corruption family (differences are {first.the}'s accuracy minus {second.the}'s): "]
-    for i, clause in enumerate(clauses):
-        parts += ["; " if i else "", *clause]
+def scopes_sentence(c: Comparison, scopes: Sequence[str], fam: Family, kind: str) -> Sentence:
+    """Per family or per corruption: where each model keeps significantly more after adjustment, and how many raw
+    wins the adjustment removes."""
+    ahead = {1: [s for s in scopes if c.decided(s) and c.tests[s].estimate > 0],
+             -1: [s for s in scopes if c.decided(s) and c.tests[s].estimate < 0]}
+    raw_only = [s for s in scopes if c.tests[s].p < c.alpha and not c.decided(s) and c.tests[s].estimate != 0]
+    parts: list[Part] = [f"By {kind}, relative robustness adjusted over {fam.name}: "]
+    clauses = [f"{model.the} keeps significantly more under {and_list([scope_name(s) for s in ahead[d]])}"
+               for d, model in ((1, c.first), (-1, c.second)) if ahead[d]]
+    parts.append("; ".join(clauses) if clauses else f"neither model keeps significantly more under any {kind}")
+    key = compare_key(f"robustness.{'families' if kind == 'family' else 'corruptions'}")
+    parts += [" (", Metric(f"{key}.first_ahead", len(ahead[1]), "count"), f" of {len(scopes)} for {c.first.the}, ",
+              Metric(f"{key}.second_ahead", len(ahead[-1]), "count"), f" for {c.second.the})"]
+    if raw_only:
+        parts += ["; ", Metric(f"{key}.raw_only", len(raw_only), "count"), " raw p-values below the level (",
+                  ", ".join(scope_name(s) for s in raw_only), ") do not survive the adjustment"]
     return sentence(parts, ".")
 
 
-def corruption_sentence(first: Suite, second: Suite, tests: Sequence[PairedTest]) -> Sentence:
-    """How many corruptions each model is significantly more accurate under, and which (numbers in the table)."""
-    groups = by_verdict(tests)
-    leads = {1: f"{first.the} is significantly more accurate under ", -1: f"{second.the} is significantly more "
-             "accurate under ", 0: "neither model is shown to be more accurate under "}
-    parts: list[Part] = ["Corruption by corruption, "]
-    for direction in (1, -1, 0):
-        if groups[direction]:
-            names = ", ".join(t.scope.partition(".")[2].replace("_", " ") for t in groups[direction])
-            count = Metric(compare_key(f"robustness.corruptions.{DIRECTIONS[direction]}"), len(groups[direction]),
-                           "count")
-            parts += ["; " if len(parts) > 1 else "", leads[direction], count, f" of the {len(tests)} ({names})"]
-    return sentence(parts, ".")
-
-
-DIRECTIONS = {1: "first_ahead", -1: "second_ahead", 0: "neither"}
+def comparison_facts(c: Comparison) -> list[Sentence]:
+    facts = [relative_sentence(c), absolute_sentence(c)]
+    families, corruptions = tested_scopes(c.first)
+    if c.families is not None:
+        facts.append(scopes_sentence(c, families, c.families, "family"))
+    if c.corruptions is not None:
+        facts.append(scopes_sentence(c, corruptions, c.corruptions, "corruption"))
+    if not c.overall.over_seeds:
+        facts.append(one_run_note("these robustness comparisons"))
+    return facts
 
 
 # ---------------------------------------------------------------- table and figure
 
 
-def robustness_table(models: Sequence[Suite], tests: dict[str, PairedTest] | None) -> Table:
-    """Per corruption, each model's accuracy (mean over severities and seeds), with the paired test of two models;
-    the families, the mean corruption accuracy and the clean accuracy in the footer."""
+def p_cells(c: Comparison, scope: str) -> list[Cell]:
+    """The relative test's difference, p and adjusted p of one scope (the overall one is not adjusted)."""
+    test = c.overall if scope == "overall" else c.tests.get(scope)
+    if test is None:
+        return ["", "", "", ""]
+    fam = None if scope == "overall" else c.family_of(scope)
+    adjusted: Cell = fam.adjusted_p(test.metric("p").key) if fam is not None and len(fam.raw) > 1 else "—"
+    return [test.metric("diff"), interval_cell(test), test.metric("p"), adjusted]
+
+
+def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
+    """Per corruption, each model's absolute accuracy and relative robustness (pooled over severities and seeds), with
+    the relative test of two models; the families, the overall values and the clean accuracy in the footer."""
     first = models[0]
 
-    def row(label: str, family: str, scope: str) -> list[Cell]:
-        cells: list[Cell] = [label, family, *(sentence(s.scope_accuracy(scope), "%") for s in models)]
-        if tests is not None:
-            cells += [tests[scope].metric("diff_pts"), tests[scope].metric("p")]
-        return cells
+    def row(label: str, fam: str, scope: str) -> list[Cell]:
+        cells: list[Cell] = [label, fam, *(sentence(s.scope_accuracy(scope), "%") for s in models),
+                             *(sentence(s.scope_relative(scope), "%") for s in models)]
+        return cells + (p_cells(c, scope) if c is not None else [])
 
-    rows = [row(c.replace("_", " "), f, f"corruption.{c}") for c, f in zip(first.corruptions, first.families)]
+    rows = [row(name.replace("_", " "), f, f"corruption.{name}") for name, f in zip(first.corruptions,
+                                                                                   first.families)]
     footer = [row(f"{f} family", "", f"family.{f}") for f in first.family_names]
-    extra = ["", ""] if tests is not None else []
-    footer.append(["mean corruption accuracy", "", *(stat_cell(s.mean_corruption, "%") for s in models),
-                   *([tests["overall"].metric("diff_pts"), tests["overall"].metric("p")] if tests else [])])
-    footer.append(["clean (same images)", "", *(stat_cell(s.clean, "%") for s in models), *extra])
-    header = ["corruption", "family", *(f"{s.name} accuracy" for s in models)]
-    if tests is not None:
-        header += [f"difference ({models[0].name} − {models[1].name}, points)", "p (McNemar)"]
-    return Table(header, rows, footer, caption="Accuracy on the corrupted test images, averaged over the severities "
-                 "(and seeds); families average their corruptions' copies.")
+    footer.append(["all corruptions", "", *(stat_cell(s.mean_corruption, "%") for s in models),
+                   *(stat_cell(s.relative, "%") for s in models), *(p_cells(c, "overall") if c is not None else [])])
+    footer.append(["clean (same images)", "", *(stat_cell(s.clean, "%") for s in models), *([""] * len(models)),
+                   *(["", "", "", ""] if c is not None else [])])
+    header = ["corruption", "family", *(f"{s.name} accuracy" for s in models), *(f"{s.name} kept" for s in models)]
+    if c is not None:
+        header += [f"kept, {models[0].name} − {models[1].name} (points, both right clean)", "interval", "p",
+                   "adjusted p"]
+    return Table(header, rows, footer, caption="Accuracy on the corrupted test images and relative robustness (kept: "
+                 "the share of corrupted copies classified correctly, of the images the model classifies correctly "
+                 "when clean), over the severities (and seeds); the difference compares the models on the images both "
+                 "classify correctly when clean. A family of one corruption is not tested again (its corruption's "
+                 "row holds the test); —: not adjusted (the overall comparison is a primary one).")
 
 
 def draw_heatmaps(models: Sequence[Suite]) -> plt.Figure:
@@ -217,6 +275,13 @@ class Robustness(Section):
     def applies(self, contents: ReportContents) -> bool:
         return bool(suites(contents))
 
+    @staticmethod
+    def comparison(contents: ReportContents, models: Sequence[Suite]) -> Comparison | None:
+        """The two models' comparison, or None with one model or suites that cannot be paired."""
+        if len(models) != 2 or not contents.comparative or not comparable(*models):
+            return None
+        return compare(*models, contents.rules)
+
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         models, rules = suites(contents), contents.rules
         figure = figures.draw("robustness", lambda: draw_heatmaps(models), sentence(
@@ -224,14 +289,32 @@ class Robustness(Section):
             " (mean over seeds)." if contents.several_seeds else "."), "85%")
         first = models[0]
         rule = robustness_rule(rules, first.images, len(first.corruptions), len(first.severities), first.seed)
-        items: list[Item] = [Callout("rule", [rule]), figure,
-                             Bullets([model_sentence(s) for s in models])]
-        if len(models) != 2 or not contents.comparative or not comparable(*models):
-            return items + [robustness_table(models, None)]
-        first, second = models
-        tests = {scope: paired_test(first, second, scope, rules.alpha) for scope in first.scopes}
-        facts = [overall_sentence(first, second, tests["overall"]),
-                 drop_sentence(first, second, rules.bootstrap_seed, rules.bootstrap_resamples),
-                 family_sentence(first, second, [tests[f"family.{f}"] for f in first.family_names]),
-                 corruption_sentence(first, second, [tests[f"corruption.{c}"] for c in first.corruptions])]
-        return items + [Bullets(facts), robustness_table(models, tests)]
+        c = self.comparison(contents, models)
+        facts = [model_sentence(s) for s in models] + (comparison_facts(c) if c is not None else [])
+        return [Callout("rule", [rule]), figure, Bullets(facts), robustness_table(models, c)]
+
+    def verdict(self, contents: ReportContents) -> Verdict | None:
+        c = self.comparison(contents, suites(contents))
+        if c is None:
+            return None
+        caveats = () if c.overall.over_seeds else (one_run_note("the robustness comparisons"),)
+        return Verdict((labelled("Robustness", relative_sentence(c)),), caveats, summary_rows(c))
+
+
+def summary_rows(c: Comparison) -> tuple[SummaryRow, ...]:
+    """The primary relative-robustness line, and the secondary absolute one, of the Summary of findings."""
+    t = c.overall
+    w = c.first if t.estimate > 0 else c.second
+    verdict = f"{w.name} more robust{run_scope(t)}" if c.decided("overall") else f"no difference shown{run_scope(t)}"
+    primary = SummaryRow("Relative robustness (% of corrupted copies kept, images both right clean)",
+                         both_right_share(c.first, c.second, "overall"), t.metric("diff"), interval_cell(t),
+                         sentence(verdict, " (", *bootstrap_p_parts(t), ")"), primary=True)
+    a = c.absolute
+    aw = c.first if a.direction > 0 else c.second
+    absolute = SummaryRow("Accuracy under corruption (%)", (stat_cell(c.first.mean_corruption),
+                                                            stat_cell(c.second.mean_corruption)),
+                          a.metric("diff_pts"), "", sentence(
+                              f"{aw.name} higher" if a.significant else "no difference shown", run_scope(t),
+                              " (McNemar ",
+                              *p_parts(a.metric("p")), "; mostly the clean gap)"))
+    return primary, absolute

@@ -1,0 +1,78 @@
+"""How a bootstrap test and its family adjustment read in prose and tables, for the measure sections
+(robustness, calibration, explanations): one wording, so that every such verdict says the same things.
+
+A `BootstrapTest` (reportgen.report.stats) over one seed holds the weights fixed: its verdict describes
+that run ("in this run") and the prose says which seeds would make it a test of the models. A test in a
+family (reportgen.report.multiplicity) is decided by its adjusted p; both p-values are printed.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+from reportgen.report.kernel import Part, Sentence, p_parts, sentence
+from reportgen.report.multiplicity import Family
+from reportgen.report.stats import BootstrapTest
+
+SEEDS_FOR_A_TEST = "42,43,44"  # the study preset's seeds: what `--seeds` would turn a one-run result into a test
+METHOD_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+
+
+def interval_parts(test: BootstrapTest) -> list[Part]:
+    """"[low, high]" of the test's percentile interval."""
+    return ["[", test.metric("low"), ", ", test.metric("high"), "]"]
+
+
+def interval_cell(test: BootstrapTest) -> Sentence:
+    """The interval as a table cell."""
+    return sentence(interval_parts(test))
+
+
+def run_scope(test: BootstrapTest) -> str:
+    """"" when seed-to-seed variation is part of the test, else " in this run" (the weights held fixed)."""
+    return "" if test.over_seeds else " in this run"
+
+
+def bootstrap_evidence(test: BootstrapTest, family: Family | None = None) -> list[Part]:
+    """"95% interval [a, b], p = x" (and ", adjusted p = y (Holm, the 10 corruptions)" within a family), and what
+    was resampled."""
+    resampled = "seeds and test images" if test.over_seeds else "test images, one seed"
+    parts: list[Part] = [f"{test.level:.0%} interval ", *interval_parts(test), ", ", *bootstrap_p_parts(test)]
+    if family is not None and len(family.raw) > 1:
+        adjusted = family.adjusted_p(test.metric("p").key)
+        parts += [f", {METHOD_NAMES[family.method]}-adjusted over {family.name} ", *p_parts(adjusted)]
+    return parts + [f"; bootstrap over {resampled}"]
+
+
+def decided(test: BootstrapTest, alpha: float, family: Family | None = None) -> bool:
+    """Whether the test rejects "no difference": its adjusted p within a family of several tests, else its p."""
+    if test.estimate == 0:
+        return False
+    if family is not None and len(family.raw) > 1:
+        return family.adjusted_p(test.metric("p").key).value < alpha
+    return test.p < alpha
+
+
+def and_list(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def labelled(label: str, finding: Sentence) -> Sentence:
+    """"Label: finding" for the Conclusion, the finding's first word in lower case unless it is a name (CNN)."""
+    first, *rest = finding.parts
+    if isinstance(first, str) and first[:1].isupper() and not first.split(" ", 1)[0].isupper():
+        first = first[0].lower() + first[1:]
+    return sentence(f"{label}: ", first, *rest)
+
+
+def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
+    """"p = x", or "p ≤ x" at the smallest p its resamples can give (2 / (resamples + 1)): no resample crossed 0."""
+    floor = 2 / (test.resamples + 1)
+    return ["p ≤ ", test.metric("p")] if test.p <= floor + 1e-12 else p_parts(test.metric("p"))
+
+
+def one_run_note(what: str) -> Sentence:
+    """The caveat of a comparison made at one seed: what it describes, and which seeds would make it a test."""
+    return sentence(f"With one seed, {what} describe this run's weights (the bootstrap resamples test images only); "
+                    f"trained with several seeds (e.g. --seeds {SEEDS_FOR_A_TEST}) they would test the models, "
+                    "with the seed-to-seed spread in the interval.")
