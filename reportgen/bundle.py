@@ -58,7 +58,7 @@ from reportgen.bundle_files import (  # noqa: F401  (re-exported: callers write 
     write_manifest,
     write_predictions,
 )
-from reportgen.config import Config, config_from_dict
+from reportgen.config import Config, bundle_config_from_dict
 from reportgen.errors import BundleError, ConfigError
 
 
@@ -170,7 +170,7 @@ class Bundle:
 
         path = self.root / "config.yaml"
         try:
-            return config_from_dict(yaml.safe_load(read_text(path)))
+            return bundle_config_from_dict(yaml.safe_load(read_text(path)))
         except (ConfigError, yaml.YAMLError, RecursionError) as exc:
             raise BundleError(f"{path} is not a valid reportgen config: {str(exc).splitlines()[0][:200]}") from None
 

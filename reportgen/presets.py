@@ -1,15 +1,16 @@
-"""The presets a build starts from: the seed protocol, the quick sample, and the two studies with their variants.
+"""The presets a build starts from: the original study's protocol (`seed`), the quick sample, and the two studies
+with their variants.
 
 A preset is a partial config (nested sections); `load_config` applies it first, then a YAML file, then
-overrides. The study presets add the variants that test the seed's claims (docs/experiments.md).
+overrides. The study presets add the variants that test the original study's claims (docs/experiments.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# The seed's claims that the study variants test (docs/experiments.md): augmentation, training-set size,
-# a modern training recipe on the same architectures. The recipe: label smoothing 0.1, TrivialAugment, MixUp
+# The original study's claims that the study variants test (docs/experiments.md): augmentation, training-set
+# size, a modern training recipe on the same architectures. The recipe: label smoothing 0.1, TrivialAugment, MixUp
 # 0.8 / CutMix 1.0 (one of the two per batch) and a linear warm-up, as in DeiT-style recipes for small ViTs.
 MODERN_RECIPE = {"train.label_smoothing": 0.1, "augment.policy": "trivialaugment", "augment.mixup_alpha": 0.8,
                  "augment.cutmix_alpha": 1.0}
@@ -38,8 +39,8 @@ STUDY_VARIANTS: dict[str, dict[str, Any]] = {
 }
 QUICK_FRACTIONS = {"data-12": 0.125, "data-25": 0.25, "data-50": 0.5}
 
-# Presets are overrides on top of the seed protocol. `quick` trains on the packaged sample so that
-# a fresh machine with 2 CPU cores builds the whole report offline in a few minutes; its smaller
+# Presets are overrides on top of the original study's protocol (`seed`). `quick` trains on the packaged sample so
+# that a fresh machine with 2 CPU cores builds the whole report offline in a few minutes; its smaller
 # batch keeps the number of optimiser steps sensible on 4,000 training images, and its analyses
 # corrupt 200 test images and explain 2 per class.
 PRESETS: dict[str, dict[str, Any]] = {

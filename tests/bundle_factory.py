@@ -53,6 +53,7 @@ def make_bundle(
     analyses: AnalysisOptions = AnalysisOptions(),
     curves: Mapping[str, str] | None = None,
     variants: Mapping[str, "VariantSpec"] | None = None,
+    seed_accuracies: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
 
@@ -65,6 +66,8 @@ def make_bundle(
     `analyses` adds the build-time analysis files it names (tests/analysis_factory.py; none by default).
     `curves` shapes a model's validation curves (see `_history`); `variants` adds config variants with their
     runs under variants/<name>/ (`VariantSpec`: the keys it changes and each model's accuracy).
+    `seed_accuracies` sets a model's accuracy seed by seed (one per seed, in `seeds` order) instead of the jittered
+    draw, so that a test can make the seeds disagree exactly.
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
@@ -79,6 +82,8 @@ def make_bundle(
             entropy = [seed, list(DISPLAY_NAMES).index(model)] + ([submission] if submission is not None else [])
             rng = np.random.default_rng(entropy)
             accuracy = float(np.clip(accuracies[model] + rng.uniform(-seed_jitter, seed_jitter), 0.0, 1.0))
+            if seed_accuracies is not None and model in seed_accuracies:
+                accuracy = seed_accuracies[model][list(seeds).index(seed)]  # the draw above keeps the rng's stream
             _write_run(root / "runs" / model / f"seed-{seed}", rng, model=model, seed=seed, names=names,
                        accuracy=accuracy, epoch_time=epoch_times[model], train_gap=train_gaps[model],
                        epochs=epochs, test_size=test_size, config=config,

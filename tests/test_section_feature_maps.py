@@ -34,3 +34,12 @@ def test_draws_the_maps_and_states_the_trend(tmp_path):
     assert {"cnn.visual.stage1.zero_pct", "cnn.visual.stage3.mean_activation"} <= metric_keys(items)
     assert len(tables(items)[0].rows) == 3
     assert "describe that image, not the models in general" in text(items)
+
+
+def test_the_captions_name_the_seed_only_when_there_are_several(tmp_path):
+    one = numbers(FeatureMaps(), contents(tmp_path / "one", models=("cnn",)))
+    captions = [f.caption if isinstance(f.caption, str) else f.caption.text for f in figures(one)]
+    assert "seed" not in " ".join(captions + [t.caption for t in tables(one)] + [text(one)])
+    three = numbers(FeatureMaps(), contents(tmp_path / "three", models=("cnn",), seeds=(1, 2, 3)))
+    assert tables(three)[0].caption.endswith("after each stage, seed 1 (the first of 3).")
+    assert "computed on one image, seed 1 (the first of 3), test image" in text(three)

@@ -45,17 +45,24 @@ def headline_sentence(m: ModelFacts) -> Sentence:
                     " per epoch) over ", t.epochs, " epochs.")
 
 
+def first_seed_clause(seeds: Sequence[int]) -> str:
+    """Which run a one-run visual comes from: "" with one seed (there is no other), else ", seed 42 (the first of
+    3)", so that the caption of a single run names no seed."""
+    return "" if len(seeds) < 2 else f", seed {seeds[0]} (the first of {len(seeds)})"
+
+
 def limitation(contents: ReportContents) -> Sentence:
     """What a visual of one image can and cannot say (shared by the visual sections)."""
     return sentence("Statements about the visualisations are limited to the measured quantities above, computed on "
-                    f"one image of the first seed, {contents.focus_text}; they describe that image, not the models "
-                    "in general.")
+                    f"one image{first_seed_clause(contents.config.train.seeds)}, {contents.focus_text}; they "
+                    "describe that image, not the models in general.")
 
 
 def model_significance(contents: ReportContents) -> Significance:
     """The accuracy test of the report's two models (first in config order as the first side)."""
     first, second = contents.runs.values()
-    return accuracy_significance(first, second, contents.rules.alpha)
+    return accuracy_significance(first, second, contents.rules.alpha, resamples=contents.rules.bootstrap_resamples,
+                                 bootstrap_seed=contents.rules.bootstrap_seed)
 
 
 def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:

@@ -106,7 +106,7 @@ class AdjustedTest:
     adjusted p (and by the accuracy rule's other conditions)."""
 
     sig: Significance
-    family: Family | None  # None when the test has no p-value to adjust (no test applies)
+    family: Family | None  # None when there is nothing to adjust: no test applies, or a family of one test
 
     @property
     def adjusted_p(self) -> Metric | None:
@@ -115,8 +115,8 @@ class AdjustedTest:
 
     @property
     def significant(self) -> bool:
-        adjusted = self.adjusted_p
-        return self.sig.significant and adjusted is not None and adjusted.value < self.sig.alpha
+        adjusted = self.adjusted_p  # None for a family of one: its raw p decides, within the accuracy rule
+        return self.sig.significant and (adjusted is None or adjusted.value < self.sig.alpha)
 
     @property
     def verdict(self) -> str:
@@ -133,15 +133,18 @@ class AdjustedTest:
                 *p_parts(adjusted)]
 
     def p_cell(self) -> Sentence:
-        """"raw / adjusted" p-values as a table cell ("—" when no test applies)."""
+        """"raw / adjusted" p-values as a table cell (the raw p alone in a family of one, "—" when no test applies)."""
         raw, adjusted = self.sig.deciding_p, self.adjusted_p
-        return sentence("—") if raw is None or adjusted is None else sentence(raw, " / ", adjusted)
+        if raw is None:
+            return sentence("—")
+        return sentence(raw) if adjusted is None else sentence(raw, " / ", adjusted)
 
 
 def adjusted_tests(name: str, sigs: Sequence[Significance], method: str) -> list[AdjustedTest]:
-    """A family of secondary accuracy tests, adjusted together by `method` (report.multiplicity)."""
+    """A family of secondary accuracy tests, adjusted together by `method` (report.multiplicity); one test alone is
+    no family and is decided by its raw p."""
     raw = [sig.deciding_p for sig in sigs if sig.deciding_p is not None]
-    adjusted = family(name, raw, method) if raw else None
+    adjusted = family(name, raw, method) if len(raw) > 1 else None
     return [AdjustedTest(sig, adjusted if sig.deciding_p is not None else None) for sig in sigs]
 
 

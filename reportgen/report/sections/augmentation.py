@@ -174,7 +174,11 @@ def reliance_row(contents: ReportContents, variant: VariantFacts) -> SummaryRow:
     tests = base_family(contents)
     drops = [stat_cell(drop(variant, m, tests[(variant.name, m.key)].sig)) for m in (a, b)]
     if test.significant and test.over_seeds:
-        words = f"{(a if test.difference.value > 0 else b).name}'s drop larger ({interaction_verdict(test)})"
+        more, less = (a, b) if test.difference.value > 0 else (b, a)
+        helped = more.accuracy.mean.value > variant.facts[more.key].accuracy.mean.value
+        # As the prose says it: a larger "drop" of a model that did better without augmentation is the other's gain.
+        larger = f"{more.name}'s drop larger" if helped else f"{less.name}'s gain without it larger"
+        words = f"{larger} ({interaction_verdict(test)})"
     else:
         words = interaction_verdict(test)
     return SummaryRow("Accuracy drop without augmentation (points)", tuple(drops), test.difference,

@@ -41,7 +41,6 @@ from reportgen.report.kernel import (
     Metric,
     Sentence,
     Table,
-    capital,
     compare_key,
     config_key,
     p_parts,
@@ -58,6 +57,9 @@ MIN_SIZES = 4  # fewer points cannot show a trend with a training-set size
 DATA_SIZE_KEYS = frozenset({"data.train_fraction"})  # the key a variant changes to be a point of the size curve
 EQUAL_STEPS_KEYS = frozenset({"data.train_fraction", "train.epochs"})  # ... and of the equal-steps curve
 SCHEDULES = {"epochs": "equal epochs", "steps": "equal optimiser steps"}
+# Metric-key infix of a curve's tests: the base config is a point of both curves, and its adjusted p-values differ
+# with the family, so the equal-steps curve's keys are its own.
+SCHEDULE_KEYS = {"epochs": "", "steps": "steps."}
 
 
 def data_efficiency_rule(rules: ReportConfig) -> Sentence:
@@ -133,7 +135,7 @@ def curves(contents: ReportContents) -> dict[str, list[SizePoint]]:
 
 def gap_tests(contents: ReportContents, points: list[SizePoint], schedule: str) -> list[AdjustedTest]:
     """The first model against the second at each size, one family of secondary tests per curve."""
-    sigs = [between_models(p.runs, contents.rules, f"{p.key}compare") for p in points]
+    sigs = [between_models(p.runs, contents.rules, f"{p.key}{SCHEDULE_KEYS[schedule]}compare") for p in points]
     return adjusted_tests(f"the {len(points)} training-set sizes at {SCHEDULES[schedule]}", sigs,
                           contents.rules.multiplicity)
 
@@ -143,23 +145,27 @@ def gap_band(contents: ReportContents, point: SizePoint) -> BootstrapTest:
     return gap_interval(point.runs, contents.rules, f"{point.key}compare.gap")
 
 
-def growth_tests(contents: ReportContents, smallest: SizePoint, largest: SizePoint) -> list[AdjustedTest]:
-    """Each model's largest size against its smallest: a family of one test per model."""
+def growth_tests(contents: ReportContents, points: list[SizePoint], schedule: str) -> list[AdjustedTest]:
+    """Each model's largest size against its smallest on one curve: a family of one test per model."""
+    smallest, largest = points[0], points[-1]
     sigs = [accuracy_test(largest.runs[m.key], smallest.runs[m.key], contents.rules,
-                          m.metric_key("data_efficiency.growth")) for m in contents.models]
-    return adjusted_tests(f"the {len(sigs)} models' changes", sigs, contents.rules.multiplicity)
+                          m.metric_key(f"data_efficiency.{SCHEDULE_KEYS[schedule]}growth")) for m in contents.models]
+    return adjusted_tests(f"the {len(sigs)} models' changes at {SCHEDULES[schedule]}", sigs,
+                          contents.rules.multiplicity)
 
 
-def growth_sentence(m: ModelFacts, smallest: SizePoint, largest: SizePoint, test: AdjustedTest) -> Sentence:
-    """How one model's test accuracy changes from the smallest to the largest measured training set."""
+def growth_sentence(m: ModelFacts, points: list[SizePoint], schedule: str, test: AdjustedTest) -> Sentence:
+    """How one model's test accuracy changes from the smallest to the largest measured training set of a curve."""
+    smallest, largest = points[0], points[-1]
     small, large = smallest.facts[m.key], largest.facts[m.key]
+    at = f"At {SCHEDULES[schedule]}, {m.the}"
     evidence = [" (", test.evidence(), ")"]
     if test.significant:
         moves = "rises" if test.sig.direction > 0 else "falls"
-        return sentence(f"{capital(m.the)}'s test accuracy {moves} from ", small.accuracy.parts("%"), " with ",
+        return sentence(f"{at}'s test accuracy {moves} from ", small.accuracy.parts("%"), " with ",
                         smallest.images, " training images to ", large.accuracy.parts("%"), " with ", largest.images,
                         f", {test.verdict}", evidence, ".")
-    return sentence(f"{capital(m.the)}'s test accuracy is ", small.accuracy.parts("%"), " with ", smallest.images,
+    return sentence(f"{at}'s test accuracy is ", small.accuracy.parts("%"), " with ", smallest.images,
                     " training images and ", large.accuracy.parts("%"), " with ", largest.images,
                     f", a difference that is {test.verdict}", evidence, ".")
 
@@ -268,9 +274,9 @@ def change_row(contents: ReportContents, points: list[SizePoint], schedule: str)
     """A curve's line of the Summary of findings: each model's change from the smallest to the largest size, their
     difference (the change of the gap) and its interval."""
     change = gap_change(contents, points, schedule)
-    growth = growth_tests(contents, points[0], points[-1])
-    return SummaryRow(f"Accuracy gain from {points[0].images.text} to {points[-1].images.text} training images, "
-                      f"{SCHEDULES[schedule]} (points)", tuple(stat_cell(t.sig.difference) for t in growth),
+    growth = growth_tests(contents, points, schedule)
+    return SummaryRow(f"Accuracy gain from the smallest to the largest training set, {SCHEDULES[schedule]} (points)",
+                      tuple(stat_cell(t.sig.difference) for t in growth),
                       change.difference, interval_cell(change.bootstrap),
                       sentence(interaction_verdict(change), ", ", p_parts(change.p)), primary=True)
 
@@ -305,8 +311,8 @@ class DataEfficiency(Section):
         facts: list[Sentence] = []
         for schedule, points in found.items():
             items.append(size_table(contents, points, schedule))
-            growth = growth_tests(contents, points[0], points[-1])
-            facts += [growth_sentence(m, points[0], points[-1], t) for m, t in zip(contents.models, growth)]
+            growth = growth_tests(contents, points, schedule)
+            facts += [growth_sentence(m, points, schedule, t) for m, t in zip(contents.models, growth)]
             if contents.comparative:
                 facts.append(gap_change_sentence(contents, points, schedule))
         figure = figures.draw("data-efficiency", lambda: draw_sizes(contents, found),

@@ -9,7 +9,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reportgen.report.common import limitation
+from reportgen.report.common import first_seed_clause, limitation
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Cell,
@@ -87,7 +87,7 @@ def feature_table(m: ModelFacts, stages: Sequence[StageStats]) -> Table:
         for s in stages
     ]
     return Table(["stage", "channels × height × width", "mean activation", "zero activations"], rows,
-                 caption=f"{m.name} feature maps of the focus image after each stage (first seed).")
+                 caption=f"{m.name} feature maps of the focus image after each stage{first_seed_clause(m.seeds)}.")
 
 
 def draw_feature_maps(image: np.ndarray, maps: Sequence[np.ndarray], channels: int, title: str) -> plt.Figure:
@@ -128,7 +128,7 @@ class FeatureMaps(Section):
             stages = feature_stats(m.key, maps)
             caption = sentence(f"{m.name} feature maps of {contents.focus_text} after each stage: the image, then the "
                                "first ", Metric(config_key("report.feature_channels"), channels, "count"),
-                               " channels of each stage (first seed).")
+                               f" channels of each stage{first_seed_clause(m.seeds)}.")
             figure = figures.draw(f"feature_maps_{m.key}", lambda: draw_feature_maps(
                 contents.samples["focus_image"], maps, channels, focus_title(contents.focus_text)), caption, "66%")
             return [figure, Paragraph([feature_map_sentence(m, stages)]), feature_table(m, stages)]

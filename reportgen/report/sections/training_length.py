@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, stack_curves
-from reportgen.report.experiments import AdjustedTest, base_family, change_verdict, interaction, interaction_verdict
+from reportgen.report.experiments import (
+    AdjustedTest,
+    base_family,
+    change_verdict,
+    interaction,
+    interaction_verdict,
+    one_run_clause,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -66,13 +73,14 @@ def plateau(m: ModelFacts, rules: ReportConfig) -> Metric:
     return Metric(m.metric_key("curve.plateau_epoch"), plateau_epoch(val_acc, rules.plateau_points), "epoch")
 
 
-def curve_sentence(m: ModelFacts, rules: ReportConfig) -> Sentence:
-    """What the plateau rule reads from one model's seed-mean validation accuracy, as the curves section does."""
+def curve_sentence(m: ModelFacts, rules: ReportConfig, lead: str = "By the plateau rule") -> Sentence:
+    """What the plateau rule reads from one model's seed-mean validation accuracy, as the curves section does
+    (`lead` in lower case where the sentence continues another)."""
     epoch = plateau(m, rules)
     if epoch.value < m.training.epochs.value:
-        return sentence(f"By the plateau rule, {m.the}'s validation accuracy had stopped improving after epoch ",
-                        epoch, " of ", m.training.epochs, ".")
-    return sentence(f"By the plateau rule, {m.the}'s validation accuracy was still improving at its final epoch, ",
+        return sentence(f"{lead}, {m.the}'s validation accuracy had stopped improving after epoch ", epoch, " of ",
+                        m.training.epochs, ".")
+    return sentence(f"{lead}, {m.the}'s validation accuracy was still improving at its final epoch, ",
                     m.training.epochs, ".")
 
 
@@ -99,8 +107,7 @@ def gain_difference_sentence(contents: ReportContents, variant: VariantFacts) ->
     said = [f"{capital(a.the)}'s gain from the longer training minus {b.the}'s is ", test.difference, " points (",
             test.evidence, ")"]
     if not test.over_seeds:
-        return sentence("In this run ", said[0][:1].lower() + said[0][1:], said[1:], ": a description of this run, "
-                        "not a test of the models.")
+        return sentence("In this run ", said[0][:1].lower() + said[0][1:], said[1:], ".", one_run_clause(contents))
     if not test.significant:
         return sentence(said, ": not significant, so neither model is shown to gain more from longer training.")
     more = a if test.difference.value > 0 else b
@@ -128,7 +135,7 @@ def gain_row(contents: ReportContents, variant: VariantFacts) -> SummaryRow:
     tests = base_family(contents)
     test = gain_test(contents, variant)
     gains = tuple(stat_cell(tests[(variant.name, m.key)].sig.difference) for m in contents.models)
-    return SummaryRow(f"Gain from {variant.changes['train.epochs']} epochs (points)", gains, test.difference,
+    return SummaryRow(f"Accuracy gain from longer training, variant {variant.name} (points)", gains, test.difference,
                       interval_cell(test.bootstrap), sentence(interaction_verdict(test), ", ", p_parts(test.p)),
                       primary=True)
 
@@ -139,7 +146,8 @@ def longer_training_claim(contents: ReportContents) -> ClaimFinding:
     vit = contents.facts["vit"]
     variant = longest(contents)
     if variant is None:
-        said = curve_sentence(vit, contents.rules) if vit.training is not None else sentence("no curves")
+        said = (curve_sentence(vit, contents.rules, "by the plateau rule") if vit.training is not None else
+                sentence("no curves"))
         return ClaimFinding("vit-needs-longer-training", INCONCLUSIVE,
                             sentence("no longer-training variant; from the curves only: ", said))
     test = base_family(contents)[(variant.name, "vit")]
@@ -183,7 +191,8 @@ class TrainingLength(TrainingSection):
         claims = (longer_training_claim(contents),) if sorted(contents.facts) == sorted(STUDY_MODELS) else ()
         if variant is None:
             findings = tuple(sentence("Training length (not tested, no longer-training variant): ",
-                                      curve_sentence(m, contents.rules)) for m in contents.trained)
+                                      curve_sentence(m, contents.rules, "by the plateau rule"))
+                             for m in contents.trained)
             return Verdict(findings, claims=claims)
         tests = base_family(contents)
         findings = [sentence("Training length: ", gain_sentence(contents, variant, m, tests[(variant.name, m.key)]))
