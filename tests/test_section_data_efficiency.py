@@ -177,8 +177,9 @@ def test_equal_optimiser_steps_are_a_curve_of_their_own_recognised_by_what_they_
 
 
 def test_every_metric_key_has_one_value(tmp_path):
-    """The base config is a point of both curves: its keys must not carry two families' adjusted p-values."""
-    items = numbers(DataEfficiency(), contents(tmp_path / "b", seeds=THREE, **steps(NARROWS)))
+    """The base config is a point of both curves: its keys must not carry two families' adjusted p-values (at one
+    seed the Holm-adjusted p of the base's gap depends on the other sizes' raw p, which differ between the curves)."""
+    items = numbers(DataEfficiency(), contents(tmp_path / "b", **steps(NARROWS)))
     metrics = [m for s in sentences(items) for m in s.metrics]
     for table in tables(items):
         for row in table.rows:
@@ -188,7 +189,8 @@ def test_every_metric_key_has_one_value(tmp_path):
     for m in metrics:
         values.setdefault(m.key, set()).add(round(float(m.value), 9))
     assert {k: v for k, v in values.items() if len(v) > 1} == {}
-    assert {"compare.boot.p_adj", "steps.compare.boot.p_adj", "cnn.data_efficiency.steps.growth.boot.p"} <= set(values)
+    assert {"compare.mcnemar.seed42.p_adj", "steps.compare.mcnemar.seed42.p_adj",
+            "cnn.data_efficiency.steps.growth.mcnemar.seed42.p"} <= set(values)
 
 
 def test_the_reported_change_is_the_difference_of_the_mean_gaps(tmp_path):
