@@ -59,7 +59,7 @@ from reportgen.bundle_files import (  # noqa: F401  (re-exported: callers write 
     write_manifest,
     write_predictions,
 )
-from reportgen.config import Config, config_from_dict
+from reportgen.config import Config, bundle_config_from_dict
 from reportgen.errors import BundleError, ConfigError
 from reportgen.plain_data import load_yaml
 
@@ -175,7 +175,7 @@ class Bundle:
 
         path = self.root / "config.yaml"
         try:
-            return config_from_dict(load_yaml(read_text(path)))
+            return bundle_config_from_dict(load_yaml(read_text(path)))
         except (ConfigError, yaml.YAMLError, RecursionError) as exc:
             raise BundleError(f"{path} is not a valid reportgen config: {str(exc).splitlines()[0][:200]}") from None
 

@@ -214,9 +214,6 @@ class ReportConfig:
     """Resamples of the test images for the report's bootstrap confidence intervals."""
     bootstrap_seed: int = 0
     """Seed of those resamples, so that a re-render reproduces every interval."""
-    slope_epochs: int = 10
-    """Training length: the final epochs over which the slope of the validation curves is fitted (all epochs when a
-    run has fewer)."""
 
 
 # The corruption suite (reportgen/analysis/corruptions.py holds what each one does), in the paper's order.
@@ -341,6 +338,24 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
 
     validate(config)
     return config
+
+
+# Keys that earlier versions wrote into a bundle's config.yaml and that no longer mean anything. A bundle that holds
+# one still reads (the key is dropped); a user's config or --set that names one is refused as unknown.
+RETIRED_KEYS = frozenset({
+    "report.slope_epochs",  # 0.4.0: the training-length slope's window; training length is judged by a variant now
+})
+
+
+def bundle_config_from_dict(raw: Any) -> Config:
+    """`config_from_dict` for a bundle's stored config: the retired keys of earlier versions are dropped first."""
+    if isinstance(raw, dict):
+        raw = copy.deepcopy(raw)
+        for dotted in RETIRED_KEYS:
+            section, name = dotted.split(".")
+            if isinstance(raw.get(section), dict):
+                raw[section].pop(name, None)
+    return config_from_dict(raw)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -129,7 +129,6 @@ def validate(c: Config) -> None:
     _require(c.report.calibration_min_bin >= 1, "report.calibration_min_bin", "must be at least 1")
     _within(c.report.bootstrap_resamples, 100, "report.bootstrap_resamples")
     _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")
-    _require(c.report.slope_epochs >= 3, "report.slope_epochs", "must be at least 3 (a slope with an uncertainty)")
     _check_analysis(c.analysis)
     _require(len(set(c.trackers.loggers)) == len(c.trackers.loggers), "trackers.loggers", "lists a tracker twice")
     _check_variants(c)

@@ -55,6 +55,7 @@ def make_bundle(
     variants: Mapping[str, "VariantSpec"] | None = None,
     clean_gaps: Mapping[str, float] | None = None,
     val_size: int = 0,
+    seed_accuracies: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
     """Write a complete synthetic bundle into `root` (created) and return `root`.
 
@@ -71,6 +72,8 @@ def make_bundle(
     clean_train record, as a build since the clean gap was measured does (None: none, as older bundles); `val_size`
     adds a held-out validation record of that many images at the run's test accuracy, and sets data.val_fraction
     to 0.1 unless `config_overrides` sets it.
+    `seed_accuracies` sets a model's accuracy seed by seed (one per seed, in `seeds` order) instead of the jittered
+    draw, so that a test can make the seeds disagree exactly.
     """
     names = list(class_names) if class_names is not None else _default_class_names(num_classes)
     root.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,8 @@ def make_bundle(
             entropy = [seed, list(DISPLAY_NAMES).index(model)] + ([submission] if submission is not None else [])
             rng = np.random.default_rng(entropy)
             accuracy = float(np.clip(accuracies[model] + rng.uniform(-seed_jitter, seed_jitter), 0.0, 1.0))
+            if seed_accuracies is not None and model in seed_accuracies:
+                accuracy = seed_accuracies[model][list(seeds).index(seed)]  # the draw above keeps the rng's stream
             _write_run(root / "runs" / model / f"seed-{seed}", rng, model=model, seed=seed, names=names,
                        accuracy=accuracy, epoch_time=epoch_times[model], train_gap=train_gaps[model],
                        epochs=epochs, test_size=test_size, config=config,

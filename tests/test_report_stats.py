@@ -7,8 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from scipy.stats import t as student_t
-from scipy.stats import ttest_1samp, ttest_ind, ttest_rel
+from scipy.stats import ttest_ind, ttest_rel
 
 from reportgen.bundle import Bundle, RunData, write_manifest
 from reportgen.errors import BundleError
@@ -17,10 +16,10 @@ from reportgen.report.stats import (
     McNemar,
     Significance,
     TTest,
+    accuracy_interval,
     accuracy_significance,
     bootstrap_interval,
     difference_of_differences,
-    final_slope,
     mcnemar_test,
     ttest,
 )
@@ -138,51 +137,50 @@ def _correct(rng: np.random.Generator, n: int, accuracy: float) -> np.ndarray:
     return rng.random(n) < accuracy
 
 
-def test_difference_of_differences_over_seeds_is_scipys_paired_ttest(tmp_path):
-    root = make_bundle(tmp_path / "b", seeds=(1, 2, 3), variants={
-        "off": VariantSpec({"augment.enabled": False}, {"cnn": 0.80, "vit": 0.55})})
+def _study(tmp_path, seeds, off):
+    root = make_bundle(tmp_path / "b", seeds=seeds, variants={"off": VariantSpec({"augment.enabled": False}, off)})
     bundle = Bundle(root)
-    a1, a2 = bundle.runs("cnn"), bundle.runs("cnn", "off")
-    b1, b2 = bundle.runs("vit"), bundle.runs("vit", "off")
+    return bundle.runs("cnn"), bundle.runs("cnn", "off"), bundle.runs("vit"), bundle.runs("vit", "off")
+
+
+def test_difference_of_differences_over_seeds_is_the_hierarchical_bootstrap(tmp_path):
+    a1, a2, b1, b2 = _study(tmp_path, (1, 2, 3), {"cnn": 0.80, "vit": 0.55})
     test = difference_of_differences("x", a1, a2, b1, b2, 0.05)
 
     def diffs(first, second):
         return [100 * (f.metrics["accuracy"] - s.metrics["accuracy"]) for f, s in zip(first, second)]
 
-    assert test.test == "paired t-test over seeds"
+    assert test.over_seeds and test.bootstrap.seeds == 3
     assert test.p.key == "x.p" and test.difference.key == "x.diff_pts"
-    assert test.p.value == pytest.approx(ttest_rel(diffs(a1, a2), diffs(b1, b2)).pvalue)
     assert test.difference.value == pytest.approx(np.mean(diffs(a1, a2)) - np.mean(diffs(b1, b2)))
-    assert test.significant  # the ViT loses about 17 points, the CNN about 5
+    assert test.significant and test.difference.value < 0  # the ViT loses about 17 points, the CNN about 5
+    assert test.bootstrap.high < 0
+    assert test.oriented.estimate == pytest.approx(-test.difference.value) and test.oriented.low > 0
     assert not difference_of_differences("x", a1, a2, b1, b2, 1e-6).significant  # alpha decides
 
 
-def test_difference_of_differences_with_one_seed_tests_the_images():
+def test_difference_of_differences_flips_when_the_results_flip(tmp_path):
+    a1, a2, b1, b2 = _study(tmp_path, (1, 2, 3), {"cnn": 0.55, "vit": 0.80})  # now the CNN loses more
+    flipped = difference_of_differences("x", a1, a2, b1, b2, 0.05)
+    assert flipped.significant and flipped.difference.value > 0 and flipped.bootstrap.low > 0
+
+
+def test_similar_changes_are_not_significant_over_seeds(tmp_path):
+    a1, a2, b1, b2 = _study(tmp_path, (1, 2, 3), {"cnn": 0.84, "vit": 0.71})
+    test = difference_of_differences("x", a1, a2, b1, b2, 0.05)
+    assert test.over_seeds and not test.significant and test.bootstrap.low < 0 < test.bootstrap.high
+
+
+def test_difference_of_differences_with_one_seed_holds_the_weights_fixed():
     rng = np.random.default_rng(3)
     n = 400
     runs = [[_run(7, _correct(rng, n, acc))] for acc in (0.85, 0.80, 0.72, 0.55)]
     test = difference_of_differences("x", *runs, alpha=0.05)
-    c = [(side[0].preds == side[0].labels).astype(float) for side in runs]
-    d = (c[0] - c[1]) - (c[2] - c[3])
-    assert test.test == "paired t-test on the same test images"
-    assert test.difference.value == pytest.approx(100 * d.mean())
+    assert not test.over_seeds and test.bootstrap.seeds == 1
     assert test.difference.value == pytest.approx(100 * (runs[0][0].metrics["accuracy"] - runs[1][0].metrics["accuracy"]
                                                          - runs[2][0].metrics["accuracy"]
                                                          + runs[3][0].metrics["accuracy"]))
-    assert test.p.value == pytest.approx(ttest_1samp(d, 0.0).pvalue)
-
-
-def test_difference_of_differences_averages_seeds_that_the_sides_do_not_share():
-    rng = np.random.default_rng(4)
-    n = 300
-    a1 = [_run(1, _correct(rng, n, 0.8)), _run(2, _correct(rng, n, 0.8))]
-    others = [[_run(1, _correct(rng, n, acc))] for acc in (0.7, 0.6, 0.6)]  # one common seed: no t-test over seeds
-    test = difference_of_differences("x", a1, *others, alpha=0.05)
-    share = np.mean([r.preds == r.labels for r in a1], axis=0)
-    d = (share - (others[0][0].preds == others[0][0].labels)) - (
-        (others[1][0].preds == others[1][0].labels).astype(float) - (others[2][0].preds == others[2][0].labels))
-    assert test.test == "paired t-test on the same test images"
-    assert test.p.value == pytest.approx(ttest_1samp(d, 0.0).pvalue)
+    assert "with the trained weights held fixed" in "".join(p for p in test.evidence if isinstance(p, str))
 
 
 def test_no_difference_of_differences_has_p_1_and_is_not_significant():
@@ -190,10 +188,6 @@ def test_no_difference_of_differences_has_p_1_and_is_not_significant():
     first, second = [_run(1, _correct(rng, 200, 0.8))], [_run(1, _correct(rng, 200, 0.6))]
     same = difference_of_differences("x", first, second, first, second, 0.05)
     assert (same.difference.value, same.p.value, same.significant) == (0.0, 1.0, False)
-    several = [_run(s, _correct(rng, 200, 0.8)) for s in (1, 2)], [_run(s, _correct(rng, 200, 0.6)) for s in (1, 2)]
-    over_seeds = difference_of_differences("x", *several, *several, alpha=0.05)
-    assert over_seeds.test == "paired t-test over seeds"
-    assert (over_seeds.difference.value, over_seeds.p.value, over_seeds.significant) == (0.0, 1.0, False)
 
 
 def test_difference_of_differences_needs_the_same_test_images():
@@ -205,41 +199,22 @@ def test_difference_of_differences_needs_the_same_test_images():
         difference_of_differences("x", *([r] for r in runs), alpha=0.05)
 
 
-def test_final_slope_of_a_line_is_exact():
-    line = 5.0 + 2.0 * np.arange(12, dtype=float)
-    slope = final_slope(line[None, :], 6, 0.95)
-    assert (slope.estimate, slope.low, slope.high) == pytest.approx((2.0, 2.0, 2.0))
-    assert (slope.epochs, slope.seeds, slope.level, slope.direction()) == (6, 1, 0.95, 1)
-    bent = np.concatenate([np.linspace(0, 50, 8), np.full(6, 60.0)])  # rises, then flat over the last 6
-    flat = final_slope(bent[None, :], 6, 0.95)
-    assert flat.estimate == pytest.approx(0.0, abs=1e-12) and flat.direction() == 0
-    assert final_slope(line[None, :], 40, 0.95).epochs == 12  # a window longer than the curve takes all of it
+def test_the_accuracy_rule_adds_the_bootstrap_over_seeds_only_with_several_seeds(tmp_path):
+    one = Bundle(make_bundle(tmp_path / "one"))
+    single = accuracy_significance(one.runs("cnn"), one.runs("vit"), 0.05)
+    assert single.bootstrap is None and not single.over_seeds
+    assert single.deciding_p.key == "compare.mcnemar.seed42.p"
+    three = Bundle(make_bundle(tmp_path / "three", seeds=(1, 2, 3)))
+    several = accuracy_significance(three.runs("cnn"), three.runs("vit"), 0.05)
+    assert several.over_seeds and several.significant and several.deciding_p.key == "compare.boot.p"
+    # The bootstrap must reject too: at a level it cannot reach, the difference is not significant.
+    strict = accuracy_significance(three.runs("cnn"), three.runs("vit"), 0.05, resamples=10)
+    assert strict.bootstrap.p >= 2 / 11 and not strict.significant
 
 
-def test_final_slope_of_one_noisy_flat_curve_holds_zero():
-    noisy = 60 + np.random.default_rng(0).normal(0, 0.5, 10)
-    slope = final_slope(noisy[None, :], 10, 0.95)
-    x = np.arange(10.0)
-    b, a = np.polyfit(x, noisy, 1)
-    residuals = noisy - (a + b * x)
-    se = np.sqrt(residuals @ residuals / (10 - 2) / np.sum((x - x.mean()) ** 2))
-    half = student_t.ppf(0.975, 10 - 2) * se
-    assert (slope.estimate, slope.low, slope.high) == pytest.approx((b, b - half, b + half))
-    assert slope.low < 0 < slope.high and slope.direction() == 0
-    falling = final_slope((60 - 0.5 * x + np.random.default_rng(0).normal(0, 0.5, 10))[None, :], 10, 0.95)
-    assert falling.high < 0 and falling.direction() == -1
-
-
-def test_final_slope_over_several_seeds_is_a_t_interval_over_their_slopes():
-    rng = np.random.default_rng(1)
-    x = np.arange(15.0)
-    curves = np.stack([50 + b * x + rng.normal(0, 0.3, 15) for b in (0.4, 0.6, 0.5, 0.45)])
-    slope = final_slope(curves, 8, 0.9)
-    slopes = [np.polyfit(np.arange(8.0), row[-8:], 1)[0] for row in curves]
-    half = student_t.ppf(0.95, 3) * np.std(slopes, ddof=1) / 2
-    assert (slope.estimate, slope.low, slope.high) == pytest.approx((np.mean(slopes), np.mean(slopes) - half,
-                                                                     np.mean(slopes) + half))
-    assert (slope.seeds, slope.epochs, slope.direction()) == (4, 8, 1)
-    # Seeds rising and falling alike: no trend, however exact each seed's own line is.
-    mixed = final_slope(np.stack([50 + x, 50 - x, 50 + 0.5 * x]), 10, 0.95)
-    assert mixed.low < 0 < mixed.high and mixed.direction() == 0
+def test_accuracy_interval_covers_the_accuracy(tmp_path):
+    bundle = Bundle(make_bundle(tmp_path / "b", seeds=(1, 2)))
+    interval = accuracy_interval("cnn.accuracy_boot", bundle.runs("cnn"), resamples=200)
+    accuracy = 100 * np.mean([r.metrics["accuracy"] for r in bundle.runs("cnn")])
+    assert interval.estimate == pytest.approx(accuracy) and interval.low < accuracy < interval.high
+    assert interval.metric("low").unit == "percent"

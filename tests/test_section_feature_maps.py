@@ -52,3 +52,12 @@ def test_the_course_over_stages_names_every_stage_unless_it_is_monotonic():
     assert _course_text(50.5, 50.5, 50.9).startswith("rises overall, level at some stage: 50.50% at stage 1")
     assert _course_text(50.9, 50.5) == "falls from 50.90% at stage 1 to 50.50% at stage 2"
     assert _course_text(50.501, 50.499) == "stays at 50.50% at every stage"
+
+
+def test_the_captions_name_the_seed_only_when_there_are_several(tmp_path):
+    one = numbers(FeatureMaps(), contents(tmp_path / "one", models=("cnn",)))
+    captions = [f.caption if isinstance(f.caption, str) else f.caption.text for f in figures(one)]
+    assert "seed" not in " ".join(captions + [text(one)])
+    three = numbers(FeatureMaps(), contents(tmp_path / "three", models=("cnn",), seeds=(1, 2, 3)))
+    captions = [f.caption if isinstance(f.caption, str) else f.caption.text for f in figures(three)]
+    assert any("each stage, seed 1 (the first of 3)." in c for c in captions)

@@ -1,24 +1,30 @@
-"""Section "Training length": the final-epoch slopes of the validation curves with their intervals, and "still
-improving" only when an interval excludes 0."""
+"""Section "Training length": judged by a longer-training variant (the accuracy rule, adjusted within the family of
+variant-against-base comparisons; the difference of the two gains over seeds and test images), else only described
+by the plateau rule, the rule the curves section reads the same curves by, so the two never disagree."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from scipy.stats import t as student_t
 
-from reportgen.report.sections.training_length import EndOfTraining, TrainingLength, verdict
-from reportgen.report.stats import Slope
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
+from reportgen.report.sections.curves import Curves
+from reportgen.report.sections.training_length import TrainingLength, longest
 from tests.bundle_factory import VariantSpec
-from tests.section_helpers import build, contents, facts, figures, metric_keys, numbers, tables, text
+from tests.section_helpers import contents, facts, metric_keys, numbers, sentences, tables, text
 
-RISING_VIT = dict(epochs=30, curves={"vit": "rising", "cnn": "flat"})
-RISING_CNN = dict(epochs=30, curves={"cnn": "rising", "vit": "flat"})
+THREE = (1, 2, 3)
+RISING_VIT = dict(epochs=12, curves={"vit": "rising", "cnn": "flat"})
+RISING_CNN = dict(epochs=12, curves={"cnn": "rising", "vit": "flat"})
 
 
-def _shown(items) -> dict:
-    return {m.key: m for row in tables(items)[0].rows for cell in row if not isinstance(cell, str)
-            for m in ([cell] if hasattr(cell, "key") else cell.metrics)}
+def longer(accuracies: dict[str, float], epochs: int = 18) -> dict:
+    """A variant "long" that changes only train.epochs, with these accuracies."""
+    return {"variants": {"long": VariantSpec({"train.epochs": epochs}, accuracies)}}
+
+
+VIT_GAINS = {"cnn": 0.85, "vit": 0.80}  # from the base 85% / 72%: only the ViT gains
+CNN_GAINS = {"cnn": 0.93, "vit": 0.72}
+NEITHER = {"cnn": 0.86, "vit": 0.73}
 
 
 def test_applies_to_trained_models_with_three_epochs_or_more(tmp_path):
@@ -27,121 +33,117 @@ def test_applies_to_trained_models_with_three_epochs_or_more(tmp_path):
     assert not TrainingLength().applies(contents(tmp_path / "evaluated", origin="evaluated"))
 
 
-def test_still_improving_against_plateaued_and_the_claim_flips(tmp_path):
-    items = build(TrainingLength(), contents(tmp_path / "a", **RISING_VIT))
+def test_without_a_longer_variant_the_curves_are_described_by_the_plateau_rule(tmp_path):
+    report = contents(tmp_path / "a", **RISING_VIT)
+    items = numbers(TrainingLength(), report)
     said = text(items)
-    assert said.startswith("Rule used for training length: the slopes are least-squares lines through the last 10 "
-                           "epochs (report.slope_epochs, or every epoch of a shorter run) of the validation accuracy "
-                           "(points per epoch) and loss, each with a 95% confidence interval")
-    assert ("Over the last 10 epochs, the ViT's validation accuracy changed by +1.332 points per epoch (95% interval "
-            "+1.332 to +1.332) and its validation loss by -0.03064 per epoch (95% interval -0.03064 to -0.03064): "
-            "still improving (it has yet to plateau).") in said
-    assert ("Over the last 10 epochs, the CNN's validation accuracy changed by +0.002 points per epoch (95% interval "
-            "-0.002 to +0.005) and its validation loss by -0.00004 per epoch (95% interval -0.00012 to +0.00004): "
-            "no trend shown (consistent with a plateau).") in said
-    assert ("The claim that the curves have yet to reach a plateau holds for the ViT: the ViT's validation accuracy "
-            "and loss were still improving when training stopped.") in said
-    assert [row[-1] for row in tables(items)[0].rows] == ["no trend shown (consistent with a plateau)",
-                                                         "still improving (it has yet to plateau)"]
-    (figure,) = figures(items)
-    assert figure.key == "training-length" and (tmp_path / "a" / figure.src).is_file()
-    swapped = facts(build(TrainingLength(), contents(tmp_path / "b", **RISING_CNN)))
-    assert "holds for the CNN: the CNN's validation accuracy and loss were" in swapped
-    assert "holds for the ViT" not in swapped
-    assert "the ViT's validation accuracy changed by +0.002 points per epoch (95% interval -0.002 to +0.005)" in swapped
+    assert said.startswith("Rule used for training length: a model would gain from training longer when a variant "
+                           "that changes only train.epochs, upward, raises its test accuracy significantly")
+    assert "By the plateau rule, the CNN's validation accuracy had stopped improving after epoch 4 of 12." in said
+    assert "By the plateau rule, the ViT's validation accuracy was still improving at its final epoch, 12." in said
+    assert "No variant of this build trains longer, so whether more epochs would raise the test accuracy is not " \
+           "tested here" in said
+    assert not tables(items) and "slope" not in said
+    verdict = TrainingLength().verdict(report)
+    assert not verdict.rows and all(s.text.startswith("Training length (not tested") for s in verdict.findings)
+    assert verdict.claims[0].status == INCONCLUSIVE
+    assert "no longer-training variant; from the curves only: by the plateau rule, the ViT's" in \
+        verdict.claims[0].evidence.text
+    swapped = text(numbers(TrainingLength(), contents(tmp_path / "b", **RISING_CNN)))
+    assert "the CNN's validation accuracy was still improving at its final epoch, 12." in swapped
+    assert "the ViT's validation accuracy had stopped improving after epoch 4 of 12." in swapped
 
 
-def test_the_slope_of_a_straight_curve_is_exact(tmp_path):
-    report = contents(tmp_path / "b", **RISING_VIT)
-    shown = _shown(numbers(TrainingLength(), report))
-    final = 100 * report.runs["vit"][0].metrics["accuracy"]  # the curve rises by 0.55 x final over the 30 epochs
-    slope = shown["vit.end_slope.val_acc"]
-    assert slope.value == pytest.approx(0.55 * final / 30)
-    assert shown["vit.end_slope.val_acc.low"].value == pytest.approx(slope.value)
-    assert shown["vit.end_slope.val_loss"].value == pytest.approx(-2.3 * 0.55 * final / 100 / 30)
+@pytest.mark.parametrize("curves", [RISING_VIT, RISING_CNN])
+def test_the_plateau_is_the_curves_sections_to_the_key_and_value(tmp_path, curves):
+    report = contents(tmp_path / "b", seeds=THREE, **curves)
+
+    def plateaus(section) -> dict[str, float]:
+        return {m.key: m.value for s in sentences(numbers(section, report)) for m in s.metrics
+                if m.key.endswith("curve.plateau_epoch")}
+
+    length, curve = plateaus(TrainingLength()), plateaus(Curves())
+    stopped = "cnn" if curves is RISING_VIT else "vit"
+    assert length == {f"{stopped}.curve.plateau_epoch": 4} and curve[f"{stopped}.curve.plateau_epoch"] == 4
+    # The model still improving at its last epoch reads so in both sections.
+    assert "was still improving by more than" in text(numbers(Curves(), report))
+    assert "validation accuracy was still improving at its final epoch" in text(numbers(TrainingLength(), report))
 
 
-def test_both_improving_and_neither(tmp_path):
-    both = facts(numbers(TrainingLength(), contents(tmp_path / "a", epochs=30, curves={"cnn": "rising",
-                                                                                      "vit": "rising"})))
-    assert ("holds for the CNN and the ViT: the CNN's validation accuracy and loss and the ViT's validation "
-            "accuracy and loss were still improving") in both
-    neither = facts(numbers(TrainingLength(), contents(tmp_path / "b", epochs=30, curves={"cnn": "falling",
-                                                                                         "vit": "flat"})))
-    assert ("the CNN's validation accuracy changed by -0.570 points per epoch (95% interval -0.570 to -0.570) and its "
-            "validation loss by +0.01311 per epoch (95% interval +0.01311 to +0.01311): getting worse (validation had "
-            "passed its best).") in neither
-    assert "No model's curves show that they have yet to reach a plateau." in neither
-    assert "still improving" not in neither and "holds for" not in neither
-
-
-def test_several_seeds_take_the_interval_over_the_seeds_slopes(tmp_path):
-    report = contents(tmp_path / "b", seeds=(1, 2, 3), **RISING_VIT)
+def test_one_seed_describes_the_longer_training_in_this_run(tmp_path):
+    report = contents(tmp_path / "a", **RISING_VIT, **longer(VIT_GAINS))
     items = numbers(TrainingLength(), report)
     said = facts(items)
-    assert ("Over the last 10 epochs, the CNN's validation accuracy changed by -0.001 points per epoch (95% interval "
-            "-0.006 to +0.005)") in said and "(consistent with a plateau)" in said
-    assert "holds for the ViT: the ViT's validation accuracy and loss were" in said
-    shown = _shown(items)
-    for model in ("cnn", "vit"):
-        slopes = [np.polyfit(np.arange(10), 100 * run.history["val_acc"][-10:], 1)[0] for run in report.runs[model]]
-        half = student_t.ppf(0.975, 2) * np.std(slopes, ddof=1) / np.sqrt(3)
-        assert shown[f"{model}.end_slope.val_acc"].value == pytest.approx(np.mean(slopes))
-        assert shown[f"{model}.end_slope.val_acc.low"].value == pytest.approx(np.mean(slopes) - half)
-        assert shown[f"{model}.end_slope.val_acc.high"].value == pytest.approx(np.mean(slopes) + half)
+    assert ("Trained for 18 epochs instead of 12 (variant long), the ViT reaches 79.17% against 72.67%: a change of "
+            "6.50 points, a significant change in this run (McNemar p = 0.009394; Holm-adjusted within the 2 "
+            "variant-against-base comparisons, p = 0.01879).") in said
+    assert ("In this run the CNN's gain from the longer training minus the ViT's is -6.17 points (bootstrap over the "
+            "test images with the trained weights held fixed, p = 0.05195, 95% interval -12.17 to -0.16 points). With "
+            "one seed this describes the trained weights of this run, not the models: train with --seeds 42,43,44") \
+        in said
+    assert "gains more from longer training" not in said
+    (table,) = tables(items)
+    assert [[c if isinstance(c, str) else c.text for c in row] for row in table.rows] == [
+        ["long", "18", "CNN", "85.50%", "85.83%", "0.33", "0.9312 / 0.9312", "not significant in this run"],
+        ["long", "18", "ViT", "72.67%", "79.17%", "6.50", "0.009394 / 0.01879", "significant in this run"]]
+    verdict = TrainingLength().verdict(report)
+    assert verdict.rows[0].primary and verdict.rows[0].verdict.text == "interval includes 0 in this run, p = 0.05195"
+    assert verdict.claims[0].status == INCONCLUSIVE and verdict.claims[0].evidence.text.startswith("one seed")
 
 
-def test_the_window_is_report_slope_epochs_cut_to_the_runs(tmp_path):
-    short = text(numbers(TrainingLength(), contents(tmp_path / "a")))  # 5 epochs, report.slope_epochs 10
-    assert "through the last 5 epochs (report.slope_epochs" in short and "Over the last 5 epochs, the CNN's" in short
-    four = text(numbers(TrainingLength(), contents(tmp_path / "b", epochs=12, config_overrides={
-        "report.slope_epochs": 4, "report.alpha": 0.1})))
-    assert "through the last 4 epochs" in four and "each with a 90% confidence interval" in four
-    assert "Over the last 4 epochs, the ViT's validation accuracy changed by " in four and "(90% interval " in four
+def test_three_seeds_test_the_gain_and_it_flips_with_the_models(tmp_path):
+    report = contents(tmp_path / "a", seeds=THREE, **RISING_VIT, **longer(VIT_GAINS))
+    said = facts(numbers(TrainingLength(), report))
+    assert ("The CNN's gain from the longer training minus the ViT's is -7.72 points (hierarchical bootstrap over "
+            "seeds and test images, p = 0.007992, 95% interval -12.61 to -2.78 points): significant, the ViT gains "
+            "more from longer training.") in said
+    verdict = TrainingLength().verdict(report)
+    assert verdict.rows[0].verdict.text == "significant, p = 0.007992" and verdict.claims[0].status == SUPPORTED
+    swapped = contents(tmp_path / "b", seeds=THREE, **RISING_VIT, **longer(CNN_GAINS))
+    assert ": significant, the CNN gains more from longer training." in facts(numbers(TrainingLength(), swapped))
+    assert TrainingLength().verdict(swapped).claims[0].status == INCONCLUSIVE  # the ViT's own change: not significant
+
+
+def test_a_gain_that_is_not_significant_is_no_gain(tmp_path):
+    report = contents(tmp_path / "a", seeds=THREE, **RISING_VIT, **longer(NEITHER))
+    said = facts(numbers(TrainingLength(), report))
+    assert ("The CNN's gain from the longer training minus the ViT's is 0.28 points (hierarchical bootstrap over seeds "
+            "and test images, p = 0.9291, 95% interval -4.67 to 5.33 points): not significant, so neither model is "
+            "shown to gain more from longer training.") in said
+    assert said.count("not a significant change (") == 2
+    verdict = TrainingLength().verdict(report)
+    assert verdict.rows[0].verdict.text == "not significant, p = 0.9291" and verdict.claims[0].status == INCONCLUSIVE
+
+
+def test_longer_training_that_hurts_the_vit_contradicts_the_claim(tmp_path):
+    report = contents(tmp_path / "a", seeds=THREE, **RISING_VIT, **longer({"cnn": 0.85, "vit": 0.60}))
+    claim = TrainingLength().verdict(report).claims[0]
+    assert claim.status == CONTRADICTED and claim.evidence.text.endswith("significant")
+
+
+def test_only_a_longer_variant_judges_training_length(tmp_path):
+    shorter = contents(tmp_path / "s", **RISING_VIT, **longer(VIT_GAINS, epochs=6))
+    assert longest(shorter) is None
+    said = text(numbers(TrainingLength(), shorter))
+    assert "No variant of this build trains longer" in said and "(variant long)" in said  # listed, not judged
+    assert TrainingLength().verdict(shorter).claims[0].status == INCONCLUSIVE
+    both = contents(tmp_path / "b", **RISING_VIT, variants={
+        "long": VariantSpec({"train.epochs": 18}, VIT_GAINS), "longer": VariantSpec({"train.epochs": 24}, VIT_GAINS),
+        "mixed": VariantSpec({"train.epochs": 30, "train.lr": 5e-4}, VIT_GAINS)})  # changes more than the epochs
+    assert longest(both).name == "longer"
 
 
 def test_one_model(tmp_path):
-    items = numbers(TrainingLength(), contents(tmp_path / "b", models=("vit",), epochs=30, curves={"vit": "flat"}))
-    said = facts(items)
-    assert "the ViT's validation accuracy" in said and "CNN" not in said
-    assert "The ViT's curves do not show that they have yet to reach a plateau." in said
-    assert [row[0] for row in tables(items)[0].rows] == ["ViT"]
-
-
-def test_a_longer_training_variant_is_compared_by_the_accuracy_rule(tmp_path):
-    long = VariantSpec({"train.epochs": 20}, {"cnn": 0.86, "vit": 0.80})
-    said = facts(numbers(TrainingLength(), contents(tmp_path / "b", epochs=12, variants={"long": long})))
-    assert ("Trained for 20 epochs instead of 12 (variant long), the CNN reaches 86.83% against 85.50%: a change of "
-            "1.33 points, not significant (McNemar p = 0.5394).") in said
-    assert ("Trained for 20 epochs instead of 12 (variant long), the ViT reaches 79.17% against 72.67%: a change of "
-            "6.50 points, significant (McNemar p = 0.009394).") in said
-    assert "Trained for" not in facts(numbers(TrainingLength(), contents(tmp_path / "c", epochs=12)))
-
-
-def _end(accuracy: tuple[float, float], loss: tuple[float, float]) -> EndOfTraining:
-    def slope(low: float, high: float) -> Slope:
-        return Slope((low + high) / 2, low, high, 0.95, 10, 1)
-    return EndOfTraining(None, slope(*accuracy), slope(*loss))
-
-
-@pytest.mark.parametrize("accuracy, loss, expected", [
-    ((0.1, 0.3), (-0.1, 0.1), "still improving (it has yet to plateau)"),
-    ((-0.1, 0.1), (-0.3, -0.1), "still improving (it has yet to plateau)"),  # the loss alone still falls
-    ((-0.3, -0.1), (-0.1, 0.1), "getting worse (validation had passed its best)"),
-    ((-0.1, 0.1), (0.1, 0.3), "getting worse (validation had passed its best)"),
-    ((0.1, 0.3), (0.1, 0.3), "mixed (one curve still improving, the other getting worse)"),
-    ((-0.1, 0.1), (-0.1, 0.1), "no trend shown (consistent with a plateau)"),
-    ((0.0, 0.2), (-0.2, 0.0), "no trend shown (consistent with a plateau)"),  # an interval touching 0 shows no trend
-])
-def test_the_verdict_is_what_the_intervals_support(accuracy, loss, expected):
-    assert verdict(_end(accuracy, loss)) == expected
+    report = contents(tmp_path / "a", models=("vit",), **RISING_VIT, **longer(VIT_GAINS))
+    said = facts(numbers(TrainingLength(), report))
+    assert "the ViT reaches 79.17% against 72.67%" in said and "CNN" not in said and "minus" not in said
+    assert not TrainingLength().verdict(report).rows
 
 
 def test_metric_keys(tmp_path):
-    items = numbers(TrainingLength(), contents(tmp_path / "b", **RISING_VIT))
-    keys = metric_keys(items)
-    for model in ("cnn", "vit"):
-        for curve in ("val_acc", "val_loss"):
-            assert {f"{model}.end_slope.{curve}", f"{model}.end_slope.{curve}.low",
-                    f"{model}.end_slope.{curve}.high"} <= keys
-    assert set(_shown(items)) >= {"cnn.final_val_acc.mean", "vit.end_slope.val_loss.high"}
+    keys = metric_keys(numbers(TrainingLength(), contents(tmp_path / "b", seeds=THREE, **RISING_VIT,
+                                                          **longer(VIT_GAINS))))
+    assert {"cnn.curve.plateau_epoch", "variant.long.vit.accuracy.mean",
+            "variant.long.vit.vs_base.boot.p", "variant.long.vit.vs_base.boot.p_adj",
+            "variant.long.gain_difference.diff_pts", "variant.long.gain_difference.p",
+            "variant.long.gain_difference.low"} <= keys

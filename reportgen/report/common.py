@@ -49,10 +49,17 @@ def headline_sentence(m: ModelFacts) -> Sentence:
 ONE_IMAGE_SCOPE = " Measured on this one image: it describes the image, not the model in general."
 
 
+def first_seed_clause(seeds: Sequence[int]) -> str:
+    """Which run a one-run visual comes from: "" with one seed (there is no other), else ", seed 42 (the first of
+    3)", so that the caption of a single run names no seed."""
+    return "" if len(seeds) < 2 else f", seed {seeds[0]} (the first of {len(seeds)})"
+
+
 def model_significance(contents: ReportContents) -> Significance:
     """The accuracy test of the report's two models (first in config order as the first side)."""
     first, second = contents.runs.values()
-    return accuracy_significance(first, second, contents.rules.alpha)
+    return accuracy_significance(first, second, contents.rules.alpha, resamples=contents.rules.bootstrap_resamples,
+                                 bootstrap_seed=contents.rules.bootstrap_seed)
 
 
 def parameter_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:

@@ -2,17 +2,21 @@
 
 Each threshold is a typed field of `reportgen.config.ReportConfig` (report.alpha,
 report.overfit_acc_gap_points, ...). Only the shared rules live here: the accuracy-significance rule
-(the Accuracy section, the experiments, `reportgen compare`) and the overfitting rule (applied to every
+(the Accuracy section, the experiments, `reportgen compare`), the overfitting rule (applied to every
 trained model's facts in `reportgen.report.contents`, printed by the Generalisation section, stated by
-the Conclusion). A rule that one section uses lives in that section's module, beside the code that
-applies it. Either way a section applies the rule and prints its text from the same fields, so what the
-report says it does is what it does. Changing a threshold is a ``report.*`` change: the next build
+the Conclusion) and the plateau rule (whether a validation curve had stopped improving: the curves section
+and the training-length section read every curve by it, so they never disagree). A rule that one section
+uses lives in that section's module, beside the code that applies it. Either way a section applies the
+rule and prints its text from the same fields, so what the report says it does is what it does. Changing a
+threshold is a ``report.*`` change: the next build
 re-renders with it and retrains nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from reportgen.config import ReportConfig
 from reportgen.report.kernel import Sentence, sentence
@@ -50,6 +54,31 @@ def significance_rule(rules: ReportConfig, side: str = "model") -> Sentence:
         f"test of b in b + c at 1/2); it must give p < {alpha:g} in favour of the {side} that is more accurate on "
         "average in more than half of the seeds both ran with (with one seed: in that seed). With two or more seeds "
         f"per {side}, a t-test over seeds of the test accuracy (paired by seed when both {side}s ran the same seeds, "
-        f"else Welch's) must also give p < {alpha:g}. A difference that is not significant is not called a win.")
+        f"else Welch's) and the hierarchical bootstrap over seeds and test images (seeds, then images, resampled; "
+        f"it keeps both sources of variance without assuming normality) must also give p < {alpha:g}. With one seed "
+        "the tests hold that run's trained weights fixed: a significant difference describes the run, not the "
+        f"{side}s. A difference that is not significant is not called a win.")
+
+
+def plateau_epoch(val_acc_pts: np.ndarray, tolerance_pts: float) -> int:
+    """1-based epoch after which validation accuracy (percent, per epoch) never beats its best so far by more than
+    `tolerance_pts`: the last epoch when it was still improving by more than that at the end."""
+    best_so_far = np.maximum.accumulate(val_acc_pts)
+    for e in range(len(val_acc_pts)):
+        if e == len(val_acc_pts) - 1 or val_acc_pts[e + 1:].max() - best_so_far[e] <= tolerance_pts:
+            return e + 1
+    raise AssertionError("unreachable: the last epoch always qualifies")
+
+
+def still_improving(val_acc_pts: np.ndarray, tolerance_pts: float) -> bool:
+    """Whether a validation-accuracy curve was still improving when training stopped, by the plateau rule."""
+    return plateau_epoch(val_acc_pts, tolerance_pts) == len(val_acc_pts)
+
+
+def plateau_rule(rules: ReportConfig) -> str:
+    """The plateau rule in words (one clause of the curves' and the training length's rules)."""
+    return ("validation accuracy has stopped improving from the first epoch after which it never beats its best so "
+            f"far by more than {rules.plateau_points:g} percentage points (report.plateau_points); a curve whose last "
+            "epoch still beats that is still improving")
 
 

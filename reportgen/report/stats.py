@@ -13,12 +13,19 @@ reportgen.report.rules.significance_rule). Two tests, at the level `alpha` of th
   binomial test of b successes in b + c trials at 1/2 (p = 1 when b + c = 0);
 * with two or more seeds per side, a t-test over seeds of the test accuracy: paired by seed
   (scipy.stats.ttest_rel) when both sides ran the same seeds, Welch's (ttest_ind, unequal variances)
-  otherwise.
+  otherwise; and the hierarchical bootstrap over seeds and test images of the accuracy difference, which
+  keeps both sources of variance without assuming normality.
 
 The difference is *significant* when every test that applies rejects equal accuracy: McNemar gives
 p < alpha in favour of the side that is more accurate on average in more than half of the seeds it
-was run on, and, when there is a t-test, its p < alpha. When no test applies the difference is not
-significant. A "side" is a model (in a report) or a bundle (in `reportgen compare`).
+was run on, and, when there are several seeds, the t-test's and the bootstrap's p < alpha. When no test
+applies the difference is not significant. With one seed a significant difference describes that run
+(the weights are held fixed), not the models. A "side" is a model (in a report) or a bundle (in
+`reportgen compare`).
+
+Interactions (`difference_of_differences`: one model's change against another's, e.g. the drop without
+augmentation) are tested by the hierarchical bootstrap alone: with one seed its interval is over the test
+images only, and the report says the result describes that run.
 """
 
 from __future__ import annotations
@@ -29,12 +36,11 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar, Sequence
 
 import numpy as np
-from scipy.stats import binomtest, linregress, ttest_1samp, ttest_ind, ttest_rel
-from scipy.stats import t as student_t
+from scipy.stats import binomtest, ttest_ind, ttest_rel
 
 from reportgen.bundle import RunData
 from reportgen.errors import BundleError
-from reportgen.report.kernel import Metric, Part, Stat, p_parts, stat
+from reportgen.report.kernel import Metric, Part, Sentence, Stat, p_parts, sentence, stat
 
 
 def mcnemar_test(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[int, int, float]:
@@ -124,6 +130,7 @@ class Significance:
     mcnemar: tuple[McNemar, ...]  # one per seed both ran with, in seed order
     ttest: TTest | None  # with two or more seeds on each side
     difference: Stat  # first minus second accuracy, points: per paired seed, else the difference of the means
+    bootstrap: BootstrapTest | None = None  # with two or more seeds on each side: over seeds and test images
 
     @property
     def direction(self) -> int:
@@ -141,10 +148,24 @@ class Significance:
         return bool(self.mcnemar) or self.ttest is not None
 
     @property
+    def over_seeds(self) -> bool:
+        """Whether the verdict includes the seed-to-seed variation (two or more seeds on each side)."""
+        return self.bootstrap is not None
+
+    @property
     def significant(self) -> bool:
         mcnemar_ok = not self.mcnemar or 2 * int(self.mcnemar_majority.value) > len(self.mcnemar)
         ttest_ok = self.ttest is None or self.ttest.p < self.alpha
-        return self.tested and self.direction != 0 and mcnemar_ok and ttest_ok
+        bootstrap_ok = self.bootstrap is None or self.bootstrap.p < self.alpha
+        return self.tested and self.direction != 0 and mcnemar_ok and ttest_ok and bootstrap_ok
+
+    @property
+    def deciding_p(self) -> Metric | None:
+        """The one p-value a family of such tests adjusts: the bootstrap's over seeds and images with several
+        seeds, else McNemar's of the one shared seed; None when neither applies."""
+        if self.bootstrap is not None:
+            return self.bootstrap.metric("p")
+        return self.mcnemar[0].metric("p") if len(self.mcnemar) == 1 else None
 
     @property
     def verdict(self) -> str:
@@ -157,10 +178,11 @@ def percent_accuracies(runs: Sequence[RunData]) -> list[float]:
 
 
 def accuracy_significance(first: Sequence[RunData], second: Sequence[RunData], alpha: float,
-                          key: str = "compare") -> Significance:
+                          key: str = "compare", resamples: int = 1000, bootstrap_seed: int = 0) -> Significance:
     """Test whether the runs of `first` and `second` (each sorted by seed) differ in test accuracy.
 
-    The runs must have predicted the same test images; McNemar pairs the runs of equal seeds.
+    The runs must have predicted the same test images; McNemar pairs the runs of equal seeds, and so does the
+    bootstrap (`resamples` draws from `bootstrap_seed`) when both sides ran the same seeds.
     """
     by_seed = {run.seed: run for run in second}
     common = [run for run in first if run.seed in by_seed]
@@ -173,8 +195,13 @@ def accuracy_significance(first: Sequence[RunData], second: Sequence[RunData], a
     paired = len(common) == len(first) == len(second)
     first_acc, second_acc = percent_accuracies(first), percent_accuracies(second)
     differences = [m.diff_pts for m in mcnemar] if paired else [np.mean(first_acc) - np.mean(second_acc)]
+    bootstrap = None
+    if min(len(first), len(second)) >= 2:
+        bootstrap = hierarchical_bootstrap(f"{key}.boot", [correctness(first), correctness(second)],
+                                           lambda m: m[0] - m[1], bootstrap_seed, resamples, 1 - alpha,
+                                           paired_seeds=paired)
     return Significance(key, alpha, mcnemar, ttest_over_seeds(f"{key}.ttest", first_acc, second_acc, paired),
-                        stat(f"{key}.seed_diff_pts", "points", differences))
+                        stat(f"{key}.seed_diff_pts", "points", differences), bootstrap)
 
 
 def significance_evidence(sig: Significance, side: str = "model") -> list[Part]:
@@ -187,7 +214,23 @@ def significance_evidence(sig: Significance, side: str = "model") -> list[Part]:
     elif sig.mcnemar:
         parts += ["; " if parts else "", f"McNemar p < {sig.alpha:g} for the {side} ahead in ", sig.mcnemar_majority,
                   " of ", Metric(f"{sig.key}.mcnemar.seeds", len(sig.mcnemar), "count"), " seeds"]
+    if sig.bootstrap is not None:
+        parts += ["; ", *bootstrap_parts(sig.bootstrap)]
     return parts or ["no test applies: the runs share no seed and there are fewer than two seeds on a side"]
+
+
+def bootstrap_parts(test: BootstrapTest) -> list[Part]:
+    """"hierarchical bootstrap over seeds and test images, p = 0.0123, 95% interval 1.20 to 3.40 points"; with one
+    seed "bootstrap over the test images (the trained weights held fixed), ...": what the interval covers."""
+    method = ("hierarchical bootstrap over seeds and test images" if test.over_seeds else
+              "bootstrap over the test images with the trained weights held fixed")
+    return [f"{method}, ", *p_parts(test.metric("p")), f", {test.level:.0%} interval ", test.metric("low"), " to ",
+            test.metric("high"), " points"]
+
+
+def interval_cell(test: BootstrapTest) -> Sentence:
+    """"[low, high]" of a bootstrap interval, as a table cell."""
+    return sentence("[", test.metric("low"), ", ", test.metric("high"), "]")
 
 
 @dataclass(frozen=True)
@@ -195,94 +238,62 @@ class DifferenceOfDifferences:
     """Whether two accuracy differences differ: (A1 - A2) - (B1 - B2), in points, e.g. the drop without
     augmentation of one model against another's, or a gap between models at two training-set sizes."""
 
-    key: str  # prefix of its metrics: <key>.diff_pts, <key>.p
-    difference: Metric  # points
-    p: Metric
-    test: str  # how it was tested, for the prose
+    key: str  # prefix of its metrics: <key>.diff_pts, <key>.low, <key>.high, <key>.p
+    bootstrap: BootstrapTest
     alpha: float
 
     @property
+    def difference(self) -> Metric:
+        return Metric(f"{self.key}.diff_pts", self.bootstrap.estimate, "points")
+
+    @property
+    def p(self) -> Metric:
+        return self.bootstrap.metric("p")
+
+    @property
+    def over_seeds(self) -> bool:
+        """Whether seed-to-seed variation is in the test: only then is a significant result a claim about models."""
+        return self.bootstrap.over_seeds
+
+    @property
     def significant(self) -> bool:
-        return self.difference.value != 0 and self.p.value < self.alpha
+        return self.bootstrap.estimate != 0 and self.bootstrap.p < self.alpha
 
+    @property
+    def oriented(self) -> BootstrapTest:
+        """The size of the difference, whichever way it goes: key ``<key>.larger_by``, its estimate |difference| and
+        its interval turned the same way, so that prose saying "larger by" prints an interval of the same sign."""
+        b = self.bootstrap
+        low, high = (b.low, b.high) if b.estimate >= 0 else (-b.high, -b.low)
+        return BootstrapTest(f"{self.key}.larger_by", abs(b.estimate), low, high, b.p, b.level, b.seeds, b.resamples)
 
-def _seed_accuracies(runs: Sequence[RunData]) -> dict[int, float]:
-    return {run.seed: 100 * float(run.metrics["accuracy"]) for run in runs}
-
-
-def _image_correctness(runs: Sequence[RunData]) -> np.ndarray:
-    """(N,) share of the runs (seeds) that classify each test image correctly."""
-    return np.mean([run.preds == run.labels for run in runs], axis=0)
+    @property
+    def evidence(self) -> list[Part]:
+        """How it was tested, with its p-value and the difference's interval, for the prose."""
+        return bootstrap_parts(self.bootstrap)
 
 
 def difference_of_differences(key: str, a1: Sequence[RunData], a2: Sequence[RunData], b1: Sequence[RunData],
-                              b2: Sequence[RunData], alpha: float) -> DifferenceOfDifferences:
-    """Test (acc(a1) - acc(a2)) - (acc(b1) - acc(b2)) = 0, every side a set of runs on the same test images.
-
-    With two or more seeds that all four sides ran: a paired t-test over seeds of the per-seed differences
-    a1 - a2 against b1 - b2 (the runs' variation is the noise). Otherwise a paired test on the same images: a
-    one-sample t-test of d_i = (c_a1 - c_a2) - (c_b1 - c_b2) over the test images, c the share of a side's seeds
-    that classify image i correctly (no image-level difference at all: p = 1).
-    """
-    sides = [_seed_accuracies(runs) for runs in (a1, a2, b1, b2)]
-    common = sorted(set.intersection(*(set(side) for side in sides)))
-    labels = [run.labels for runs in (a1, a2, b1, b2) for run in runs]
-    if any(not np.array_equal(labels[0], other) for other in labels[1:]):
+                              b2: Sequence[RunData], alpha: float, resamples: int = 1000,
+                              bootstrap_seed: int = 0) -> DifferenceOfDifferences:
+    """Test (acc(a1) - acc(a2)) - (acc(b1) - acc(b2)) = 0, every side a set of runs (sorted by seed) on the same test
+    images, by the hierarchical bootstrap over seeds and test images (seeds drawn jointly when every side ran as
+    many: variants train at the base config's seeds) at level 1 - alpha. With one seed a side the interval is over
+    the test images only."""
+    sides = [correctness(runs) for runs in (a1, a2, b1, b2)]
+    if any(not np.array_equal(runs[0].labels, a1[0].labels) for runs in (a2, b1, b2)):
         raise BundleError("the runs to compare were evaluated on different test images: no paired test is possible")
-    if len(common) >= 2:
-        first = [sides[0][s] - sides[1][s] for s in common]
-        second = [sides[2][s] - sides[3][s] for s in common]
-        _, p = ttest(first, second, paired=True)
-        difference, test = float(np.mean(first) - np.mean(second)), "paired t-test over seeds"
-    else:
-        c = [_image_correctness(runs) for runs in (a1, a2, b1, b2)]
-        d = (c[0] - c[1]) - (c[2] - c[3])
-        difference, test = 100 * float(d.mean()), "paired t-test on the same test images"
-        p = 1.0 if not d.any() else _one_sample_p(d)
-    return DifferenceOfDifferences(key, Metric(f"{key}.diff_pts", difference, "points"),
-                                   Metric(f"{key}.p", p, "pvalue"), test, alpha)
+    test = hierarchical_bootstrap(key, sides, lambda m: (m[0] - m[1]) - (m[2] - m[3]), bootstrap_seed, resamples,
+                                  1 - alpha)
+    return DifferenceOfDifferences(key, test, alpha)
 
 
-def _one_sample_p(values: np.ndarray) -> float:
-    """Two-sided p of a one-sample t-test of mean 0; a constant non-zero sample is certain (p = 0)."""
-    if np.all(values == values[0]):
-        return 0.0
-    return float(ttest_1samp(values, 0.0).pvalue)
-
-
-@dataclass(frozen=True)
-class Slope:
-    """A least-squares slope per epoch over the last epochs of a curve, with its confidence interval."""
-
-    estimate: float
-    low: float
-    high: float
-    level: float
-    epochs: int  # how many final epochs it was fitted on
-    seeds: int  # the runs it summarises: with two or more, the interval is over their slopes
-
-    def direction(self) -> int:
-        """1: significantly rising, -1: significantly falling, 0: no trend shown (the interval holds 0)."""
-        return 1 if self.low > 0 else -1 if self.high < 0 else 0
-
-
-def final_slope(curves: np.ndarray, epochs: int, level: float) -> Slope:
-    """The slope of (seeds, epochs) curves over their last `epochs` epochs, per epoch.
-
-    One seed: the least-squares slope and its t interval (epochs - 2 degrees of freedom). Several seeds: the mean
-    of each seed's slope and a t interval over the seeds (seeds - 1 degrees of freedom), so that run-to-run
-    variation is part of the uncertainty.
-    """
-    tail = curves[:, -epochs:]
-    x = np.arange(tail.shape[1], dtype=float)
-    fits = [linregress(x, row) for row in tail]
-    slopes = np.array([f.slope for f in fits])
-    if len(fits) == 1:
-        estimate, se, dof = float(slopes[0]), float(fits[0].stderr), tail.shape[1] - 2
-    else:
-        estimate, se, dof = float(slopes.mean()), float(slopes.std(ddof=1) / math.sqrt(len(slopes))), len(slopes) - 1
-    half = float(student_t.ppf(0.5 + level / 2, dof)) * se if se > 0 else 0.0
-    return Slope(estimate, estimate - half, estimate + half, level, tail.shape[1], len(fits))
+def accuracy_interval(key: str, runs: Sequence[RunData], resamples: int = 1000, bootstrap_seed: int = 0,
+                      level: float = 0.95) -> BootstrapTest:
+    """One set of runs' test accuracy in percent with its hierarchical-bootstrap interval (over seeds and test
+    images; with one seed over test images only). Its p-value tests accuracy 0 and is not reported."""
+    return hierarchical_bootstrap(key, [correctness(runs)], lambda m: m[0], bootstrap_seed, resamples, level,
+                                  unit="percent")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Section "Accuracy": which model is more accurate, by how much, and whether the difference is significant.
 
-With two models: the significance rule (reportgen.report.rules), the accuracy statement, the
-per-class score counts and the table of McNemar's test per seed and the t-test over seeds
-(reportgen.report.stats). A difference that is not significant is never called a win. With one
-model: its headline numbers.
+With two models: the significance rule (reportgen.report.rules), the accuracy statement with each model's
+95% interval, the per-class score counts and the table of McNemar's test per seed and, with several seeds, the
+t-test and the hierarchical bootstrap over seeds and test images (reportgen.report.stats). The accuracy
+difference is the report's first primary comparison. A difference that is not significant is never called a
+win; with one seed the verdict describes that run, and the prose says which seeds would make it a test. With
+one model: its headline numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from reportgen.report.common import accuracy_lead, headline_sentence, model_significance, run_accuracy
 from reportgen.report.contents import ModelFacts, ReportContents, over_seeds
+from reportgen.report.experiments import gap_interval, more_seeds, one_run_clause, run_scope
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -38,8 +41,8 @@ from reportgen.report.section import ClaimFinding, FigureDrawer, Section, Summar
 from reportgen.report.stats import (
     BootstrapTest,
     Significance,
-    correctness,
-    hierarchical_bootstrap,
+    accuracy_interval,
+    interval_cell,
     significance_evidence,
 )
 
@@ -58,6 +61,11 @@ def accuracy_sentence(a: ModelFacts, b: ModelFacts, sig: Significance) -> Senten
         return sentence(f"The {a.name} and the {b.name} are equally accurate: ", a.accuracy.parts("%"),
                         " and ", b.accuracy.parts("%"), " test accuracy (", evidence, ").")
     w, lo = ahead.winner, ahead.loser
+    if sig.significant and not sig.over_seeds:
+        return sentence(
+            f"In this run {w.the} is more accurate: ", w.accuracy.parts("%"), " test accuracy against ",
+            lo.accuracy.parts("%"), f" for {lo.the}, a lead of ", ahead.margin, " percentage points; the difference "
+            "is significant on these test images (", evidence, ").")
     if sig.significant:
         return sentence(
             f"{capital(w.the)} is more accurate: ", w.accuracy.parts("%"), " test accuracy against ",
@@ -66,8 +74,31 @@ def accuracy_sentence(a: ModelFacts, b: ModelFacts, sig: Significance) -> Senten
     return sentence(
         f"{capital(w.the)}'s test accuracy, ", w.accuracy.parts("%"), ", is ", ahead.margin, " percentage points",
         _spread(sig), f" above {lo.the}'s ", lo.accuracy.parts("%"), over_seeds(w),
-        ", but the difference is not significant (", evidence, "), so neither model is the more accurate on "
-        "this evidence.")
+        f", but the difference is not significant{run_scope(sig.over_seeds)} (", evidence, "), so neither model is "
+        "the more accurate on this evidence.")
+
+
+def interval_sentence(contents: ReportContents, sig: Significance) -> Sentence:
+    """Each model's test accuracy and the difference with their 95% intervals, and what the intervals cover."""
+    a, b = contents.models
+    diff = accuracy_difference_interval(contents)
+    per_model = [part for m in contents.models for part in
+                 ([", " if m is b else "", f"{m.the} ", *_interval_parts(model_interval(contents, m), "%")])]
+    covers = "seeds and test images" if sig.over_seeds else "the test images, the trained weights held fixed"
+    said = sentence(f"{diff.level:.0%} intervals (bootstrap over {covers}): ", per_model,
+                    f"; the difference ({a.name} minus {b.name}) ", _interval_parts(diff, " points"), ".")
+    return said if sig.over_seeds else sentence(said, one_run_clause(contents))
+
+
+def _interval_parts(test: BootstrapTest, unit: str) -> list[Part]:
+    return [test.metric("low"), " to ", test.metric("high"), unit]
+
+
+def model_interval(contents: ReportContents, m: ModelFacts) -> BootstrapTest:
+    """One model's test accuracy (percent) with its interval over seeds and test images."""
+    rules = contents.rules
+    return accuracy_interval(m.metric_key("accuracy_boot"), contents.runs[m.key], rules.bootstrap_resamples,
+                             rules.bootstrap_seed, 1 - rules.alpha)
 
 
 @dataclass(frozen=True)
@@ -131,56 +162,63 @@ def significance_table(contents: ReportContents, sig: Significance) -> Table:
     if sig.ttest is not None:
         footer.append([sentence(f"{sig.ttest.name}, t = ", sig.ttest.metric("t")), "", "", "", "", "",
                        sig.ttest.metric("p")])
-    footer.append([f"verdict at α = {sig.alpha:g}: {sig.verdict}", "", "", "", "", "", ""])
+    if sig.bootstrap is not None:
+        footer.append(["hierarchical bootstrap over seeds and test images", "", "", interval_cell(sig.bootstrap), "",
+                       "", sig.bootstrap.metric("p")])
+    footer.append([f"verdict at α = {sig.alpha:g}: {sig.verdict}{run_scope(sig.over_seeds)}", "", "", "", "", "",
+                   ""])
+    over_seeds = (", then the t-test and the hierarchical bootstrap over seeds and test images" if sig.over_seeds
+                  else "; with one seed the verdict describes this run")
     return Table(["seed", f"{first.name} accuracy", f"{second.name} accuracy", "difference (points)",
                   f"b ({first.name} only)", f"c ({second.name} only)", "p"], rows, footer,
                  caption=f"Significance of the accuracy difference ({first.name} minus {second.name}): McNemar's "
                          f"exact test per seed (b: test images only the {first.name} classifies correctly, c: only "
-                         f"the {second.name}), then the t-test over seeds.")
+                         f"the {second.name}){over_seeds}.")
 
 
 def accuracy_verdict(a: ModelFacts, b: ModelFacts, sig: Significance) -> Sentence:
-    """Which model is more accurate, only if significantly so."""
+    """Which model is more accurate, only if significantly so; with one seed, of this run."""
     ahead = accuracy_lead(a, b)
+    scope = "Over the seeds and test images" if sig.over_seeds else "In this run"
     if ahead is None:
-        return sentence(f"On this run the {a.name} and the {b.name} are equally accurate.")
+        return sentence(f"{scope} the {a.name} and the {b.name} are equally accurate.")
     if sig.significant:
-        return sentence(f"On this run {ahead.winner.the} is the more accurate model, by ", ahead.margin,
+        return sentence(f"{scope} {ahead.winner.the} is the more accurate model, by ", ahead.margin,
                         " percentage points, a significant difference.")
-    return sentence(f"On this run neither model is shown to be more accurate: {ahead.winner.the}'s lead of ",
+    return sentence(f"{scope} neither model is shown to be more accurate: {ahead.winner.the}'s lead of ",
                     ahead.margin, " percentage points is not significant.")
 
 
-def accuracy_interval(contents: ReportContents) -> BootstrapTest:
+def accuracy_difference_interval(contents: ReportContents) -> BootstrapTest:
     """The first model's accuracy minus the second's, in points, with its hierarchical-bootstrap interval (over
     seeds and test images; with one seed, over test images only)."""
-    first, second = contents.runs.values()
-    rules = contents.rules
-    return hierarchical_bootstrap(compare_key("accuracy_boot"), [correctness(first), correctness(second)],
-                                  lambda m: m[0] - m[1], rules.bootstrap_seed, rules.bootstrap_resamples,
-                                  1 - rules.alpha)
+    return gap_interval(contents.runs, contents.rules, compare_key("accuracy_boot"))
 
 
-def interval_cell(test: BootstrapTest) -> Sentence:
-    """"[low, high]" of a bootstrap interval."""
-    return sentence("[", test.metric("low"), ", ", test.metric("high"), "]")
-
-
-def accuracy_row(a: ModelFacts, b: ModelFacts, sig: Significance, interval: BootstrapTest) -> SummaryRow:
-    """The accuracy line of the Summary of findings (a primary comparison)."""
+def accuracy_row(contents: ReportContents, sig: Significance) -> SummaryRow:
+    """The accuracy line of the Summary of findings (a primary comparison): each model's accuracy with its
+    interval, the difference with its interval, and the verdict."""
+    a, b = contents.models
     ahead = accuracy_lead(a, b)
-    scope = "" if interval.over_seeds else " in this run"
+    scope = run_scope(sig.over_seeds)
     if ahead is None or not sig.significant:
         verdict = sentence(f"no difference shown{scope}")
     else:
         verdict = sentence(f"{ahead.winner.name} higher{scope}")
-    return SummaryRow("Test accuracy (%)", (stat_cell(a.accuracy), stat_cell(b.accuracy)), sig.difference.mean,
-                      interval_cell(interval), verdict, primary=True)
+    values = tuple(sentence(stat_cell(m.accuracy), " ", interval_cell(model_interval(contents, m)))
+                   for m in (a, b))
+    return SummaryRow("Test accuracy (%)", values, sig.difference.mean,
+                      interval_cell(accuracy_difference_interval(contents)), verdict, primary=True)
 
 
-def accuracy_claim(a: ModelFacts, b: ModelFacts, sig: Significance) -> ClaimFinding:
-    """The original study's "the CNN is more accurate", as this report's accuracy test bears on it."""
-    ahead = accuracy_lead(a, b)
+def accuracy_claim(contents: ReportContents, sig: Significance) -> ClaimFinding:
+    """The original study's "the CNN is more accurate", as this report's accuracy test bears on it: supported or
+    contradicted only by a test over seeds."""
+    ahead = accuracy_lead(*contents.models)
+    if not sig.over_seeds:
+        said = "not significant" if ahead is None or not sig.significant else f"{ahead.winner.name} ahead, significant"
+        return ClaimFinding("cnn-more-accurate", INCONCLUSIVE,
+                            sentence(f"one seed: in this run {said}; train with {more_seeds(contents)}"))
     if ahead is None or not sig.significant:
         return ClaimFinding("cnn-more-accurate", INCONCLUSIVE, sentence("the difference is not significant"))
     status = SUPPORTED if ahead.winner.key == "cnn" else CONTRADICTED
@@ -199,7 +237,7 @@ class Accuracy(Section):
         sig = model_significance(contents)
         return [
             Callout("rule", [significance_rule(contents.rules)]),
-            Bullets([accuracy_sentence(a, b, sig), wins_sentence(a, b, "f1", sig),
+            Bullets([accuracy_sentence(a, b, sig), interval_sentence(contents, sig), wins_sentence(a, b, "f1", sig),
                      wins_sentence(a, b, "accuracy", sig)]),
             significance_table(contents, sig),
         ]
@@ -209,5 +247,5 @@ class Accuracy(Section):
             return None
         a, b = contents.models
         sig = model_significance(contents)
-        return Verdict((accuracy_verdict(a, b, sig),), rows=(accuracy_row(a, b, sig, accuracy_interval(contents)),),
-                       claims=(accuracy_claim(a, b, sig),))
+        return Verdict((accuracy_verdict(a, b, sig),), rows=(accuracy_row(contents, sig),),
+                       claims=(accuracy_claim(contents, sig),))

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from reportgen.config import ReportConfig
-from reportgen.report.common import ONE_IMAGE_SCOPE
+from reportgen.report.common import ONE_IMAGE_SCOPE, first_seed_clause
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Cell,
@@ -117,7 +117,8 @@ def attention_table(m: ModelFacts, stats: Sequence[AttentionStats], rules: Repor
         for s in stats
     ]
     return Table(["attention map", "normalised entropy", top_share_label(rules, stats[-1].patches)], rows,
-                 caption=f"Concentration of the {m.name}'s last-layer CLS attention on the focus image (first seed).")
+                 caption=f"Concentration of the {m.name}'s last-layer CLS attention on the focus image"
+                         f"{first_seed_clause(m.seeds)}.")
 
 
 def draw_attention(image: np.ndarray, cls_attention: np.ndarray, title: str) -> plt.Figure:
@@ -163,7 +164,7 @@ class Attention(Section):
             figure = figures.draw(f"attention_{m.key}", lambda: draw_attention(
                 contents.samples["focus_image"], attention, focus_title(contents.focus_text)),
                 f"{m.name} last-layer CLS attention on {contents.focus_text}: each head, then the mean over heads, "
-                f"overlaid on the image (first seed).{ONE_IMAGE_SCOPE}")
+                f"overlaid on the image{first_seed_clause(m.seeds)}.{ONE_IMAGE_SCOPE}")
             return [figure, Paragraph(attention_sentences(m, stats, rules)), attention_table(m, stats, rules)]
 
         return per_model(models_with_attention(contents), "attention", body)

@@ -27,6 +27,7 @@ from reportgen.report.kernel import (
     model_key,
     sentence,
 )
+from reportgen.report.rules import plateau_epoch, plateau_rule
 from reportgen.report.section import FigureDrawer, TrainingSection
 
 
@@ -34,11 +35,10 @@ def curve_rule(rules: ReportConfig) -> Sentence:
     """How the learning curves are read: milestones, the plateau and where training and validation diverge."""
     return sentence(
         "How the curves are read: milestones are the first epochs at which the validation loss falls below "
-        f"{rules.val_loss_milestone:g} and the validation accuracy reaches {rules.val_acc_milestone:.0%}; validation "
-        "accuracy has stopped improving from the first epoch after which it never beats its best so far by more than "
-        f"{rules.plateau_points:g} percentage points; training and validation diverge from the first epoch after which "
-        f"the train–validation accuracy gap stays above {rules.overfit_acc_gap_points:g} points. With several seeds "
-        "the curves are averaged epoch by epoch first.")
+        f"{rules.val_loss_milestone:g} and the validation accuracy reaches {rules.val_acc_milestone:.0%}; "
+        f"{plateau_rule(rules)} (the rule the training-length section uses too); training and validation diverge "
+        "from the first epoch after which the train–validation accuracy gap stays above "
+        f"{rules.overfit_acc_gap_points:g} points. With several seeds the curves are averaged epoch by epoch first.")
 
 
 def first_epoch_below(values: np.ndarray, threshold: float) -> int | None:
@@ -51,18 +51,6 @@ def first_epoch_reaching(values: np.ndarray, threshold: float) -> int | None:
     """1-based epoch of the first value at or above `threshold`, or None."""
     hits = np.flatnonzero(values >= threshold)
     return int(hits[0]) + 1 if hits.size else None
-
-
-def plateau_epoch(val_acc_pts: np.ndarray, tolerance_pts: float) -> int:
-    """1-based epoch after which validation accuracy never beats its best so far by more than `tolerance_pts`.
-
-    The last epoch when it was still improving by more than that at the end.
-    """
-    best_so_far = np.maximum.accumulate(val_acc_pts)
-    for e in range(len(val_acc_pts)):
-        if e == len(val_acc_pts) - 1 or val_acc_pts[e + 1:].max() - best_so_far[e] <= tolerance_pts:
-            return e + 1
-    raise AssertionError("unreachable: the last epoch always qualifies")
 
 
 def divergence_epoch(gap_pts: np.ndarray, limit_pts: float) -> int | None:
@@ -152,7 +140,6 @@ def curve_sentences(m: ModelFacts, c: CurveFacts, rules: ReportConfig) -> list[S
 class Curves(TrainingSection):
     key = "curves"
     title = "Loss and accuracy curves"
-
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         rules = contents.rules

@@ -9,7 +9,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from reportgen.report.common import ONE_IMAGE_SCOPE
+from reportgen.report.common import ONE_IMAGE_SCOPE, first_seed_clause
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
     Item,
@@ -132,7 +132,7 @@ class FeatureMaps(Section):
             stages = feature_stats(m.key, maps)
             caption = sentence(f"{m.name} feature maps of {contents.focus_text} after each stage: the image, then the "
                                "first ", Metric(config_key("report.feature_channels"), channels, "count"),
-                               " channels of each stage (first seed).", ONE_IMAGE_SCOPE)
+                               f" channels of each stage{first_seed_clause(m.seeds)}.", ONE_IMAGE_SCOPE)
             figure = figures.draw(f"feature_maps_{m.key}", lambda: draw_feature_maps(
                 contents.samples["focus_image"], maps, channels, focus_title(contents.focus_text)), caption, "66%")
             return [figure, Paragraph([feature_map_sentence(m, stages)])]  # every stage's numbers: no table

@@ -1,10 +1,12 @@
-"""Section "A modern training recipe": the seed's architectures trained with a stronger recipe.
+"""Section "A modern training recipe": the original study's architectures trained with a stronger recipe.
 
 Applies to every variant that changes only recipe ingredients (label smoothing, TrivialAugment / RandAugment,
-MixUp / CutMix, learning-rate warm-up; reportgen.config.RECIPE_KEYS, beside the presets' modern recipe). Per
-model: test accuracy under the seed recipe and under the variant's, and the change by the accuracy rule. With
-two models: how much of the gap between them under the seed recipe the new recipe closes, and whether the
-change of the gap is significant (difference of differences, reportgen.report.stats).
+MixUp / CutMix, learning-rate warm-up; reportgen.presets.RECIPE_KEYS, beside the presets' modern recipe). Per
+model: test accuracy under the base recipe and under the variant's, and the change by the accuracy rule (decided
+by the p-value adjusted within the family of variant-against-base comparisons). With two models the experiment's
+interaction, its primary comparison: how much of the gap between them under the base recipe the new recipe
+closes, and whether the change of the gap is significant (reportgen.report.experiments.interaction, the
+hierarchical bootstrap over seeds and test images; with one seed a description of that run).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from reportgen.config import ReportConfig
 from reportgen.presets import RECIPE_KEYS
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts
 from reportgen.report.experiments import (
-    base_evidence,
+    AdjustedTest,
+    base_family,
     between_models,
     change_verdict,
     describe_changes,
-    versus_base,
+    interaction,
+    interaction_verdict,
+    one_run_clause,
 )
 from reportgen.report.kernel import (
     Bullets,
@@ -34,8 +39,9 @@ from reportgen.report.kernel import (
     stat_cell,
     variant_key,
 )
-from reportgen.report.section import FigureDrawer, Section, Verdict
-from reportgen.report.stats import Significance, difference_of_differences
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, STUDY_MODELS, SUPPORTED
+from reportgen.report.section import ClaimFinding, FigureDrawer, Section, SummaryRow, Verdict
+from reportgen.report.stats import DifferenceOfDifferences, interval_cell
 
 
 def recipe_variants(contents: ReportContents) -> list[VariantFacts]:
@@ -48,36 +54,46 @@ def recipe_rule(rules: ReportConfig, variant: str, ingredients: str) -> Sentence
     return sentence(
         f"Rule used for the recipe: variant {variant} trains the same architectures at the same seeds with "
         f"{ingredients}; everything else is the base config's. Each model's change of test accuracy is tested by the "
-        "accuracy rule. The gap is the first model's accuracy minus the second's; the share of the seed recipe's gap "
-        "that the recipe closes is (gap before − gap after in the leader's favour) / gap before, and the change of "
-        f"the gap is significant at α = {rules.alpha:g} by a paired t-test over seeds of the per-seed gaps (two or "
-        "more seeds) or over the test images (one seed). The gap is said to narrow, widen or reverse only when that "
-        "change is significant.")
+        "accuracy rule, decided by the p-value adjusted within the family of variant-against-base comparisons. The "
+        "gap is the first model's accuracy minus the second's; the share of the base recipe's gap that the recipe "
+        "closes is (gap before − gap after in the leader's favour) / gap before, and the change of the gap (the "
+        f"primary comparison) is significant at α = {rules.alpha:g} by the hierarchical bootstrap over seeds and test "
+        "images, which keeps both sources of variance without assuming normality. The gap is said to narrow, widen "
+        "or reverse only when that change is significant over seeds; with one seed it is described for that run.")
 
 
-def change_sentence(m: ModelFacts, new: ModelFacts, sig: Significance, recipe: str) -> Sentence:
-    """One model's test accuracy under the seed recipe and the new one, and the change's verdict."""
-    change = sig.difference.mean
+def change_sentence(m: ModelFacts, new: ModelFacts, test: AdjustedTest, recipe: str) -> Sentence:
+    """One model's test accuracy under the base recipe and the new one, and the change's verdict."""
+    change = test.sig.difference.mean
     moves = "rises" if change.value > 0 else "falls" if change.value < 0 else "stays the same"
-    verdict = change_verdict(sig)
     return sentence(f"With the {recipe} recipe, {m.the}'s test accuracy {moves}: from ", m.accuracy.parts("%"), " to ",
-                    new.accuracy.parts("%"), " (", change, f" points); {verdict} (", base_evidence(sig), ").")
+                    new.accuracy.parts("%"), " (", change, f" points); {change_verdict(test)} (", test.evidence(),
+                    ").")
+
+
+def gap_change(contents: ReportContents, variant: VariantFacts) -> DifferenceOfDifferences:
+    """The primary comparison: the gap between the models under the recipe minus the gap under the base recipe."""
+    a, b = contents.models
+    return interaction(contents.rules, variant_key(variant.name, "gap_change"), variant.runs[a.key],
+                       variant.runs[b.key], contents.runs[a.key], contents.runs[b.key])
 
 
 def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
-    """How much of the seed recipe's gap between the models the new recipe closes, by the gap-change test.
+    """How much of the base recipe's gap between the models the new recipe closes, by the gap-change test.
 
     A gap that narrows, widens or reverses is said so only when the change of the gap is significant; otherwise
     the two gaps are given as measured, with the verdict that the recipe is not shown to change the gap."""
     a, b = contents.models
-    alpha = contents.rules.alpha
-    before = between_models(contents.runs, alpha, "compare")  # the Accuracy section's test, under its keys
-    after = between_models(variant.runs, alpha, variant_key(variant.name, "compare"))
-    change = difference_of_differences(variant_key(variant.name, "gap_change"), variant.runs[a.key],
-                                       variant.runs[b.key], contents.runs[a.key], contents.runs[b.key], alpha)
+    before = between_models(contents.runs, contents.rules, "compare")  # the Accuracy section's test, under its keys
+    after = between_models(variant.runs, contents.rules, variant_key(variant.name, "compare"))
+    change = gap_change(contents, variant)
+    if not change.over_seeds:
+        return sentence(f"In this run the gap ({a.name} minus {b.name}) is ", after.difference.mean,
+                        f" points with the {variant.name} recipe against ", before.difference.mean,
+                        " under the base recipe, a change of ", change.difference, " points (", change.evidence, ").",
+                        one_run_clause(contents))
     evidence = ["the change of the gap, ", change.difference, " points, is ",
-                "significant" if change.significant else "not significant", " (", change.test, ", ",
-                *p_parts(change.p), ")"]
+                "significant" if change.significant else "not significant", " (", change.evidence, ")"]
     g0, g1 = before.difference.mean.value, after.difference.mean.value
     if not before.significant or g0 == 0:
         if g1 == 0:
@@ -89,16 +105,16 @@ def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
         else:
             after_words = [f"the gap ({a.name} minus {b.name}) is ", after.difference.mean,
                            " points, not significant either"]
-        return sentence("Under the seed recipe the two models' accuracies do not differ significantly, so there is no "
+        return sentence("Under the base recipe the two models' accuracies do not differ significantly, so there is no "
                         f"significant gap for the recipe to close; with the {variant.name} recipe, ", after_words, "; ",
                         evidence, ".")
     leader, other = (a, b) if g0 > 0 else (b, a)
-    opening = f"Under the seed recipe {leader.the} leads {other.the} significantly. With the {variant.name} recipe "
+    opening = f"Under the base recipe {leader.the} leads {other.the} significantly. With the {variant.name} recipe "
     kept = g1 if g0 > 0 else -g1  # the seed leader's lead under the new recipe (negative: the other now leads)
     closed = Metric(variant_key(variant.name, "gap_closed_pct"), 100 * (abs(g0) - kept) / abs(g0), "percent")
     if not change.significant:
         return sentence(opening, f"the gap ({a.name} minus {b.name}) is ", after.difference.mean, " points, against ",
-                        before.difference.mean, " under the seed recipe (", closed, "% of it closed, as measured); ",
+                        before.difference.mean, " under the base recipe (", closed, "% of it closed, as measured); ",
                         evidence, ", so the recipe is not shown to close or widen the gap.")
     lead_before = Metric(compare_key("lead_pts"), abs(g0), "points")
     lead_after = Metric(variant_key(variant.name, "lead_pts"), abs(kept), "points")
@@ -107,7 +123,7 @@ def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
         shape = [f"{leader.the}'s lead {moves} from ", lead_before, " to ", lead_after, " points"]
         shape += [", closing ", closed, "% of the gap"] if kept < abs(g0) else []
     elif kept == 0:
-        shape = ["the gap closes: ", lead_before, " points under the seed recipe, none with it (", closed,
+        shape = ["the gap closes: ", lead_before, " points under the base recipe, none with it (", closed,
                  "% of the gap closed)"]
     elif after.significant:
         shape = ["the gap reverses: ", other.the, " now leads by ", lead_after, " points, a significant lead, having "
@@ -119,22 +135,48 @@ def gap_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
 
 
 def recipe_table(contents: ReportContents, variant: VariantFacts) -> Table:
+    tests = base_family(contents)
     rows: list[list[Cell]] = []
     for m in contents.models:
-        sig = versus_base(contents, variant, m.key)
+        test = tests[(variant.name, m.key)]
         rows.append([m.name, stat_cell(m.accuracy, "%"), stat_cell(variant.facts[m.key].accuracy, "%"),
-                     sig.difference.mean, sig.verdict])
-    return Table(["model", "seed recipe", f"{variant.name} recipe", "change (points)", "verdict"], rows,
-                 caption=f"Test accuracy under the seed recipe and the {variant.name} recipe (same architectures).")
+                     test.sig.difference.mean, test.p_cell(), test.verdict])
+    return Table(["model", "base recipe", f"{variant.name} recipe", "change (points)", "p / adjusted p", "verdict"],
+                 rows, caption=f"Test accuracy under the base recipe and the {variant.name} recipe (same "
+                               "architectures).")
 
 
 def recipe_items(contents: ReportContents, variant: VariantFacts) -> list[Item]:
-    facts = [change_sentence(m, variant.facts[m.key], versus_base(contents, variant, m.key), variant.name)
+    tests = base_family(contents)
+    facts = [change_sentence(m, variant.facts[m.key], tests[(variant.name, m.key)], variant.name)
              for m in contents.models]
     if contents.comparative:
         facts.append(gap_sentence(contents, variant))
     return [Callout("rule", [recipe_rule(contents.rules, variant.name, describe_changes(variant.changes))]),
             recipe_table(contents, variant), Bullets(facts)]
+
+
+def gap_row(contents: ReportContents, variant: VariantFacts) -> SummaryRow:
+    """The recipe's line of the Summary of findings: each model's change, their difference and its interval."""
+    tests = base_family(contents)
+    change = gap_change(contents, variant)
+    return SummaryRow(f"Accuracy change with the {variant.name} recipe (points)",
+                      tuple(stat_cell(tests[(variant.name, m.key)].sig.difference) for m in contents.models),
+                      change.difference, interval_cell(change.bootstrap),
+                      sentence(interaction_verdict(change), ", ", p_parts(change.p)), primary=True)
+
+
+def recipe_claim(contents: ReportContents, variant: VariantFacts) -> ClaimFinding:
+    """The original study's "a stronger recipe would improve the ViT": the ViT's change under the recipe, over seeds
+    and adjusted within its family."""
+    test = base_family(contents)[(variant.name, "vit")]
+    facts = [f"with the {variant.name} recipe the ViT changes by ", test.sig.difference.mean, " points"]
+    if not test.sig.over_seeds:
+        return ClaimFinding("stronger-recipe-helps-vit", INCONCLUSIVE, sentence("one seed: in this run ", facts))
+    if not test.significant:
+        return ClaimFinding("stronger-recipe-helps-vit", INCONCLUSIVE, sentence(facts, ", not significant"))
+    status = SUPPORTED if test.sig.direction > 0 else CONTRADICTED
+    return ClaimFinding("stronger-recipe-helps-vit", status, sentence(facts, ", significant"))
 
 
 class Recipe(Section):
@@ -153,5 +195,8 @@ class Recipe(Section):
     def verdict(self, contents: ReportContents) -> Verdict | None:
         if not contents.comparative:
             return None
-        return Verdict(tuple(sentence(f"Recipe {v.name}: ", gap_sentence(contents, v))
-                             for v in recipe_variants(contents)))
+        variants = recipe_variants(contents)
+        # The original study's claim, from the first recipe variant (the presets train one).
+        claims = (recipe_claim(contents, variants[0]),) if sorted(contents.facts) == sorted(STUDY_MODELS) else ()
+        return Verdict(tuple(sentence(f"Recipe {v.name}: ", gap_sentence(contents, v)) for v in variants),
+                       rows=tuple(gap_row(contents, v) for v in variants), claims=claims)

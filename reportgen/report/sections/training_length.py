@@ -1,199 +1,164 @@
-"""Section "Training length": whether each model was still improving when training stopped.
+"""Section "Training length": whether the models would have gained from training longer.
 
-For every model trained here: the least-squares slope of its validation accuracy and loss over the last
-report.slope_epochs epochs, with a (1 - alpha) confidence interval (reportgen.report.stats.final_slope:
-over seeds with two or more, else from the regression), and the verdict the intervals support: still
-improving ("has yet to plateau"), getting worse, or no trend. Variants that change only train.epochs are
-compared with the base runs by the accuracy rule.
+Judged by a longer-training variant where the bundle holds one (a variant that changes only train.epochs,
+upward): each model's test accuracy with more epochs against the base runs', by the accuracy rule (decided by
+the p-value adjusted within the family of variant-against-base comparisons), and the experiment's interaction,
+its primary comparison (one model's gain minus the other's, reportgen.report.experiments.interaction). Without
+one, the section only describes the curves by the plateau rule (reportgen.report.rules), the rule the curves
+section reads them by, so the two never disagree: under a cosine schedule the learning rate nears 0 at the end
+and flattens any curve, so the curves alone cannot say whether more epochs would raise the accuracy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import matplotlib.pyplot as plt
-import numpy as np
-
 from reportgen.config import ReportConfig
-from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
-from reportgen.report.experiments import base_evidence, versus_base
+from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, stack_curves
+from reportgen.report.experiments import (
+    AdjustedTest,
+    base_family,
+    change_verdict,
+    interaction,
+    interaction_verdict,
+    one_run_clause,
+)
 from reportgen.report.kernel import (
     Bullets,
     Callout,
     Cell,
-    FigureRef,
     Item,
     Metric,
-    Part,
     Sentence,
     Table,
     capital,
+    p_parts,
     sentence,
     stat_cell,
+    variant_key,
 )
-from reportgen.report.plots import SERIES_COLOURS, per_epoch_axes
-from reportgen.report.section import FigureDrawer, TrainingSection, Verdict
-from reportgen.report.stats import Slope, final_slope
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, STUDY_MODELS, SUPPORTED
+from reportgen.report.rules import plateau_epoch, plateau_rule
+from reportgen.report.section import ClaimFinding, FigureDrawer, SummaryRow, TrainingSection, Verdict
+from reportgen.report.stats import DifferenceOfDifferences, interval_cell
 
-MIN_EPOCHS = 3  # a slope with an uncertainty needs three points
+MIN_EPOCHS = 3  # fewer epochs leave no curve to read
 TRAINING_LENGTH_KEYS = frozenset({"train.epochs"})  # what a variant changes to test another training length
 
 
-def training_length_rule(rules: ReportConfig, epochs: int) -> Sentence:
-    """How the end of training is read: the slopes, their intervals and the verdicts."""
-    level = 1 - rules.alpha
+def training_length_rule(rules: ReportConfig) -> Sentence:
+    """How training length is judged: by a longer-training variant, else only described by the plateau rule."""
     return sentence(
-        f"Rule used for training length: the slopes are least-squares lines through the last {epochs} epochs "
-        f"(report.slope_epochs, or every epoch of a shorter run) of the validation accuracy (points per epoch) and "
-        f"loss, each with a {level:.0%} confidence "
-        "interval: over the seeds' slopes with two or more seeds, else from the regression's standard error. A model "
-        "is still improving when the accuracy interval lies above 0 or the loss interval below 0; getting worse when "
-        "the accuracy interval lies below 0 or the loss interval above 0; otherwise no trend is shown, which is "
-        "consistent with a plateau. Either curve suffices, so a model is called improving more often than the level "
-        "alone says; and with one seed the regression treats consecutive epochs as independent, which they are not, "
-        "so its interval is too narrow: several seeds (train.seeds) give the sounder interval. The cosine schedule "
-        "brings the learning rate close to 0 in these epochs, so a flat end can be the schedule's doing as much as "
-        "the model's; a variant with more epochs (train.epochs) separates the two.")
+        "Rule used for training length: a model would gain from training longer when a variant that changes only "
+        "train.epochs, upward, raises its test accuracy significantly by the accuracy rule (decided by the p-value "
+        "adjusted within the family of variant-against-base comparisons); one model gains more when the difference "
+        f"of the two gains is significant at α = {rules.alpha:g} by the hierarchical bootstrap over seeds and test "
+        f"images. The curves are read by the plateau rule alone: {plateau_rule(rules)}. As the cosine schedule "
+        "brings the learning rate close to 0 at the end, a flat end can be the schedule's doing as much as the "
+        "model's, so without a longer-training variant the curves are described, not judged.")
 
 
-@dataclass(frozen=True)
-class EndOfTraining:
-    """One model's validation curves over their final epochs: slopes, their intervals and the verdict."""
-
-    model: ModelFacts
-    accuracy: Slope  # points per epoch
-    loss: Slope  # per epoch
-
-    @property
-    def improving(self) -> bool:
-        """Accuracy significantly rising or loss significantly falling."""
-        return self.accuracy.direction() == 1 or self.loss.direction() == -1
-
-    @property
-    def worsening(self) -> bool:
-        """Accuracy significantly falling or loss significantly rising."""
-        return self.accuracy.direction() == -1 or self.loss.direction() == 1
-
-    def metrics(self, name: str) -> tuple[Metric, Metric, Metric]:
-        """(slope, low, high) of "val_acc" or "val_loss" as metrics in points (loss) per epoch."""
-        slope = self.accuracy if name == "val_acc" else self.loss
-        key = self.model.metric_key(f"end_slope.{name}")
-        unit = "slope" if name == "val_acc" else "loss_slope"
-        return (Metric(key, slope.estimate, unit), Metric(f"{key}.low", slope.low, unit),
-                Metric(f"{key}.high", slope.high, unit))
+def length_variants(contents: ReportContents) -> list[VariantFacts]:
+    """Variants that change only the number of epochs, in config order."""
+    return contents.variants_changing(TRAINING_LENGTH_KEYS)
 
 
-def end_of_training(m: ModelFacts, epochs: int, level: float) -> EndOfTraining:
-    """Slopes of `m`'s validation accuracy (points) and loss over its last `epochs` epochs."""
-    histories = m.training.histories
-    return EndOfTraining(m, final_slope(100 * stack_curves(histories, "val_acc"), epochs, level),
-                         final_slope(stack_curves(histories, "val_loss"), epochs, level))
+def longest(contents: ReportContents) -> VariantFacts | None:
+    """The variant that trains longest beyond the base config, or None when no variant trains longer."""
+    longer = [v for v in length_variants(contents) if v.changes["train.epochs"] > contents.config.train.epochs]
+    return max(longer, key=lambda v: v.changes["train.epochs"]) if longer else None
 
 
-def slope_epochs(contents: ReportContents) -> int:
-    """The final epochs the slopes are fitted on: report.slope_epochs, or all epochs of the shortest run."""
-    shortest = min(len(h["epoch"]) for m in contents.trained for h in m.training.histories)
-    return min(contents.rules.slope_epochs, shortest)
+def plateau(m: ModelFacts, rules: ReportConfig) -> Metric:
+    """The epoch after which `m`'s seed-mean validation accuracy stopped improving (the curves section's key)."""
+    val_acc = 100 * stack_curves(m.training.histories, "val_acc").mean(axis=0)
+    return Metric(m.metric_key("curve.plateau_epoch"), plateau_epoch(val_acc, rules.plateau_points), "epoch")
 
 
-def verdict(end: EndOfTraining) -> str:
-    """What the intervals support, in words."""
-    if end.improving and end.worsening:
-        return "mixed (one curve still improving, the other getting worse)"
-    if end.improving:
-        return "still improving (it has yet to plateau)"
-    if end.worsening:
-        return "getting worse (validation had passed its best)"
-    return "no trend shown (consistent with a plateau)"
+def curve_sentence(m: ModelFacts, rules: ReportConfig, lead: str = "By the plateau rule") -> Sentence:
+    """What the plateau rule reads from one model's seed-mean validation accuracy, as the curves section does
+    (`lead` in lower case where the sentence continues another)."""
+    epoch = plateau(m, rules)
+    if epoch.value < m.training.epochs.value:
+        return sentence(f"{lead}, {m.the}'s validation accuracy had stopped improving after epoch ", epoch, " of ",
+                        m.training.epochs, ".")
+    return sentence(f"{lead}, {m.the}'s validation accuracy was still improving at its final epoch, ",
+                    m.training.epochs, ".")
 
 
-def _interval(end: EndOfTraining, name: str, unit: str) -> list[Part]:
-    slope, low, high = end.metrics(name)
-    return [slope, f"{unit} per epoch (", f"{end.accuracy.level:.0%} interval ", low, " to ", high, ")"]
+def gain_sentence(contents: ReportContents, variant: VariantFacts, m: ModelFacts, test: AdjustedTest) -> Sentence:
+    """One model's test accuracy with the variant's epochs against the base config's, and the verdict."""
+    epochs = variant.changes["train.epochs"]
+    return sentence(f"Trained for {epochs} epochs instead of {contents.config.train.epochs} (variant {variant.name}), "
+                    f"{m.the} reaches ", variant.facts[m.key].accuracy.parts("%"), " against ", m.accuracy.parts("%"),
+                    ": a change of ", test.sig.difference.mean, f" points, {change_verdict(test)} (", test.evidence(),
+                    ").")
 
 
-def end_sentence(end: EndOfTraining) -> Sentence:
-    """One model's final slopes and the verdict."""
-    m = end.model
-    return sentence(f"Over the last {end.accuracy.epochs} epochs, {m.the}'s validation accuracy changed by ",
-                    _interval(end, "val_acc", " points"), " and its validation loss by ",
-                    _interval(end, "val_loss", ""),
-                    f": {verdict(end)}.")
+def gain_test(contents: ReportContents, variant: VariantFacts) -> DifferenceOfDifferences:
+    """The primary comparison: the first model's gain with more epochs minus the second's, in points."""
+    a, b = contents.models
+    return interaction(contents.rules, variant_key(variant.name, "gain_difference"), variant.runs[a.key],
+                       contents.runs[a.key], variant.runs[b.key], contents.runs[b.key])
 
 
-def length_variant_sentences(contents: ReportContents) -> list[Sentence]:
-    """Variants that train longer or shorter: each model's accuracy against the base runs', by the accuracy rule."""
-    out = []
-    base_epochs = contents.config.train.epochs
-    for variant in contents.variants_changing(TRAINING_LENGTH_KEYS):
-        epochs = variant.changes["train.epochs"]
-        for m in contents.models:
-            sig = versus_base(contents, variant, m.key)
-            other = variant.facts[m.key]
-            out.append(sentence(f"Trained for {epochs} epochs instead of {base_epochs} (variant {variant.name}), "
-                                f"{m.the} reaches ", other.accuracy.parts("%"), " against ", m.accuracy.parts("%"),
-                                ": a change of ", sig.difference.mean, f" points, {sig.verdict} (",
-                                base_evidence(sig), ")."))
-    return out
+def gain_difference_sentence(contents: ReportContents, variant: VariantFacts) -> Sentence:
+    """Whether one model gains more from the longer training than the other, only from the test over seeds."""
+    a, b = contents.models
+    test = gain_test(contents, variant)
+    said = [f"{capital(a.the)}'s gain from the longer training minus {b.the}'s is ", test.difference, " points (",
+            test.evidence, ")"]
+    if not test.over_seeds:
+        return sentence("In this run ", said[0][:1].lower() + said[0][1:], said[1:], ".", one_run_clause(contents))
+    if not test.significant:
+        return sentence(said, ": not significant, so neither model is shown to gain more from longer training.")
+    more = a if test.difference.value > 0 else b
+    return sentence(said, f": significant, {more.the} gains more from longer training.")
 
 
-def slope_table(ends: list[EndOfTraining]) -> Table:
+def gain_table(contents: ReportContents, variants: list[VariantFacts]) -> Table:
+    """Per length variant and model: accuracy, the change against the base, its p-values and verdict."""
+    tests = base_family(contents)
     rows: list[list[Cell]] = []
-    for end in ends:
-        acc, acc_low, acc_high = end.metrics("val_acc")
-        loss, loss_low, loss_high = end.metrics("val_loss")
-        rows.append([end.model.name, stat_cell(end.model.training.final_val_acc, "%"), acc,
-                     sentence(acc_low, " to ", acc_high), loss, sentence(loss_low, " to ", loss_high), verdict(end)])
-    level = f"{ends[0].accuracy.level:.0%}"
-    return Table(["model", "final val. acc.", "val. acc. slope (points/epoch)", f"{level} interval",
-                  "val. loss slope (per epoch)", f"{level} interval", "verdict"], rows,
-                 caption=f"Slopes of the validation curves over the last {ends[0].accuracy.epochs} epochs.")
+    for v in variants:
+        for m in contents.models:
+            test = tests[(v.name, m.key)]
+            rows.append([v.name, str(v.changes["train.epochs"]), m.name, stat_cell(m.accuracy, "%"),
+                         stat_cell(v.facts[m.key].accuracy, "%"), test.sig.difference.mean, test.p_cell(),
+                         test.verdict])
+    return Table(["variant", "epochs", "model", "base accuracy", "variant accuracy", "change (points)",
+                  "p / adjusted p", "verdict"], rows,
+                 caption=f"Test accuracy with another number of epochs against the base config's "
+                         f"{contents.config.train.epochs} (variant minus base, at the same seeds).")
 
 
-def draw_ends(ends: list[EndOfTraining]) -> plt.Figure:
-    """Each model's seed-mean validation accuracy per epoch, with the fitted line over the final epochs."""
-    fig, ax = plt.subplots(figsize=(4.2, 2.5))
-    for end, colour in zip(ends, SERIES_COLOURS):
-        curve = 100 * stack_curves(end.model.training.histories, "val_acc").mean(axis=0)
-        epochs = np.arange(1, len(curve) + 1)
-        ax.plot(epochs, curve, color=colour, lw=1.1, alpha=0.6, label=end.model.name)
-        tail = epochs[-end.accuracy.epochs:]
-        centre = curve[-end.accuracy.epochs:].mean()
-        line = centre + end.accuracy.estimate * (tail - tail.mean())
-        ax.plot(tail, line, color=colour, lw=2.2)
-    per_epoch_axes(ax, "validation accuracy (%)", "final-epoch slopes (thick)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
+def gain_row(contents: ReportContents, variant: VariantFacts) -> SummaryRow:
+    """The experiment's line of the Summary of findings: each model's gain, their difference and its interval."""
+    tests = base_family(contents)
+    test = gain_test(contents, variant)
+    gains = tuple(stat_cell(tests[(variant.name, m.key)].sig.difference) for m in contents.models)
+    return SummaryRow(f"Accuracy gain from longer training, variant {variant.name} (points)", gains, test.difference,
+                      interval_cell(test.bootstrap), sentence(interaction_verdict(test), ", ", p_parts(test.p)),
+                      primary=True)
 
 
-def ends_of_training(contents: ReportContents) -> list[EndOfTraining]:
-    """Every trained model's final slopes, at the report's confidence level 1 - alpha."""
-    level = 1 - contents.rules.alpha
-    return [end_of_training(m, slope_epochs(contents), level) for m in contents.trained]
-
-
-def improving_curves(end: EndOfTraining) -> str:
-    """Which of a model's validation curves were still improving: "validation accuracy and loss", ..."""
-    if end.accuracy.direction() == 1 and end.loss.direction() == -1:
-        return "validation accuracy and loss"
-    return "validation accuracy" if end.accuracy.direction() == 1 else "validation loss"
-
-
-def plateau_claim(ends: list[EndOfTraining]) -> Sentence:
-    """Whether the seed's "have yet to reach a plateau" holds, and for which models."""
-    still = [end for end in ends if end.improving and not end.worsening]
-    if still:
-        names = " and ".join(end.model.the for end in still)
-        curves = [improving_curves(end) for end in still]
-        which = " and ".join(f"{end.model.the}'s {c}" for end, c in zip(still, curves))
-        verb = "was" if len(still) == 1 and " and " not in curves[0] else "were"
-        return sentence(f"The claim that the curves have yet to reach a plateau holds for {names}: {which} {verb} "
-                        "still improving when training stopped. Whether more epochs raise the final accuracy is what a "
-                        "longer-training variant (train.epochs) tests.")
-    if len(ends) == 1:
-        return sentence(f"{capital(ends[0].model.the)}'s curves do not show that they have yet to reach a plateau.")
-    return sentence("No model's curves show that they have yet to reach a plateau.")
+def longer_training_claim(contents: ReportContents) -> ClaimFinding:
+    """The original study's "the ViT would benefit from more epochs": from a longer-training variant over seeds;
+    without one, inconclusive, with what the curves show by the plateau rule."""
+    vit = contents.facts["vit"]
+    variant = longest(contents)
+    if variant is None:
+        said = (curve_sentence(vit, contents.rules, "by the plateau rule") if vit.training is not None else
+                sentence("no curves"))
+        return ClaimFinding("vit-needs-longer-training", INCONCLUSIVE,
+                            sentence("no longer-training variant; from the curves only: ", said))
+    test = base_family(contents)[(variant.name, "vit")]
+    facts = ["with ", str(variant.changes["train.epochs"]), " epochs the ViT changes by ", test.sig.difference.mean,
+             " points"]
+    if not test.sig.over_seeds:
+        return ClaimFinding("vit-needs-longer-training", INCONCLUSIVE, sentence("one seed: in this run ", facts))
+    if not test.significant:
+        return ClaimFinding("vit-needs-longer-training", INCONCLUSIVE, sentence(facts, ", not significant"))
+    status = SUPPORTED if test.sig.direction > 0 else CONTRADICTED
+    return ClaimFinding("vit-needs-longer-training", status, sentence(facts, ", significant"))
 
 
 class TrainingLength(TrainingSection):
@@ -201,17 +166,39 @@ class TrainingLength(TrainingSection):
     title = "Training length"
 
     def applies(self, contents: ReportContents) -> bool:
-        return super().applies(contents) and slope_epochs(contents) >= MIN_EPOCHS
+        return super().applies(contents) and min(
+            len(h["epoch"]) for m in contents.trained for h in m.training.histories) >= MIN_EPOCHS
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
-        ends = ends_of_training(contents)
-        facts = [end_sentence(end) for end in ends] + [plateau_claim(ends)] + length_variant_sentences(contents)
-        figure = figures.draw("training-length", lambda: draw_ends(ends),
-                              f"Validation accuracy per epoch (mean over seeds) and the least-squares line over the "
-                              f"last {ends[0].accuracy.epochs} epochs.", width="70%")
-        facts.append(sentence("The fitted lines are drawn in ", FigureRef("training-length"), "."))
-        return [Callout("rule", [training_length_rule(contents.rules, ends[0].accuracy.epochs)]),
-                slope_table(ends), Bullets(facts), figure]
+        facts = [curve_sentence(m, contents.rules) for m in contents.trained]
+        variants = length_variants(contents)
+        tests = base_family(contents)
+        items: list[Item] = [Callout("rule", [training_length_rule(contents.rules)])]
+        if variants:
+            items.append(gain_table(contents, variants))
+            facts += [gain_sentence(contents, v, m, tests[(v.name, m.key)]) for v in variants for m in contents.models]
+        variant = longest(contents)
+        if variant is not None and contents.comparative:
+            facts.append(gain_difference_sentence(contents, variant))
+        if variant is None:
+            facts.append(sentence("No variant of this build trains longer, so whether more epochs would raise the test "
+                                  "accuracy is not tested here: a variant that changes only train.epochs tests it "
+                                  "(the study preset trains one)."))
+        return items + [Bullets(facts)]
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
-        return Verdict((sentence("Training length: ", plateau_claim(ends_of_training(contents))),))
+        variant = longest(contents)
+        claims = (longer_training_claim(contents),) if sorted(contents.facts) == sorted(STUDY_MODELS) else ()
+        if variant is None:
+            findings = tuple(sentence("Training length (not tested, no longer-training variant): ",
+                                      curve_sentence(m, contents.rules, "by the plateau rule"))
+                             for m in contents.trained)
+            return Verdict(findings, claims=claims)
+        tests = base_family(contents)
+        findings = [sentence("Training length: ", gain_sentence(contents, variant, m, tests[(variant.name, m.key)]))
+                    for m in contents.models]
+        rows: tuple[SummaryRow, ...] = ()
+        if contents.comparative:
+            findings.append(gain_difference_sentence(contents, variant))
+            rows = (gain_row(contents, variant),)
+        return Verdict(tuple(findings), rows=rows, claims=claims)
