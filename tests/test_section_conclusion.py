@@ -131,7 +131,7 @@ def test_the_verdicts_come_from_the_registry_in_its_order(tmp_path, monkeypatch)
 def test_the_verdicts_holding_a_primary_comparison_lead(tmp_path, monkeypatch):
     report = contents(tmp_path / "b")
     before = _verdicts(report)
-    assert before[0].startswith("On this run the CNN is the more accurate model")  # before Results' per-class line
+    assert before[0].startswith("In this run the CNN is the more accurate model")  # before Results' per-class line
     primary = SummaryRow("toy", (), "", "", "", primary=True)
     toy = Toy()
     monkeypatch.setattr(toy, "verdict", lambda contents: Verdict((sentence("Toy: primary."),), rows=(primary,)))

@@ -121,8 +121,6 @@ def test_figures_and_tables_are_numbered_in_order_and_references_resolve(rendere
                          rf'{number}\.</span>', html)
 
 
-# Sections whose verdict its owner is adding (issue 22): strict, so the mark must go the day the verdict comes.
-VERDICT_PENDING = frozenset({"curves"})
 FULL = {"analyses": AnalysisOptions(ANALYSES), "config_overrides": {"analysis.calibration": True},
         "clean_gaps": {"cnn": 0.02, "vit": 0.12}, **STUDY}
 
@@ -136,9 +134,7 @@ def full_reports(tmp_path_factory) -> list[ReportContents]:
     return trained + [read_contents(make_bundle(tmp_path_factory.mktemp("evaluated") / "b", origin="evaluated"))]
 
 
-@pytest.mark.parametrize("section", [
-    pytest.param(s, id=s.key, marks=[pytest.mark.xfail(strict=True, reason="its verdict is being added")]
-                 if s.key in VERDICT_PENDING else []) for s in ALL_SECTIONS])
+@pytest.mark.parametrize("section", ALL_SECTIONS, ids=lambda s: s.key)
 def test_every_applicable_section_concludes_unless_it_is_descriptive(full_reports, section: Section):
     """The Conclusion covers every section that applied: one that applies and states no finding is a bug, unless it
     is marked purely descriptive (`Section.descriptive`), and then it states none (a caveat at most)."""

@@ -140,6 +140,7 @@ def curve_sentences(m: ModelFacts, c: CurveFacts, rules: ReportConfig) -> list[S
 class Curves(TrainingSection):
     key = "curves"
     title = "Loss and accuracy curves"
+    descriptive = True  # milestones of these runs' curves; what they imply for training length, that section says
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         rules = contents.rules
