@@ -292,7 +292,8 @@ class Config:
     model at every seed of train.seeds; its runs are keyed and stored like the base runs. The test images, the
     seeds and how the processes run (data.dataset, data.dir, data.cache_dir, train.seeds, train.device,
     train.devices, train.num_nodes, train.strategy, train.num_threads, train.pipeline) are the build's and may not
-    change; `variants.<name>=null` drops one (docs/experiments.md)."""
+    change; `variants.<name>=null` drops one. `train.epochs` may be a multiple of the build's, `x4` (or `x1.5`):
+    such a variant keeps its ratio when `--epochs` changes (docs/experiments.md)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data, ready for YAML or JSON."""
@@ -303,8 +304,14 @@ class Config:
         raw = self.to_dict()
         raw["variants"] = {}
         for key, value in self.variants[name].items():
-            _merge(raw, _nest(key, value))
+            _merge(raw, _nest(key, self._relative_epochs(value) if key == "train.epochs" else value))
         return config_from_dict(raw)
+
+    def _relative_epochs(self, value: Any) -> Any:
+        """A variant's `train.epochs`: "x<factor>" is that multiple of this config's epochs (rounded, at least 1)."""
+        if isinstance(value, str) and (match := re.fullmatch(r"x(\d+(?:\.\d+)?)", value.strip())):
+            return max(1, round(self.train.epochs * float(match.group(1))))
+        return value
 
     def variant_changes(self, name: str) -> dict[str, Any]:
         """The dotted keys whose values variant `name` changes, with its values: the difference of the two

@@ -18,24 +18,23 @@ MODERN_RECIPE = {"train.label_smoothing": 0.1, "augment.policy": "trivialaugment
 # preset sets it by its epochs) and the policy's group size. A variant that changes only these keys is a recipe
 # (the report's section "A modern training recipe").
 RECIPE_KEYS = frozenset(MODERN_RECIPE) | {"train.warmup_epochs", "augment.policy_group"}
-SEED_EPOCHS = 80  # the original study's epochs (reportgen.config.TrainConfig's default, which imports this module)
 QUICK_EPOCHS = 15
 
 
-def equal_steps(fractions: dict[str, float], epochs: int) -> dict[str, dict[str, Any]]:
-    """For each data-size variant, "<name>-steps": the same fraction trained for proportionally more epochs, so that
-    it takes as many optimiser steps as the whole training set does in `epochs` (data apart from optimisation)."""
-    return {f"{name}-steps": {"data.train_fraction": f, "train.epochs": round(epochs / f)}
-            for name, f in fractions.items()}
+def equal_steps(fractions: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """For each data-size variant, "<name>-steps": the same fraction trained for proportionally more epochs (a
+    multiple of the build's, so that it holds under --epochs), so that it takes as many optimiser steps as the whole
+    training set does (data apart from optimisation)."""
+    return {f"{name}-steps": {"data.train_fraction": f, "train.epochs": f"x{1 / f:g}"} for name, f in fractions.items()}
 
 
 STUDY_FRACTIONS = {"data-10": 0.1, "data-25": 0.25, "data-50": 0.5}
 STUDY_VARIANTS: dict[str, dict[str, Any]] = {
     "no-augment": {"augment.enabled": False},
     **{name: {"data.train_fraction": f} for name, f in STUDY_FRACTIONS.items()},
-    **equal_steps(STUDY_FRACTIONS, SEED_EPOCHS),
+    **equal_steps(STUDY_FRACTIONS),
     "modern": {**MODERN_RECIPE, "train.warmup_epochs": 5},
-    "longer": {"train.epochs": SEED_EPOCHS * 3 // 2},  # judges training length: 1.5 times the epochs, nothing else
+    "longer": {"train.epochs": "x1.5"},  # judges training length: 1.5 times the epochs, nothing else
 }
 QUICK_FRACTIONS = {"data-12": 0.125, "data-25": 0.25, "data-50": 0.5}
 
@@ -66,6 +65,6 @@ PRESETS["quick-study"] = {
     **PRESETS["quick"],
     "variants": {"no-augment": STUDY_VARIANTS["no-augment"],
                  **{name: {"data.train_fraction": f} for name, f in QUICK_FRACTIONS.items()},
-                 **equal_steps(QUICK_FRACTIONS, QUICK_EPOCHS),
+                 **equal_steps(QUICK_FRACTIONS),
                  "modern": {**MODERN_RECIPE, "train.warmup_epochs": 2}},
 }

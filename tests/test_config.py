@@ -162,3 +162,16 @@ def test_a_retired_key_reads_in_a_bundle_but_is_refused_from_a_user():
     assert stored["report"]["slope_epochs"] == 5  # the stored mapping is left as it was
     with pytest.raises(ConfigError, match="'report.slope_epochs'"):
         load_config(overrides={"report.slope_epochs": 5})
+
+
+def test_a_variants_epochs_may_be_a_multiple_of_the_builds():
+    config = load_config("quick-study", overrides={"train.epochs": 3})
+    assert config.variants["data-25-steps"]["train.epochs"] == "x4"
+    assert config.variant("data-25-steps").train.epochs == 12  # the whole set's optimiser steps at 3 epochs
+    assert config.variant("data-12-steps").train.epochs == 24
+    assert load_config("study").variant("longer").train.epochs == 120
+
+
+def test_a_multiple_that_is_not_one_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match="train.epochs"):
+        load_config("quick", overrides={"variants.long.train.epochs": "x"})
