@@ -51,8 +51,8 @@ test-e2e: setup  ## the end-to-end tier: real reportgen processes, DDP, signals 
 docs: setup  ## regenerate docs/configuration-reference.md from the config's field docstrings
 	$(PY) -m reportgen.configdoc > docs/configuration-reference.md
 
-gpu-check:  ## on a GPU machine: CUDA tests, a 2-epoch build and a 3-epoch quick study with verify, the CUDA benchmark
-	scripts/gpu-check $(ARGS)
+gpu-check:  ## on a GPU machine: the 80-epoch seed build against its goals, CUDA tests, quick study, bench (ARGS='--out DIR')
+	python3 scripts/gpu-check $(ARGS)
 
 clean:  ## remove the virtual environment and build outputs (not the artifacts)
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -4,6 +4,7 @@ train.deterministic, and the benchmark. Skipped where no CUDA GPU is visible (sc
 import functools
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from reportgen import loaders, runtime, training
@@ -84,11 +85,24 @@ def test_the_modern_recipe_resumes_bit_identically_on_the_gpu(tmp_path):
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
 
 
+class DeviceRecorder(pl.Callback):
+    """The devices of the module's parameters and of each training batch, recorded while training: Lightning's
+    teardown moves the module back to the CPU after fit, so the module's device afterwards proves nothing."""
+
+    def __init__(self):
+        self.parameters, self.batches = set(), set()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.parameters.add(next(pl_module.parameters()).device.type)
+        self.batches.add(batch[0].device.type)
+
+
 def test_a_short_fit_on_the_gpu(tmp_path):
-    result = fit("vit", cuda_config(epochs=2), tmp_path)
+    recorder = DeviceRecorder()
+    result = fit("vit", cuda_config(epochs=2), tmp_path, callbacks=(recorder,))
     assert [h["epoch"] for h in result.history] == [1, 2]
     assert all(0 < h["train_loss"] < 10 for h in result.history)
-    assert next(result.model.parameters()).is_cuda
+    assert recorder.parameters == {"cuda"} and recorder.batches == {"cuda"}
 
 
 def test_tf32_follows_the_config_at_precision_32(tmp_path):
