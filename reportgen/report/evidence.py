@@ -9,11 +9,17 @@ Torch-free.
 
 from __future__ import annotations
 
-from reportgen.report.kernel import Part, Sentence, p_parts, sentence
-from reportgen.report.multiplicity import Family
-from reportgen.report.stats import BootstrapTest
+from typing import TYPE_CHECKING
 
-SEEDS_FOR_A_TEST = "42,43,44"  # the study preset's seeds: what `--seeds` would turn a one-run result into a test
+from reportgen.presets import PRESETS
+from reportgen.report.kernel import Part, Sentence, p_parts, sentence
+
+if TYPE_CHECKING:  # annotations only: the wording needs no statistics, and keeps the import chain short
+    from reportgen.report.multiplicity import Family
+    from reportgen.report.stats import BootstrapTest
+
+# What a one-run report says would turn its description into a test: the study preset's seeds.
+SEEDS_FOR_A_TEST = "--seeds " + ",".join(str(seed) for seed in PRESETS["study"]["train"]["seeds"])
 METHOD_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 
 
@@ -27,9 +33,9 @@ def interval_cell(test: BootstrapTest) -> Sentence:
     return sentence(interval_parts(test))
 
 
-def run_scope(test: BootstrapTest) -> str:
+def run_scope(over_seeds: bool) -> str:
     """"" when seed-to-seed variation is part of the test, else " in this run" (the weights held fixed)."""
-    return "" if test.over_seeds else " in this run"
+    return "" if over_seeds else " in this run"
 
 
 def bootstrap_evidence(test: BootstrapTest, family: Family | None = None) -> list[Part]:
@@ -74,5 +80,5 @@ def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
 def one_run_note(what: str) -> Sentence:
     """The caveat of a comparison made at one seed: what it describes, and which seeds would make it a test."""
     return sentence(f"With one seed, {what} describe this run's weights (the bootstrap resamples test images only); "
-                    f"trained with several seeds (e.g. --seeds {SEEDS_FOR_A_TEST}) they would test the models, "
+                    f"trained with several seeds (e.g. {SEEDS_FOR_A_TEST}) they would test the models, "
                     "with the seed-to-seed spread in the interval.")

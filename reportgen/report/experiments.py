@@ -25,8 +25,10 @@ from typing import Any, Callable, Sequence
 from reportgen.bundle import RunData
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ReportContents, VariantFacts
+from reportgen.report.evidence import SEEDS_FOR_A_TEST, run_scope
 from reportgen.report.kernel import Metric, Part, Sentence, p_parts, plural, sentence, variant_key
 from reportgen.report.multiplicity import Family, family
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from reportgen.report.stats import (
     BootstrapTest,
     DifferenceOfDifferences,
@@ -162,11 +164,6 @@ def base_evidence(sig: Significance) -> list[Part]:
     return significance_evidence(sig, side="config")
 
 
-def run_scope(over_seeds: bool) -> str:
-    """"" for a verdict over seeds, " in this run" for one that holds one seed's trained weights fixed."""
-    return "" if over_seeds else " in this run"
-
-
 def change_verdict(test: AdjustedTest) -> str:
     """"a significant change" or "not a significant change" (by the adjusted p), "in this run" at one seed."""
     return ("a significant change" if test.significant else "not a significant change") + run_scope(test.sig.over_seeds)
@@ -179,16 +176,10 @@ def interaction_verdict(test: DifferenceOfDifferences) -> str:
     return "interval excludes 0 in this run" if test.significant else "interval includes 0 in this run"
 
 
-def more_seeds(contents: ReportContents) -> str:
-    """The seeds that would turn a one-run result into a test, e.g. "--seeds 42,43,44": the base seed, the next two."""
-    first = contents.config.train.seeds[0]
-    return "--seeds " + ",".join(str(first + k) for k in range(3))
-
-
 def one_run_clause(contents: ReportContents) -> str:
     """What a one-seed result is, and which seeds would make it a test."""
     return (" With one seed this describes the trained weights of this run, not the models: train with "
-            f"{more_seeds(contents)} to test it over seeds.")
+            f"{SEEDS_FOR_A_TEST} to test it over seeds.")
 
 
 def one_seed_note(contents: ReportContents) -> Sentence | None:
@@ -198,5 +189,16 @@ def one_seed_note(contents: ReportContents) -> Sentence | None:
         return None
     return sentence("Every model ran with one seed: the experiments' intervals and tests measure how the test images "
                     "were sampled, not how much a run varies from seed to seed, so each result describes this run and "
-                    f"no claim about a model or a treatment is made from it; {more_seeds(contents)} tests each "
+                    f"no claim about a model or a treatment is made from it; {SEEDS_FOR_A_TEST} tests each "
                     "difference over seeds and test images (a hierarchical bootstrap).")
+
+
+def change_claim(test: AdjustedTest, facts: Sequence[Part]) -> tuple[str, Sentence]:
+    """(status, evidence) of an original-study claim that a treatment improves a model, from that model's
+    variant-against-base test: supported or contradicted only by a significant test over seeds (adjusted within its
+    family), else inconclusive, saying why."""
+    if not test.sig.over_seeds:
+        return INCONCLUSIVE, sentence("one seed: in this run ", *facts)
+    if not test.significant:
+        return INCONCLUSIVE, sentence(*facts, ", not significant")
+    return (SUPPORTED if test.sig.direction > 0 else CONTRADICTED), sentence(*facts, ", significant")

@@ -17,7 +17,8 @@ import numpy as np
 
 from reportgen.report.common import accuracy_lead, headline_sentence, model_significance, run_accuracy
 from reportgen.report.contents import ModelFacts, ReportContents, over_seeds
-from reportgen.report.experiments import gap_interval, more_seeds, one_run_clause, run_scope
+from reportgen.report.evidence import SEEDS_FOR_A_TEST, run_scope
+from reportgen.report.experiments import gap_interval, one_run_clause
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -218,7 +219,7 @@ def accuracy_claim(contents: ReportContents, sig: Significance) -> ClaimFinding:
     if not sig.over_seeds:
         said = "not significant" if ahead is None or not sig.significant else f"{ahead.winner.name} ahead, significant"
         return ClaimFinding("cnn-more-accurate", INCONCLUSIVE,
-                            sentence(f"one seed: in this run {said}; train with {more_seeds(contents)}"))
+                            sentence(f"one seed: in this run {said}; train with {SEEDS_FOR_A_TEST}"))
     if ahead is None or not sig.significant:
         return ClaimFinding("cnn-more-accurate", INCONCLUSIVE, sentence("the difference is not significant"))
     status = SUPPORTED if ahead.winner.key == "cnn" else CONTRADICTED

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, stack_curves
+from reportgen.report.evidence import run_scope
 from reportgen.report.experiments import (
     AdjustedTest,
     base_family,
@@ -23,7 +24,6 @@ from reportgen.report.experiments import (
     interaction,
     interaction_verdict,
     one_run_clause,
-    run_scope,
 )
 from reportgen.report.kernel import (
     Bullets,

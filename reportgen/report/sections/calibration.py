@@ -200,9 +200,9 @@ def comparison_sentence(c: Comparison, bins: int) -> Sentence:
               pooled_value(c.second, bins), "% (difference ", t.metric("diff"), " points, ",
               *bootstrap_evidence(t), ")"]
     if not decided(t, c.alpha):
-        return sentence(f"Neither model is shown to be better calibrated{run_scope(t)}: ", values, ".")
+        return sentence(f"Neither model is shown to be better calibrated{run_scope(t.over_seeds)}: ", values, ".")
     better = c.first if t.estimate < 0 else c.second
-    return sentence(f"{capital(better.the)} is better calibrated{run_scope(t)}: ", values, ".")
+    return sentence(f"{capital(better.the)} is better calibrated{run_scope(t.over_seeds)}: ", values, ".")
 
 
 def scores_sentence(c: Comparison) -> Sentence:
@@ -214,7 +214,8 @@ def scores_sentence(c: Comparison) -> Sentence:
         verdict = (f"{lower.the} lower" if decided(t, c.alpha, c.family) else "no difference shown")
         parts += ["; " if i else "", f"{label}: {verdict} (difference ", t.metric("diff"), ", ",
                   *bootstrap_evidence(t, c.family), ")"]
-    return sentence(f"Proper scores, {c.first.name} minus {c.second.name}{run_scope(c.ece)}: ", parts, "; these "
+    scope = run_scope(c.ece.over_seeds)
+    return sentence(f"Proper scores, {c.first.name} minus {c.second.name}{scope}: ", parts, "; these "
                     "scores reward accuracy as well as calibration, so a lower score of the more accurate model is "
                     "not by itself better calibration (the debiased ECE above decides that).")
 
@@ -371,7 +372,7 @@ def summary_rows(c: Comparison, bins: int) -> tuple[SummaryRow, ...]:
     verdict = f"{better.name} better calibrated" if decided(t, c.alpha) else "no difference shown"
     rows = [SummaryRow("Calibration error (debiased ECE, %)", (pooled_value(c.first, bins),
                                                                pooled_value(c.second, bins)),
-                       t.metric("diff"), interval_cell(t), sentence(verdict, run_scope(t), " (",
+                       t.metric("diff"), interval_cell(t), sentence(verdict, run_scope(t.over_seeds), " (",
                                                                     *bootstrap_p_parts(t), ")"), primary=True)]
     for name, s in c.scores.items():
         _, unit, label = SCORES[name]
@@ -380,5 +381,5 @@ def summary_rows(c: Comparison, bins: int) -> tuple[SummaryRow, ...]:
         rows.append(SummaryRow(label, tuple(c_.cell(name, unit) for c_ in (c.first, c.second)), s.metric("diff"),
                                interval_cell(s), sentence(
                                    f"{lower.name} lower" if decided(s, c.alpha, c.family) else "no difference shown",
-                                   run_scope(s), " (adjusted ", *p_parts(adjusted), ")")))
+                                   run_scope(s.over_seeds), " (adjusted ", *p_parts(adjusted), ")")))
     return tuple(rows)

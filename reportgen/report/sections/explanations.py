@@ -276,13 +276,13 @@ def comparison_sentence(first: Faithfulness, second: Faithfulness, rules: Report
                 test.metric("diff"), " over the ", first.images_count, " images, ", *bootstrap_evidence(test, fam)]
     if test.estimate == 0:
         return sentence(f"{capital(_method(first))} and {_method(second)} have the same gap over random orders"
-                        f"{run_scope(test)} (", evidence, ").")
+                        f"{run_scope(test.over_seeds)} (", evidence, ").")
     w, lo = (first, second) if test.estimate > 0 else (second, first)
     gaps = [w.mean("gap", w.gap), " against ", lo.mean("gap", lo.gap)]
     if decided(test, rules.alpha, fam):
-        return sentence(f"{capital(_method(w))} is more faithful than {_method(lo)}{run_scope(test)}: a gap over "
-                        "random orders of ", gaps, " (", evidence, ").")
-    return sentence(f"{capital(_method(w))} has the larger gap over random orders{run_scope(test)}, ", gaps,
+        return sentence(f"{capital(_method(w))} is more faithful than {_method(lo)}{run_scope(test.over_seeds)}: "
+                        "a gap over random orders of ", gaps, " (", evidence, ").")
+    return sentence(f"{capital(_method(w))} has the larger gap over random orders{run_scope(test.over_seeds)}, ", gaps,
                     ", but the difference is not significant (", evidence, "), so neither explanation is shown to be "
                     "more faithful.")
 
@@ -302,7 +302,7 @@ def faithfulness_row(first: Faithfulness, second: Faithfulness, rules: ReportCon
         f"{second.method})"
     return SummaryRow(f"Faithfulness, {methods}: deletion gap over random orders", (
         first.mean("gap", first.gap), second.mean("gap", second.gap)), test.metric("diff"), interval_cell(test),
-        sentence(verdict, run_scope(test), " (", "adjusted " if adjusted else "", *p, ")"))
+        sentence(verdict, run_scope(test.over_seeds), " (", "adjusted " if adjusted else "", *p, ")"))
 
 
 # ---------------------------------------------------------------- table and figures

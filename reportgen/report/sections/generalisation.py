@@ -21,6 +21,7 @@ import numpy as np
 from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
 from reportgen.report.contents import CleanGap, ModelFacts, ReportContents
+from reportgen.report.evidence import SEEDS_FOR_A_TEST
 from reportgen.report.kernel import (
     Bullets,
     Callout,
@@ -42,8 +43,6 @@ from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTE
 from reportgen.report.rules import is_overfitting, overfitting_clause, overfitting_rule
 from reportgen.report.section import ClaimFinding, FigureDrawer, SummaryRow, TrainingSection, Verdict
 from reportgen.report.stats import BootstrapTest
-
-SEEDS_FOR_A_TEST = "--seeds 42,43,44"  # how a one-seed report says which runs would turn its description into a test
 
 
 def generalisation_rule(rules: ReportConfig) -> Sentence:

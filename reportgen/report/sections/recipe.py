@@ -18,6 +18,7 @@ from reportgen.report.experiments import (
     AdjustedTest,
     base_family,
     between_models,
+    change_claim,
     change_verdict,
     describe_changes,
     interaction,
@@ -39,7 +40,7 @@ from reportgen.report.kernel import (
     stat_cell,
     variant_key,
 )
-from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, STUDY_MODELS, SUPPORTED
+from reportgen.report.original_study import STUDY_MODELS
 from reportgen.report.section import ClaimFinding, FigureDrawer, Section, SummaryRow, Verdict
 from reportgen.report.stats import DifferenceOfDifferences, interval_cell
 
@@ -171,12 +172,7 @@ def recipe_claim(contents: ReportContents, variant: VariantFacts) -> ClaimFindin
     and adjusted within its family."""
     test = base_family(contents)[(variant.name, "vit")]
     facts = [f"with the {variant.name} recipe the ViT changes by ", test.sig.difference.mean, " points"]
-    if not test.sig.over_seeds:
-        return ClaimFinding("stronger-recipe-helps-vit", INCONCLUSIVE, sentence("one seed: in this run ", facts))
-    if not test.significant:
-        return ClaimFinding("stronger-recipe-helps-vit", INCONCLUSIVE, sentence(facts, ", not significant"))
-    status = SUPPORTED if test.sig.direction > 0 else CONTRADICTED
-    return ClaimFinding("stronger-recipe-helps-vit", status, sentence(facts, ", significant"))
+    return ClaimFinding("stronger-recipe-helps-vit", *change_claim(test, facts))
 
 
 class Recipe(Section):

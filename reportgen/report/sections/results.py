@@ -21,6 +21,7 @@ import seaborn as sns
 from reportgen.bundle import RunData
 from reportgen.report.common import MACRO_FIELDS, curves_figure_key, headline_sentence
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
+from reportgen.report.evidence import SEEDS_FOR_A_TEST
 from reportgen.report.kernel import (
     Cell,
     Item,
@@ -155,7 +156,7 @@ def one_seed_caveat(tests: ClassTests) -> list[Sentence]:
     if tests.over_seeds:
         return []
     return [sentence("With one seed the per-class tests hold the trained weights fixed: they describe these two runs; "
-                     "several seeds (e.g. --seeds 42,43,44) would test the architectures.")]
+                     f"several seeds (e.g. {SEEDS_FOR_A_TEST}) would test the architectures.")]
 
 
 def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str) -> plt.Figure:

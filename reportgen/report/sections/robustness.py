@@ -152,9 +152,9 @@ def relative_sentence(c: Comparison) -> Sentence:
               f"corrupted copies and {c.second.the} ", kept_second, "% (difference ", t.metric("diff"), " points, ",
               *bootstrap_evidence(t), ")"]
     if not c.decided("overall"):
-        return sentence("Neither model is shown to be more robust", run_scope(t), ": ", shares, ".")
+        return sentence("Neither model is shown to be more robust", run_scope(t.over_seeds), ": ", shares, ".")
     w = c.first if t.estimate > 0 else c.second
-    return sentence(f"{capital(w.the)} is more robust{run_scope(t)}: ", shares, ".")
+    return sentence(f"{capital(w.the)} is more robust{run_scope(t.over_seeds)}: ", shares, ".")
 
 
 def absolute_sentence(c: Comparison) -> Sentence:
@@ -167,8 +167,8 @@ def absolute_sentence(c: Comparison) -> Sentence:
         verdict: list[Part] = [f"{w.the} is more accurate on the corrupted images"]
     else:
         verdict = ["neither model is shown to be more accurate on the corrupted images"]
-    return sentence("In absolute terms ", verdict, run_scope(c.overall), " (", first.mean_corruption.parts("%"),
-                    " against ",
+    return sentence("In absolute terms ", verdict, run_scope(c.overall.over_seeds), " (",
+                    first.mean_corruption.parts("%"), " against ",
                     second.mean_corruption.parts("%"), ", ", t.metric("diff_pts"), " points; ", evidence,
                     "), but with clean accuracies of ",
                     first.clean.parts("%"), " and ", second.clean.parts("%"), " on the same images this mostly "
@@ -305,7 +305,8 @@ def summary_rows(c: Comparison) -> tuple[SummaryRow, ...]:
     """The primary relative-robustness line, and the secondary absolute one, of the Summary of findings."""
     t = c.overall
     w = c.first if t.estimate > 0 else c.second
-    verdict = f"{w.name} more robust{run_scope(t)}" if c.decided("overall") else f"no difference shown{run_scope(t)}"
+    scope = run_scope(t.over_seeds)
+    verdict = f"{w.name} more robust{scope}" if c.decided("overall") else f"no difference shown{scope}"
     primary = SummaryRow("Relative robustness (% of corrupted copies kept, images both right clean)",
                          both_right_share(c.first, c.second, "overall"), t.metric("diff"), interval_cell(t),
                          sentence(verdict, " (", *bootstrap_p_parts(t), ")"), primary=True)
@@ -314,7 +315,7 @@ def summary_rows(c: Comparison) -> tuple[SummaryRow, ...]:
     absolute = SummaryRow("Accuracy under corruption (%)", (stat_cell(c.first.mean_corruption),
                                                             stat_cell(c.second.mean_corruption)),
                           a.metric("diff_pts"), "", sentence(
-                              f"{aw.name} higher" if a.significant else "no difference shown", run_scope(t),
+                              f"{aw.name} higher" if a.significant else "no difference shown", run_scope(t.over_seeds),
                               " (McNemar ",
                               *p_parts(a.metric("p")), "; mostly the clean gap)"))
     return primary, absolute

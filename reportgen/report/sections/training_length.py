@@ -16,6 +16,7 @@ from reportgen.report.contents import ModelFacts, ReportContents, VariantFacts, 
 from reportgen.report.experiments import (
     AdjustedTest,
     base_family,
+    change_claim,
     change_verdict,
     interaction,
     interaction_verdict,
@@ -35,7 +36,7 @@ from reportgen.report.kernel import (
     stat_cell,
     variant_key,
 )
-from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, STUDY_MODELS, SUPPORTED
+from reportgen.report.original_study import INCONCLUSIVE, STUDY_MODELS
 from reportgen.report.rules import plateau_epoch, plateau_rule
 from reportgen.report.section import ClaimFinding, FigureDrawer, SummaryRow, TrainingSection, Verdict
 from reportgen.report.stats import DifferenceOfDifferences, interval_cell
@@ -151,14 +152,9 @@ def longer_training_claim(contents: ReportContents) -> ClaimFinding:
         return ClaimFinding("vit-needs-longer-training", INCONCLUSIVE,
                             sentence("no longer-training variant; from the curves only: ", said))
     test = base_family(contents)[(variant.name, "vit")]
-    facts = ["with ", str(variant.changes["train.epochs"]), " epochs the ViT changes by ", test.sig.difference.mean,
-             " points"]
-    if not test.sig.over_seeds:
-        return ClaimFinding("vit-needs-longer-training", INCONCLUSIVE, sentence("one seed: in this run ", facts))
-    if not test.significant:
-        return ClaimFinding("vit-needs-longer-training", INCONCLUSIVE, sentence(facts, ", not significant"))
-    status = SUPPORTED if test.sig.direction > 0 else CONTRADICTED
-    return ClaimFinding("vit-needs-longer-training", status, sentence(facts, ", significant"))
+    epochs = Metric(variant_key(variant.name, "config.train.epochs"), variant.changes["train.epochs"], "count")
+    facts = ["with ", epochs, " epochs the ViT changes by ", test.sig.difference.mean, " points"]
+    return ClaimFinding("vit-needs-longer-training", *change_claim(test, facts))
 
 
 class TrainingLength(TrainingSection):
