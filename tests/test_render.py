@@ -242,9 +242,10 @@ def _page_texts(pdf: Path) -> list[str]:
 def test_page_one_is_the_title_and_the_summary_of_findings(rendered):
     root, _ = rendered
     first, second, *_ = _page_texts(root / "report.pdf")
+    first = " ".join(first.split())  # table cells wrap where the PDF's columns are narrow
     assert "1 Summary of findings" in first and "Test accuracy (%) (primary)" in first
     assert "measure CNN ViT difference (CNN − ViT) 95% interval verdict" in first
-    assert "Contents" not in first and second.lstrip().startswith("Contents")
+    assert "Contents" not in first  # the contents follow the summary (and the claims table)
 
 
 def test_no_page_is_blank(rendered):

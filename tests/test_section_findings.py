@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reportgen.report.kernel import Metric, sentence
-from reportgen.report.original_study import CONTRADICTED, NOT_TESTED, ORIGINAL_CLAIMS, SUPPORTED
+from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, ORIGINAL_CLAIMS, SUPPORTED
 from reportgen.report.section import SummaryRow
 from reportgen.report.sections.findings import Findings, claims_table, findings_table
 from tests.section_helpers import SWAPPED, contents, numbers, tables, text
@@ -22,7 +22,9 @@ def test_the_accuracy_row_and_the_claims_reach_the_summary(tmp_path):
     (accuracy,) = [r for r in summary.rows if r[0] == "Test accuracy (%) (primary)"]
     assert accuracy[-1].text == "CNN higher in this run" and accuracy[4].text.startswith("[")
     assert [row[0] for row in claims.rows] == [c.text for c in ORIGINAL_CLAIMS]
-    assert claims.rows[0][1] == SUPPORTED
+    assert claims.rows[0][1] == INCONCLUSIVE  # one seed: the weights of this run, not the architectures
+    three = tables(numbers(Findings(), contents(tmp_path / "three", seeds=(1, 2, 3))))[1]
+    assert three.rows[0][1] == SUPPORTED
     assert "Primary comparisons, declared before any result was read: Test accuracy (%)" in text(items)
 
 
@@ -30,7 +32,9 @@ def test_the_verdicts_flip_with_the_results(tmp_path):
     items = numbers(Findings(), contents(tmp_path / "b", **SWAPPED))
     summary, claims = tables(items)
     assert summary.rows[0][-1].text == "ViT higher in this run"
-    assert claims.rows[0][1] == CONTRADICTED
+    assert claims.rows[0][1] == INCONCLUSIVE
+    three = tables(numbers(Findings(), contents(tmp_path / "three", seeds=(1, 2, 3), **SWAPPED)))[1]
+    assert three.rows[0][1] == CONTRADICTED
 
 
 def test_primary_rows_come_first_and_secondary_ones_follow_in_order(tmp_path):

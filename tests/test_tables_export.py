@@ -18,7 +18,8 @@ from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.verification_helpers import STUDY_VARIANTS, failed, rendered_bundle
 
 TABLES_CHECK = "tables/: the report's main tables (CSV and LaTeX), as recomputed from the predictions"
-MAIN = {"results", "accuracy", "per-class", "calibration", "robustness", "experiments"}  # per-class: both models
+# per-class: both models side by side; calibration-2: every variant's calibration
+MAIN = {"results", "accuracy", "per-class", "calibration", "calibration-2", "robustness", "experiments"}
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,9 @@ def test_csv_numbers_are_numbers_and_mean_std_two_columns(full):
     assert float(mean["CNN accuracy std"]) > 0
     assert first["p significance"] in ("", "*", "**", "***")
     calibration = rows(full / "tables" / "calibration.csv")
-    assert calibration[0] == ["model", "ECE", "ECE std", "MCE", "MCE std", "NLL", "NLL std", "Brier score",
-                              "Brier score std"]
+    header = calibration[0]
+    assert header[:3] == ["model", "ECE", "ECE std"] and "ECE if perfectly calibrated" in header
+    assert {"MCE", "MCE std", "NLL", "NLL std", "Brier score", "Brier score std"} <= set(header)
 
 
 def test_latex_is_booktabs_with_caption_marks_and_legend(full):
@@ -67,7 +69,9 @@ def test_latex_is_booktabs_with_caption_marks_and_legend(full):
         assert command in tex
     assert "$^{***}$" in tex or "$^{**}$" in tex or "$^{*}$" in tex
     assert r"$\pm$" in tex and r"\%" in tex
-    assert latex_escape(LEGEND) not in (full / "tables" / "calibration.tex").read_text()  # no p-values there
+    for csv_path in (full / "tables").glob("*.csv"):  # the significance legend exactly where p-values are
+        has_p = any(name.endswith("significance") for name in rows(csv_path)[0])
+        assert (latex_escape(LEGEND) in csv_path.with_suffix(".tex").read_text()) == has_p, csv_path.name
     columns = tex.split(r"\begin{tabular}{")[1].split("}")[0]
     for line in tex.split(r"\midrule")[1].split(r"\bottomrule")[0].strip().splitlines():
         if line != r"\midrule":
