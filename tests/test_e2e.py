@@ -48,7 +48,7 @@ def test_build_reports_what_it_did_and_writes_html_and_pdf(built):
 
 def test_report_numbers_equal_those_recomputed_from_predictions(built):
     _, root, _ = built
-    assert check_report_against_predictions(root) == 2 * 10 * 4  # 2 models x 10 classes x 4 metrics
+    assert check_report_against_predictions(root) == 2 * 10 * 3  # 2 models x 10 classes x precision, recall, F1
 
 
 def test_verify_passes_on_the_fresh_bundle(built):
@@ -129,8 +129,8 @@ def study(tmp_path_factory):
 
 def test_a_study_trains_every_variant_and_reports_every_experiment(study):
     workdir, root, result = study
-    assert "[1/12] base config, CNN seed 42: 12 runs left to train" in result.stdout
-    assert "[3/12] variant no-augment, CNN seed 42: 10 runs left to train, about " in result.stdout
+    assert "[1/18] base config, CNN seed 42: 18 runs left to train" in result.stdout  # 8 variants and the base
+    assert "[3/18] variant no-augment, CNN seed 42: 16 runs left to train, about " in result.stdout
     assert "modern: ViT seed 42: training on cpu" in result.stdout
     html = (root / "report.html").read_text()
     for key in EXPERIMENTS:
@@ -148,7 +148,7 @@ def test_adding_a_variant_to_a_finished_study_trains_only_it_and_compare_reads_b
     trained = [line for line in grown.stdout.splitlines() if "training on" in line]
     assert trained == ["data-75: CNN seed 42: training on cpu (no stored run matches this config)",
                        "data-75: ViT seed 42: training on cpu (no stored run matches this config)"]
-    assert grown.stdout.count(": reused (") == 12
+    assert grown.stdout.count(": reused (") == 18
     compared = reportgen("compare", "artifacts/quick-study", "artifacts/grown", "--no-pdf", cwd=workdir)
     assert compared.returncode == 0, compared.stdout + compared.stderr
     assert (workdir / "artifacts" / "compare" / "compare.html").is_file()
