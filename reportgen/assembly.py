@@ -20,7 +20,8 @@ import torch
 from reportgen import __version__
 from reportgen.architectures import display_name
 from reportgen.bundle_files import publish, read_json, write_json, write_manifest, write_predictions
-from reportgen.config import Config, save_config
+from reportgen.config import Config
+from reportgen.config_loading import save_config
 from reportgen.data import ImageData, augment
 from reportgen.errors import ConfigError
 from reportgen.evaluation import predict, probe_visuals

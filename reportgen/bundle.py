@@ -59,7 +59,8 @@ from reportgen.bundle_files import (  # noqa: F401  (re-exported: callers write 
     write_manifest,
     write_predictions,
 )
-from reportgen.config import Config, bundle_config_from_dict
+from reportgen.config import Config
+from reportgen.config_loading import bundle_config_from_dict
 from reportgen.errors import BundleError, ConfigError
 from reportgen.plain_data import load_yaml
 

@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from reportgen.bundle import write_history, write_json, write_manifest, write_predictions
-from reportgen.config import Config, TrainConfig, config_from_dict, save_config
+from reportgen.config import Config, TrainConfig
+from reportgen.config_loading import config_from_dict, save_config
 from reportgen.metrics import compute_metrics
 from tests.analysis_factory import AnalysisOptions, write_analyses, write_timings
 

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from reportgen.config import CORRUPTIONS, load_config
+from reportgen.config import CORRUPTIONS
+from reportgen.config_loading import load_config
 from reportgen.errors import ConfigError
 
 

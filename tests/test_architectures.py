@@ -19,4 +19,4 @@ def test_the_config_accepts_exactly_the_registered_models():
 
 
 def test_the_registry_and_config_validation_import_no_torch():
-    assert_runs_without_torch("from reportgen.config import load_config; load_config('quick')")
+    assert_runs_without_torch("from reportgen.config_loading import load_config; load_config('quick')")

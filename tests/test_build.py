@@ -7,7 +7,7 @@ import reportgen.build as build_module
 import reportgen.report
 import reportgen.training as training
 from reportgen.bundle import Bundle
-from reportgen.config import config_from_dict
+from reportgen.config_loading import config_from_dict
 from reportgen.data import training_subset
 from reportgen.errors import ConfigError
 from reportgen.runtime import resolve_runtime

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from reportgen.config import Config, bundle_config_from_dict, load_config, parse_override
+from reportgen.config import Config
+from reportgen.config_loading import bundle_config_from_dict, load_config, parse_override
 from reportgen.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from reportgen.config import load_config
+from reportgen.config_loading import load_config
 from reportgen.errors import ConfigError
 from tests.cli_process import NO_ANALYSES
 

@@ -223,7 +223,7 @@ def test_the_combined_log_holds_every_step(tmp_path):
 def build_config(command: list[str]):
     """The config a `reportgen build` command line of the script resolves to (no training)."""
     from reportgen.commands.options import collect_overrides
-    from reportgen.config import load_config
+    from reportgen.config_loading import load_config
 
     def value(flag):
         return command[command.index(flag) + 1] if flag in command else None

@@ -10,7 +10,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "reportgen"
 MAX_LINES = 450  # about 400 lines a module
-CONFIG_MAX_LINES = 520  # the one typed config: a dataclass field and its docstring per setting, read as a reference
 
 
 def imports_of(path: Path) -> list[ast.ImportFrom]:
@@ -45,8 +44,6 @@ def test_no_module_imports_a_private_name_from_another():
 
 def test_no_module_is_over_the_size_a_reader_takes_in():
     sizes = {path.relative_to(ROOT): len(path.read_text().splitlines()) for path in modules()}
-    config = sizes.pop(Path("reportgen/config.py"))
-    assert config <= CONFIG_MAX_LINES
     assert max(sizes.values()) <= MAX_LINES, max(sizes, key=sizes.get)
 
 
@@ -56,5 +53,7 @@ def test_the_import_chain_is_measured():
     spec.loader.exec_module(import_depth)
     graph = import_depth.module_graph(PACKAGE)
     chain = import_depth.longest_chain(graph)
-    assert chain[0] == "reportgen.cli" and len(chain) <= 17  # 18 before the commands stood side by side
-    assert len(import_depth.longest_chain(import_depth.unit_graph(graph))) <= 10  # 13 units before
+    # 18 before the commands stood side by side, 17 after; 19 since reading a config (config_loading -> config_rules
+    # -> config) stands apart from its definition: a bundle reader's chain goes through all three
+    assert chain[0] == "reportgen.cli" and len(chain) <= 19
+    assert len(import_depth.longest_chain(import_depth.unit_graph(graph))) <= 11  # 13 units in 0.4.0, 10 before the split

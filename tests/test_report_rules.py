@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reportgen.config import ReportConfig, load_config
+from reportgen.config import ReportConfig
+from reportgen.config_loading import load_config
 from reportgen.errors import ConfigError
 from reportgen.report.rules import is_overfitting, overfitting_rule, significance_rule
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reportgen.config import load_config
+from reportgen.config_loading import load_config
 from reportgen.presets import PRESETS, RECIPE_KEYS
 from reportgen.report.kernel import Subsection
 from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED

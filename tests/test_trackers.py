@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from reportgen import build as build_module
 from reportgen.cli import main
-from reportgen.config import Config, config_from_dict
+from reportgen.config import Config
+from reportgen.config_loading import config_from_dict
 from reportgen.errors import ConfigError
 from reportgen.runstore import run_key
 from reportgen.runtime import resolve_runtime

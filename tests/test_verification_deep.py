@@ -13,7 +13,8 @@ import reportgen.image_folder
 import reportgen.report
 from reportgen.bundle import Bundle, RunData, write_json, write_manifest, write_predictions
 from reportgen.cli import main
-from reportgen.config import DataConfig, config_from_dict
+from reportgen.config import DataConfig
+from reportgen.config_loading import config_from_dict
 from reportgen.errors import DataError
 from reportgen.metrics import compute_metrics
 from reportgen.verification import DEEP, deep_data_config, tolerance_for, verify_deep
@@ -119,7 +120,7 @@ def test_a_config_describing_a_huge_model_fails_one_check_before_the_model_is_bu
 
 
 def test_a_vit_of_one_pixel_patches_is_over_the_flops_bound():
-    from reportgen.config import load_config
+    from reportgen.config_loading import load_config
     from reportgen.models import model_cost, size_problem
 
     config = load_config()

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from reportgen.commands.options import DEVICES, collect_overrides
-from reportgen.config import load_config
+from reportgen.config_loading import load_config
 from reportgen.image_folder import check_layout
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reportgen.commands.options import DEFAULT_ARTIFACTS, DEVICES, collect_overrides, wrote
-from reportgen.config import load_config
+from reportgen.config_loading import load_config
 from reportgen.image_folder import check_data_source
 from reportgen.presets import PRESETS
 from reportgen.trackers import TRACKERS, check_installed

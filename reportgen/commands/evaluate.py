@@ -8,7 +8,8 @@ from typing import Sequence
 import click
 
 from reportgen.commands.options import DEFAULT_ARTIFACTS, collect_overrides, wrote
-from reportgen.config import KNOWN_MODELS, load_config
+from reportgen.config import KNOWN_MODELS
+from reportgen.config_loading import load_config
 from reportgen.errors import ConfigError
 from reportgen.image_folder import check_data_source
 from reportgen.presets import PRESETS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reportgen.config import parse_override
+from reportgen.config_loading import parse_override
 from reportgen.errors import ConfigError
 
 DEFAULT_ARTIFACTS = Path("artifacts")
