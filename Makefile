@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 ARGS ?=
 BUNDLE ?= artifacts/quick
+# The fast tier runs its test files in this many processes (pytest-xdist; 1 runs them in this process).
+TEST_WORKERS ?= 2
 
 .PHONY: help setup quick quick-study study build render bench lint test test-fast test-e2e gpu-check clean
 
@@ -42,8 +44,8 @@ lint: setup  ## ruff check of the code and the tests
 
 test: test-fast test-e2e  ## run the whole test suite, both tiers (CPU; docs/testing.md says how long)
 
-test-fast: setup  ## the fast tier: unit, section and in-process build tests (pytest -m "not e2e")
-	$(PY) -m pytest -q -m "not e2e"
+test-fast: setup  ## the fast tier: unit, section and in-process build tests (pytest -m "not e2e", TEST_WORKERS files at a time)
+	$(PY) -m pytest -q -m "not e2e" $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
 test-e2e: setup  ## the end-to-end tier: real reportgen processes, DDP, signals (pytest -m e2e)
 	$(PY) -m pytest -q -m e2e

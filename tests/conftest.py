@@ -4,12 +4,19 @@ Torch is imported only where tiny data is made, so the render-side tests stay to
 Tests marked `cuda` (tests/test_cuda.py) run only where a CUDA GPU is visible; every other test pins
 the CPU, even on a GPU machine, because it checks CPU behaviour (bit-exact resume, tolerances).
 Tests marked `e2e` (the end-to-end tier: real `reportgen` processes, DDP, signals) are marked in their own
-files; `pytest -m "not e2e"` is the fast tier, `pytest -m e2e` the end-to-end one (pyproject.toml, README).
+files; `pytest -m "not e2e"` is the fast tier, `pytest -m e2e` the end-to-end one (pyproject.toml, README). `make
+test-fast` runs the fast tier's files two processes at a time (pytest-xdist, `--dist loadfile`: a module's fixtures
+are made once), each with one torch thread.
 """
+
+import os
 
 import pytest
 
 from reportgen.config import Config
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one of several test processes: one torch thread each, not one per core
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 CLASSES = ["airplane", "automobile", "bird", "cat"]
 

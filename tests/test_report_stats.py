@@ -20,6 +20,7 @@ from reportgen.report.stats import (
     accuracy_significance,
     bootstrap_interval,
     difference_of_differences,
+    hierarchical_bootstrap,
     mcnemar_test,
     ttest,
 )
@@ -218,3 +219,26 @@ def test_accuracy_interval_covers_the_accuracy(tmp_path):
     accuracy = 100 * np.mean([r.metrics["accuracy"] for r in bundle.runs("cnn")])
     assert interval.estimate == pytest.approx(accuracy) and interval.low < accuracy < interval.high
     assert interval.metric("low").unit == "percent"
+
+
+def test_a_resampled_difference_of_zero_is_exactly_zero():
+    # Two models with the same answers: every resampled difference is 0, and integer counts of draws keep it
+    # exactly 0 (no rounding of shares), so the test is p = 1 with the interval [0, 0].
+    rng = np.random.default_rng(3)
+    first = (rng.random((2, 997)) < 0.7).astype(float)
+    second = first.copy()
+    test = hierarchical_bootstrap("tie", [first, second], lambda m: m[0] - m[1], seed=1, resamples=300)
+    assert (test.estimate, test.low, test.high, test.p) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_resamples_are_drawn_in_chunks_of_bounded_memory(monkeypatch):
+    import reportgen.report.stats as stats
+
+    rng = np.random.default_rng(4)
+    sides = [(rng.random((3, 500)) < p).astype(float) for p in (0.8, 0.6)]
+    whole = hierarchical_bootstrap("chunks", sides, lambda m: m[0] - m[1], seed=2, resamples=400)
+    monkeypatch.setattr(stats, "RESAMPLE_CHUNK_VALUES", 500 * 7)  # 7 resamples a chunk: 58 chunks
+    chunked = hierarchical_bootstrap("chunks", sides, lambda m: m[0] - m[1], seed=2, resamples=400)
+    assert chunked.resamples == 400 and chunked.estimate == whole.estimate
+    # another stream of draws, the same test: 20 points apart, both intervals well clear of 0
+    assert chunked.low > 10 and whole.low > 10 and abs(chunked.high - whole.high) < 2

@@ -284,6 +284,7 @@ class ReportContents:
         self.variants: dict[str, VariantFacts] = {v: self._variant(v) for v in bundle.variants()}
         self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         self._analyses: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
+        self.verdicts: dict[Any, Any] = {}  # each section's verdict, once drawn (reportgen.report.section.verdict_of)
 
     def _read_runs(self, model: str, variant: str | None = None) -> list[RunData]:
         runs = self.bundle.runs(model, variant)

@@ -124,9 +124,17 @@ class Section:
         return None
 
 
+def verdict_of(section: Section, contents: ReportContents) -> Verdict | None:
+    """`section.verdict(contents)`, drawn once per contents: the Summary of findings, the Conclusion and a chapter
+    each ask for it, and its tests (bootstraps over seeds and images) are the costly part of a render."""
+    if section not in contents.verdicts:
+        contents.verdicts[section] = section.verdict(contents)
+    return contents.verdicts[section]
+
+
 def conclude(sections: Sequence[Section], contents: ReportContents) -> Verdict:
     """The verdicts of the sections that apply, in their order: every finding, then every caveat."""
-    verdicts = [v for s in sections if s.applies(contents) and (v := s.verdict(contents)) is not None]
+    verdicts = [v for s in sections if s.applies(contents) and (v := verdict_of(s, contents)) is not None]
     return Verdict(tuple(f for v in verdicts for f in v.findings), tuple(c for v in verdicts for c in v.caveats),
                    tuple(r for v in verdicts for r in v.rows), tuple(c for v in verdicts for c in v.claims))
 

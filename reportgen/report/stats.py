@@ -358,6 +358,41 @@ def correctness(runs: Sequence[RunData]) -> np.ndarray:
     return np.array([run.preds == run.labels for run in runs], dtype=float)
 
 
+RESAMPLE_CHUNK_VALUES = 1 << 22  # draws per chunk of bootstrap resamples: about 48 MiB of draws and counts
+
+
+def _row_bincount(draws: np.ndarray, size: int) -> np.ndarray:
+    """(rows, m) draws in [0, size) -> (rows, size) float counts of each value in each row (a row at a time: one
+    row's histogram stays in cache, which beats one bincount over the flattened rows from a few thousand values)."""
+    return np.stack([np.bincount(row, minlength=size) for row in draws]).astype(float)
+
+
+def _resample_counts(rng: np.random.Generator, n: int, counts: Sequence[int], paired: bool,
+                     resamples: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """How often each resample draws each image, (resamples, n), and each side's seeds, (resamples, seeds); the
+    seeds' draw is shared by every side when paired. Counts rather than shares, so that sums of 0/1 values are
+    exact integers whatever their order, and a resampled difference of 0 is exactly 0."""
+    images = _row_bincount(rng.integers(0, n, (resamples, n), dtype=np.int32), n)
+    if paired:
+        return images, [_row_bincount(rng.integers(0, counts[0], (resamples, counts[0])), counts[0])] * len(counts)
+    return images, [_row_bincount(rng.integers(0, count, (resamples, count)), count) for count in counts]
+
+
+def _resampled_means(rng: np.random.Generator, sides: Sequence[np.ndarray], counts: Sequence[int], paired: bool,
+                     resamples: int) -> np.ndarray:
+    """(sides, resamples): each side's mean under each resample's draw of seeds and images, a chunk of resamples at
+    a time so that memory stays bounded whatever report.bootstrap_resamples and the test set's size are."""
+    n = sides[0].shape[1]
+    chunk = max(1, RESAMPLE_CHUNK_VALUES // n)
+    parts = []
+    for start in range(0, resamples, chunk):
+        images, seeds = _resample_counts(rng, n, counts, paired, min(chunk, resamples - start))
+        # per side: (chunk, n) @ (n, seeds) -> each seed's resampled sum, weighted by how often the seed is drawn
+        parts.append(np.stack([np.sum(seed_counts * (images @ side.T), axis=1) / (count * n)
+                               for side, seed_counts, count in zip(sides, seeds, counts)]))
+    return np.concatenate(parts, axis=1)
+
+
 def hierarchical_bootstrap(key: str, sides: Sequence[np.ndarray], contrast: Callable[[np.ndarray], float],
                            seed: int, resamples: int = 1000, level: float = 0.95, paired_seeds: bool | None = None,
                            scale: float = 100.0, unit: str = "points") -> BootstrapTest:
@@ -376,21 +411,9 @@ def hierarchical_bootstrap(key: str, sides: Sequence[np.ndarray], contrast: Call
         raise BundleError("the runs to compare were evaluated on different test images: no paired test is possible")
     counts = [side.shape[0] for side in sides]
     paired = len(set(counts)) == 1 if paired_seeds is None else paired_seeds and len(set(counts)) == 1
-    n = sides[0].shape[1]
-    rng = np.random.default_rng(seed)
-
-    def resampled() -> float:
-        image_weights = np.bincount(rng.integers(0, n, n), minlength=n) / n
-        shared = rng.integers(0, counts[0], counts[0]) if paired else None
-        means = []
-        for side, count in zip(sides, counts):
-            draw = shared if shared is not None else rng.integers(0, count, count)
-            seed_weights = np.bincount(draw, minlength=count) / count
-            means.append(seed_weights @ side @ image_weights)
-        return contrast(np.array(means))
-
+    means = _resampled_means(np.random.default_rng(seed), sides, counts, paired, resamples)
     observed = scale * contrast(np.array([side.mean() for side in sides]))
-    values = scale * np.array([resampled() for _ in range(resamples)])
+    values = scale * np.array([contrast(column) for column in means.T])
     tail = (1 - level) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     extreme = min(int(np.sum(values <= 0)), int(np.sum(values >= 0)))

@@ -16,14 +16,14 @@ from typing import Sequence
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import Bullets, Item, Sentence
 from reportgen.report.registry import registry
-from reportgen.report.section import FigureDrawer, Section, Verdict
+from reportgen.report.section import FigureDrawer, Section, Verdict, verdict_of
 
 
 def conclusion_sentences(contents: ReportContents, sections: Sequence[Section] | None = None) -> list[Sentence]:
     """The verdicts of the sections that apply (the registry's, unless `sections` is given): those holding a primary
     comparison first, the others in their order; every finding, then every top-level caveat."""
     verdicts = [v for s in (registry() if sections is None else sections)
-                if s.applies(contents) and (v := s.verdict(contents)) is not None]
+                if s.applies(contents) and (v := verdict_of(s, contents)) is not None]
     ordered = [v for v in verdicts if leads(v)] + [v for v in verdicts if not leads(v)]
     return [f for v in ordered for f in v.findings] + [c for v in ordered for c in v.caveats]
 
