@@ -13,6 +13,9 @@ compares like with like on the same hardware:
 - one epoch end to end (per model): `reportgen.training.fit` for one epoch, validation and checkpoint
   included, with `train.pipeline: seed`, fp32 and NCHW for the seed's way and the config's settings
   for reportgen's.
+- the machine's own limits, in reportgen's process on its device: fp32 and bf16 matrix products, a
+  convolution and a memory copy (reportgen.machine_limits), and each model's reportgen training step as a
+  share of the roofline limit those allow for its FLOPs and estimated bytes moved per image.
 
 Both ways run the same model classes and reportgen's own LightningModule (`Classifier`), so the
 ratios measure the data pipeline and execution settings, nothing else. Each way runs in its own
@@ -37,9 +40,10 @@ import torch
 
 from reportgen.architectures import display_name
 from reportgen.assembly import describe_environment
-from reportgen.bench_steps import Plan, benchmark_data, measure, start_way
+from reportgen.bench_steps import Plan, benchmark_data, machine_limits, measure, start_way
 from reportgen.config import Config
 from reportgen.errors import ConfigError, DataError
+from reportgen.machine_limits import step_share
 from reportgen.machine_load import BUSY_CORES
 from reportgen.runtime import Runtime
 
@@ -98,6 +102,8 @@ def run_benchmark(config: Config, runtime: Runtime, *, data_dir: Path | None = N
     jobs += [("epoch", name, f"{display_name(name)} epoch end to end") for name in config.models]
     with _way_processes(configs, runtimes, data_dir, plan) as processes:
         measurements = {_key(kind, model): _compare(kind, model, title, processes, log) for kind, model, title in jobs}
+        log(f"the machine's limits on {device}: matrix products, a convolution, a memory copy ...")
+        limits = processes["reportgen"].apply(machine_limits, (quick,))
     busy = judge_goals(measurements, quick, device)
     return {
         "machine": describe_environment(runtimes["reportgen"]),
@@ -108,7 +114,16 @@ def run_benchmark(config: Config, runtime: Runtime, *, data_dir: Path | None = N
             **{way: _execution_settings(configs[way], runtimes[way]) for way in WAYS},
         },
         "measurements": measurements,
+        "limits": {"dtype": limits["dtype"], "probes": limits["probes"], "other_load": limits["other_load"]},
+        "shares": limit_shares(limits, measurements),
     }
+
+
+def limit_shares(limits: dict, measurements: dict) -> dict:
+    """Per model: reportgen's measured training steps against the roofline limit of the machine's probes."""
+    return {model: step_share(cost, limits["probes"], limits["dtype"],
+                              measurements[_key("train_step", model)]["reportgen"]["images_per_s"])
+            for model, cost in limits["costs"].items()}
 
 
 def judge_goals(measurements: dict, quick: bool, device: str) -> bool:
@@ -153,10 +168,30 @@ def format_table(result: dict) -> str:
     for r in rows:
         cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:4], widths[1:4])] + [r[4]]
         lines.append("  ".join(cells).rstrip())
+    lines += ["", *format_limits(result)]
     warning = busy_warning(result)
     if warning:
         lines += ["", warning]
     return "\n".join(lines)
+
+
+def format_limits(result: dict) -> list[str]:
+    """The machine's probes, and each model's training step as a share of the limit they allow (text lines)."""
+    lines = [f"the machine's limits on {result['machine']['device']} (reportgen.machine_limits):"]
+    for probe in result["limits"]["probes"].values():
+        rate = f"{probe['per_s'] / 1e9:,.1f} {'GFLOP/s' if probe['unit'] == 'FLOP' else 'GB/s'}"
+        lines.append(f"  {rate:>14}  {probe['what']}")
+    lines += ["", f"reportgen's training step against that limit ({result['limits']['dtype']} compute; bytes "
+                  "estimated: 4 passes over the saved activations, 11 over the parameters):"]
+    rows = [("model", "GFLOP/image", "MB/image", "bound", "limit images/s", "measured", "share")]
+    for model, share in result["shares"].items():
+        rows.append((display_name(model), f"{share['flops_per_image'] / 1e9:.3f}",
+                     f"{share['bytes_per_image'] / 1e6:.2f}", share["bound"], f"{share['limit_images_per_s']:,.0f}",
+                     f"{share['images_per_s']:,.0f}", f"{100 * share['share']:.1f} %"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines += ["  " + "  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])])
+              for r in rows]
+    return lines
 
 
 def _count(n: int, noun: str) -> str:
@@ -169,7 +204,7 @@ def _verdict(goal_met: bool | None) -> str:
 
 def busy_warning(result: dict) -> str | None:
     """A one-line warning when other processes took CPU time during a measurement, else None."""
-    busy = _busiest_other_load(result["measurements"])
+    busy = _busiest_other_load(result["measurements"], result.get("limits"))
     if busy is None or busy <= BUSY_CORES:
         return None
     return (f"warning: other processes used up to {busy:.1f} CPU cores during a measurement; "
@@ -239,7 +274,8 @@ def _compare(kind: str, model: str | None, title: str, processes: dict, log: Log
             "goal": GOALS[key], "goal_met": ratio >= GOALS[key]}
 
 
-def _busiest_other_load(measurements: dict) -> float | None:
+def _busiest_other_load(measurements: dict, limits: dict | None = None) -> float | None:
     loads = [row[way]["other_load"] for row in measurements.values() for way in WAYS]
+    loads += [limits["other_load"]] if limits else []
     known = [load for load in loads if load is not None]
     return max(known) if known else None

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from reportgen.analysis.efficiency import activation_bytes_per_image, prepared
 from reportgen.config import Config, DataConfig
 from reportgen.data import (
     ImageData,
@@ -29,8 +30,16 @@ from reportgen.data import (
     seed_transforms,
 )
 from reportgen.loaders import DeviceBatches
+from reportgen.machine_limits import (
+    TRAINING_FLOPS_PER_FORWARD,
+    compute_dtype,
+    measure_limits,
+    probe_sizes,
+    step_bytes,
+    synchronize,
+)
 from reportgen.machine_load import timed_with_load
-from reportgen.models import create_model
+from reportgen.models import create_model, model_cost
 from reportgen.runtime import Runtime, configure_backends
 from reportgen.training import Classifier, fit, prepare_process
 
@@ -85,6 +94,30 @@ def measure(kind: str, model: str | None) -> dict:
     return {**rate, "other_load": other_load}
 
 
+def machine_limits(quick: bool) -> dict:
+    """In this way's process (its threads, its device, its TF32 setting): the machine's limits
+    (reportgen.machine_limits) and each model's training-step cost at this way's precision and batch."""
+    config, runtime, plan, data = _way["config"], _way["runtime"], _way["plan"], _way["data"]
+    configure_backends(config, runtime)  # fp32 matmuls in TF32 exactly where training runs them so
+    dtype = compute_dtype(runtime.precision)
+    limits, other_load = timed_with_load(lambda: measure_limits(runtime.device, probe_sizes(runtime.device, quick),
+                                                                dtype))
+    costs = {model: step_cost(model, config, len(data.classes), runtime.device, runtime.precision, plan.batch_size)
+             for model in config.models}
+    return {"dtype": dtype, "probes": limits, "costs": costs, "other_load": other_load}
+
+
+def step_cost(model: str, config: Config, classes: int, device: str, precision: str, batch_size: int) -> dict:
+    """A training step's work per image: FLOPs (3 forwards, model_cost) and estimated bytes moved
+    (reportgen.machine_limits.step_bytes, from the bytes autograd saves at this device and precision)."""
+    parameters, forward_flops = model_cost(model, config, classes)
+    network = prepared(create_model(model, config, classes), device, config.train.channels_last)
+    saved = activation_bytes_per_image(network, device, precision)
+    return {"flops_per_image": float(TRAINING_FLOPS_PER_FORWARD * forward_flops),
+            "bytes_per_image": float(step_bytes(saved, parameters, batch_size)),
+            "saved_bytes_per_image": int(saved), "parameters": int(parameters), "batch_size": batch_size}
+
+
 def _rate(images: int, seconds: float) -> dict:
     return {"images": images, "seconds": seconds, "images_per_s": images / seconds}
 
@@ -119,14 +152,6 @@ def _augmented_batches(config: Config, data: ImageData, device: str) -> Iterator
         yield x, y
 
 
-def _synchronize(device: str) -> None:
-    """Wait for queued GPU work, so that the clock measures it."""
-    if device == "cuda":
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
-
-
 def _augmentation_rate(model: str | None, config: Config, data: ImageData, runtime: Runtime, plan: Plan) -> dict:
     """Augmented, normalised training images per second, for at least plan.augment_seconds and 3 batches."""
     device = runtime.device
@@ -135,7 +160,7 @@ def _augmentation_rate(model: str | None, config: Config, data: ImageData, runti
     images, start = 0, time.perf_counter()
     while images < 3 * plan.batch_size or time.perf_counter() - start < plan.augment_seconds:
         images += len(next(batches)[1])
-    _synchronize(device)
+    synchronize(device)
     return _rate(images, time.perf_counter() - start)
 
 
@@ -157,10 +182,10 @@ def _train_step_rate(model: str, config: Config, data: ImageData, runtime: Runti
     images, steps, start = 0, 0, 0.0
     for step in itertools.count():
         if step == plan.warmup:
-            _synchronize(device)
+            synchronize(device)
             start = time.perf_counter()
         if step >= plan.warmup + plan.steps:
-            _synchronize(device)  # the clock reads when the queued steps are done, not when they are queued
+            synchronize(device)  # the clock reads when the queued steps are done, not when they are queued
             if time.perf_counter() - start >= plan.min_seconds:
                 break
         x, y = next(batches)

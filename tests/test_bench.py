@@ -18,6 +18,7 @@ from reportgen.bench import GOALS, WAYS, format_table, run_benchmark
 from reportgen.cli import main
 from reportgen.config import Config
 from reportgen.errors import ConfigError, DataError
+from reportgen.machine_limits import QUICK_SIZES, compute_dtype
 from reportgen.runtime import Runtime
 
 MEASUREMENTS = ("augmentation", "train_step_cnn", "train_step_vit", "epoch_cnn", "epoch_vit")
@@ -120,6 +121,7 @@ def with_other_load(result, load):
     for row in changed["measurements"].values():
         for way in WAYS:
             row[way]["other_load"] = load
+    changed["limits"]["other_load"] = load
     return changed
 
 
@@ -190,3 +192,24 @@ def test_no_goal_is_judged_when_other_processes_used_the_machine(result):
         row["goal_met"] = row["ratio"] >= row["goal"]
     assert bench.judge_goals(idle["measurements"], quick=False, device="cpu") is False
     assert None not in {row["goal_met"] for row in idle["measurements"].values()}
+
+
+def test_a_quick_bench_reports_the_limits_and_each_models_share(result):
+    probes, dtype = result["limits"]["probes"], compute_dtype(result["machine"]["precision"])
+    assert result["limits"]["dtype"] == dtype
+    assert set(probes) == {"matmul_fp32", "matmul_bf16", f"matmul_{dtype}", f"conv_{dtype}", "copy"}
+    assert all(p["per_s"] > 0 and p["seconds"] > 0 for p in probes.values())
+    assert f"{QUICK_SIZES.matmul}x" in probes["matmul_fp32"]["what"]  # --quick probes tiny sizes
+    for model, share in result["shares"].items():
+        assert share["images_per_s"] == result["measurements"][f"train_step_{model}"]["reportgen"]["images_per_s"]
+        assert share["share"] == pytest.approx(share["images_per_s"] / share["limit_images_per_s"])
+        assert share["bound"] in ("compute", "memory") and share["flops_per_image"] > 0
+
+
+def test_the_table_prints_each_probe_and_each_models_share(result):
+    table = format_table(result)
+    assert "the machine's limits on cpu" in table and "GFLOP/s" in table and "GB/s" in table
+    for model, share in result["shares"].items():
+        name = {"cnn": "CNN", "vit": "ViT"}[model]
+        line = next(line for line in table.splitlines() if line.strip().startswith(name) and "%" in line)
+        assert f"{100 * share['share']:.1f} %" in line and share["bound"] in line

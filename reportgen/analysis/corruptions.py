@@ -9,7 +9,9 @@ Like that script, a corrupted image is stored as uint8 by truncation (its ``np.u
 
 Images are uint8 (N, 3, H, W) arrays, as reportgen keeps them. Every random draw comes from a
 numpy generator seeded by (seed, corruption, severity), so a corruption of the same images with the
-same seed is the same, bit for bit, on any machine. The suite's families are the paper's: noise,
+same seed is the same, bit for bit, on any machine, in any process and in any order: which is what
+lets the build generate the suite once, in parallel, and share it between models
+(reportgen.analysis.robustness). The suite's families are the paper's: noise,
 blur, weather, digital (gaussian blur and saturate were among its extra, validation corruptions).
 """
 

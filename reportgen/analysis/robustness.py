@@ -6,12 +6,20 @@ predicts each corrupted copy, and the clean images, as `reportgen.evaluation.pre
 test set (normalisation only, the run's precision and device). Predictions are stored, not
 accuracies, so that the report and `reportgen verify` compute every accuracy from them.
 
+The corrupted images are the same for every model, so the build generates them once: `compute` takes the
+run store's `SharedArrays` (reportgen.analysis.store), which makes each (corruption, severity) of the
+suite once, on every core, keeps it under a key of the images' bytes and the suite's settings, and hands
+the same arrays to every later model and build. Without it (`shared=None`) they are generated here, one
+after another; the predictions are the same either way (tests/test_analysis_robustness.py).
+
 Shapes: C corruptions, S severities, N images; preds (C, S, N).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import hashlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
@@ -23,6 +31,11 @@ from reportgen.config import Config
 from reportgen.data import ImageData
 from reportgen.evaluation import predict
 
+if TYPE_CHECKING:
+    from reportgen.analysis.store import SharedArrays
+
+SHARED_NAME = "corrupted"  # the stem of the suite's arrays in the run store's shared folder
+
 
 def predicted_classes(model: nn.Module, images: np.ndarray, config: Config, precision: str) -> np.ndarray:
     """Predicted class of each uint8 image (N, 3, H, W): (N,) int64."""
@@ -30,19 +43,42 @@ def predicted_classes(model: nn.Module, images: np.ndarray, config: Config, prec
     return probs.argmax(axis=1).astype(np.int64)
 
 
-def corrupted_predictions(model: nn.Module, images: np.ndarray, config: Config, precision: str) -> np.ndarray:
+def corrupted_suite(images: np.ndarray, config: Config, shared: "SharedArrays | None" = None) -> Iterator[np.ndarray]:
+    """Every corruption of analysis.corruptions at every severity of uint8 `images` (N, 3, H, W), one corruption at a
+    time in config order: uint8 (S * N, 3, H, W), severities 1..5 one after another. From `shared` when given (made
+    once, in parallel, kept in the run store), else generated here."""
+    seed, names = config.analysis.seed, config.analysis.corruptions
+    if shared is None:
+        def corrupted(name: str, severity: int) -> np.ndarray:
+            return corrupt(images, name, severity, seed)
+    else:
+        tasks = [(name, s) for name in names for s in SEVERITIES]
+        digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()  # the images themselves
+        identities = [{"images": digest, "shape": list(images.shape), "corruption": name, "severity": s, "seed": seed}
+                      for name, s in tasks]
+        makers = [functools.partial(corrupt, images, name, s, seed) for name, s in tasks]
+        made = dict(zip(tasks, shared.get(SHARED_NAME, identities, makers)))  # memory-mapped: read when predicted
+
+        def corrupted(name: str, severity: int) -> np.ndarray:
+            return made[name, severity]
+    for name in names:
+        yield np.concatenate([corrupted(name, s) for s in SEVERITIES])
+
+
+def corrupted_predictions(model: nn.Module, images: np.ndarray, config: Config, precision: str,
+                          shared: "SharedArrays | None" = None) -> np.ndarray:
     """Predictions on every corruption and severity of `images`: (C, S, N), in config order and severities 1..5."""
-    seed = config.analysis.seed
     preds = np.empty((len(config.analysis.corruptions), len(SEVERITIES), len(images)), dtype=np.int64)
-    for c, name in enumerate(config.analysis.corruptions):
+    for c, suite in enumerate(corrupted_suite(images, config, shared)):
         # All severities of a corruption in one call: fewer, fuller batches.
-        suite = np.concatenate([corrupt(images, name, s, seed) for s in SEVERITIES])
         preds[c] = predicted_classes(model, suite, config, precision).reshape(len(SEVERITIES), len(images))
     return preds
 
 
-def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The suite's predictions and what they refer to, as stored in robustness.npz (plain arrays only)."""
+def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, Any],
+            shared: "SharedArrays | None" = None) -> dict[str, np.ndarray]:
+    """The suite's predictions and what they refer to, as stored in robustness.npz (plain arrays only); the corrupted
+    images from the run store's `shared` arrays when given (the build), else generated here."""
     a, precision = config.analysis, run["precision"]
     if config.train.channels_last and getattr(model, "prefers_channels_last", False):
         model.to(memory_format=torch.channels_last)  # as it trained: NHWC convolutions run faster on CPUs and GPUs
@@ -55,7 +91,7 @@ def compute(model: nn.Module, config: Config, data: ImageData, run: dict[str, An
         "families": np.array([BY_NAME[name].family for name in a.corruptions]),
         "severities": np.array(SEVERITIES, dtype=np.int64),
         "clean_preds": predicted_classes(model, images, config, precision),
-        "preds": corrupted_predictions(model, images, config, precision),
+        "preds": corrupted_predictions(model, images, config, precision, shared),
         "seed": np.int64(a.seed),
     }
 

@@ -11,9 +11,13 @@ Every analysis is registered once, in reportgen.analyses (`ANALYSES`: its module
 in the bundle, that file's fields). Every analysis module has the same two functions:
 ``settings(config, device) -> dict`` (what its result depends on beyond the run) and
 ``compute(model, config, data, run) -> dict | None`` (its result: JSON data for a .json file, plain
-arrays for an .npz; None when it does not apply to the model). `analyse_run` is the build's one call
-per run: it runs every registered analysis that its analysis.<name> switch turns on and copies its
-file into the run's bundle folder under its registered file name (docs/bundle.md).
+arrays for an .npz; None when it does not apply to the model). A compute that also takes ``shared`` gets the
+run store's `SharedArrays`: inputs that are the same for every run (the corruption suite's images), made once
+per build, on every core, and kept at ``<runs>/shared/<name>-<key20>.npy`` under a key of what they are made
+from, so that the second model, and every later build, reads them instead of making them again.
+`analyse_run` is the build's one call per run: it runs every registered analysis that its analysis.<name>
+switch turns on and copies its file into the run's bundle folder under its registered file name
+(docs/bundle.md).
 
 `time_base_runs` is the build's one call after every run is in the bundle: the build-level timings
 (reportgen.analyses.TIMINGS), kept at ``<runs>/timings/timings-<key20>.json`` under a key of every base run
@@ -23,10 +27,14 @@ and the timing settings. Timings taken on a busy machine are not kept, so the ne
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import multiprocessing
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -40,6 +48,11 @@ from reportgen.data import ImageData
 from reportgen.machine_load import is_busy
 from reportgen.models import create_model
 from reportgen.runtime import Runtime
+
+SHARED_FOLDER = "shared"  # <runs>/shared/: arrays every run of a build uses alike
+# Fewer cores than this make shared arrays one after another: on 2 cores, starting two interpreters (each imports
+# numpy, scipy and Pillow, about 1 s) cost more than the second core gave back (docs/performance.md).
+PARALLEL_MIN_CORES = 4
 
 
 def analysis_key(run_key: str, name: str, settings: dict[str, Any]) -> str:
@@ -72,7 +85,9 @@ def stored_result(model: nn.Module, config: Config, data: ImageData, run_dir: Pa
         log(f"{label} reused (stored for this run and these settings)")
         return path if path.is_file() else None
     log(f"{label} computed on {run['device']}")
-    result = module.compute(model.to(run["device"]), config, data, run)
+    takes_shared = "shared" in inspect.signature(module.compute).parameters
+    shared = {"shared": SharedArrays(run_dir.parent)} if takes_shared else {}  # run_dir.parent: the run store
+    result = module.compute(model.to(run["device"]), config, data, run, **shared)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(absent if result is None else path) as tmp:
         if result is None:
@@ -80,6 +95,44 @@ def stored_result(model: nn.Module, config: Config, data: ImageData, run_dir: Pa
         else:
             write_result(result, tmp)
     return None if result is None else path
+
+
+class SharedArrays:
+    """Arrays every run of a build makes alike, each made once and kept at ``<runs>/shared/<name>-<key20>.npy``
+    under a key of its identity (what it is made from) and the reportgen version; the missing ones are made in
+    worker processes, one per core, where the machine has PARALLEL_MIN_CORES."""
+
+    def __init__(self, runs_dir: Path):
+        self.folder = runs_dir / SHARED_FOLDER
+
+    def get(self, name: str, identities: list[dict[str, Any]], makers: list[Callable[[], np.ndarray]]
+            ) -> list[np.ndarray]:
+        """The array of each identity, made by its maker (picklable: a worker process calls it) where none is
+        stored yet; read-only and memory-mapped, so that only what is read comes into memory."""
+        paths = [self.folder / f"{name}-{analysis_key(SHARED_FOLDER, name, identity)[:20]}.npy"
+                 for identity in identities]
+        missing = [i for i, path in enumerate(paths) if not path.is_file()]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for i, array in zip(missing, made_in_parallel([makers[i] for i in missing])):
+            with atomic_output(paths[i]) as tmp:  # a concurrent build writes the same bytes: the last rename wins
+                np.save(tmp, array)
+        return [np.load(path, mmap_mode="r") for path in paths]
+
+
+def made_in_parallel(makers: list[Callable[[], Any]]) -> Iterator[Any]:
+    """Each maker's result, in order: in one worker process per core (at most one per maker), or here, one after
+    another, on a machine with fewer than PARALLEL_MIN_CORES cores."""
+    workers = min(len(makers), os.cpu_count() or 1)
+    if workers < PARALLEL_MIN_CORES:
+        yield from (make() for make in makers)
+        return
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no torch or CUDA state inherited
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield from pool.map(_call, makers)
+
+
+def _call(make: Callable[[], Any]) -> Any:
+    return make()
 
 
 def analyse_run(model: nn.Module, config: Config, data: ImageData, run_dir: Path, target: Path,

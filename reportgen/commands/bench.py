@@ -28,8 +28,11 @@ def bench(as_json, data_dir, batch_size, device, steps, overrides, quick):
 
     Augmented images per second (PIL transforms through a DataLoader vs batched augmentation on the
     device), training throughput per model (eager fp32 with the PIL loader vs reportgen's default
-    for the device), and one epoch end to end per model; then the ratios reportgen / seed. When
-    other processes used the machine during a measurement, the goals are not judged.
+    for the device), and one epoch end to end per model; then the ratios reportgen / seed. Then the
+    machine's own limits on the device (fp32 and bf16 matrix products, a convolution, a memory copy:
+    seconds-long probes) and each model's training step as a share of the limit they allow for its
+    FLOPs and estimated bytes per image. When other processes used the machine during a measurement,
+    the goals are not judged.
 
     \b
     Examples:
