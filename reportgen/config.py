@@ -21,6 +21,7 @@ import yaml
 
 from reportgen.architectures import ARCHITECTURES
 from reportgen.errors import ConfigError
+from reportgen.executor_config import ExecutorConfig
 from reportgen.mappings import flatten
 from reportgen.plain_data import load_yaml
 from reportgen.presets import PRESETS
@@ -286,6 +287,8 @@ class Config:
     """The analyses beyond accuracy, each switchable."""
     trackers: TrackersConfig = field(default_factory=TrackersConfig)
     """Experiment trackers (CSV, TensorBoard, MLflow, W&B) that the build logs to; they change no run key."""
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    """Where the runs train (this machine, Ray, SLURM); changes no run key."""
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Named experiments on top of this config: each maps dotted keys of the training settings (data, augment, cnn,
     vit, train) to the values it changes, e.g. `{no-augment: {augment.enabled: false}}`. Every variant trains every

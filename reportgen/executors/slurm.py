@@ -1,0 +1,93 @@
+"""The SLURM executor: each run a job of one submitit job array (`AutoExecutor.map_array`).
+
+The jobs' sbatch parameters come from executor.slurm.* (`slurm_parameters`); submitit's folder of job
+scripts, logs and results defaults to `slurm/` inside the run store, which the nodes share. A job is
+checkpointable: at its time limit or on preemption SLURM signals it, submitit requeues it (at most
+executor.max_retries times) and the run resumes from its last completed epoch's Lightning checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from reportgen.executor_config import ExecutorConfig
+
+if TYPE_CHECKING:
+    from reportgen.executors.task import RunResult, RunSpec
+
+try:
+    from submitit.helpers import Checkpointable
+except ImportError:  # the extra is not installed: reportgen.executors.require_extra says so before this is used
+    Checkpointable = object
+
+
+def slurm_parameters(settings: ExecutorConfig) -> dict:
+    """submitit's AutoExecutor parameters (one task per job, so one run per GPU) from executor.slurm.*."""
+    s = settings.slurm
+    parameters = {"timeout_min": s.time_min, "gpus_per_node": s.gpus_per_task, "cpus_per_task": s.cpus_per_task,
+                  "mem_gb": s.mem_gb, "tasks_per_node": 1, "nodes": 1, "slurm_max_num_timeout": settings.max_retries}
+    if s.partition:
+        parameters["slurm_partition"] = s.partition
+    return parameters
+
+
+def job_folder(settings: ExecutorConfig, store: Path) -> Path:
+    """submitit's folder: executor.slurm.folder, else slurm/ inside the run store."""
+    return Path(settings.slurm.folder).expanduser() if settings.slurm.folder else store / "slurm"
+
+
+class CheckpointableRun(Checkpointable):
+    """A run's job: train it; when submitit requeues it (timeout, preemption), the new job resumes from the
+    checkpoint (submitit's Checkpointable resubmits the same spec, and the task resumes where a checkpoint is)."""
+
+    def __init__(self, task: Callable[[RunSpec], RunResult]):
+        self.task = task  # a module-level function: pickled by reference into the job
+
+    def __call__(self, spec: RunSpec):
+        try:
+            return self.task(spec)
+        except KeyboardInterrupt as exc:  # training turned submitit's requeue exit into an interruption: keep it
+            if isinstance(exc.__cause__, SystemExit):
+                raise exc.__cause__ from None
+            raise
+
+
+class SlurmTask:
+    """A submitted run: its spec and its job."""
+
+    def __init__(self, spec: RunSpec, job):
+        self.spec, self.job, self.submitted = spec, job, time.time()
+
+    def finished(self) -> bool:
+        return self.job.done()
+
+    def outcome(self):
+        return self.job.result()
+
+    def cancel(self) -> None:
+        self.job.cancel(check=False)
+
+    def log_path(self) -> Path:
+        return Path(self.job.paths.stderr)
+
+
+class SlurmExecutor:
+    """Submits `task` on runs as a job array; `cluster="local"`: the same path on this machine (submitit's local
+    jobs)."""
+
+    def __init__(self, task: Callable[[RunSpec], RunResult], settings: ExecutorConfig, store: Path,
+                 cluster: str | None = None):
+        import submitit
+
+        self.task = task
+        self.executor = submitit.AutoExecutor(folder=job_folder(settings, store) / "%j", cluster=cluster)
+        self.executor.update_parameters(**slurm_parameters(settings))
+
+    def submit(self, specs: list[RunSpec]) -> list[SlurmTask]:
+        jobs = self.executor.map_array(CheckpointableRun(self.task), specs)
+        return [SlurmTask(spec, job) for spec, job in zip(specs, jobs)]
+
+    def close(self, cancelled: bool = False) -> None:
+        """Nothing to hold: the jobs were cancelled by the driver's loop, and their files stay in the folder."""
