@@ -8,10 +8,12 @@ executor.max_retries times) and the run resumes from its last completed epoch's 
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from reportgen.errors import ConfigError
 from reportgen.executor_config import ExecutorConfig
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ def slurm_parameters(settings: ExecutorConfig) -> dict:
     """submitit's AutoExecutor parameters (one task per job, so one run per GPU) from executor.slurm.*."""
     s = settings.slurm
     parameters = {"timeout_min": s.time_min, "gpus_per_node": s.gpus_per_task, "cpus_per_task": s.cpus_per_task,
-                  "mem_gb": s.mem_gb, "tasks_per_node": 1, "nodes": 1, "slurm_max_num_timeout": settings.max_retries}
+                  "mem_gb": s.mem_gb, "tasks_per_node": 1, "nodes": 1}
     if s.partition:
         parameters["slurm_partition"] = s.partition
     return parameters
@@ -78,11 +80,16 @@ class SlurmExecutor:
     jobs)."""
 
     def __init__(self, task: Callable[[RunSpec], RunResult], settings: ExecutorConfig, store: Path,
-                 cluster: str | None = None):
+                 cluster: str = "slurm"):
         import submitit
 
+        if cluster == "slurm" and shutil.which("sbatch") is None:
+            raise ConfigError("--executor slurm submits with SLURM's sbatch, which is not on this machine's PATH: "
+                              "run the driver on a node of the cluster (a login node, or inside an sbatch job)")
         self.task = task
-        self.executor = submitit.AutoExecutor(folder=job_folder(settings, store) / "%j", cluster=cluster)
+        # A job that reaches its time limit or is preempted is requeued at most max_retries times.
+        self.executor = submitit.AutoExecutor(folder=job_folder(settings, store) / "%j", cluster=cluster,
+                                              **{f"{cluster}_max_num_timeout": settings.max_retries})
         self.executor.update_parameters(**slurm_parameters(settings))
 
     def submit(self, specs: list[RunSpec]) -> list[SlurmTask]:
