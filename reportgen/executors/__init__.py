@@ -59,3 +59,17 @@ def remote_executor(task: Callable[[RunSpec], RunResult], settings: ExecutorConf
 
         return LocalPool(task, slots)
     return None
+
+
+def map_on_cluster(settings: ExecutorConfig, function: Callable, arguments: list[tuple], folder: Path,
+                   progress: bool, what: str) -> list:
+    """`function(*args)` for each of `arguments`, each one task of the Ray cluster or one job of a SLURM job array
+    (`folder`: submitit's); the results in order, a progress bar of `what` counting the finished ones. `function`
+    must be importable on the workers (a module-level function of reportgen) and handle its own errors."""
+    if settings.kind == "ray":
+        from reportgen.executors.ray import ray_map
+
+        return ray_map(function, arguments, settings, progress, what)
+    from reportgen.executors.slurm import slurm_map
+
+    return slurm_map(function, arguments, settings, folder, progress, what)

@@ -70,3 +70,25 @@ class RayExecutor:
 
     def close(self, cancelled: bool = False) -> None:
         """Nothing to hold: the tasks were cancelled by the driver's loop; a Ray started here ends with the process."""
+
+
+def ray_map(function: Callable, arguments: list[tuple], settings: ExecutorConfig, progress: bool, what: str) -> list:
+    """`function(*args)` as one Ray task per argument tuple (executor.cpus_per_run each); cancelled on Ctrl-C."""
+    import ray
+    from tqdm import tqdm
+
+    start_ray(settings.ray_address)
+    remote = ray.remote(num_cpus=settings.cpus_per_run, max_retries=settings.max_retries,
+                        retry_exceptions=False)(function)
+    refs = [remote.remote(*args) for args in arguments]
+    try:
+        pending = list(refs)
+        with tqdm(total=len(refs), desc=what, unit="task", disable=not progress) as bar:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                bar.update(len(ready))
+        return ray.get(refs)
+    except BaseException:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise

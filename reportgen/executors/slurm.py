@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from reportgen.errors import ConfigError
 from reportgen.executor_config import ExecutorConfig
+from reportgen.executors.driver import POLL_S
 
 if TYPE_CHECKING:
     from reportgen.executors.task import RunResult, RunSpec
@@ -75,22 +76,46 @@ class SlurmTask:
         return Path(self.job.paths.stderr)
 
 
+def submitit_executor(settings: ExecutorConfig, folder: Path, cluster: str = "slurm"):
+    """submitit's AutoExecutor on `cluster` ("local": jobs on this machine), with executor.slurm.*'s parameters."""
+    import submitit
+
+    if cluster == "slurm" and shutil.which("sbatch") is None:
+        raise ConfigError("--executor slurm submits with SLURM's sbatch, which is not on this machine's PATH: "
+                          "run the driver on a node of the cluster (a login node, or inside an sbatch job)")
+    # A job that reaches its time limit or is preempted is requeued at most max_retries times.
+    executor = submitit.AutoExecutor(folder=folder / "%j", cluster=cluster,
+                                     **{f"{cluster}_max_num_timeout": settings.max_retries})
+    executor.update_parameters(**slurm_parameters(settings))
+    return executor
+
+
+def slurm_map(function: Callable, arguments: list[tuple], settings: ExecutorConfig, folder: Path, progress: bool,
+              what: str, cluster: str = "slurm") -> list:
+    """`function(*args)` as one job of a job array per argument tuple; the jobs are cancelled on Ctrl-C."""
+    from tqdm import tqdm
+
+    jobs = submitit_executor(settings, folder, cluster).map_array(function, *zip(*arguments))
+    try:
+        with tqdm(total=len(jobs), desc=what, unit="job", disable=not progress) as bar:
+            while bar.n < len(jobs):
+                bar.update(sum(job.done() for job in jobs) - bar.n)
+                time.sleep(POLL_S)
+        return [job.result() for job in jobs]
+    except BaseException:
+        for job in jobs:
+            job.cancel(check=False)
+        raise
+
+
 class SlurmExecutor:
     """Submits `task` on runs as a job array; `cluster="local"`: the same path on this machine (submitit's local
     jobs)."""
 
     def __init__(self, task: Callable[[RunSpec], RunResult], settings: ExecutorConfig, store: Path,
                  cluster: str = "slurm"):
-        import submitit
-
-        if cluster == "slurm" and shutil.which("sbatch") is None:
-            raise ConfigError("--executor slurm submits with SLURM's sbatch, which is not on this machine's PATH: "
-                              "run the driver on a node of the cluster (a login node, or inside an sbatch job)")
         self.task = task
-        # A job that reaches its time limit or is preempted is requeued at most max_retries times.
-        self.executor = submitit.AutoExecutor(folder=job_folder(settings, store) / "%j", cluster=cluster,
-                                              **{f"{cluster}_max_num_timeout": settings.max_retries})
-        self.executor.update_parameters(**slurm_parameters(settings))
+        self.executor = submitit_executor(settings, job_folder(settings, store), cluster)
 
     def submit(self, specs: list[RunSpec]) -> list[SlurmTask]:
         jobs = self.executor.map_array(CheckpointableRun(self.task), specs)
