@@ -1,5 +1,5 @@
 """The driver's loop over the runs it submitted: progress (queued / running / done / failed, time left), the
-first run that failed after its retries, and cancelling everything on Ctrl-C or SIGTERM.
+run that failed after its retries, and cancelling everything on Ctrl-C or SIGTERM.
 
 Every executor hands back one `Task` per submitted run; this loop polls them (a few times a second: the
 states come from the executor and from the run store's worker.json) and reports a line whenever a count
@@ -54,8 +54,9 @@ def wait_for(tasks: Sequence[Task], log: Callable[[str], None],
              time_left: Callable[[list[RunResult]], str | None]) -> list[RunResult]:
     """Every task's result, in order; a progress line whenever the counts change.
 
-    `time_left(results so far)` estimates the rest. The first failed run raises RunFailed naming the run and
-    its log; Ctrl-C (KeyboardInterrupt) cancels every task still going. Either way the finished runs stay stored.
+    `time_left(results so far)` estimates the rest. A failed run raises RunFailed naming the run and its log,
+    once the other runs have finished (so that they are stored); Ctrl-C (KeyboardInterrupt) cancels every task
+    still going. Either way the finished runs stay in the run store.
     """
     shown = None
     try:
@@ -67,9 +68,9 @@ def wait_for(tasks: Sequence[Task], log: Callable[[str], None],
                 left = time_left(done) if counts["done"] < len(tasks) else None
                 log(", ".join(f"{counts[s]} {s}" for s in STATES) + (f"; about {left} left" if left else ""))
                 shown = counts
-            if "failed" in states:
-                raise failure(tasks[states.index("failed")])
-            if counts["done"] == len(tasks):
+            if counts["done"] + counts["failed"] == len(tasks):  # the others finish first: they stay stored
+                if counts["failed"]:
+                    raise failure(tasks[states.index("failed")])
                 return [task.outcome() for task in tasks]
             time.sleep(POLL_S)
     except BaseException:
@@ -84,7 +85,8 @@ def failure(task: Task) -> RunFailed:
     try:
         task.outcome()
         error = "unknown error"
-    except Exception as exc:  # noqa: BLE001 - named in the message
+    except Exception as raised:  # noqa: BLE001 - named in the message
+        exc = getattr(raised, "cause", None) or raised  # Ray wraps the run's own error in a RayTaskError
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}".rstrip(": ")
     return RunFailed(f"{task.spec.label} failed ({error[:300]}); its log: {task.log_path()}; the runs that finished "
                      "are kept in the run store, and the same command trains what is left")
