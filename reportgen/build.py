@@ -9,6 +9,7 @@ renaming it into place, so a crash or an interruption never leaves a half-writte
 
 from __future__ import annotations
 
+import csv
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,22 +18,23 @@ from typing import Callable
 import torch
 
 from reportgen.analysis.store import analyse_run, time_base_runs
-from reportgen.architectures import display_name
 from reportgen.assembly import (
     check_against_data,
     copy_run_files,
     render_and_publish,
     write_shared_files,
-    write_test_results,
     write_visuals,
 )
-from reportgen.bundle_files import atomic_output, check_replaceable, read_json, staging_dir, write_history, write_json
+from reportgen.bundle_files import check_replaceable, read_json, staging_dir
 from reportgen.config import Config
 from reportgen.data import load_data
 from reportgen.errors import DataError
-from reportgen.evaluation import generalisation_records
+from reportgen.executors import remote_executor
+from reportgen.executors.driver import wait_for
+from reportgen.executors.local import visible_gpus
+from reportgen.executors.task import RunResult, RunSpec, fit_run, train_in_process, train_run
 from reportgen.machine_load import other_load, thread_advice
-from reportgen.models import count_parameters, create_model
+from reportgen.models import create_model
 from reportgen.rank_plan import is_primary_process, receive_plan, share_plan
 from reportgen.runstore import (
     COMPLETION_RECORD,
@@ -45,7 +47,7 @@ from reportgen.runstore import (
 )
 from reportgen.runtime import Runtime
 from reportgen.tracking import BuildTracking
-from reportgen.training import FitResult, TrainingInterrupted, epoch_loads, epoch_timings, fit
+from reportgen.training import TrainingInterrupted
 
 
 @dataclass
@@ -88,7 +90,7 @@ def build(config: Config, runtime: Runtime, out: Path, runs_dir: Path, force: bo
         with RunLocks(runs, log) as locks:
             decide(runs, force, locks)
             share_plan(_first_actions(runs), config.train.devices * config.train.num_nodes, config.train.num_nodes)
-            outcomes = _assemble(config, runtime, staged, runs, locks, progress, log, tracking)
+            outcomes = _assemble(config, runtime, staged, runs, locks, progress, log, tracking, runs_dir)
         render_and_publish(staged, out, config.report.pdf, log)
     except KeyboardInterrupt as exc:
         shutil.rmtree(staged, ignore_errors=True)
@@ -128,21 +130,23 @@ def _follow_rank_zero(config: Config, runtime: Runtime, runs_dir: Path) -> None:
             raise DataError(f"{run.label}: this process's run key differs from rank 0's; every process needs the "
                             "same data, config and versions")
         if action != "reuse" and run.run_dir not in done:
-            _fit_run(run, resume=action == "resume", progress=False)
+            fit_run(run_spec(run), run.config, run.data, resume=action == "resume", progress=False)
         done.add(run.run_dir)
 
 
 def _assemble(config: Config, runtime: Runtime, staged: Path, runs: list[PlannedRun],
               locks: RunLocks, progress: bool, log: Callable[[str], None],
-              tracking: BuildTracking | None = None) -> list[RunOutcome]:
+              tracking: BuildTracking | None = None, runs_dir: Path | None = None) -> list[RunOutcome]:
     base = runs[0]  # the base config's first run: plan_runs plans the base runs first
     models = {name: create_model(name, config, len(base.data.classes)) for name in config.models}
     write_shared_files(staged, config, base.data, runtime, models)
     outcomes = []
     clock = BuildClock(runs)
+    trained = _train_on_workers(config, runtime, runs, runs_dir or base.run_dir.parent, clock, log)
     for n, run in enumerate(runs, start=1):
-        log(clock.status(n, run))
-        outcome = _train_or_reuse(run, progress, log, tracking)
+        if not trained:
+            log(clock.status(n, run))
+        outcome = _train_or_reuse(run, progress, log, tracking, trained.get(str(run.run_dir)))
         clock.finished(run, outcome)
         outcomes.append(outcome)
         _copy_into_bundle(run, staged / run.bundle_folder, outcome, log)
@@ -150,6 +154,38 @@ def _assemble(config: Config, runtime: Runtime, staged: Path, runs: list[Planned
     if config.analysis.efficiency:
         _time_base_models(staged, [run for run in runs if run.variant is None], log)
     return outcomes
+
+
+def run_spec(run: PlannedRun) -> RunSpec:
+    """What a worker needs to train `run`, as plain data (it loads the images from the data cache)."""
+    return RunSpec(run.config.to_dict(), run.model, run.seed, str(run.run_dir), run.label, run.runtime,
+                   run.data.fingerprint)
+
+
+def _train_on_workers(config: Config, runtime: Runtime, runs: list[PlannedRun], runs_dir: Path, clock: BuildClock,
+                      log: Callable[[str], None]) -> dict[str, RunResult]:
+    """Every run to train, trained by the executor's workers side by side: {run folder: result}; {} where the
+    runs train in this process instead (local, one GPU or none), one after another in `_assemble`."""
+    to_train = [run for run in runs if run.action != "reuse"]
+    if not to_train:
+        return {}  # nothing to start: no Ray, no jobs
+    slots = visible_gpus(runtime) if config.train.devices == 1 and len(to_train) > 1 else 0
+    executor = remote_executor(train_run, config.executor, runs_dir, runtime.device == "cuda", slots)
+    if executor is None:
+        return {}
+    where = {"ray": "Ray tasks", "slurm": "SLURM jobs"}.get(config.executor.kind, f"{slots} GPUs side by side")
+    log(f"training {len(to_train)} run{'s' if len(to_train) > 1 else ''} as {where} "
+        f"({len(runs) - len(to_train)} reused)")
+    for run in to_train:
+        run.started = True
+    tasks = executor.submit([run_spec(run) for run in to_train])
+    cancelled = True
+    try:
+        results = wait_for(tasks, log, lambda done: clock.left(to_train, done, slots or len(to_train)))
+        cancelled = False
+    finally:
+        executor.close(cancelled)
+    return {result.run_dir: result for result in results}
 
 
 def _time_base_models(staged: Path, base: list[PlannedRun], log: Callable[[str], None]) -> None:
@@ -193,13 +229,24 @@ class BuildClock:
         return (f"[{n}/{len(self.runs)}] {what}, {run.label.split(': ')[-1]}: {left}"
                 + (f", about {estimate}" if estimate else ""))
 
-    def _estimate(self, runs: list[PlannedRun]) -> str | None:
+    def left(self, runs: list[PlannedRun], done: list[RunResult], parallel: int) -> str | None:
+        """The time left of `runs`, trained `parallel` at a time, once `done` (some of them) have finished."""
+        finished = {result.run_dir: result for result in done}
+        rates: dict[str, list[float]] = {}
+        for run in runs:
+            if run.action == "train" and str(run.run_dir) in finished:  # a resumed run trained only its last epochs
+                rates.setdefault(run.model, []).append(finished[str(run.run_dir)].train_time_s / self.work(run))
+        return self._estimate([run for run in runs if str(run.run_dir) not in finished], rates, parallel)
+
+    def _estimate(self, runs: list[PlannedRun], seconds_per_image_epoch: dict[str, list[float]] | None = None,
+                  parallel: int = 1) -> str | None:
         if not runs:
             return None
-        rates = {m: sum(v) / len(v) for m, v in self.seconds_per_image_epoch.items()}
+        measured = self.seconds_per_image_epoch if seconds_per_image_epoch is None else seconds_per_image_epoch
+        rates = {m: sum(v) / len(v) for m, v in measured.items()}
         if any(r.model not in rates for r in runs):
             return None
-        return duration(sum(rates[r.model] * self.work(r) for r in runs))
+        return duration(sum(rates[r.model] * self.work(r) for r in runs) / max(1, min(parallel, len(runs))))
 
 
 def duration(seconds: float) -> str:
@@ -211,7 +258,8 @@ def duration(seconds: float) -> str:
 
 
 def _train_or_reuse(run: PlannedRun, progress: bool, log: Callable[[str], None],
-                    tracking: BuildTracking | None = None) -> RunOutcome:
+                    tracking: BuildTracking | None = None, trained: RunResult | None = None) -> RunOutcome:
+    """Reuse a stored run, take the result of a worker that trained it (`trained`), or train it in this process."""
     status = {"reuse": "reused", "resume": "resumed"}.get(run.action, "trained")
     loggers = tracking.loggers(run.config, run.key, run.model, run.seed, run.variant, status) if tracking else []
     if run.action == "reuse":
@@ -221,13 +269,27 @@ def _train_or_reuse(run: PlannedRun, progress: bool, log: Callable[[str], None],
             tracking.finish_run(loggers, run.run_dir / "metrics.json", info["epochs"])
         return RunOutcome(run.model, run.seed, "reused", run.reason,
                           read_json(run.run_dir / "metrics.json")["accuracy"], info["train_time_s"], run.variant)
-    log(f"{run.label}: training on {run.runtime.device} ({run.reason})" + _thread_hint(run))
-    run.started = True
-    result = _fit_run(run, resume=run.action == "resume", progress=progress, loggers=tuple(loggers))
-    info, accuracy = _evaluate_and_store(run, result)
+    if trained is None:
+        log(f"{run.label}: training on {run.runtime.device} ({run.reason})" + _thread_hint(run))
+        run.started = True
+        trained = train_in_process(run_spec(run), run.data, progress, tuple(loggers))
+    else:
+        log(f"{run.label}: trained on a worker ({run.reason})")
+        _log_history(loggers, run.run_dir / "history.csv")  # the curves a worker could not log as it trained
     if tracking:
-        tracking.finish_run(loggers, run.run_dir / "metrics.json", info["epochs"])
-    return RunOutcome(run.model, run.seed, "trained", run.reason, accuracy, info["train_time_s"], run.variant)
+        tracking.finish_run(loggers, run.run_dir / "metrics.json", trained.epochs)
+    return RunOutcome(run.model, run.seed, "trained", run.reason, trained.accuracy, trained.train_time_s, run.variant)
+
+
+def _log_history(loggers: list, history: Path) -> None:
+    """Each epoch's row of a run's history.csv, to its trackers' loggers."""
+    if not loggers:
+        return
+    with open(history, newline="") as f:
+        for row in csv.DictReader(f):
+            values = {k: float(v) for k, v in row.items() if k != "epoch" and v not in ("", None)}
+            for logger in loggers:
+                logger.log_metrics(values, step=int(float(row["epoch"])))
 
 
 def _thread_hint(run: PlannedRun) -> str:
@@ -236,43 +298,6 @@ def _thread_hint(run: PlannedRun) -> str:
         return ""
     advice = thread_advice(run.config.train.num_threads or torch.get_num_threads(), other_load())
     return f"; note: {advice}" if advice else ""
-
-
-def _fit_run(run: PlannedRun, resume: bool, progress: bool, loggers: tuple = ()) -> FitResult:
-    import pytorch_lightning as pl
-
-    pl.seed_everything(run.seed, workers=True, verbose=False)
-    model = create_model(run.model, run.config, len(run.data.classes))
-    return fit(model, run.data, run.config, run.runtime, run.seed, run.run_dir / "checkpoints", run.label, progress,
-               resume=resume, loggers=loggers)
-
-
-def _evaluate_and_store(run: PlannedRun, result: FitResult) -> tuple[dict, float]:
-    """Predict the test set, measure the clean training (and held-out validation) accuracy, write the run's files
-    into the store (run.json last) and drop its checkpoint."""
-    model = result.model
-    metrics = write_test_results(run.run_dir, model, run.config, run.data, run.runtime)
-    write_history(run.run_dir / "history.csv", result.history)
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, run.run_dir / "weights.pt")
-    info = {
-        "model": run.model,
-        "display_name": display_name(run.model),
-        "seed": run.seed,
-        "parameters": count_parameters(model),
-        "key": run.key,
-        "device": run.runtime.device,
-        "precision": run.runtime.precision,
-        "epochs": len(result.history),
-        "train_images": len(run.data.train_y),
-        "train_time_s": float(sum(h["epoch_time_s"] for h in result.history)),
-        **epoch_timings(result.history, result.first_epochs),
-        **epoch_loads(result.history),
-        **generalisation_records(model, run.data, run.config, run.runtime),
-    }
-    with atomic_output(run.run_dir / COMPLETION_RECORD) as tmp:  # last, and whole: it marks the run complete
-        write_json(tmp, info)
-    shutil.rmtree(run.run_dir / "checkpoints", ignore_errors=True)
-    return info, metrics["accuracy"]
 
 
 def _copy_into_bundle(run: PlannedRun, target: Path, outcome: RunOutcome, log: Callable[[str], None]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reportgen.architectures import ARCHITECTURES
+from reportgen.executor_config import ExecutorConfig
 from reportgen.mappings import flatten, merge, nest
 from reportgen.trackers import TrackersConfig
 
@@ -279,6 +280,8 @@ class Config:
     """The analyses beyond accuracy, each switchable."""
     trackers: TrackersConfig = field(default_factory=TrackersConfig)
     """Experiment trackers (CSV, TensorBoard, MLflow, W&B) that the build logs to; they change no run key."""
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    """Where the runs train (this machine, Ray, SLURM); changes no run key."""
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Named experiments on top of this config: each maps dotted keys of the training settings (data, augment, cnn,
     vit, train) to the values it changes, e.g. `{no-augment: {augment.enabled: false}}`. Every variant trains every

@@ -131,7 +131,17 @@ def validate(c: Config) -> None:
     _require(c.report.bootstrap_seed >= 0, "report.bootstrap_seed", "must not be negative")
     _check_analysis(c.analysis)
     _require(len(set(c.trackers.loggers)) == len(c.trackers.loggers), "trackers.loggers", "lists a tracker twice")
+    _check_executor(c)
     _check_variants(c)
+
+
+def _check_executor(c: Config) -> None:
+    e, slurm = c.executor, c.executor.slurm
+    for key, value, least in (("cpus_per_run", e.cpus_per_run, 1), ("gpus_per_run", e.gpus_per_run, 0),
+                              ("max_retries", e.max_retries, 0), ("slurm.time_min", slurm.time_min, 1),
+                              ("slurm.gpus_per_task", slurm.gpus_per_task, 0),
+                              ("slurm.cpus_per_task", slurm.cpus_per_task, 1), ("slurm.mem_gb", slurm.mem_gb, 1)):
+        _require(value >= least, f"executor.{key}", f"must be at least {least}")
 
 
 def _check_analysis(a: AnalysisConfig) -> None:

@@ -61,9 +61,13 @@ def undocumented() -> list[str]:
 
 def sections() -> list[tuple[str, type]]:
     """The config's sections as (key prefix, dataclass): the top level first, then each nested section."""
-    hints = typing.get_type_hints(Config)
-    nested = [(f.name, hints[f.name]) for f in dataclasses.fields(Config) if dataclasses.is_dataclass(hints[f.name])]
-    return [("", Config), *nested]
+    def nested(prefix: str, cls: type) -> list[tuple[str, type]]:
+        hints = typing.get_type_hints(cls)
+        inner = [(f"{prefix}{f.name}", hints[f.name]) for f in dataclasses.fields(cls)
+                 if dataclasses.is_dataclass(hints[f.name])]
+        return [entry for name, sub in inner for entry in [(name, sub), *nested(f"{name}.", sub)]]
+
+    return [("", Config), *nested("", Config)]
 
 
 def render_type(hint: Any) -> str:

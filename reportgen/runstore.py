@@ -4,7 +4,8 @@ A run whose key matches a completed one is reused; an interrupted one resumes fr
 epoch. A run is complete only once its completion record, run.json, is in place: it is written last,
 atomically, so a half-written folder is resumed or retrained, never reused. A run is locked while a
 build decides about it and trains it, so two builds sharing a run store never train the same run at
-once: the second waits, then reuses it.
+once: the second waits, then reuses it. The locks are leases that hold on a shared filesystem (NFS), so
+drivers on several nodes may share one run store.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from filelock import FileLock, Timeout
+from filelock import SoftFileLease, Timeout
 
 from reportgen import __version__
 from reportgen.architectures import display_name, model_settings
@@ -29,6 +30,10 @@ from reportgen.runtime import Runtime
 COMPLETION_RECORD = "run.json"  # written last: its presence marks a run complete
 RUN_FILES = (COMPLETION_RECORD, "history.csv", "metrics.json", "predictions.csv", "weights.pt")
 CHECKPOINT = Path("checkpoints") / "last.ckpt"  # the rolling checkpoint of an unfinished run
+# A run's lock is taken over when its holder has not renewed it for this long (a killed build, a lost node): far
+# above any pause of a live build's heartbeat (every LEASE_S / 3), short enough that a dead build's runs are taken
+# over within minutes.
+LEASE_S = 120.0
 
 
 @dataclass
@@ -112,31 +117,37 @@ def plan_runs(config: Config, full: ImageData, runs_dir: Path, runtime: Runtime)
 
 
 class RunLocks:
-    """A file lock per run of the build, beside its folder in the run store (filelock, an OS lock).
+    """A lease lock per run of the build, beside its folder in the run store, that holds on a shared filesystem.
 
-    Taken in sorted order, so two builds never wait for each other in a circle; a build that needs a
-    run another build holds waits for it, and says so. The OS drops the lock of a process that dies,
-    however it dies, so a lock left by a killed build never blocks anyone. Each run's lock is released
-    as soon as that run is complete in the store.
+    filelock's SoftFileLease: a marker file created exclusively (O_CREAT | O_EXCL, which NFS v3 and later,
+    Lustre, GPFS and CephFS honour across nodes, unlike flock on common NFS mounts) and renewed by a heartbeat
+    thread while the build holds it. A claim that a waiting build sees unchanged for LEASE_S (measured on its own
+    clock) belongs to a build that died, or froze: the waiter takes it over. Locks are taken in sorted order, so
+    two builds never wait for each other in a circle; a build that needs a run another build holds waits for it,
+    and says so. Each run's lock is released as soon as that run is complete in the store.
     """
 
     def __init__(self, runs: list[PlannedRun], log: Callable[[str], None]):
         self.runs, self.log = runs, log
-        self.locks: dict[Path, FileLock] = {}
+        self.locks: dict[Path, SoftFileLease] = {}
         self.waited: set[Path] = set()
 
     def __enter__(self) -> RunLocks:
-        for run in sorted({r.run_dir: r for r in reversed(self.runs)}.values(), key=lambda r: r.run_dir):
-            run.run_dir.parent.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(run.run_dir.parent / f".{run.run_dir.name}.lock")
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                self.log(f"{run.label}: waiting for another reportgen build that is training it "
-                         f"(it holds {lock.lock_file})")
-                lock.acquire()
-                self.waited.add(run.run_dir)
-            self.locks[run.run_dir] = lock
+        try:
+            for run in sorted({r.run_dir: r for r in reversed(self.runs)}.values(), key=lambda r: r.run_dir):
+                run.run_dir.parent.mkdir(parents=True, exist_ok=True)
+                lock = SoftFileLease(run.run_dir.parent / f".{run.run_dir.name}.lock", lease_duration=LEASE_S)
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    self.log(f"{run.label}: waiting for another reportgen build that is training it "
+                             f"(it holds {lock.lock_file}; a lock not renewed for {LEASE_S:.0f} s is taken over)")
+                    lock.acquire()
+                    self.waited.add(run.run_dir)
+                self.locks[run.run_dir] = lock
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def release(self, run_dir: Path) -> None:

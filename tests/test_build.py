@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import reportgen.build as build_module
+import reportgen.executors.task as task_module
 import reportgen.report
 import reportgen.training as training
 from reportgen.bundle import Bundle
@@ -123,7 +124,7 @@ def test_a_failed_render_keeps_the_previous_bundle(tmp_path, monkeypatch):
 def test_an_interrupted_build_resumes(tmp_path, monkeypatch):
     config = tiny_config(epochs=3)
     config.models = ["cnn"]
-    real_fit = build_module.fit
+    real_fit = task_module.fit
     import pytorch_lightning as pl
 
     class CtrlC(pl.Callback):
@@ -131,11 +132,11 @@ def test_an_interrupted_build_resumes(tmp_path, monkeypatch):
             if trainer.current_epoch == 2:
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(build_module, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=(CtrlC(),)))
+    monkeypatch.setattr(task_module, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=(CtrlC(),)))
     with pytest.raises(build_module.BuildInterrupted, match="0 completed runs, CNN seed 42 after epoch 2 of 3"):
         run(config, tmp_path)
     assert not (tmp_path / "bundle").exists() and not list(tmp_path.glob(".bundle.*"))
-    monkeypatch.setattr(build_module, "fit", real_fit)
+    monkeypatch.setattr(task_module, "fit", real_fit)
     outcome = run(config, tmp_path)[("cnn", 42)]
     assert outcome.status == "trained" and "resumed" in outcome.reason
     assert len(Bundle(tmp_path / "bundle").runs("cnn")[0].history["epoch"]) == 3
@@ -172,7 +173,7 @@ def test_epoch_timings_leave_out_the_first_epoch_of_every_fit():
 
 def test_force_with_an_interrupted_later_run_retrains_it_from_scratch(tmp_path, monkeypatch):
     config = tiny_config(epochs=2)
-    real_fit = build_module.fit
+    real_fit = task_module.fit
     import pytorch_lightning as pl
 
     class CtrlCInTheVit(pl.Callback):
@@ -180,10 +181,10 @@ def test_force_with_an_interrupted_later_run_retrains_it_from_scratch(tmp_path, 
             if trainer.current_epoch == 1 and type(pl_module.model).__name__ == "ViT":
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(build_module, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=(CtrlCInTheVit(),)))
+    monkeypatch.setattr(task_module, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=(CtrlCInTheVit(),)))
     with pytest.raises(build_module.BuildInterrupted, match="1 completed run, ViT seed 42 after epoch 1 of 2"):
         run(config, tmp_path)
-    monkeypatch.setattr(build_module, "fit", real_fit)
+    monkeypatch.setattr(task_module, "fit", real_fit)
     decisions = []
     monkeypatch.setattr(build_module, "share_plan", lambda actions, *sizes: decisions.extend(actions.values()))
     outcomes = run(config, tmp_path, force=True)

@@ -161,13 +161,12 @@ def test_a_wrong_path_is_told_before_torch_is_imported(args, needle, tmp_path):
 
 
 def test_an_interruption_before_the_first_epoch_does_not_promise_a_resume(tmp_path, monkeypatch):
-    import reportgen.build as build_module
     from reportgen.training import TrainingInterrupted
 
     def interrupted(*args, **kwargs):
         raise TrainingInterrupted(0)
 
-    monkeypatch.setattr(build_module, "fit", interrupted)
+    monkeypatch.setattr("reportgen.executors.task.fit", interrupted)
     monkeypatch.chdir(tmp_path)
     result = invoke("build", "--preset", "quick", "--device", "cpu", "--set", "models=[cnn]",
                     "--set", "cnn.channels=[4]", "--set", "cnn.hidden_dim=8", "--set", "report.pdf=false",

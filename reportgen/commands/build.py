@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from reportgen.commands.options import DEFAULT_ARTIFACTS, DEVICES, collect_overrides, wrote
+from reportgen.commands.options import DEFAULT_ARTIFACTS, DEVICES, EXECUTORS, collect_overrides, wrote
 from reportgen.config_loading import load_config
+from reportgen.executors import require_extra
 from reportgen.image_folder import check_data_source
 from reportgen.presets import PRESETS
 from reportgen.trackers import TRACKERS, check_installed
@@ -36,9 +37,15 @@ from reportgen.trackers import TRACKERS, check_installed
 @click.option("--logger", "loggers", multiple=True, type=click.Choice(sorted(TRACKERS)),
               help="Log every run and the report to an experiment tracker (trackers.loggers; repeatable): csv, "
                    "tensorboard, mlflow (a local file store by default), wandb (offline by default). docs/tracking.md")
+@click.option("--executor", type=click.Choice(EXECUTORS),
+              help="Where the runs train (executor.kind): local (this machine; one run per GPU side by side when "
+                   "several are visible), ray (Ray tasks; pip install 'reportgen[ray]'), slurm (SLURM jobs via "
+                   "submitit; pip install 'reportgen[slurm]'). docs/gpus-and-clusters.md  [default: local]")
+@click.option("--ray-address", help="With --executor ray: the Ray cluster's address (executor.ray_address).  "
+                                    "[default: RAY_ADDRESS, else a Ray started on this machine]")
 @click.option("--no-progress", is_flag=True, help="No progress bars and no per-epoch lines (quiet logs, e.g. in CI).")
 def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overrides, runs_dir, force, loggers,
-          no_progress):
+          executor, ray_address, no_progress):
     """Train both models, evaluate them and write the bundle with report.html and report.pdf.
 
     Settings apply in order: preset, --config file, then the options and --set overrides. A model
@@ -53,13 +60,16 @@ def build(config_file, preset, out, data_dir, epochs, device, seed, seeds, overr
       reportgen build --config my.yaml --set vit.depth=8 --seeds 42,43,44
       reportgen build --preset quick-study
       reportgen build --preset quick-study --set variants.data-75.data.train_fraction=0.75
+      reportgen build --preset study --executor ray --ray-address auto --runs-dir /shared/reportgen/runs
+      reportgen build --preset study --executor slurm --set executor.slurm.partition=gpu --runs-dir /shared/runs
     """
-    chosen = collect_overrides(data_dir, epochs, device, seed, seeds, overrides)
+    chosen = collect_overrides(data_dir, epochs, device, seed, seeds, overrides, executor, ray_address)
     if loggers:
         chosen["trackers.loggers"] = list(dict.fromkeys(loggers))
     config = load_config(preset, config_file, chosen)
     check_data_source(config.data)  # before torch loads: a wrong path is told in a second
     check_installed(config.trackers)  # a tracker's missing library, in one line, before any training
+    require_extra(config.executor.kind)  # Ray's or submitit's, likewise
     out = out or DEFAULT_ARTIFACTS / preset
     from reportgen.build import build as run_build  # imports torch
     from reportgen.runtime import resolve_runtime

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
+from reportgen.commands.options import EXECUTORS
 from reportgen.errors import ConfigError
+from reportgen.executor_config import ExecutorConfig
+from reportgen.executors import require_extra
 
 
 @click.command()
@@ -26,8 +29,13 @@ from reportgen.errors import ConfigError
                    "bundle (an autograder's run_autograder: --gradescope /autograder/results), else "
                    "DIR/<bundle name>/results.json. Scored by the rubric's criteria; without one, 1 point per "
                    "verification.")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+              help="With --deep: where the verifications run: local worker processes, or one Ray task (ray) or "
+                   "SLURM job (slurm) per bundle; the bundles and images must be at the same paths there.")
+@click.option("--ray-address", help="With --executor ray: the Ray cluster's address.  [default: RAY_ADDRESS, else a "
+                                    "Ray started on this machine]")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, no_progress):
+def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, executor, ray_address, no_progress):
     """Grade many submitted BUNDLES into one sheet: grades.csv, grades.json and grades.html.
 
     One row per bundle: whether it verified (and deeply, with --deep) with the first failure's
@@ -43,10 +51,14 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, no_progress):
     Examples:
       reportgen grade submissions/* --out artifacts/grades
       reportgen grade submissions/* --deep --data-dir data/cifar10-jpeg --rubric rubric.yaml --out artifacts/grades
+      reportgen grade submissions/* --deep --executor ray --ray-address auto --out artifacts/grades
       reportgen grade /autograder/submission --rubric rubric.yaml --out /tmp/grades --gradescope /autograder/results
     """
     if data_dir is not None and not deep:
         raise ConfigError("--data-dir goes with --deep: the other checks read only the bundles")
+    if executor != "local" and not deep:
+        raise ConfigError("--executor goes with --deep: the other checks read only the bundles, in seconds")
+    require_extra(executor)
     if data_dir is not None:
         from reportgen.image_folder import check_layout
 
@@ -55,6 +67,7 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, no_progress):
 
     for missing in (path for path in bundles if not path.exists()):
         click.echo(f"warning: {missing} does not exist; its row says so (check the path)", err=True)
+    settings = ExecutorConfig(kind=executor, ray_address=ray_address or "")
     for path in grade_bundles(list(bundles), out, deep=deep, data_dir=data_dir, rubric=rubric, jobs=jobs,
-                              progress=not no_progress, log=click.echo, gradescope=gradescope):
+                              progress=not no_progress, log=click.echo, gradescope=gradescope, executor=settings):
         click.echo(f"wrote {path}")

@@ -9,12 +9,18 @@ from reportgen.errors import ConfigError
 
 DEFAULT_ARTIFACTS = Path("artifacts")
 DEVICES = ["auto", "cpu", "cuda", "mps"]
+EXECUTORS = ["local", "ray", "slurm"]
 
 
 def collect_overrides(data_dir: Path | None = None, epochs: int | None = None, device: str | None = None,
-                      seed: int | None = None, seeds: str | None = None, overrides: tuple[str, ...] = ()) -> dict:
+                      seed: int | None = None, seeds: str | None = None, overrides: tuple[str, ...] = (),
+                      executor: str | None = None, ray_address: str | None = None) -> dict:
     """Dotted-key overrides from the convenience options and --set, in that order."""
     collected: dict = {}
+    if executor is not None:
+        collected["executor.kind"] = executor
+    if ray_address is not None:
+        collected["executor.ray_address"] = ray_address
     if data_dir is not None:
         collected.update({"data.dataset": "folder", "data.dir": str(data_dir)})
     if epochs is not None:

@@ -16,8 +16,8 @@ protocol (reportgen.config's defaults), and flags:
 A bundle that cannot be read (missing, broken, hostile) gets a row that says why; the sheet is always
 written (reportgen.grading.sheet). A rubric (YAML, see `load_rubric` in reportgen.grading.rubric) adds the
 points of each criterion and the score. The deep checks run in parallel worker processes (spawned: fresh
-interpreters) with a progress bar; the rest reads only the bundles, without torch, in seconds for a
-hundred of them. With `gradescope`, each submission also gets a Gradescope results.json
+interpreters), or as Ray tasks or SLURM jobs, with a progress bar; the rest reads only the bundles, without
+torch, in seconds for a hundred of them. With `gradescope`, each submission also gets a Gradescope results.json
 (reportgen.grading.gradescope).
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from reportgen.errors import ReportgenError
+from reportgen.executor_config import ExecutorConfig
 from reportgen.grading.copies import (
     NEAR_IDENTICAL_AGREEMENT,
     NEAR_IDENTICAL_MIN_IMAGES,
@@ -50,7 +51,8 @@ __all__ = ["GRADES_CSV", "GRADES_HTML", "GRADES_JSON", "NEAR_IDENTICAL_AGREEMENT
 
 def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir: Path | None = None,
                   rubric: Path | None = None, jobs: int | None = None, progress: bool = True,
-                  log: Callable[[str], None] = print, gradescope: Path | None = None) -> list[Path]:
+                  log: Callable[[str], None] = print, gradescope: Path | None = None,
+                  executor: ExecutorConfig | None = None) -> list[Path]:
     """Grade the bundles at `paths` into ``<out>/grades.{csv,json,html}``; return the files written.
 
     `out` must not be inside a graded bundle (the sheet would become part of it). The rubric is read
@@ -59,7 +61,8 @@ def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir
     from `data_dir` (default: each bundle's own source, when this machine has it); `progress` shows a bar.
     With `gradescope`, a folder (not inside a graded bundle either), also write each submission's Gradescope
     results.json there: ``<gradescope>/results.json`` for one bundle, ``<gradescope>/<name>/results.json``
-    for several (reportgen.grading.gradescope); the files written are returned after the sheet's.
+    for several (reportgen.grading.gradescope); the files written are returned after the sheet's. A Ray or SLURM
+    `executor` runs each bundle's deep verification as one task or job (SLURM's files in `<out>/slurm`).
     """
     started = time.monotonic()
     criteria = load_rubric(rubric) if rubric is not None else []
@@ -74,7 +77,8 @@ def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir
     if deep:
         count = f"{len(submissions)} bundle{'s' if len(submissions) != 1 else ''}"
         log(f"verifying {count} deeply (weights re-predict the test set)")
-        run_deep(submissions, data_dir, jobs or min(len(submissions), os.cpu_count() or 1), progress)
+        run_deep(submissions, data_dir, jobs or min(len(submissions), os.cpu_count() or 1), progress, executor,
+                 out / "slurm")
     if criteria:
         for submission in submissions:
             apply_rubric(submission.row, criteria)

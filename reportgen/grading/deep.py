@@ -1,7 +1,9 @@
 """The deep checks of grading (`verify --deep` per bundle), in parallel worker processes.
 
-Each worker is a fresh interpreter (spawned: no threads or torch state inherited) that loads each data
-set once and runs `verify_deep` on the bundles it is given; a progress bar counts the finished ones.
+With `--executor ray|slurm`, each bundle is one Ray task or SLURM job instead (reportgen.executors.map_on_cluster);
+the sheet is the same. Each local worker is a fresh interpreter (spawned: no threads or torch state inherited)
+that loads each data set once and runs `verify_deep` on the bundles it is given; a progress bar counts the
+finished ones.
 A failed check of kind DEEP flags the row ("results its weights do not give"); a bundle that could not
 be checked (missing data, an unreadable file) fails deep verification with the reason, unflagged.
 """
@@ -15,6 +17,7 @@ from typing import Any, Sequence
 
 from reportgen.bundle import Bundle
 from reportgen.errors import ReportgenError
+from reportgen.executor_config import ExecutorConfig
 from reportgen.grading.rows import (
     DEEP,
     Check,
@@ -62,8 +65,19 @@ def record_deep(submission: Submission, failure: str, failed: Check | None) -> N
         add_flag(submission, check_flag(failed))
 
 
-def run_deep(submissions: Sequence[Submission], data_dir: Path | None, jobs: int, progress: bool) -> None:
-    """Fill deep_verified and deep_failure of every row, `jobs` bundles at a time in worker processes."""
+def run_deep(submissions: Sequence[Submission], data_dir: Path | None, jobs: int, progress: bool,
+             executor: ExecutorConfig | None = None, folder: Path | None = None) -> None:
+    """Fill deep_verified and deep_failure of every row, `jobs` bundles at a time in worker processes; with a Ray
+    or SLURM `executor`, each bundle one task or job instead (`folder`: submitit's; the bundles and the images
+    must be at the same paths on the workers)."""
+    if executor is not None and executor.kind != "local":
+        from reportgen.executors import map_on_cluster
+
+        arguments = [(s.path, data_dir) for s in submissions]
+        for submission, result in zip(submissions, map_on_cluster(executor, deep_result, arguments, folder, progress,
+                                                                  "verify --deep")):
+            record_deep(submission, *result)
+        return
     import multiprocessing
 
     from tqdm import tqdm
