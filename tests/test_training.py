@@ -122,7 +122,7 @@ class InterruptAtEpoch(pl.Callback):
 
 def modern_recipe(config):
     """The modern recipe's ingredients on a tiny config: every random draw they add must resume exactly too."""
-    config.augment.policy, config.augment.policy_group = "trivialaugment", 4
+    config.augment.policy = "trivialaugment"
     config.augment.mixup_alpha, config.augment.cutmix_alpha = 0.8, 1.0
     config.train.label_smoothing, config.train.warmup_epochs = 0.1, 1
     return config
@@ -237,9 +237,10 @@ class CountHostTensors(pl.Callback):
         return counted
 
 
-def test_steps_build_no_tensors_from_host_values(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("recipe", [lambda c: c, modern_recipe], ids=["seed recipe", "modern recipe"])
+def test_steps_build_no_tensors_from_host_values(data, tmp_path, monkeypatch, recipe):
     counter = CountHostTensors(monkeypatch)
-    result = train("cnn", data, tiny_config(epochs=2), tmp_path, callbacks=(counter,))
+    result = train("cnn", data, recipe(tiny_config(epochs=2)), tmp_path, callbacks=(counter,))
     assert len(result.history) == 2 and counter.calls == []
 
 
