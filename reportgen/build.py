@@ -265,6 +265,7 @@ def _evaluate_and_store(run: PlannedRun, result: FitResult) -> tuple[dict, float
         "epochs": len(result.history),
         "train_images": len(run.data.train_y),
         "train_time_s": float(sum(h["epoch_time_s"] for h in result.history)),
+        "fit_wall_time_s": result.fit_wall_time_s,
         **epoch_timings(result.history, result.first_epochs),
         **epoch_loads(result.history),
         **generalisation_records(model, run.data, run.config, run.runtime),

@@ -250,3 +250,8 @@ def test_progress_writes_one_line_per_epoch_including_the_last(data, tmp_path, c
     out = capsys.readouterr().out
     assert [line.split(":")[0] for line in out.splitlines() if ": train loss" in line] == [
         "CNN seed 0 epoch 1/3", "CNN seed 0 epoch 2/3", "CNN seed 0 epoch 3/3"]
+
+
+def test_the_fit_wall_clock_covers_every_epoch_and_the_rest(data, tmp_path):
+    result = train("cnn", data, tiny_config(epochs=2), tmp_path)
+    assert result.fit_wall_time_s > sum(h["epoch_time_s"] for h in result.history) > 0
