@@ -26,12 +26,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
+from reportgen.augment import apply_policy
 from reportgen.bundle_files import atomic_output
-from reportgen.config import AugmentConfig, DataConfig
+from reportgen.config import IMAGE_SIZE, AugmentConfig, DataConfig
 from reportgen.errors import DataError
 from reportgen.image_folder import IMAGE_EXTENSIONS, scan_image_folder
 
-IMAGE_SHAPE = (3, 32, 32)
+IMAGE_SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)
 
 
 @dataclass
@@ -213,8 +214,9 @@ def _decode_image(path: Path) -> np.ndarray:
             pixels = np.asarray(img.convert("RGB"))
     except OSError as exc:
         raise DataError(f"cannot read image {path}: {exc}") from None
-    if pixels.shape != (32, 32, 3):
-        raise DataError(f"image {path} is {pixels.shape[1]}x{pixels.shape[0]}; reportgen trains on 32x32 RGB images")
+    if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
+        raise DataError(f"image {path} is {pixels.shape[1]}x{pixels.shape[0]}; reportgen trains on "
+                        f"{IMAGE_SIZE}x{IMAGE_SIZE} RGB images")
     return pixels
 
 
@@ -322,16 +324,16 @@ class TrainAugmentation:
     then the recipe's policy (TrivialAugment or RandAugment), normalisation, then MixUp or CutMix.
 
     Returns normalised float images and the targets: class indices (B,), or with MixUp / CutMix the mixed
-    one-hot targets (B, K). The policies and mixes are torchvision.transforms.v2's, which draw from torch's
-    global generator: the training step seeds it per (seed, epoch, rank), so a resumed run repeats them.
+    one-hot targets (B, K). The policy (reportgen.augment) draws per image from `generator`, as the flip, rotation
+    and shift do; the mixes are torchvision.transforms.v2's, which draw from torch's global generator. The training
+    step seeds both per (seed, epoch, rank), so a resumed run repeats them.
     """
 
     def __init__(self, aug: AugmentConfig, mean, std, num_classes: int):
         from torchvision.transforms import v2
 
         self.aug, self.mean, self.std = aug, mean, std
-        policies = {"trivialaugment": v2.TrivialAugmentWide, "randaugment": v2.RandAugment}
-        self.policy = policies[aug.policy]() if aug.enabled and aug.policy != "none" else None
+        self.policy = aug.policy if aug.enabled and aug.policy != "none" else None
         mixes = [mix(alpha=alpha, num_classes=num_classes)
                  for mix, alpha in ((v2.MixUp, aug.mixup_alpha), (v2.CutMix, aug.cutmix_alpha)) if alpha > 0]
         self.mix = v2.RandomChoice(mixes) if aug.enabled and mixes else None
@@ -340,7 +342,7 @@ class TrainAugmentation:
         if self.aug.enabled:
             x = augment(x, self.aug, generator=generator)
         if self.policy is not None:
-            x = torch.cat([self.policy(group) for group in x.split(self.aug.policy_group)])
+            x = apply_policy(x, self.policy, generator=generator)
         x = normalize(x, self.mean, self.std)
         if self.mix is not None:
             x, y = self.mix(x, y)  # (B, K) float targets, each image's weights on its two labels

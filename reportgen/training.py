@@ -262,6 +262,7 @@ class FitResult:
     history: list[dict[str, float]]
     first_epochs: list[int]  # epochs that were the first of a fit, one-off costs included
     is_global_zero: bool
+    fit_wall_time_s: float  # this fit's wall clock: set-up, every epoch, checkpoint writing
 
 
 def epoch_timings(history: list[dict], first_epochs: list[int]) -> dict:
@@ -351,6 +352,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     Ctrl-C or SIGTERM raise TrainingInterrupted, with the checkpoint of the last completed epoch in place.
     """
     t = config.train
+    started = time.perf_counter()
     prepare_process(config)
     configure_backends(config, runtime)
     module = Classifier(model, config, seed, len(data.classes))
@@ -384,4 +386,4 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     except (KeyboardInterrupt, SystemExit) as exc:  # Lightning turns Ctrl-C into exit(1), SIGTERM into an exit
         raise TrainingInterrupted(checkpoint_io.epochs_saved) from exc
     return FitResult(model=model, history=module.history, first_epochs=module.first_epochs,
-                     is_global_zero=trainer.is_global_zero)
+                     is_global_zero=trainer.is_global_zero, fit_wall_time_s=time.perf_counter() - started)

@@ -122,7 +122,7 @@ class InterruptAtEpoch(pl.Callback):
 
 def modern_recipe(config):
     """The modern recipe's ingredients on a tiny config: every random draw they add must resume exactly too."""
-    config.augment.policy, config.augment.policy_group = "trivialaugment", 4
+    config.augment.policy = "trivialaugment"
     config.augment.mixup_alpha, config.augment.cutmix_alpha = 0.8, 1.0
     config.train.label_smoothing, config.train.warmup_epochs = 0.1, 1
     return config
@@ -237,9 +237,10 @@ class CountHostTensors(pl.Callback):
         return counted
 
 
-def test_steps_build_no_tensors_from_host_values(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("recipe", [lambda c: c, modern_recipe], ids=["seed recipe", "modern recipe"])
+def test_steps_build_no_tensors_from_host_values(data, tmp_path, monkeypatch, recipe):
     counter = CountHostTensors(monkeypatch)
-    result = train("cnn", data, tiny_config(epochs=2), tmp_path, callbacks=(counter,))
+    result = train("cnn", data, recipe(tiny_config(epochs=2)), tmp_path, callbacks=(counter,))
     assert len(result.history) == 2 and counter.calls == []
 
 
@@ -249,3 +250,8 @@ def test_progress_writes_one_line_per_epoch_including_the_last(data, tmp_path, c
     out = capsys.readouterr().out
     assert [line.split(":")[0] for line in out.splitlines() if ": train loss" in line] == [
         "CNN seed 0 epoch 1/3", "CNN seed 0 epoch 2/3", "CNN seed 0 epoch 3/3"]
+
+
+def test_the_fit_wall_clock_covers_every_epoch_and_the_rest(data, tmp_path):
+    result = train("cnn", data, tiny_config(epochs=2), tmp_path)
+    assert result.fit_wall_time_s > sum(h["epoch_time_s"] for h in result.history) > 0

@@ -139,6 +139,7 @@ def evaluate_and_store(spec: RunSpec, config, data, result) -> tuple[dict, float
         "epochs": len(result.history),
         "train_images": len(data.train_y),
         "train_time_s": float(sum(h["epoch_time_s"] for h in result.history)),
+        "fit_wall_time_s": result.fit_wall_time_s,
         **epoch_timings(result.history, result.first_epochs),
         **epoch_loads(result.history),
         **generalisation_records(model, data, config, runtime),
