@@ -45,7 +45,7 @@ class Analysis:
 
 EFFICIENCY = Analysis("efficiency", "reportgen.analysis.efficiency", "efficiency.json", {
     "device": ("text", ()), "device_name": ("text", ()), "precision": ("text", ()),
-    "batch_size": ("int", ()), "flops_per_image": ("mapping", ("total",)),
+    "batch_size": ("positive", ()), "flops_per_image": ("mapping", ("total",)),
     "activation_bytes_per_image": ("number", ()), "peak_step_bytes": ("optional", ()), "peak_method": ("text", ()),
 })
 ROBUSTNESS = Analysis("robustness", "reportgen.analysis.robustness", "robustness.npz", {
@@ -84,7 +84,7 @@ class BuildAnalysis(Analysis):
 # The base models timed interleaved (reportgen.analysis.timing), with the efficiency analysis: B blocks, M models.
 TIMINGS = BuildAnalysis("timings", "reportgen.analysis.timing", "timings.json", {
     "device": ("text", ()), "device_name": ("text", ()), "threads": ("int", ()), "precision": ("text", ()),
-    "batch_size": ("int", ()), "warmup": ("int", ()), "repeats": ("int", ()), "models": ("text", ("M",)),
-    "block_seeds": ("int", ("B",)), "order": ("int", ("B", "M")), "inference_s": ("number", ("B", "M")),
-    "latency_s": ("number", ("B", "M")), "step_s": ("number", ("B", "M")), "other_load_cores": ("optional", ("B",)),
+    "batch_size": ("positive", ()), "warmup": ("int", ()), "repeats": ("positive", ()), "models": ("text", ("M",)),
+    "block_seeds": ("int", ("B",)), "order": ("int", ("B", "M")), "inference_s": ("positive", ("B", "M")),
+    "latency_s": ("positive", ("B", "M")), "step_s": ("positive", ("B", "M")), "other_load_cores": ("optional", ("B",)),
 }, switch="efficiency")

@@ -5,9 +5,10 @@ and the report read it back. docs/bundle.md describes the layout. Nothing here i
 `reportgen render` and `reportgen verify` work on machines without it.
 
 Bundles come from strangers (submissions to grade, runs to review), so `Bundle` reads one as
-untrusted input. Opening it walks the folder once and refuses links, devices, fifos and sockets,
-files over their size cap (SIZE_CAPS) and more than MAX_FILES files; every file is then opened
-without following links. Nothing is unpickled (.npz arrays that would need pickle are refused),
+untrusted input. Opening it opens its folder once (BundleRoot), walks it and refuses links, devices,
+fifos and sockets, files over their size cap (SIZE_CAPS) and more than MAX_FILES files; every file is
+then opened through that folder's handle, no folder or file on the way followed if it is a link.
+Nothing is unpickled (.npz arrays that would need pickle are refused),
 manifest entries must be paths inside the bundle, and every value the report or verify uses is
 checked on reading: finite numbers, labels and predictions within the classes, probabilities in
 [0, 1] whose rows sum to 1. Whatever fails is one BundleError line naming the file and the problem.
@@ -41,6 +42,7 @@ from reportgen.bundle_files import (  # noqa: F401  (re-exported: callers write 
     SCHEMA_VERSION,
     SEED_PREFIX,
     VARIANTS_FOLDER,
+    BundleRoot,
     atomic_output,
     bundle_file_paths,
     is_inside_path,
@@ -105,6 +107,7 @@ class Bundle:
                               "own folder, not through a link; pass the folder itself")
         if not self.root.is_dir():
             raise BundleError(f"{self.root} is not a folder: pass the folder that `reportgen build` wrote")
+        self._folder = BundleRoot(self.root)  # opened once: every file is read through it (reportgen.bundle_files)
         # Asked first, before any scan: a folder that is no bundle (a home folder, /etc) is told so in one line,
         # not refused for what lies in it, and is not walked.
         if require_complete and not (self.root / MANIFEST).is_file():

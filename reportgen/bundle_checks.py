@@ -42,6 +42,10 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _is_positive(value: Any) -> bool:
+    return _is_number(value) and value > 0
+
+
 def _is_fraction(value: Any) -> bool:
     return _is_number(value) and 0.0 <= value <= 1.0
 
@@ -112,8 +116,11 @@ def checked_run_info(info: Any, path: Path, model: str, seed: int) -> dict[str, 
     if origin not in ORIGINS:
         _refuse(path, f"has origin {str(origin)[:40]!r}; known origins are {', '.join(ORIGINS)}")
     if origin == "trained" and not (_is_count(info.get("epochs")) and info["epochs"] > 0
-                                    and _is_number(info.get("train_time_s")) and info["train_time_s"] >= 0):
-        _refuse(path, "is a trained run without a positive whole 'epochs' and a 'train_time_s' of seconds")
+                                    and _is_positive(info.get("train_time_s"))):
+        _refuse(path, "is a trained run without a positive whole 'epochs' and a positive 'train_time_s' of seconds "
+                      "(training takes time: a zero is no measurement)")
+    if info.get("steady_epoch_time_s") is not None and not _is_positive(info["steady_epoch_time_s"]):
+        _refuse(path, "has a 'steady_epoch_time_s' that is not a positive number of seconds (or null)")
     if origin == "evaluated" and not (isinstance(info.get("weights_sha256"), str)
                                       and SHA256_HEX.fullmatch(info["weights_sha256"])
                                       and isinstance(info.get("weights_source"), str)):
@@ -201,8 +208,10 @@ def read_history(path: Path, origin: str) -> dict[str, np.ndarray] | None:
         _refuse(path, "must hold one row per epoch, numbered from 1")
     if not all(_all_fractions(history[c]) for c in ("train_acc", "val_acc")):
         _refuse(path, "has an accuracy outside [0, 1]")
-    if min(float(history[c].min()) for c in ("train_loss", "val_loss", "lr", "epoch_time_s")) < 0:
-        _refuse(path, "has a negative loss, learning rate or epoch time")
+    if min(float(history[c].min()) for c in ("train_loss", "val_loss", "lr")) < 0:
+        _refuse(path, "has a negative loss or learning rate")
+    if float(history["epoch_time_s"].min()) <= 0:  # speeds are images per second: a zero time is no measurement
+        _refuse(path, "has an epoch time that is not a positive number of seconds")
     return history
 
 

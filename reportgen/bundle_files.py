@@ -5,17 +5,23 @@ The low-level half of reportgen.bundle (which re-exports what callers use): writ
 goes through for a stranger's bundle: a scan that refuses links, devices, fifos, sockets, files
 over their size cap (SIZE_CAPS) and more than MAX_FILES files; files opened without following
 links; JSON without NaN or Infinity. Nothing here imports torch.
+
+A bundle's folder is opened once (BundleRoot: O_DIRECTORY | O_NOFOLLOW), and every file under it is
+then opened relative to that handle one folder at a time, each with O_NOFOLLOW: a folder swapped for
+a link after the scan is refused, never followed out of the bundle.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
 import os
 import shutil
 import stat
 import uuid
+import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -29,8 +35,9 @@ from reportgen.plain_data import load_json
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
-# With figures/ and tables/: what `reportgen render` rewrites.
+# With the files in RENDERED_FOLDERS: what `reportgen render` rewrites.
 RENDERED_FILES = ("report.html", "report.pdf", "summary.json")
+RENDERED_FOLDERS = ("figures", "tables")
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
 ORIGINS = ("trained", "evaluated")  # run.json "origin"; absent means trained (bundles of reportgen 0.2.0)
 
@@ -61,7 +68,8 @@ MAX_WEIGHTS_BYTES = 512 * MiB
 SIZE_CAPS = {".json": 8 * MiB, ".yaml": 1 * MiB, ".csv": 64 * MiB, ".npz": 64 * MiB, ".pt": MAX_WEIGHTS_BYTES,
              ".html": 32 * MiB, ".pdf": 128 * MiB, ".png": 16 * MiB}
 OTHER_FILE_CAP = 16 * MiB  # any other suffix
-MAX_FILES = 10_000  # a real bundle holds a few dozen
+MAX_FILES = 10_000  # files and folders: a real bundle holds a few dozen
+MAX_DEPTH = 16  # folders within folders: a bundle nests 4 deep (variants/<v>/<model>/seed-<s>/)
 MAX_BUNDLE_SIZE = 8192 * MiB  # all files together: hashing them must end within seconds
 
 
@@ -80,6 +88,8 @@ def atomic_output(path: Path) -> Iterator[Path]:
 
     The temporary name keeps the suffix, so writers that infer the format from it still work.
     """
+    if path.is_dir():  # os.replace cannot put a file there: say so before anything is written
+        raise BundleError(f"{path} is a folder, where reportgen writes a file: remove it, or write elsewhere")
     tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         yield tmp
@@ -101,12 +111,76 @@ def size_cap(name: str) -> int:
     return SIZE_CAPS.get(PurePosixPath(name).suffix.lower(), OTHER_FILE_CAP)
 
 
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | NOFOLLOW
+FILE_FLAGS = os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0)  # a fifo must not block the open
+# The bundle folders open now, by their absolute and their resolved path: a file under one is opened through its
+# handle. Weak: a folder is closed once the last Bundle reading it is gone.
+_open_roots: weakref.WeakValueDictionary[str, BundleRoot] = weakref.WeakValueDictionary()
+
+
+class BundleRoot:
+    """A bundle's folder opened once, without following a link to it: every read of a file under it (open_regular,
+    scan_bundle) goes through this handle, so the folder read is the folder scanned."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        try:
+            self.fd = os.open(self.root, FOLDER_FLAGS)
+        except OSError as exc:  # ELOOP: a link; ENOTDIR: a file
+            raise BundleError(f"{self.root} cannot be opened as a bundle folder ({exc.strerror}): pass the folder "
+                              "itself, not a link to it") from None
+        weakref.finalize(self, os.close, self.fd)
+        for key in {os.path.abspath(self.root), os.path.realpath(self.root)}:
+            _open_roots[key] = self
+
+    def open_relative(self, parts: tuple[str, ...], shown: Path) -> int:
+        """A file descriptor of the file at `parts` under the root, each folder opened with O_NOFOLLOW."""
+        folder, opened = self.fd, []
+        try:
+            for depth, part in enumerate(parts[:-1]):
+                try:
+                    folder = os.open(part, FOLDER_FLAGS, dir_fd=folder)
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise  # FileNotFoundError: the file is missing
+                    inner = "/".join(parts[:depth + 1])
+                    raise BundleError(f"bundle file {shown} cannot be opened: {inner} is a symbolic link or not a "
+                                      "folder (it changed after the bundle was scanned); a bundle holds regular "
+                                      "files and folders only") from None
+                opened.append(folder)
+            return os.open(parts[-1], FILE_FLAGS, dir_fd=folder)
+        finally:
+            for fd in opened:
+                os.close(fd)
+
+
+def _root_of(path: Path) -> tuple[BundleRoot, tuple[str, ...]] | None:
+    """The innermost open bundle folder that `path` lies under, and the path's parts below it; None outside."""
+    absolute = os.path.abspath(path)
+    inner = max((key for key in list(_open_roots.keys()) if absolute.startswith(key.rstrip(os.sep) + os.sep)),
+                key=len, default=None)
+    root = _open_roots.get(inner) if inner is not None else None
+    if root is None:
+        return None
+    return root, tuple(PurePosixPath(os.path.relpath(absolute, inner)).parts)
+
+
+def _open_file(path: Path) -> int:
+    """A file descriptor of `path`, opened through its bundle's folder handle when a Bundle has it open."""
+    anchored = _root_of(path)
+    if anchored is None:  # a file of reportgen's own (a build's staging folder, the run store)
+        return os.open(path, FILE_FLAGS)
+    root, parts = anchored
+    return root.open_relative(parts, path)
+
+
 def open_regular(path: Path) -> BinaryIO:
-    """Open a file for reading as a bundle reads one: never through a symbolic link, never blocking on a
-    fifo, and only a regular file within its size cap; BundleError otherwise."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    """Open a file for reading as a bundle reads one: never through a symbolic link (of the file or, under an
+    open BundleRoot, of any folder on its way), never blocking on a fifo, and only a regular file within its size
+    cap; BundleError otherwise."""
     try:
-        fd = os.open(path, flags)
+        fd = _open_file(path)
     except FileNotFoundError:
         raise BundleError(f"bundle file {path} is missing") from None
     except OSError as exc:  # ELOOP: the last component is a symbolic link
@@ -190,7 +264,28 @@ OS_CLUTTER = {"Thumbs.db", "desktop.ini"}  # with hidden files: what file browse
 
 def is_rendered(name: str) -> bool:
     """Whether a bundle file (posix path relative to the bundle) is drawn from the results, not a result itself."""
-    return name in RENDERED_FILES or name.startswith(("figures/", "tables/"))
+    return name in RENDERED_FILES or name.startswith(tuple(f"{folder}/" for folder in RENDERED_FOLDERS))
+
+
+def check_render_outputs(root: Path) -> None:
+    """Refuse, before anything is written, a bundle where what render writes cannot be written: a report file or
+    the manifest that is a folder or a link, figures/ or tables/ that is not a folder, or a folder inside them."""
+    for name in (*RENDERED_FILES, MANIFEST):
+        path = root / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise BundleError(f"{path} is not a regular file (a folder or a link), and render writes that file: "
+                              "remove it, then render again")
+    for name in RENDERED_FOLDERS:
+        folder = root / name
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise BundleError(f"{folder} is not a folder, and render writes its files there: remove it, then "
+                              "render again")
+        entries = os.scandir(folder) if folder.is_dir() else []
+        inner = next((e.name for e in entries if not _is_clutter(Path(e.name)) and not e.is_file(
+            follow_symlinks=False)), None)
+        if inner is not None:
+            raise BundleError(f"{folder / inner} is not a regular file (a folder or a link), and render writes "
+                              f"only files into {name}/: remove it, then render again")
 
 
 def _is_clutter(relative: Path) -> bool:
@@ -203,41 +298,70 @@ def scan_bundle(root: Path) -> dict[str, Path]:
 
     Refuses (BundleError) what would make a reader leave the bundle, block or run without end:
     symbolic links, devices, fifos and sockets, a file over its size cap, more than MAX_FILES files
-    or MAX_BUNDLE_SIZE bytes.
+    and folders, MAX_DEPTH nested folders or MAX_BUNDLE_SIZE bytes. The walk goes through the
+    folder's handle (BundleRoot), each folder opened without following links.
     Hidden folders are clutter and are not entered.
     """
-    files: dict[str, Path] = {}
-    total = 0
-    pending = [root]
-    while pending:
-        folder = pending.pop()
+    anchor = _open_roots.get(os.path.abspath(root)) or BundleRoot(root)
+    walk = _Walk(Path(root))
+    walk.folder(anchor.fd, ())
+    return dict(sorted(walk.files.items()))
+
+
+class _Walk:
+    """One scan_bundle: the files found under `root`, their bytes, and the entries (files and folders) counted."""
+
+    def __init__(self, root: Path):
+        self.root, self.files, self.total, self.entries = root, {}, 0, 0
+
+    def folder(self, fd: int, parts: tuple[str, ...]) -> None:
         try:
-            entries = list(os.scandir(folder))
+            entries = list(os.scandir(fd))
         except OSError as exc:
-            raise BundleError(f"cannot list {folder}: {exc.strerror}") from None
+            raise BundleError(f"cannot list {self.root.joinpath(*parts)}: {exc.strerror}") from None
         for entry in entries:
-            relative = Path(entry.path).relative_to(root)
+            relative = PurePosixPath(*parts, entry.name)
             if _is_clutter(relative):
                 continue
             name = relative.as_posix()
             if entry.is_symlink():
-                raise BundleError(f"{root}: {name} is a symbolic link; a bundle holds regular files only, "
+                raise BundleError(f"{self.root}: {name} is a symbolic link; a bundle holds regular files only, "
                                   "so that reading it never leaves the bundle")
             if entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
+                self._add(0)
+                self._subfolder(fd, (*parts, entry.name))
                 continue
             if not entry.is_file(follow_symlinks=False):
-                raise BundleError(f"{root}: {name} is not a regular file (a device, fifo or socket); "
+                raise BundleError(f"{self.root}: {name} is not a regular file (a device, fifo or socket); "
                                   "a bundle holds regular files only")
             size = entry.stat(follow_symlinks=False).st_size
             if size > size_cap(name):
-                raise BundleError(_oversized(root / name, size))
-            files[name] = Path(entry.path)
-            total += size
-            if len(files) > MAX_FILES or total > MAX_BUNDLE_SIZE:
-                raise BundleError(f"{root} holds more than {MAX_FILES:,} files or {MAX_BUNDLE_SIZE / MiB:g} MiB: "
-                                  "it is not a reportgen bundle")
-    return dict(sorted(files.items()))
+                raise BundleError(_oversized(self.root / name, size))
+            self.files[name] = self.root / name
+            self._add(size)
+
+    def _subfolder(self, parent: int, parts: tuple[str, ...]) -> None:
+        name = "/".join(parts)
+        if len(parts) > MAX_DEPTH:
+            raise BundleError(f"{self.root}: {name} lies {len(parts)} folders deep, more than the {MAX_DEPTH} "
+                              "reportgen reads: it is not a reportgen bundle")
+        try:
+            fd = os.open(parts[-1], FOLDER_FLAGS, dir_fd=parent)
+        except OSError as exc:  # ELOOP: swapped for a link since it was listed
+            raise BundleError(f"{self.root}: {name} cannot be entered as a folder ({exc.strerror}); a bundle "
+                              "holds regular files and folders only") from None
+        try:
+            self.folder(fd, parts)
+        finally:
+            os.close(fd)
+
+    def _add(self, size: int) -> None:
+        """Count one entry (a folder: size 0) and its bytes against the bounds."""
+        self.entries += 1
+        self.total += size
+        if self.entries > MAX_FILES or self.total > MAX_BUNDLE_SIZE:
+            raise BundleError(f"{self.root} holds more than {MAX_FILES:,} files and folders or "
+                              f"{MAX_BUNDLE_SIZE / MiB:g} MiB: it is not a reportgen bundle")
 
 
 def bundle_file_paths(root: Path) -> dict[str, Path]:

@@ -29,7 +29,7 @@ from reportgen.assembly import (
     write_test_results,
     write_visuals,
 )
-from reportgen.bundle_files import run_folder, staging_dir, write_json
+from reportgen.bundle_files import check_replaceable, run_folder, staging_dir, write_json
 from reportgen.config import Config
 from reportgen.data import ImageData, load_data, training_data
 from reportgen.models import count_parameters, create_model
@@ -56,6 +56,7 @@ def evaluate(weights: dict[str, Path], config: Config, runtime: Runtime, out: Pa
     anything is written. The runs take the seed train.seeds[0] (the config keeps only that one), as the
     bundle layout needs one; evaluate cannot know how the weights were trained.
     """
+    check_replaceable(out)  # before the weights and the data are read, not only when the bundle is published
     config = dataclasses.replace(config, models=list(weights),
                                  train=dataclasses.replace(config.train, seeds=config.train.seeds[:1]))
     raw = {model: read_weights_file(path) for model, path in weights.items()}

@@ -21,7 +21,9 @@ from reportgen.bundle_checks import load_npz
 from reportgen.bundle_files import read_json
 from reportgen.errors import BundleError
 
-KINDS = {"int": "iu", "uint8": "u", "float": "f", "number": "iuf", "text": "U"}
+KINDS = {"int": "iu", "uint8": "u", "float": "f", "number": "iuf", "positive": "iuf", "text": "U"}
+# "positive": a time, a size or a count that a measurement never gives as zero (a speed or a per-image cost divides
+# by it).
 
 
 def read_analysis(path: Path, spec: Spec) -> dict[str, Any]:
@@ -55,6 +57,8 @@ def _problem(value: Any, kind: str, shape: tuple, sizes: dict[str, int]) -> str 
         return f"has shape {array.shape}, not ({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
     if array.dtype.kind in "iuf" and not np.isfinite(array).all():
         return "holds a value that is not a finite number"
+    if kind == "positive" and not (array > 0).all():
+        return "holds a value that is not positive (a measured time or size is never zero)"
     return None
 
 

@@ -24,7 +24,7 @@ from urllib.request import url2pathname
 import jinja2
 
 from reportgen import __version__
-from reportgen.bundle import Bundle, atomic_output, write_manifest
+from reportgen.bundle import Bundle, atomic_output, read_bytes, write_manifest
 from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import FigureRef, Metric, Sentence
@@ -59,7 +59,7 @@ def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None
             target = Path(tables) / source.name
             target.parent.mkdir(parents=True, exist_ok=True)
             with atomic_output(target) as tmp:
-                tmp.write_bytes(source.read_bytes())
+                tmp.write_bytes(read_bytes(source))
             written.append(target)
     stale_pdf = root / REPORT_PDF
     if not pdf and stale_pdf.is_file():
@@ -164,7 +164,7 @@ def html_to_pdf(html: str, root: Path) -> bytes:
                     return URLFetcherResponse(url, inline.read(), {"Content-Type": inline.headers.get_content_type()})
             path = resolve_inside(root.resolve(), url)
             content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
+            return URLFetcherResponse(url, read_bytes(path), {"Content-Type": content_type})
 
     document = weasyprint.HTML(string=html, base_url=str(root) + "/", url_fetcher=BundleURLFetcher())
     return document.write_pdf()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from pathlib import Path
 
-from reportgen.bundle import Bundle
+from reportgen.bundle import Bundle, read_text
 from reportgen.errors import BundleError
 from reportgen.plain_data import load_json
 from reportgen.report.kernel import Metric, run_key
@@ -64,8 +64,8 @@ def report_metrics(html: str) -> list[tuple[str, str]]:
 
 
 def read_report_metrics(path: Path) -> list[tuple[str, str]]:
-    """Every (data-metric key, displayed text) pair in a report.html."""
-    return report_metrics(path.read_text(encoding="utf-8"))
+    """Every (data-metric key, displayed text) pair in a report.html (read as every bundle file is)."""
+    return report_metrics(read_text(path))
 
 
 class RebuiltReport:
