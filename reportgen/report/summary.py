@@ -48,13 +48,14 @@ def context_metrics(context: Mapping[str, Any], chapters: Collection[str]) -> li
     return found
 
 
-def plain_number(value: Any) -> int | float:
-    """A metric's value as JSON writes it: an int stays an int (counts), anything else a float."""
+def plain_number(value: Any) -> int | float | None:
+    """A metric's value as JSON writes it: an int stays an int (counts), anything else a float; JSON has no
+    infinity, so an infinite value (the t of a difference that is the same at every seed) is null, its text "inf"."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):
         return int(value)
-    return float(value)
+    return float(value) if math.isfinite(value) else None
 
 
 def summary_entries(found: Iterable[tuple[str, Metric]]) -> list[dict[str, Any]]:
@@ -113,7 +114,7 @@ def compare_summary(shown: Any, expected: list[dict[str, Any]]) -> list[str]:
         for field in ("unit", "text", "section"):
             if entry.get(field) != want[field]:
                 problems.append(f"{key}: {field} {entry.get(field)!r}, recomputed {want[field]!r}")
-        if not same_value(entry.get("value"), want["value"]):
+        if not (entry.get("value") is None is want["value"] or same_value(entry.get("value"), want["value"])):
             problems.append(f"{key}: value {entry.get('value')!r}, recomputed {want['value']!r}")
     problems += [f"{key}: shown in the report but absent from summary.json" for key in by_key if key not in seen]
     return problems
