@@ -30,7 +30,7 @@ from reportgen.augment import apply_policy
 from reportgen.bundle_files import atomic_output
 from reportgen.config import IMAGE_SIZE, AugmentConfig, DataConfig
 from reportgen.errors import DataError
-from reportgen.image_folder import IMAGE_EXTENSIONS, scan_image_folder
+from reportgen.image_folder import SPLITS, decode_split, scan_image_folder
 
 IMAGE_SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)
 
@@ -189,35 +189,10 @@ def _load_image_folder(root: Path, cache: Path, label: str) -> ImageData:
         with np.load(cached, allow_pickle=False) as z:
             arrays = [torch.from_numpy(z[name]) for name in ("train_x", "train_y", "test_x", "test_y")]
             return ImageData(*arrays, [str(c) for c in z["classes"]], label, str(z["fingerprint"]))
-    arrays = [*_decode_split(root / "train", classes), *_decode_split(root / "test", classes)]
+    arrays = [torch.from_numpy(a) for split in SPLITS for a in decode_split(root / split, classes)]  # all cores
     data = ImageData(*arrays, classes, label, _fingerprint(*arrays, classes))
     _write_cache(cached, data)
     return data
-
-
-def _decode_split(folder: Path, classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    images, labels = [], []
-    for index, name in enumerate(classes):
-        for path in sorted((folder / name).iterdir()):
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
-                images.append(_decode_image(path))
-                labels.append(index)
-    if not images:
-        raise DataError(f"{folder} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-    x = torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())  # (N, H, W, 3) -> (N, 3, H, W)
-    return x, torch.tensor(labels, dtype=torch.int64)
-
-
-def _decode_image(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            pixels = np.asarray(img.convert("RGB"))
-    except OSError as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from None
-    if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE, 3):
-        raise DataError(f"image {path} is {pixels.shape[1]}x{pixels.shape[0]}; reportgen trains on "
-                        f"{IMAGE_SIZE}x{IMAGE_SIZE} RGB images")
-    return pixels
 
 
 def _fingerprint(train_x, train_y, test_x, test_y, classes) -> str:
