@@ -73,12 +73,8 @@ class AugmentConfig:
     policy: Literal["none", "trivialaugment", "randaugment"] = "none"
     """An automatic augmentation policy of the modern recipe, off in the seed protocol: `trivialaugment`
     (TrivialAugmentWide: one random op at a random strength) or `randaugment` (RandAugment, 2 ops at magnitude 9,
-    torchvision's defaults). It runs batched on the training device (torchvision.transforms.v2) after the seed's
-    flip, rotation and shift, and needs `train.pipeline: fast`."""
-    policy_group: int = 32
-    """Images that share one drawn policy operation: v2's policies draw one op per call for the whole batch they
-    are given, so groups of this many images each draw their own (a 1024-image batch sees 32 different ops rather
-    than one)."""
+    torchvision's defaults). Each image draws its own operations and magnitudes; it runs batched on the training
+    device (reportgen.augment) after the seed's flip, rotation and shift, and needs `train.pipeline: fast`."""
     mixup_alpha: float = 0.0
     """MixUp on the normalised batch: the Beta(alpha, alpha) mixing weight; 0: off. Training accuracy then counts
     each image's larger label. Needs `train.pipeline: fast`."""

@@ -52,6 +52,7 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
 # one still reads (the key is dropped); a user's config or --set that names one is refused as unknown.
 RETIRED_KEYS = frozenset({
     "report.slope_epochs",  # 0.4.0: the training-length slope's window; training length is judged by a variant now
+    "augment.policy_group",  # 0.5.0: images that shared one policy operation; the policy now draws per image
 })
 
 

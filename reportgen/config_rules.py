@@ -74,7 +74,6 @@ def validate(c: Config) -> None:
     _require(0.0 <= c.augment.hflip_p <= 1.0, "augment.hflip_p", "must be between 0 and 1")
     _require(0.0 <= c.augment.rotation_deg <= 180.0, "augment.rotation_deg", "must be between 0 and 180")
     _require(0.0 <= c.augment.translate_frac < 1.0, "augment.translate_frac", "must be in [0, 1)")
-    _require(c.augment.policy_group > 0, "augment.policy_group", "must be positive")
     for name in ("mixup_alpha", "cutmix_alpha"):
         _require(getattr(c.augment, name) >= 0, f"augment.{name}", "must not be negative (0 switches it off)")
     modern = c.augment.policy != "none" or c.augment.mixup_alpha > 0 or c.augment.cutmix_alpha > 0

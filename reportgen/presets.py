@@ -17,7 +17,7 @@ MODERN_RECIPE = {"train.label_smoothing": 0.1, "augment.policy": "trivialaugment
 # The recipe's ingredients, the one definition of what a recipe changes: the modern recipe's keys, its warm-up (each
 # preset sets it by its epochs) and the policy's group size. A variant that changes only these keys is a recipe
 # (the report's section "A modern training recipe").
-RECIPE_KEYS = frozenset(MODERN_RECIPE) | {"train.warmup_epochs", "augment.policy_group"}
+RECIPE_KEYS = frozenset(MODERN_RECIPE) | {"train.warmup_epochs"}
 QUICK_EPOCHS = 15
 
 

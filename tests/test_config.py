@@ -154,15 +154,19 @@ def test_the_study_presets_test_every_claim(preset):
     assert c.train.epochs == (15 if preset == "quick-study" else 80)
 
 
-def test_a_retired_key_reads_in_a_bundle_but_is_refused_from_a_user():
-    """report.slope_epochs (0.4.0's training-length slope window) is in older bundles' config.yaml: they still
-    render; a user who sets it is told it is unknown."""
+@pytest.mark.parametrize("section, name, value", [
+    ("report", "slope_epochs", 5),  # 0.4.0's training-length slope window
+    ("augment", "policy_group", 32),  # 0.5.0's images sharing one policy operation: the policy now draws per image
+])
+def test_a_retired_key_reads_in_a_bundle_but_is_refused_from_a_user(section, name, value):
+    """A retired key is in older bundles' config.yaml: they still render; a user who sets it is told it is
+    unknown."""
     stored = Config().to_dict()
-    stored["report"]["slope_epochs"] = 5
+    stored[section][name] = value
     assert bundle_config_from_dict(stored) == Config()
-    assert stored["report"]["slope_epochs"] == 5  # the stored mapping is left as it was
-    with pytest.raises(ConfigError, match="'report.slope_epochs'"):
-        load_config(overrides={"report.slope_epochs": 5})
+    assert stored[section][name] == value  # the stored mapping is left as it was
+    with pytest.raises(ConfigError, match=f"'{section}.{name}'"):
+        load_config(overrides={f"{section}.{name}": value})
 
 
 def test_a_variants_epochs_may_be_a_multiple_of_the_builds():

@@ -40,7 +40,7 @@ def test_the_augmentation_said_and_tabled_is_the_one_that_ran(tmp_path):
     assert ("(random horizontal flip, rotation and translation, then RandAugment, and MixUp / CutMix mix pairs of "
             "images and their labels)") in text(modern)
     rows = _rows(modern)
-    assert rows["augmentation policy"] == "RandAugment, one operation per group of 32 images"
+    assert rows["augmentation policy"] == "RandAugment, drawn for each image"
     assert rows["CutMix α"] == "1" and "MixUp α" not in rows
 
 

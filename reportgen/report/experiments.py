@@ -46,7 +46,6 @@ CHANGE_WORDS: dict[str, Callable[[Any], str]] = {
     "train.label_smoothing": lambda v: f"label smoothing {v:g}",
     "train.warmup_epochs": lambda v: f"a linear learning-rate warm-up over {plural(v, 'epoch')}",
     "augment.policy": lambda v: POLICY_NAMES[v],
-    "augment.policy_group": lambda v: f"policy groups of {v} images",
     "augment.mixup_alpha": lambda v: f"MixUp α = {v:g}",
     "augment.cutmix_alpha": lambda v: f"CutMix α = {v:g}",
     "augment.enabled": lambda v: "training augmentation on" if v else "no training augmentation",

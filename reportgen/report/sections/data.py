@@ -62,9 +62,7 @@ def augmentation_rows(aug: AugmentConfig) -> list[tuple[str, Cell]]:
                                                           "number"), " of width and height")),
     ]
     if aug.policy != "none":
-        rows.append(("augmentation policy", sentence(POLICY_NAMES[aug.policy], ", one operation per group of ",
-                                                     Metric(config_key("augment.policy_group"), aug.policy_group,
-                                                            "count"), " images")))
+        rows.append(("augmentation policy", sentence(POLICY_NAMES[aug.policy], ", drawn for each image")))
     for name, label in (("mixup_alpha", "MixUp α"), ("cutmix_alpha", "CutMix α")):
         if getattr(aug, name) > 0:
             rows.append((label, Metric(config_key(f"augment.{name}"), getattr(aug, name), "number")))
