@@ -2,7 +2,7 @@
 
 import os
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 # cuBLAS reads its workspace setting once, when it creates its first handle: set here, at the first import of
 # reportgen and before torch can touch CUDA, so that a deterministic run after any earlier matmul still gets
