@@ -273,3 +273,19 @@ def test_an_svg_figure_with_an_image_inside_reaches_the_pdf(rendered, caplog):
     with caplog.at_level("WARNING", logger="weasyprint"):
         render_module.html_to_pdf(html, root.resolve())
     assert not [r for r in caplog.records if "image" in r.getMessage().lower()]
+
+
+def test_a_summary_too_long_for_the_rest_of_page_one_still_starts_there(tmp_path):
+    # A real reduced-scale report has a scale note on page 1 and a summary of a dozen wrapped rows: its table must
+    # break across pages (its header repeated) rather than move whole to page 2 as the other tables do.
+    import weasyprint
+
+    css = (Path(render_module.__file__).resolve().parents[2] / "templates" / "report.css").read_text()
+    rows = "".join(f"<tr><td>measure {i}</td><td>{i}</td></tr>" for i in range(40))
+    html = (f"<html><head><style>{css}</style></head><body><section class='title-page'>"
+            f"<div style='height: 200mm'>title and scale note</div></section><section class='lead'>"
+            f"<div class='table-block'><table><thead><tr><th>measure</th><th>value</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div></section></body></html>")
+    weasyprint.HTML(string=html).write_pdf(tmp_path / "lead.pdf")
+    first, *rest = _page_texts(tmp_path / "lead.pdf")
+    assert "measure 0" in first and rest and "measure 39" in rest[-1]
