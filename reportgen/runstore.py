@@ -36,6 +36,14 @@ CHECKPOINT = Path("checkpoints") / "last.ckpt"  # the rolling checkpoint of an u
 LEASE_S = 120.0
 
 
+def run_lease(run_dir: Path, holder: str) -> SoftFileLease:
+    """The lease beside a run's folder that `holder` takes: "build" (a driver deciding about the run and waiting
+    for it) or "worker" (the process that trains it). Two leases, because a driver that died can leave its worker
+    training: the next driver takes the dead driver's lease at once, but its worker waits for the orphan's."""
+    name = f".{run_dir.name}.lock" if holder == "build" else f".{run_dir.name}.{holder}.lock"
+    return SoftFileLease(run_dir.parent / name, lease_duration=LEASE_S)
+
+
 @dataclass
 class PlannedRun:
     """One (variant, model, seed) of a build, the config, data and runtime it trains with, and what was decided."""
@@ -136,7 +144,7 @@ class RunLocks:
         try:
             for run in sorted({r.run_dir: r for r in reversed(self.runs)}.values(), key=lambda r: r.run_dir):
                 run.run_dir.parent.mkdir(parents=True, exist_ok=True)
-                lock = SoftFileLease(run.run_dir.parent / f".{run.run_dir.name}.lock", lease_duration=LEASE_S)
+                lock = run_lease(run.run_dir, "build")
                 try:
                     lock.acquire(timeout=0)
                 except Timeout:

@@ -1,13 +1,14 @@
 """The Ray executor on a local Ray (started once per session, 2 CPUs): a tiny build through `--executor ray` gives
 the predictions of a local build; a task whose process exits is retried and resumes from its checkpoint; a failed
-run fails the build in one line, and the restarted driver trains only what had not finished; `grade --deep` on
-Ray writes the sheet a local grade writes."""
+run fails the build in one line, and the restarted driver trains only what had not finished, also after the
+driver was killed with SIGKILL; `grade --deep` on Ray writes the sheet a local grade writes."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -20,7 +21,8 @@ from reportgen.executors.driver import RunFailed
 from reportgen.executors.records import attempts
 from reportgen.executors.task import train_run
 from reportgen.grading import grade_bundles
-from reportgen.runstore import CHECKPOINT
+from reportgen.runstore import CHECKPOINT, COMPLETION_RECORD
+from tests.cli_process import start_build
 from tests.test_executors_local import build, results_of, sample_config, stand_in_report  # noqa: F401
 
 ray = pytest.importorskip("ray")
@@ -104,6 +106,39 @@ def test_a_failed_run_fails_the_build_and_the_restarted_driver_trains_only_what_
     outcomes = build(config, tmp_path, "b", lines)
     assert {model: o.status for (model, _), o in outcomes.items()} == {"cnn": "reused", "vit": "trained"}
     assert "training 1 run as Ray tasks (1 reused)" in lines
+
+
+# A ViT several times the tiny CNN's work, so that it is mid-run when the driver is killed.
+RAY_BUILD = ("--executor", "ray", "--epochs", "4", "--no-progress", "--set", "models=[cnn,vit]",
+             "--set", "data.train_fraction=0.05", "--set", "vit.embed_dim=32", "--set", "vit.depth=2",
+             "--set", "vit.num_heads=2", "--set", "vit.mlp_dim=64", "--set", "vit.patch_size=4")
+
+
+def wait_for_a_checkpoint(runs: Path, driver, model: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not list(runs.glob(f"{model}-*/{CHECKPOINT}")):
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+        time.sleep(0.05)
+
+
+def test_a_driver_killed_with_sigkill_and_restarted_trains_only_what_had_not_finished(tmp_path):
+    """No handler runs on SIGKILL: the driver cancels nothing and its locks stay behind. The restarted driver
+    (its own local Ray, as the first had) reuses what was stored, resumes the ViT from its checkpoint, and its
+    worker never trains a run while a worker left by the killed driver still does (reportgen.executors.task)."""
+    driver = start_build(tmp_path, "b", *RAY_BUILD)
+    wait_for_a_checkpoint(tmp_path / "runs", driver, "vit")  # the ViT has finished its first epoch of 4
+    stored = {p.parent.name.split("-")[0] for p in (tmp_path / "runs").glob(f"*/{COMPLETION_RECORD}")}
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(timeout=60)
+    assert "vit" not in stored
+    restarted = start_build(tmp_path, "b", *RAY_BUILD)
+    out, err = restarted.communicate(timeout=600)
+    assert restarted.returncode == 0, err[-2000:]
+    assert "ViT seed 42: trained on a worker (resumed an interrupted run from its last completed epoch)" in out
+    assert ("CNN seed 42: reused" in out) == ("cnn" in stored), out
+    vit_dir = next((tmp_path / "runs").glob("vit-*"))
+    assert [a["resumed"] for a in attempts(vit_dir)][-1] is True  # from the killed driver's checkpoint
+    assert (tmp_path / "b" / "runs" / "vit" / "seed-42" / "predictions.csv").is_file()
 
 
 def test_grade_deep_on_ray_writes_the_sheet_of_a_local_grade(tmp_path, local_ray):

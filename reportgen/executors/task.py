@@ -4,9 +4,10 @@ A worker (a process of this machine, a Ray task, a SLURM job) gets a `RunSpec`, 
 data from the data cache (which the driver filled, on a shared or the same filesystem), draws the run's
 training images as the driver did, checks their fingerprint against the driver's, and trains. Started
 again after a lost worker or a requeued job, it resumes from the run's last completed epoch; a run that is
-already complete is not trained twice. Its files land in the run store with run.json last, atomically.
-Each attempt is recorded in the run's worker.json and its output in train.log
-(reportgen.executors.records).
+already complete is not trained twice, and two workers never train one run at once (a worker left training
+by a driver that died, and the next driver's): each holds the run's worker lease while it trains. Its files
+land in the run store with run.json last, atomically. Each attempt is recorded in the run's worker.json and
+its output in train.log (reportgen.executors.records).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import Timeout
+
 from reportgen.executors.records import WORKER_LOG, record_attempt
-from reportgen.runstore import CHECKPOINT, COMPLETION_RECORD
+from reportgen.runstore import CHECKPOINT, COMPLETION_RECORD, LEASE_S, run_lease
 from reportgen.runtime import Runtime
 from reportgen.training import fit
 
@@ -68,15 +71,39 @@ def train_in_process(spec: RunSpec, data=None, progress: bool = False, loggers: 
     from reportgen.config_loading import config_from_dict
 
     run_dir = Path(spec.run_dir)
-    if (run_dir / COMPLETION_RECORD).is_file():  # a retry after the run was stored: nothing left to do
-        return stored_result(run_dir)
-    config = config_from_dict(spec.config)
-    data = data if data is not None else load_run_data(config, spec)
-    resume = (run_dir / CHECKPOINT).is_file()
-    record_attempt(run_dir, resume)
-    result = fit_run(spec, config, data, resume, progress, loggers)
-    info, accuracy = evaluate_and_store(spec, config, data, result)
-    return RunResult(spec.run_dir, accuracy, info["train_time_s"], info["epochs"])
+    with training_lease(run_dir, spec.label):
+        if (run_dir / COMPLETION_RECORD).is_file():  # a retry, or an orphaned worker, stored it: nothing left to do
+            return stored_result(run_dir)
+        config = config_from_dict(spec.config)
+        data = data if data is not None else load_run_data(config, spec)
+        resume = (run_dir / CHECKPOINT).is_file()
+        record_attempt(run_dir, resume)
+        result = fit_run(spec, config, data, resume, progress, loggers)
+        info, accuracy = evaluate_and_store(spec, config, data, result)
+        return RunResult(spec.run_dir, accuracy, info["train_time_s"], info["epochs"])
+
+
+@contextlib.contextmanager
+def training_lease(run_dir: Path, label: str):
+    """Hold the run's worker lease while training it; wait (saying so) while another live worker holds it.
+
+    A driver killed with SIGKILL cannot cancel what it submitted: its Ray task or SLURM job may go on training.
+    The next driver takes the dead driver's build lease at once, but its worker waits here until the orphan has
+    stored the run (then reuses it) or died (its lease is taken over: at once on this host, after LEASE_S unrenewed
+    from another node).
+    """
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    lease = run_lease(run_dir, "worker")
+    try:
+        lease.acquire(timeout=0)
+    except Timeout:
+        print(f"{label}: waiting for another worker that is still training it (it holds {lease.lock_file}; a lease "
+              f"not renewed for {LEASE_S:.0f} s is taken over)", flush=True)
+        lease.acquire()
+    try:
+        yield
+    finally:
+        lease.release()
 
 
 def load_run_data(config, spec: RunSpec):
