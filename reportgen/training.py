@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from reportgen.bundle_files import atomic_output
 from reportgen.config import Config
 from reportgen.data import ImageData, TrainAugmentation, normalize
+from reportgen.ddp_sync import AgreedStop, share_rank_zero_buffers
 from reportgen.loaders import ImageDataModule, epoch_seed
 from reportgen.machine_load import LoadMeter
 from reportgen.runtime import Runtime, configure_backends, keep_freed_memory
@@ -113,6 +114,11 @@ class Classifier(pl.LightningModule):
         if self.config.train.compile:
             torch._dynamo.mark_dynamic(x, 0)  # one graph for every batch size, the last one's included
         return self._score(self._train_forward(x), y, "train", self.config.train.label_smoothing)
+
+    def on_validation_epoch_start(self) -> None:
+        # Each process's BatchNorm statistics follow its own share of the last step: validate on rank 0's.
+        if self.trainer.world_size > 1:
+            share_rank_zero_buffers(self.model)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
@@ -349,7 +355,8 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     `resume=None` resumes when that checkpoint exists; under DDP the build passes rank 0's decision
     instead, so that no process decides alone. `callbacks` are extra Lightning callbacks (the tests use
     one to simulate Ctrl-C); `loggers` are Lightning loggers (Trainer logger=) that get each epoch's history row.
-    Ctrl-C or SIGTERM raise TrainingInterrupted, with the checkpoint of the last completed epoch in place.
+    Ctrl-C or SIGTERM raise TrainingInterrupted, with the checkpoint of the last completed epoch in place; under
+    DDP every process stops at the same step (reportgen.ddp_sync.AgreedStop).
     """
     t = config.train
     started = time.perf_counter()
@@ -360,6 +367,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1,
                                  save_on_train_epoch_end=True, enable_version_counter=False)
     checkpoint_io = AtomicCheckpointIO()
+    stop = AgreedStop()  # now, before Lightning adds its signal handlers to those in place
     processes = t.devices * t.num_nodes
     trainer = pl.Trainer(
         max_epochs=t.epochs,
@@ -370,7 +378,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
         strategy="ddp" if t.strategy == "auto" and processes > 1 else t.strategy,
         precision=runtime.precision,
         plugins=[checkpoint_io],
-        callbacks=[checkpoint, *([EpochProgress(label)] if progress else []), *callbacks],
+        callbacks=[checkpoint, *([EpochProgress(label)] if progress else []), stop, *callbacks],
         enable_progress_bar=progress,
         logger=list(loggers) or False,
         num_sanity_val_steps=0,
@@ -383,6 +391,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     resume = last.is_file() if resume is None else resume
     try:
         trainer.fit(module, datamodule=ImageDataModule(data, config, seed), ckpt_path=str(last) if resume else None)
+        stop.hand_on()
     except (KeyboardInterrupt, SystemExit) as exc:  # Lightning turns Ctrl-C into exit(1), SIGTERM into an exit
         raise TrainingInterrupted(checkpoint_io.epochs_saved) from exc
     return FitResult(model=model, history=module.history, first_epochs=module.first_epochs,
