@@ -10,7 +10,8 @@ otherwise cuDNN and cuBLAS may pick kernels whose sums run in another order (cud
 afresh in every process), which changes the last bits and, over many epochs, more.
 
 No training or validation step waits for the GPU: batches are slices of index tensors already on the
-device, normalisation constants are cached there, and the epoch's sums stay there until its end.
+device, normalisation constants are cached there, and the epoch's sums stay there until its end. Under DDP the
+processes agree every few steps whether a signal stopped one of them, one host sync each time (reportgen.ddp_sync).
 
 Each epoch's history row also records the CPU cores other processes used during it (reportgen.machine_load),
 so that the report can say whether the machine was busy while each model trained (`epoch_loads`).
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 from reportgen.bundle_files import atomic_output
 from reportgen.config import Config
 from reportgen.data import ImageData, TrainAugmentation, normalize
-from reportgen.ddp_sync import AgreedStop, share_rank_zero_buffers
+from reportgen.ddp_sync import AgreedStop
 from reportgen.loaders import ImageDataModule, epoch_seed
 from reportgen.machine_load import LoadMeter
 from reportgen.runtime import Runtime, configure_backends, keep_freed_memory
@@ -114,11 +115,6 @@ class Classifier(pl.LightningModule):
         if self.config.train.compile:
             torch._dynamo.mark_dynamic(x, 0)  # one graph for every batch size, the last one's included
         return self._score(self._train_forward(x), y, "train", self.config.train.label_smoothing)
-
-    def on_validation_epoch_start(self) -> None:
-        # Each process's BatchNorm statistics follow its own share of the last step: validate on rank 0's.
-        if self.trainer.world_size > 1:
-            share_rank_zero_buffers(self.model)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
