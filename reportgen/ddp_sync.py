@@ -72,8 +72,9 @@ class AgreedStop(pl.Callback):
         if trainer.world_size < 2 or threading.current_thread() is not threading.main_thread():
             return  # one process: nothing to agree on; off the main thread Python cannot set handlers
         self.flag = torch.zeros(1, dtype=torch.int32, device=trainer.strategy.root_device)
-        for signum in SIGNALS:
-            signal.signal(signum, self.note)
+        for signum, handler in self.before.items():
+            if handler is not signal.SIG_IGN:  # an ignored signal (a background job's SIGINT) stays ignored
+                signal.signal(signum, self.note)
         self.active = True
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:

@@ -88,6 +88,18 @@ def test_a_single_process_keeps_its_handlers_and_never_waits_for_others():
     stop.hand_on()
 
 
+def test_an_ignored_signal_stays_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stop = AgreedStop()
+        stop.on_train_start(fake_trainer(2), None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == stop.note and stop.active
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, stop.before[signal.SIGTERM])
+
+
 def test_a_signal_noted_after_the_last_agreement_is_handed_on_when_the_fit_ends():
     stop = AgreedStop()
     stop.active, stop.noted = True, signal.SIGTERM
