@@ -10,7 +10,8 @@ otherwise cuDNN and cuBLAS may pick kernels whose sums run in another order (cud
 afresh in every process), which changes the last bits and, over many epochs, more.
 
 No training or validation step waits for the GPU: batches are slices of index tensors already on the
-device, normalisation constants are cached there, and the epoch's sums stay there until its end.
+device, normalisation constants are cached there, and the epoch's sums stay there until its end. Under DDP the
+processes agree every few steps whether a signal stopped one of them, one host sync each time (reportgen.ddp_sync).
 
 Each epoch's history row also records the CPU cores other processes used during it (reportgen.machine_load),
 so that the report can say whether the machine was busy while each model trained (`epoch_loads`).
@@ -35,6 +36,7 @@ from tqdm.auto import tqdm
 from reportgen.bundle_files import atomic_output
 from reportgen.config import Config
 from reportgen.data import ImageData, TrainAugmentation, normalize
+from reportgen.ddp_sync import AgreedStop
 from reportgen.loaders import ImageDataModule, epoch_seed
 from reportgen.machine_load import LoadMeter
 from reportgen.runtime import Runtime, configure_backends, keep_freed_memory
@@ -349,7 +351,8 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     `resume=None` resumes when that checkpoint exists; under DDP the build passes rank 0's decision
     instead, so that no process decides alone. `callbacks` are extra Lightning callbacks (the tests use
     one to simulate Ctrl-C); `loggers` are Lightning loggers (Trainer logger=) that get each epoch's history row.
-    Ctrl-C or SIGTERM raise TrainingInterrupted, with the checkpoint of the last completed epoch in place.
+    Ctrl-C or SIGTERM raise TrainingInterrupted, with the checkpoint of the last completed epoch in place; under
+    DDP every process stops at the same step (reportgen.ddp_sync.AgreedStop).
     """
     t = config.train
     started = time.perf_counter()
@@ -360,6 +363,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     checkpoint = ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, every_n_epochs=1,
                                  save_on_train_epoch_end=True, enable_version_counter=False)
     checkpoint_io = AtomicCheckpointIO()
+    stop = AgreedStop()  # now, before Lightning adds its signal handlers to those in place
     processes = t.devices * t.num_nodes
     trainer = pl.Trainer(
         max_epochs=t.epochs,
@@ -370,7 +374,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
         strategy="ddp" if t.strategy == "auto" and processes > 1 else t.strategy,
         precision=runtime.precision,
         plugins=[checkpoint_io],
-        callbacks=[checkpoint, *([EpochProgress(label)] if progress else []), *callbacks],
+        callbacks=[checkpoint, *([EpochProgress(label)] if progress else []), stop, *callbacks],
         enable_progress_bar=progress,
         logger=list(loggers) or False,
         num_sanity_val_steps=0,
@@ -383,6 +387,7 @@ def fit(model: nn.Module, data: ImageData, config: Config, runtime: Runtime, see
     resume = last.is_file() if resume is None else resume
     try:
         trainer.fit(module, datamodule=ImageDataModule(data, config, seed), ckpt_path=str(last) if resume else None)
+        stop.hand_on()
     except (KeyboardInterrupt, SystemExit) as exc:  # Lightning turns Ctrl-C into exit(1), SIGTERM into an exit
         raise TrainingInterrupted(checkpoint_io.epochs_saved) from exc
     return FitResult(model=model, history=module.history, first_epochs=module.first_epochs,

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -127,16 +128,34 @@ def write_run(folder: Path, model: str, accuracy: float, **info) -> None:
     (folder / "metrics.json").write_text(json.dumps({"accuracy": accuracy}))
 
 
-def test_goal_runs_come_from_the_bundle_with_the_fit_wall_clock_where_recorded(tmp_path):
+def test_goal_runs_come_from_the_bundle_with_their_times_and_accuracy(tmp_path):
     bundle = tmp_path / "seed"
     write_run(bundle / "runs" / "cnn" / "seed-42", "cnn", 0.87, fit_wall_time_s=26.5)
     write_run(bundle / "runs" / "vit" / "seed-42", "vit", 0.76, train_time_s=41.0)
     runs = gpu_check.goal_runs(bundle, tmp_path / "runs-seed")
     assert set(runs) == {"cnn", "vit"}
-    assert runs["cnn"]["fit_wall_time_s"] == 26.5 and runs["cnn"]["fit_wall_key"] == "fit_wall_time_s"
-    assert runs["vit"]["fit_wall_time_s"] is None and runs["vit"]["fit_wall_key"] is None
+    assert {key: runs["cnn"][key] for key in gpu_check.RUN_TIMES} == {
+        "train_time_s": 20.0, "fit_wall_time_s": 26.5, "steady_epoch_time_s": 0.24}
+    assert runs["vit"]["fit_wall_time_s"] is None  # a run.json without it (reportgen before 0.6.0)
     assert runs["vit"]["train_time_s"] == 41.0 and runs["vit"]["steady_epoch_time_s"] == 0.24
     assert runs["cnn"]["accuracy"] == 0.87 and runs["cnn"]["timings"]["train_time_s"] == 20.0
+
+
+def test_the_run_store_of_a_real_fit_records_every_time_the_summary_reads(tmp_path):
+    # The keys gpu-check reads are those reportgen.executors.task writes: a 2-epoch tiny run, trained for real.
+    from reportgen.executors.task import evaluate_and_store
+    from reportgen.runtime import Runtime
+    from tests.conftest import tiny_config, tiny_data
+    from tests.test_cuda import fit
+
+    config, data = tiny_config(epochs=2), tiny_data()
+    result = fit("cnn", config, tmp_path / "ckpt")
+    spec = types.SimpleNamespace(run_dir=str(tmp_path / "run"), model="cnn", seed=42,
+                                 runtime=Runtime("cpu", "32", False))
+    evaluate_and_store(spec, config, data, result)
+    run = gpu_check.describe_run(json.loads((tmp_path / "run" / "run.json").read_text()), {"accuracy": 0.5}, tmp_path)
+    assert all(isinstance(run[key], float) and run[key] > 0 for key in gpu_check.RUN_TIMES), run
+    assert run["fit_wall_time_s"] > run["train_time_s"]
 
 
 def test_goal_runs_fall_back_to_the_run_store_when_the_bundle_is_missing(tmp_path):
@@ -193,11 +212,18 @@ def test_a_seed_build_that_never_ran_measures_nothing():
 
 
 def test_the_summary_and_the_exit_code_follow_the_steps_and_goals(tmp_path, capsys):
-    summary = {"steps": passing_steps(), "goals": gpu_check.judge_goals(passing_steps(), passing_runs())}
+    runs = passing_runs()
+    runs["cnn"].update(fit_wall_time_s=27.25, steady_epoch_time_s=0.29)
+    summary = {"steps": passing_steps(), "runs": runs, "goals": gpu_check.judge_goals(passing_steps(), runs)}
     assert gpu_check.finish(summary, tmp_path) == 0
     written = json.loads((tmp_path / "summary.json").read_text())
     assert written["result"] == "passed" and written["ok"] is True
-    assert "goal cnn training time: met (24.0 s, at most 30.0 s)" in capsys.readouterr().out
+    assert written["runs"]["cnn"]["fit_wall_time_s"] == 27.25
+    printed = capsys.readouterr().out
+    assert "goal cnn training time: met (24.0 s, at most 30.0 s)" in printed
+    assert ("run cnn: 80 epochs on cuda, accuracy 0.8710, training 24.00 s, fit wall clock 27.25 s, steady epoch "
+            "0.29 s") in printed
+    assert "run vit: 80 epochs on cuda, accuracy 0.7580, training 50.00 s, fit wall clock not recorded" in printed
 
     failing = {"steps": {**passing_steps(), "bench": {"ok": False, "exit_code": 1, "seconds": 3.0, "tail": []}},
                "goals": summary["goals"]}
@@ -218,6 +244,32 @@ def test_the_combined_log_holds_every_step(tmp_path):
     text = (tmp_path / "out" / "gpu-check.log").read_text()
     assert "===== install: exit 0, 1.0 s =====\nline one\nline two" in text
     assert "===== bench: exit None, 0.0 s =====\nskipped: the install step failed" in text
+
+
+def requirements(tmp_path, *dependencies: str):
+    """The requirements step's probe, run here on a pyproject.toml that lists `dependencies`."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[project]\ndependencies = [" + ", ".join(f'"{d}"' for d in dependencies) + "]\n")
+    return subprocess.run([sys.executable, "-c", gpu_check.REQUIREMENTS_PROBE, str(pyproject),
+                           ",".join(gpu_check.OPTIONAL)], capture_output=True, text=True, timeout=60)
+
+
+def test_the_requirements_step_names_each_unmet_dependency_and_what_to_carry(tmp_path):
+    done = requirements(tmp_path, "numpy>=1.0", "numpy>=999", "no-such-package-here>=1", "captum>=999",
+                        "weasyprint>=9999")
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("numpy: ") and lines[0].endswith(", needs >=999: carry a wheel in data/wheels/")
+    assert lines[1] == "no-such-package-here: absent, needs >=1: carry a wheel in data/wheels/"
+    assert "optional: what needs it is skipped" in lines[2] and "optional" in lines[3]  # captum, weasyprint
+    assert lines[-1] == "requirements: 2 unmet"
+    assert requirements(tmp_path, "numpy>=1.0", "captum>=999").returncode == 0  # only an optional one unmet
+
+
+def test_this_environment_meets_the_projects_requirements(tmp_path):
+    done = subprocess.run([sys.executable, "-c", gpu_check.REQUIREMENTS_PROBE, str(ROOT / "pyproject.toml"),
+                           ",".join(gpu_check.OPTIONAL)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "requirements: 0 unmet", done.stdout
 
 
 def build_config(command: list[str]):
