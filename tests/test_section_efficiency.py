@@ -51,7 +51,8 @@ def test_the_machine_independent_facts_lead_and_the_times_follow(tmp_path):
         "peak memory of a training step (MB)", "batch size", "optimiser steps per epoch", "optimiser steps in all"]
     assert [row[0] for row in second.rows] == ["inference throughput (images per second)", "latency at batch 1 (ms)",
                                                "training step time (ms)"]
-    assert second.header[-3:] == ["faster by", "p", "adjusted p"]
+    assert second.header[-4:] == ["time ratio CNN/ViT", "95% interval", "p", "adjusted p"]
+    assert [row[3].text for row in second.rows] == ["0.42×", "0.50×", "0.39×"]
     assert "on Synthetic CPU (cpu, 1 thread, fp32): medians over 8 blocks" in second.caption.text
     assert "warm-up excluded" in second.caption.text
 
@@ -60,7 +61,7 @@ def test_faster_is_said_only_when_the_test_over_blocks_says_so(tmp_path):
     default = section_text(tmp_path, "a")
     swapped = section_text(tmp_path, "b", costs=SWAPPED_COSTS)
     same = section_text(tmp_path, "c", costs=SAME_SPEED)
-    assert "The CNN is faster in training step time, by 2.53× (the median per-block ratio; exact Wilcoxon " \
+    assert "The CNN is faster in training step time, by 2.53× (the Hodges-Lehmann per-block ratio; exact Wilcoxon " \
         "signed-rank test of the per-block log time ratios over 8 blocks, p = 0.007812, adjusted p = 0.02344)." \
         in default
     assert "The CNN is faster in inference throughput" in default
@@ -91,6 +92,12 @@ def test_a_busy_machine_gets_no_speed_verdict_anywhere_and_the_numbers(tmp_path)
     assert "is faster in" not in busy_text and "is faster" not in " ".join(f.text for f in busy.findings)
     assert [r.verdict.text for r in busy.rows][:2] == ["machine busy: no verdict"] * 2
     assert [r.verdict.text for r in idle.rows][:2] == ["CNN faster (adjusted p = 0.02344)"] * 2
+    # the numbers stay, with their intervals, busy or idle: only the verdict is withheld
+    assert [(r.difference.text, r.interval.text) for r in busy.rows[:2]] == [
+        (r.difference.text, r.interval.text) for r in idle.rows[:2]] == [
+        ("time ratio 0.39×", "[0.39, 0.40]"), ("throughput ratio 2.39×", "[2.37, 2.42]")]
+    (_, busy_timed) = tables(numbers(Efficiency(), busy_report))
+    assert busy_timed.header[-2:] == ["time ratio CNN/ViT", "95% interval"]
     assert claims(idle)["cnn-trains-faster"] == SUPPORTED and claims(busy)["cnn-trains-faster"] == INCONCLUSIVE
     assert "machine was busy" in busy.claims[0].evidence.text
     assert "Speed: no verdict, because the machine was busy" in busy.findings[-1].text
@@ -118,6 +125,10 @@ def test_the_summary_rows_are_secondary_and_peak_memory_is_no_test(tmp_path):
     rows = verdict(tmp_path).rows
     assert [r.measure for r in rows] == ["Training step time (ms)", "Inference throughput (images/s)",
                                          "Peak memory of a training step (MB)"]
+    assert [m.key for r in rows[:2] for m in (*r.difference.metrics, *r.interval.metrics)] == [
+        "compare.efficiency.step.time_ratio.estimate", "compare.efficiency.step.time_ratio.low",
+        "compare.efficiency.step.time_ratio.high", "compare.efficiency.inference.rate_ratio.estimate",
+        "compare.efficiency.inference.rate_ratio.low", "compare.efficiency.inference.rate_ratio.high"]
     assert not any(r.primary for r in rows)
     assert rows[2].verdict.text == "ViT needs 2.45× (a measurement, not a test)"
 

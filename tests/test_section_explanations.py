@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from reportgen.report.kernel import Callout
-from reportgen.report.sections.explanations import Explanations, explained, signed_rank_p
+from reportgen.report.sections.explanations import Explanations, against_random, beats_random, explained, random_family
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.section_helpers import contents, figures, numbers, tables, text
 
@@ -83,9 +85,29 @@ def test_the_areas_are_the_trapezoids_of_the_stored_curves(tmp_path):
         - np.mean(areas))
 
 
-def test_no_difference_at_all_is_no_evidence():
-    assert signed_rank_p(np.zeros(5)) == 1.0
-    assert signed_rank_p(np.arange(1, 11, dtype=float)) < 0.01
+def test_no_difference_at_all_is_no_evidence(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    (cnn, _) = explained(report)
+    flat = replace(cnn, seed_gaps=np.zeros_like(cnn.seed_gaps))
+    test = against_random(flat, report.rules)
+    assert test.p == 1.0 and not beats_random(test, 0.05, random_family([flat], report.rules))
+
+
+def test_against_random_orders_the_seed_to_seed_spread_enters_the_test(tmp_path):
+    report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
+    (cnn, _) = explained(report)
+    images = cnn.seed_gaps.shape[1]
+    wobble = np.linspace(-0.01, 0.01, images)
+    # every image's gap averaged over the seeds is +0.025, but one seed's map beats random and the other's loses
+    split = replace(cnn, seed_gaps=np.stack([0.3 + wobble, -0.25 + wobble]))
+    steady = replace(cnn, seed_gaps=np.stack([0.03 + wobble, 0.02 + wobble]))
+    for case, expected in ((split, False), (steady, True)):
+        test = against_random(case, report.rules)
+        assert test.over_seeds and test.estimate == pytest.approx(0.025)
+        assert beats_random(test, 0.05, random_family([case], report.rules)) is expected
+    said_several = said(section(tmp_path, "c", seeds=(1, 2)))
+    assert "For the CNN (Grad-CAM)" in said_several and "in this run" not in said_several.split("For the ViT")[0]
+    assert "a gap of" in said(section(tmp_path, "d")) and " in this run (over the " in said(section(tmp_path, "d"))
 
 
 def test_both_models_are_drawn_on_the_same_images(tmp_path):

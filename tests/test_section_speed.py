@@ -9,6 +9,7 @@ import numpy as np
 
 from reportgen.bundle import write_json, write_manifest
 from reportgen.report.contents import read_contents
+from reportgen.report.kernel import item_metrics
 from reportgen.report.sections.speed import Speed, common_milestone, time_to_accuracy
 from tests.bundle_factory import make_bundle
 from tests.section_helpers import SWAPPED, contents, metric_keys, numbers, tables, text
@@ -109,3 +110,31 @@ def test_one_model_without_a_steady_state_means_both_are_compared_by_their_mean(
     _record_steady_state(root, {"vit": 1.0}, warmup=4.0)  # the CNN recorded none (e.g. one-epoch fits)
     items = numbers(Speed(), read_contents(root))
     assert "the CNN took 2.00 s and the ViT 3.00 s per epoch (the mean over all epochs" in text(items)
+
+
+def _record_fit_wall_clock(root, seconds: dict[str, float]) -> None:
+    """Add run.json's fit_wall_time_s (reportgen 0.6.0 and later) to a synthetic bundle's runs."""
+    for model, value in seconds.items():
+        for path in (root / "runs" / model).glob("seed-*/run.json"):
+            write_json(path, {**json.loads(path.read_text()), "fit_wall_time_s": value})
+    write_manifest(root)
+
+
+def test_the_fit_wall_clock_stands_beside_the_summed_epoch_times_and_says_which_is_which(tmp_path):
+    root = make_bundle(tmp_path / "b")  # training time (epochs summed): CNN 10 s, ViT 15 s
+    _record_fit_wall_clock(root, {"cnn": 12.5, "vit": 19.25})
+    (table,) = tables(numbers(Speed(), read_contents(root)))
+    assert table.header[3:5] == ["training time (s)", "fit wall clock (s)"]
+    assert [row[4].metrics[0].key for row in table.rows] == ["cnn.fit_wall_time_s.mean", "vit.fit_wall_time_s.mean"]
+    assert [row[4].text for row in table.rows] == ["12.50", "19.25"]
+    assert "Training time: the epochs' times summed" in table.caption
+    assert "fit wall clock: the whole fit from start to end, which also holds the fit's set-up" in table.caption
+    assert "checkpoints" in table.caption
+
+
+def test_a_bundle_without_the_fit_wall_clock_still_renders_without_it(tmp_path):
+    root = make_bundle(tmp_path / "b")
+    _record_fit_wall_clock(root, {"cnn": 12.5})  # the ViT's runs predate it: the column would be half empty
+    (table,) = tables(numbers(Speed(), read_contents(root)))
+    assert "fit wall clock (s)" not in table.header and "fit wall clock" not in table.caption
+    assert not any("fit_wall" in m.key for m in item_metrics(numbers(Speed(), contents(tmp_path / "c"))))

@@ -148,26 +148,35 @@ def load_sentence(m: ModelFacts, contents: ReportContents) -> Sentence | None:
                     "cores).")
 
 
+# What the fit wall clock is, beside the epochs' summed time (run.json's fit_wall_time_s and train_time_s).
+FIT_WALL_CLOCK = ("fit wall clock: the whole fit from start to end, which also holds the fit's set-up (data loaders, "
+                  "model and optimiser) and the writing of checkpoints; of a resumed run only the fit that finished. ")
+
+
 def efficiency_table(models: list[ModelFacts], contents: ReportContents) -> Table:
     """Parameters, test accuracy, training time and throughput, one row per trained model."""
     steady = all(f.training.steady_epoch_time is not None for f in models)
+    fit_wall = all(f.training.fit_wall_time is not None for f in models)
     loads = {f.key: epoch_loads(f, contents) for f in models}
     recorded = all(loads.values())
     rows: list[list[Cell]] = [
         [f.name, f.parameters, stat_cell(f.accuracy, "%"), stat_cell(f.training.train_time),
-         stat_cell(f.training.epoch_time), *([stat_cell(f.training.steady_epoch_time)] if steady else []),
+         *([stat_cell(f.training.fit_wall_time)] if fit_wall else []), stat_cell(f.training.epoch_time),
+         *([stat_cell(f.training.steady_epoch_time)] if steady else []),
          stat_cell(f.training.images_per_s),
          *([Metric(model_key(f.key, "training_load.max"), max(loads[f.key]), "factor")] if recorded else [])]
         for f in models
     ]
-    return Table(["model", "parameters", "test accuracy", "training time (s)", "time per epoch (s)",
+    return Table(["model", "parameters", "test accuracy", "training time (s)",
+                  *(["fit wall clock (s)"] if fit_wall else []), "time per epoch (s)",
                   *(["steady epoch (s)"] if steady else []), "images / s",
                   *(["other load (cores, max)"] if recorded else [])], rows,
                  caption="Accuracy and the training runs' wall-clock cost (the runs trained one after the other: "
-                         "a description, not a test). Time per epoch = training time / epochs, warm-up and each "
-                         "epoch's validation pass included; steady epoch: without the first epoch of each fit. "
-                         "Images per second = training images × epochs / training time. Other load: the most CPU "
-                         "cores other processes used in one epoch.")
+                         "a description, not a test). Training time: the epochs' times summed, each epoch's "
+                         "training and validation passes; " + (FIT_WALL_CLOCK if fit_wall else "") + "Time per "
+                         "epoch = training time / epochs, warm-up and each epoch's validation pass included; steady "
+                         "epoch: without the first epoch of each fit. Images per second = training images × epochs / "
+                         "training time. Other load: the most CPU cores other processes used in one epoch.")
 
 
 # ---------------------------------------------------------------- time to accuracy
