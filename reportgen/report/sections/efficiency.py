@@ -193,12 +193,13 @@ def timing_table(timings: Timings, models: Sequence[ModelFacts], ratios: dict[st
         test = [tests[i].p, tests[i].p_adj] if tests else []
         rows.append([f"{what} ({UNITS[field]})", *(timings.median(field, m) for m in models), *ratio, *test])
     load = timings.max_load
-    caption = sentence(
+    # A caption is plain text (the LaTeX export escapes it), so the load is written as the number it shows.
+    caption = (
         f"Interleaved timings on {timings.measured_on}: medians over {timings.blocks} blocks (each times every model "
-        "once, in alternating order), warm-up excluded; other processes used up to ",
-        *([load, " CPU cores"] if load is not None else ["an unknown number of CPU cores"]), " in a block.",
-        *([" Time ratio: the Hodges-Lehmann estimate of the per-block ratio, with its exact interval from the "
-           "signed-rank test (unadjusted)."] if ratios else []))
+        "once, in alternating order), warm-up excluded; other processes used up to "
+        f"{f'{load.text} CPU cores' if load is not None else 'an unknown number of CPU cores'} in a block."
+        + (" Time ratio: the Hodges-Lehmann estimate of the per-block ratio, with its exact interval from the "
+           "signed-rank test (unadjusted)." if ratios else ""))
     return Table(header, rows, caption=caption)
 
 
