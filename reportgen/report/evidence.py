@@ -9,6 +9,7 @@ Torch-free.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reportgen.presets import PRESETS
@@ -77,8 +78,32 @@ def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
     return ["p ≤ ", test.metric("p")] if test.p <= floor + 1e-12 else p_parts(test.metric("p"))
 
 
-def one_run_note(what: str) -> Sentence:
+@dataclass(frozen=True)
+class OneRunNote(Sentence):
+    """The one-seed caveat of some comparisons (`what`: "the calibration comparisons"), so that the Conclusion can
+    state the caveats of several sections once (`merged_one_run_notes`)."""
+
+    what: str = ""
+
+
+def one_run_note(what: str) -> OneRunNote:
     """The caveat of a comparison made at one seed: what it describes, and which seeds would make it a test."""
-    return sentence(f"With one seed, {what} describe this run's weights (the bootstrap resamples test images only); "
-                    f"trained with several seeds (e.g. {SEEDS_FOR_A_TEST}) they would test the models, "
-                    "with the seed-to-seed spread in the interval.")
+    return OneRunNote(sentence(
+        f"With one seed, {what} describe this run's weights (the bootstrap resamples test images only); trained with "
+        f"several seeds (e.g. {SEEDS_FOR_A_TEST}) they would test the models, with the seed-to-seed spread in the "
+        "interval.").parts, what)
+
+
+COMPARISONS = " comparisons"
+
+
+def merged_one_run_notes(sentences: list[Sentence]) -> list[Sentence]:
+    """`sentences` with their one-seed caveats of "the <X> comparisons" stated once, where the first stood: "With one
+    seed, the calibration, robustness and faithfulness comparisons describe ..."."""
+    notes = [s for s in sentences if isinstance(s, OneRunNote) and s.what.startswith("the ")
+             and s.what.endswith(COMPARISONS)]
+    if len(notes) < 2:
+        return list(sentences)
+    names = and_list([n.what.removeprefix("the ").removesuffix(COMPARISONS) for n in notes])
+    merged = one_run_note(f"the {names}{COMPARISONS}")
+    return [merged if s is notes[0] else s for s in sentences if s is notes[0] or not any(s is n for n in notes)]

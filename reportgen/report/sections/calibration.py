@@ -329,7 +329,7 @@ class Calibration(Section):
                               f"Reliability diagrams{seeds}: the accuracy of the test images in each confidence bin "
                               "(bars; dots: the same accuracy at the bin's mean confidence) against the diagonal of "
                               "perfect calibration, with each panel's ECE and its expected value if the model were "
-                              "perfectly calibrated, and the number of images per bin below.")
+                              "perfectly calibrated, and the number of images per bin below.", "80%")
         items: list[Item] = [Callout("rule", [calibration_rule(rules)]), model_table(models, ps,
                                                                                     rules.calibration_bins), figure,
                              Bullets(facts)]

@@ -30,6 +30,7 @@ from reportgen.report.analysis_files import read_analysis
 from reportgen.report.contents import ReportContents
 from reportgen.report.evidence import (
     METHOD_NAMES,
+    and_list,
     bootstrap_evidence,
     bootstrap_p_parts,
     decided,
@@ -231,19 +232,28 @@ def _method(f: Faithfulness) -> str:
     return f"{f.the}'s {f.method}{' map' if f.method == OCCLUSION else ''}"
 
 
-def model_sentence(f: Faithfulness, rules: ReportConfig, fam: Family) -> Sentence:
-    """One model's deletion areas, its gap over random orders and whether the gap is significant (by its p adjusted
-    within the family of tests against random orders)."""
-    test = against_random(f, rules)
-    parts: list[Part] = [
-        f"For {f.the} ({f.method}), occluding the most salient patches first leaves a mean area under the true "
-        "class's probability of ", f.mean("area", f.area), " against ", f.mean("random_area", f.random_area),
-        f" for {f.random_orders} random orders, a gap of ", f.mean("gap", f.gap), f"{run_scope(test.over_seeds)} "
-        "(over the ", f.images_count, " images, ", *bootstrap_evidence(test, fam), ")"]
-    if beats_random(test, rules.alpha, fam):
-        return sentence(parts, ": occluding by its map lowers the true class's probability significantly sooner than "
-                        "occluding at random.")
-    return sentence(parts, ": its map is not shown to be more faithful than a random order.")
+def _maps(found: Sequence[Faithfulness]) -> str:
+    """"the CNN's Grad-CAM, the ViT's attention rollout and the CNN's occlusion map"."""
+    return and_list([_method(f) for f in found])
+
+
+def random_sentence(models: Sequence[Faithfulness], rules: ReportConfig, fam: Family) -> Sentence:
+    """Which maps beat random occlusion orders (each by its p adjusted within the family of these tests), in one
+    sentence: the table beside it holds every map's areas, gap, interval and p."""
+    tests = [(f, against_random(f, rules)) for f in models]
+    better = [f for f, t in tests if beats_random(t, rules.alpha, fam)]
+    others = [f for f in models if f not in better]
+    scope = run_scope(all(t.over_seeds for _, t in tests))
+    parts: list[Part] = []
+    if better:
+        parts += [f"Occluding the most salient patches first lowers the true class's probability significantly sooner "
+                  f"than occluding at random{scope} for {_maps(better)}"]
+    if others:
+        parts += ["; " if better else "", f"{_maps(others) if better else capital(_maps(others))} "
+                  f"{'is' if len(others) == 1 else 'are'} not shown to be more faithful than a random order{scope}"]
+    adjusted = f"{METHOD_NAMES[fam.method]}-adjusted over {fam.name}" if len(fam.raw) > 1 else "raw"
+    return sentence(parts, f" (the areas, gaps with their {1 - rules.alpha:.0%} intervals and p, {adjusted}, are "
+                    f"in the table below; over the ", models[0].images_count, " explained images).")
 
 
 def comparison_sentence(first: Faithfulness, second: Faithfulness, rules: ReportConfig,
@@ -378,13 +388,13 @@ class Explanations(Section):
         first = shown[0]
         maps = figures.draw("explanations", lambda: draw_maps(shown, contents.class_names), sentence(
             "Saliency maps on the first explained test image of each class, overlaid (red: most salient), from each "
-            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."))
+            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."), "84%")
         curves = figures.draw("deletion", lambda: draw_curves(shown), sentence(
             "Deletion curves: the true class's probability over the intact image's, averaged over the ",
             first.images_count, " explained images, as patches are occluded most salient first and in random "
-            "orders."), "80%")
+            "orders."), "64%")
         vs_random = random_family(shown, rules)
-        facts = [model_sentence(f, rules, vs_random) for f in shown]
+        facts = [random_sentence(shown, rules, vs_random)]
         if contents.comparative and compared(found):
             fam = between_family(found, rules)
             facts += [comparison_sentence(*part, rules, fam) for part in compared(found)]

@@ -238,13 +238,13 @@ def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
                    *(["", "", "", ""] if c is not None else [])])
     header = ["corruption", "family", *(f"{s.name} accuracy" for s in models), *(f"{s.name} kept" for s in models)]
     if c is not None:
-        header += [f"kept, {models[0].name} − {models[1].name} (points, both right clean)", "interval", "p",
-                   "adjusted p"]
+        header += [f"kept, {models[0].name} − {models[1].name}", "interval", "p", "adjusted p"]
     return Table(header, rows, footer, caption="Accuracy on the corrupted test images and relative robustness (kept: "
                  "the share of corrupted copies classified correctly, of the images the model classifies correctly "
-                 "when clean), over the severities (and seeds); the difference compares the models on the images both "
-                 "classify correctly when clean. A family of one corruption is not tested again (its corruption's "
-                 "row holds the test); —: not adjusted (the overall comparison is a primary one).")
+                 "when clean), over the severities (and seeds); the difference of kept shares, in points, compares the "
+                 "models on the images both classify correctly when clean. A family of one corruption is not tested "
+                 "again (its corruption's row holds the test); —: not adjusted (the overall comparison is a primary "
+                 "one).")
 
 
 def draw_heatmaps(models: Sequence[Suite]) -> plt.Figure:
@@ -286,7 +286,7 @@ class Robustness(Section):
         models, rules = suites(contents), contents.rules
         figure = figures.draw("robustness", lambda: draw_heatmaps(models), sentence(
             "Accuracy (%) on the corrupted test images per corruption and severity (1 mildest, 5 strongest)",
-            " (mean over seeds)." if contents.several_seeds else "."), "85%")
+            " (mean over seeds)." if contents.several_seeds else "."), "70%")
         first = models[0]
         rule = robustness_rule(rules, first.images, len(first.corruptions), len(first.severities), first.seed)
         c = self.comparison(contents, models)
