@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reportgen.presets import PRESETS
-from reportgen.report.kernel import Part, Sentence, p_parts, sentence
+from reportgen.report.kernel import Metric, Part, Sentence, p_parts, sentence
 
 if TYPE_CHECKING:  # annotations only: the wording needs no statistics, and keeps the import chain short
     from reportgen.report.multiplicity import Family
@@ -74,8 +74,13 @@ def labelled(label: str, finding: Sentence) -> Sentence:
 
 def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
     """"p = x", or "p ≤ x" at the smallest p its resamples can give (2 / (resamples + 1)): no resample crossed 0."""
-    floor = 2 / (test.resamples + 1)
-    return ["p ≤ ", test.metric("p")] if test.p <= floor + 1e-12 else p_parts(test.metric("p"))
+    return floored_p_parts(test.metric("p"), 2 / (test.resamples + 1))
+
+
+def floored_p_parts(p: Metric, floor: float) -> list[Part]:
+    """"p = x", or "p ≤ x" when x is the smallest p the simulation could give (`floor`): the true p may be smaller,
+    so an equals sign would claim more than was measured."""
+    return ["p ≤ ", p] if p.value <= floor + 1e-12 else p_parts(p)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from reportgen.report.evidence import (
     bootstrap_evidence,
     bootstrap_p_parts,
     decided,
+    floored_p_parts,
     interval_cell,
     labelled,
     one_run_note,
@@ -178,13 +179,14 @@ def pooled_scope(m: ModelCalibration) -> str:
 
 
 def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, alpha: float,
-                     bins: int) -> Sentence:
+                     bins: int, draws: int) -> Sentence:
     """Whether a model's ECE is distinguishable from that of a perfectly calibrated model at its confidences."""
     observed = stat(f"{m.key}.calibration.ece", "percent", [v["ece"] for v in m.values])
     expected = stat(f"{m.key}.calibration.ece_perfect", "percent", [v["ece_perfect"] for v in m.values])
     decide = adjusted if adjusted is not None else p
-    evidence: list[Part] = [*p_parts(p), *([", adjusted over the models' tests against perfect calibration ",
-                                             *p_parts(adjusted)] if adjusted else [])]
+    evidence: list[Part] = [*floored_p_parts(p, 1 / (draws + 1)),
+                            *([", adjusted over the models' tests against perfect calibration ", *p_parts(adjusted)]
+                              if adjusted else [])]
     verdict = ("is larger than a perfectly calibrated model's would be: it is miscalibrated" if decide.value < alpha
                else "is not distinguishable from a perfectly calibrated model's at this number of images: it is not "
                     "shown to be miscalibrated")
@@ -315,7 +317,7 @@ class Calibration(Section):
         rules, models = contents.rules, self.models(contents)
         ps, fam = self.perfect(contents, models)
         facts = [perfect_sentence(m, p, fam.adjusted_p(p.key) if len(ps) > 1 else None, rules.alpha,
-                                  rules.calibration_bins)
+                                  rules.calibration_bins, rules.bootstrap_resamples)
                  for m, p in zip(models, ps)]
         if contents.comparative:
             c = compare(contents, models)

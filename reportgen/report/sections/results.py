@@ -21,7 +21,7 @@ import seaborn as sns
 from reportgen.bundle import RunData
 from reportgen.report.common import MACRO_FIELDS, curves_figure_key, headline_sentence
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
-from reportgen.report.evidence import SEEDS_FOR_A_TEST
+from reportgen.report.evidence import METHOD_NAMES, SEEDS_FOR_A_TEST
 from reportgen.report.kernel import (
     Cell,
     Item,
@@ -128,7 +128,7 @@ def per_class_table(contents: ReportContents, tests: ClassTests | None) -> Table
         method = ("the hierarchical bootstrap over seeds and images" if tests.over_seeds
                   else "McNemar's exact test on the class's images")
         caption += (f" R difference: {a.name} minus {b.name}; p: {method}; adjusted within the family of "
-                    f"{tests.tests.name} ({tests.tests.method}).")
+                    f"{tests.tests.name} ({METHOD_NAMES[tests.tests.method]}).")
     return Table(header, rows, footer, caption=caption)
 
 
