@@ -117,7 +117,7 @@ def test_figures_and_tables_are_numbered_in_order_and_references_resolve(rendere
     assert figure_numbers == list(range(1, len(figure_numbers) + 1))
     assert table_numbers == list(range(1, len(table_numbers) + 1))
     for key, number in re.findall(r'<a class="ref" href="#figure-([^"]+)">Figure (\d+)</a>', html):
-        assert re.search(rf'<figure id="figure-{key}">\s*<img[^>]*>\s*<figcaption><span class="label">Figure '
+        assert re.search(rf'<figure id="figure-{key}"[^>]*>\s*<img[^>]*>\s*<figcaption><span class="label">Figure '
                          rf'{number}\.</span>', html)
 
 
