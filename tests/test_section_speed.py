@@ -130,7 +130,7 @@ def test_the_fit_wall_clock_stands_beside_the_summed_epoch_times_and_says_which_
     assert [row[2].metrics[0].key for row in table.rows] == ["cnn.fit_wall_time_s.mean", "vit.fit_wall_time_s.mean"]
     assert [row[2].text for row in table.rows] == ["12.50", "19.25"]
     assert "Training time: the epochs' times summed" in table.caption
-    assert "fit wall clock: the whole fit from start to end, which also holds the fit's set-up" in table.caption
+    assert "passes. Fit wall clock: the whole fit from start to end, which also holds the fit's set-up" in table.caption
     assert "checkpoints" in table.caption
 
 
@@ -138,5 +138,6 @@ def test_a_bundle_without_the_fit_wall_clock_still_renders_without_it(tmp_path):
     root = make_bundle(tmp_path / "b")
     _record_fit_wall_clock(root, {"cnn": 12.5})  # the ViT's runs predate it: the column would be half empty
     (table,) = tables(numbers(Speed(), read_contents(root)))
-    assert "fit wall clock (s)" not in table.header and "fit wall clock" not in table.caption
+    assert "fit wall clock (s)" not in table.header and "Fit wall clock" not in table.caption
+    assert "passes. Time per epoch = training time / epochs" in table.caption
     assert not any("fit_wall" in m.key for m in item_metrics(numbers(Speed(), contents(tmp_path / "c"))))

@@ -181,7 +181,8 @@ def scopes_sentence(c: Comparison, scopes: Sequence[str], fam: Family, kind: str
     ahead = {1: [s for s in scopes if c.decided(s) and c.tests[s].estimate > 0],
              -1: [s for s in scopes if c.decided(s) and c.tests[s].estimate < 0]}
     raw_only = [s for s in scopes if c.tests[s].p < c.alpha and not c.decided(s) and c.tests[s].estimate != 0]
-    parts: list[Part] = [f"By {kind}, relative robustness adjusted over {fam.name}: "]
+    # with one seed the tests hold the weights fixed: the verdicts describe this run, as the overall one says
+    parts: list[Part] = [f"By {kind}, relative robustness adjusted over {fam.name}{run_scope(c.overall.over_seeds)}: "]
     clauses = [f"{model.the} keeps significantly more under {and_list([scope_name(s) for s in ahead[d]])}"
                for d, model in ((1, c.first), (-1, c.second)) if ahead[d]]
     parts.append("; ".join(clauses) if clauses else f"neither model keeps significantly more under any {kind}")
@@ -189,8 +190,10 @@ def scopes_sentence(c: Comparison, scopes: Sequence[str], fam: Family, kind: str
     parts += [" (", Metric(f"{key}.first_ahead", len(ahead[1]), "count"), f" of {len(scopes)} for {c.first.the}, ",
               Metric(f"{key}.second_ahead", len(ahead[-1]), "count"), f" for {c.second.the})"]
     if raw_only:
-        parts += ["; ", Metric(f"{key}.raw_only", len(raw_only), "count"), " raw p-values below the level (",
-                  ", ".join(scope_name(s) for s in raw_only), ") do not survive the adjustment"]
+        one = len(raw_only) == 1
+        parts += ["; ", Metric(f"{key}.raw_only", len(raw_only), "count"), f" raw p-value{'' if one else 's'} below "
+                  "the level (", ", ".join(scope_name(s) for s in raw_only), f") {'does' if one else 'do'} not "
+                  "survive the adjustment"]
     return sentence(parts, ".")
 
 

@@ -143,7 +143,7 @@ def load_sentence(m: ModelFacts, contents: ReportContents) -> Sentence | None:
 
 
 # What the fit wall clock is, beside the epochs' summed time (run.json's fit_wall_time_s and train_time_s).
-FIT_WALL_CLOCK = ("fit wall clock: the whole fit from start to end, which also holds the fit's set-up (data loaders, "
+FIT_WALL_CLOCK = ("Fit wall clock: the whole fit from start to end, which also holds the fit's set-up (data loaders, "
                   "model and optimiser) and the writing of checkpoints; of a resumed run only the fit that finished. ")
 
 
@@ -168,8 +168,8 @@ def efficiency_table(models: list[ModelFacts], contents: ReportContents) -> Tabl
                   *(["other load (cores, max)"] if recorded else [])], rows,
                  caption="The training runs' wall-clock cost (the runs trained one after the other: "
                          "a description, not a test). Training time: the epochs' times summed, each epoch's "
-                         "training and validation passes; " + (FIT_WALL_CLOCK if fit_wall else "") + "Time per "
-                         "epoch = training time / epochs, warm-up and each epoch's validation pass included; steady "
+                         "training and validation passes. " + (FIT_WALL_CLOCK if fit_wall else "") + "Time per "
+                         "epoch = training time / epochs, warm-up and each epoch's validation pass included. Steady "
                          "epoch: without the first epoch of each fit. Images per second = training images × epochs / "
                          "training time. Other load: the most CPU cores other processes used in one epoch.")
 
