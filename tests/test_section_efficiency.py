@@ -89,7 +89,7 @@ def test_a_busy_machine_gets_no_speed_verdict_anywhere_and_the_numbers(tmp_path)
     busy_report = report(tmp_path, "b", block_loads=[0.0] * 7 + [1.3])  # one busy block is enough
     busy_text = text(numbers(Efficiency(), busy_report))
     busy = Efficiency().verdict(busy_report)
-    assert BUSY + ": other processes used up to 1.30 CPU cores, more than 0.2 in 1 of 8 blocks." in busy_text
+    assert BUSY + ": other processes used up to 1.30 CPU cores, more than 0.2 cores in 1 of 8 blocks." in busy_text
     assert "is faster in" not in busy_text and "is faster" not in " ".join(f.text for f in busy.findings)
     assert [r.verdict.text for r in busy.rows][:2] == ["machine busy: no verdict"] * 2
     assert [r.verdict.text for r in idle.rows][:2] == ["CNN faster (adjusted p = 0.02344)"] * 2

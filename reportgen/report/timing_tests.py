@@ -233,7 +233,8 @@ def busy_sentence(timings: Timings | None) -> Sentence:
     if timings.loads is None:
         return sentence("the machine's other load during the timings could not be measured (no /proc/stat)")
     return sentence("the machine was busy during the timings: other processes used up to ", timings.max_load,
-                    f" CPU cores, more than {BUSY_CORES:g} in ", timings.busy_blocks, f" of {timings.blocks} blocks")
+                    f" CPU cores, more than {BUSY_CORES:g} cores in ", timings.busy_blocks,
+                    f" of {timings.blocks} blocks")
 
 
 def speed_ratios(contents: ReportContents) -> tuple[Timings | None, dict[str, RatioEstimate] | None]:
