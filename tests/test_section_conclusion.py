@@ -164,3 +164,6 @@ def test_the_one_seed_caveats_of_several_sections_are_stated_once(tmp_path):
                      "weights (the bootstrap resamples test images only); trained with several seeds (e.g. --seeds "
                      "42,43,44) they would test the models, with the seed-to-seed spread in the interval."]
     assert not any(v.startswith("With one seed") for v in several)
+    # after every finding it qualifies, the last of them the explanations'
+    assert one.index(notes[0]) > max(i for i, v in enumerate(one) if v.startswith(("Explanations:", "Calibration:",
+                                                                                   "Robustness:")))

@@ -103,12 +103,12 @@ COMPARISONS = " comparisons"
 
 
 def merged_one_run_notes(sentences: list[Sentence]) -> list[Sentence]:
-    """`sentences` with their one-seed caveats of "the <X> comparisons" stated once, where the first stood: "With one
-    seed, the calibration, robustness and faithfulness comparisons describe ..."."""
+    """`sentences` with their one-seed caveats of "the <X> comparisons" stated once, where the last stood (after every
+    finding it qualifies): "With one seed, the calibration, robustness and faithfulness comparisons describe ..."."""
     notes = [s for s in sentences if isinstance(s, OneRunNote) and s.what.startswith("the ")
              and s.what.endswith(COMPARISONS)]
     if len(notes) < 2:
         return list(sentences)
     names = and_list([n.what.removeprefix("the ").removesuffix(COMPARISONS) for n in notes])
     merged = one_run_note(f"the {names}{COMPARISONS}")
-    return [merged if s is notes[0] else s for s in sentences if s is notes[0] or not any(s is n for n in notes)]
+    return [merged if s is notes[-1] else s for s in sentences if s is notes[-1] or not any(s is n for n in notes)]

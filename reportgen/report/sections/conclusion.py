@@ -7,7 +7,7 @@ run). The Conclusion collects them from the registry and imports no section: a n
 concludes something adds its `verdict`, and appears here. It leads with the verdicts that hold a
 primary comparison of the Summary of findings (the accuracy), then states the others in report order,
 then the caveats, so that it opens with what the report set out to decide. The one-seed caveats of several
-sections are stated once, where the first stood.
+sections are stated once, where the last stood.
 """
 
 from __future__ import annotations
