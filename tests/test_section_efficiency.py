@@ -37,11 +37,19 @@ def claims(v) -> dict[str, str]:
 def test_the_costlier_model_flips_with_the_measurements(tmp_path):
     default = section_text(tmp_path, "a")
     swapped = section_text(tmp_path, "b", costs=SWAPPED_COSTS)
-    assert "The ViT needs 2.05× the forward FLOPs per image of the CNN: 167.1 against 81.7 MFLOPs." in default
-    assert "The ViT needs 2.59× the activation memory per training image of the CNN: 3.65 against 1.41 MB." in default
-    assert "The ViT needs 2.45× the peak memory in a training step of the CNN" in default
-    assert "The CNN needs 2.05× the forward FLOPs per image of the ViT" in swapped
-    assert "The CNN needs 2.59× the activation memory" in swapped
+    assert "The ViT needs 2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs), 2.59× the activation memory " \
+        "per training image (3.65 against 1.41 MB) and 2.45× the peak memory in a training step (499.30 against " \
+        "204.00 MB) of the CNN." in default
+    assert "The CNN needs 2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs), 2.59× the activation memory" \
+        in swapped and "The ViT needs" not in swapped
+    mixed = section_text(tmp_path, "c", costs={"cnn": {**DEFAULT_COSTS["cnn"], "peak_mb": 600.0},
+                                               "vit": DEFAULT_COSTS["vit"]})
+    assert "The ViT needs 2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs) and 2.59× the activation " \
+        "memory per training image (3.65 against 1.41 MB) of the CNN." in mixed
+    assert "The CNN needs 1.20× the peak memory in a training step (600.00 against 499.30 MB) of the ViT." in mixed
+    same = section_text(tmp_path, "d", costs={"cnn": {**DEFAULT_COSTS["cnn"], "mflops": 167.1},
+                                              "vit": DEFAULT_COSTS["vit"]})
+    assert "The CNN and the ViT need the same forward FLOPs per image, 167.1 MFLOPs." in same
 
 
 def test_the_machine_independent_facts_lead_and_the_times_follow(tmp_path):

@@ -135,14 +135,15 @@ def static_table(cost: Sequence[Cost]) -> Table:
                  caption="What the models cost independently of the machine's load (the first seed's runs).")
 
 
-def more_sentence(key: str, what: str, unit: str, a_value: Metric, b_value: Metric, a: ModelFacts,
-                  b: ModelFacts) -> Sentence:
-    """Which model needs more of a deterministic quantity (FLOPs, memory), and how many times as much."""
-    if a_value.text == b_value.text:
-        return sentence(f"The {a.name} and the {b.name} need the same {what}: ", a_value, f" {unit}.")
-    (big, small, vb, vs) = (a, b, a_value, b_value) if a_value.value > b_value.value else (b, a, b_value, a_value)
-    return sentence(f"{capital(big.the)} needs ", memory_ratio(key, vb, vs), f"× the {what} of {small.the}: ", vb,
-                    " against ", vs, f" {unit}.")
+@dataclass(frozen=True)
+class Quantity:
+    """One deterministic quantity of both models (FLOPs, memory), as the comparison words it."""
+
+    key: str  # of its ratio, ``compare.efficiency.<key>_ratio``
+    what: str  # "forward FLOPs per image"
+    unit: str  # "MFLOPs"
+    a: Metric
+    b: Metric
 
 
 def memory_ratio(key: str, big: Metric, small: Metric) -> Metric:
@@ -150,13 +151,36 @@ def memory_ratio(key: str, big: Metric, small: Metric) -> Metric:
     return Metric(compare_key(f"efficiency.{key}_ratio"), big.value / small.value, "factor")
 
 
-def static_sentences(a: Cost, b: Cost) -> list[Sentence]:
-    """FLOPs and memory compared: facts, not tests."""
-    out = [more_sentence("flops", "forward FLOPs per image", "MFLOPs", a.flops, b.flops, a.model, b.model),
-           more_sentence("activation", "activation memory per training image", "MB", a.activation, b.activation,
-                         a.model, b.model)]
+def quantities(a: Cost, b: Cost) -> list[Quantity]:
+    """FLOPs, activation memory and (where both were measured) peak memory of the two models."""
+    out = [Quantity("flops", "forward FLOPs per image", "MFLOPs", a.flops, b.flops),
+           Quantity("activation", "activation memory per training image", "MB", a.activation, b.activation)]
     if a.peak is not None and b.peak is not None:
-        out.append(more_sentence("peak", "peak memory in a training step", "MB", a.peak, b.peak, a.model, b.model))
+        out.append(Quantity("peak", "peak memory in a training step", "MB", a.peak, b.peak))
+    return out
+
+
+def more_clause(q: Quantity) -> list:
+    """"2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs)", the larger over the smaller."""
+    big, small = (q.a, q.b) if q.a.value > q.b.value else (q.b, q.a)
+    return [memory_ratio(q.key, big, small), f"× the {q.what} (", big, " against ", small, f" {q.unit})"]
+
+
+def static_sentences(a: Cost, b: Cost) -> list[Sentence]:
+    """FLOPs and memory compared, facts not tests: one sentence per model that needs more of some of them (the
+    measures in one sentence, not one each), and one for what they need alike."""
+    measured = quantities(a, b)
+    same = [q for q in measured if q.a.text == q.b.text]
+    out = []
+    for big, small, more in ((a, b, [q for q in measured if q not in same and q.a.value > q.b.value]),
+                             (b, a, [q for q in measured if q not in same and q.a.value < q.b.value])):
+        if more:
+            clauses = [part for i, q in enumerate(more) for part in (
+                ("" if i == 0 else " and " if i == len(more) - 1 else ", "), *more_clause(q))]
+            out.append(sentence(f"{capital(big.model.the)} needs ", clauses, f" of {small.model.the}."))
+    if same:
+        out.append(sentence(f"The {a.model.name} and the {b.model.name} need the same ", [part for i, q in enumerate(
+            same) for part in ("" if i == 0 else "; ", f"{q.what}, ", q.a, f" {q.unit}")], "."))
     return out
 
 
