@@ -77,6 +77,16 @@ def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
     return floored_p_parts(test.metric("p"), 2 / (test.resamples + 1))
 
 
+def floored_p_cell(p: Metric, floor: float) -> Sentence | Metric:
+    """A p-value as a table cell: "≤ x" at the smallest p the simulation could give (`floor`), else the value."""
+    return sentence("≤ ", p) if p.value <= floor + 1e-12 else p
+
+
+def bootstrap_p_cell(test: BootstrapTest) -> Sentence | Metric:
+    """A bootstrap test's p as a table cell, "≤ x" where no resample crossed 0."""
+    return floored_p_cell(test.metric("p"), 2 / (test.resamples + 1))
+
+
 def floored_p_parts(p: Metric, floor: float) -> list[Part]:
     """"p = x", or "p ≤ x" when x is the smallest p the simulation could give (`floor`): the true p may be smaller,
     so an equals sign would claim more than was measured."""

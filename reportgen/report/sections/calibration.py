@@ -42,6 +42,7 @@ from reportgen.report.evidence import (
     bootstrap_evidence,
     bootstrap_p_parts,
     decided,
+    floored_p_cell,
     floored_p_parts,
     interval_cell,
     labelled,
@@ -237,13 +238,14 @@ def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
 # ---------------------------------------------------------------- tables and figure
 
 
-def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int) -> Table:
-    """ECE, its expectation if perfect and the test, debiased ECE, MCE, NLL and Brier score of each model."""
+def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int, draws: int) -> Table:
+    """ECE, its expectation if perfect and the test ("≤" at the floor of its `draws`), debiased ECE, MCE, NLL and
+    Brier score of each model."""
     rows: list[list[Cell]] = []
     for m, p in zip(models, perfect):
         cells = [sentence(pooled_value(m, bins), "%") if key == "ece_debiased" else m.cell(key, unit)
                  for key, _, unit in MEASURES]
-        rows.append([m.name, *cells[:2], p, *cells[2:]])
+        rows.append([m.name, *cells[:2], floored_p_cell(p, 1 / (draws + 1)), *cells[2:]])
     labels = [label for _, label, _ in MEASURES]
     several = any(len(m.runs) > 1 for m in models)
     return Table(["model", *labels[:2], "p (perfect)", *labels[2:]], rows,
@@ -332,9 +334,8 @@ class Calibration(Section):
                               "(bars; dots: the same accuracy at the bin's mean confidence) against the diagonal of "
                               "perfect calibration, with each panel's ECE and its expected value if the model were "
                               "perfectly calibrated, and the number of images per bin below.", "80%")
-        items: list[Item] = [Callout("rule", [calibration_rule(rules)]), model_table(models, ps,
-                                                                                    rules.calibration_bins), figure,
-                             Bullets(facts)]
+        table = model_table(models, ps, rules.calibration_bins, rules.bootstrap_resamples)
+        items: list[Item] = [Callout("rule", [calibration_rule(rules)]), table, figure, Bullets(facts)]
         if contents.variants:
             items.append(variants_table(variant_groups(contents, models)))
         return items

@@ -32,6 +32,7 @@ from reportgen.report.evidence import (
     METHOD_NAMES,
     and_list,
     bootstrap_evidence,
+    bootstrap_p_cell,
     bootstrap_p_parts,
     decided,
     interval_cell,
@@ -307,7 +308,7 @@ def faithfulness_table(models: Sequence[Faithfulness], rules: ReportConfig, fam:
         test = against_random(f, rules)
         adjusted: Cell = fam.adjusted_p(test.metric("p").key) if len(fam.raw) > 1 else "—"
         rows.append([f.name, f.method, f.mean("area", f.area), f.mean("random_area", f.random_area),
-                     f.mean("gap", f.gap), interval_cell(test), test.metric("p"), adjusted])
+                     f.mean("gap", f.gap), interval_cell(test), bootstrap_p_cell(test), adjusted])
     return Table(["model", "method", "area, salient first", "area, random orders", "gap",
                   f"{1 - rules.alpha:.0%} interval",
                   "p (vs random)", "adjusted p"], rows,

@@ -36,6 +36,7 @@ from reportgen.report.corruption_results import (
 from reportgen.report.evidence import (
     and_list,
     bootstrap_evidence,
+    bootstrap_p_cell,
     bootstrap_p_parts,
     decided,
     interval_cell,
@@ -219,7 +220,7 @@ def p_cells(c: Comparison, scope: str) -> list[Cell]:
         return ["", "", "", ""]
     fam = None if scope == "overall" else c.family_of(scope)
     adjusted: Cell = fam.adjusted_p(test.metric("p").key) if fam is not None and len(fam.raw) > 1 else "—"
-    return [test.metric("diff"), interval_cell(test), test.metric("p"), adjusted]
+    return [test.metric("diff"), interval_cell(test), bootstrap_p_cell(test), adjusted]
 
 
 def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
