@@ -74,8 +74,12 @@ def test_a_perfectly_calibrated_model_is_not_called_miscalibrated_and_an_overcon
     assert debiased_ece(binned(good.runs[0], 15)) < expected_calibration_error(binned(good.runs[0], 15))
     p_good, p_bad = perfect_p(good, RULES), perfect_p(bad, RULES)
     assert p_good.value > 0.05 > p_bad.value
-    assert "it is not shown to be miscalibrated" in perfect_sentence(good, p_good, None, 0.05, 15).text
-    assert "it is miscalibrated" in perfect_sentence(bad, p_bad, None, 0.05, 15).text
+    good_text = perfect_sentence(good, p_good, None, 0.05, 15, RULES.bootstrap_resamples).text
+    bad_text = perfect_sentence(bad, p_bad, None, 0.05, 15, RULES.bootstrap_resamples).text
+    assert "it is not shown to be miscalibrated" in good_text and "it is miscalibrated" in bad_text
+    # no simulated draw reached the overconfident model's ECE: its p is a bound, not a value
+    assert p_bad.value == pytest.approx(1 / (RULES.bootstrap_resamples + 1))
+    assert f"(p ≤ {p_bad.text})" in bad_text and f"(p = {p_good.text})" in good_text
 
 
 def test_temperature_scaling_is_fitted_on_the_other_half_and_cools_an_overconfident_model():

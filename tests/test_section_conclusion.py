@@ -12,6 +12,7 @@ from reportgen.report.section import Group, Section, SummaryRow, Verdict
 from reportgen.report.sections import conclusion
 from reportgen.report.sections.augmentation import augmentation_off_variants, reliance_sentence
 from reportgen.report.sections.conclusion import Conclusion
+from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.section_helpers import (
     HAIR,
     STUDY,
@@ -153,3 +154,16 @@ def test_the_conclusion_imports_no_section():
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert not [name for name in imported if name.startswith("reportgen.report.sections.")]
+
+
+def test_the_one_seed_caveats_of_several_sections_are_stated_once(tmp_path):
+    one = _verdicts(contents(tmp_path / "a", analyses=AnalysisOptions(ANALYSES)))
+    several = _verdicts(contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES)))
+    notes = [v for v in one if v.startswith("With one seed, ")]
+    assert notes == ["With one seed, the calibration, robustness and faithfulness comparisons describe this run's "
+                     "weights (the bootstrap resamples test images only); trained with several seeds (e.g. --seeds "
+                     "42,43,44) they would test the models, with the seed-to-seed spread in the interval."]
+    assert not any(v.startswith("With one seed") for v in several)
+    # after every finding it qualifies, the last of them the explanations'
+    assert one.index(notes[0]) > max(i for i, v in enumerate(one) if v.startswith(("Explanations:", "Calibration:",
+                                                                                   "Robustness:")))

@@ -37,11 +37,19 @@ def claims(v) -> dict[str, str]:
 def test_the_costlier_model_flips_with_the_measurements(tmp_path):
     default = section_text(tmp_path, "a")
     swapped = section_text(tmp_path, "b", costs=SWAPPED_COSTS)
-    assert "The ViT needs 2.05× the forward FLOPs per image of the CNN: 167.1 against 81.7 MFLOPs." in default
-    assert "The ViT needs 2.59× the activation memory per training image of the CNN: 3.65 against 1.41 MB." in default
-    assert "The ViT needs 2.45× the peak memory in a training step of the CNN" in default
-    assert "The CNN needs 2.05× the forward FLOPs per image of the ViT" in swapped
-    assert "The CNN needs 2.59× the activation memory" in swapped
+    assert "The ViT needs 2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs), 2.59× the activation memory " \
+        "per training image (3.65 against 1.41 MB) and 2.45× the peak memory in a training step (499.30 against " \
+        "204.00 MB) of the CNN." in default
+    assert "The CNN needs 2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs), 2.59× the activation memory" \
+        in swapped and "The ViT needs" not in swapped
+    mixed = section_text(tmp_path, "c", costs={"cnn": {**DEFAULT_COSTS["cnn"], "peak_mb": 600.0},
+                                               "vit": DEFAULT_COSTS["vit"]})
+    assert "The ViT needs 2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs) and 2.59× the activation " \
+        "memory per training image (3.65 against 1.41 MB) of the CNN." in mixed
+    assert "The CNN needs 1.20× the peak memory in a training step (600.00 against 499.30 MB) of the ViT." in mixed
+    same = section_text(tmp_path, "d", costs={"cnn": {**DEFAULT_COSTS["cnn"], "mflops": 167.1},
+                                              "vit": DEFAULT_COSTS["vit"]})
+    assert "The CNN and the ViT need the same forward FLOPs per image, 167.1 MFLOPs." in same
 
 
 def test_the_machine_independent_facts_lead_and_the_times_follow(tmp_path):
@@ -51,16 +59,18 @@ def test_the_machine_independent_facts_lead_and_the_times_follow(tmp_path):
         "peak memory of a training step (MB)", "batch size", "optimiser steps per epoch", "optimiser steps in all"]
     assert [row[0] for row in second.rows] == ["inference throughput (images per second)", "latency at batch 1 (ms)",
                                                "training step time (ms)"]
-    assert second.header[-3:] == ["faster by", "p", "adjusted p"]
-    assert "on Synthetic CPU (cpu, 1 thread, fp32): medians over 8 blocks" in second.caption.text
-    assert "warm-up excluded" in second.caption.text
+    assert second.header[-4:] == ["time ratio CNN/ViT", "95% interval", "p", "adjusted p"]
+    assert [row[3].text for row in second.rows] == ["0.42×", "0.50×", "0.39×"]
+    assert "on Synthetic CPU (cpu, 1 thread, fp32): medians over 8 blocks" in second.caption
+    assert "warm-up excluded" in second.caption
+    assert isinstance(second.caption, str) and "up to 0.00 CPU cores in a block" in second.caption  # never a repr
 
 
 def test_faster_is_said_only_when_the_test_over_blocks_says_so(tmp_path):
     default = section_text(tmp_path, "a")
     swapped = section_text(tmp_path, "b", costs=SWAPPED_COSTS)
     same = section_text(tmp_path, "c", costs=SAME_SPEED)
-    assert "The CNN is faster in training step time, by 2.53× (the median per-block ratio; exact Wilcoxon " \
+    assert "The CNN is faster in training step time, by 2.53× (the Hodges-Lehmann per-block ratio; exact Wilcoxon " \
         "signed-rank test of the per-block log time ratios over 8 blocks, p = 0.007812, adjusted p = 0.02344)." \
         in default
     assert "The CNN is faster in inference throughput" in default
@@ -87,10 +97,16 @@ def test_a_busy_machine_gets_no_speed_verdict_anywhere_and_the_numbers(tmp_path)
     busy_report = report(tmp_path, "b", block_loads=[0.0] * 7 + [1.3])  # one busy block is enough
     busy_text = text(numbers(Efficiency(), busy_report))
     busy = Efficiency().verdict(busy_report)
-    assert BUSY + ": other processes used up to 1.30 CPU cores, more than 0.2 in 1 of 8 blocks." in busy_text
+    assert BUSY + ": other processes used up to 1.30 CPU cores, more than 0.2 cores in 1 of 8 blocks." in busy_text
     assert "is faster in" not in busy_text and "is faster" not in " ".join(f.text for f in busy.findings)
     assert [r.verdict.text for r in busy.rows][:2] == ["machine busy: no verdict"] * 2
     assert [r.verdict.text for r in idle.rows][:2] == ["CNN faster (adjusted p = 0.02344)"] * 2
+    # the numbers stay, with their intervals, busy or idle: only the verdict is withheld
+    assert [(r.difference.text, r.interval.text) for r in busy.rows[:2]] == [
+        (r.difference.text, r.interval.text) for r in idle.rows[:2]] == [
+        ("time ratio 0.39×", "[0.39, 0.40]"), ("throughput ratio 2.39×", "[2.37, 2.42]")]
+    (_, busy_timed) = tables(numbers(Efficiency(), busy_report))
+    assert busy_timed.header[-2:] == ["time ratio CNN/ViT", "95% interval"]
     assert claims(idle)["cnn-trains-faster"] == SUPPORTED and claims(busy)["cnn-trains-faster"] == INCONCLUSIVE
     assert "machine was busy" in busy.claims[0].evidence.text
     assert "Speed: no verdict, because the machine was busy" in busy.findings[-1].text
@@ -118,6 +134,10 @@ def test_the_summary_rows_are_secondary_and_peak_memory_is_no_test(tmp_path):
     rows = verdict(tmp_path).rows
     assert [r.measure for r in rows] == ["Training step time (ms)", "Inference throughput (images/s)",
                                          "Peak memory of a training step (MB)"]
+    assert [m.key for r in rows[:2] for m in (*r.difference.metrics, *r.interval.metrics)] == [
+        "compare.efficiency.step.time_ratio.estimate", "compare.efficiency.step.time_ratio.low",
+        "compare.efficiency.step.time_ratio.high", "compare.efficiency.inference.rate_ratio.estimate",
+        "compare.efficiency.inference.rate_ratio.low", "compare.efficiency.inference.rate_ratio.high"]
     assert not any(r.primary for r in rows)
     assert rows[2].verdict.text == "ViT needs 2.45× (a measurement, not a test)"
 

@@ -116,7 +116,7 @@ def test_the_within_group_test_tells_errors_within_groups_from_chance(tmp_path):
 def test_the_verdict_names_the_main_confusions_and_says_in_this_run_with_one_seed(tmp_path):
     one = Errors().verdict(contents(tmp_path / "a"))
     (finding,) = one.findings
-    assert finding.text.startswith("Errors: the most frequent confusion is, for the CNN: ")
+    assert finding.text.startswith("Errors: the most frequent confusion is, for both models: ")
     assert "In this run" in finding.text and "adjusted p" in finding.text and "raw p" in finding.text
     assert [c.claim for c in one.claims] == ["errors-within-groups"]
     several = Errors().verdict(contents(tmp_path / "b", seeds=(1, 2, 3)))
@@ -130,3 +130,16 @@ def test_examples_of_the_confusions_come_from_the_images_the_bundle_holds(tmp_pa
     assert "true → predicted" in figures(held)[0].caption.text
     none = numbers(Errors(), contents(tmp_path / "b"))
     assert not figures(none) and "cannot be shown" in text(none) and "analysis.explanations" in text(none)
+
+
+def test_one_main_confusion_shared_by_both_models_is_named_once(tmp_path):
+    report = contents(tmp_path / "a")
+    report.facts = {"cnn": _with_confusion(report.facts["cnn"], CAT_DOG),
+                    "vit": _with_confusion(report.facts["vit"], CAT_DOG)}
+    shared = Errors().verdict(report).findings[0].text
+    report.facts["vit"] = _with_confusion(report.facts["vit"], SHIP_PLANE)
+    report.verdicts.clear()
+    differ = Errors().verdict(report).findings[0].text
+    assert shared.startswith("Errors: the most frequent confusion is, for both models: cat ↔ dog.")
+    assert differ.startswith("Errors: the most frequent confusion is, for the CNN: cat ↔ dog; for the ViT: "
+                             "airplane ↔ ship.")

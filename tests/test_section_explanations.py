@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from reportgen.report.kernel import Callout
-from reportgen.report.sections.explanations import Explanations, explained, signed_rank_p
+from reportgen.report.sections.explanations import Explanations, against_random, beats_random, explained, random_family
 from tests.analysis_factory import ANALYSES, AnalysisOptions
 from tests.section_helpers import contents, figures, numbers, tables, text
 
@@ -65,10 +67,14 @@ def test_a_difference_that_is_not_significant_is_not_a_win(tmp_path, seeds):
 
 def test_a_map_no_better_than_random_is_said_to_be_so(tmp_path):
     flat = said(section(tmp_path, "b", deletion_rates={"cnn": 0.0, "vit": 3.0}))  # the CNN's curve never falls
-    assert "For the CNN (Grad-CAM), occluding the most salient patches first leaves a mean area under" in flat
-    assert "its map is not shown to be more faithful than a random order." in flat
+    default = said(section(tmp_path, "a"))
     # the ViT's own method and its occlusion fall; neither of the CNN's does
-    assert flat.count("lowers the true class's probability significantly sooner than occluding at random") == 2
+    assert "significantly sooner than occluding at random in this run for the ViT's attention rollout and the ViT's " \
+        "occlusion map; the CNN's Grad-CAM and the CNN's occlusion map are not shown to be more faithful than a " \
+        "random order in this run" in flat
+    assert "significantly sooner than occluding at random in this run for the CNN's Grad-CAM, the ViT's attention " \
+        "rollout, the CNN's occlusion map and the ViT's occlusion map (" in default
+    assert "not shown to be more faithful than a random order" not in default
 
 
 def test_the_areas_are_the_trapezoids_of_the_stored_curves(tmp_path):
@@ -83,9 +89,28 @@ def test_the_areas_are_the_trapezoids_of_the_stored_curves(tmp_path):
         - np.mean(areas))
 
 
-def test_no_difference_at_all_is_no_evidence():
-    assert signed_rank_p(np.zeros(5)) == 1.0
-    assert signed_rank_p(np.arange(1, 11, dtype=float)) < 0.01
+def test_no_difference_at_all_is_no_evidence(tmp_path):
+    report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES))
+    (cnn, _) = explained(report)
+    flat = replace(cnn, seed_gaps=np.zeros_like(cnn.seed_gaps))
+    test = against_random(flat, report.rules)
+    assert test.p == 1.0 and not beats_random(test, 0.05, random_family([flat], report.rules))
+
+
+def test_against_random_orders_the_seed_to_seed_spread_enters_the_test(tmp_path):
+    report = contents(tmp_path / "b", seeds=(1, 2), analyses=AnalysisOptions(ANALYSES))
+    (cnn, _) = explained(report)
+    images = cnn.seed_gaps.shape[1]
+    wobble = np.linspace(-0.01, 0.01, images)
+    # every image's gap averaged over the seeds is +0.025, but one seed's map beats random and the other's loses
+    split = replace(cnn, seed_gaps=np.stack([0.3 + wobble, -0.25 + wobble]))
+    steady = replace(cnn, seed_gaps=np.stack([0.03 + wobble, 0.02 + wobble]))
+    for case, expected in ((split, False), (steady, True)):
+        test = against_random(case, report.rules)
+        assert test.over_seeds and test.estimate == pytest.approx(0.025)
+        assert beats_random(test, 0.05, random_family([case], report.rules)) is expected
+    assert "sooner than occluding at random for the CNN's" in said(section(tmp_path, "c", seeds=(1, 2)))
+    assert "sooner than occluding at random in this run for the CNN's" in said(section(tmp_path, "d"))
 
 
 def test_both_models_are_drawn_on_the_same_images(tmp_path):
@@ -99,8 +124,10 @@ def test_both_models_are_drawn_on_the_same_images(tmp_path):
 
 def test_one_model_gets_its_own_measurement_only(tmp_path):
     one = said(section(tmp_path, "b", models=("vit",)))
-    assert one.startswith("For the ViT (attention rollout)") and "more faithful than" not in one.replace(
-        "more faithful than a random order", "")
+    assert one.startswith("Occluding the most salient patches first lowers the true class's probability "
+                          "significantly sooner than occluding at random in this run for the ViT's attention rollout "
+                          "and the ViT's occlusion map (")
+    assert "more faithful than" not in one.replace("more faithful than a random order", "")
 
 
 def test_applies_when_the_bundle_holds_explanations(tmp_path):

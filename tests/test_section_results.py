@@ -89,3 +89,10 @@ def test_the_verdict_states_the_per_class_differences_with_two_models(tmp_path):
     assert "significantly higher for the CNN" in two.findings[0].text
     one = Results().verdict(contents(tmp_path / "b", models=("cnn",)))
     assert one.findings[0].text.startswith("The CNN reached ")
+
+
+def test_the_adjustment_method_is_named_as_in_the_rules(tmp_path):
+    holm = tables(numbers(Results(), contents(tmp_path / "a")))[0].caption
+    bh = tables(numbers(Results(), contents(tmp_path / "b", config_overrides={"report.multiplicity": "bh"})))[0].caption
+    assert holm.endswith("adjusted within the family of the 10 classes (Holm).")
+    assert bh.endswith("adjusted within the family of the 10 classes (Benjamini-Hochberg).")

@@ -66,6 +66,9 @@ def test_with_several_seeds_the_test_includes_them_and_with_one_it_says_so(tmp_p
     two = section_text(tmp_path, "b", seeds=(1, 2), accuracies=APART, kept=RELATIVE_VIT)
     assert "bootstrap over test images, one seed" in one and "With one seed, these robustness comparisons" in one
     assert "bootstrap over seeds and test images" in two and "With one seed" not in two
+    # the per-family and per-corruption verdicts say what the overall one says of their scope
+    assert "relative robustness adjusted over the 10 corruptions in this run: " in one
+    assert "relative robustness adjusted over the 10 corruptions: " in two
     assert "The ViT is more robust:" in two
 
 
@@ -95,7 +98,10 @@ def test_an_adjustment_removes_a_raw_win_and_a_strong_one_stays(tmp_path, method
     said = scopes_sentence(weak, scopes, weak.corruptions, "corruption").text
     assert weak.tests["corruption.contrast"].p < 0.05 and not weak.decided("corruption.contrast")
     assert "neither model keeps significantly more under any corruption" in said
-    assert "1 raw p-values below the level (contrast) do not survive the adjustment" in said
+    assert "1 raw p-value below the level (contrast) does not survive the adjustment" in said
+    two = with_corruption_ps(c, {"corruption.contrast": 0.01, "corruption.saturate": 0.02}, method)
+    said = scopes_sentence(two, scopes, two.corruptions, "corruption").text
+    assert "2 raw p-values below the level (contrast, saturate) do not survive the adjustment" in said
     strong = with_corruption_ps(c, {"corruption.contrast": 0.001}, method)  # 10 x 0.001 = 0.01
     said = scopes_sentence(strong, scopes, strong.corruptions, "corruption").text
     assert "the CNN keeps significantly more under contrast" in said and "do not survive" not in said

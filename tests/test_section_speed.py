@@ -9,6 +9,7 @@ import numpy as np
 
 from reportgen.bundle import write_json, write_manifest
 from reportgen.report.contents import read_contents
+from reportgen.report.kernel import item_metrics
 from reportgen.report.sections.speed import Speed, common_milestone, time_to_accuracy
 from tests.bundle_factory import make_bundle
 from tests.section_helpers import SWAPPED, contents, metric_keys, numbers, tables, text
@@ -70,8 +71,10 @@ def test_the_common_milestone_is_the_highest_whole_percent_every_run_reached(tmp
 
 def test_no_accuracy_per_second_is_stated(tmp_path):
     items = numbers(Speed(), contents(tmp_path / "b"))
-    assert "The CNN processed 999.3 training images per second (training images × epochs / training time, " \
-        "warm-up and each epoch's validation pass included)." in text(items)
+    (table,) = tables(items)
+    assert table.header[-1] == "images / s" and table.rows[0][-1].text == "999.3"  # the table's, no sentence repeats it
+    assert "Images per second = training images × epochs / training time" in table.caption
+    assert "training images per second" not in text(item for item in items if item is not table)
     assert "per second of training" not in text(items) and "efficiency_factor" not in metric_keys(items)
 
 
@@ -96,7 +99,7 @@ def test_speed_compares_the_steady_state_when_every_run_recorded_it(tmp_path):
     assert "the CNN took 3.00 s and the ViT 1.00 s per epoch in the steady state" in text(items)
     assert "The CNN paid 4.00 s of one-off warm-up: what the first epoch of each fit took beyond its steady-state " \
         "epoch of 3.00 s" in text(items)
-    assert tables(items)[0].header[5] == "steady epoch (s)"
+    assert tables(items)[0].header[3] == "steady epoch (s)"
 
 
 def test_without_a_recorded_steady_state_the_mean_says_it_includes_warm_up(tmp_path):
@@ -109,3 +112,32 @@ def test_one_model_without_a_steady_state_means_both_are_compared_by_their_mean(
     _record_steady_state(root, {"vit": 1.0}, warmup=4.0)  # the CNN recorded none (e.g. one-epoch fits)
     items = numbers(Speed(), read_contents(root))
     assert "the CNN took 2.00 s and the ViT 3.00 s per epoch (the mean over all epochs" in text(items)
+
+
+def _record_fit_wall_clock(root, seconds: dict[str, float]) -> None:
+    """Add run.json's fit_wall_time_s (reportgen 0.6.0 and later) to a synthetic bundle's runs."""
+    for model, value in seconds.items():
+        for path in (root / "runs" / model).glob("seed-*/run.json"):
+            write_json(path, {**json.loads(path.read_text()), "fit_wall_time_s": value})
+    write_manifest(root)
+
+
+def test_the_fit_wall_clock_stands_beside_the_summed_epoch_times_and_says_which_is_which(tmp_path):
+    root = make_bundle(tmp_path / "b")  # training time (epochs summed): CNN 10 s, ViT 15 s
+    _record_fit_wall_clock(root, {"cnn": 12.5, "vit": 19.25})
+    (table,) = tables(numbers(Speed(), read_contents(root)))
+    assert table.header[1:3] == ["training time (s)", "fit wall clock (s)"]
+    assert [row[2].metrics[0].key for row in table.rows] == ["cnn.fit_wall_time_s.mean", "vit.fit_wall_time_s.mean"]
+    assert [row[2].text for row in table.rows] == ["12.50", "19.25"]
+    assert "Training time: the epochs' times summed" in table.caption
+    assert "passes. Fit wall clock: the whole fit from start to end, which also holds the fit's set-up" in table.caption
+    assert "checkpoints" in table.caption
+
+
+def test_a_bundle_without_the_fit_wall_clock_still_renders_without_it(tmp_path):
+    root = make_bundle(tmp_path / "b")
+    _record_fit_wall_clock(root, {"cnn": 12.5})  # the ViT's runs predate it: the column would be half empty
+    (table,) = tables(numbers(Speed(), read_contents(root)))
+    assert "fit wall clock (s)" not in table.header and "Fit wall clock" not in table.caption
+    assert "passes. Time per epoch = training time / epochs" in table.caption
+    assert not any("fit_wall" in m.key for m in item_metrics(numbers(Speed(), contents(tmp_path / "c"))))

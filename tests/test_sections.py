@@ -17,7 +17,7 @@ import pytest
 
 from reportgen.report import render_report
 from reportgen.report.contents import ReportContents, read_contents
-from reportgen.report.kernel import Item
+from reportgen.report.kernel import Bullets, Figure, Item, Paragraph, Subsection, Table
 from reportgen.report.section import Group, Section, UndrawnFigures, layout
 from reportgen.report.sections import SECTIONS
 from tests.analysis_factory import ANALYSES, AnalysisOptions
@@ -117,7 +117,7 @@ def test_figures_and_tables_are_numbered_in_order_and_references_resolve(rendere
     assert figure_numbers == list(range(1, len(figure_numbers) + 1))
     assert table_numbers == list(range(1, len(table_numbers) + 1))
     for key, number in re.findall(r'<a class="ref" href="#figure-([^"]+)">Figure (\d+)</a>', html):
-        assert re.search(rf'<figure id="figure-{key}">\s*<img[^>]*>\s*<figcaption><span class="label">Figure '
+        assert re.search(rf'<figure id="figure-{key}"[^>]*>\s*<img[^>]*>\s*<figcaption><span class="label">Figure '
                          rf'{number}\.</span>', html)
 
 
@@ -146,3 +146,28 @@ def test_every_applicable_section_concludes_unless_it_is_descriptive(full_report
             assert verdict is None or not verdict.findings
         else:
             assert verdict is not None and verdict.findings
+
+
+# The quick preset's report is about 10 pages (docs/sections.md, "How the report reads"): pinned loosely by what
+# fills pages, the figures, tables, table rows and prose of a one-seed bundle with every build-time analysis and no
+# variant (reportgen 0.6.0 printed 19,381 characters of prose there, before no paragraph repeated a table).
+PAGE_BUDGET = {"figures": 11, "tables": 18, "table rows": 140, "prose characters": 18000}
+
+
+def _items(items: list[Item]):
+    for item in items:
+        yield item
+        if isinstance(item, Subsection):
+            yield from _items(item.items)
+
+
+def test_the_quick_report_keeps_its_page_budget(tmp_path):
+    quick_like = read_contents(make_bundle(tmp_path / "b", analyses=AnalysisOptions(ANALYSES),
+                                           config_overrides={"analysis.calibration": True}))
+    items = [item for s in layout(SECTIONS, quick_like, UndrawnFigures()) for item in _items(s.items)]
+    tables = [item for item in items if isinstance(item, Table)]
+    used = {"figures": sum(isinstance(item, Figure) for item in items), "tables": len(tables),
+            "table rows": sum(len(t.rows) + len(t.footer) for t in tables),
+            "prose characters": sum(len(s.text) for item in items if isinstance(item, (Paragraph, Bullets))
+                                    for s in item.sentences)}
+    assert all(used[k] <= PAGE_BUDGET[k] for k in PAGE_BUDGET), used

@@ -131,7 +131,7 @@ class TrainingFacts:
     """What one model's training histories say, over all its seeds (absent for evaluated weights)."""
 
     epochs: Metric
-    train_time: Stat  # seconds
+    train_time: Stat  # seconds: the epochs' times summed (training and validation passes)
     epoch_time: Stat  # seconds per epoch: training time / epochs, one-off warm-up of each fit included
     images_per_s: Stat  # training images per second
     final_train_acc: Stat  # percent, the history's running average (augmented batches, dropout on)
@@ -144,6 +144,9 @@ class TrainingFacts:
     steady_epoch_time: Stat | None = None  # seconds per epoch without the first epoch of each fit (run.json)
     warmup_time: Stat | None = None  # per run, what the first epochs of its fits took beyond the steady state, s
     clean: CleanGap | None = None  # the clean gap; None in bundles that do not record it
+    # seconds of each whole fit (set-up and checkpoint writing too, which train_time leaves out); None in bundles
+    # whose run.json does not record it (before reportgen 0.6.0)
+    fit_wall_time: Stat | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,7 @@ def training_facts(model: str, runs: Sequence[RunData], train_size: int, rules: 
         steady_epoch_time=_recorded(model, "steady_epoch_time_s", runs),
         warmup_time=_recorded(model, "warmup_time_s", runs),
         clean=clean,
+        fit_wall_time=_recorded(model, "fit_wall_time_s", runs),
     )
 
 

@@ -9,10 +9,11 @@ Torch-free.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reportgen.presets import PRESETS
-from reportgen.report.kernel import Part, Sentence, p_parts, sentence
+from reportgen.report.kernel import Metric, Part, Sentence, p_parts, sentence
 
 if TYPE_CHECKING:  # annotations only: the wording needs no statistics, and keeps the import chain short
     from reportgen.report.multiplicity import Family
@@ -73,12 +74,51 @@ def labelled(label: str, finding: Sentence) -> Sentence:
 
 def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
     """"p = x", or "p ≤ x" at the smallest p its resamples can give (2 / (resamples + 1)): no resample crossed 0."""
-    floor = 2 / (test.resamples + 1)
-    return ["p ≤ ", test.metric("p")] if test.p <= floor + 1e-12 else p_parts(test.metric("p"))
+    return floored_p_parts(test.metric("p"), 2 / (test.resamples + 1))
 
 
-def one_run_note(what: str) -> Sentence:
+def floored_p_cell(p: Metric, floor: float) -> Sentence | Metric:
+    """A p-value as a table cell: "≤ x" at the smallest p the simulation could give (`floor`), else the value."""
+    return sentence("≤ ", p) if p.value <= floor + 1e-12 else p
+
+
+def bootstrap_p_cell(test: BootstrapTest) -> Sentence | Metric:
+    """A bootstrap test's p as a table cell, "≤ x" where no resample crossed 0."""
+    return floored_p_cell(test.metric("p"), 2 / (test.resamples + 1))
+
+
+def floored_p_parts(p: Metric, floor: float) -> list[Part]:
+    """"p = x", or "p ≤ x" when x is the smallest p the simulation could give (`floor`): the true p may be smaller,
+    so an equals sign would claim more than was measured."""
+    return ["p ≤ ", p] if p.value <= floor + 1e-12 else p_parts(p)
+
+
+@dataclass(frozen=True)
+class OneRunNote(Sentence):
+    """The one-seed caveat of some comparisons (`what`: "the calibration comparisons"), so that the Conclusion can
+    state the caveats of several sections once (`merged_one_run_notes`)."""
+
+    what: str = ""
+
+
+def one_run_note(what: str) -> OneRunNote:
     """The caveat of a comparison made at one seed: what it describes, and which seeds would make it a test."""
-    return sentence(f"With one seed, {what} describe this run's weights (the bootstrap resamples test images only); "
-                    f"trained with several seeds (e.g. {SEEDS_FOR_A_TEST}) they would test the models, "
-                    "with the seed-to-seed spread in the interval.")
+    return OneRunNote(sentence(
+        f"With one seed, {what} describe this run's weights (the bootstrap resamples test images only); trained with "
+        f"several seeds (e.g. {SEEDS_FOR_A_TEST}) they would test the models, with the seed-to-seed spread in the "
+        "interval.").parts, what)
+
+
+COMPARISONS = " comparisons"
+
+
+def merged_one_run_notes(sentences: list[Sentence]) -> list[Sentence]:
+    """`sentences` with their one-seed caveats of "the <X> comparisons" stated once, where the last stood (after every
+    finding it qualifies): "With one seed, the calibration, robustness and faithfulness comparisons describe ..."."""
+    notes = [s for s in sentences if isinstance(s, OneRunNote) and s.what.startswith("the ")
+             and s.what.endswith(COMPARISONS)]
+    if len(notes) < 2:
+        return list(sentences)
+    names = and_list([n.what.removeprefix("the ").removesuffix(COMPARISONS) for n in notes])
+    merged = one_run_note(f"the {names}{COMPARISONS}")
+    return [merged if s is notes[-1] else s for s in sentences if s is notes[-1] or not any(s is n for n in notes)]

@@ -27,8 +27,8 @@ from reportgen import __version__
 from reportgen.bundle import Bundle, atomic_output, read_bytes, write_manifest
 from reportgen.errors import BundleError
 from reportgen.report.contents import ReportContents
-from reportgen.report.kernel import FigureRef, Metric, Sentence
-from reportgen.report.section import FigureDrawer, Group, figure_numbers, layout
+from reportgen.report.kernel import FigureRef, Metric, Sentence, Table
+from reportgen.report.section import FigureDrawer, Group, LaidOutSection, figure_numbers, layout
 from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.training import scale_note
 from reportgen.report.summary import SUMMARY_JSON, write_summary
@@ -107,7 +107,21 @@ def build_context(contents: ReportContents, figures: FigureDrawer) -> dict[str, 
         "scale_note": scale_note(contents),
         "sections": sections,
         "figure_numbers": figure_numbers(sections),
+        "contents_break": lead_fits_page_one(sections),
     }
+
+
+# About how many table rows the Summary of findings and the claims fit on page 1 beside the title (a row wraps to two
+# or three lines): a lead this short leaves page 1 to itself, and the contents start page 2 with a page break; a
+# longer one runs onto page 2, and the contents follow it there at once rather than after a half-empty page.
+LEAD_ROWS_ON_PAGE_ONE = 16
+
+
+def lead_fits_page_one(sections: list[LaidOutSection]) -> bool:
+    """Whether the Summary of findings (the first section, where there is one) is short enough for page 1."""
+    lead = sections[0] if sections and sections[0].key == "findings" else None
+    rows = 0 if lead is None else sum(len(item.rows) for item in lead.items if isinstance(item, Table))
+    return rows < LEAD_ROWS_ON_PAGE_ONE
 
 
 def figures_folder(root: Path) -> Path:

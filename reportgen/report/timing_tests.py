@@ -9,7 +9,11 @@ measure only by a two-sided exact Wilcoxon signed-rank test of the per-block log
 with the machine's drift), exact (no normal approximation with 8 to 24 blocks), and using the size of each
 ratio, not only its sign, so it has more power than a sign test; the log makes a ratio and its inverse
 symmetric, as the test assumes. The three measures (inference throughput, latency, training step) form one
-family, adjusted together (reportgen.report.multiplicity). When other processes used more than
+family, adjusted together (reportgen.report.multiplicity). How much faster is the Hodges-Lehmann estimate of
+the per-block log ratio (the median of its Walsh averages, the estimate that goes with the signed-rank test) with
+the exact distribution-free interval got by inverting that same test (`ratio_estimate`): it excludes a ratio of 1
+exactly when the unadjusted test rejects equal speed at the interval's level. The estimate and its interval are
+shown on a busy machine too; what is withheld there is the verdict. When other processes used more than
 machine_load.BUSY_CORES in any block, or their load is unknown, no test is made: `Timings.busy`.
 Torch-free.
 """
@@ -97,13 +101,77 @@ def read_timings(contents: ReportContents) -> Timings | None:
 
 
 @dataclass(frozen=True)
+class RatioEstimate:
+    """The Hodges-Lehmann estimate of a per-block log time ratio (first model's time over the second's) with the
+    exact distribution-free interval of the signed-rank test; `low`/`high` None when the blocks are too few for
+    any interval at the level (fewer than 6 at 95%)."""
+
+    key: str  # prefix of its metrics: <key>.estimate, <key>.low, <key>.high
+    log_centre: float
+    log_low: float | None
+    log_high: float | None
+    coverage: float  # the interval's exact confidence (the level or a little more: W's distribution is discrete)
+
+    def metric(self, name: str) -> Metric:
+        """``estimate``, ``low`` or ``high``, as a ratio."""
+        log = {"estimate": self.log_centre, "low": self.log_low, "high": self.log_high}[name]
+        return Metric(f"{self.key}.{name}", float(np.exp(log)), "factor")
+
+    def inverse(self, key: str) -> RatioEstimate:
+        """The ratio the other way up (a rate ratio from a time ratio): the interval's ends swap."""
+        low, high = (None if v is None else -v for v in (self.log_high, self.log_low))
+        return RatioEstimate(key, -self.log_centre, low, high, self.coverage)
+
+    @property
+    def has_interval(self) -> bool:
+        return self.log_low is not None
+
+
+def signed_rank_null(n: int) -> np.ndarray:
+    """P(W+ = w) for w = 0 .. n(n+1)/2: the exact null distribution of the signed-rank statistic of n non-zero,
+    untied differences (each rank's sign a fair coin), by counting the subsets of ranks with each sum."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for rank in range(1, n + 1):
+        counts[rank:] = counts[rank:] + counts[:-rank].copy()
+    return counts / 2.0 ** n
+
+
+def ratio_estimate(key: str, log_ratios: np.ndarray, level: float) -> RatioEstimate:
+    """The Hodges-Lehmann estimate of `log_ratios`' centre and its exact interval at `level`: the c-th smallest
+    and c-th largest of the n(n+1)/2 Walsh averages, c the largest count with P(W+ < c) <= (1 - level) / 2."""
+    x = np.asarray(log_ratios, dtype=float)
+    first, second = np.triu_indices(len(x))
+    walsh = np.sort((x[first] + x[second]) / 2)
+    cdf = np.cumsum(signed_rank_null(len(x)))
+    within = np.flatnonzero(cdf <= (1 - level) / 2)  # the statistic values a two-sided test at `level` rejects
+    if not within.size:
+        return RatioEstimate(key, float(np.median(walsh)), None, None, 1.0)
+    c = int(within[-1])
+    return RatioEstimate(key, float(np.median(walsh)), float(walsh[c]), float(walsh[-1 - c]), float(1 - 2 * cdf[c]))
+
+
+def log_time_ratios(timings: Timings, field: str, a: ModelFacts, b: ModelFacts) -> np.ndarray:
+    """(B,) per-block log of a's time over b's on one measure."""
+    return np.log(timings.seconds(field, a.key) / timings.seconds(field, b.key))
+
+
+def ratio_estimates(timings: Timings, a: ModelFacts, b: ModelFacts, level: float) -> dict[str, RatioEstimate]:
+    """Every measure's Hodges-Lehmann time ratio of a over b with its interval (``compare.efficiency.<measure>.
+    time_ratio.*``), idle machine or not: the numbers are shown even where no verdict is drawn."""
+    return {field: ratio_estimate(compare_key(f"efficiency.{name}.time_ratio"), log_time_ratios(timings, field, a, b),
+                                  level) for field, (name, _) in MEASURES.items()}
+
+
+@dataclass(frozen=True)
 class BlockTest:
     """Which of two models is faster on one measure over the blocks, by how much, raw and adjusted p."""
 
     what: str  # the measure in words
     faster: ModelFacts | None  # None: the median log ratio is 0
     slower: ModelFacts | None
-    factor: Metric  # the median over blocks of the per-block ratio, slower time / faster time (>= 1)
+    factor: Metric  # the Hodges-Lehmann per-block ratio, slower time / faster time (>= 1)
+    ratio: RatioEstimate  # the same estimate as a's time over b's, with its interval
     p: Metric
     p_adj: Metric
     alpha: float
@@ -131,15 +199,15 @@ def log_ratio_p(log_ratios: np.ndarray) -> float:
 
 def block_tests(timings: Timings, a: ModelFacts, b: ModelFacts, method: str, alpha: float) -> list[BlockTest]:
     """The family of the three timing tests of `a` against `b`, in MEASURES order, adjusted together."""
-    ratios = {field: np.log(timings.seconds(field, a.key) / timings.seconds(field, b.key)) for field in MEASURES}
-    raw = [Metric(compare_key(f"efficiency.{MEASURES[f][0]}.p"), log_ratio_p(r), "pvalue") for f, r in ratios.items()]
+    raw = [Metric(compare_key(f"efficiency.{name}.p"), log_ratio_p(log_time_ratios(timings, field, a, b)), "pvalue")
+           for field, (name, _) in MEASURES.items()]
     adjusted = family("the timing measures", raw, method)
     out = []
-    for i, (field, r) in enumerate(ratios.items()):
-        centre = float(np.median(r))  # > 0: a's time is the longer, b is faster
+    for i, (field, estimate) in enumerate(ratio_estimates(timings, a, b, 1 - alpha).items()):
+        centre = estimate.log_centre  # > 0: a's time is the longer, b is faster
         fast, slow = (None, None) if centre == 0 else ((b, a) if centre > 0 else (a, b))
         factor = Metric(compare_key(f"efficiency.{MEASURES[field][0]}.factor"), float(np.exp(abs(centre))), "factor")
-        out.append(BlockTest(MEASURES[field][1], fast, slow, factor, raw[i], adjusted.adjusted[i], alpha))
+        out.append(BlockTest(MEASURES[field][1], fast, slow, factor, estimate, raw[i], adjusted.adjusted[i], alpha))
     return out
 
 
@@ -150,10 +218,12 @@ def block_rule(method: str, alpha: float) -> Sentence:
         "alternating order, and the per-block ratio of their times is one paired observation. A model is faster on "
         f"a measure when a two-sided {TEST_NAME} (paired by block; exact, and weighing each ratio's size, unlike a "
         f"sign test) rejects equal speed at α = {alpha:g} after the three timing tests are adjusted together by "
-        f"{METHODS[method]}. The factor is the median per-block ratio. No speed verdict is drawn when other processes "
-        f"used more than {BUSY_CORES:g} CPU cores in any block, or when their load could not be measured. The "
-        "wall-clock epoch times of the training runs, which ran one after the other, describe this build and decide "
-        "nothing.")
+        f"{METHODS[method]}. The factor is the Hodges-Lehmann estimate of the per-block ratio (the median of the "
+        f"averages of every pair of log ratios), and its {1 - alpha:.0%} interval the exact distribution-free one that "
+        "inverts the same signed-rank test, unadjusted; both are shown on a busy machine too. No speed verdict is "
+        f"drawn when other processes used more than {BUSY_CORES:g} CPU cores in any block, or when their load could "
+        "not be measured. The wall-clock epoch times of the training runs, which ran one after the other, describe "
+        "this build and decide nothing.")
 
 
 def busy_sentence(timings: Timings | None) -> Sentence:
@@ -163,7 +233,16 @@ def busy_sentence(timings: Timings | None) -> Sentence:
     if timings.loads is None:
         return sentence("the machine's other load during the timings could not be measured (no /proc/stat)")
     return sentence("the machine was busy during the timings: other processes used up to ", timings.max_load,
-                    f" CPU cores, more than {BUSY_CORES:g} in ", timings.busy_blocks, f" of {timings.blocks} blocks")
+                    f" CPU cores, more than {BUSY_CORES:g} cores in ", timings.busy_blocks,
+                    f" of {timings.blocks} blocks")
+
+
+def speed_ratios(contents: ReportContents) -> tuple[Timings | None, dict[str, RatioEstimate] | None]:
+    """The bundle's timings and, with two models, each measure's time ratio with its interval, busy or idle."""
+    timings = read_timings(contents)
+    if timings is None or not contents.comparative:
+        return timings, None
+    return timings, ratio_estimates(timings, *contents.models, 1 - contents.rules.alpha)
 
 
 def speed_verdicts(contents: ReportContents) -> tuple[Timings | None, list[BlockTest] | None]:

@@ -18,7 +18,6 @@ from reportgen.report.kernel import (
     Item,
     Metric,
     Paragraph,
-    Part,
     Sentence,
     Table,
     model_key,
@@ -82,31 +81,17 @@ def attention_stats(model: str, cls_attention: np.ndarray, rules: ReportConfig) 
     return heads + [attention_concentration(model, cls_attention.mean(axis=0), "mean", rules)]
 
 
-def _top_share_parts(s: AttentionStats, rules: ReportConfig) -> list[Part]:
-    """E.g. "35.00% of its attention on the top 10% of patches, 7 of 64"."""
-    return [s.top_share_metric, f"% of its attention on the top {rules.top_patch_fraction:.0%} of patches, "
-            f"{s.top_patches} of {s.patches}"]
-
-
 def attention_sentences(m: ModelFacts, stats: Sequence[AttentionStats], rules: ReportConfig) -> list[Sentence]:
-    """Concentration of the mean CLS attention, and the most concentrated and most diffuse heads."""
-    *heads, mean = stats
+    """Concentration of the mean CLS attention (each head's is the table's: no sentence repeats it)."""
+    mean = stats[-1]
     patches, top = mean.patches, mean.top_patches
-    out = [sentence(
+    return [sentence(
         "In the last layer, the CLS token's attention over the ", Metric(model_key(m.key, "visual.patches"), patches,
                                                                          "count"),
         " patches, averaged over heads, has a normalised entropy of ", mean.entropy_metric,
         f" (1 would be uniform, 0 a single patch), and the {top} most attended patches (the top "
         f"{rules.top_patch_fraction:.0%} of the {patches}, rounded up) hold ", mean.top_share_metric,
         f"% of its attention (uniform attention would give {100 * top / patches:.2f}%).")]
-    if len(heads) > 1:
-        sharpest = min(heads, key=lambda s: s.entropy)
-        flattest = max(heads, key=lambda s: s.entropy)
-        out.append(sentence(
-            f"The most concentrated head is head {sharpest.label} (entropy ", sharpest.entropy_metric, "; ",
-            _top_share_parts(sharpest, rules), f"), the most diffuse is head {flattest.label} (entropy ",
-            flattest.entropy_metric, "; ", _top_share_parts(flattest, rules), ")."))
-    return out
 
 
 def attention_table(m: ModelFacts, stats: Sequence[AttentionStats], rules: ReportConfig) -> Table:

@@ -42,6 +42,8 @@ from reportgen.report.evidence import (
     bootstrap_evidence,
     bootstrap_p_parts,
     decided,
+    floored_p_cell,
+    floored_p_parts,
     interval_cell,
     labelled,
     one_run_note,
@@ -178,13 +180,14 @@ def pooled_scope(m: ModelCalibration) -> str:
 
 
 def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, alpha: float,
-                     bins: int) -> Sentence:
+                     bins: int, draws: int) -> Sentence:
     """Whether a model's ECE is distinguishable from that of a perfectly calibrated model at its confidences."""
     observed = stat(f"{m.key}.calibration.ece", "percent", [v["ece"] for v in m.values])
     expected = stat(f"{m.key}.calibration.ece_perfect", "percent", [v["ece_perfect"] for v in m.values])
     decide = adjusted if adjusted is not None else p
-    evidence: list[Part] = [*p_parts(p), *([", adjusted over the models' tests against perfect calibration ",
-                                             *p_parts(adjusted)] if adjusted else [])]
+    evidence: list[Part] = [*floored_p_parts(p, 1 / (draws + 1)),
+                            *([", adjusted over the models' tests against perfect calibration ", *p_parts(adjusted)]
+                              if adjusted else [])]
     verdict = ("is larger than a perfectly calibrated model's would be: it is miscalibrated" if decide.value < alpha
                else "is not distinguishable from a perfectly calibrated model's at this number of images: it is not "
                     "shown to be miscalibrated")
@@ -235,13 +238,14 @@ def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
 # ---------------------------------------------------------------- tables and figure
 
 
-def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int) -> Table:
-    """ECE, its expectation if perfect and the test, debiased ECE, MCE, NLL and Brier score of each model."""
+def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int, draws: int) -> Table:
+    """ECE, its expectation if perfect and the test ("≤" at the floor of its `draws`), debiased ECE, MCE, NLL and
+    Brier score of each model."""
     rows: list[list[Cell]] = []
     for m, p in zip(models, perfect):
         cells = [sentence(pooled_value(m, bins), "%") if key == "ece_debiased" else m.cell(key, unit)
                  for key, _, unit in MEASURES]
-        rows.append([m.name, *cells[:2], p, *cells[2:]])
+        rows.append([m.name, *cells[:2], floored_p_cell(p, 1 / (draws + 1)), *cells[2:]])
     labels = [label for _, label, _ in MEASURES]
     several = any(len(m.runs) > 1 for m in models)
     return Table(["model", *labels[:2], "p (perfect)", *labels[2:]], rows,
@@ -315,7 +319,7 @@ class Calibration(Section):
         rules, models = contents.rules, self.models(contents)
         ps, fam = self.perfect(contents, models)
         facts = [perfect_sentence(m, p, fam.adjusted_p(p.key) if len(ps) > 1 else None, rules.alpha,
-                                  rules.calibration_bins)
+                                  rules.calibration_bins, rules.bootstrap_resamples)
                  for m, p in zip(models, ps)]
         if contents.comparative:
             c = compare(contents, models)
@@ -329,10 +333,9 @@ class Calibration(Section):
                               f"Reliability diagrams{seeds}: the accuracy of the test images in each confidence bin "
                               "(bars; dots: the same accuracy at the bin's mean confidence) against the diagonal of "
                               "perfect calibration, with each panel's ECE and its expected value if the model were "
-                              "perfectly calibrated, and the number of images per bin below.")
-        items: list[Item] = [Callout("rule", [calibration_rule(rules)]), model_table(models, ps,
-                                                                                    rules.calibration_bins), figure,
-                             Bullets(facts)]
+                              "perfectly calibrated, and the number of images per bin below.", "80%")
+        table = model_table(models, ps, rules.calibration_bins, rules.bootstrap_resamples)
+        items: list[Item] = [Callout("rule", [calibration_rule(rules)]), table, figure, Bullets(facts)]
         if contents.variants:
             items.append(variants_table(variant_groups(contents, models)))
         return items

@@ -6,7 +6,8 @@ holds (augmentation, data size, training length, recipe), and the caveats (one s
 run). The Conclusion collects them from the registry and imports no section: a new section that
 concludes something adds its `verdict`, and appears here. It leads with the verdicts that hold a
 primary comparison of the Summary of findings (the accuracy), then states the others in report order,
-then the caveats, so that it opens with what the report set out to decide.
+then the caveats, so that it opens with what the report set out to decide. The one-seed caveats of several
+sections are stated once, where the last stood.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from reportgen.report.contents import ReportContents
+from reportgen.report.evidence import merged_one_run_notes
 from reportgen.report.kernel import Bullets, Item, Sentence
 from reportgen.report.registry import registry
 from reportgen.report.section import FigureDrawer, Section, Verdict, verdict_of
@@ -25,7 +27,7 @@ def conclusion_sentences(contents: ReportContents, sections: Sequence[Section] |
     verdicts = [v for s in (registry() if sections is None else sections)
                 if s.applies(contents) and (v := verdict_of(s, contents)) is not None]
     ordered = [v for v in verdicts if leads(v)] + [v for v in verdicts if not leads(v)]
-    return [f for v in ordered for f in v.findings] + [c for v in ordered for c in v.caveats]
+    return merged_one_run_notes([f for v in ordered for f in v.findings] + [c for v in ordered for c in v.caveats])
 
 
 def leads(verdict: Verdict) -> bool:

@@ -35,7 +35,16 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, STUDY_MODELS, SUPPORTED
 from reportgen.report.section import ClaimFinding, FigureDrawer, Section, SummaryRow, Verdict
-from reportgen.report.timing_tests import MEASURES, BlockTest, Timings, block_rule, busy_sentence, speed_verdicts
+from reportgen.report.timing_tests import (
+    MEASURES,
+    BlockTest,
+    RatioEstimate,
+    Timings,
+    block_rule,
+    busy_sentence,
+    speed_ratios,
+    speed_verdicts,
+)
 
 
 def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
@@ -126,14 +135,15 @@ def static_table(cost: Sequence[Cost]) -> Table:
                  caption="What the models cost independently of the machine's load (the first seed's runs).")
 
 
-def more_sentence(key: str, what: str, unit: str, a_value: Metric, b_value: Metric, a: ModelFacts,
-                  b: ModelFacts) -> Sentence:
-    """Which model needs more of a deterministic quantity (FLOPs, memory), and how many times as much."""
-    if a_value.text == b_value.text:
-        return sentence(f"The {a.name} and the {b.name} need the same {what}: ", a_value, f" {unit}.")
-    (big, small, vb, vs) = (a, b, a_value, b_value) if a_value.value > b_value.value else (b, a, b_value, a_value)
-    return sentence(f"{capital(big.the)} needs ", memory_ratio(key, vb, vs), f"× the {what} of {small.the}: ", vb,
-                    " against ", vs, f" {unit}.")
+@dataclass(frozen=True)
+class Quantity:
+    """One deterministic quantity of both models (FLOPs, memory), as the comparison words it."""
+
+    key: str  # of its ratio, ``compare.efficiency.<key>_ratio``
+    what: str  # "forward FLOPs per image"
+    unit: str  # "MFLOPs"
+    a: Metric
+    b: Metric
 
 
 def memory_ratio(key: str, big: Metric, small: Metric) -> Metric:
@@ -141,13 +151,36 @@ def memory_ratio(key: str, big: Metric, small: Metric) -> Metric:
     return Metric(compare_key(f"efficiency.{key}_ratio"), big.value / small.value, "factor")
 
 
-def static_sentences(a: Cost, b: Cost) -> list[Sentence]:
-    """FLOPs and memory compared: facts, not tests."""
-    out = [more_sentence("flops", "forward FLOPs per image", "MFLOPs", a.flops, b.flops, a.model, b.model),
-           more_sentence("activation", "activation memory per training image", "MB", a.activation, b.activation,
-                         a.model, b.model)]
+def quantities(a: Cost, b: Cost) -> list[Quantity]:
+    """FLOPs, activation memory and (where both were measured) peak memory of the two models."""
+    out = [Quantity("flops", "forward FLOPs per image", "MFLOPs", a.flops, b.flops),
+           Quantity("activation", "activation memory per training image", "MB", a.activation, b.activation)]
     if a.peak is not None and b.peak is not None:
-        out.append(more_sentence("peak", "peak memory in a training step", "MB", a.peak, b.peak, a.model, b.model))
+        out.append(Quantity("peak", "peak memory in a training step", "MB", a.peak, b.peak))
+    return out
+
+
+def more_clause(q: Quantity) -> list:
+    """"2.05× the forward FLOPs per image (167.1 against 81.7 MFLOPs)", the larger over the smaller."""
+    big, small = (q.a, q.b) if q.a.value > q.b.value else (q.b, q.a)
+    return [memory_ratio(q.key, big, small), f"× the {q.what} (", big, " against ", small, f" {q.unit})"]
+
+
+def static_sentences(a: Cost, b: Cost) -> list[Sentence]:
+    """FLOPs and memory compared, facts not tests: one sentence per model that needs more of some of them (the
+    measures in one sentence, not one each), and one for what they need alike."""
+    measured = quantities(a, b)
+    same = [q for q in measured if q.a.text == q.b.text]
+    out = []
+    for big, small, more in ((a, b, [q for q in measured if q not in same and q.a.value > q.b.value]),
+                             (b, a, [q for q in measured if q not in same and q.a.value < q.b.value])):
+        if more:
+            clauses = [part for i, q in enumerate(more) for part in (
+                ("" if i == 0 else " and " if i == len(more) - 1 else ", "), *more_clause(q))]
+            out.append(sentence(f"{capital(big.model.the)} needs ", clauses, f" of {small.model.the}."))
+    if same:
+        out.append(sentence(f"The {a.model.name} and the {b.model.name} need the same ", [part for i, q in enumerate(
+            same) for part in ("" if i == 0 else "; ", f"{q.what}, ", q.a, f" {q.unit}")], "."))
     return out
 
 
@@ -164,18 +197,33 @@ def attention_sentence(c: Cost) -> Sentence:
 UNITS = {"inference_s": "images per second", "latency_s": "ms", "step_s": "ms"}
 
 
-def timing_table(timings: Timings, models: Sequence[ModelFacts], tests: list[BlockTest] | None) -> Table:
-    """Each model's median over the blocks per measure; with the tests, their factor and raw and adjusted p."""
-    header = ["measure", *(m.name for m in models), *(["faster by", "p", "adjusted p"] if tests else [])]
+def ratio_cells(estimate: RatioEstimate) -> list[Cell]:
+    """A time ratio and its interval as two cells ("2.41×", "[2.30, 2.55]"; "too few blocks" for no interval)."""
+    interval = sentence("[", estimate.metric("low"), ", ", estimate.metric("high"), "]") if estimate.has_interval \
+        else "too few blocks"
+    return [sentence(estimate.metric("estimate"), "×"), interval]
+
+
+def timing_table(timings: Timings, models: Sequence[ModelFacts], ratios: dict[str, RatioEstimate] | None,
+                 tests: list[BlockTest] | None) -> Table:
+    """Each model's median over the blocks per measure; with two models their time ratio and its interval (busy or
+    idle), and with the tests their raw and adjusted p."""
+    names = [m.name for m in models]
+    header = ["measure", *names, *([f"time ratio {names[0]}/{names[1]}", "95% interval"] if ratios else []),
+              *(["p", "adjusted p"] if tests else [])]
     rows: list[list[Cell]] = []
     for i, (field, (_, what)) in enumerate(MEASURES.items()):
-        test = [tests[i].factor, tests[i].p, tests[i].p_adj] if tests else []
-        rows.append([f"{what} ({UNITS[field]})", *(timings.median(field, m) for m in models), *test])
+        ratio = ratio_cells(ratios[field]) if ratios else []
+        test = [tests[i].p, tests[i].p_adj] if tests else []
+        rows.append([f"{what} ({UNITS[field]})", *(timings.median(field, m) for m in models), *ratio, *test])
     load = timings.max_load
-    caption = sentence(
+    # A caption is plain text (the LaTeX export escapes it), so the load is written as the number it shows.
+    caption = (
         f"Interleaved timings on {timings.measured_on}: medians over {timings.blocks} blocks (each times every model "
-        "once, in alternating order), warm-up excluded; other processes used up to ",
-        *([load, " CPU cores"] if load is not None else ["an unknown number of CPU cores"]), " in a block.")
+        "once, in alternating order), warm-up excluded; other processes used up to "
+        f"{f'{load.text} CPU cores' if load is not None else 'an unknown number of CPU cores'} in a block."
+        + (" Time ratio: the Hodges-Lehmann estimate of the per-block ratio, with its exact interval from the "
+           "signed-rank test (unadjusted)." if ratios else ""))
     return Table(header, rows, caption=caption)
 
 
@@ -185,9 +233,9 @@ def speed_sentence(test: BlockTest, blocks: int) -> Sentence:
         return sentence(f"Neither model is faster in {test.what}: the median per-block ratio is 1 (",
                         test.evidence(blocks), ").")
     if test.significant:
-        return sentence(f"{capital(test.faster.the)} is faster in {test.what}, by ", test.factor, "× (the median "
-                        "per-block ratio; ", test.evidence(blocks), ").")
-    return sentence(f"{capital(test.faster.the)} is ahead in {test.what} by ", test.factor, "× in the median block, "
+        return sentence(f"{capital(test.faster.the)} is faster in {test.what}, by ", test.factor, "× (the "
+                        "Hodges-Lehmann per-block ratio; ", test.evidence(blocks), ").")
+    return sentence(f"{capital(test.faster.the)} is ahead in {test.what} by ", test.factor, "× per block, "
                     "but the difference is not significant (", test.evidence(blocks), "), so neither model is shown "
                     "to be faster.")
 
@@ -202,7 +250,8 @@ def busy_note(timings: Timings | None) -> Callout:
 def speed_items(contents: ReportContents) -> list[Item]:
     """The timing table and either the tested speed sentences or the note that no verdict is drawn."""
     timings, tests = speed_verdicts(contents)
-    items: list[Item] = [] if timings is None else [timing_table(timings, contents.models, tests)]
+    ratios = speed_ratios(contents)[1]
+    items: list[Item] = [] if timings is None else [timing_table(timings, contents.models, ratios, tests)]
     if tests is not None:
         items.append(Bullets([speed_sentence(t, timings.blocks) for t in tests]))
     elif contents.comparative:
@@ -222,24 +271,30 @@ def speed_cell(test: BlockTest | None, why: str) -> Sentence:
     return sentence(f"{test.faster.name} faster (", test.adjusted, ")")
 
 
-def median_difference(timings: Timings, field: str, a: ModelFacts, b: ModelFacts) -> Metric:
-    """The first model's median minus the second's, in the measure's unit."""
-    va, vb = timings.median(field, a), timings.median(field, b)
-    return Metric(compare_key(f"efficiency.{MEASURES[field][0]}.difference"), va.value - vb.value, va.unit)
+def summary_ratio(ratios: dict[str, RatioEstimate], field: str) -> RatioEstimate:
+    """The Summary's ratio of one measure, first model over second: of times for the step, of images per second
+    (the inverse) for inference throughput."""
+    if field == "inference_s":
+        return ratios[field].inverse(compare_key("efficiency.inference.rate_ratio"))
+    return ratios[field]
 
 
 def summary_rows(contents: ReportContents, a: Cost, b: Cost) -> list[SummaryRow]:
-    """The Summary's secondary cost rows: training step time and inference throughput (tested over blocks, or
-    withheld), and peak memory (a measurement, not a test)."""
+    """The Summary's secondary cost rows: training step time and inference throughput (the Hodges-Lehmann ratio over
+    the blocks with its interval, busy or idle; the verdict tested over blocks, or withheld), and peak memory (a
+    measurement, not a test)."""
     timings, tests = speed_verdicts(contents)
+    ratios = speed_ratios(contents)[1]
     ma, mb = a.model, b.model
     rows = []
-    if timings is not None:
+    if timings is not None and ratios is not None:
         why = "machine busy: no verdict" if timings.loads is not None else "load unknown: no verdict"
-        for index, field, measure in ((2, "step_s", "Training step time (ms)"),
-                                      (0, "inference_s", "Inference throughput (images/s)")):
+        for index, field, measure, ratio_name in ((2, "step_s", "Training step time (ms)", "time ratio "),
+                                                  (0, "inference_s", "Inference throughput (images/s)",
+                                                   "throughput ratio ")):
+            ratio, interval = ratio_cells(summary_ratio(ratios, field))
             rows.append(SummaryRow(measure, (timings.median(field, ma), timings.median(field, mb)),
-                                   median_difference(timings, field, ma, mb), "",
+                                   sentence(ratio_name, ratio), interval,
                                    speed_cell(None if tests is None else tests[index], why)))
     if a.peak is not None and b.peak is not None:
         rows.append(SummaryRow("Peak memory of a training step (MB)", (a.peak, b.peak),

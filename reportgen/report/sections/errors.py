@@ -202,8 +202,11 @@ def errors_claim(models: list[ModelFacts], directions: list[int]) -> ClaimFindin
 def errors_verdict(contents: ReportContents) -> Verdict:
     """Each model's most frequent confusion and, for CIFAR-10's classes, whether its errors stay within the groups
     more often than chance (adjusted across the models), with the original study's claim on it."""
-    main = [f"{m.the}: {pair.first} ↔ {pair.second}" for m in contents.models
-            for pair in confused_pairs(m.confusion, m.class_names, top=1)]
+    pairs = {m.the: f"{pair.first} ↔ {pair.second}" for m in contents.models
+             for pair in confused_pairs(m.confusion, m.class_names, top=1)}
+    main = [f"{model}: {pair}" for model, pair in pairs.items()]
+    if len(pairs) > 1 and len(set(pairs.values())) == 1:  # one pair for every model: said once
+        main = [f"{'both models' if len(pairs) == 2 else 'every model'}: {next(iter(pairs.values()))}"]
     first = sentence("Errors: the most frequent confusion is, for ", "; for ".join(main), ".") if main else \
         sentence("Errors: no model made an error on the test set.")
     models = grouped_models(contents)

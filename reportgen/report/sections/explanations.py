@@ -4,8 +4,9 @@ and how faithful they are, measured by deletion curves (explanations.npz, report
 The maps are shown, not described: a map's look is not a measurement. What the section says is
 measured: for each image, the area under the true class's probability, normalised by the intact
 image's (p(t)/p(0), so that a model's starting confidence does not enter), as the most salient patches
-are occluded first, against random occlusion orders (`Faithfulness`), tested over the images by
-Wilcoxon's signed-rank test (rule: `faithfulness_rule`). Each model's own method (Grad-CAM, attention
+are occluded first, against random occlusion orders (`Faithfulness`), tested by the hierarchical bootstrap over
+the model's seeds, then the images, so that with several seeds the seed-to-seed spread enters the test (rule:
+`faithfulness_rule`). Each model's own method (Grad-CAM, attention
 rollout) stands beside one method the same for every model (occlusion, captum), by which the models'
 faithfulness is compared, by the hierarchical bootstrap over seeds and images (reportgen.report.stats);
 the between-model tests are one family adjusted by report.multiplicity, the tests against random orders
@@ -21,7 +22,6 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.stats import wilcoxon
 
 from reportgen.analyses import EXPLANATION_PARTS, EXPLANATIONS
 from reportgen.config import ReportConfig
@@ -30,7 +30,9 @@ from reportgen.report.analysis_files import read_analysis
 from reportgen.report.contents import ReportContents
 from reportgen.report.evidence import (
     METHOD_NAMES,
+    and_list,
     bootstrap_evidence,
+    bootstrap_p_cell,
     bootstrap_p_parts,
     decided,
     interval_cell,
@@ -71,10 +73,10 @@ def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int
         f"{orders} random orders per image, the same orders for every model. The area under such a curve (share "
         "of patches occluded from 0 to 1) is smaller when the probability falls sooner, and the gap, the random "
         "orders' mean area minus the salient-first area, is larger when the map points at what the model relies on. "
-        "An explanation beats random orders when a two-sided Wilcoxon signed-rank test of the per-image gaps (each "
-        "image's areas averaged over the seeds first) gives a positive mean gap and, adjusted by "
-        f"{METHOD_NAMES[rules.multiplicity]} within the family of these tests (every model and method), "
-        f"p < {rules.alpha:g}. One model's explanation is more faithful than the other's when the mean per-image "
+        "An explanation beats random orders when the mean per-image gap is positive and its two-sided bootstrap p "
+        "(over the model's seeds, then the images, as below), adjusted by "
+        f"{METHOD_NAMES[rules.multiplicity]} within the family of these tests (every model and method), is below "
+        f"{rules.alpha:g}. One model's explanation is more faithful than the other's when the mean per-image "
         "difference of their gaps has a two-sided bootstrap p, adjusted within the family of between-model "
         f"comparisons (own methods, occlusion), below {rules.alpha:g}; the bootstrap resamples the seeds both "
         f"models ran, then the images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}), so that "
@@ -193,39 +195,23 @@ def explained(contents: ReportContents) -> list[Faithfulness]:
     return explained_parts(contents).parts["own"]
 
 
-def signed_rank_p(differences: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p of paired differences; 1 when every difference is 0 (no evidence)."""
-    if not np.any(differences):
-        return 1.0
-    return float(wilcoxon(differences).pvalue)
+def against_random(f: Faithfulness, rules: ReportConfig) -> BootstrapTest:
+    """The mean per-image gap over random orders against 0 (``<model>.<scope>.vs_random.{diff, low, high, p}``), by
+    the hierarchical bootstrap over the model's seeds, then the images: with several seeds the spread between them
+    is part of the test, as in every other comparison of the report."""
+    return hierarchical_bootstrap(f.metric_key("vs_random"), [f.seed_gaps], lambda m: m[0], rules.bootstrap_seed,
+                                  rules.bootstrap_resamples, 1 - rules.alpha, scale=1.0, unit="fraction")
 
 
-@dataclass(frozen=True)
-class PairedRanks:
-    """A Wilcoxon signed-rank test of per-image differences (their mean and p), at level alpha."""
-
-    mean: Metric
-    p: Metric
-    alpha: float
-
-    @property
-    def direction(self) -> int:
-        """The sign of the mean difference as shown (a mean that shows as 0.0000 is 0)."""
-        return int(np.sign(float(self.mean.text)))
-
-    def significant_towards(self, direction: int) -> bool:
-        return self.p.value < self.alpha and direction != 0 and self.direction == direction
-
-
-def against_random(f: Faithfulness, alpha: float) -> PairedRanks:
-    """Whether the salient-first order beats random orders over the images (mean gap > 0, p < alpha)."""
-    return PairedRanks(f.mean("gap", f.gap), Metric(f.metric_key("vs_random.p"), signed_rank_p(f.gap), "pvalue"),
-                       alpha)
+def beats_random(test: BootstrapTest, alpha: float, fam: Family) -> bool:
+    """Whether occluding by the map lowers the probability sooner than at random: a positive gap, decided by its
+    p adjusted within the family of tests against random orders."""
+    return test.estimate > 0 and decided(test, alpha, fam)
 
 
 def random_family(models: Sequence[Faithfulness], rules: ReportConfig) -> Family:
     """The tests against random orders of every model and method, adjusted together."""
-    return family("the tests against random orders", [against_random(f, rules.alpha).p for f in models],
+    return family("the tests against random orders", [against_random(f, rules).metric("p") for f in models],
                   rules.multiplicity)
 
 
@@ -247,22 +233,28 @@ def _method(f: Faithfulness) -> str:
     return f"{f.the}'s {f.method}{' map' if f.method == OCCLUSION else ''}"
 
 
-def model_sentence(f: Faithfulness, alpha: float, fam: Family) -> Sentence:
-    """One model's deletion areas, its gap over random orders and whether the gap is significant (by its p adjusted
-    within the family of tests against random orders)."""
-    test = against_random(f, alpha)
-    adjusted = fam.adjusted_p(test.p.key) if len(fam.raw) > 1 else None
-    parts: list[Part] = [
-        f"For {f.the} ({f.method}), occluding the most salient patches first leaves a mean area under the true "
-        "class's probability of ", f.mean("area", f.area), " against ", f.mean("random_area", f.random_area),
-        f" for {f.random_orders} random orders, a gap of ", test.mean, " (Wilcoxon signed-rank test over the ",
-        f.images_count, " images, ", *p_parts(test.p),
-        *([f", {METHOD_NAMES[fam.method]}-adjusted over {fam.name} ", *p_parts(adjusted)] if adjusted else []), ")"]
-    decide = PairedRanks(test.mean, adjusted, alpha) if adjusted is not None else test
-    if decide.significant_towards(1):
-        return sentence(parts, ": occluding by its map lowers the true class's probability significantly sooner than "
-                        "occluding at random.")
-    return sentence(parts, ": its map is not shown to be more faithful than a random order.")
+def _maps(found: Sequence[Faithfulness]) -> str:
+    """"the CNN's Grad-CAM, the ViT's attention rollout and the CNN's occlusion map"."""
+    return and_list([_method(f) for f in found])
+
+
+def random_sentence(models: Sequence[Faithfulness], rules: ReportConfig, fam: Family) -> Sentence:
+    """Which maps beat random occlusion orders (each by its p adjusted within the family of these tests), in one
+    sentence: the table beside it holds every map's areas, gap, interval and p."""
+    tests = [(f, against_random(f, rules)) for f in models]
+    better = [f for f, t in tests if beats_random(t, rules.alpha, fam)]
+    others = [f for f in models if f not in better]
+    scope = run_scope(all(t.over_seeds for _, t in tests))
+    parts: list[Part] = []
+    if better:
+        parts += [f"Occluding the most salient patches first lowers the true class's probability significantly sooner "
+                  f"than occluding at random{scope} for {_maps(better)}"]
+    if others:
+        parts += ["; " if better else "", f"{_maps(others) if better else capital(_maps(others))} "
+                  f"{'is' if len(others) == 1 else 'are'} not shown to be more faithful than a random order{scope}"]
+    adjusted = f"{METHOD_NAMES[fam.method]}-adjusted over {fam.name}" if len(fam.raw) > 1 else "raw"
+    return sentence(parts, f" (the areas, gaps with their {1 - rules.alpha:.0%} intervals and p, {adjusted}, are "
+                    f"in the table below; over the ", models[0].images_count, " explained images).")
 
 
 def comparison_sentence(first: Faithfulness, second: Faithfulness, rules: ReportConfig,
@@ -308,19 +300,22 @@ def faithfulness_row(first: Faithfulness, second: Faithfulness, rules: ReportCon
 # ---------------------------------------------------------------- table and figures
 
 
-def faithfulness_table(models: Sequence[Faithfulness], alpha: float, fam: Family) -> Table:
-    """Per model and method: deletion areas, gap and its test against random orders (raw and adjusted p)."""
+def faithfulness_table(models: Sequence[Faithfulness], rules: ReportConfig, fam: Family) -> Table:
+    """Per model and method: deletion areas, gap with its interval and its test against random orders (raw and
+    adjusted p)."""
     rows: list[list[Cell]] = []
     for f in models:
-        test = against_random(f, alpha)
-        adjusted: Cell = fam.adjusted_p(test.p.key) if len(fam.raw) > 1 else "—"
-        rows.append([f.name, f.method, f.mean("area", f.area), f.mean("random_area", f.random_area), test.mean,
-                     test.p, adjusted])
-    return Table(["model", "method", "area, salient first", "area, random orders", "gap", "p (vs random)",
-                  "adjusted p"], rows,
+        test = against_random(f, rules)
+        adjusted: Cell = fam.adjusted_p(test.metric("p").key) if len(fam.raw) > 1 else "—"
+        rows.append([f.name, f.method, f.mean("area", f.area), f.mean("random_area", f.random_area),
+                     f.mean("gap", f.gap), interval_cell(test), bootstrap_p_cell(test), adjusted])
+    return Table(["model", "method", "area, salient first", "area, random orders", "gap",
+                  f"{1 - rules.alpha:.0%} interval",
+                  "p (vs random)", "adjusted p"], rows,
                  caption="Deletion areas under the true class's probability over the intact image's (lower: the "
-                         "probability falls sooner), means over the explained images (and seeds); p: Wilcoxon "
-                         "signed-rank test of the per-image gaps, adjusted over every model and method.")
+                         "probability falls sooner), means over the explained images (and seeds); the gap's interval "
+                         "and p: hierarchical bootstrap over the seeds, then the images; p adjusted over every model "
+                         "and method.")
 
 
 def shown(models: Sequence[Faithfulness]) -> list[int]:
@@ -394,13 +389,13 @@ class Explanations(Section):
         first = shown[0]
         maps = figures.draw("explanations", lambda: draw_maps(shown, contents.class_names), sentence(
             "Saliency maps on the first explained test image of each class, overlaid (red: most salient), from each "
-            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."))
+            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."), "84%")
         curves = figures.draw("deletion", lambda: draw_curves(shown), sentence(
             "Deletion curves: the true class's probability over the intact image's, averaged over the ",
             first.images_count, " explained images, as patches are occluded most salient first and in random "
-            "orders."), "80%")
+            "orders."), "64%")
         vs_random = random_family(shown, rules)
-        facts = [model_sentence(f, rules.alpha, vs_random) for f in shown]
+        facts = [random_sentence(shown, rules, vs_random)]
         if contents.comparative and compared(found):
             fam = between_family(found, rules)
             facts += [comparison_sentence(*part, rules, fam) for part in compared(found)]
@@ -408,7 +403,7 @@ class Explanations(Section):
         rule = faithfulness_rule(rules, first.images_count, first.grid, len(first.fractions) - 1,
                                  first.random_orders)
         return [Callout("rule", [rule]), *notes, maps, curves, Bullets(facts),
-                faithfulness_table(shown, rules.alpha, vs_random)]
+                faithfulness_table(shown, rules, vs_random)]
 
     @staticmethod
     def one_run(found: Explained, rules: ReportConfig) -> list[Sentence]:

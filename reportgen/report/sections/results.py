@@ -21,7 +21,7 @@ import seaborn as sns
 from reportgen.bundle import RunData
 from reportgen.report.common import MACRO_FIELDS, curves_figure_key, headline_sentence
 from reportgen.report.contents import ModelFacts, ReportContents, stack_curves
-from reportgen.report.evidence import SEEDS_FOR_A_TEST
+from reportgen.report.evidence import METHOD_NAMES, SEEDS_FOR_A_TEST
 from reportgen.report.kernel import (
     Cell,
     Item,
@@ -128,7 +128,7 @@ def per_class_table(contents: ReportContents, tests: ClassTests | None) -> Table
         method = ("the hierarchical bootstrap over seeds and images" if tests.over_seeds
                   else "McNemar's exact test on the class's images")
         caption += (f" R difference: {a.name} minus {b.name}; p: {method}; adjusted within the family of "
-                    f"{tests.tests.name} ({tests.tests.method}).")
+                    f"{tests.tests.name} ({METHOD_NAMES[tests.tests.method]}).")
     return Table(header, rows, footer, caption=caption)
 
 
@@ -160,15 +160,16 @@ def one_seed_caveat(tests: ClassTests) -> list[Sentence]:
 
 
 def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str) -> plt.Figure:
-    """Loss and accuracy (in %) per epoch, train vs validation, for one model's seeds."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(6.6, 2.3))
+    """Loss and accuracy (in %) per epoch, train vs validation, for one model's seeds: half the page wide, so that
+    two models' curves sit side by side (CURVES_WIDTH)."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(3.9, 2.2))
     band = f" (mean, min–max over {len(histories)} seeds)" if len(histories) > 1 else ""
     panels = ((loss_ax, "loss", 1.0, "cross-entropy loss"), (acc_ax, "acc", 100.0, "accuracy (%)"))
     for ax, column, scale, ylabel in panels:
         plot_band(ax, scale * stack_curves(histories, f"train_{column}"), TRAIN_COLOUR, "train")
         plot_band(ax, scale * stack_curves(histories, f"val_{column}"), VAL_COLOUR, "validation (test split)")
-        per_epoch_axes(ax, ylabel, f"{name} {ylabel.split(' (')[0]}{band}")
-    acc_ax.legend(frameon=False)
+        per_epoch_axes(ax, ylabel, f"{name} {ylabel.split(' (')[0].replace('cross-entropy ', '')}{band}")
+    acc_ax.legend(frameon=False, fontsize=6)
     fig.tight_layout(pad=0.3)
     return fig
 
@@ -213,11 +214,15 @@ def curves_caption(m: ModelFacts) -> str:
     return f"{m.name} training and validation loss and accuracy per epoch (validation on the test split).{band}"
 
 
+CURVES_WIDTH = "49%"  # at most half the page: the template sets such figures side by side
+
+
 def result_figures(contents: ReportContents, figures: FigureDrawer) -> list[Item]:
     """Each trained model's learning curves, then the confusion matrices side by side."""
     items: list[Item] = [figures.draw(curves_figure_key(m), lambda m=m: draw_curves(m.training.histories, m.name),
-                                      curves_caption(m), "88%") for m in contents.models if m.training is not None]
-    width = "100%" if len(contents.models) > 1 else "56%"
+                                      curves_caption(m), CURVES_WIDTH) for m in contents.models
+                         if m.training is not None]
+    width = "80%" if len(contents.models) > 1 else "56%"
     return items + [figures.draw("confusion", lambda: draw_confusions(contents.models, contents.class_names),
                                  confusion_caption(contents.models), width)]
 

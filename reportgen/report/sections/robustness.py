@@ -36,6 +36,7 @@ from reportgen.report.corruption_results import (
 from reportgen.report.evidence import (
     and_list,
     bootstrap_evidence,
+    bootstrap_p_cell,
     bootstrap_p_parts,
     decided,
     interval_cell,
@@ -181,7 +182,8 @@ def scopes_sentence(c: Comparison, scopes: Sequence[str], fam: Family, kind: str
     ahead = {1: [s for s in scopes if c.decided(s) and c.tests[s].estimate > 0],
              -1: [s for s in scopes if c.decided(s) and c.tests[s].estimate < 0]}
     raw_only = [s for s in scopes if c.tests[s].p < c.alpha and not c.decided(s) and c.tests[s].estimate != 0]
-    parts: list[Part] = [f"By {kind}, relative robustness adjusted over {fam.name}: "]
+    # with one seed the tests hold the weights fixed: the verdicts describe this run, as the overall one says
+    parts: list[Part] = [f"By {kind}, relative robustness adjusted over {fam.name}{run_scope(c.overall.over_seeds)}: "]
     clauses = [f"{model.the} keeps significantly more under {and_list([scope_name(s) for s in ahead[d]])}"
                for d, model in ((1, c.first), (-1, c.second)) if ahead[d]]
     parts.append("; ".join(clauses) if clauses else f"neither model keeps significantly more under any {kind}")
@@ -189,8 +191,10 @@ def scopes_sentence(c: Comparison, scopes: Sequence[str], fam: Family, kind: str
     parts += [" (", Metric(f"{key}.first_ahead", len(ahead[1]), "count"), f" of {len(scopes)} for {c.first.the}, ",
               Metric(f"{key}.second_ahead", len(ahead[-1]), "count"), f" for {c.second.the})"]
     if raw_only:
-        parts += ["; ", Metric(f"{key}.raw_only", len(raw_only), "count"), " raw p-values below the level (",
-                  ", ".join(scope_name(s) for s in raw_only), ") do not survive the adjustment"]
+        one = len(raw_only) == 1
+        parts += ["; ", Metric(f"{key}.raw_only", len(raw_only), "count"), f" raw p-value{'' if one else 's'} below "
+                  "the level (", ", ".join(scope_name(s) for s in raw_only), f") {'does' if one else 'do'} not "
+                  "survive the adjustment"]
     return sentence(parts, ".")
 
 
@@ -216,7 +220,7 @@ def p_cells(c: Comparison, scope: str) -> list[Cell]:
         return ["", "", "", ""]
     fam = None if scope == "overall" else c.family_of(scope)
     adjusted: Cell = fam.adjusted_p(test.metric("p").key) if fam is not None and len(fam.raw) > 1 else "—"
-    return [test.metric("diff"), interval_cell(test), test.metric("p"), adjusted]
+    return [test.metric("diff"), interval_cell(test), bootstrap_p_cell(test), adjusted]
 
 
 def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
@@ -238,13 +242,13 @@ def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
                    *(["", "", "", ""] if c is not None else [])])
     header = ["corruption", "family", *(f"{s.name} accuracy" for s in models), *(f"{s.name} kept" for s in models)]
     if c is not None:
-        header += [f"kept, {models[0].name} − {models[1].name} (points, both right clean)", "interval", "p",
-                   "adjusted p"]
+        header += [f"kept, {models[0].name} − {models[1].name}", "interval", "p", "adjusted p"]
     return Table(header, rows, footer, caption="Accuracy on the corrupted test images and relative robustness (kept: "
                  "the share of corrupted copies classified correctly, of the images the model classifies correctly "
-                 "when clean), over the severities (and seeds); the difference compares the models on the images both "
-                 "classify correctly when clean. A family of one corruption is not tested again (its corruption's "
-                 "row holds the test); —: not adjusted (the overall comparison is a primary one).")
+                 "when clean), over the severities (and seeds); the difference of kept shares, in points, compares the "
+                 "models on the images both classify correctly when clean. A family of one corruption is not tested "
+                 "again (its corruption's row holds the test); —: not adjusted (the overall comparison is a primary "
+                 "one).")
 
 
 def draw_heatmaps(models: Sequence[Suite]) -> plt.Figure:
@@ -286,7 +290,7 @@ class Robustness(Section):
         models, rules = suites(contents), contents.rules
         figure = figures.draw("robustness", lambda: draw_heatmaps(models), sentence(
             "Accuracy (%) on the corrupted test images per corruption and severity (1 mildest, 5 strongest)",
-            " (mean over seeds)." if contents.several_seeds else "."), "85%")
+            " (mean over seeds)." if contents.several_seeds else "."), "70%")
         first = models[0]
         rule = robustness_rule(rules, first.images, len(first.corruptions), len(first.severities), first.seed)
         c = self.comparison(contents, models)

@@ -100,12 +100,6 @@ def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
                     f" for {lo.the}, ", ahead.margin, "× as many.")
 
 
-def throughput_sentence(m: ModelFacts) -> Sentence:
-    """Training throughput, in training images per second (the seed computes no accuracy-per-second figure)."""
-    return sentence(f"{capital(m.the)} processed ", m.training.images_per_s.parts(), " training images per second "
-                    "(training images × epochs / training time, warm-up and each epoch's validation pass included).")
-
-
 def optimiser_steps(m: ModelFacts, contents: ReportContents) -> tuple[Metric, Metric]:
     """Optimiser steps per epoch and in all of the model's first run: ceil(training images / batch) per epoch."""
     info = contents.runs[m.key][0].info
@@ -148,26 +142,36 @@ def load_sentence(m: ModelFacts, contents: ReportContents) -> Sentence | None:
                     "cores).")
 
 
+# What the fit wall clock is, beside the epochs' summed time (run.json's fit_wall_time_s and train_time_s).
+FIT_WALL_CLOCK = ("Fit wall clock: the whole fit from start to end, which also holds the fit's set-up (data loaders, "
+                  "model and optimiser) and the writing of checkpoints; of a resumed run only the fit that finished. ")
+
+
 def efficiency_table(models: list[ModelFacts], contents: ReportContents) -> Table:
-    """Parameters, test accuracy, training time and throughput, one row per trained model."""
+    """Training time (epochs summed, and the fit's wall clock where recorded), time per epoch and throughput, one row
+    per trained model (parameters and accuracy are the sections' before: not repeated)."""
     steady = all(f.training.steady_epoch_time is not None for f in models)
+    fit_wall = all(f.training.fit_wall_time is not None for f in models)
     loads = {f.key: epoch_loads(f, contents) for f in models}
     recorded = all(loads.values())
     rows: list[list[Cell]] = [
-        [f.name, f.parameters, stat_cell(f.accuracy, "%"), stat_cell(f.training.train_time),
-         stat_cell(f.training.epoch_time), *([stat_cell(f.training.steady_epoch_time)] if steady else []),
+        [f.name, stat_cell(f.training.train_time),
+         *([stat_cell(f.training.fit_wall_time)] if fit_wall else []), stat_cell(f.training.epoch_time),
+         *([stat_cell(f.training.steady_epoch_time)] if steady else []),
          stat_cell(f.training.images_per_s),
          *([Metric(model_key(f.key, "training_load.max"), max(loads[f.key]), "factor")] if recorded else [])]
         for f in models
     ]
-    return Table(["model", "parameters", "test accuracy", "training time (s)", "time per epoch (s)",
+    return Table(["model", "training time (s)",
+                  *(["fit wall clock (s)"] if fit_wall else []), "time per epoch (s)",
                   *(["steady epoch (s)"] if steady else []), "images / s",
                   *(["other load (cores, max)"] if recorded else [])], rows,
-                 caption="Accuracy and the training runs' wall-clock cost (the runs trained one after the other: "
-                         "a description, not a test). Time per epoch = training time / epochs, warm-up and each "
-                         "epoch's validation pass included; steady epoch: without the first epoch of each fit. "
-                         "Images per second = training images × epochs / training time. Other load: the most CPU "
-                         "cores other processes used in one epoch.")
+                 caption="The training runs' wall-clock cost (the runs trained one after the other: "
+                         "a description, not a test). Training time: the epochs' times summed, each epoch's "
+                         "training and validation passes. " + (FIT_WALL_CLOCK if fit_wall else "") + "Time per "
+                         "epoch = training time / epochs, warm-up and each epoch's validation pass included. Steady "
+                         "epoch: without the first epoch of each fit. Images per second = training images × epochs / "
+                         "training time. Other load: the most CPU cores other processes used in one epoch.")
 
 
 # ---------------------------------------------------------------- time to accuracy
@@ -211,7 +215,7 @@ class Speed(TrainingSection):
         if contents.comparative and len(trained) == 2:
             a, b = trained
             warmups = [w for w in (warmup_sentence(a), warmup_sentence(b)) if w is not None]
-            facts = [parameters_sentence(a, b), *facts, epoch_time_sentence(a, b), *warmups,
-                     throughput_sentence(a), throughput_sentence(b), time_sentence(a, b)]
+            # training throughput is the table's (images / s): no sentence repeats it
+            facts = [parameters_sentence(a, b), *facts, epoch_time_sentence(a, b), *warmups, time_sentence(a, b)]
         facts += [s for m in trained if (s := load_sentence(m, contents)) is not None]
         return [Bullets(facts), efficiency_table(trained, contents)]
