@@ -102,6 +102,14 @@ def test_speed_compares_the_steady_state_when_every_run_recorded_it(tmp_path):
     assert tables(items)[0].header[3] == "steady epoch (s)"
 
 
+def test_a_warm_up_of_nothing_says_no_warm_up_shows_and_names_no_cost(tmp_path):
+    root = make_bundle(tmp_path / "b")
+    _record_steady_state(root, {"cnn": 3.0, "vit": 1.0}, warmup=0.0)  # first epochs no slower (a busy machine)
+    said = text(numbers(Speed(), read_contents(root)))
+    assert "The CNN's first epochs took no longer than its steady-state epoch of 3.00 s: no one-off warm-up shows" \
+        in said and "paid" not in said
+
+
 def test_without_a_recorded_steady_state_the_mean_says_it_includes_warm_up(tmp_path):
     assert "(the mean over all epochs, one-off warm-up of the first included)" in \
         text(numbers(Speed(), contents(tmp_path / "b")))

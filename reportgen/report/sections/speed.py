@@ -85,6 +85,9 @@ def warmup_sentence(m: ModelFacts) -> Sentence | None:
     if t.warmup_time is None:
         return None
     per_run = " per run, mean over seeds" if len(m.seeds) > 1 else ""
+    if max(t.warmup_time.values) < 0.005:  # every first epoch was as fast as the steady ones, to the printed 0.01 s
+        return sentence(f"{capital(m.the)}'s first epochs took no longer than its steady-state epoch of ",
+                        t.steady_epoch_time.parts(" s"), ": no one-off warm-up shows in these timings.")
     return sentence(f"{capital(m.the)} paid ", t.warmup_time.parts(" s"), f" of one-off warm-up{per_run}: what the "
                     "first epoch of each fit took beyond its steady-state epoch of ", t.steady_epoch_time.parts(" s"),
                     " (memory allocation, kernel selection, compilation).")
