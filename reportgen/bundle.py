@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from reportgen.bundle_checks import (
+    MAX_SEEDS,
+    MAX_VARIANTS,
     checked_architectures,
     checked_dataset,
     checked_environment,
@@ -205,8 +207,12 @@ class Bundle:
     def variants(self) -> list[str]:
         """The config's variants (in config order) whose runs the bundle holds (variants/<name>/...)."""
         self._check_variant_folders()
-        return [v for v in self.config().variants
+        held = [v for v in self.config().variants
                 if any(name.startswith(f"{VARIANTS_FOLDER}/{v}/") for name in self._files)]
+        if len(held) > MAX_VARIANTS:
+            raise BundleError(f"{self.root} holds the runs of {len(held)} config variants, over the {MAX_VARIANTS} "
+                              "reportgen reads")
+        return held
 
     def _check_variant_folders(self) -> None:
         named = set(self.config().variants)
@@ -230,6 +236,9 @@ class Bundle:
                 raise BundleError(f"{self.root}: {name} is not where a bundle keeps its runs "
                                   f"({'/'.join(scope)}/<model>/{SEED_PREFIX}<number>/...)")
             seeds.add(int(match.group(1)))
+        if len(seeds) > MAX_SEEDS:
+            raise BundleError(f"{self.root} holds {len(seeds)} seeds of {'/'.join((*scope, model))}, over the "
+                              f"{MAX_SEEDS} reportgen reads")
         return sorted(seeds)
 
     def runs(self, model: str, variant: str | None = None) -> list[RunData]:
