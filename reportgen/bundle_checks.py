@@ -20,13 +20,14 @@ from typing import Any, NoReturn
 import numpy as np
 
 from reportgen.bundle_files import HISTORY_COLUMNS, ORIGINS, MiB, is_inside_path, read_bytes, read_json, read_text
-from reportgen.errors import BundleError
+from reportgen.errors import BundleError, one_line
 
 NPZ_UNPACKED_CAP = 256 * MiB  # an .npz is a zip archive: what its arrays may take once unpacked
 PROBABILITY_SUM_TOLERANCE = 1e-3  # rows are written with 6 decimals: K rounding errors of 5e-7 at most
 # The most classes a bundle may have: CIFAR-100's. Every class is a row of several tables and a cell of the
 # confusion figure; a thousand make rendering draw for minutes.
 MAX_CLASSES = 100
+MAX_CLASS_NAME = 100  # characters: CIFAR-100's longest name has 13
 # The most a bundle may hold of what multiplies the work of rendering and verifying it (the worst case measured in
 # docs/bundle.md): CIFAR-10's and CIFAR-100's test sets hold 10,000 images; the study preset runs 3 seeds, 9
 # variants, and 800 epochs in its longest variant.
@@ -88,6 +89,10 @@ def checked_dataset(path: Path) -> dict[str, Any]:
     if not (isinstance(classes, list) and 0 < len(classes) <= MAX_CLASSES
             and all(isinstance(c, str) and c for c in classes) and len(set(classes)) == len(classes)):
         _refuse(path, f"must list 1 to {MAX_CLASSES} distinct class names under 'classes'")
+    odd = next((c for c in classes if len(c) > MAX_CLASS_NAME or one_line(c) != c), None)
+    if odd is not None:  # a line break ends a LaTeX table's paragraph; an override disguises the names after it
+        _refuse(path, f"has the class name {one_line(odd[:MAX_CLASS_NAME])!r}: a class name is one line of at most "
+                      f"{MAX_CLASS_NAME} printable characters")
     for key in ("train_size", "test_size"):
         if not _is_count(dataset.get(key)):
             _refuse(path, f"has no whole number '{key}'")

@@ -11,6 +11,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from reportgen.bundle import write_manifest
 from reportgen.cli import main
 from reportgen.errors import one_line as shown
 from tests.grading_helpers import submission
@@ -70,3 +71,30 @@ def test_gradescope_folders_of_names_too_long_for_a_suffix_are_cut_and_kept_apar
     assert result.exit_code == 0 and result.exception is None, result.output
     folders = sorted(p.parent.name for p in (tmp_path / "gs").glob("*/results.json"))
     assert folders == ["A" * 200, "a" * 200 + "-2"]
+
+
+def test_compare_labels_a_folder_named_in_bytes_that_are_not_utf8_escaped(template, tmp_path):
+    bad = shutil.copytree(template, tmp_path / os.fsdecode(b"bad\xff\xfename"))
+    other = shutil.copytree(template, tmp_path / "other")
+    result = CliRunner().invoke(main, ["compare", str(bad), str(other), "--out", str(tmp_path / "c"), "--no-pdf"])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "bad\\xff\\xfename" in (tmp_path / "c" / "compare.html").read_text(encoding="utf-8")
+
+
+def test_compare_refuses_labels_that_look_the_same_in_one_line(template, tmp_path):
+    """"café" composed and decomposed: two folders whose names a reader cannot tell apart."""
+    paths = [shutil.copytree(template, tmp_path / name / "b") for name in ("caf\u00e9", "cafe\u0301")]
+    assert "the labels must differ" in one_line("compare", *paths, "--out", tmp_path / "c", "--no-pdf")
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("name", ["a\n\nb", "cat\u202egod", "x" * 101])
+def test_a_class_name_that_is_not_one_short_printable_line_is_refused_in_one_line(template, tmp_path, name):
+    root = shutil.copytree(template, tmp_path / "b")
+    dataset = json.loads((root / "dataset.json").read_text())
+    dataset["classes"][1] = name
+    (root / "dataset.json").write_text(json.dumps(dataset))
+    write_manifest(root)  # a forger rewrites the checksums too
+    before = snapshot(root)
+    assert "a class name is one line of at most 100 printable characters" in one_line("render", root, "--no-pdf")
+    assert snapshot(root) == before
