@@ -11,7 +11,7 @@ from reportgen.bundle_checks import MAX_CLASSES, MAX_EPOCHS, MAX_SEEDS, MAX_TEST
 from reportgen.config_rules import SIZE_LIMITS
 from tests.bundle_factory import make_bundle
 from tests.test_hostile_refusals import one_line, snapshot
-from tests.worst_case import REPORT_BOUNDS, worst_case_bundle, worst_variants
+from tests.worst_case import REPORT_BOUNDS, worst_case_bundle, worst_config, worst_variants
 
 
 def read_everything(root) -> None:
@@ -61,3 +61,13 @@ def test_a_bound_admits_its_maximum_and_refuses_one_more_in_one_line(tmp_path, b
     before = snapshot(root)
     assert refusal in one_line("render", root, "--no-pdf")
     assert snapshot(root) == before
+
+
+def test_the_worst_models_are_admitted_by_deep_verification_at_its_flops_bound():
+    """docs/bundle.md measures verify --deep on WORST_MODELS: they must stay admitted, and at the bound."""
+    from reportgen.models import MAX_FLOPS_PER_IMAGE, MAX_PARAMETERS, model_cost, size_problem
+
+    for model in ("cnn", "vit"):
+        parameters, flops = model_cost(model, worst_config(), 10)
+        assert size_problem(model, worst_config(), 10) is None
+        assert 0.95 * MAX_FLOPS_PER_IMAGE < flops <= MAX_FLOPS_PER_IMAGE and parameters <= MAX_PARAMETERS
