@@ -71,3 +71,20 @@ def test_the_worst_models_are_admitted_by_deep_verification_at_its_flops_bound()
         parameters, flops = model_cost(model, worst_config(), 10)
         assert size_problem(model, worst_config(), 10) is None
         assert 0.95 * MAX_FLOPS_PER_IMAGE < flops <= MAX_FLOPS_PER_IMAGE and parameters <= MAX_PARAMETERS
+
+
+def test_deep_verification_over_its_total_bound_is_one_failed_check_before_any_model_is_built(tmp_path, monkeypatch):
+    import reportgen.evaluate
+    import reportgen.report
+    import reportgen.verification.deep as deep
+    from tests.conftest import tiny_config, tiny_data
+    from tests.test_evaluate import evaluated_bundle, stand_in_report
+
+    data = tiny_data()
+    monkeypatch.setattr(reportgen.evaluate, "load_data", lambda cfg: data)
+    monkeypatch.setattr(reportgen.report, "render_report", stand_in_report)
+    root = evaluated_bundle(tmp_path / "b", tiny_config(), data)
+    monkeypatch.setattr(deep, "MAX_DEEP_FLOPS", 1000)  # the tiny models' re-prediction is over it
+    (check,) = deep.verify_deep(root, data)  # the only check: no run's weights were loaded or re-predicted
+    assert not check.ok and check.name == "deep: the re-prediction is within the bound of a deep check"
+    assert "TFLOPs, over the 1e-09 reportgen spends on one bundle; not run" in check.detail

@@ -61,7 +61,7 @@ def fill_weights(root: Path) -> None:
     each file within MAX_WEIGHTS_BYTES: every byte is hashed by verify, render and grade. Rewrites the manifest."""
     files = [p for p in root.rglob("*") if p.is_file()]
     weights = [p for p in files if p.name == "weights.pt"]
-    room = MAX_BUNDLE_SIZE - sum(p.stat().st_size for p in files) - (1 << 20)  # a MiB for the rendered files
+    room = MAX_BUNDLE_SIZE - sum(p.stat().st_size for p in files) - (256 << 20)  # for the figures and report
     for path in weights:
         os.truncate(path, min(MAX_WEIGHTS_BYTES, room // len(weights)))
     write_manifest(root)
