@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -67,6 +67,11 @@ from reportgen.config import Config
 from reportgen.config_loading import bundle_config_from_dict
 from reportgen.errors import BundleError, ConfigError
 from reportgen.plain_data import load_yaml
+
+
+def name_list(names: Sequence[str], most: int = 10) -> str:
+    """The first `most` of `names` joined by commas, then how many more: a manifest may list a hundred thousand."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
 @dataclass
@@ -165,9 +170,9 @@ class Bundle:
         missing, added, changed = self.manifest_differences()
         edited = [name for name in missing + added + changed if not is_rendered(name)]
         if edited:
-            shown = ", ".join(edited[:3]) + (f" and {len(edited) - 3} more" if len(edited) > 3 else "")
-            raise BundleError(f"{self.root}: {shown} changed since the bundle was built (not as {MANIFEST} "
-                              f"records them); `reportgen verify {self.root}` shows the details, or rebuild it")
+            raise BundleError(f"{self.root}: {name_list(edited, 3)} changed since the bundle was built (not as "
+                              f"{MANIFEST} records them); `reportgen verify {self.root}` shows the details, or "
+                              "rebuild it")
 
     def built(self) -> str:
         """When `reportgen build` wrote the results (rendering again does not change it)."""

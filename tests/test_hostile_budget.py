@@ -88,3 +88,24 @@ def test_deep_verification_over_its_total_bound_is_one_failed_check_before_any_m
     (check,) = deep.verify_deep(root, data)  # the only check: no run's weights were loaded or re-predicted
     assert not check.ok and check.name == "deep: the re-prediction is within the bound of a deep check"
     assert "TFLOPs, over the 1e-09 reportgen spends on one bundle; not run" in check.detail
+
+
+def test_a_manifest_listing_thousands_of_absent_files_fails_in_one_short_line(tmp_path):
+    import hashlib
+    import json
+
+    from click.testing import CliRunner
+
+    from reportgen.cli import main
+
+    root = make_bundle(tmp_path / "b", models=("cnn",), num_classes=2, test_size=20, epochs=2)
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["files"].update({f"runs/x{i}.json": hashlib.sha256(b"%d" % i).hexdigest() for i in range(20_000)})
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    before = snapshot(root)
+    result = CliRunner().invoke(main, ["verify", str(root)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    (line,) = [line for line in result.output.splitlines() if line.startswith("FAIL  manifest: no file missing")]
+    assert line.endswith("and 19,990 more") and len(line) < 400
+    assert snapshot(root) == before
