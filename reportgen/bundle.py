@@ -20,11 +20,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from reportgen.bundle_checks import (
+    MAX_SEEDS,
+    MAX_VARIANTS,
     checked_architectures,
     checked_dataset,
     checked_environment,
@@ -65,6 +67,11 @@ from reportgen.config import Config
 from reportgen.config_loading import bundle_config_from_dict
 from reportgen.errors import BundleError, ConfigError
 from reportgen.plain_data import load_yaml
+
+
+def name_list(names: Sequence[str], most: int = 10) -> str:
+    """The first `most` of `names` joined by commas, then how many more: a manifest may list a hundred thousand."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
 @dataclass
@@ -163,9 +170,9 @@ class Bundle:
         missing, added, changed = self.manifest_differences()
         edited = [name for name in missing + added + changed if not is_rendered(name)]
         if edited:
-            shown = ", ".join(edited[:3]) + (f" and {len(edited) - 3} more" if len(edited) > 3 else "")
-            raise BundleError(f"{self.root}: {shown} changed since the bundle was built (not as {MANIFEST} "
-                              f"records them); `reportgen verify {self.root}` shows the details, or rebuild it")
+            raise BundleError(f"{self.root}: {name_list(edited, 3)} changed since the bundle was built (not as "
+                              f"{MANIFEST} records them); `reportgen verify {self.root}` shows the details, or "
+                              "rebuild it")
 
     def built(self) -> str:
         """When `reportgen build` wrote the results (rendering again does not change it)."""
@@ -205,8 +212,12 @@ class Bundle:
     def variants(self) -> list[str]:
         """The config's variants (in config order) whose runs the bundle holds (variants/<name>/...)."""
         self._check_variant_folders()
-        return [v for v in self.config().variants
+        held = [v for v in self.config().variants
                 if any(name.startswith(f"{VARIANTS_FOLDER}/{v}/") for name in self._files)]
+        if len(held) > MAX_VARIANTS:
+            raise BundleError(f"{self.root} holds the runs of {len(held)} config variants, over the {MAX_VARIANTS} "
+                              "reportgen reads")
+        return held
 
     def _check_variant_folders(self) -> None:
         named = set(self.config().variants)
@@ -230,6 +241,9 @@ class Bundle:
                 raise BundleError(f"{self.root}: {name} is not where a bundle keeps its runs "
                                   f"({'/'.join(scope)}/<model>/{SEED_PREFIX}<number>/...)")
             seeds.add(int(match.group(1)))
+        if len(seeds) > MAX_SEEDS:
+            raise BundleError(f"{self.root} holds {len(seeds)} seeds of {'/'.join((*scope, model))}, over the "
+                              f"{MAX_SEEDS} reportgen reads")
         return sorted(seeds)
 
     def runs(self, model: str, variant: str | None = None) -> list[RunData]:

@@ -20,13 +20,21 @@ from typing import Any, NoReturn
 import numpy as np
 
 from reportgen.bundle_files import HISTORY_COLUMNS, ORIGINS, MiB, is_inside_path, read_bytes, read_json, read_text
-from reportgen.errors import BundleError
+from reportgen.errors import BundleError, one_line
 
 NPZ_UNPACKED_CAP = 256 * MiB  # an .npz is a zip archive: what its arrays may take once unpacked
 PROBABILITY_SUM_TOLERANCE = 1e-3  # rows are written with 6 decimals: K rounding errors of 5e-7 at most
 # The most classes a bundle may have: CIFAR-100's. Every class is a row of several tables and a cell of the
 # confusion figure; a thousand make rendering draw for minutes.
 MAX_CLASSES = 100
+MAX_CLASS_NAME = 100  # characters: CIFAR-100's longest name has 13
+# The most a bundle may hold of what multiplies the work of rendering and verifying it (the worst case measured in
+# docs/bundle.md): CIFAR-10's and CIFAR-100's test sets hold 10,000 images; the study preset runs 3 seeds, 9
+# variants, and 800 epochs in its longest variant.
+MAX_TEST_IMAGES = 10_000
+MAX_SEEDS = 10  # per model, of the base config or of one variant
+MAX_VARIANTS = 10
+MAX_EPOCHS = 5_000
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -81,6 +89,10 @@ def checked_dataset(path: Path) -> dict[str, Any]:
     if not (isinstance(classes, list) and 0 < len(classes) <= MAX_CLASSES
             and all(isinstance(c, str) and c for c in classes) and len(set(classes)) == len(classes)):
         _refuse(path, f"must list 1 to {MAX_CLASSES} distinct class names under 'classes'")
+    odd = next((c for c in classes if len(c) > MAX_CLASS_NAME or one_line(c) != c), None)
+    if odd is not None:  # a line break ends a LaTeX table's paragraph; an override disguises the names after it
+        _refuse(path, f"has the class name {one_line(odd[:MAX_CLASS_NAME])!r}: a class name is one line of at most "
+                      f"{MAX_CLASS_NAME} printable characters")
     for key in ("train_size", "test_size"):
         if not _is_count(dataset.get(key)):
             _refuse(path, f"has no whole number '{key}'")
@@ -180,6 +192,8 @@ def read_predictions(path: Path, k: int) -> tuple[np.ndarray, np.ndarray, np.nda
         _refuse(path, f"must have the columns index,label,pred,p_0..p_{k - 1} (one per class of dataset.json)")
     if not len(values):
         _refuse(path, "holds no predictions")
+    if len(values) > MAX_TEST_IMAGES:
+        _refuse(path, f"holds {len(values):,} test images, over the {MAX_TEST_IMAGES:,} reportgen reads")
     index, labels, preds, probs = values[:, 0], values[:, 1], values[:, 2], values[:, 3:]
     if not np.array_equal(index, np.arange(len(values))):
         _refuse(path, "must list the test images in order, index 0, 1, 2, ...")
@@ -206,6 +220,8 @@ def read_history(path: Path, origin: str) -> dict[str, np.ndarray] | None:
     history = {name: values[:, i] for i, name in enumerate(header)}
     if not len(values) or not np.array_equal(history["epoch"], np.arange(1, len(values) + 1)):
         _refuse(path, "must hold one row per epoch, numbered from 1")
+    if len(values) > MAX_EPOCHS:
+        _refuse(path, f"holds {len(values):,} epochs, over the {MAX_EPOCHS:,} reportgen reads")
     if not all(_all_fractions(history[c]) for c in ("train_acc", "val_acc")):
         _refuse(path, "has an accuracy outside [0, 1]")
     if min(float(history[c].min()) for c in ("train_loss", "val_loss", "lr")) < 0:

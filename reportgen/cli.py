@@ -21,7 +21,7 @@ from reportgen.commands.evaluate import evaluate
 from reportgen.commands.grade import grade
 from reportgen.commands.render import render
 from reportgen.commands.verify import verify
-from reportgen.errors import ReportgenError
+from reportgen.errors import ReportgenError, one_line
 from reportgen.rank_plan import is_primary_process
 
 COMMANDS = (build, evaluate, render, verify, compare, grade, bench)
@@ -42,7 +42,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ReportgenError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)  # a folder name may hold a line break
             sys.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             signum = received[0] if received else signal.SIGINT

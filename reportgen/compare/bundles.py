@@ -8,6 +8,7 @@ report's significance rule (reportgen.report.stats), with the reference as the f
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from reportgen.bundle import Bundle, RunData
-from reportgen.errors import ReportgenError
+from reportgen.errors import ReportgenError, one_line
 from reportgen.mappings import flatten
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import Metric, Sentence, Stat, bundle_key, sentence
@@ -85,18 +86,24 @@ def load_compared(paths: Sequence[Path], labels: Sequence[str] | None = None) ->
         raise ReportgenError("compare needs at least two bundles")
     if labels is None:
         labels = [Path(p).name for p in paths]
-        if len(set(labels)) < len(labels):  # e.g. a/quick and b/quick: the paths tell them apart
+        if len(_distinct(labels)) < len(labels):  # e.g. a/quick and b/quick: the paths tell them apart
             labels = [str(p) for p in paths]
+    labels = [one_line(label) for label in labels]  # a folder name: its line breaks, overrides and bytes escaped
     if len(labels) != len(paths):
         raise ReportgenError(f"{len(labels)} label{'s' if len(labels) != 1 else ''} for {len(paths)} bundles: "
                              "give one label per bundle")
-    if len(set(labels)) < len(labels):
+    if len(_distinct(labels)) < len(labels):
         raise ReportgenError(f"the labels must differ, got {', '.join(labels)}: name each bundle with --label, "
                              "once per bundle in order, e.g. --label before --label after")
     bundles = [Bundle(path) for path in paths]
     for bundle in bundles:
         bundle.require_intact_results()
     return [_load(bundle, index, label) for index, (bundle, label) in enumerate(zip(bundles, labels), start=1)]
+
+
+def _distinct(labels: Sequence[str]) -> set[str]:
+    """The labels that a reader can tell apart: "café" composed and decomposed look the same (Unicode NFC)."""
+    return {unicodedata.normalize("NFC", label) for label in labels}
 
 
 def _load(bundle: Bundle, index: int, label: str) -> Compared:

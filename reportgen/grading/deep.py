@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from reportgen.bundle import Bundle
-from reportgen.errors import ReportgenError
 from reportgen.executor_config import ExecutorConfig
 from reportgen.grading.rows import (
     DEEP,
@@ -25,6 +24,7 @@ from reportgen.grading.rows import (
     add_flag,
     check_flag,
     deep_data_config,
+    failure_text,
     first_failed,
     first_failure,
     verify_deep,
@@ -52,10 +52,8 @@ def deep_result(path: Path, data_dir: Path | None) -> tuple[str, Check | None]:
             _worker_data[key] = load_data(config)
         checks = verify_deep(bundle, _worker_data[key])
         return first_failure(checks), first_failed(checks)
-    except ReportgenError as exc:
-        return str(exc), None
     except Exception as exc:  # one hostile bundle must not stop the sheet: its row names the error
-        return f"unreadable ({type(exc).__name__}: {str(exc)[:200]})", None
+        return failure_text(exc), None
 
 
 def record_deep(submission: Submission, failure: str, failed: Check | None) -> None:

@@ -34,8 +34,8 @@ failed, and an ``output`` that says why; one bad submission never stops the othe
 Where the files go: with one graded bundle, ``<dir>/results.json`` (Gradescope's autograder grades one
 submission, at /autograder/submission, and reads /autograder/results/results.json); with several,
 ``<dir>/<name>/results.json`` per bundle, the name being the bundle folder's name with every character
-but letters, digits, ".", "_" and "-" replaced by "_"; names that would be the same (also when they differ
-only in case) get "-2", "-3", ... in the order given. Each file is written atomically.
+but letters, digits, ".", "_" and "-" replaced by "_", cut to NAME_LENGTH characters; names that would be the
+same (also when they differ only in case) get "-2", "-3", ... in the order given. Each file is written atomically.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ RESULTS_JSON = "results.json"
 VERIFICATION_POINTS = 1.0  # what each verification test is worth when there is no rubric
 PASSED, FAILED = "passed", "failed"  # Gradescope's test statuses
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+# The longest folder name kept (then "-2", "-3", ...): ASCII once SAFE_NAME has replaced the rest, so well within
+# the 255 bytes of a file name however long the submission's folder name was.
+NAME_LENGTH = 200
 
 
 def _test(name: str, score: float, max_score: float, passed: bool, output: str, tags: Sequence[str],
@@ -139,7 +142,7 @@ def results_names(submissions: Sequence[Submission]) -> list[str]:
     taken: set[str] = set()
     for submission in submissions:
         path = Path(submission.path)
-        base = SAFE_NAME.sub("_", path.name or path.resolve().name).lstrip(".") or "submission"
+        base = SAFE_NAME.sub("_", path.name or path.resolve().name).lstrip(".")[:NAME_LENGTH] or "submission"
         name, count = base, 1
         while name.lower() in taken:
             count += 1

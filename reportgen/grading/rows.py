@@ -20,14 +20,14 @@ import numpy as np
 
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import KNOWN_MODELS, Config
-from reportgen.errors import ReportgenError
+from reportgen.errors import ReportgenError, one_line
 from reportgen.mappings import flatten
 from reportgen.metrics import compute_metrics
 from reportgen.verification import DEEP, NUMBERS, Check, deep_data_config, verify_bundle, verify_deep
 
 __all__ = ["COPY", "DEEP", "FLAG_LABELS", "NUMBERS", "SHORT_LABEL", "Check", "Flag", "RunPrint", "Submission",
            "add_flag", "check_flag", "config_changes", "deep_data_config", "empty_row", "first_failed",
-           "first_failure", "read_submission", "shorten", "verify_bundle", "verify_deep"]
+           "failure_text", "first_failure", "read_submission", "shorten", "verify_bundle", "verify_deep"]
 
 # Flag kinds: a possible copy (reportgen.grading.copies); the others are the kinds of the failed checks they
 # come from: numbers its predictions do not support (NUMBERS), results its weights do not give (DEEP).
@@ -89,8 +89,9 @@ def shorten(text: str, limit: int) -> str:
 def empty_row(path: Path) -> dict[str, Any]:
     """A row with every column, as for a bundle nothing could be read from: its counts are unknown (None),
     not 0, so that no rubric criterion is met by what could not be read."""
-    row: dict[str, Any] = {"bundle": str(path), "verified": False, "verify_failure": "", "deep_verified": None,
-                           "deep_failure": "", "origin": None, "dataset": None}
+    # the folder's name as text: one line, its bytes that are not UTF-8 escaped (every sheet is written as UTF-8)
+    row: dict[str, Any] = {"bundle": one_line(str(path)), "verified": False, "verify_failure": "",
+                           "deep_verified": None, "deep_failure": "", "origin": None, "dataset": None}
     for model in KNOWN_MODELS:
         row[f"{model}_accuracy"] = None
         row[f"{model}_macro_f1"] = None
@@ -110,11 +111,17 @@ def read_submission(path: Path) -> Submission:
         bundle = Bundle(path)
         checks = verify_bundle(bundle)
         _fill_row(submission, bundle, checks)
-    except ReportgenError as exc:
-        submission.row["verify_failure"] = str(exc)
     except Exception as exc:  # see the docstring: the row names it
-        submission.row["verify_failure"] = f"unreadable ({type(exc).__name__}: {str(exc)[:200]})"
+        submission.row["verify_failure"] = failure_text(exc)
     return submission
+
+
+def failure_text(exc: Exception) -> str:
+    """Why a bundle could not be read, as one line of its row: reportgen's own error as it is, any other as
+    unreadable with its type (a stranger's folder name in it escaped: errors.one_line)."""
+    if isinstance(exc, ReportgenError):
+        return one_line(str(exc))
+    return one_line(f"unreadable ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 def first_failure(checks: Sequence[Check]) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reportgen.errors import one_line
+
 # The bundle is whole and consistent: schema, manifest checksums, files readable, test labels, histories against
 # run.json, weights digests, every variant's runs, a report.html that shows every model's accuracy.
 INTEGRITY = "integrity"
@@ -27,3 +29,5 @@ class Check:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"check kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        # one line each, as verify prints it: a name and a detail may hold a stranger's folder or variant name
+        self.name, self.detail = one_line(self.name), one_line(self.detail)

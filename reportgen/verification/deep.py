@@ -104,6 +104,9 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
                         f"{bundle.root}/dataset.json records {recorded[:16]}…: pass --data-dir with the images "
                         "the bundle was built on")
     runs = [run for model in bundle.models() for run in bundle.runs(model)]
+    too_much = deep_work_problem(bundle, len(data.classes), len(data.test_y))
+    if too_much:  # before any model is built: every run is re-predicted, so the whole is bounded, not each run
+        return [deep_check("deep: the re-prediction is within the bound of a deep check", False, too_much)]
     labels_ok = all(np.array_equal(run.labels, data.test_y.numpy()) for run in runs)
     checks = [deep_check("deep: the data given is the bundle's", True, f"dataset fingerprint {recorded[:16]}…"),
               deep_check("deep: the stored test labels are the data's", labels_ok,
@@ -114,6 +117,27 @@ def verify_deep(root: Path | Bundle, data: "ImageData") -> list[Check]:
         checks.append(deep_check("deep: the variants' runs", True, "checked from their predictions only: a bundle "
                                  "keeps no weights of variant runs (the run store does)"))
     return checks
+
+
+# The most forward-pass FLOPs one deep verification spends re-predicting a bundle's runs on its test images: ten
+# seeds of the original study's two models on CIFAR-10's 10,000 test images (0.25 GFLOPs for both), about 10
+# minutes of one 2-core machine (docs/bundle.md measures it); a bundle asking for more is refused before any
+# model is built.
+MAX_DEEP_FLOPS = 25 * 10 ** 12
+
+
+def deep_work_problem(bundle: Bundle, classes: int, images: int) -> str | None:
+    """Why re-predicting the base runs of `bundle` on `images` test images is over MAX_DEEP_FLOPS, or None; a model
+    over the bounds of one (reportgen.models.size_problem) is never run, so it does not count."""
+    from reportgen.models import model_cost, size_problem
+
+    config = bundle.config()
+    flops = sum(model_cost(model, config, classes)[1] * len(bundle.seeds(model)) for model in bundle.models()
+                if size_problem(model, config, classes) is None)
+    if flops * images <= MAX_DEEP_FLOPS:
+        return None
+    return (f"re-predicting its runs on {images:,} test images takes {flops * images / 1e12:.1f} TFLOPs, over the "
+            f"{MAX_DEEP_FLOPS / 1e12:g} reportgen spends on one bundle; not run")
 
 
 def _deep_run_checks(bundle: Bundle, run: RunData, data: "ImageData") -> list[Check]:

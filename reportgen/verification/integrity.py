@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reportgen.bundle import Bundle, RunData, run_folder
+from reportgen.bundle import Bundle, RunData, name_list, run_folder
 from reportgen.metrics import compute_metrics
 from reportgen.verification.checks import INTEGRITY, NUMBERS, Check
 
@@ -78,10 +78,10 @@ def read_the_rest(bundle: Bundle, all_runs: dict[str, list[RunData]]) -> None:
 def manifest_checks(bundle: Bundle) -> list[Check]:
     missing, added, changed = bundle.manifest_differences()
     return [
-        Check("manifest: no file missing", not missing, ", ".join(missing), kind=INTEGRITY),
-        Check("manifest: no file added", not added, ", ".join(added), kind=INTEGRITY),
+        Check("manifest: no file missing", not missing, name_list(missing), kind=INTEGRITY),
+        Check("manifest: no file added", not added, name_list(added), kind=INTEGRITY),
         Check("manifest: checksums match", not changed,
-              ", ".join(changed) or f"{len(bundle.manifest()['files'])} files", kind=INTEGRITY),
+              name_list(changed) or f"{len(bundle.manifest()['files'])} files", kind=INTEGRITY),
     ]
 
 
