@@ -123,7 +123,7 @@ def wait_for_a_checkpoint(runs: Path, driver, model: str, timeout: float = 600) 
 
 def test_a_driver_killed_with_sigkill_and_restarted_trains_only_what_had_not_finished(tmp_path):
     """No handler runs on SIGKILL: the driver cancels nothing and its locks stay behind. The restarted driver
-    (its own local Ray, as the first had) reuses what was stored, resumes the ViT from its checkpoint, and its
+    (its own local Ray, as the first had) reuses what was stored and resumes the rest from its checkpoint; its
     worker never trains a run while a worker left by the killed driver still does (reportgen.executors.task)."""
     driver = start_build(tmp_path, "b", *RAY_BUILD)
     wait_for_a_checkpoint(tmp_path / "runs", driver, "vit")  # the ViT has finished its first epoch of 4
@@ -134,10 +134,14 @@ def test_a_driver_killed_with_sigkill_and_restarted_trains_only_what_had_not_fin
     restarted = start_build(tmp_path, "b", *RAY_BUILD)
     out, err = restarted.communicate(timeout=600)
     assert restarted.returncode == 0, err[-2000:]
-    assert "ViT seed 42: trained on a worker (resumed an interrupted run from its last completed epoch)" in out
-    assert ("CNN seed 42: reused" in out) == ("cnn" in stored), out
-    vit_dir = next((tmp_path / "runs").glob("vit-*"))
-    assert [a["resumed"] for a in attempts(vit_dir)][-1] is True  # from the killed driver's checkpoint
+    # The killed driver's Ray worker may outlive it for a while and store the ViT itself: then it is reused.
+    # Either way the ViT started from scratch once: any later attempt resumed from a checkpoint.
+    assert ("ViT seed 42: trained on a worker (resumed an interrupted run from its last completed epoch)" in out
+            or "ViT seed 42: reused" in out), out
+    assert "cnn" not in stored or "CNN seed 42: reused" in out, out
+    for run_dir in (tmp_path / "runs").glob("*-*"):
+        resumed = [a["resumed"] for a in attempts(run_dir)]
+        assert resumed[0] is False and all(resumed[1:]), (run_dir.name, resumed)
     assert (tmp_path / "b" / "runs" / "vit" / "seed-42" / "predictions.csv").is_file()
 
 
