@@ -44,6 +44,22 @@ def run_lease(run_dir: Path, holder: str) -> SoftFileLease:
     return SoftFileLease(run_dir.parent / name, lease_duration=LEASE_S)
 
 
+def take_lease(lease: SoftFileLease, label: str, holder: str, log: Callable[[str], None]) -> bool:
+    """Acquire the lease of the run `label`, first without waiting; if `holder` (who has it, in words) has it,
+    say so, then wait.
+
+    Returns whether it waited: a run another process held may be complete by the time the lease is ours.
+    """
+    try:
+        lease.acquire(timeout=0)
+        return False
+    except Timeout:
+        log(f"{label}: waiting for {holder} (it holds {lease.lock_file}; a lease not renewed for {LEASE_S:.0f} s is "
+            "taken over)")
+        lease.acquire()
+        return True
+
+
 @dataclass
 class PlannedRun:
     """One (variant, model, seed) of a build, the config, data and runtime it trains with, and what was decided."""
@@ -145,12 +161,7 @@ class RunLocks:
             for run in sorted({r.run_dir: r for r in reversed(self.runs)}.values(), key=lambda r: r.run_dir):
                 run.run_dir.parent.mkdir(parents=True, exist_ok=True)
                 lock = run_lease(run.run_dir, "build")
-                try:
-                    lock.acquire(timeout=0)
-                except Timeout:
-                    self.log(f"{run.label}: waiting for another reportgen build that is training it "
-                             f"(it holds {lock.lock_file}; a lock not renewed for {LEASE_S:.0f} s is taken over)")
-                    lock.acquire()
+                if take_lease(lock, run.label, "another reportgen build that is training it", self.log):
                     self.waited.add(run.run_dir)
                 self.locks[run.run_dir] = lock
         except BaseException:

@@ -19,10 +19,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import Timeout
-
 from reportgen.executors.records import WORKER_LOG, record_attempt
-from reportgen.runstore import CHECKPOINT, COMPLETION_RECORD, LEASE_S, run_lease
+from reportgen.runstore import CHECKPOINT, COMPLETION_RECORD, run_lease, take_lease
 from reportgen.runtime import Runtime
 from reportgen.training import fit
 
@@ -94,12 +92,7 @@ def training_lease(run_dir: Path, label: str):
     """
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     lease = run_lease(run_dir, "worker")
-    try:
-        lease.acquire(timeout=0)
-    except Timeout:
-        print(f"{label}: waiting for another worker that is still training it (it holds {lease.lock_file}; a lease "
-              f"not renewed for {LEASE_S:.0f} s is taken over)", flush=True)
-        lease.acquire()
+    take_lease(lease, label, "another worker that is still training it", lambda line: print(line, flush=True))
     try:
         yield
     finally:
