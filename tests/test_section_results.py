@@ -96,3 +96,13 @@ def test_the_adjustment_method_is_named_as_in_the_rules(tmp_path):
     bh = tables(numbers(Results(), contents(tmp_path / "b", config_overrides={"report.multiplicity": "bh"})))[0].caption
     assert holm.endswith("adjusted within the family of the 10 classes (Holm).")
     assert bh.endswith("adjusted within the family of the 10 classes (Benjamini-Hochberg).")
+
+
+def test_the_curves_name_the_split_that_validated(tmp_path):
+    for folder, overrides, split, legend in (("t", {}, "the test split", b"validation (test split)"),
+                                             ("h", {"val_size": 200}, "the held-out validation split",
+                                              b"validation (held out)")):
+        report = contents(tmp_path / folder, **overrides)
+        curves = {f.key: f for f in figures(build(Results(), report))}["curves_cnn"]
+        assert f"(validation on {split})" in str(curves.caption)
+        assert legend in (report.root / curves.src).read_bytes()

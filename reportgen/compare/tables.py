@@ -169,6 +169,9 @@ def curves_figure(compared: Sequence[Compared], model: str, figures: FigureDrawe
     name = trained[0].facts[model].name
     colours = {c.label: SERIES_COLOURS[(c.index - 1) % len(SERIES_COLOURS)] for c in compared}
     histories = {c.label: c.facts[model].training.histories for c in trained}
+    splits = {c.contents.validation_split for c in trained}
+    validation = f"on {splits.pop()}" if len(splits) == 1 else \
+        "on each bundle's own validation split: held out of its training images, or its test split"
     return figures.draw(f"curves_{model}", lambda: draw_overlaid_curves(histories, colours, name),
-                        f"{name}: validation accuracy and loss per epoch (validation on the test split), one line "
+                        f"{name}: validation accuracy and loss per epoch (validation {validation}), one line "
                         "per bundle: the mean over its seeds, with the min–max band when it has several.")

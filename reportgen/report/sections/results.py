@@ -159,15 +159,17 @@ def one_seed_caveat(tests: ClassTests) -> list[Sentence]:
                      f"several seeds (e.g. {SEEDS_FOR_A_TEST}) would test the architectures.")]
 
 
-def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str) -> plt.Figure:
-    """Loss and accuracy (in %) per epoch, train vs validation, for one model's seeds: half the page wide, so that
-    two models' curves sit side by side (CURVES_WIDTH)."""
+def draw_curves(histories: Sequence[dict[str, np.ndarray]], name: str, held_out: bool) -> plt.Figure:
+    """Loss and accuracy (in %) per epoch, train vs validation (`held_out`: a split held out of the training images,
+    else the test split), for one model's seeds: half the page wide, so that two models' curves sit side by side
+    (CURVES_WIDTH)."""
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(3.9, 2.2))
     band = f" (mean, min–max over {len(histories)} seeds)" if len(histories) > 1 else ""
     panels = ((loss_ax, "loss", 1.0, "cross-entropy loss"), (acc_ax, "acc", 100.0, "accuracy (%)"))
     for ax, column, scale, ylabel in panels:
         plot_band(ax, scale * stack_curves(histories, f"train_{column}"), TRAIN_COLOUR, "train")
-        plot_band(ax, scale * stack_curves(histories, f"val_{column}"), VAL_COLOUR, "validation (test split)")
+        plot_band(ax, scale * stack_curves(histories, f"val_{column}"), VAL_COLOUR,
+                  "validation (held out)" if held_out else "validation (test split)")
         per_epoch_axes(ax, ylabel, f"{name} {ylabel.split(' (')[0].replace('cross-entropy ', '')}{band}")
     acc_ax.legend(frameon=False, fontsize=6)
     fig.tight_layout(pad=0.3)
@@ -208,10 +210,10 @@ def confusion_caption(models: Sequence[ModelFacts]) -> str:
             "true classes, columns predicted classes, cells count images.")
 
 
-def curves_caption(m: ModelFacts) -> str:
+def curves_caption(m: ModelFacts, validation_split: str) -> str:
     band = f" Lines are the mean over {len(m.seeds)} seeds, the shaded band their min–max range." \
         if len(m.seeds) > 1 else ""
-    return f"{m.name} training and validation loss and accuracy per epoch (validation on the test split).{band}"
+    return f"{m.name} training and validation loss and accuracy per epoch (validation on {validation_split}).{band}"
 
 
 CURVES_WIDTH = "49%"  # at most half the page: the template sets such figures side by side
@@ -219,9 +221,11 @@ CURVES_WIDTH = "49%"  # at most half the page: the template sets such figures si
 
 def result_figures(contents: ReportContents, figures: FigureDrawer) -> list[Item]:
     """Each trained model's learning curves, then the confusion matrices side by side."""
-    items: list[Item] = [figures.draw(curves_figure_key(m), lambda m=m: draw_curves(m.training.histories, m.name),
-                                      curves_caption(m), CURVES_WIDTH) for m in contents.models
-                         if m.training is not None]
+    held_out, split = contents.validation_held_out, contents.validation_split
+    items: list[Item] = [figures.draw(curves_figure_key(m),
+                                      lambda m=m: draw_curves(m.training.histories, m.name, held_out),
+                                      curves_caption(m, split), CURVES_WIDTH)
+                         for m in contents.models if m.training is not None]
     width = "80%" if len(contents.models) > 1 else "56%"
     return items + [figures.draw("confusion", lambda: draw_confusions(contents.models, contents.class_names),
                                  confusion_caption(contents.models), width)]
