@@ -60,3 +60,11 @@ def test_key_builders_give_one_scheme():
     assert compare_key("ttest.p") == "compare.ttest.p"
     assert config_key("train.lr") == "config.train.lr"
     assert bundle_key(2, "vit.accuracy") == "b2.vit.accuracy"
+
+
+def test_a_p_value_that_is_a_bound_reads_as_one():
+    from reportgen.report.kernel import Metric, p_parts, sentence
+
+    assert sentence(*p_parts(Metric("x.p", 0.001998, "pvalue_bound"))).text == "p ≤ 0.001998"
+    assert sentence(*p_parts(Metric("x.p", 0.25, "pvalue"))).text == "p = 0.2500"
+    assert Metric("x.p", 0.00001, "pvalue_bound").text == "< 0.0001"

@@ -77,13 +77,13 @@ def test_three_seeds_test_the_reliance_over_seeds_and_images(tmp_path):
     report = contents(tmp_path / "b", seeds=THREE, variants={"no-augment": NO_AUGMENT})
     said = facts(numbers(Augmentation(), report))
     assert ("The ViT's drop is 12.72 points larger than the CNN's, a significant difference (hierarchical bootstrap "
-            "over seeds and test images, p = 0.001998, 95% interval 7.44 to 18.00 points): the ViT relies on "
+            "over seeds and test images, p ≤ 0.001998, 95% interval 7.44 to 18.00 points): the ViT relies on "
             "augmentation more.") in said
     assert "in this run" not in said and "--seeds" not in said
     # The CNN's paired t-test and bootstrap reject, but McNemar only in 1 of 3 seeds: by the accuracy rule not.
     assert "a drop of 4.22 ± 0.59 points; not a significant change (paired t-test over seeds, p = 0.006345; " in said
     verdict = Augmentation().verdict(report)
-    assert verdict.rows[0].verdict.text == "ViT's drop larger (significant), p = 0.001998"
+    assert verdict.rows[0].verdict.text == "ViT's drop larger (significant), p ≤ 0.001998"
     assert verdict.claims[0].status == SUPPORTED
     assert not any("Augmentation hurt" in s.text for s in verdict.findings)
 
@@ -116,7 +116,7 @@ def test_a_model_better_without_augmentation_is_no_reliance_and_the_conclusion_s
     said = facts(items)
     assert "Without augmentation, the CNN's test accuracy rises: from 84.56 ± 0.42% to 93.33 ± 0.87%" in said
     assert ("Without augmentation the CNN gains 8.72 points more than the ViT, a significant difference (hierarchical "
-            "bootstrap over seeds and test images, p = 0.001998, 95% interval 3.78 to 13.39 points): augmentation did "
+            "bootstrap over seeds and test images, p ≤ 0.001998, 95% interval 3.78 to 13.39 points): augmentation did "
             "not significantly help the ViT, and it held the CNN back, which is significantly more accurate without "
             "it.") in said
     assert "relies on augmentation more" not in said and "drop is" not in said
@@ -195,4 +195,4 @@ def test_the_level_is_report_alpha(tmp_path):
                                            variants={"no-augment": NO_AUGMENT}))
     assert "is significant at α = 0.0001 by the hierarchical bootstrap" in text(items)
     assert ("The ViT's drop is 12.72 points larger than the CNN's, but the difference is not significant "
-            "(hierarchical bootstrap over seeds and test images, p = 0.001998") in facts(items)
+            "(hierarchical bootstrap over seeds and test images, p ≤ 0.001998") in facts(items)

@@ -87,7 +87,7 @@ def test_one_seed_describes_the_change_of_the_gap_in_this_run(tmp_path):
     assert said.startswith("Rule used for data efficiency: each smaller training set is a class-balanced share")
     assert ("At equal epochs, the gap between the CNN and the ViT (CNN minus ViT) is 25.17 points with 200 training "
             "images and 12.83 points with 2,000, a change of -12.33 points in this run (bootstrap over the test images "
-            "with the trained weights held fixed, p = 0.001998, 95% interval -19.00 to -5.00 points). With one seed "
+            "with the trained weights held fixed, p ≤ 0.001998, 95% interval -19.00 to -5.00 points). With one seed "
             "this describes the trained weights of this run, not the models: train with --seeds 42,43,44") in said
     assert "narrows" not in facts(items) and "widens" not in facts(items)
     (figure,) = figures(items)
@@ -102,10 +102,10 @@ def test_the_gap_narrows_over_seeds_and_flips_with_the_models(tmp_path):
     said = facts(numbers(DataEfficiency(), report))
     assert ("At equal epochs, the gap between the CNN and the ViT (CNN minus ViT) is 24.50 points with 200 training "
             "images and 12.56 points with 2,000: it narrows, a significant change of -11.94 points (hierarchical "
-            "bootstrap over seeds and test images, p = 0.001998, 95% interval -16.78 to -6.39 points).") in said
+            "bootstrap over seeds and test images, p ≤ 0.001998, 95% interval -16.78 to -6.39 points).") in said
     assert "At equal epochs, the CNN's test accuracy rises from 49.56 ± 0.54% with 200 training images" in said
     verdict = DataEfficiency().verdict(report)
-    assert verdict.rows[0].verdict.text == "significant, p = 0.001998"
+    assert verdict.rows[0].verdict.text == "significant, p ≤ 0.001998"
     assert verdict.claims[0].status == SUPPORTED  # the ViT gains more from more data
     swapped = contents(tmp_path / "b", seeds=THREE, **SWAPPED_BASE, **sizes(NARROWS, swap=True))
     assert ": it narrows, a significant change of 1" in facts(numbers(DataEfficiency(), swapped))
@@ -229,7 +229,7 @@ def test_the_level_is_report_alpha(tmp_path):
     assert "is significant at α = 0.0001 by the hierarchical bootstrap" in text(items)
     said = facts(items)
     assert "a change of -11.94 points that is not significant (hierarchical bootstrap over seeds and test images, " \
-           "p = 0.001998" in said and "narrows" not in said
+           "p ≤ 0.001998" in said and "narrows" not in said
 
 
 def test_a_change_of_sign_with_an_untested_lead_is_no_reversal(tmp_path):

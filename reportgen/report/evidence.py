@@ -74,23 +74,23 @@ def labelled(label: str, finding: Sentence) -> Sentence:
 
 def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
     """"p = x", or "p ≤ x" at the smallest p its resamples can give (2 / (resamples + 1)): no resample crossed 0."""
-    return floored_p_parts(test.metric("p"), 2 / (test.resamples + 1))
+    return p_parts(test.metric("p"))
 
 
-def floored_p_cell(p: Metric, floor: float) -> Sentence | Metric:
-    """A p-value as a table cell: "≤ x" at the smallest p the simulation could give (`floor`), else the value."""
-    return sentence("≤ ", p) if p.value <= floor + 1e-12 else p
+def floored_p_cell(p: Metric, floor: float) -> Metric:
+    """The p-value as an upper bound ("≤ x") when it is the smallest p the simulation could give (`floor`): the true
+    p may be smaller, so an equals sign would claim more than was measured."""
+    return Metric(p.key, p.value, "pvalue_bound") if p.value <= floor + 1e-12 else p
 
 
-def bootstrap_p_cell(test: BootstrapTest) -> Sentence | Metric:
+def bootstrap_p_cell(test: BootstrapTest) -> Metric:
     """A bootstrap test's p as a table cell, "≤ x" where no resample crossed 0."""
-    return floored_p_cell(test.metric("p"), 2 / (test.resamples + 1))
+    return test.metric("p")
 
 
 def floored_p_parts(p: Metric, floor: float) -> list[Part]:
-    """"p = x", or "p ≤ x" when x is the smallest p the simulation could give (`floor`): the true p may be smaller,
-    so an equals sign would claim more than was measured."""
-    return ["p ≤ ", p] if p.value <= floor + 1e-12 else p_parts(p)
+    """"p = x", or "p ≤ x" when x is the smallest p the simulation could give (`floor`)."""
+    return p_parts(floored_p_cell(p, floor))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,15 @@ class PValueFormat:
         return f"< {self.floor:g}" if value < self.floor else f"{value:#.4g}"
 
 
+class PValueBoundFormat(PValueFormat):
+    """A p-value known only as an upper bound (the smallest p a simulation's draws can give, or a p adjusted from
+    one): "≤ x", so that no equals sign claims more than was measured."""
+
+    def format(self, value: float) -> str:
+        shown = super().format(value)
+        return shown if shown.startswith("<") else f"≤ {shown}"
+
+
 # How each unit is displayed (anything with a str.format-like `format`); the data-metric text is exactly this.
 UNIT_FORMATS = {
     "percent": "{:.2f}",  # a share or accuracy in percent
@@ -46,6 +55,7 @@ UNIT_FORMATS = {
     "epoch": "{:.0f}",
     "number": "{:g}",  # config values (learning rate, probabilities, normalisation constants)
     "pvalue": PValueFormat(),  # a test's p-value: 4 significant digits, or "< 0.0001"
+    "pvalue_bound": PValueBoundFormat(),  # a p-value that is an upper bound: "≤ 0.001998"
     "statistic": "{:.2f}",  # a test statistic (t)
     "slope": "{:+.3f}",  # a change per epoch of a percentage, in points per epoch, always signed
     "loss_slope": "{:+.5f}",  # a change of a loss per epoch, always signed (a few thousandths at the end of training)
@@ -284,8 +294,8 @@ def listing(key: str, values: Sequence[float], unit: str = "number") -> list[Par
 
 
 def p_parts(p: Metric) -> list[Part]:
-    """"p = 0.0123", or "p < 0.0001" when the value is below the displayed floor."""
-    return ["p ", p] if p.text.startswith("<") else ["p = ", p]
+    """"p = 0.0123", "p < 0.0001" below the displayed floor, "p ≤ 0.001998" for an upper bound."""
+    return ["p ", p] if p.text[:1] in "<≤" else ["p = ", p]
 
 
 # ---------------------------------------------------------------- English

@@ -78,10 +78,32 @@ class Family:
         return self.adjusted[[m.key for m in self.raw].index(raw_key)]
 
 
+def deciding_tests(pvalues: Sequence[float], method: str) -> list[int]:
+    """For each test (input order), the index of the raw p whose scaled value its adjusted p is: Holm's running
+    maximum comes from a smaller (or equal) p, Benjamini-Hochberg's running minimum from a larger one."""
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    scaled = (m - np.arange(m)) * p[order] if method == "holm" else p[order] * m / np.arange(1, m + 1)
+    if method == "holm":
+        best = [int(np.argmax(scaled[:k + 1])) for k in range(m)]
+    else:
+        best = [k + int(np.argmin(scaled[k:])) for k in range(m)]
+    deciding = np.empty(m, dtype=int)
+    deciding[order] = order[best]
+    return deciding.tolist()
+
+
 def family(name: str, raw: Sequence[Metric], method: str) -> Family:
-    """Adjust the raw p-value metrics of one family; each adjusted metric's key is the raw key with ``_adj``."""
+    """Adjust the raw p-value metrics of one family; each adjusted metric's key is the raw key with ``_adj``.
+
+    An adjusted p computed from a raw p that is only an upper bound (unit "pvalue_bound": the floor of a
+    simulation) is an upper bound too, below 1, and is shown as one ("≤ x")."""
     values = adjust([m.value for m in raw], method)
-    return Family(name, method, tuple(raw), tuple(Metric(f"{m.key}_adj", v, "pvalue") for m, v in zip(raw, values)))
+    deciding = deciding_tests([m.value for m in raw], method) if raw else []
+    units = ["pvalue_bound" if raw[d].unit == "pvalue_bound" and v < 1 else "pvalue" for d, v in zip(deciding, values)]
+    return Family(name, method, tuple(raw),
+                  tuple(Metric(f"{m.key}_adj", v, u) for m, v, u in zip(raw, values, units)))
 
 
 def multiplicity_rule(method: str, alpha: float) -> Sentence:

@@ -350,7 +350,14 @@ class BootstrapTest:
     def metric(self, name: str) -> Metric:
         """``diff`` (the estimate), ``low``, ``high`` in the contrast's unit, or ``p``."""
         value = {"diff": self.estimate, "low": self.low, "high": self.high, "p": self.p}[name]
-        return Metric(f"{self.key}.{name}", value, "pvalue" if name == "p" else self.unit)
+        if name == "p":  # at the smallest p the resamples can give, the p is only a bound: no resample crossed 0
+            return Metric(f"{self.key}.p", value, "pvalue_bound" if value <= self.p_floor + 1e-12 else "pvalue")
+        return Metric(f"{self.key}.{name}", value, self.unit)
+
+    @property
+    def p_floor(self) -> float:
+        """The smallest p its resamples can give, 2 / (resamples + 1): no resample crossed 0."""
+        return 2 / (self.resamples + 1)
 
 
 def correctness(runs: Sequence[RunData]) -> np.ndarray:

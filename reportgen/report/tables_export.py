@@ -84,7 +84,7 @@ _DECORATION = re.compile(r"[\s%+×<>=p·−-]*")  # what may surround a number i
 def cell_number(cell: Cell) -> Metric | None:
     """The one number a cell shows when it is only that number (maybe with "%", "×", "p = "), else None."""
     metrics = _metrics(cell)
-    if len(metrics) != 1:
+    if len(metrics) != 1 or metrics[0].unit == "pvalue_bound":  # "≤ x" is exported as written, not as x
         return None
     if isinstance(cell, Sentence):
         other = "".join(p for p in cell.parts if isinstance(p, str))
@@ -103,9 +103,11 @@ def cell_text(cell: Cell) -> str:
 
 
 def p_value(cell: Cell) -> float | None:
-    """The p-value a cell shows, if it shows exactly one number and that is a p-value."""
-    metric = cell_number(cell)
-    return float(metric.value) if metric is not None and metric.unit == "pvalue" else None
+    """The p-value a cell shows (an upper bound counts as its value), if it shows one number and that is a p."""
+    metrics = _metrics(cell)
+    bound = len(metrics) == 1 and metrics[0].unit == "pvalue_bound"
+    metric = metrics[0] if bound else cell_number(cell)
+    return float(metric.value) if metric is not None and metric.unit in ("pvalue", "pvalue_bound") else None
 
 
 def significance_mark(p: float) -> str:

@@ -139,7 +139,7 @@ def perfect_p(m: ModelCalibration, rules: ReportConfig) -> Metric:
                                  rules.bootstrap_seed) for run in m.runs], axis=0)
     observed = np.mean([expected_calibration_error(binned(run, rules.calibration_bins)) for run in m.runs])
     p = (1 + int(np.sum(sims >= observed - 1e-12))) / (len(sims) + 1)
-    return Metric(model_key(m.key, "calibration.perfect.p"), p, "pvalue")
+    return floored_p_cell(Metric(model_key(m.key, "calibration.perfect.p"), p, "pvalue"), 1 / (len(sims) + 1))
 
 
 @dataclass(frozen=True)
