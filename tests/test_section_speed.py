@@ -43,6 +43,19 @@ def test_the_load_during_training_says_whether_the_machine_was_busy(tmp_path):
     assert "During" not in text(numbers(Speed(), contents(tmp_path / "c")))  # not recorded: not said
 
 
+def test_a_machine_busy_during_the_epochs_gets_no_warm_up_ratio_or_time_to_accuracy(tmp_path):
+    idle_root, busy_root = make_bundle(tmp_path / "i"), make_bundle(tmp_path / "b")
+    for root in (idle_root, busy_root):
+        _record_steady_state(root, {"cnn": 1.8, "vit": 2.7}, warmup=1.0)
+    _record_loads(idle_root, {"cnn": [0.01] * 5, "vit": [0.02] * 5})
+    _record_loads(busy_root, {"cnn": [0.01] * 4 + [1.2], "vit": [0.02] * 5})
+    idle, busy = (text(numbers(Speed(), read_contents(root))) for root in (idle_root, busy_root))
+    for said in ("× as long as", "of one-off warm-up:", "To reach "):
+        assert said in idle and said not in busy
+    assert "(memory allocation, kernel selection)" in idle  # torch.compile off: no compilation to pay for
+    assert "the CNN took 1.80 s and the ViT 2.70 s per epoch" in busy  # the times themselves are still given
+
+
 def _record_loads(root, loads: dict[str, list[float]]) -> None:
     """Add the per-epoch other load reportgen records in run.json to a synthetic bundle."""
     for model, values in loads.items():
@@ -106,7 +119,7 @@ def test_a_warm_up_of_nothing_says_no_warm_up_shows_and_names_no_cost(tmp_path):
     root = make_bundle(tmp_path / "b")
     _record_steady_state(root, {"cnn": 3.0, "vit": 1.0}, warmup=0.0)  # first epochs no slower (a busy machine)
     said = text(numbers(Speed(), read_contents(root)))
-    assert "The CNN's first epochs took no longer than its steady-state epoch of 3.00 s: no one-off warm-up shows" \
+    assert "The CNN's first epoch took no longer than its steady-state epoch of 3.00 s: no one-off warm-up shows" \
         in said and "paid" not in said
 
 

@@ -58,17 +58,18 @@ def per_epoch(steady: bool) -> str:
         if steady else " per epoch (the mean over all epochs, one-off warm-up of the first included)"
 
 
-def epoch_time_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
+def epoch_time_sentence(a: ModelFacts, b: ModelFacts, busy: bool) -> Sentence:
     """Each model's time per epoch in this build, as a description: the runs trained one after the other, so
-    their wall-clock times share no machine state and decide nothing."""
+    their wall-clock times share no machine state and decide nothing; no ratio of them when the machine was `busy`
+    during the epochs (it would measure the load)."""
     steady = both_steady(a, b)
     return sentence(
         f"In this build's training runs, which ran one after the other, {a.the} took ",
         compared_epoch_time(a, steady).parts(" s"), f" and {b.the} ", compared_epoch_time(b, steady).parts(" s"),
         per_epoch(steady), ", ", a.training.train_time.parts(" s"), " and ", b.training.train_time.parts(" s"),
-        " in total", *ratio_clause(a, b), ". These wall-clock times were not interleaved, so they describe this "
-        "build on this machine and are not a test; which model is faster is decided only from the interleaved "
-        "timings of the section Computational cost.")
+        " in total", *([] if busy else ratio_clause(a, b)), ". These wall-clock times were not interleaved, so "
+        "they describe this build on this machine and are not a test; which model is faster is decided only from "
+        "the interleaved timings of the section Computational cost.")
 
 
 def ratio_clause(a: ModelFacts, b: ModelFacts) -> list:
@@ -79,18 +80,20 @@ def ratio_clause(a: ModelFacts, b: ModelFacts) -> list:
     return [f"; {shorter.loser.the}'s epochs took ", shorter.margin, f"× as long as {shorter.winner.the}'s"]
 
 
-def warmup_sentence(m: ModelFacts) -> Sentence | None:
-    """What the first epochs of a model's fits cost beyond its steady state, per run, when recorded."""
+def warmup_sentence(m: ModelFacts, compiled: bool) -> Sentence | None:
+    """What the first epoch of a model's fits cost beyond its steady state, per run, when recorded (`compiled`:
+    torch.compile was on, so compiling is one of the one-off costs)."""
     t = m.training
     if t.warmup_time is None:
         return None
-    per_run = " per run, mean over seeds" if len(m.seeds) > 1 else ""
+    several = len(m.seeds) > 1
     if max(t.warmup_time.values) < 0.005:  # every first epoch was as fast as the steady ones, to the printed 0.01 s
-        return sentence(f"{capital(m.the)}'s first epochs took no longer than its steady-state epoch of ",
-                        t.steady_epoch_time.parts(" s"), ": no one-off warm-up shows in these timings.")
-    return sentence(f"{capital(m.the)} paid ", t.warmup_time.parts(" s"), f" of one-off warm-up{per_run}: what the "
-                    "first epoch of each fit took beyond its steady-state epoch of ", t.steady_epoch_time.parts(" s"),
-                    " (memory allocation, kernel selection, compilation).")
+        return sentence(f"{capital(m.the)}'s first epoch{'s' if several else ''} took no longer than its steady-state "
+                        "epoch of ", t.steady_epoch_time.parts(" s"), ": no one-off warm-up shows in these timings.")
+    return sentence(f"{capital(m.the)} paid ", t.warmup_time.parts(" s"),
+                    f" of one-off warm-up{' per run, mean over seeds' if several else ''}: what the first epoch of "
+                    "each fit took beyond its steady-state epoch of ", t.steady_epoch_time.parts(" s"),
+                    f" (memory allocation, kernel selection{', compilation' if compiled else ''}).")
 
 
 def parameters_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
@@ -129,6 +132,12 @@ def epoch_loads(m: ModelFacts, contents: ReportContents) -> list[float]:
     """The CPU cores other processes used in each recorded epoch of every run of the model (run.json)."""
     return [float(v) for run in contents.runs[m.key] for v in (run.info.get("epoch_other_load_cores") or [])
             if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def busy_training(m: ModelFacts, contents: ReportContents) -> bool:
+    """Whether other processes used more than BUSY_CORES in any recorded epoch of the model's runs: then its epoch
+    times, their steady state and its first epoch's excess measure the load as much as the model."""
+    return any(load > BUSY_CORES for load in epoch_loads(m, contents))
 
 
 def load_sentence(m: ModelFacts, contents: ReportContents) -> Sentence | None:
@@ -217,8 +226,13 @@ class Speed(TrainingSection):
         facts: list[Sentence] = [steps_sentence(trained, contents)]
         if contents.comparative and len(trained) == 2:
             a, b = trained
-            warmups = [w for w in (warmup_sentence(a), warmup_sentence(b)) if w is not None]
+            # On a machine busy during the epochs, a warm-up, a ratio of epoch times or a time to accuracy would
+            # measure the load: the load sentences below say so, and the table gives the times as measured.
+            busy = busy_training(a, contents) or busy_training(b, contents)
+            compiled = contents.config.train.compile
+            warmups = [] if busy else [w for m in (a, b) if (w := warmup_sentence(m, compiled)) is not None]
             # training throughput is the table's (images / s): no sentence repeats it
-            facts = [parameters_sentence(a, b), *facts, epoch_time_sentence(a, b), *warmups, time_sentence(a, b)]
+            facts = [parameters_sentence(a, b), *facts, epoch_time_sentence(a, b, busy), *warmups,
+                     *([] if busy else [time_sentence(a, b)])]
         facts += [s for m in trained if (s := load_sentence(m, contents)) is not None]
         return [Bullets(facts), efficiency_table(trained, contents)]
