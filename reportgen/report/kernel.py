@@ -311,6 +311,17 @@ def name_list(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "none"
 
 
+def first_seed(seeds: Sequence[int]) -> str:
+    """Which run a per-run figure or table shows: "seed 42", or "the first seed, 42" of several."""
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"the first seed, {seeds[0]}"
+
+
+def indefinite_article(number: int) -> str:
+    """"a" or "an" before a number read aloud: an 8, an 11, an 18, an 80, a 16."""
+    return "an" if str(number).startswith("8") or number in (11, 18) or 11_000 <= number < 12_000 \
+        or 18_000 <= number < 19_000 else "a"
+
+
 def plural(count: int, word: str) -> str:
     """"1 seed", "3 seeds"."""
     return f"{count} {word}{'' if count == 1 else 's'}"

@@ -30,6 +30,7 @@ from reportgen.report.kernel import (
     Table,
     capital,
     compare_key,
+    first_seed,
     model_key,
     sentence,
 )
@@ -118,7 +119,7 @@ def costs(contents: ReportContents) -> list[Cost]:
 # ---------------------------------------------------------------- what does not depend on the machine
 
 
-def static_table(cost: Sequence[Cost]) -> Table:
+def static_table(cost: Sequence[Cost], seeds: Sequence[int]) -> Table:
     """One column per model, one row per machine-independent measure."""
     rows: list[list[Cell]] = [
         ["parameters", *(c.model.parameters for c in cost)],
@@ -132,7 +133,8 @@ def static_table(cost: Sequence[Cost]) -> Table:
         rows += [["optimiser steps per epoch", *(c.steps_per_epoch for c in cost)],
                  ["optimiser steps in all", *(c.steps for c in cost)]]
     return Table(["measure", *(c.model.name for c in cost)], rows,
-                 caption="What the models cost independently of the machine's load (the first seed's runs).")
+                 caption=f"What the models cost independently of the machine's load (the runs of "
+                         f"{first_seed(seeds)}).")
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,8 @@ class Efficiency(Section):
             facts = static_sentences(*cost) + facts
         return [Callout("rule", [cost_rule(contents.rules, methods),
                                  block_rule(contents.rules.multiplicity, contents.rules.alpha)]),
-                static_table(cost), *([Bullets(facts)] if facts else []), *speed_items(contents)]
+                static_table(cost, contents.config.train.seeds),
+                *([Bullets(facts)] if facts else []), *speed_items(contents)]
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
         """With two models measured: the machine-independent facts and the speed finding, the Summary's cost rows,

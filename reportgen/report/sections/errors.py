@@ -23,6 +23,7 @@ from reportgen.report.kernel import (
     Sentence,
     capital,
     dataset_key,
+    first_seed,
     model_key,
     name_list,
     p_parts,
@@ -298,7 +299,8 @@ def examples_items(contents: ReportContents, figures: FigureDrawer) -> list[Item
         return [Paragraph([sentence("None of the ", count, " test images the bundle holds (explanations.npz: the "
                                     "first images of each class) is one of these confusions, so no example can be "
                                     "shown; the bundle holds no other test image.")])]
-    caption = sentence("Examples of each model's most confused pairs (its first seed), from the ", count,
+    caption = sentence(f"Examples of each model's most confused pairs ({first_seed(contents.config.train.seeds)}), "
+                       "from the ", count,
                        " test images the bundle holds (explanations.npz, the first images of each class); titles: "
                        "model: true → predicted class (#test-set index).")
     width = f"{min(100, 12 * sum(len(examples) for _, examples in rows) + 4)}%"  # about 2 cm per image

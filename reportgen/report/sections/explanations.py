@@ -51,6 +51,8 @@ from reportgen.report.kernel import (
     Table,
     capital,
     compare_key,
+    first_seed,
+    indefinite_article,
     model_key,
     p_parts,
     sentence,
@@ -66,8 +68,9 @@ def faithfulness_rule(rules: ReportConfig, images: Metric, grid: int, steps: int
     side = 32 // grid
     return sentence(
         "How faithfulness is measured: the explained images are the first test images of each class (", images,
-        f" images, the same for every model). Each image is cut into a {grid} × {grid} grid of {side} × {side}-pixel "
-        f"patches, which are occluded (set to the training set's mean colour) most salient first in {steps} equal "
+        f" images, the same for every model). Each image is cut into {indefinite_article(grid)} {grid} × {grid} "
+        f"grid of {side} × {side}-pixel patches, which are occluded (set to the training set's mean colour) most "
+        f"salient first in {steps} equal "
         "groups, recording the true class's probability after each, divided by the intact image's (p(t)/p(0), so that "
         "a model's starting confidence does not enter); the same is done in "
         f"{orders} random orders per image, the same orders for every model. The area under such a curve (share "
@@ -303,6 +306,7 @@ def faithfulness_row(first: Faithfulness, second: Faithfulness, rules: ReportCon
 def faithfulness_table(models: Sequence[Faithfulness], rules: ReportConfig, fam: Family) -> Table:
     """Per model and method: deletion areas, gap with its interval and its test against random orders (raw and
     adjusted p)."""
+    seeds = " and seeds" if len(models[0].seed_gaps) > 1 else ""
     rows: list[list[Cell]] = []
     for f in models:
         test = against_random(f, rules)
@@ -313,7 +317,7 @@ def faithfulness_table(models: Sequence[Faithfulness], rules: ReportConfig, fam:
                   f"{1 - rules.alpha:.0%} interval",
                   "p (vs random)", "adjusted p"], rows,
                  caption="Deletion areas under the true class's probability over the intact image's (lower: the "
-                         "probability falls sooner), means over the explained images (and seeds); the gap's interval "
+                         f"probability falls sooner), means over the explained images{seeds}; the gap's interval "
                          "and p: hierarchical bootstrap over the seeds, then the images; p adjusted over every model "
                          "and method.")
 
@@ -388,8 +392,9 @@ class Explanations(Section):
             return notes
         first = shown[0]
         maps = figures.draw("explanations", lambda: draw_maps(shown, contents.class_names), sentence(
-            "Saliency maps on the first explained test image of each class, overlaid (red: most salient), from each "
-            "model's first seed: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."), "84%")
+            "Saliency maps on the first explained test image of each class, overlaid (red: most salient), from "
+            f"{first_seed(contents.config.train.seeds)}: ", "; ".join(f"{f.name}: {f.method}" for f in shown), "."),
+            "84%")
         curves = figures.draw("deletion", lambda: draw_curves(shown), sentence(
             "Deletion curves: the true class's probability over the intact image's, averaged over the ",
             first.images_count, " explained images, as patches are occluded most salient first and in random "

@@ -143,7 +143,8 @@ def model_sentence(s: Suite) -> Sentence:
     return sentence(f"{capital(s.the)}'s mean corruption accuracy is ", s.mean_corruption.parts("%"), " against ",
                     s.clean.parts("%"), " on the same ", s.images, " images uncorrupted; of the images it classifies "
                     "correctly when clean, it still classifies ", s.relative.parts("%"), " of the corrupted copies "
-                    "correctly (its relative robustness).")
+                    "correctly (its own kept share; the models are compared on the images both classify correctly "
+                    "when clean).")
 
 
 def relative_sentence(c: Comparison) -> Sentence:
@@ -242,10 +243,11 @@ def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
                    *(["", "", "", ""] if c is not None else [])])
     header = ["corruption", "family", *(f"{s.name} accuracy" for s in models), *(f"{s.name} kept" for s in models)]
     if c is not None:
-        header += [f"kept, {models[0].name} − {models[1].name}", "interval", "p", "adjusted p"]
+        header += [f"kept on both-right images, {models[0].name} − {models[1].name}", "interval", "p", "adjusted p"]
+    over = "the severities and seeds" if len(models[0].seeds) > 1 else "the severities"
     return Table(header, rows, footer, caption="Accuracy on the corrupted test images and relative robustness (kept: "
                  "the share of corrupted copies classified correctly, of the images the model classifies correctly "
-                 "when clean), over the severities (and seeds); the difference of kept shares, in points, compares the "
+                 f"when clean), over {over}; the difference of kept shares, in points, compares the "
                  "models on the images both classify correctly when clean. A family of one corruption is not tested "
                  "again (its corruption's row holds the test); —: not adjusted (the overall comparison is a primary "
                  "one).")
