@@ -190,7 +190,7 @@ class ReportConfig:
     val_acc_milestone: float = 0.70
     """The learning-curve milestone: the first epoch whose validation accuracy reaches this (a fraction)."""
     plateau_points: float = 0.5
-    """Validation accuracy has stopped improving from the first epoch after which it never beats its best so far
+    """Validation accuracy has levelled off from the first epoch after which it never beats its best so far
     by more than this many percentage points."""
     top_patch_fraction: float = 0.10
     """Attention concentration: the share of attention on this fraction of the patches (rounded up)."""

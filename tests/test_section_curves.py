@@ -57,7 +57,7 @@ def test_the_prose_flips_between_plateau_and_still_improving(tmp_path):
     flat_text = " ".join(s.text for s in curve_sentences(flat, curve_facts(flat, rules), rules))
     rising_text = " ".join(s.text for s in curve_sentences(rising, curve_facts(rising, rules), rules))
     assert "peaked at 72.00% at epoch 3 of 5" in flat_text
-    assert "Validation accuracy stopped improving after epoch 3" in flat_text
+    assert "Validation accuracy levelled off after epoch 3" in flat_text
     assert "From epoch 3 on, training accuracy stayed more than 5 points above" in flat_text
     assert "still improving by more than 0.5 points at the final epoch" in rising_text
     assert "did not diverge: the gap ends at 2.00 points" in rising_text
@@ -90,3 +90,11 @@ def test_the_rule_text_follows_the_config():
                          val_loss_milestone=0.8, val_acc_milestone=0.6, plateau_points=1.0)
     assert "below 0.8" in curve_rule(rules).text and "reaches 60%" in curve_rule(rules).text
     assert "more than 1 percentage points" in curve_rule(rules).text
+
+
+def test_with_a_clean_gap_the_curves_judge_no_overfitting_and_point_to_it(tmp_path):
+    running_only = text(numbers(Curves(), contents(tmp_path / "r")))
+    clean = text(numbers(Curves(), contents(tmp_path / "c", val_size=200, clean_gaps={"cnn": 0.01, "vit": 0.09})))
+    assert "did not diverge" in running_only or "the curves diverge" in running_only
+    assert "did not diverge" not in clean and "the curves diverge" not in clean
+    assert "whether the model overfits is judged on its clean gap (section Generalisation)" in clean

@@ -4,7 +4,7 @@ Each threshold is a typed field of `reportgen.config.ReportConfig` (report.alpha
 report.overfit_acc_gap_points, ...). Only the shared rules live here: the accuracy-significance rule
 (the Accuracy section, the experiments, `reportgen compare`), the overfitting rule (applied to every
 trained model's facts in `reportgen.report.contents`, printed by the Generalisation section, stated by
-the Conclusion) and the plateau rule (whether a validation curve had stopped improving: the curves section
+the Conclusion) and the plateau rule (whether a validation curve had levelled off: the curves section
 and the training-length section read every curve by it, so they never disagree). A rule that one section
 uses lives in that section's module, beside the code that applies it. Either way a section applies the
 rule and prints its text from the same fields, so what the report says it does is what it does. Changing a
@@ -77,7 +77,7 @@ def still_improving(val_acc_pts: np.ndarray, tolerance_pts: float) -> bool:
 
 def plateau_rule(rules: ReportConfig) -> str:
     """The plateau rule in words (one clause of the curves' and the training length's rules)."""
-    return ("validation accuracy has stopped improving from the first epoch after which it never beats its best so "
+    return ("validation accuracy has levelled off from the first epoch after which it never beats its best so "
             f"far by more than {rules.plateau_points:g} percentage points (report.plateau_points); a curve whose last "
             "epoch still beats that is still improving")
 

@@ -122,12 +122,16 @@ def curve_sentences(m: ModelFacts, c: CurveFacts, rules: ReportConfig) -> list[S
     if milestones:
         out.append(sentence(capital(milestones[0]), milestones[1:], "."))
     if c.plateau.value < c.epochs:
-        out.append(sentence("Validation accuracy stopped improving after epoch ", c.plateau,
+        out.append(sentence("Validation accuracy levelled off after epoch ", c.plateau,
                             f": no later epoch beat the best so far by more than {rules.plateau_points:g} points."))
     else:
         out.append(sentence(f"Validation accuracy was still improving by more than {rules.plateau_points:g} points "
                             "at the final epoch: the curve has not reached a plateau."))
-    if c.diverge is not None:
+    if m.training.clean is not None:  # the running gap is no clean measure: the clean gap alone is judged
+        out.append(sentence("The running training accuracy (augmented batches, dropout on) ends ", c.final_gap,
+                            " points above the validation accuracy; whether the model overfits is judged on its clean "
+                            "gap (section Generalisation), not on these curves."))
+    elif c.diverge is not None:
         out.append(sentence("From epoch ", c.diverge, " on, training accuracy stayed more than "
                             f"{rules.overfit_acc_gap_points:g} points above validation accuracy (", c.final_gap,
                             " points at the end): the curves diverge."))

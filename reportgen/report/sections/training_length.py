@@ -69,7 +69,7 @@ def longest(contents: ReportContents) -> VariantFacts | None:
 
 
 def plateau(m: ModelFacts, rules: ReportConfig) -> Metric:
-    """The epoch after which `m`'s seed-mean validation accuracy stopped improving (the curves section's key)."""
+    """The epoch after which `m`'s seed-mean validation accuracy levelled off (the curves section's key)."""
     val_acc = 100 * stack_curves(m.training.histories, "val_acc").mean(axis=0)
     return Metric(m.metric_key("curve.plateau_epoch"), plateau_epoch(val_acc, rules.plateau_points), "epoch")
 
@@ -79,8 +79,9 @@ def curve_sentence(m: ModelFacts, rules: ReportConfig, lead: str = "By the plate
     (`lead` in lower case where the sentence continues another)."""
     epoch = plateau(m, rules)
     if epoch.value < m.training.epochs.value:
-        return sentence(f"{lead}, {m.the}'s validation accuracy had stopped improving after epoch ", epoch, " of ",
-                        m.training.epochs, ".")
+        return sentence(f"{lead}, {m.the}'s validation accuracy had levelled off after epoch ", epoch, " of ",
+                        m.training.epochs, f" (no later epoch beat its best by more than {rules.plateau_points:g} "
+                        "points).")
     return sentence(f"{lead}, {m.the}'s validation accuracy was still improving at its final epoch, ",
                     m.training.epochs, ".")
 
