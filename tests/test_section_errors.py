@@ -95,13 +95,22 @@ SHIP_PLANE = {("ship", "airplane"): 30, ("airplane", "ship"): 20, ("cat", "dog")
 
 
 def test_the_original_claim_on_errors_flips_with_the_evidence(tmp_path):
-    cnn, vit = contents(tmp_path / "b").models
+    cnn, vit = contents(tmp_path / "b", seeds=(1, 2)).models
     both_cat_dog = [_with_confusion(cnn, CAT_DOG), _with_confusion(vit, CAT_DOG)]
     assert errors_claim(both_cat_dog, [1, 1]).status == SUPPORTED
     assert errors_claim(both_cat_dog, [1, -1]).status == CONTRADICTED
     assert errors_claim(both_cat_dog, [1, 0]).status == INCONCLUSIVE  # not shown for one model: not a support
     other_top = errors_claim([_with_confusion(cnn, CAT_DOG), _with_confusion(vit, SHIP_PLANE)], [1, 1])
     assert other_top.status == INCONCLUSIVE and "ViT: airplane ↔ ship" in other_top.evidence.text
+
+
+def test_with_one_seed_the_errors_claim_describes_the_run_and_decides_nothing(tmp_path):
+    cnn, vit = contents(tmp_path / "b").models
+    for directions in ([1, 1], [1, -1]):
+        finding = errors_claim([_with_confusion(cnn, CAT_DOG), _with_confusion(vit, CAT_DOG)], directions)
+        assert finding.status == INCONCLUSIVE
+        said = finding.evidence.text
+        assert said.startswith("one seed: in this run ") and "--seeds 42,43,44" in said
 
 
 def test_the_within_group_test_tells_errors_within_groups_from_chance(tmp_path):

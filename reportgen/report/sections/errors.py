@@ -14,6 +14,7 @@ from scipy.stats import binomtest, ttest_1samp
 
 from reportgen.analyses import EXPLANATIONS
 from reportgen.report.contents import ModelFacts, ReportContents
+from reportgen.report.evidence import SEEDS_FOR_A_TEST
 from reportgen.report.kernel import (
     FigureRef,
     Item,
@@ -183,17 +184,25 @@ def within_group_finding(m: ModelFacts, tests: Family, index: int, alpha: float)
                        "%; raw ", p_parts(tests.raw[index]), ", adjusted ", p_parts(tests.adjusted[index]), ")"]
 
 
+def decided_claim(status: str, evidence: str, one_seed: bool) -> ClaimFinding:
+    """The errors claim decided as `status`; with one seed only of this run (inconclusive about the models)."""
+    if one_seed:
+        return ClaimFinding("errors-within-groups", INCONCLUSIVE, sentence(
+            f"one seed: in this run {evidence}; train with {SEEDS_FOR_A_TEST} to test it"))
+    return ClaimFinding("errors-within-groups", status, sentence(evidence))
+
+
 def errors_claim(models: list[ModelFacts], directions: list[int]) -> ClaimFinding:
     """The original study's "errors stay within the groups; cat and dog are the main confusion"."""
     tops = {m.name: confused_pairs(m.confusion, m.class_names, top=1) for m in models}
     other_top = [f"{name}: {pairs[0].first} ↔ {pairs[0].second}" for name, pairs in tops.items()
                  if not pairs or {pairs[0].first, pairs[0].second} != MAIN_CONFUSION]
+    one_seed = all(len(m.seeds) == 1 for m in models)  # the weights held fixed: this run's errors, not the models'
     if any(d < 0 for d in directions):
-        return ClaimFinding("errors-within-groups", CONTRADICTED, sentence("some model's errors cross the groups more "
-                                                                           "often than chance"))
+        return decided_claim(CONTRADICTED, "some model's errors cross the groups more often than chance", one_seed)
     if all(d > 0 for d in directions) and not other_top:
-        return ClaimFinding("errors-within-groups", SUPPORTED, sentence("errors stay within the groups more often "
-                                                                        "than chance; cat ↔ dog leads for each model"))
+        return decided_claim(SUPPORTED, "errors stay within the groups more often than chance; cat ↔ dog leads for "
+                             "each model", one_seed)
     groups = "errors stay within the groups more often than chance" if all(d > 0 for d in directions) else \
         "within-group errors not shown above chance for every model"
     main = f"; the main confusion is not cat ↔ dog ({name_list(other_top)})" if other_top else ""
