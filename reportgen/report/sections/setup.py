@@ -68,10 +68,12 @@ def _run_row(run) -> list[Cell]:
 
 def runs_table(contents: ReportContents) -> Table:
     """One row per run (model and seed)."""
-    rows = [_run_row(run) for runs in contents.runs.values() for run in runs]
+    runs = [run for model_runs in contents.runs.values() for run in model_runs]
+    reused = any(run.info.get("status") == "reused" for run in runs)
     return Table(["model", "seed", "status", "test accuracy", "training time (s)", "time per epoch (s)",
-                  "final train acc.", "final val. acc."], rows,
-                 caption="Runs in this bundle (status \"reused\": not retrained by the build that wrote this bundle).")
+                  "final train acc.", "final val. acc."], [_run_row(run) for run in runs],
+                 caption="Runs in this bundle" + (" (status \"reused\": not retrained by the build that wrote this "
+                                                  "bundle)." if reused else "."))
 
 
 class Setup(Section):
