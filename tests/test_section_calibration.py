@@ -1,4 +1,4 @@
-"""Section "Calibration": ECE against its value under perfect calibration, the debiased ECE, MCE over large bins,
+"""Section "Calibration": ECE against its value under perfect calibration, the debiased ℓ2 ECE, MCE over large bins,
 NLL and Brier tested between the models, temperature scaling held out, and every variant's calibration."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from reportgen.report.calibration_measures import (
     maximum_calibration_error,
     negative_log_likelihood,
 )
-from reportgen.report.sections.calibration import Calibration, calibrated, perfect_p, perfect_sentence
+from reportgen.report.sections.calibration import Calibration, calibrated, perfect_p, perfect_sentence, pooled_value
 from tests.section_helpers import STUDY, SWAPPED, contents, figures, numbers, tables, text
 
 RULES = ReportConfig()
@@ -81,6 +81,9 @@ def test_a_perfectly_calibrated_model_is_not_called_miscalibrated_and_an_overcon
     assert p_bad.value == pytest.approx(1 / (RULES.bootstrap_resamples + 1))
     assert p_bad.text.startswith("≤ ") and p_good.text[:1].isdigit()
     assert f"(p {p_bad.text})" in bad_text and f"(p = {p_good.text})" in good_text
+    # the debiased ℓ2 ECE says what a 0 means, and only where it is 0
+    below = "its estimate falls below zero: no miscalibration shows beyond the bins' sampling noise"
+    assert pooled_value(good, 15).value == 0 and below in good_text and below not in bad_text
 
 
 def test_temperature_scaling_is_fitted_on_the_other_half_and_cools_an_overconfident_model():
@@ -96,7 +99,7 @@ def test_temperature_scaling_is_fitted_on_the_other_half_and_cools_an_overconfid
 def test_which_model_is_better_calibrated_flips_with_the_results(tmp_path):
     ahead = text(numbers(Calibration(), contents(tmp_path / "a")))
     behind = text(numbers(Calibration(), contents(tmp_path / "b", **SWAPPED)))
-    assert "The ViT is better calibrated in this run: debiased ECE" in ahead
+    assert "The ViT is better calibrated in this run: debiased ℓ2 ECE" in ahead
     assert "The CNN is better calibrated in this run" in behind
 
 
@@ -111,7 +114,7 @@ def test_a_difference_that_is_not_significant_is_no_win(tmp_path):
 def test_nll_and_brier_are_one_family_decided_by_the_adjusted_p(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2))
     rows = Calibration().verdict(report).rows
-    assert [r.measure for r in rows] == ["Calibration error (debiased ECE, %)", "NLL", "Brier score"]
+    assert [r.measure for r in rows] == ["Calibration error (debiased ℓ2 ECE, %)", "NLL", "Brier score"]
     assert [r.primary for r in rows] == [True, False, False]
     # both raw p are at the floor of the resamples, so the adjusted p are bounds too
     assert "(adjusted p ≤ " in rows[1].verdict.text
@@ -123,7 +126,7 @@ def test_nll_and_brier_are_one_family_decided_by_the_adjusted_p(tmp_path):
 def test_the_debiased_ece_shown_per_model_is_the_one_compared(tmp_path):
     report = contents(tmp_path / "b", seeds=(1, 2))
     table = tables(numbers(Calibration(), report))[0]
-    column = table.header.index("debiased ECE")
+    column = table.header.index("debiased ℓ2 ECE")
     shown = [row[column].metrics[0] for row in table.rows]  # "4.52%": the metric and its unit
     summary = Calibration().verdict(report).rows[0]
     assert [m.key for m in shown] == ["cnn.calibration.ece_debiased_pooled", "vit.calibration.ece_debiased_pooled"]

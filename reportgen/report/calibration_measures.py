@@ -4,7 +4,7 @@ Per run, over equal-width bins of the top-class confidence: the plug-in ECE and 
 model perfectly calibrated at its confidences (`perfect_eces`), the debiased ℓ2 ECE of Kumar, Liang and Ma
 (NeurIPS 2019, `debiased_ece`), the MCE over bins of enough images, NLL and Brier score per image, and
 temperature scaling by two-fold cross-fitting (`cross_fitted`: fitted on one half of the images by NLL
-with scipy, applied to the other). Between two models: the debiased ECE difference and the proper
+with scipy, applied to the other). Between two models: the debiased ℓ2 ECE difference and the proper
 scores' differences by the hierarchical bootstrap (reportgen.report.stats). Shapes: N images, K classes,
 B bins.
 """
@@ -144,7 +144,7 @@ def cross_fitted(run: RunData, seed: int) -> tuple[np.ndarray, float]:
 
 
 def run_measures(run: RunData, rules: ReportConfig) -> dict[str, float | None]:
-    """Every calibration measure of one run: ECE, its expectation if perfect, debiased ECE and MCE in percent; NLL,
+    """Every calibration measure of one run: ECE, its expectation if perfect, debiased ℓ2 ECE and MCE in percent; NLL,
     Brier; and ECE, NLL after temperature scaling with the temperature."""
     b = binned(run, rules.calibration_bins)
     mce = maximum_calibration_error(b, rules.calibration_min_bin)
@@ -165,13 +165,13 @@ def bin_sides(runs: Sequence[RunData], bins: int) -> list[np.ndarray]:
 
 
 def pooled_debiased(means: np.ndarray, images: int) -> float:
-    """The debiased ECE of one model's 3 x bins side means, pooled over its `images` = seeds x N predictions."""
+    """The debiased ℓ2 ECE of one model's 3 x bins side means, pooled over its `images` = seeds x N predictions."""
     count, correct, confidence = np.split(means * images, 3)
     return debiased_from_bins(count, correct, confidence)
 
 
 def ece_test(first: Sequence[RunData], second: Sequence[RunData], rules: ReportConfig) -> BootstrapTest:
-    """The debiased ECE difference (bins pooled over each model's seeds), first minus second, in points."""
+    """The debiased ℓ2 ECE difference (bins pooled over each model's seeds), first minus second, in points."""
     sides = bin_sides(first, rules.calibration_bins) + bin_sides(second, rules.calibration_bins)
     half, n = 3 * rules.calibration_bins, len(first[0].labels)
 

@@ -8,7 +8,7 @@ report.bootstrap_seed) and a test against it; the debiased ℓ2 ECE of Kumar, Li
 uncertainty calibration", NeurIPS 2019); the maximum calibration error over bins of at least
 `report.calibration_min_bin` images; the negative log-likelihood and the Brier score; and the same after
 temperature scaling fitted on held-out images (two-fold cross-fitting on the test probabilities). Every
-variant of the bundle gets the same measures in one table. With two models the debiased ECE difference
+variant of the bundle gets the same measures in one table. With two models the debiased ℓ2 ECE difference
 is a primary comparison; the NLL and Brier differences a family of secondary tests (hierarchical
 bootstrap over seeds and images, adjusted by report.multiplicity).
 """
@@ -82,14 +82,17 @@ def calibration_rule(rules: ReportConfig) -> Sentence:
         "stands its expected value were the model perfectly calibrated at these confidences (each image's "
         f"correctness drawn from its own confidence, {rules.bootstrap_resamples} draws, seed "
         f"{rules.bootstrap_seed}), and the share of those draws at least as large as the observed ECE is the p of "
-        "“perfectly calibrated”. The debiased ECE is Kumar et al.'s (2019) ℓ2 estimator: per bin (accuracy − mean "
-        "confidence)² less its sampling variance accuracy·(1 − accuracy)/(n − 1), weighted by the bin's share of "
-        f"the images, summed and square-rooted (0 when the sum is negative). The MCE is the largest gap of a bin of "
-        f"at least {rules.calibration_min_bin} images (report.calibration_min_bin). The NLL is the mean of −ln p(true "
-        f"class), each p floored at {NLL_FLOOR:g}; the Brier score the mean of Σₖ (pₖ − [k is the true class])². "
+        "“perfectly calibrated”. The debiased ℓ2 ECE is Kumar et al.'s (2019) estimator of the root-mean-square "
+        "calibration error: per bin (accuracy − mean confidence)² less its sampling variance accuracy·(1 − "
+        "accuracy)/(n − 1), weighted by the bin's share of the images, summed and square-rooted. Being a root mean "
+        "square it is not the ECE (a mean absolute gap) made unbiased and can exceed it; it is 0 when the sum is "
+        "negative, that is when the bins' gaps are no larger than their sampling noise. The MCE is the largest gap of "
+        f"a bin of at least {rules.calibration_min_bin} images (report.calibration_min_bin). The NLL is the mean of "
+        f"−ln p(true class), each p floored at {NLL_FLOOR:g}; the Brier score the mean of Σₖ (pₖ − [k is the true "
+        "class])². "
         "Temperature scaling is fitted on held-out images: the test images are split in two halves at random "
         f"(seed {rules.bootstrap_seed}), a temperature is fitted on each half by NLL and applied to the other. One "
-        "model is better calibrated than the other when the debiased ECE difference (bins pooled over each model's "
+        "model is better calibrated than the other when the debiased ℓ2 ECE difference (bins pooled over each model's "
         "seeds: the value shown per model) has a bootstrap p < "
         f"{rules.alpha:g} (over the seeds both ran and the test images, "
         f"{rules.bootstrap_resamples} resamples): a primary comparison. The NLL and Brier differences are tested the "
@@ -101,7 +104,7 @@ def calibration_rule(rules: ReportConfig) -> Sentence:
 
 MEASURES = (  # (key, label, unit) of the model table
     ("ece", "ECE", "percent"), ("ece_perfect", "ECE if perfectly calibrated", "percent"),
-    ("ece_debiased", "debiased ECE", "percent"), ("mce", "MCE", "percent"), ("nll", "NLL", "loss"),
+    ("ece_debiased", "debiased ℓ2 ECE", "percent"), ("mce", "MCE", "percent"), ("nll", "NLL", "loss"),
     ("brier", "Brier score", "fraction"))
 VARIANT_MEASURES = (("ece", "ECE", "percent"), ("ece_ts", "ECE, temperature-scaled", "percent"),
                     ("temperature", "temperature", "statistic"), ("nll", "NLL", "loss"),
@@ -164,7 +167,7 @@ def compare(contents: ReportContents, models: Sequence[ModelCalibration]) -> Com
 
 
 def pooled_value(m: ModelCalibration, bins: int) -> Metric:
-    """A model's debiased ECE with bins pooled over its seeds, percent: what the comparison compares."""
+    """A model's debiased ℓ2 ECE with bins pooled over its seeds, percent: what the comparison compares."""
     sides = bin_sides(m.runs, bins)
     means = np.array([side.mean() for side in sides])
     return Metric(model_key(m.key, "calibration.ece_debiased_pooled"),
@@ -175,7 +178,7 @@ def pooled_value(m: ModelCalibration, bins: int) -> Metric:
 
 
 def pooled_scope(m: ModelCalibration) -> str:
-    """" (its seeds' predictions pooled)" where the debiased ECE pools several seeds' bins."""
+    """" (its seeds' predictions pooled)" where the debiased ℓ2 ECE pools several seeds' bins."""
     return " (its seeds' predictions pooled)" if len(m.runs) > 1 else ""
 
 
@@ -193,13 +196,19 @@ def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, al
                     "shown to be miscalibrated")
     return sentence(f"{capital(m.the)}'s ECE, ", observed.parts("%"), ", against ", expected.parts("%"),
                     " expected if it were perfectly calibrated at its confidences (", evidence, "), ", verdict,
-                    "; debiased, ", pooled_value(m, bins), f"%{pooled_scope(m)}.")
+                    "; debiased ℓ2 ECE, ", pooled_value(m, bins), f"%{pooled_scope(m)}", *below_noise(m, bins), ".")
+
+
+def below_noise(m: ModelCalibration, bins: int) -> list[Part]:
+    """What a debiased ℓ2 ECE of 0 means: the estimate fell below zero, no gap beyond sampling noise."""
+    return [" (its estimate falls below zero: no miscalibration shows beyond the bins' sampling noise)"] \
+        if pooled_value(m, bins).value == 0 else []
 
 
 def comparison_sentence(c: Comparison, bins: int) -> Sentence:
-    """Which model is better calibrated by the debiased ECE, only when the test says so."""
+    """Which model is better calibrated by the debiased ℓ2 ECE, only when the test says so."""
     t = c.ece
-    values = [f"debiased ECE {c.first.name} ", pooled_value(c.first, bins), f"%, {c.second.name} ",
+    values = [f"debiased ℓ2 ECE {c.first.name} ", pooled_value(c.first, bins), f"%, {c.second.name} ",
               pooled_value(c.second, bins), "% (difference ", t.metric("diff"), " points, ",
               *bootstrap_evidence(t), ")"]
     if not decided(t, c.alpha):
@@ -220,7 +229,7 @@ def scores_sentence(c: Comparison) -> Sentence:
     scope = run_scope(c.ece.over_seeds)
     return sentence(f"Proper scores, {c.first.name} minus {c.second.name}{scope}: ", parts, "; these "
                     "scores reward accuracy as well as calibration, so a lower score of the more accurate model is "
-                    "not by itself better calibration (the debiased ECE above decides that).")
+                    "not by itself better calibration (the debiased ℓ2 ECE above decides that).")
 
 
 def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
@@ -239,7 +248,7 @@ def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
 
 
 def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int, draws: int) -> Table:
-    """ECE, its expectation if perfect and the test ("≤" at the floor of its `draws`), debiased ECE, MCE, NLL and
+    """ECE, its expectation if perfect and the test ("≤" at the floor of its `draws`), debiased ℓ2 ECE, MCE, NLL and
     Brier score of each model."""
     rows: list[list[Cell]] = []
     for m, p in zip(models, perfect):
@@ -252,8 +261,8 @@ def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], b
                  caption=f"Calibration of the test probabilities ({bins} bins; "
                          f"{'mean ± std over seeds; ' if several else ''}lower is better). p (perfect): the chance "
                          "that a perfectly calibrated model at these confidences scores an ECE at least this large."
-                         + (" The debiased ECE is one value per model, of its seeds' predictions pooled in each bin: "
-                            "the quantity the comparison tests." if several else ""))
+                         + (" The debiased ℓ2 ECE is one value per model, of its seeds' predictions pooled in each "
+                            "bin: the quantity the comparison tests." if several else ""))
 
 
 def variants_table(groups: Sequence[tuple[str, Sequence[ModelCalibration]]]) -> Table:
@@ -373,7 +382,7 @@ def summary_rows(c: Comparison, bins: int) -> tuple[SummaryRow, ...]:
     t = c.ece
     better = c.first if t.estimate < 0 else c.second
     verdict = f"{better.name} better calibrated" if decided(t, c.alpha) else "no difference shown"
-    rows = [SummaryRow("Calibration error (debiased ECE, %)", (pooled_value(c.first, bins),
+    rows = [SummaryRow("Calibration error (debiased ℓ2 ECE, %)", (pooled_value(c.first, bins),
                                                                pooled_value(c.second, bins)),
                        t.metric("diff"), interval_cell(t), sentence(verdict, run_scope(t.over_seeds), " (",
                                                                     *bootstrap_p_parts(t), ")"), primary=True)]
