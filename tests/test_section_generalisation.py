@@ -12,7 +12,7 @@ from reportgen.errors import BundleError
 from reportgen.report.contents import read_contents
 from reportgen.report.multiplicity import holm
 from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
-from reportgen.report.sections.generalisation import Generalisation, gap_tests, generalisation_rule
+from reportgen.report.sections.generalisation import Generalisation, gap_tests, generalisation_rule, vit_overfits_claim
 from tests.bundle_factory import make_bundle
 from tests.section_helpers import contents, facts, numbers, tables, text
 
@@ -67,12 +67,12 @@ def test_the_claim_flips_with_the_clean_gaps_over_seeds(tmp_path):
 
 def test_the_overfitting_rule_judges_the_clean_gap_not_the_running_one(tmp_path):
     # Running gaps (augmented batches, dropout on) of 1 and 20 points, clean gaps the other way round.
-    report = contents(tmp_path / "a", train_gaps={"cnn": 0.01, "vit": 0.20}, clean_gaps={"cnn": 0.20, "vit": 0.01})
+    report = contents(tmp_path / "a", train_gaps={"cnn": 0.01, "vit": 0.20}, clean_gaps={"cnn": 0.20, "vit": -0.02})
     cnn, vit = report.facts["cnn"].training, report.facts["vit"].training
     assert cnn.overfits and not vit.overfits
     assert Generalisation().verdict(report).findings[0].text == \
-        "By the overfitting rule on the clean gap, the CNN overfits and the ViT does not overfit."
-    flipped = contents(tmp_path / "b", train_gaps={"cnn": 0.20, "vit": 0.01}, clean_gaps={"cnn": 0.01, "vit": 0.20})
+        "By the overfitting rule on the clean gap and its interval, the CNN overfits; the ViT does not overfit."
+    flipped = contents(tmp_path / "b", train_gaps={"cnn": 0.20, "vit": 0.01}, clean_gaps={"cnn": -0.02, "vit": 0.20})
     assert not flipped.facts["cnn"].training.overfits and flipped.facts["vit"].training.overfits
     row = {r[0]: r for r in tables(numbers(Generalisation(), report))[0].rows}
     assert row["CNN"][-1] == "yes" and row["CNN"][-2].text == "1.00"  # the running gap shown, not judged
@@ -113,10 +113,22 @@ def test_a_malformed_clean_record_is_refused(tmp_path):
         read_contents(root)
 
 
+def test_a_gap_whose_interval_spans_the_limit_leaves_overfitting_undecided(tmp_path):
+    # 5 points on about 100 validation images: the interval reaches well below and above the 5-point limit
+    report = contents(tmp_path / "u", clean_gaps={"cnn": 0.05, "vit": 0.20})
+    tests = gap_tests(report)
+    assert tests.gaps[0].low < 5 < tests.gaps[0].high and tests.gaps[1].low > 5
+    assert Generalisation().verdict(report).findings[0].text == (
+        "By the overfitting rule on the clean gap and its interval, whether the CNN overfits is undecided: its clean "
+        "gap's interval spans the 5-point limit; the ViT overfits.")
+    row = {r[0]: r for r in tables(numbers(Generalisation(), report))[0].rows}
+    assert row["CNN"][-1] == "undecided" and row["ViT"][-1] == "yes"
+
+
 def test_one_model_gets_its_gap_and_no_comparison(tmp_path):
-    report = contents(tmp_path / "one", models=("cnn",), clean_gaps={"cnn": 0.02})
+    report = contents(tmp_path / "one", models=("cnn",), clean_gaps={"cnn": -0.02})
     said = text(numbers(Generalisation(), report))
-    assert "By the overfitting rule, on the clean gap, the CNN does not overfit." in said
+    assert "By the overfitting rule, on the clean gap and its interval, the CNN does not overfit." in said
     assert "ViT" not in said and gap_tests(report).difference is None
     assert Generalisation().verdict(report) is None
 
@@ -125,3 +137,11 @@ def test_the_rule_text_follows_the_config():
     rules = ReportConfig(alpha=0.01)
     assert "adjusted p < 0.01" in generalisation_rule(rules).text
     assert "adjusted p < 0.05" in generalisation_rule(ReportConfig()).text
+
+
+def test_the_overfitting_claim_waits_for_the_cnn_s_interval_to_clear_the_limit(tmp_path):
+    undecided = contents(tmp_path / "u", seeds=(1, 2, 3), clean_gaps={"cnn": 0.05, "vit": 0.20})
+    claim = vit_overfits_claim(gap_tests(undecided), undecided.rules)
+    assert claim.status == "inconclusive" and "whether the CNN overfits is undecided" in claim.evidence.text
+    little = contents(tmp_path / "l", seeds=(1, 2, 3), clean_gaps={"cnn": -0.02, "vit": 0.20})
+    assert vit_overfits_claim(gap_tests(little), little.rules).status == "supported"

@@ -40,9 +40,28 @@ from reportgen.report.kernel import (
 )
 from reportgen.report.multiplicity import Family, family
 from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
-from reportgen.report.rules import is_overfitting, overfitting_clause, overfitting_rule
+from reportgen.report.rules import overfitting_rule
 from reportgen.report.section import ClaimFinding, FigureDrawer, SummaryRow, TrainingSection, Verdict
 from reportgen.report.stats import BootstrapTest
+
+OVERFITS, FITS, UNDECIDED = "yes", "no", "undecided"
+
+
+def overfitting_state(m: ModelFacts, test: BootstrapTest, rules: ReportConfig) -> str:
+    """The overfitting rule on the clean gap, read with its interval: OVERFITS when the whole interval lies above
+    the limit (or the validation loss rose past its own limit), FITS when it lies at or below it, UNDECIDED when it
+    spans the limit: a gap whose interval holds the limit does not tell which side the model is on."""
+    if m.training.val_loss_rise.mean.value > rules.overfit_val_loss_rise_pct or test.low > rules.overfit_acc_gap_points:
+        return OVERFITS
+    return FITS if test.high <= rules.overfit_acc_gap_points else UNDECIDED
+
+
+def overfitting_words(m: ModelFacts, state: str, rules: ReportConfig) -> str:
+    """"the CNN overfits", "the CNN does not overfit", or why the rule cannot tell."""
+    if state == UNDECIDED:
+        return (f"whether {m.the} overfits is undecided: its clean gap's interval spans the "
+                f"{rules.overfit_acc_gap_points:g}-point limit")
+    return f"{m.the} {'overfits' if state == OVERFITS else 'does not overfit'}"
 
 
 def generalisation_rule(rules: ReportConfig) -> Sentence:
@@ -52,7 +71,10 @@ def generalisation_rule(rules: ReportConfig) -> Sentence:
         "mode (no dropout) on un-augmented training images, minus the validation accuracy of the same weights. Its "
         "interval and p-value come from a bootstrap that resamples seeds, then training and validation images (the "
         "same images for both models); each model's gap and the difference of the two gaps are one family of tests, "
-        f"adjusted together, and a gap is called larger only when the adjusted p < {rules.alpha:g}. With one seed the "
+        f"adjusted together, and a gap is called larger only when the adjusted p < {rules.alpha:g}. The overfitting "
+        f"rule reads the clean gap with its interval: a model overfits when the whole interval lies above "
+        f"{rules.overfit_acc_gap_points:g} points, does not when it lies at or below, and is undecided when it spans "
+        "the limit. With one seed the "
         "bootstrap holds the trained weights fixed: its result describes that run, not the architectures.")
 
 
@@ -143,7 +165,8 @@ def evidence(tests: GapTests, test: BootstrapTest) -> list[Part]:
             *p_parts(tests.adjusted(test))]
 
 
-def clean_gap_sentence(m: ModelFacts, test: BootstrapTest, tests: GapTests, validation: str) -> Sentence:
+def clean_gap_sentence(m: ModelFacts, test: BootstrapTest, tests: GapTests, validation: str,
+                       rules: ReportConfig) -> Sentence:
     """One model's clean accuracies, its clean gap with interval and p, the running gap beside it, and the rule."""
     c, t = m.training.clean, m.training
     where = ("a class-proportional draw of " if c.train_images.value < c.of_images.value else "all ")
@@ -153,7 +176,8 @@ def clean_gap_sentence(m: ModelFacts, test: BootstrapTest, tests: GapTests, vali
         test.metric("diff"), " points (", evidence(tests, test), "). The history's final training accuracy, a running "
         "average over augmented batches with dropout on, is ", t.final_train_acc.parts("%"), " (a running gap of ",
         t.acc_gap.parts(" points"), "; not judged). Its final validation loss lies ", t.val_loss_rise.parts("%"),
-        f" above its minimum. By the overfitting rule, on the clean gap, {overfitting_clause(m)}.")
+        " above its minimum. By the overfitting rule, on the clean gap and its interval, "
+        f"{overfitting_words(m, overfitting_state(m, test, rules), rules)}.")
 
 
 def difference_sentence(tests: GapTests) -> Sentence:
@@ -180,14 +204,14 @@ def _one_seed(tests: GapTests) -> str:
             f"({SEEDS_FOR_A_TEST}) would test it as a difference between the architectures.")
 
 
-def clean_table(tests: GapTests, validation: str) -> Table:
+def clean_table(tests: GapTests, validation: str, rules: ReportConfig) -> Table:
     """Per model: clean training and validation accuracy, the clean gap with its interval and p, the running gap."""
     rows: list[list[Cell]] = []
     for m, test in zip(tests.models, tests.gaps):
         c = m.training.clean
         rows.append([m.name, stat_cell(c.train_acc, "%"), stat_cell(c.val_acc, "%"), test.metric("diff"),
                      sentence(interval(test)), sentence(test.metric("p"), " / ", tests.adjusted(test)),
-                     stat_cell(m.training.acc_gap), "yes" if m.training.overfits else "no"])
+                     stat_cell(m.training.acc_gap), overfitting_state(m, test, rules)])
     return Table(["model", "clean train acc.", "val. acc.", "clean gap (points)", "95% interval",
                   "p / adjusted p", "running gap (points)", "overfits"], rows,
                  caption=f"Generalisation after training: clean accuracies (eval mode, no augmentation), validation on "
@@ -214,14 +238,18 @@ def not_measured_note() -> Sentence:
         "no verdict, on overfitting or on which model generalises better.")
 
 
-def overfitting_verdict(tests: GapTests) -> Sentence:
-    """Which of the trained models overfit, by the overfitting rule on the clean gap."""
+def overfitting_verdict(tests: GapTests, rules: ReportConfig) -> Sentence:
+    """Which of the trained models overfit, by the overfitting rule on the clean gap and its interval."""
     models = tests.models
-    if len(models) == 2 and models[0].training.overfits == models[1].training.overfits:
-        text = "both models overfit" if models[0].training.overfits else "neither model overfits"
+    states = [overfitting_state(m, t, rules) for m, t in zip(models, tests.gaps)]
+    if len(models) == 2 and states[0] == states[1] != UNDECIDED:
+        text = "both models overfit" if states[0] == OVERFITS else "neither model overfits"
+    elif len(models) == 2 and states[0] == states[1]:
+        text = (f"whether either model overfits is undecided: both clean gaps' intervals span the "
+                f"{rules.overfit_acc_gap_points:g}-point limit")
     else:
-        text = " and ".join(overfitting_clause(m) for m in models)
-    return sentence(f"By the overfitting rule on the clean gap, {text}.")
+        text = "; ".join(overfitting_words(m, state, rules) for m, state in zip(models, states))
+    return sentence(f"By the overfitting rule on the clean gap and its interval, {text}.")
 
 
 def gap_row(tests: GapTests) -> SummaryRow:
@@ -248,7 +276,9 @@ def vit_overfits_claim(tests: GapTests, rules: ReportConfig) -> ClaimFinding | N
     diff = tests.difference
     vit_minus_cnn = diff.estimate if keys[0] == "vit" else -diff.estimate
     by = Metric(f"{diff.key}.vit_minus_cnn", vit_minus_cnn, "points")
-    said = ["the ViT's clean gap minus the CNN's is ", by, " points (adjusted ", *p_parts(tests.adjusted(diff)), ")"]
+    larger = " (the CNN's is the larger)" if vit_minus_cnn < 0 else ""
+    said = ["the ViT's clean gap minus the CNN's is ", by, f" points{larger} (adjusted ",
+            *p_parts(tests.adjusted(diff)), ")"]
     if not tests.over_seeds:
         return ClaimFinding("vit-overfits", INCONCLUSIVE, sentence(
             "one seed: in this run ", said, f"; {SEEDS_FOR_A_TEST} would test it"))
@@ -257,9 +287,14 @@ def vit_overfits_claim(tests: GapTests, rules: ReportConfig) -> ClaimFinding | N
     if vit_minus_cnn < 0:
         return ClaimFinding("vit-overfits", CONTRADICTED, sentence(said, ": the CNN's gap is the larger"))
     cnn_gap = cnn.training.clean.gap
-    if is_overfitting(rules, cnn_gap.mean.value, cnn.training.val_loss_rise.mean.value):
+    cnn_state = overfitting_state(cnn, tests.gaps[keys.index("cnn")], rules)
+    if cnn_state == OVERFITS:
         return ClaimFinding("vit-overfits", CONTRADICTED, sentence(
             said, "; but the CNN overfits too by the rule (clean gap ", cnn_gap.parts(" points"), ")"))
+    if cnn_state == UNDECIDED:
+        return ClaimFinding("vit-overfits", INCONCLUSIVE, sentence(
+            said, "; whether the CNN overfits is undecided (clean gap ", cnn_gap.parts(" points"),
+            ", its interval spanning the limit)"))
     return ClaimFinding("vit-overfits", SUPPORTED, sentence(
         said, "; the CNN's clean gap, ", cnn_gap.parts(" points"), ", is within the overfitting rule"))
 
@@ -273,16 +308,16 @@ class Generalisation(TrainingSection):
         tests = gap_tests(contents)
         if tests is None:
             return [Callout("note", [not_measured_note()]), running_table(contents.trained, validation)]
-        facts = [clean_gap_sentence(m, t, tests, validation) for m, t in zip(tests.models, tests.gaps)]
+        facts = [clean_gap_sentence(m, t, tests, validation, rules) for m, t in zip(tests.models, tests.gaps)]
         if tests.difference is not None:
             facts.insert(0, difference_sentence(tests))
-        return [Callout("rule", [overfitting_rule(rules), generalisation_rule(rules)]), clean_table(tests, validation),
-                Bullets(facts)]
+        return [Callout("rule", [overfitting_rule(rules), generalisation_rule(rules)]),
+                clean_table(tests, validation, rules), Bullets(facts)]
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
         tests = gap_tests(contents)
         if tests is None or tests.difference is None or not contents.comparative:
             return None
         claim = vit_overfits_claim(tests, contents.rules)
-        return Verdict((overfitting_verdict(tests), difference_sentence(tests)), rows=(gap_row(tests),),
+        return Verdict((overfitting_verdict(tests, contents.rules), difference_sentence(tests)), rows=(gap_row(tests),),
                        claims=(claim,) if claim else ())
