@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from reportgen.report.kernel import Metric
+from reportgen.report.kernel import Metric, item_metrics
 from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from reportgen.report.sections.errors import (
     Errors,
@@ -65,12 +65,12 @@ def test_each_model_gets_its_own_error_weighted_baseline(tmp_path):
     report = contents(tmp_path / "b")
     for key in ("cnn", "vit"):
         facts = report.facts[key]
-        _, groups = confusion_sentences(facts)
+        _, groups = confusion_sentences(facts, [])
         (chance,) = [m for m in groups.metrics if m.key.endswith("within_group_chance_pct")]
         assert chance == Metric(f"{key}.confusion.within_group_chance_pct",
                                 chance_within_group_share(facts.confusion, CIFAR10_CLASSES), "percent")
     skewed = replace(report.facts["cnn"], confusion=_cifar_confusion({("truck", "cat"): 4, ("ship", "dog"): 6}))
-    _, groups = confusion_sentences(skewed)
+    _, groups = confusion_sentences(skewed, [])
     assert "Of its errors, 0.00% stay within a group, against 33.33% expected" in groups.text
 
 
@@ -152,3 +152,12 @@ def test_one_main_confusion_shared_by_both_models_is_named_once(tmp_path):
     assert shared.startswith("Errors: the most frequent confusion is, for both models: cat ↔ dog.")
     assert differ.startswith("Errors: the most frequent confusion is, for the CNN: cat ↔ dog; for the ViT: "
                              "airplane ↔ ship.")
+
+
+def test_the_section_shows_the_within_group_test_the_conclusion_states(tmp_path):
+    report = contents(tmp_path / "b")
+    shown = {m.key for m in item_metrics(numbers(Errors(), report))}
+    stated = {m.key for finding in Errors().verdict(report).findings for m in finding.metrics
+              if m.key.endswith(("within_group.p", "within_group.p_adj"))}
+    assert len(stated) == 4 and stated <= shown  # raw and adjusted p of both models
+    assert "cross between the groups (against chance: raw p" in text(numbers(Errors(), report))

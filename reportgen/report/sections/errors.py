@@ -114,8 +114,9 @@ def groups_sentence() -> Sentence:
                     f"and vehicles ({', '.join(sorted(CIFAR10_GROUPS['vehicle']))}).")
 
 
-def confusion_sentences(m: ModelFacts) -> list[Sentence]:
-    """The most confused class pairs and, for CIFAR-10 classes, how many errors stay within a group."""
+def confusion_sentences(m: ModelFacts, test: list[Part]) -> list[Sentence]:
+    """The most confused class pairs and, for CIFAR-10 classes, how many errors stay within a group, with `test`
+    (the within-group test's raw and adjusted p, as the Conclusion states them; [] where untested)."""
     errors = m.errors
     seeds = [", summed over ", m.seed_count, " seeds"] if len(m.seeds) > 1 else []
     if errors.value == 0:
@@ -137,7 +138,7 @@ def confusion_sentences(m: ModelFacts) -> list[Sentence]:
             "% expected if each misclassified image's wrong label were drawn uniformly from the other classes, "
             "given how its errors fall over the true classes; the remaining ",
             Metric(model_key(m.key, "confusion.cross_group_pct"), 100 - share, "percent"),
-            "% cross between the groups."))
+            "% cross between the groups", *([" (against chance: "] + test + [")"] if test else []), "."))
     return out
 
 
@@ -181,7 +182,7 @@ def within_group_finding(m: ModelFacts, tests: Family, index: int, alpha: float)
     word = {1: "more often than chance", -1: "less often than chance",
             0: "about as often as chance (no significant difference)"}
     return direction, [f"{m.the}'s errors stay within a group {word[direction]} (", share, "% against ", chance,
-                       "%; raw ", p_parts(tests.raw[index]), ", adjusted ", p_parts(tests.adjusted[index]), ")"]
+                       "%; ", *test_parts(tests, index), ")"]
 
 
 def decided_claim(status: str, evidence: str, one_seed: bool) -> ClaimFinding:
@@ -207,6 +208,11 @@ def errors_claim(models: list[ModelFacts], directions: list[int]) -> ClaimFindin
         "within-group errors not shown above chance for every model"
     main = f"; the main confusion is not cat ↔ dog ({name_list(other_top)})" if other_top else ""
     return ClaimFinding("errors-within-groups", INCONCLUSIVE, sentence(groups, main))
+
+
+def test_parts(tests: Family, index: int) -> list[Part]:
+    """"raw p = x, adjusted p = y" of one model's within-group test."""
+    return ["raw ", *p_parts(tests.raw[index]), ", adjusted ", *p_parts(tests.adjusted[index])]
 
 
 def errors_verdict(contents: ReportContents) -> Verdict:
@@ -324,7 +330,10 @@ class Errors(Section):
 
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         intro = [Paragraph([groups_sentence()])] if class_groups(contents.class_names) is not None else []
-        confusions = [Paragraph(confusion_sentences(m)) for m in contents.models]
+        tested = grouped_models(contents)
+        tests = within_group_tests(contents, tested) if tested else None
+        confusions = [Paragraph(confusion_sentences(m, test_parts(tests, tested.index(m)) if m in tested else []))
+                      for m in contents.models]
         return intro + confusions + examples_items(contents, figures)
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
