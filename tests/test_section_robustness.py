@@ -49,7 +49,16 @@ def test_the_overall_relative_comparison_is_a_primary_summary_row(tmp_path):
     assert primary.primary and not absolute.primary
     assert primary.verdict.text.startswith("ViT more robust in this run (p ≤ ")  # no resample crossed 0
     assert absolute.values[0].text == "61.50" and absolute.values[1].text == "51.50"
-    assert Robustness().verdict(report).findings[0].text.startswith("Robustness: the ViT is more robust in this run")
+    relative, absolute_finding = Robustness().verdict(report).findings
+    assert relative.text.startswith("Robustness: the ViT is more robust in this run")
+    # the Conclusion also says which model is more accurate under corruption, so the relative verdict is not read alone
+    assert absolute_finding.text == ("In absolute terms neither model is shown to be more accurate on the corrupted "
+                                     "images in this run (61.50% against 51.50%).")
+    further = contents(tmp_path / "f", accuracies={"cnn": 0.95, "vit": 0.40},
+                       analyses=AnalysisOptions(ANALYSES, kept=RELATIVE_VIT))
+    assert Robustness().verdict(further).findings[1].text == (
+        "In absolute terms the CNN is more accurate on the corrupted images in this run (61.50% against 35.50%), "
+        "which mostly restates the clean gap.")
 
 
 @pytest.mark.parametrize("seeds", [(42,), (1, 2)])
