@@ -31,8 +31,10 @@ def test_the_more_faithful_explanation_flips_with_the_curves(tmp_path):
     assert "the mean per-image difference of the normalised gaps, the CNN's minus the ViT's, is 0." in default
     assert "Holm-adjusted over the between-model comparisons p" in default
     assert "The ViT's attention rollout is more faithful than the CNN's Grad-CAM in this run" in swapped
-    assert "The CNN's occlusion map is more faithful than the ViT's occlusion map in this run" in default
-    assert "The ViT's occlusion map is more faithful than the CNN's occlusion map in this run" in swapped
+    # occlusion is one method for both models: a larger gap says how local the evidence is, not "more faithful"
+    assert "The CNN's occlusion map has the larger gap over random orders in this run" in default
+    assert "The ViT's occlusion map has the larger gap over random orders in this run" in swapped
+    assert "not that it is easier to explain" in default and "occlusion map is more faithful" not in default
 
 
 def test_with_several_seeds_the_comparison_is_a_test_of_the_models(tmp_path):
@@ -174,3 +176,11 @@ def test_the_conclusion_reads_the_finding_after_its_label(tmp_path):
     report = contents(tmp_path / "b", analyses=AnalysisOptions(ANALYSES, deletion_rates={"cnn": 3.0, "vit": 3.0}))
     finding = Explanations().verdict(report).findings[0].text
     assert finding.startswith("Explanations: the CNN's Grad-CAM") or finding.startswith("Explanations: the ViT's")
+
+
+def test_the_summary_calls_a_larger_occlusion_gap_more_local_evidence_not_more_faithful(tmp_path):
+    by_measure = {r.measure: r for r in rows(tmp_path, "r")}
+    own = next(r for m, r in by_measure.items() if m.startswith("Faithfulness, own methods"))
+    occlusion = next(r for m, r in by_measure.items() if m.startswith("Faithfulness, one method (occlusion)"))
+    assert own.verdict.text.startswith("CNN more faithful")
+    assert occlusion.verdict.text.startswith("CNN larger gap (more local evidence)")

@@ -274,6 +274,10 @@ def comparison_sentence(first: Faithfulness, second: Faithfulness, rules: Report
                         f"{run_scope(test.over_seeds)} (", evidence, ").")
     w, lo = (first, second) if test.estimate > 0 else (second, first)
     gaps = [w.mean("gap", w.gap), " against ", lo.mean("gap", lo.gap)]
+    if decided(test, rules.alpha, fam) and w.method == OCCLUSION:  # one method for both: how local, not faithful
+        return sentence(f"{capital(_method(w))} has the larger gap over random orders{run_scope(test.over_seeds)}, ",
+                        gaps, " (", evidence, "): its single patches' effects better predict removing many, which "
+                        "says how local its evidence is, not that it is easier to explain.")
     if decided(test, rules.alpha, fam):
         return sentence(f"{capital(_method(w))} is more faithful than {_method(lo)}{run_scope(test.over_seeds)}: "
                         "a gap over random orders of ", gaps, " (", evidence, ").")
@@ -290,7 +294,8 @@ def faithfulness_row(first: Faithfulness, second: Faithfulness, rules: ReportCon
     if test is None:
         return None
     w = first if test.estimate > 0 else second
-    verdict = f"{w.name} more faithful" if decided(test, rules.alpha, fam) else "no difference shown"
+    better = "larger gap (more local evidence)" if first.method == OCCLUSION else "more faithful"
+    verdict = f"{w.name} {better}" if decided(test, rules.alpha, fam) else "no difference shown"
     adjusted = fam is not None and len(fam.raw) > 1
     p = p_parts(fam.adjusted_p(test.metric("p").key)) if adjusted else bootstrap_p_parts(test)
     methods = "one method (occlusion)" if first.method == OCCLUSION else f"own methods ({first.method}, " \
