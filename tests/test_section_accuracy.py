@@ -132,3 +132,9 @@ def test_the_significance_table_ends_with_the_verdict_at_the_configured_level(tm
 def test_one_model_states_its_headline(tmp_path):
     assert text(numbers(Accuracy(), contents(tmp_path / "b", models=("cnn",)))).startswith(
         "The CNN reached a test accuracy of")
+
+
+def test_per_class_counts_say_they_are_not_tests_and_name_no_empty_list(tmp_path):
+    said = text(numbers(Accuracy(), contents(tmp_path / "b", accuracies={"cnn": 0.95, "vit": 0.40})))
+    assert "By per-class F1, the CNN scores higher in 10 of 10 classes (" in said
+    assert "and the ViT in 0 (counts, not tests: the per-class tests, adjusted, are the Results section's)." in said

@@ -134,8 +134,8 @@ def wins_sentence(a: ModelFacts, b: ModelFacts, metric: str, sig: Significance) 
         f"By per-class {label}, {a.the} scores higher in ",
         Metric(compare_key(f"{metric}_wins.{a.key}"), len(wins.first), "count"), " of ",
         Metric(dataset_key("num_classes"), len(a.class_names), "count"),
-        f" classes ({name_list(wins.first)}) and {b.the} in ",
-        Metric(compare_key(f"{metric}_wins.{b.key}"), len(wins.second), "count"), f" ({name_list(wins.second)})",
+        f" classes{listed(wins.first)} and {b.the} in ",
+        Metric(compare_key(f"{metric}_wins.{b.key}"), len(wins.second), "count"), listed(wins.second),
     ]
     if wins.ties:
         parts += ["; they tie in ", Metric(compare_key(f"{metric}_ties"), len(wins.ties), "count"),
@@ -143,7 +143,12 @@ def wins_sentence(a: ModelFacts, b: ModelFacts, metric: str, sig: Significance) 
     if not sig.significant:
         parts += ["; as the overall accuracy difference is not significant, these per-class differences do not show "
                   "either model to be better"]
-    return sentence(parts, ".")
+    return sentence(parts, " (counts, not tests: the per-class tests, adjusted, are the Results section's).")
+
+
+def listed(names: Sequence[str]) -> str:
+    """" (cat, dog)" after a count of classes; nothing after a count of 0."""
+    return f" ({name_list(names)})" if names else ""
 
 
 def significance_table(contents: ReportContents, sig: Significance) -> Table:
