@@ -63,10 +63,11 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, executor, ray_
         from reportgen.image_folder import check_layout
 
         check_layout(data_dir)  # before the workers load torch
-    from reportgen.grading import grade_bundles
+    from reportgen.grading import grade_bundles, shown_names
 
-    for missing in (path for path in bundles if not path.exists()):
-        click.echo(f"warning: {missing} does not exist; its row says so (check the path)", err=True)
+    for path, name in zip(bundles, shown_names(bundles)):
+        if not path.exists():  # named as the sheet names it: one line, told apart from the others
+            click.echo(f"warning: {name.text} does not exist; its row says so (check the path)", err=True)
     settings = ExecutorConfig(kind=executor, ray_address=ray_address or "")
     for path in grade_bundles(list(bundles), out, deep=deep, data_dir=data_dir, rubric=rubric, jobs=jobs,
                               progress=not no_progress, log=click.echo, gradescope=gradescope, executor=settings):
