@@ -25,7 +25,7 @@ import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -98,12 +98,17 @@ def atomic_output(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)  # only still there when the block failed
 
 
+def json_text(data: Any) -> str:
+    """JSON as reportgen writes it: a stable layout (sorted keys would scramble tables; keep insertion order)."""
+    return json.dumps(data, indent=2) + "\n"
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON with a stable layout (sorted keys would scramble tables; keep insertion order), to a new file
-    renamed into place: a file hard-linked from outside the bundle is replaced, never written through."""
+    """Write `json_text(data)` to a new file renamed into place: a file hard-linked from outside the bundle is
+    replaced, never written through."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(json_text(data))
 
 
 def size_cap(name: str) -> int:
@@ -211,21 +216,31 @@ def read_bytes(path: Path) -> bytes:
         return f.read()
 
 
-def read_text(path: Path) -> str:
-    """A bundle file as UTF-8 text (see open_regular)."""
+def decode_text(data: bytes, path: Path) -> str:
+    """The bytes of the bundle file `path` as UTF-8 text; BundleError when they are not."""
     try:
-        return read_bytes(path).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise BundleError(f"bundle file {path} is not UTF-8 text") from None
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file of a bundle, as a BundleError if it is missing, broken, holds NaN or Infinity or gives a
-    key twice in one object (reportgen.plain_data)."""
+def parse_json(data: bytes, path: Path) -> Any:
+    """The bytes of the JSON file `path` of a bundle, parsed; a BundleError if they are broken, hold NaN or Infinity
+    or give a key twice in one object (reportgen.plain_data)."""
     try:
-        return load_json(read_text(path))
+        return load_json(decode_text(data, path))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BundleError(f"bundle file {path} is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
+
+
+def read_text(path: Path) -> str:
+    """A bundle file as UTF-8 text (see open_regular)."""
+    return decode_text(read_bytes(path), path)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file of a bundle (see open_regular and parse_json): a BundleError if it is missing or broken."""
+    return parse_json(read_bytes(path), path)
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
@@ -249,14 +264,24 @@ def write_predictions(path: Path, labels: np.ndarray, preds: np.ndarray, probs: 
 
 def write_manifest(root: Path) -> None:
     """Checksum every file of the bundle into manifest.json; written last, it marks completeness."""
-    files = {name: sha256_file(path) for name, path in bundle_file_paths(root).items()}
-    manifest = {
+    write_json(root / MANIFEST, manifest_document({name: sha256_file(path)
+                                                   for name, path in bundle_file_paths(root).items()}))
+
+
+def manifest_document(files: dict[str, str]) -> dict[str, Any]:
+    """manifest.json's content for `files` (name -> sha256 in hex)."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "reportgen_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": files,
     }
-    write_json(root / MANIFEST, manifest)
+
+
+def manifest_size(names: list[str]) -> int:
+    """The bytes of the manifest of a bundle holding the files `names`, before any is hashed: every sha256 takes
+    64 hex digits and the timestamp a fixed width, so the size follows from the names alone."""
+    return len(json_text(manifest_document({name: "0" * 64 for name in names})).encode())
 
 
 OS_CLUTTER = {"Thumbs.db", "desktop.ini"}  # with hidden files: what file browsers and editors drop into folders
@@ -302,17 +327,28 @@ def scan_bundle(root: Path) -> dict[str, Path]:
     folder's handle (BundleRoot), each folder opened without following links.
     Hidden folders are clutter and are not entered.
     """
+    return dict(sorted(_walk(root).files.items()))
+
+
+def bundle_sizes(root: Path) -> dict[str, int]:
+    """The size in bytes of every file under `root` but clutter, by posix path relative to it, scanned as
+    `scan_bundle` scans (and refuses) a bundle."""
+    return _walk(root).sizes
+
+
+def _walk(root: Path) -> _Walk:
     anchor = _open_roots.get(os.path.abspath(root)) or BundleRoot(root)
     walk = _Walk(Path(root))
     walk.folder(anchor.fd, ())
-    return dict(sorted(walk.files.items()))
+    return walk
 
 
 class _Walk:
-    """One scan_bundle: the files found under `root`, their bytes, and the entries (files and folders) counted."""
+    """One scan_bundle: the files found under `root`, their sizes, their bytes in all, and the entries (files and
+    folders) counted."""
 
     def __init__(self, root: Path):
-        self.root, self.files, self.total, self.entries = root, {}, 0, 0
+        self.root, self.files, self.sizes, self.total, self.entries = root, {}, {}, 0, 0
 
     def folder(self, fd: int, parts: tuple[str, ...]) -> None:
         try:
@@ -338,6 +374,7 @@ class _Walk:
             if size > size_cap(name):
                 raise BundleError(_oversized(self.root / name, size))
             self.files[name] = self.root / name
+            self.sizes[name] = size
             self._add(size)
 
     def _subfolder(self, parent: int, parts: tuple[str, ...]) -> None:
@@ -414,3 +451,49 @@ def publish(staged: Path, final: Path) -> None:
     staged.rename(final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def render_staging(root: Path) -> Iterator[Path]:
+    """A fresh hidden folder inside the bundle `root` to render into (hidden: never part of the bundle, and on
+    its file system, so that `publish_rendered` moves files by renaming them); removed at the end."""
+    staged = root / f".render-{uuid.uuid4().hex[:8]}"
+    staged.mkdir()
+    try:
+        yield staged
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def publish_rendered(staged: Path, root: Path, is_output: Callable[[str], bool]) -> list[str]:
+    """Move every file rendered into `staged` to the same place in the bundle `root`, each renamed over the old
+    one, and remove the files of an earlier rendering that this one did not write (`is_output`: whether a bundle
+    file is one that rendering writes); return the names moved in.
+
+    Refused first, in one BundleError line with nothing changed, when a folder on the way is a link or a file
+    to replace is a folder, and when the bundle would then hold more than MAX_BUNDLE_SIZE with its new manifest:
+    no reportgen command would read it again.
+    """
+    new = {path.relative_to(staged).as_posix(): path.stat().st_size
+           for path in sorted(staged.rglob("*")) if path.is_file()}
+    for name in new:
+        target = root / name
+        if any((root / folder).is_symlink() for folder in PurePosixPath(name).parents if str(folder) != "."):
+            raise BundleError(f"{target.parent} is a symbolic link, and render writes {target.name} into it: "
+                              "remove the link, then render again")
+        if target.is_dir() and not target.is_symlink():
+            raise BundleError(f"{target} is a folder, where render writes a file: remove it, then render again")
+    present = bundle_sizes(root)
+    stale = [name for name in present if is_output(name) and name not in new]
+    kept = {name: size for name, size in present.items() if name not in new and name not in stale and name != MANIFEST}
+    total = sum(kept.values()) + sum(new.values()) + manifest_size(sorted({*kept, *new}))
+    if total > MAX_BUNDLE_SIZE:
+        raise BundleError(f"{root}: rendering would make the bundle {total / MiB:,.1f} MiB (its report, figures and "
+                          f"tables {sum(new.values()) / MiB:,.1f} MiB), over the {MAX_BUNDLE_SIZE / MiB:g} MiB that "
+                          "reportgen reads; nothing was written: render it with --no-pdf, or rebuild it smaller")
+    for name in new:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged / name, root / name)
+    for name in stale:
+        (root / name).unlink()
+    return list(new)

@@ -379,9 +379,13 @@ class ReportContents:
         (reportgen.report.analysis_files) is a BundleError."""
         if (model, filename) not in self._analyses:
             paths = [run.path / filename for run in self.runs[model]]
-            self._analyses[(model, filename)] = ([read_analysis(p, spec) for p in paths]
+            self._analyses[(model, filename)] = ([self.analysis_file(p, spec) for p in paths]
                                                  if all(p.is_file() for p in paths) else None)
         return self._analyses[(model, filename)]
+
+    def analysis_file(self, path: Path, spec: Spec) -> dict[str, Any]:
+        """The analysis file at `path` in the bundle, read (and hashed) once by the bundle, as `spec` says."""
+        return read_analysis(self.bundle.read_bytes(path.relative_to(self.root).as_posix()), path, spec)
 
     @property
     def focus_text(self) -> str:
