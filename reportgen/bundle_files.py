@@ -25,7 +25,7 @@ import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
@@ -292,28 +292,7 @@ def is_rendered(name: str) -> bool:
     return name in RENDERED_FILES or name.startswith(tuple(f"{folder}/" for folder in RENDERED_FOLDERS))
 
 
-def check_render_outputs(root: Path) -> None:
-    """Refuse, before anything is written, a bundle where what render writes cannot be written: a report file or
-    the manifest that is a folder or a link, figures/ or tables/ that is not a folder, or a folder inside them."""
-    for name in (*RENDERED_FILES, MANIFEST):
-        path = root / name
-        if path.is_symlink() or (path.exists() and not path.is_file()):
-            raise BundleError(f"{path} is not a regular file (a folder or a link), and render writes that file: "
-                              "remove it, then render again")
-    for name in RENDERED_FOLDERS:
-        folder = root / name
-        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            raise BundleError(f"{folder} is not a folder, and render writes its files there: remove it, then "
-                              "render again")
-        entries = os.scandir(folder) if folder.is_dir() else []
-        inner = next((e.name for e in entries if not _is_clutter(Path(e.name)) and not e.is_file(
-            follow_symlinks=False)), None)
-        if inner is not None:
-            raise BundleError(f"{folder / inner} is not a regular file (a folder or a link), and render writes "
-                              f"only files into {name}/: remove it, then render again")
-
-
-def _is_clutter(relative: Path) -> bool:
+def is_clutter(relative: Path) -> bool:
     """Hidden files (.DS_Store, ._x, editor locks) and OS clutter: never read, so never part of the results."""
     return any(part.startswith(".") for part in relative.parts) or relative.name in OS_CLUTTER
 
@@ -357,7 +336,7 @@ class _Walk:
             raise BundleError(f"cannot list {self.root.joinpath(*parts)}: {exc.strerror}") from None
         for entry in entries:
             relative = PurePosixPath(*parts, entry.name)
-            if _is_clutter(relative):
+            if is_clutter(relative):
                 continue
             name = relative.as_posix()
             if entry.is_symlink():
@@ -451,49 +430,3 @@ def publish(staged: Path, final: Path) -> None:
     staged.rename(final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-@contextmanager
-def render_staging(root: Path) -> Iterator[Path]:
-    """A fresh hidden folder inside the bundle `root` to render into (hidden: never part of the bundle, and on
-    its file system, so that `publish_rendered` moves files by renaming them); removed at the end."""
-    staged = root / f".render-{uuid.uuid4().hex[:8]}"
-    staged.mkdir()
-    try:
-        yield staged
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-
-
-def publish_rendered(staged: Path, root: Path, is_output: Callable[[str], bool]) -> list[str]:
-    """Move every file rendered into `staged` to the same place in the bundle `root`, each renamed over the old
-    one, and remove the files of an earlier rendering that this one did not write (`is_output`: whether a bundle
-    file is one that rendering writes); return the names moved in.
-
-    Refused first, in one BundleError line with nothing changed, when a folder on the way is a link or a file
-    to replace is a folder, and when the bundle would then hold more than MAX_BUNDLE_SIZE with its new manifest:
-    no reportgen command would read it again.
-    """
-    new = {path.relative_to(staged).as_posix(): path.stat().st_size
-           for path in sorted(staged.rglob("*")) if path.is_file()}
-    for name in new:
-        target = root / name
-        if any((root / folder).is_symlink() for folder in PurePosixPath(name).parents if str(folder) != "."):
-            raise BundleError(f"{target.parent} is a symbolic link, and render writes {target.name} into it: "
-                              "remove the link, then render again")
-        if target.is_dir() and not target.is_symlink():
-            raise BundleError(f"{target} is a folder, where render writes a file: remove it, then render again")
-    present = bundle_sizes(root)
-    stale = [name for name in present if is_output(name) and name not in new]
-    kept = {name: size for name, size in present.items() if name not in new and name not in stale and name != MANIFEST}
-    total = sum(kept.values()) + sum(new.values()) + manifest_size(sorted({*kept, *new}))
-    if total > MAX_BUNDLE_SIZE:
-        raise BundleError(f"{root}: rendering would make the bundle {total / MiB:,.1f} MiB (its report, figures and "
-                          f"tables {sum(new.values()) / MiB:,.1f} MiB), over the {MAX_BUNDLE_SIZE / MiB:g} MiB that "
-                          "reportgen reads; nothing was written: render it with --no-pdf, or rebuild it smaller")
-    for name in new:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged / name, root / name)
-    for name in stale:
-        (root / name).unlink()
-    return list(new)

@@ -7,7 +7,7 @@ stranger's bundle are text, never markup) and prints the PDF with WeasyPrint thr
 `BundleURLFetcher`, which serves files inside one folder and nothing else. Everything a rendering writes
 (figures, report.html and .pdf, summary.json, tables) goes into a hidden folder inside the bundle first, and is
 moved into place only once it is complete and the bundle with it stays within the size that reportgen reads
-(reportgen.bundle_files.publish_rendered), so a failure or a refusal leaves the previous report untouched.
+(reportgen.rendering_files.publish_rendered), so a failure or a refusal leaves the previous report untouched.
 `render_bundle` is what `reportgen render` runs: the integrity check, the rendering (a stale PDF removed with the
 rest of the earlier rendering's files) and the new manifest. reportgen.compare renders its
 comparison through the same environment, fetcher and writer.
@@ -27,8 +27,9 @@ import jinja2
 
 from reportgen import __version__
 from reportgen.bundle import Bundle, atomic_output, read_bytes, write_manifest
-from reportgen.bundle_files import RENDERED_FILES, publish_rendered, render_staging
+from reportgen.bundle_files import RENDERED_FILES
 from reportgen.errors import BundleError
+from reportgen.rendering_files import publish_rendered, render_staging
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import FigureRef, Metric, Sentence, Table
 from reportgen.report.plots import FIGURE_SUFFIX
