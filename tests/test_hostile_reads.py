@@ -24,6 +24,7 @@ import reportgen.report
 from reportgen.bundle_files import bundle_sizes, manifest_size
 from reportgen.cli import main
 from reportgen.report.render import is_output
+from tests.analysis_factory import AnalysisOptions
 from tests.conftest import tiny_config, tiny_data
 from tests.grading_helpers import submission
 from tests.test_evaluate import evaluated_bundle, stand_in_report
@@ -77,6 +78,19 @@ def test_grade_reports_the_predictions_it_verified_each_file_opened_once(templat
     bundle_opens = {name: n for name, n in opens.items() if not name.startswith("/")}
     assert bundle_opens and set(bundle_opens.values()) == {1}, bundle_opens
     assert {p: b for p, b in snapshot(tmp_path).items() if tmp_path / "g" not in p.parents} == before
+
+
+def test_verify_opens_each_file_of_a_bundle_with_analyses_once(tmp_path, monkeypatch):
+    """Every file verify checks, the analysis files that several sections read included, is opened once: its
+    checksum is of the bytes checked."""
+    root = rendered_bundle(tmp_path / "b", models=("cnn", "vit"), num_classes=3, test_size=60,
+                           analyses=AnalysisOptions(analyses=("efficiency",)))
+    opens = swap_after_first_open(monkeypatch, root, PREDICTIONS, b"never read")
+    result = CliRunner().invoke(main, ["verify", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "timings.json" in opens and "runs/vit/seed-42/efficiency.json" in opens
+    assert set(opens) >= set(json.loads((root / "manifest.json").read_text())["files"])
+    assert set(opens.values()) == {1}, opens
 
 
 def test_render_refuses_a_file_that_differs_from_the_bytes_it_hashed(tmp_path, monkeypatch):

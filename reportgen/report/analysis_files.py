@@ -1,8 +1,8 @@
 """The build-time analysis files of a run, read as untrusted input: values of the kinds and shapes docs/bundle.md gives.
 
-`read_analysis` parses efficiency.json or an .npz, read by the bundle's hardened reader (size caps, no
-links: reportgen.bundle.Bundle.read_bytes; never unpickling), and refuses, in one BundleError line naming
-the file, a field of the wrong kind or shape or a number that is not finite, before a section computes or
+`parse_analysis` parses efficiency.json or an .npz, read by the bundle's hardened reader (size caps, no
+links: reportgen.bundle.Bundle.read_bytes; never unpickling), and `check_fields` refuses, in one BundleError line
+naming the file, a field of the wrong kind or shape or a number that is not finite, before a section computes or
 draws anything from it.
 Each file's spec is registered with its analysis (reportgen.analyses, `Analysis.spec`): it maps
 each field to (kind, shape); shapes name their dimensions ("C", "S", "N"), and a name must have the same
@@ -27,12 +27,13 @@ KINDS = {"int": "iu", "uint8": "u", "float": "f", "number": "iuf", "positive": "
 # by it).
 
 
-def read_analysis(raw: bytes, path: Path, spec: Spec) -> dict[str, Any]:
-    """The bytes of the analysis file `path` of a run, JSON or .npz, parsed, with every field of `spec` as it says."""
+def parse_analysis(raw: bytes, path: Path) -> dict[str, Any]:
+    """The bytes of the analysis file `path` of a run, JSON or .npz, parsed into its fields (`check_fields` checks
+    them against a spec)."""
     data = parse_json(raw, path) if path.suffix == ".json" else load_npz(raw, path)
     if not isinstance(data, dict):
         raise BundleError(f"bundle file {path} is not a mapping of fields")
-    return check_fields(data, path, spec)
+    return data
 
 
 def check_fields(data: dict[str, Any], path: Path, spec: Spec) -> dict[str, Any]:

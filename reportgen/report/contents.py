@@ -22,7 +22,7 @@ import numpy as np
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import Config, ReportConfig
 from reportgen.errors import BundleError
-from reportgen.report.analysis_files import Spec, read_analysis
+from reportgen.report.analysis_files import Spec, check_fields, parse_analysis
 from reportgen.report.kernel import Metric, Stat, model_key, stat, variant_key
 from reportgen.report.rules import is_overfitting
 
@@ -288,6 +288,7 @@ class ReportContents:
         self.variants: dict[str, VariantFacts] = {v: self._variant(v) for v in bundle.variants()}
         self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         self._analyses: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
+        self._analysis_files: dict[str, dict[str, Any]] = {}  # by name in the bundle, as parsed (analysis_file)
         self.verdicts: dict[Any, Any] = {}  # each section's verdict, once drawn (reportgen.report.section.verdict_of)
 
     def _read_runs(self, model: str, variant: str | None = None) -> list[RunData]:
@@ -385,7 +386,10 @@ class ReportContents:
 
     def analysis_file(self, path: Path, spec: Spec) -> dict[str, Any]:
         """The analysis file at `path` in the bundle, read (and hashed) once by the bundle, as `spec` says."""
-        return read_analysis(self.bundle.read_bytes(path.relative_to(self.root).as_posix()), path, spec)
+        name = path.relative_to(self.root).as_posix()
+        if name not in self._analysis_files:  # parsed once: sections ask for the same file (timings.json) again
+            self._analysis_files[name] = parse_analysis(self.bundle.read_bytes(name), path)
+        return check_fields(self._analysis_files[name], path, spec)
 
     @property
     def focus_text(self) -> str:
