@@ -42,8 +42,10 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, executor, ray_
     reason, per model test accuracy and macro F1, epochs, seeds, the config keys that differ from
     the seed protocol, and flags: possible copies (identical weights, identical predictions, or
     near-identical predictions: >= 99% agreement on >= 1,000 test images with the same wrong class
-    on >= 90% of the errors), naming the other bundle, and numbers its predictions do not support.
-    A bundle that cannot be read gets a row that says why. grades.html is a sortable table.
+    on >= 90% of the errors), naming the other bundle, numbers its predictions do not support, and
+    a path that looks like another's (not Unicode NFC, or equal under NFKC), which every output then
+    shows as code points (caf\\u0065\\u0301). A bundle that cannot be read gets a row that says why.
+    grades.html is a sortable table.
     With --gradescope, each bundle also gets a Gradescope results.json (a test per verification and
     per rubric criterion; an unreadable bundle scores 0 and says why).
 
