@@ -3,7 +3,7 @@
 The build computes every analysis that its ``analysis.<name>`` switch turns on (reportgen.analysis.store
 imports the registered `module`: its ``settings(config, device)`` and ``compute(model, config, data,
 run)``) and adds its `filename` to each run's bundle folder; the report's sections read the file with
-its `spec` (reportgen.report.analysis_files.read_analysis, through ``contents.analysis``), and
+its `spec` (reportgen.report.analysis_files.check_fields, through ``contents.analysis``), and
 ``reportgen verify`` finds it by the same name. `TIMINGS` is the one build-level analysis: the base models
 of every seed timed together, interleaved (reportgen.analysis.timing), into the bundle's timings.json. This
 module imports neither torch nor the analysis modules, so the render side can read it.

@@ -8,7 +8,10 @@ Bundles come from strangers (submissions to grade, runs to review), so `Bundle` 
 untrusted input. Opening it opens its folder once (BundleRoot), walks it and refuses links, devices,
 fifos and sockets, files over their size cap (SIZE_CAPS) and more than MAX_FILES files; every file is
 then opened through that folder's handle, no folder or file on the way followed if it is a link.
-Nothing is unpickled (.npz arrays that would need pickle are refused),
+Each file is read once per Bundle, and its sha256 and its parsed value both come from those bytes (`read_bytes`):
+a file swapped between two reads is never verified as one content and reported as another. A file hashed before
+it is parsed (a weights file, streamed through the hash) is read again only to be parsed, and refused if its
+digest changed in between. Nothing is unpickled (.npz arrays that would need pickle are refused),
 manifest entries must be paths inside the bundle, and every value the report or verify uses is
 checked on reading: finite numbers, labels and predictions within the classes, probabilities in
 [0, 1] whose rows sum to 1. Whatever fails is one BundleError line naming the file and the problem.
@@ -16,6 +19,7 @@ checked on reading: finite numbers, labels and predictions within the classes, p
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -47,8 +51,10 @@ from reportgen.bundle_files import (  # noqa: F401  (re-exported: callers write 
     BundleRoot,
     atomic_output,
     bundle_file_paths,
+    decode_text,
     is_inside_path,
     is_rendered,
+    parse_json,
     publish,
     read_bytes,
     read_json,
@@ -122,6 +128,7 @@ class Bundle:
                               "folder that `reportgen build` wrote (a build writes the manifest last)")
         self._files = scan_bundle(self.root)
         self._cache: dict[Any, Any] = {}
+        self._digests: dict[str, str] = {}  # sha256 of each file read so far, by name: kept, unlike its bytes
         if require_complete and MANIFEST not in self._files:
             raise BundleError(f"{self.root} has no {MANIFEST}: it is not a complete reportgen bundle; pass a "
                               "folder that `reportgen build` wrote (a build writes the manifest last)")
@@ -137,18 +144,36 @@ class Bundle:
         return self._cache[key]
 
     def manifest(self) -> dict[str, Any]:
-        path = self.root / MANIFEST
-        return self._cached("manifest", lambda: checked_manifest(read_json(path), path))
+        return self._cached("manifest", lambda: checked_manifest(self._json(MANIFEST), self.root / MANIFEST))
 
-    def read_text(self, name: str) -> str:
-        """The bundle file `name` (posix path relative to the bundle) as text, read as every bundle file is."""
+    def read_bytes(self, name: str) -> bytes:
+        """The bytes of the bundle file `name` (posix path relative to the bundle), read as every bundle file is;
+        its sha256 is taken from these very bytes (`sha256`). Not kept: a caller parses them, and the Bundle
+        caches what it parsed. A file hashed before (streamed, `sha256`) whose bytes now differ is refused."""
         if not is_inside_path(name):
             raise BundleError(f"{name!r} is not a path inside the bundle {self.root}")
-        return read_text(self.root / name)
+        data = read_bytes(self.root / name)
+        digest = hashlib.sha256(data).hexdigest()
+        earlier = self._digests.setdefault(name, digest)
+        if earlier != digest:
+            raise BundleError(f"bundle file {self.root / name} changed while reportgen read it (sha256 {earlier[:12]}… "
+                              f"when hashed, {digest[:12]}… when read again): it is not checked as one content and "
+                              "read as another; read the bundle once nothing writes to it")
+        return data
+
+    def read_text(self, name: str) -> str:
+        """The bundle file `name` as UTF-8 text (see `read_bytes`)."""
+        return decode_text(self.read_bytes(name), self.root / name)
+
+    def _json(self, name: str) -> Any:
+        return parse_json(self.read_bytes(name), self.root / name)
 
     def sha256(self, name: str) -> str:
-        """The sha256 of the bundle file `name` as it is on disk now (computed once per Bundle)."""
-        return self._cached(("sha256", name), lambda: sha256_file(self.root / name))
+        """The sha256 of the bundle file `name`: of the bytes this Bundle read (`read_bytes`), or, for a file not
+        read yet, streamed from the file without keeping its bytes (a weights file can take 512 MiB)."""
+        if name not in self._digests:
+            self._digests[name] = sha256_file(self.root / name)
+        return self._digests[name]
 
     def manifest_differences(self) -> tuple[list[str], list[str], list[str]]:
         """Files (missing, added, changed) against the manifest: listed but absent, present but
@@ -186,23 +211,24 @@ class Bundle:
 
         path = self.root / "config.yaml"
         try:
-            return bundle_config_from_dict(load_yaml(read_text(path)))
+            return bundle_config_from_dict(load_yaml(self.read_text("config.yaml")))
         except (ConfigError, yaml.YAMLError, RecursionError) as exc:
             raise BundleError(f"{path} is not a valid reportgen config: {str(exc).splitlines()[0][:200]}") from None
 
     def environment(self) -> dict[str, Any]:
-        return self._cached("environment", lambda: checked_environment(self.root / "environment.json"))
+        return self._cached("environment", lambda: checked_environment(
+            self._json("environment.json"), self.root / "environment.json"))
 
     def dataset(self) -> dict[str, Any]:
-        return self._cached("dataset", lambda: checked_dataset(self.root / "dataset.json"))
+        return self._cached("dataset", lambda: checked_dataset(self._json("dataset.json"), self.root / "dataset.json"))
 
     def architectures(self) -> dict[str, Any]:
         return self._cached("architectures", lambda: checked_architectures(
-            self.root / "architectures.json", self.models()))
+            self._json("architectures.json"), self.root / "architectures.json", self.models()))
 
     def samples(self) -> dict[str, np.ndarray]:
         return self._cached("samples", lambda: checked_samples(
-            self.root / "samples.npz", len(self.dataset()["classes"])))
+            self.read_bytes("samples.npz"), self.root / "samples.npz", len(self.dataset()["classes"])))
 
     def models(self) -> list[str]:
         """Model keys in config order, those with runs in the bundle."""
@@ -258,23 +284,35 @@ class Bundle:
         return [self._read_run(model, seed, variant) for seed in seeds]
 
     def visuals(self, model: str, seed: int) -> dict[str, np.ndarray]:
-        return self._cached(("visuals", model, seed), lambda: checked_visuals(
-            self.root / run_folder(model, seed) / "visuals.npz"))
+        name = f"{run_folder(model, seed)}/visuals.npz"
+        return self._cached(("visuals", model, seed), lambda: checked_visuals(self.read_bytes(name), self.root / name))
 
     def _read_run(self, model: str, seed: int, variant: str | None = None) -> RunData:
-        folder = self.root / run_folder(model, seed, variant)
-        info = checked_run_info(read_json(folder / "run.json"), folder / "run.json", model, seed)
+        folder = run_folder(model, seed, variant)
+        info = checked_run_info(self._json(f"{folder}/run.json"), self.root / folder / "run.json", model, seed)
         classes = self.dataset()["classes"]
-        labels, preds, probs = read_predictions(folder / "predictions.csv", len(classes))
+        labels, preds, probs = read_predictions(self.read_bytes(f"{folder}/predictions.csv"),
+                                                self.root / folder / "predictions.csv", len(classes))
         return RunData(
             model=model,
             seed=seed,
-            path=folder,
+            path=self.root / folder,
             info=info,
-            history=read_history(folder / "history.csv", info.get("origin", "trained")),
-            metrics=checked_metrics(read_json(folder / "metrics.json"), folder / "metrics.json", classes),
+            history=self._history(f"{folder}/history.csv", info.get("origin", "trained")),
+            metrics=checked_metrics(self._json(f"{folder}/metrics.json"), self.root / folder / "metrics.json",
+                                    classes),
             labels=labels,
             preds=preds,
             probs=probs,
             variant=variant,
         )
+
+    def _history(self, name: str, origin: str) -> dict[str, np.ndarray] | None:
+        """history.csv of a trained run; None for an evaluated run, which has no training history."""
+        path = self.root / name
+        if origin != "evaluated":
+            return read_history(self.read_bytes(name), path)
+        if path.exists() or path.is_symlink():
+            raise BundleError(f"bundle file {path} is the history of a run that run.json says was evaluated, not "
+                              "trained")
+        return None

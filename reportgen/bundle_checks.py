@@ -1,11 +1,12 @@
 """The checks of reading a results bundle: every file a reader uses is parsed here and its values validated.
 
-A stranger's bundle is untrusted input. Each `_checked_*` / `_read_*` function parses one kind of
+A stranger's bundle is untrusted input. Each `checked_*` / `read_*` function parses one kind of
 file (manifest, environment, dataset, architectures, run.json, metrics, predictions, history,
-samples, visuals) and refuses, in one BundleError line naming the file and the problem, what the
-report or verify could not use: non-finite numbers, labels or predictions outside the classes,
-probabilities outside [0, 1] or rows not summing to 1, .npz arrays that would need pickle or
-unpack too large. reportgen.bundle.Bundle calls them as it reads.
+samples, visuals) from the bytes, or the JSON value, that reportgen.bundle.Bundle read (and hashed)
+once, and refuses, in one BundleError line naming the file and the problem, what the report or
+verify could not use: non-finite numbers, labels or predictions outside the classes, probabilities
+outside [0, 1] or rows not summing to 1, .npz arrays that would need pickle or unpack too large.
+reportgen.bundle.Bundle calls them as it reads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from reportgen.bundle_files import HISTORY_COLUMNS, ORIGINS, MiB, is_inside_path, read_bytes, read_json, read_text
+from reportgen.bundle_files import HISTORY_COLUMNS, ORIGINS, MiB, decode_text, is_inside_path
 from reportgen.errors import BundleError, one_line
 
 NPZ_UNPACKED_CAP = 256 * MiB  # an .npz is a zip archive: what its arrays may take once unpacked
@@ -76,15 +77,15 @@ def checked_manifest(manifest: Any, path: Path) -> dict[str, Any]:
     return manifest
 
 
-def checked_environment(path: Path) -> dict[str, Any]:
-    env = _object(read_json(path), path)
+def checked_environment(env: Any, path: Path) -> dict[str, Any]:
+    env = _object(env, path)
     if "num_threads" in env and not _is_count(env["num_threads"]):
         _refuse(path, "has a 'num_threads' that is not a whole number")
     return env
 
 
-def checked_dataset(path: Path) -> dict[str, Any]:
-    dataset = _object(read_json(path), path)
+def checked_dataset(dataset: Any, path: Path) -> dict[str, Any]:
+    dataset = _object(dataset, path)
     classes = dataset.get("classes")
     if not (isinstance(classes, list) and 0 < len(classes) <= MAX_CLASSES
             and all(isinstance(c, str) and c for c in classes) and len(set(classes)) == len(classes)):
@@ -101,8 +102,8 @@ def checked_dataset(path: Path) -> dict[str, Any]:
     return dataset
 
 
-def checked_architectures(path: Path, models: list[str]) -> dict[str, Any]:
-    architectures = _object(read_json(path), path)
+def checked_architectures(architectures: Any, path: Path, models: list[str]) -> dict[str, Any]:
+    architectures = _object(architectures, path)
     for model in models:
         spec = architectures.get(model)
         layers = spec.get("layers") if isinstance(spec, dict) else None
@@ -160,9 +161,9 @@ def checked_metrics(metrics: Any, path: Path, classes: list[str]) -> dict[str, A
     return metrics
 
 
-def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
-    """(header, finite float values (rows, columns)) of a numeric CSV file of the bundle."""
-    text = read_text(path)
+def _read_csv(data: bytes, path: Path) -> tuple[list[str], np.ndarray]:
+    """(header, finite float values (rows, columns)) of the bytes of a numeric CSV file of the bundle."""
+    text = decode_text(data, path)
     lines = text.splitlines()
     if not lines:
         _refuse(path, "is empty")
@@ -184,9 +185,9 @@ def _is_whole(values: np.ndarray) -> bool:
     return bool(np.all(values == np.round(values)))
 
 
-def read_predictions(path: Path, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels, preds, probs) of predictions.csv, refusing what the classes and probabilities rule out."""
-    header, values = _read_csv(path)
+def read_predictions(data: bytes, path: Path, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, preds, probs) of predictions.csv's bytes, refusing what the classes and probabilities rule out."""
+    header, values = _read_csv(data, path)
     expected = ["index", "label", "pred", *[f"p_{i}" for i in range(k)]]
     if header != expected:
         _refuse(path, f"must have the columns index,label,pred,p_0..p_{k - 1} (one per class of dataset.json)")
@@ -208,13 +209,9 @@ def read_predictions(path: Path, k: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return labels.astype(np.int64), preds.astype(np.int64), probs
 
 
-def read_history(path: Path, origin: str) -> dict[str, np.ndarray] | None:
-    """history.csv of a trained run; None for an evaluated run, which has no training history."""
-    if origin == "evaluated":
-        if path.exists() or path.is_symlink():
-            _refuse(path, "is the history of a run that run.json says was evaluated, not trained")
-        return None
-    header, values = _read_csv(path)
+def read_history(data: bytes, path: Path) -> dict[str, np.ndarray]:
+    """history.csv's bytes of a trained run (an evaluated run has none: reportgen.bundle refuses one)."""
+    header, values = _read_csv(data, path)
     if header != list(HISTORY_COLUMNS):
         _refuse(path, f"must have the columns {','.join(HISTORY_COLUMNS)}")
     history = {name: values[:, i] for i, name in enumerate(header)}
@@ -247,11 +244,10 @@ def declared_array_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> i
     return int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an .npz file, never unpickling: object arrays are refused, and so is a zip that
-    would unpack to more than NPZ_UNPACKED_CAP or an array whose header declares more bytes than its
+def load_npz(data: bytes, path: Path) -> dict[str, np.ndarray]:
+    """The arrays of the bytes of the .npz file `path`, never unpickling: object arrays are refused, and so is a
+    zip that would unpack to more than NPZ_UNPACKED_CAP or an array whose header declares more bytes than its
     member holds."""
-    data = read_bytes(path)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
@@ -287,8 +283,8 @@ def _is_label_array(array: np.ndarray, k: int, scalar: bool) -> bool:
             and bool(array.size == 0 or (array.min() >= 0 and array.max() < k)))
 
 
-def checked_samples(path: Path, k: int) -> dict[str, np.ndarray]:
-    samples = load_npz(path)
+def checked_samples(data: bytes, path: Path, k: int) -> dict[str, np.ndarray]:
+    samples = load_npz(data, path)
     checks = {
         "train_augmented": lambda a: _is_image_array(a, batched=True),
         "test": lambda a: _is_image_array(a, batched=True),
@@ -307,8 +303,8 @@ def checked_samples(path: Path, k: int) -> dict[str, np.ndarray]:
     return samples
 
 
-def checked_visuals(path: Path) -> dict[str, np.ndarray]:
-    visuals = load_npz(path)
+def checked_visuals(data: bytes, path: Path) -> dict[str, np.ndarray]:
+    visuals = load_npz(data, path)
     for name, array in visuals.items():
         if not (np.issubdtype(array.dtype, np.floating) and array.ndim == 3 and array.size > 0
                 and np.isfinite(array).all()):

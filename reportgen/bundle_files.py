@@ -98,12 +98,17 @@ def atomic_output(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)  # only still there when the block failed
 
 
+def json_text(data: Any) -> str:
+    """JSON as reportgen writes it: a stable layout (sorted keys would scramble tables; keep insertion order)."""
+    return json.dumps(data, indent=2) + "\n"
+
+
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON with a stable layout (sorted keys would scramble tables; keep insertion order), to a new file
-    renamed into place: a file hard-linked from outside the bundle is replaced, never written through."""
+    """Write `json_text(data)` to a new file renamed into place: a file hard-linked from outside the bundle is
+    replaced, never written through."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(json_text(data))
 
 
 def size_cap(name: str) -> int:
@@ -211,21 +216,31 @@ def read_bytes(path: Path) -> bytes:
         return f.read()
 
 
-def read_text(path: Path) -> str:
-    """A bundle file as UTF-8 text (see open_regular)."""
+def decode_text(data: bytes, path: Path) -> str:
+    """The bytes of the bundle file `path` as UTF-8 text; BundleError when they are not."""
     try:
-        return read_bytes(path).decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise BundleError(f"bundle file {path} is not UTF-8 text") from None
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file of a bundle, as a BundleError if it is missing, broken, holds NaN or Infinity or gives a
-    key twice in one object (reportgen.plain_data)."""
+def parse_json(data: bytes, path: Path) -> Any:
+    """The bytes of the JSON file `path` of a bundle, parsed; a BundleError if they are broken, hold NaN or Infinity
+    or give a key twice in one object (reportgen.plain_data)."""
     try:
-        return load_json(read_text(path))
+        return load_json(decode_text(data, path))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise BundleError(f"bundle file {path} is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
+
+
+def read_text(path: Path) -> str:
+    """A bundle file as UTF-8 text (see open_regular)."""
+    return decode_text(read_bytes(path), path)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file of a bundle (see open_regular and parse_json): a BundleError if it is missing or broken."""
+    return parse_json(read_bytes(path), path)
 
 
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
@@ -249,14 +264,24 @@ def write_predictions(path: Path, labels: np.ndarray, preds: np.ndarray, probs: 
 
 def write_manifest(root: Path) -> None:
     """Checksum every file of the bundle into manifest.json; written last, it marks completeness."""
-    files = {name: sha256_file(path) for name, path in bundle_file_paths(root).items()}
-    manifest = {
+    write_json(root / MANIFEST, manifest_document({name: sha256_file(path)
+                                                   for name, path in bundle_file_paths(root).items()}))
+
+
+def manifest_document(files: dict[str, str]) -> dict[str, Any]:
+    """manifest.json's content for `files` (name -> sha256 in hex)."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "reportgen_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": files,
     }
-    write_json(root / MANIFEST, manifest)
+
+
+def manifest_size(names: list[str]) -> int:
+    """The bytes of the manifest of a bundle holding the files `names`, before any is hashed: every sha256 takes
+    64 hex digits and the timestamp a fixed width, so the size follows from the names alone."""
+    return len(json_text(manifest_document({name: "0" * 64 for name in names})).encode())
 
 
 OS_CLUTTER = {"Thumbs.db", "desktop.ini"}  # with hidden files: what file browsers and editors drop into folders
@@ -267,28 +292,7 @@ def is_rendered(name: str) -> bool:
     return name in RENDERED_FILES or name.startswith(tuple(f"{folder}/" for folder in RENDERED_FOLDERS))
 
 
-def check_render_outputs(root: Path) -> None:
-    """Refuse, before anything is written, a bundle where what render writes cannot be written: a report file or
-    the manifest that is a folder or a link, figures/ or tables/ that is not a folder, or a folder inside them."""
-    for name in (*RENDERED_FILES, MANIFEST):
-        path = root / name
-        if path.is_symlink() or (path.exists() and not path.is_file()):
-            raise BundleError(f"{path} is not a regular file (a folder or a link), and render writes that file: "
-                              "remove it, then render again")
-    for name in RENDERED_FOLDERS:
-        folder = root / name
-        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            raise BundleError(f"{folder} is not a folder, and render writes its files there: remove it, then "
-                              "render again")
-        entries = os.scandir(folder) if folder.is_dir() else []
-        inner = next((e.name for e in entries if not _is_clutter(Path(e.name)) and not e.is_file(
-            follow_symlinks=False)), None)
-        if inner is not None:
-            raise BundleError(f"{folder / inner} is not a regular file (a folder or a link), and render writes "
-                              f"only files into {name}/: remove it, then render again")
-
-
-def _is_clutter(relative: Path) -> bool:
+def is_clutter(relative: Path) -> bool:
     """Hidden files (.DS_Store, ._x, editor locks) and OS clutter: never read, so never part of the results."""
     return any(part.startswith(".") for part in relative.parts) or relative.name in OS_CLUTTER
 
@@ -302,17 +306,28 @@ def scan_bundle(root: Path) -> dict[str, Path]:
     folder's handle (BundleRoot), each folder opened without following links.
     Hidden folders are clutter and are not entered.
     """
+    return dict(sorted(_walk(root).files.items()))
+
+
+def bundle_sizes(root: Path) -> dict[str, int]:
+    """The size in bytes of every file under `root` but clutter, by posix path relative to it, scanned as
+    `scan_bundle` scans (and refuses) a bundle."""
+    return _walk(root).sizes
+
+
+def _walk(root: Path) -> _Walk:
     anchor = _open_roots.get(os.path.abspath(root)) or BundleRoot(root)
     walk = _Walk(Path(root))
     walk.folder(anchor.fd, ())
-    return dict(sorted(walk.files.items()))
+    return walk
 
 
 class _Walk:
-    """One scan_bundle: the files found under `root`, their bytes, and the entries (files and folders) counted."""
+    """One scan_bundle: the files found under `root`, their sizes, their bytes in all, and the entries (files and
+    folders) counted."""
 
     def __init__(self, root: Path):
-        self.root, self.files, self.total, self.entries = root, {}, 0, 0
+        self.root, self.files, self.sizes, self.total, self.entries = root, {}, {}, 0, 0
 
     def folder(self, fd: int, parts: tuple[str, ...]) -> None:
         try:
@@ -321,7 +336,7 @@ class _Walk:
             raise BundleError(f"cannot list {self.root.joinpath(*parts)}: {exc.strerror}") from None
         for entry in entries:
             relative = PurePosixPath(*parts, entry.name)
-            if _is_clutter(relative):
+            if is_clutter(relative):
                 continue
             name = relative.as_posix()
             if entry.is_symlink():
@@ -338,6 +353,7 @@ class _Walk:
             if size > size_cap(name):
                 raise BundleError(_oversized(self.root / name, size))
             self.files[name] = self.root / name
+            self.sizes[name] = size
             self._add(size)
 
     def _subfolder(self, parent: int, parts: tuple[str, ...]) -> None:

@@ -29,16 +29,25 @@ def check_weights_file(path: Path) -> None:
     it before torch loads)."""
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist (or is not a file)")
-    if path.stat().st_size > bundle_files.MAX_WEIGHTS_BYTES:
-        raise WeightsError(f"weights file {path} is {path.stat().st_size >> 20} MiB, over the "
+    _check_weights_size(path, path.stat().st_size)
+
+
+def _check_weights_size(path: Path, size: int) -> None:
+    if size > bundle_files.MAX_WEIGHTS_BYTES:
+        raise WeightsError(f"weights file {path} is {size >> 20} MiB, over the "
                            f"{bundle_files.MAX_WEIGHTS_BYTES >> 20} MiB reportgen reads: it is not the state dict of "
                            "a model this size")
 
 
 def read_weights_file(path: Path) -> bytes:
-    """The bytes of a weights file given on the command line, checked by `check_weights_file` first."""
+    """The bytes of a weights file given on the command line, checked by `check_weights_file` first, and read
+    once: these bytes are loaded, hashed and copied into the bundle. At most one byte over the bound is read, so a
+    file that grew since the check is refused without being read whole."""
     check_weights_file(path)
-    return path.read_bytes()
+    with open(path, "rb") as f:
+        raw = f.read(bundle_files.MAX_WEIGHTS_BYTES + 1)
+    _check_weights_size(path, len(raw))
+    return raw
 
 
 def check_unpacked_size(raw: bytes, source: str) -> None:

@@ -88,6 +88,38 @@ def test_compare_refuses_labels_that_look_the_same_in_one_line(template, tmp_pat
     assert not (tmp_path / "c").exists()
 
 
+LOOKALIKE_NAMES = {  # folder name -> how every grade output shows it
+    "caf\u00e9": "caf\\u00e9",  # composed: NFC, but the same as the next under NFKC
+    "cafe\u0301": "caf\\u0065\\u0301",  # decomposed: not NFC
+    "caf\\u00e9": "caf\\u005cu00e9",  # plain ASCII that reads like the first one's code points
+    "na\u00efve": "na\u00efve",  # NFC and like no other: shown as it is
+}
+
+
+def test_grade_shows_names_that_look_alike_as_code_points_and_flags_them(template, tmp_path):
+    paths = [shutil.copytree(template, tmp_path / "class" / name) for name in LOOKALIKE_NAMES]
+    gone = tmp_path / "class" / "gone\u0301"  # missing, and not NFC: the warning names it as the sheet does
+    before = snapshot(tmp_path / "class")
+    result = CliRunner().invoke(main, ["grade", *map(str, paths), str(gone), "--out", str(tmp_path / "g"),
+                                       "--gradescope", str(tmp_path / "gs"), "--no-progress"])
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert f"warning: {tmp_path}/class/gon\\u0065\\u0301 does not exist" in result.output, result.output
+    shown = [*LOOKALIKE_NAMES.values(), "gon\\u0065\\u0301"]
+    rows = json.loads((tmp_path / "g" / "grades.json").read_text(encoding="utf-8"))["rows"]
+    assert [row["bundle"].rsplit("/", 1)[1] for row in rows] == shown
+    assert [row["verified"] for row in rows] == [True] * 4 + [False]
+    assert [sum("shown as" in flag for flag in row["flags"]) for row in rows[:4]] == [1, 1, 1, 0]
+    assert "is not in Unicode NFC form" in rows[1]["flags"][0] and "NFKC" in rows[0]["flags"][0]
+    csv = (tmp_path / "g" / "grades.csv").read_text(encoding="utf-8")
+    html = (tmp_path / "g" / "grades.html").read_text(encoding="utf-8")
+    for text in (csv, html):
+        assert all(name in text for name in shown) and "\u0301" not in text and "caf\u00e9" not in text
+    assert "name? " in html and "shown with its characters as code points" in html  # the flag and its legend
+    outputs = [json.loads(p.read_text())["output"] for p in sorted((tmp_path / "gs").glob("*/results.json"))]
+    assert sum("graded " + str(tmp_path / "class" / "caf\\u0065\\u0301") in out for out in outputs) == 1
+    assert snapshot(tmp_path / "class") == before
+
+
 @pytest.mark.parametrize("name", ["a\n\nb", "cat\u202egod", "x" * 101])
 def test_a_class_name_that_is_not_one_short_printable_line_is_refused_in_one_line(template, tmp_path, name):
     root = shutil.copytree(template, tmp_path / "b")

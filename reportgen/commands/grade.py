@@ -42,8 +42,10 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, executor, ray_
     reason, per model test accuracy and macro F1, epochs, seeds, the config keys that differ from
     the seed protocol, and flags: possible copies (identical weights, identical predictions, or
     near-identical predictions: >= 99% agreement on >= 1,000 test images with the same wrong class
-    on >= 90% of the errors), naming the other bundle, and numbers its predictions do not support.
-    A bundle that cannot be read gets a row that says why. grades.html is a sortable table.
+    on >= 90% of the errors), naming the other bundle, numbers its predictions do not support, and
+    a path that looks like another's (not Unicode NFC, or equal under NFKC), which every output then
+    shows as code points (caf\\u0065\\u0301). A bundle that cannot be read gets a row that says why.
+    grades.html is a sortable table.
     With --gradescope, each bundle also gets a Gradescope results.json (a test per verification and
     per rubric criterion; an unreadable bundle scores 0 and says why).
 
@@ -63,10 +65,11 @@ def grade(bundles, out, deep, data_dir, rubric, jobs, gradescope, executor, ray_
         from reportgen.image_folder import check_layout
 
         check_layout(data_dir)  # before the workers load torch
-    from reportgen.grading import grade_bundles
+    from reportgen.grading import grade_bundles, shown_names
 
-    for missing in (path for path in bundles if not path.exists()):
-        click.echo(f"warning: {missing} does not exist; its row says so (check the path)", err=True)
+    for path, name in zip(bundles, shown_names(bundles)):
+        if not path.exists():  # named as the sheet names it: one line, told apart from the others
+            click.echo(f"warning: {name.text} does not exist; its row says so (check the path)", err=True)
     settings = ExecutorConfig(kind=executor, ray_address=ray_address or "")
     for path in grade_bundles(list(bundles), out, deep=deep, data_dir=data_dir, rubric=rubric, jobs=jobs,
                               progress=not no_progress, log=click.echo, gradescope=gradescope, executor=settings):

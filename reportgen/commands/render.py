@@ -26,7 +26,7 @@ def render(bundle, no_pdf, tables_dir):
       reportgen render artifacts/quick
       reportgen render artifacts/quick --no-pdf --tables paper/tables
     """
-    from reportgen.bundle_files import check_render_outputs
+    from reportgen.rendering_files import check_render_outputs
     from reportgen.report import render_bundle
 
     check_render_outputs(bundle)  # a folder where report.html goes: refused before anything is written

@@ -40,13 +40,13 @@ from reportgen.grading.copies import (
 )
 from reportgen.grading.deep import run_deep
 from reportgen.grading.gradescope import RESULTS_JSON, write_gradescope
-from reportgen.grading.rows import Flag, Submission, read_submission
+from reportgen.grading.rows import Flag, Submission, read_submission, shown_names
 from reportgen.grading.rubric import Criterion, apply_rubric, load_rubric
 from reportgen.grading.sheet import GRADES_CSV, GRADES_HTML, GRADES_JSON, columns, write_sheet
 
 __all__ = ["GRADES_CSV", "GRADES_HTML", "GRADES_JSON", "NEAR_IDENTICAL_AGREEMENT", "NEAR_IDENTICAL_MIN_IMAGES",
            "NEAR_IDENTICAL_SAME_ERRORS", "REPRODUCTION", "RESULTS_JSON", "Criterion", "Flag", "Submission", "columns",
-           "grade_bundles", "load_rubric", "prediction_likeness", "read_submission"]
+           "grade_bundles", "load_rubric", "prediction_likeness", "read_submission", "shown_names"]
 
 
 def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir: Path | None = None,
@@ -72,7 +72,8 @@ def grade_bundles(paths: Sequence[Path], out: Path, deep: bool = False, data_dir
         for target, what in targets:
             if Path(path).is_dir() and target.resolve().is_relative_to(Path(path).resolve()):
                 raise ReportgenError(f"{target} is inside the graded bundle {path}: write {what} to another folder")
-    submissions = [read_submission(Path(p)) for p in paths]
+    names = shown_names([Path(p) for p in paths])  # one name per row, told apart from the others'
+    submissions = [read_submission(Path(p), name) for p, name in zip(paths, names)]
     copy_flags(submissions)
     if deep:
         count = f"{len(submissions)} bundle{'s' if len(submissions) != 1 else ''}"

@@ -27,6 +27,7 @@ from reportgen.grading.rows import (
     failure_text,
     first_failed,
     first_failure,
+    named,
     verify_deep,
 )
 
@@ -58,7 +59,7 @@ def deep_result(path: Path, data_dir: Path | None) -> tuple[str, Check | None]:
 
 def record_deep(submission: Submission, failure: str, failed: Check | None) -> None:
     """Fill deep_verified and deep_failure of a submission's row; flag it when a check of kind DEEP failed."""
-    submission.row["deep_verified"], submission.row["deep_failure"] = not failure, failure
+    submission.row["deep_verified"], submission.row["deep_failure"] = not failure, named(failure, submission)
     if failed is not None and failed.kind == DEEP:
         add_flag(submission, check_flag(failed))
 

@@ -21,18 +21,22 @@ import numpy as np
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import KNOWN_MODELS, Config
 from reportgen.errors import ReportgenError, one_line
+from reportgen.grading.names import ShownName, shown_names
 from reportgen.mappings import flatten
 from reportgen.metrics import compute_metrics
 from reportgen.verification import DEEP, NUMBERS, Check, deep_data_config, verify_bundle, verify_deep
 
-__all__ = ["COPY", "DEEP", "FLAG_LABELS", "NUMBERS", "SHORT_LABEL", "Check", "Flag", "RunPrint", "Submission",
-           "add_flag", "check_flag", "config_changes", "deep_data_config", "empty_row", "first_failed",
-           "failure_text", "first_failure", "read_submission", "shorten", "verify_bundle", "verify_deep"]
+__all__ = ["COPY", "DEEP", "FLAG_LABELS", "NAME", "NUMBERS", "SHORT_LABEL", "Check", "Flag", "RunPrint",
+           "ShownName", "Submission", "add_flag", "check_flag", "config_changes", "deep_data_config", "empty_row",
+           "first_failed", "failure_text", "first_failure", "name_flag", "named", "read_submission", "shorten",
+           "shown_names", "verify_bundle", "verify_deep"]
 
-# Flag kinds: a possible copy (reportgen.grading.copies); the others are the kinds of the failed checks they
+# Flag kinds: a possible copy (reportgen.grading.copies), a folder name shown as code points because a reader
+# could not tell it from another's (reportgen.grading.names); the others are the kinds of the failed checks they
 # come from: numbers its predictions do not support (NUMBERS), results its weights do not give (DEEP).
-COPY = "copy"
-FLAG_LABELS = {COPY: "copy?", NUMBERS: "unsupported:", DEEP: "weights disagree:"}  # how a short label starts
+COPY, NAME = "copy", "name"
+# How a flag's short label starts, by kind.
+FLAG_LABELS = {COPY: "copy?", NAME: "name?", NUMBERS: "unsupported:", DEEP: "weights disagree:"}
 # Config keys that do not change results: where files are, CPU threads, what the report shows and analyses.
 IGNORED_CONFIG_KEYS = ("data.dir", "data.cache_dir", "train.num_threads")
 IGNORED_CONFIG_PREFIXES = ("report.", "analysis.")
@@ -86,11 +90,12 @@ def shorten(text: str, limit: int) -> str:
     return (cut[:space] if space > limit // 2 else cut).rstrip(" :;,") + "…"
 
 
-def empty_row(path: Path) -> dict[str, Any]:
+def empty_row(path: Path, name: ShownName | None = None) -> dict[str, Any]:
     """A row with every column, as for a bundle nothing could be read from: its counts are unknown (None),
-    not 0, so that no rubric criterion is met by what could not be read."""
-    # the folder's name as text: one line, its bytes that are not UTF-8 escaped (every sheet is written as UTF-8)
-    row: dict[str, Any] = {"bundle": one_line(str(path)), "verified": False, "verify_failure": "",
+    not 0, so that no rubric criterion is met by what could not be read. `name`: how the sheet shows `path`
+    among the others graded (reportgen.grading.names; by default as if it were the only one)."""
+    shown = name or shown_names([path])[0]
+    row: dict[str, Any] = {"bundle": shown.text, "verified": False, "verify_failure": "",
                            "deep_verified": None, "deep_failure": "", "origin": None, "dataset": None}
     for model in KNOWN_MODELS:
         row[f"{model}_accuracy"] = None
@@ -100,20 +105,35 @@ def empty_row(path: Path) -> dict[str, Any]:
     return row
 
 
-def read_submission(path: Path) -> Submission:
+def read_submission(path: Path, name: ShownName | None = None) -> Submission:
     """Verify the bundle at `path` and read its row; a bundle that cannot be read gets a row that says why.
+    `name`: how the sheet shows it among the others (`empty_row`); a name shown as code points is flagged.
 
     Any exception counts as unreadable, not only reportgen's own errors: one hostile bundle must never
     stop the sheet of a whole class, and its row names the error.
     """
-    submission = Submission(path, empty_row(path))
+    submission = Submission(path, empty_row(path, name))
     try:
         bundle = Bundle(path)
         checks = verify_bundle(bundle)
         _fill_row(submission, bundle, checks)
     except Exception as exc:  # see the docstring: the row names it
-        submission.row["verify_failure"] = failure_text(exc)
+        submission.row["verify_failure"] = named(failure_text(exc), submission)
+    if name is not None and name.problem:
+        add_flag(submission, name_flag(name))
     return submission
+
+
+def named(text: str, submission: Submission) -> str:
+    """`text` (a failure's line) with the submission's path in it as the sheet shows it (`empty_row`)."""
+    return text.replace(one_line(str(submission.path)), submission.row["bundle"])
+
+
+def name_flag(name: ShownName) -> Flag:
+    """The flag of a submission whose name is shown as code points (reportgen.grading.names)."""
+    return Flag(NAME, shorten(f"{FLAG_LABELS[NAME]} {name.problem}", SHORT_LABEL),
+                f"its folder name {name.problem}: shown as {name.text}, its characters as code points, so that it "
+                "can be told apart")
 
 
 def failure_text(exc: Exception) -> str:

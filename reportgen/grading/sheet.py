@@ -23,7 +23,7 @@ import jinja2
 from reportgen import __version__
 from reportgen.bundle_files import atomic_output
 from reportgen.grading.copies import NEAR_IDENTICAL_AGREEMENT, NEAR_IDENTICAL_MIN_IMAGES, NEAR_IDENTICAL_SAME_ERRORS
-from reportgen.grading.rows import COPY, DEEP, FLAG_LABELS, NUMBERS, Flag, Submission, empty_row, shorten
+from reportgen.grading.rows import COPY, DEEP, FLAG_LABELS, NAME, NUMBERS, Flag, Submission, empty_row, shorten
 from reportgen.grading.rubric import Criterion
 from reportgen.spreadsheet import spreadsheet_safe
 
@@ -36,6 +36,8 @@ WRAPPED_TEXT = 40
 FLAG_MEANINGS = {
     COPY: "a possible copy of the bundle named, flagged on both rows: a run with the same weights (weights =), "
           "the same predictions (predictions =) or nearly the same predictions (predictions ≈) as one of its runs",
+    NAME: "a folder name that a reader could not tell from another row's (not in Unicode NFC form, or the same as "
+          "another's under NFKC normalisation), shown with its characters as code points, e.g. caf\\u0065\\u0301",
     NUMBERS: "numbers its predictions do not support: metrics.json or a number shown in report.html that "
              "recomputation from predictions.csv does not give",
     DEEP: "results its weights do not give: predictions, probabilities, labels or visuals that re-predicting "

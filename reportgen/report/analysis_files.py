@@ -1,8 +1,9 @@
 """The build-time analysis files of a run, read as untrusted input: values of the kinds and shapes docs/bundle.md gives.
 
-`read_analysis` opens efficiency.json or an .npz with the bundle's hardened readers (size caps, no
-links, never unpickling) and refuses, in one BundleError line naming the file, a field of the wrong
-kind or shape or a number that is not finite, before a section computes or draws anything from it.
+`parse_analysis` parses efficiency.json or an .npz, read by the bundle's hardened reader (size caps, no
+links: reportgen.bundle.Bundle.read_bytes; never unpickling), and `check_fields` refuses, in one BundleError line
+naming the file, a field of the wrong kind or shape or a number that is not finite, before a section computes or
+draws anything from it.
 Each file's spec is registered with its analysis (reportgen.analyses, `Analysis.spec`): it maps
 each field to (kind, shape); shapes name their dimensions ("C", "S", "N"), and a name must have the same
 size everywhere in one file; integers are exact sizes.
@@ -18,7 +19,7 @@ import numpy as np
 
 from reportgen.analyses import Spec
 from reportgen.bundle_checks import load_npz
-from reportgen.bundle_files import read_json
+from reportgen.bundle_files import parse_json
 from reportgen.errors import BundleError
 
 KINDS = {"int": "iu", "uint8": "u", "float": "f", "number": "iuf", "positive": "iuf", "text": "U"}
@@ -26,11 +27,17 @@ KINDS = {"int": "iu", "uint8": "u", "float": "f", "number": "iuf", "positive": "
 # by it).
 
 
-def read_analysis(path: Path, spec: Spec) -> dict[str, Any]:
-    """An analysis file of a run, JSON or .npz, with every field of `spec` as it says."""
-    data = read_json(path) if path.suffix == ".json" else load_npz(path)
+def parse_analysis(raw: bytes, path: Path) -> dict[str, Any]:
+    """The bytes of the analysis file `path` of a run, JSON or .npz, parsed into its fields (`check_fields` checks
+    them against a spec)."""
+    data = parse_json(raw, path) if path.suffix == ".json" else load_npz(raw, path)
     if not isinstance(data, dict):
         raise BundleError(f"bundle file {path} is not a mapping of fields")
+    return data
+
+
+def check_fields(data: dict[str, Any], path: Path, spec: Spec) -> dict[str, Any]:
+    """`data`, the parsed analysis file `path`, once every field of `spec` is as it says (BundleError otherwise)."""
     sizes: dict[str, int] = {}
     for name, (kind, shape) in spec.items():
         if name not in data:

@@ -22,7 +22,7 @@ import numpy as np
 from reportgen.bundle import Bundle, RunData
 from reportgen.config import Config, ReportConfig
 from reportgen.errors import BundleError
-from reportgen.report.analysis_files import Spec, read_analysis
+from reportgen.report.analysis_files import Spec, check_fields, parse_analysis
 from reportgen.report.kernel import Metric, Stat, model_key, stat, variant_key
 from reportgen.report.rules import is_overfitting
 
@@ -288,6 +288,7 @@ class ReportContents:
         self.variants: dict[str, VariantFacts] = {v: self._variant(v) for v in bundle.variants()}
         self._visuals: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         self._analyses: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
+        self._analysis_files: dict[str, dict[str, Any]] = {}  # by name in the bundle, as parsed (analysis_file)
         self.verdicts: dict[Any, Any] = {}  # each section's verdict, once drawn (reportgen.report.section.verdict_of)
 
     def _read_runs(self, model: str, variant: str | None = None) -> list[RunData]:
@@ -379,9 +380,16 @@ class ReportContents:
         (reportgen.report.analysis_files) is a BundleError."""
         if (model, filename) not in self._analyses:
             paths = [run.path / filename for run in self.runs[model]]
-            self._analyses[(model, filename)] = ([read_analysis(p, spec) for p in paths]
+            self._analyses[(model, filename)] = ([self.analysis_file(p, spec) for p in paths]
                                                  if all(p.is_file() for p in paths) else None)
         return self._analyses[(model, filename)]
+
+    def analysis_file(self, path: Path, spec: Spec) -> dict[str, Any]:
+        """The analysis file at `path` in the bundle, read (and hashed) once by the bundle, as `spec` says."""
+        name = path.relative_to(self.root).as_posix()
+        if name not in self._analysis_files:  # parsed once: sections ask for the same file (timings.json) again
+            self._analysis_files[name] = parse_analysis(self.bundle.read_bytes(name), path)
+        return check_fields(self._analysis_files[name], path, spec)
 
     @property
     def focus_text(self) -> str:

@@ -4,10 +4,12 @@
 registry that apply (reportgen.report.sections, numbered by reportgen.report.section), renders
 ``templates/report.html.j2`` with Jinja2 (autoescaped: class names and config strings from a
 stranger's bundle are text, never markup) and prints the PDF with WeasyPrint through
-`BundleURLFetcher`, which serves files inside one folder (the bundle) and nothing else. Both outputs
-are rendered in memory first and then each is replaced atomically (`write_documents`), so a failure
-leaves the previous report untouched. `render_bundle` is what `reportgen render` runs: the integrity check,
-the rendering, the removal of a stale PDF and the new manifest. reportgen.compare renders its
+`BundleURLFetcher`, which serves files inside one folder and nothing else. Everything a rendering writes
+(figures, report.html and .pdf, summary.json, tables) goes into a hidden folder inside the bundle first, and is
+moved into place only once it is complete and the bundle with it stays within the size that reportgen reads
+(reportgen.rendering_files.publish_rendered), so a failure or a refusal leaves the previous report untouched.
+`render_bundle` is what `reportgen render` runs: the integrity check, the rendering (a stale PDF removed with the
+rest of the earlier rendering's files) and the new manifest. reportgen.compare renders its
 comparison through the same environment, fetcher and writer.
 """
 
@@ -25,19 +27,26 @@ import jinja2
 
 from reportgen import __version__
 from reportgen.bundle import Bundle, atomic_output, read_bytes, write_manifest
+from reportgen.bundle_files import RENDERED_FILES
 from reportgen.errors import BundleError
+from reportgen.rendering_files import publish_rendered, render_staging
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import FigureRef, Metric, Sentence, Table
+from reportgen.report.plots import FIGURE_SUFFIX
 from reportgen.report.section import FigureDrawer, Group, LaidOutSection, figure_numbers, layout
 from reportgen.report.sections import SECTIONS
 from reportgen.report.sections.training import scale_note
 from reportgen.report.summary import SUMMARY_JSON, write_summary
-from reportgen.report.tables_export import TABLES_FOLDER, tables_folder, write_tables
+from reportgen.report.tables_export import TABLE_SUFFIXES, TABLES_FOLDER, tables_folder, write_tables
 
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 TEMPLATE = "report.html.j2"
 CHAPTERS = frozenset(s.key for s in SECTIONS if isinstance(s, Group))  # summary.json files their numbers by child
+FIGURES_FOLDER = "figures"
+# What a rendering writes under figures/ and tables/, by suffix: a file of these that it did not write again is an
+# earlier rendering's, and goes. ".png": the figures of bundles rendered before figures became SVG (reportgen 0.5.0).
+OUTPUT_SUFFIXES = {FIGURES_FOLDER: (FIGURE_SUFFIX, ".png"), TABLES_FOLDER: TABLE_SUFFIXES}
 
 
 def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None] = lambda message: None,
@@ -49,10 +58,13 @@ def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None
     tables/ are rewritten with the report; with `tables`, the tables are also written into that folder.
     """
     root = Path(bundle_root)
-    Bundle(root).require_intact_results()
+    bundle = Bundle(root)  # the files checked are the files rendered: each read once (reportgen.bundle)
+    bundle.require_intact_results()
     if tables is not None and Path(tables).resolve() == (root / TABLES_FOLDER).resolve():
         tables = None  # the bundle's own tables/ is written anyway
-    written = render_report(root, pdf=pdf)
+    stale_pdf = root / REPORT_PDF
+    had_pdf = stale_pdf.is_file()
+    written = render_report(bundle, pdf=pdf)
     written += [root / SUMMARY_JSON, *sorted(tables_folder(root).glob("*.*"))]
     if tables is not None:
         for source in sorted(tables_folder(root).glob("*.*")):
@@ -61,33 +73,41 @@ def render_bundle(bundle_root: Path, pdf: bool = True, log: Callable[[str], None
             with atomic_output(target) as tmp:
                 tmp.write_bytes(read_bytes(source))
             written.append(target)
-    stale_pdf = root / REPORT_PDF
-    if not pdf and stale_pdf.is_file():
-        stale_pdf.unlink()
+    if not pdf and had_pdf:  # removed with the earlier rendering's other files (render_report)
         log(f"removed {stale_pdf}: it was rendered before and would not match the new report.html")
     write_manifest(root)
     return written
 
 
-def render_report(bundle_root: Path, pdf: bool = True) -> list[Path]:
-    """Draw the figures and write report.html (and report.pdf) into the bundle; return the report files.
+def render_report(bundle_root: Path | Bundle, pdf: bool = True) -> list[Path]:
+    """Draw the figures and write report.html (and report.pdf) into the bundle at `bundle_root` (a path, or a
+    bundle already opened); return the report files.
 
     The bundle need not have its manifest yet: `reportgen build` renders its staged bundle first and
     writes the manifest last, so that it covers the report; `render_bundle` checks completeness itself.
-    Figures an earlier rendering drew that this one does not (a section that no longer applies) are removed.
     Beside the report it writes its machine-readable twin, summary.json (reportgen.report.summary), and the main
-    tables as CSV and LaTeX under tables/ (reportgen.report.tables_export), stale tables removed.
+    tables as CSV and LaTeX under tables/ (reportgen.report.tables_export). All of it is rendered into a hidden
+    folder first and then moved into place (see the module's docstring); the files of an earlier rendering that
+    this one does not write (a figure of a section that no longer applies, a PDF with pdf=False) are removed.
     """
-    contents = ReportContents(Bundle(bundle_root, require_complete=False))
+    bundle = bundle_root if isinstance(bundle_root, Bundle) else Bundle(bundle_root, require_complete=False)
+    contents = ReportContents(bundle)
     root = contents.root.resolve()
-    drawer = FigureDrawer(figures_folder(root), root)
-    context = build_context(contents, drawer)
-    html = render_html(context)
-    written = write_documents(html, root / REPORT_HTML, root / REPORT_PDF if pdf else None)
-    drawer.remove_undrawn()
-    write_summary(root / SUMMARY_JSON, context, CHAPTERS)
-    write_tables(tables_folder(root), context["sections"])
-    return written
+    figures_folder(root)  # a link is refused before the work (publish_rendered checks again)
+    tables_folder(root)
+    with render_staging(root) as staged:
+        context = build_context(contents, FigureDrawer(staged / FIGURES_FOLDER, staged))
+        write_documents(render_html(context), staged / REPORT_HTML, staged / REPORT_PDF if pdf else None)
+        write_summary(staged / SUMMARY_JSON, context, CHAPTERS)
+        write_tables(staged / TABLES_FOLDER, context["sections"])
+        publish_rendered(staged, root, is_output)
+    return [root / REPORT_HTML, *([root / REPORT_PDF] if pdf else [])]
+
+
+def is_output(name: str) -> bool:
+    """Whether the bundle file `name` (posix path relative to the bundle) is one that rendering writes."""
+    folder, _, rest = name.partition("/")
+    return name in RENDERED_FILES or ("/" not in rest and Path(rest).suffix in OUTPUT_SUFFIXES.get(folder, ()))
 
 
 def build_context(contents: ReportContents, figures: FigureDrawer) -> dict[str, Any]:
@@ -126,7 +146,7 @@ def lead_fits_page_one(sections: list[LaidOutSection]) -> bool:
 
 def figures_folder(root: Path) -> Path:
     """``<root>/figures``, refusing a symbolic link: a stranger's folder must not make us write outside it."""
-    folder = root / "figures"
+    folder = root / FIGURES_FOLDER
     if folder.is_symlink():
         raise BundleError(f"{folder} is a symbolic link: refusing to draw figures through it")
     return folder

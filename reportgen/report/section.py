@@ -28,34 +28,26 @@ from reportgen.report.plots import FIGURE_SUFFIX, STYLE, save_figure
 
 
 class FigureDrawer:
-    """Draws a section's figures into the bundle's figures/ folder and returns them as layout items."""
+    """Draws a section's figures into a figures/ folder (render's, then moved into the bundle) and returns them as
+    layout items."""
 
     def __init__(self, folder: Path, document_root: Path):
         self.folder = folder
         self.document_root = document_root  # the folder the HTML links figures from
         folder.mkdir(parents=True, exist_ok=True)
-        self.drawn: set[str] = set()
 
     def draw(self, key: str, draw: Callable[[], plt.Figure], caption: Cell, width: str = "100%") -> Figure:
         """Save the matplotlib figure `draw()` makes as ``<key>.svg`` (atomically) and return its layout item."""
         with plt.rc_context(STYLE):
             path = save_figure(draw(), self.folder / f"{key}{FIGURE_SUFFIX}")
-        self.drawn.add(path.name)
         return Figure(key, path.relative_to(self.document_root).as_posix(), caption, width)
-
-    def remove_undrawn(self) -> None:
-        """Delete the figures of figures/ that this rendering did not draw (left by an earlier one; the PNGs of a
-        bundle rendered before figures became SVG among them)."""
-        for path in [*self.folder.glob(f"*{FIGURE_SUFFIX}"), *self.folder.glob("*.png")]:
-            if path.name not in self.drawn:
-                path.unlink()
 
 
 class UndrawnFigures(FigureDrawer):
     """A FigureDrawer that draws and writes nothing: for recomputing a section's numbers (reportgen verify)."""
 
     def __init__(self):
-        self.drawn = set()
+        pass  # no folder: nothing is written
 
     def draw(self, key: str, draw: Callable[[], plt.Figure], caption: Cell, width: str = "100%") -> Figure:
         return Figure(key, "", caption, width)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from reportgen.report.section import LaidOutSection
 
 TABLES_FOLDER = "tables"
+CSV_SUFFIX, LATEX_SUFFIX = ".csv", ".tex"
+TABLE_SUFFIXES = (CSV_SUFFIX, LATEX_SUFFIX)  # every file of tables/ is one of these
 SIGNIFICANCE = ((0.001, "***"), (0.01, "**"), (0.05, "*"))  # p below the threshold: the mark
 LEGEND = "* p < 0.05, ** p < 0.01, *** p < 0.001"
 
@@ -220,8 +222,8 @@ def table_files(sections: Sequence[LaidOutSection]) -> dict[str, str]:
     """File name -> content of every exported table: ``<name>.csv`` and ``<name>.tex``."""
     files: dict[str, str] = {}
     for name, table in main_tables(sections):
-        files[f"{name}.csv"] = table_csv(table)
-        files[f"{name}.tex"] = table_latex(table, name)
+        files[f"{name}{CSV_SUFFIX}"] = table_csv(table)
+        files[f"{name}{LATEX_SUFFIX}"] = table_latex(table, name)
     return files
 
 
@@ -233,9 +235,8 @@ def tables_folder(root: Path) -> Path:
     return folder
 
 
-def write_tables(folder: Path, sections: Sequence[LaidOutSection], remove_stale: bool = True) -> list[Path]:
-    """Write every exported table into `folder` (created), each file atomically; with `remove_stale`, remove the
-    .csv and .tex files an earlier rendering wrote that this one does not. Return the paths written."""
+def write_tables(folder: Path, sections: Sequence[LaidOutSection]) -> list[Path]:
+    """Write every exported table into `folder` (created), each file atomically; return the paths written."""
     if folder.is_symlink():
         raise BundleError(f"{folder} is a symbolic link: refusing to write tables through it")
     folder.mkdir(parents=True, exist_ok=True)
@@ -246,8 +247,4 @@ def write_tables(folder: Path, sections: Sequence[LaidOutSection], remove_stale:
         with atomic_output(path) as tmp:
             tmp.write_text(text, encoding="utf-8")
         written.append(path)
-    if remove_stale:
-        for path in folder.iterdir():
-            if path.suffix in (".csv", ".tex") and path.name not in files and path.is_file() and not path.is_symlink():
-                path.unlink()
     return written

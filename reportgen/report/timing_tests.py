@@ -28,7 +28,6 @@ from scipy.stats import wilcoxon
 
 from reportgen.analyses import TIMINGS
 from reportgen.machine_load import BUSY_CORES, is_busy
-from reportgen.report.analysis_files import read_analysis
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import Metric, Part, Sentence, compare_key, model_key, p_parts, plural, sentence
 from reportgen.report.multiplicity import METHODS, family
@@ -96,7 +95,7 @@ def read_timings(contents: ReportContents) -> Timings | None:
     path = contents.root / TIMINGS.filename
     if not path.is_file():
         return None
-    timings = Timings(read_analysis(path, TIMINGS.spec))
+    timings = Timings(contents.analysis_file(path, TIMINGS.spec))
     return timings if sorted(timings.record["models"]) == sorted(m.key for m in contents.models) else None
 
 

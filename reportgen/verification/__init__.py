@@ -32,7 +32,7 @@ from reportgen.verification.deep import (
     tolerance_for,
     verify_deep,
 )
-from reportgen.verification.integrity import integrity_checks
+from reportgen.verification.integrity import integrity_checks, manifest_checks
 from reportgen.verification.numbers import RebuiltReport, read_report_metrics, report_metrics, report_number_checks
 
 __all__ = [
@@ -46,6 +46,6 @@ def verify_bundle(root: Path | Bundle) -> list[Check]:
     """Every check of the bundle at `root` (a path, or a bundle already opened); a bundle passes when all are ok."""
     bundle = root if isinstance(root, Bundle) else Bundle(root)  # refuses an incomplete or foreign bundle
     checks = integrity_checks(bundle)
-    if not bundle.models():  # no runs (integrity_checks says so): no report to rebuild
-        return checks
-    return checks + report_number_checks(bundle)
+    if bundle.models():  # else no runs (integrity_checks says so): no report to rebuild
+        checks += report_number_checks(bundle)
+    return manifest_checks(bundle) + checks  # hashed last, from the bytes read above (manifest_checks)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportgen.bundle import Bundle, RunData, read_bytes
+from reportgen.bundle import Bundle, RunData, run_folder
 from reportgen.config import DataConfig
 from reportgen.errors import BundleError, DataError, WeightsError
 from reportgen.verification.checks import DEEP, Check
@@ -154,7 +154,7 @@ def _deep_run_checks(bundle: Bundle, run: RunData, data: "ImageData") -> list[Ch
     model = create_model(run.model, config, len(data.classes))
     source = f"{run.path}/weights.pt"
     try:
-        fit_state_dict(model, state_dict_from_bytes(read_bytes(run.path / "weights.pt"), source), source,
+        fit_state_dict(model, state_dict_from_bytes(hashed_weights(bundle, run), source), source,
                        f"the {run.display_name} of config.yaml")
     except (WeightsError, BundleError) as exc:
         return [deep_check(f"{name}: weights.pt loads into the model config.yaml describes", False, str(exc))]
@@ -166,6 +166,20 @@ def _deep_run_checks(bundle: Bundle, run: RunData, data: "ImageData") -> list[Ch
         *prediction_checks(name, run, fresh, tolerance_for(run)),
         _visuals_check(name, model, bundle.visuals(run.model, run.seed), config, data, tolerance_for(run)),
     ]
+
+
+def hashed_weights(bundle: Bundle, run: RunData) -> bytes:
+    """The bytes of a run's weights.pt, read through the bundle, so that they are the bytes its checksum was taken
+    of (reportgen.bundle.Bundle.read_bytes), and refused (BundleError) unless manifest.json records that checksum:
+    the weights re-predicted are the weights the manifest vouches for."""
+    name = f"{run_folder(run.model, run.seed, run.variant)}/weights.pt"
+    raw = bundle.read_bytes(name)
+    listed = bundle.manifest()["files"].get(name)
+    if listed != bundle.sha256(name):
+        recorded = "does not list it" if listed is None else f"records {listed[:16]}…"
+        raise BundleError(f"{run.path}/weights.pt has sha256 {bundle.sha256(name)[:16]}…, but manifest.json "
+                          f"{recorded}: it is not the file the bundle was built with")
+    return raw
 
 
 def prediction_checks(name: str, run: RunData, fresh: np.ndarray, tolerance: Tolerance) -> list[Check]:

@@ -26,7 +26,7 @@ import numpy as np
 from reportgen.analyses import EXPLANATION_PARTS, EXPLANATIONS
 from reportgen.config import ReportConfig
 from reportgen.errors import BundleError
-from reportgen.report.analysis_files import read_analysis
+from reportgen.report.analysis_files import check_fields
 from reportgen.report.contents import ReportContents
 from reportgen.report.evidence import (
     METHOD_NAMES,
@@ -180,8 +180,8 @@ def explained_parts(contents: ReportContents) -> Explained:
                               f"{len(contents.class_names)} classes")
         for part, spec in EXPLANATION_PARTS.items():
             if all(name in r for r in records for name in spec):
-                for run in contents.runs[m.key]:
-                    read_analysis(run.path / EXPLANATIONS.filename, spec)  # the part's shapes, checked once
+                for run, record in zip(contents.runs[m.key], records):
+                    check_fields(record, run.path / EXPLANATIONS.filename, spec)  # the part's shapes, checked once
                 parts[part].append(faithfulness(m.key, m.name, records, part))
             elif any("skipped" in r for r in records):
                 missing.append(sentence(f"{capital(m.name)}: {part if part == OCCLUSION else records[0]['method']} "
