@@ -130,3 +130,11 @@ def test_a_class_name_that_is_not_one_short_printable_line_is_refused_in_one_lin
     before = snapshot(root)
     assert "a class name is one line of at most 100 printable characters" in one_line("render", root, "--no-pdf")
     assert snapshot(root) == before
+
+
+def test_a_name_that_is_only_not_nfc_is_shown_as_code_points_and_flags_nothing(template, tmp_path):
+    path = shutil.copytree(template, tmp_path / "class" / "cafe\u0301")  # as macOS may write it: no other like it
+    result = CliRunner().invoke(main, ["grade", str(path), "--out", str(tmp_path / "g"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads((tmp_path / "g" / "grades.json").read_text(encoding="utf-8"))["rows"]
+    assert row["bundle"].endswith("caf\\u0065\\u0301") and row["flag_count"] == 0 and not row["flags"]

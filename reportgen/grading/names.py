@@ -7,9 +7,9 @@ ligature "ﬁ" beside "fi". `shown_names` is the one place that decides how each
 output of grading (grades.csv, grades.json, grades.html, the Gradescope results, the command's messages) shows
 that text: a name that is not in Unicode NFC form, or that is the same as another submission's under NFKC
 normalisation (which also makes composed and decomposed forms equal), is shown with its characters as code points
-(`caf\\u0065\\u0301`, `caf\\u00e9`) and carries the reason, which the sheet gives as a flag. Letters of other
-scripts that only resemble Latin ones (Cyrillic "а" for "a") are not caught: that needs Unicode's confusables
-table (UTS #39), which reportgen does not ship.
+(`caf\\u0065\\u0301`, `caf\\u00e9`) and carries the reason, which the sheet gives as a flag where the name looks
+like another submission's. Letters of other scripts that only resemble Latin ones (Cyrillic "а" for "a") are not
+caught: that needs Unicode's confusables table (UTS #39), which reportgen does not ship.
 """
 
 from __future__ import annotations
@@ -34,6 +34,13 @@ class ShownName:
 
     text: str
     problem: str = ""
+
+    @property
+    def looks_like_another(self) -> bool:
+        """Whether a reader could take this row for another's: that is flagged. A name that is only not NFC
+        (macOS writes decomposed accents of its own accord) is shown as code points but flags nothing, so that a
+        rubric on flag_count docks no student for it."""
+        return LOOKALIKE in self.problem or READS_LIKE in self.problem
 
 
 def shown_names(paths: Sequence[Path]) -> list[ShownName]:

@@ -119,7 +119,7 @@ def read_submission(path: Path, name: ShownName | None = None) -> Submission:
         _fill_row(submission, bundle, checks)
     except Exception as exc:  # see the docstring: the row names it
         submission.row["verify_failure"] = named(failure_text(exc), submission)
-    if name is not None and name.problem:
+    if name is not None and name.looks_like_another:
         add_flag(submission, name_flag(name))
     return submission
 

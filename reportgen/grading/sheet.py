@@ -36,8 +36,9 @@ WRAPPED_TEXT = 40
 FLAG_MEANINGS = {
     COPY: "a possible copy of the bundle named, flagged on both rows: a run with the same weights (weights =), "
           "the same predictions (predictions =) or nearly the same predictions (predictions ≈) as one of its runs",
-    NAME: "a folder name that a reader could not tell from another row's (not in Unicode NFC form, or the same as "
-          "another's under NFKC normalisation), shown with its characters as code points, e.g. caf\\u0065\\u0301",
+    NAME: "a folder name that a reader could not tell from another row's (the same as another's under NFKC "
+          "normalisation), shown with its characters as code points, e.g. caf\\u0065\\u0301 (a name that is only "
+          "not in Unicode NFC form is shown so too, unflagged)",
     NUMBERS: "numbers its predictions do not support: metrics.json or a number shown in report.html that "
              "recomputation from predictions.csv does not give",
     DEEP: "results its weights do not give: predictions, probabilities, labels or visuals that re-predicting "
