@@ -46,7 +46,7 @@ def claims_table(contents: ReportContents, found: Sequence[ClaimFinding]) -> Tab
         else:
             rows.append([claim.text, finding.status, finding.evidence])
     return Table(["the original study's claim", "here", "evidence"], rows,
-                 caption="The original study's claims, as this report's evidence bears on them.")
+                 caption="The original study's claims, as this report's evidence bears on them.", kind="claims")
 
 
 def compares_study_models(contents: ReportContents) -> bool:

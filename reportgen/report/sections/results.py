@@ -222,7 +222,7 @@ def result_figures(contents: ReportContents, figures: FigureDrawer) -> list[Item
     items: list[Item] = [figures.draw(curves_figure_key(m), lambda m=m: draw_curves(m.training.histories, m.name),
                                       curves_caption(m), CURVES_WIDTH) for m in contents.models
                          if m.training is not None]
-    width = "80%" if len(contents.models) > 1 else "56%"
+    width = "72%" if len(contents.models) > 1 else "52%"
     return items + [figures.draw("confusion", lambda: draw_confusions(contents.models, contents.class_names),
                                  confusion_caption(contents.models), width)]
 

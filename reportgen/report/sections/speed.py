@@ -61,14 +61,12 @@ def per_epoch(steady: bool) -> str:
 def epoch_time_sentence(a: ModelFacts, b: ModelFacts) -> Sentence:
     """Each model's time per epoch in this build, as a description: the runs trained one after the other, so
     their wall-clock times share no machine state and decide nothing."""
-    steady = both_steady(a, b)
+    steady = both_steady(a, b)  # the totals are the table's
     return sentence(
         f"In this build's training runs, which ran one after the other, {a.the} took ",
         compared_epoch_time(a, steady).parts(" s"), f" and {b.the} ", compared_epoch_time(b, steady).parts(" s"),
-        per_epoch(steady), ", ", a.training.train_time.parts(" s"), " and ", b.training.train_time.parts(" s"),
-        " in total", *ratio_clause(a, b), ". These wall-clock times were not interleaved, so they describe this "
-        "build on this machine and are not a test; which model is faster is decided only from the interleaved "
-        "timings of the section Computational cost.")
+        per_epoch(steady), *ratio_clause(a, b), ": not interleaved, so a description of this build, not a test "
+        "(the interleaved timings of Computational cost decide which model is faster).")
 
 
 def ratio_clause(a: ModelFacts, b: ModelFacts) -> list:
