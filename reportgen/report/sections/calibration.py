@@ -261,7 +261,7 @@ def variants_table(groups: Sequence[tuple[str, Sequence[ModelCalibration]]]) -> 
 def draw_reliability(models: Sequence[ModelCalibration], bins: int) -> plt.Figure:
     """Per model: accuracy per bin (pooled over seeds; bars at the bin, dots at its mean confidence) against the
     diagonal, the ECE printed in the panel, and the images per bin below."""
-    fig, axes = plt.subplots(2, len(models), figsize=(3.3 * len(models), 3.4), squeeze=False,
+    fig, axes = plt.subplots(2, len(models), figsize=(3.0 * len(models), 2.9), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     for col, m in enumerate(models):
         bs = [binned(run, bins) for run in m.runs]
@@ -324,7 +324,7 @@ class Calibration(Section):
                               f"Reliability diagrams{seeds}: the accuracy of the test images in each confidence bin "
                               "(bars; dots: the same accuracy at the bin's mean confidence) against the diagonal of "
                               "perfect calibration, with each panel's ECE and its expected value if the model were "
-                              "perfectly calibrated, and the number of images per bin below.", "80%")
+                              "perfectly calibrated, and the number of images per bin below.", "72%")
         table = model_table(models, ps, rules.calibration_bins, rules.bootstrap_resamples)
         items: list[Item] = [Callout("rule", [calibration_rule(rules)]), table, figure, Bullets(facts)]
         if contents.variants:

@@ -1,7 +1,7 @@
 """Section "Computational cost": first what does not depend on the machine (parameters, FLOPs, activation and peak
-memory, optimiser steps; each run's efficiency.json, measured by the build, reportgen/analysis/efficiency.py),
-then the times, from the models timed together in interleaved blocks (the bundle's timings.json,
-reportgen/analysis/timing.py).
+memory, optimiser steps; each run's efficiency.json, measured by the build, reportgen/analysis/efficiency.py: a
+table for one model, the sentences comparing FLOPs and memory for two), then the times, from the models timed
+together in interleaved blocks (the bundle's timings.json, reportgen/analysis/timing.py).
 
 Static quantities are the first seed's (they do not depend on the weights). One model is called faster
 only by the test over blocks of reportgen/report/timing_tests.py, adjusted within the family of the three

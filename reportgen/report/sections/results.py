@@ -178,7 +178,7 @@ def draw_confusions(models: Sequence[ModelFacts], class_names: Sequence[str]) ->
     """Each model's confusion matrix side by side: annotated heatmaps of integer counts on one colour scale, rows
     true class, columns predicted class.
 
-    Digits and labels are sized to stay legible at print width (about 8 cm per matrix for 10 classes)."""
+    Digits and labels are sized to stay legible at print width (about 6.5 cm per matrix for 10 classes)."""
     k = len(class_names)
     side = min(max(2.6, 0.26 * k + 0.9), 6.0)
     fig, axes = plt.subplots(1, len(models), figsize=(side * len(models) + 0.6, side), squeeze=False)
