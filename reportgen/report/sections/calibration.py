@@ -322,9 +322,9 @@ class Calibration(Section):
         seeds = " (pooled over seeds)" if contents.several_seeds else ""
         figure = figures.draw("reliability", lambda: draw_reliability(models, rules.calibration_bins),
                               f"Reliability diagrams{seeds}: the accuracy of the test images in each confidence bin "
-                              "(bars; dots: the same accuracy at the bin's mean confidence) against the diagonal of "
-                              "perfect calibration, with each panel's ECE and its expected value if the model were "
-                              "perfectly calibrated, and the number of images per bin below.", "72%")
+                              "(bars; dots: at the bin's mean confidence) against the diagonal of perfect "
+                              "calibration, each panel's ECE and its value if perfectly calibrated, and the images "
+                              "per bin below.", "72%")
         table = model_table(models, ps, rules.calibration_bins, rules.bootstrap_resamples)
         items: list[Item] = [Callout("rule", [calibration_rule(rules)]), table, figure, Bullets(facts)]
         if contents.variants:

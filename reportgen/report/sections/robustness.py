@@ -239,11 +239,10 @@ def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
     if c is not None:
         header += [f"kept, {models[0].name} − {models[1].name}", "interval", "p", "adjusted p"]
     return Table(header, rows, footer, caption="Accuracy on the corrupted test images and relative robustness (kept: "
-                 "the share of corrupted copies classified correctly, of the images the model classifies correctly "
-                 "when clean), over the severities (and seeds); the difference of kept shares, in points, compares the "
-                 "models on the images both classify correctly when clean. A family of one corruption is not tested "
-                 "again (its corruption's row holds the test); —: not adjusted (the overall comparison is a primary "
-                 "one).")
+                 "the share of corrupted copies right, of the images right when clean), over the severities (and "
+                 "seeds); the difference of kept shares (points) is on the images both models get right clean. A "
+                 "family of one corruption is not tested again (its corruption's row holds the test); —: primary, not "
+                 "adjusted.")
 
 
 def draw_heatmaps(models: Sequence[Suite]) -> plt.Figure:
