@@ -14,7 +14,7 @@ from scipy.stats import ttest_rel
 from reportgen.bundle import Bundle, write_json, write_manifest
 from reportgen.errors import BundleError
 from reportgen.report import render as render_module
-from reportgen.report.kernel import Metric
+from reportgen.report.kernel import Metric, Table, key_value_table, sentence
 from reportgen.report.render import render_bundle, render_report, resolve_inside
 from tests.bundle_factory import make_bundle
 from tests.report_checks import check_report_against_predictions
@@ -289,3 +289,27 @@ def test_a_summary_too_long_for_the_rest_of_page_one_still_starts_there(tmp_path
     weasyprint.HTML(string=html).write_pdf(tmp_path / "lead.pdf")
     first, *rest = _page_texts(tmp_path / "lead.pdf")
     assert "measure 0" in first and rest and "measure 39" in rest[-1]
+
+
+def test_a_long_label_value_table_prints_two_pairs_a_row_its_first_half_on_the_left():
+    pairs = [(f"label {i}", Metric(f"k{i}", i, "count")) for i in range(7)]
+    table = key_value_table(pairs)
+    rows = render_module.paired_rows(table)
+    assert [[cell if isinstance(cell, str) else cell.text for cell in row] for row in rows] == [
+        ["label 0", "0", "label 4", "4"], ["label 1", "1", "label 5", "5"], ["label 2", "2", "label 6", "6"],
+        ["label 3", "3", "", ""]]
+    assert render_module.paired_rows(key_value_table(pairs[:6])) == key_value_table(pairs[:6]).rows  # short: as is
+    assert not render_module.is_paired(Table(["a", "b"], table.rows))  # only label/value tables
+
+
+def test_an_interval_or_a_floored_p_reads_as_a_number_and_a_long_table_keeps_one_footer():
+    interval = sentence("[", Metric("a.low", 1.0, "points"), ", ", Metric("a.high", 2.0, "points"), "]")
+    assert render_module.template_environment().tests["numeric"](interval)
+    assert render_module.template_environment().tests["numeric"](sentence("≤ ", Metric("a.p", 0.001, "pvalue")))
+    assert not render_module.template_environment().tests["numeric"](sentence("time ratio ", Metric("r", 1, "factor")))
+    # a footer in <tfoot> would be printed again on every page a long table (of more than 12 rows) spans
+    macro = render_module.template_environment().from_string(
+        '{% from "macros.html.j2" import table with context %}{{ table(t) }}')
+    for rows, long in ((13, True), (3, False)):
+        html = macro.render(t=Table(["a"], [[str(i)] for i in range(rows)], [["total"]]), figure_numbers={})
+        assert ("<tfoot>" not in html and '<tbody class="foot">' in html) is long and ("long" in html) is long

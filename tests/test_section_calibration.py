@@ -18,7 +18,14 @@ from reportgen.report.calibration_measures import (
     maximum_calibration_error,
     negative_log_likelihood,
 )
-from reportgen.report.sections.calibration import Calibration, calibrated, perfect_p, perfect_sentence, pooled_value
+from reportgen.report.sections.calibration import (
+    Calibration,
+    below_noise,
+    calibrated,
+    perfect_p,
+    perfect_sentence,
+    pooled_value,
+)
 from tests.section_helpers import STUDY, SWAPPED, contents, figures, numbers, tables, text
 
 RULES = ReportConfig()
@@ -81,9 +88,11 @@ def test_a_perfectly_calibrated_model_is_not_called_miscalibrated_and_an_overcon
     assert p_bad.value == pytest.approx(1 / (RULES.bootstrap_resamples + 1))
     assert p_bad.text.startswith("≤ ") and p_good.text[:1].isdigit()
     assert f"(p {p_bad.text})" in bad_text and f"(p = {p_good.text})" in good_text
-    # the debiased ℓ2 ECE says what a 0 means, and only where it is 0
-    below = "its estimate falls below zero: no miscalibration shows beyond the bins' sampling noise"
-    assert pooled_value(good, 15).value == 0 and below in good_text and below not in bad_text
+    # the table says what a debiased ℓ2 ECE of 0 means, and only where there is one
+    below = "debiased ℓ2 ECE of 0: its estimate falls below zero, so no miscalibration shows beyond the bins' noise"
+    assert pooled_value(good, 15).value == 0 and pooled_value(bad, 15).value > 0
+    assert below in below_noise([good, bad], 15) and "Good's" in below_noise([good, bad], 15)
+    assert below_noise([bad], 15) == ""
 
 
 def test_temperature_scaling_is_fitted_on_the_other_half_and_cools_an_overconfident_model():

@@ -97,4 +97,4 @@ def test_with_a_clean_gap_the_curves_judge_no_overfitting_and_point_to_it(tmp_pa
     clean = text(numbers(Curves(), contents(tmp_path / "c", val_size=200, clean_gaps={"cnn": 0.01, "vit": 0.09})))
     assert "did not diverge" in running_only or "the curves diverge" in running_only
     assert "did not diverge" not in clean and "the curves diverge" not in clean
-    assert "whether the model overfits is judged on its clean gap (section Generalisation)" in clean
+    assert "overfitting is judged on the clean gap (Generalisation), not on these curves" in clean

@@ -8,10 +8,11 @@ import json
 import pytest
 
 from reportgen.errors import BundleError
+from reportgen.report.kernel import Paragraph
 from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from reportgen.report.sections.efficiency import Efficiency
 from tests.analysis_factory import ANALYSES, DEFAULT_COSTS, AnalysisOptions
-from tests.section_helpers import contents, facts, numbers, tables, text
+from tests.section_helpers import contents, numbers, tables, text
 
 SWAPPED_COSTS = {"cnn": DEFAULT_COSTS["vit"], "vit": DEFAULT_COSTS["cnn"]}
 SAME_SPEED = {m: {**DEFAULT_COSTS[m], "batch_s": 0.08, "latency_s": 0.003, "step_s": 0.3} for m in DEFAULT_COSTS}
@@ -53,7 +54,14 @@ def test_the_costlier_model_flips_with_the_measurements(tmp_path):
 
 
 def test_the_machine_independent_facts_lead_and_the_times_follow(tmp_path):
-    first, second = tables(numbers(Efficiency(), report(tmp_path)))
+    items = numbers(Efficiency(), report(tmp_path))
+    # two models compared: their FLOPs and memory sentences carry every machine-independent number, so no table
+    # repeats them; the timings' table follows those sentences
+    (second,) = tables(items)
+    paragraphs = [item for item in items if isinstance(item, Paragraph)]
+    assert paragraphs[0].sentences[0].text.startswith("The ViT needs 2.05× the forward FLOPs per image")
+    assert items.index(paragraphs[0]) < items.index(second)
+    first = tables(numbers(Efficiency(), report(tmp_path, "one", models=("vit",))))[0]  # one model: the table
     assert [row[0] for row in first.rows] == [
         "parameters", "forward MFLOPs per image", "activation memory per training image (MB)",
         "peak memory of a training step (MB)", "batch size", "optimiser steps per epoch", "optimiser steps in all"]
@@ -70,17 +78,17 @@ def test_faster_is_said_only_when_the_test_over_blocks_says_so(tmp_path):
     default = section_text(tmp_path, "a")
     swapped = section_text(tmp_path, "b", costs=SWAPPED_COSTS)
     same = section_text(tmp_path, "c", costs=SAME_SPEED)
-    assert "The CNN is faster in training step time, by 2.53× (the Hodges-Lehmann per-block ratio; exact Wilcoxon " \
-        "signed-rank test of the per-block log time ratios over 8 blocks, p = 0.007812, adjusted p = 0.02344)." \
-        in default
-    assert "The CNN is faster in inference throughput" in default
-    assert "The ViT is faster in training step time" in swapped and "The CNN is faster" not in swapped
+    # one sentence for the three tests: each one's factor and adjusted p (the table holds the ratios, intervals and p)
+    assert "By the exact Wilcoxon signed-rank test of the per-block log time ratios over 8 blocks, the CNN is faster " \
+        "in inference throughput (2.39×, adjusted p = 0.02344); the CNN is faster in latency at batch 1 (1.99×, " \
+        "adjusted p = 0.02344); the CNN is faster in training step time (2.53×, adjusted p = 0.02344)." in default
+    assert "the ViT is faster in training step time" in swapped and "the CNN is faster" not in swapped
     assert "is faster in" not in same
-    assert same.count("but the difference is not significant (exact Wilcoxon") == 3
+    assert same.count("no difference shown in") == 3
 
 
 def test_the_timing_tests_are_one_family_adjusted_together(tmp_path):
-    (_, timed) = tables(numbers(Efficiency(), report(tmp_path)))
+    (timed,) = tables(numbers(Efficiency(), report(tmp_path)))
     keys = [(row[-2].key, row[-1].key) for row in timed.rows]
     assert keys == [(f"compare.efficiency.{m}.p", f"compare.efficiency.{m}.p_adj")
                     for m in ("inference", "latency", "step")]
@@ -89,7 +97,7 @@ def test_the_timing_tests_are_one_family_adjusted_together(tmp_path):
 
 def test_more_blocks_over_seeds_enter_the_test(tmp_path):
     three = section_text(tmp_path, seeds=(1, 2, 3))
-    assert "over 24 blocks, p < 0.0001" in three
+    assert "over 24 blocks, the CNN is faster in inference throughput (" in three and "adjusted p < 0.0001" in three
 
 
 def test_a_busy_machine_gets_no_speed_verdict_anywhere_and_the_numbers(tmp_path):
@@ -105,7 +113,7 @@ def test_a_busy_machine_gets_no_speed_verdict_anywhere_and_the_numbers(tmp_path)
     assert [(r.difference.text, r.interval.text) for r in busy.rows[:2]] == [
         (r.difference.text, r.interval.text) for r in idle.rows[:2]] == [
         ("time ratio 0.39×", "[0.39, 0.40]"), ("throughput ratio 2.39×", "[2.37, 2.42]")]
-    (_, busy_timed) = tables(numbers(Efficiency(), busy_report))
+    (busy_timed,) = tables(numbers(Efficiency(), busy_report))
     assert busy_timed.header[-2:] == ["time ratio CNN/ViT", "95% interval"]
     assert claims(idle)["cnn-trains-faster"] == SUPPORTED and claims(busy)["cnn-trains-faster"] == INCONCLUSIVE
     assert "machine was busy" in busy.claims[0].evidence.text
@@ -148,14 +156,16 @@ def test_one_model_gets_its_tables_and_its_attention_count_and_no_verdict(tmp_pa
     static, timed = tables(items)
     assert static.header == ["measure", "ViT"] and timed.header == ["measure", "ViT"]
     assert "Of the ViT's 167.1 MFLOPs per image, 13.0 are the attention's batched matrix products" in text(items)
-    assert "needs" not in facts(items) and "No speed verdict:" not in text(items)
+    assert "needs" not in text(items) and "No speed verdict:" not in text(items)
     assert Efficiency().verdict(one) is None
 
 
 def test_an_unmeasured_peak_is_said_and_not_compared(tmp_path):
     items = numbers(Efficiency(), report(tmp_path, peak_measured=False))
-    assert ["peak memory of a training step (MB)", "not measured", "not measured"] in tables(items)[0].rows
+    assert "The peak memory of a training step was not measured for the CNN and the ViT." in text(items)
     assert "peak memory in a training step" not in text(items)
+    one = numbers(Efficiency(), report(tmp_path, "one", models=("vit",), peak_measured=False))
+    assert ["peak memory of a training step (MB)", "not measured"] in tables(one)[0].rows
 
 
 def test_applies_when_the_build_measured_cost(tmp_path):

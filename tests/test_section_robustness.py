@@ -36,9 +36,14 @@ def test_more_robust_is_decided_by_the_relative_measure_both_ways(tmp_path):
     vit = section_text(tmp_path, "a", accuracies=APART, kept=RELATIVE_VIT)
     cnn = section_text(tmp_path, "b", accuracies=APART, kept=RELATIVE_CNN)
     assert "The ViT is more robust in this run: on the images both classify correctly when clean, the CNN keeps" in vit
-    # while the CNN is ahead in absolute accuracy under corruption
-    assert "The CNN's mean corruption accuracy is 61.50%" in vit
-    assert "The ViT's mean corruption accuracy is 51.50%" in vit
+    # while the CNN is ahead in absolute accuracy under corruption: the table's "all corruptions" row (no sentence
+    # repeats it when the models are compared; one model's sentence says it)
+    report = contents(tmp_path / "t", accuracies=APART, analyses=AnalysisOptions(ANALYSES, kept=RELATIVE_VIT))
+    overall = next(row for row in tables(numbers(Robustness(), report))[0].footer if row[0] == "all corruptions")
+    assert [cell.text for cell in overall[2:4]] == ["61.50%", "51.50%"]
+    assert "mean corruption accuracy is" not in vit
+    one = contents(tmp_path / "o", models=("vit",), analyses=AnalysisOptions(ANALYSES))
+    assert "The ViT's mean corruption accuracy is" in text(numbers(Robustness(), one))
     assert "this mostly restates the clean gap, so it is not what decides robustness here" in vit
     assert "The CNN is more robust in this run" in cnn and "The ViT is more robust" not in cnn
 
@@ -73,8 +78,11 @@ def test_a_difference_that_is_not_significant_is_not_a_win(tmp_path, seeds):
 def test_with_several_seeds_the_test_includes_them_and_with_one_it_says_so(tmp_path):
     one = section_text(tmp_path, "a", accuracies=APART, kept=RELATIVE_VIT)
     two = section_text(tmp_path, "b", seeds=(1, 2), accuracies=APART, kept=RELATIVE_VIT)
-    assert "bootstrap over test images, one seed" in one and "With one seed, these robustness comparisons" in one
+    assert "bootstrap over test images, one seed" in one and "With one seed" not in one  # the Conclusion says it
     assert "bootstrap over seeds and test images" in two and "With one seed" not in two
+    one_verdict = Robustness().verdict(contents(tmp_path / "c", accuracies=APART,
+                                                analyses=AnalysisOptions(ANALYSES, kept=RELATIVE_VIT)))
+    assert one_verdict.caveats[0].text.startswith("With one seed, the robustness comparisons describe")
     # the per-family and per-corruption verdicts say what the overall one says of their scope
     assert "relative robustness adjusted over the 10 corruptions in this run: " in one
     assert "relative robustness adjusted over the 10 corruptions: " in two

@@ -206,7 +206,7 @@ class Table:
     rows: list[list[Cell]]
     footer: list[list[Cell]] = field(default_factory=list)
     caption: str = ""
-    kind: str = ""  # CSS class: "kv" (label/value pairs), "left" (numbers left-aligned), "fingerprints"
+    kind: str = ""  # CSS class: "kv" (label/value pairs), "left" (numbers left-aligned), "fingerprints", "claims"
     number: int | None = None  # set by the renderer
 
 

@@ -16,6 +16,7 @@ comparison through the same environment, fetcher and writer.
 from __future__ import annotations
 
 import mimetypes
+import re
 import urllib.request
 from importlib.resources import files
 from pathlib import Path
@@ -222,15 +223,39 @@ def template_environment() -> jinja2.Environment:
     env.tests["figureref"] = lambda value: isinstance(value, FigureRef)
     env.tests["numeric"] = _is_numeric
     env.tests["kind"] = lambda value, name: type(value).__name__ == name
+    env.tests["paired"] = is_paired
+    env.globals["paired_rows"] = paired_rows
     return env
 
 
+PAIRED_FROM = 7  # rows of a label/value table from which it prints two pairs a row
+
+
+def is_paired(table: Table, kind: str = "") -> bool:
+    """Whether a label/value table prints two pairs a row: short values in one long column would leave half the
+    page empty beside it."""
+    return (kind or table.kind) == "kv" and len(table.rows) >= PAIRED_FROM
+
+
+def paired_rows(table: Table, kind: str = "") -> list[list[Any]]:
+    """The rows as printed: a paired table's first half on the left, its second half on the right."""
+    if not is_paired(table, kind):
+        return table.rows
+    half = -(-len(table.rows) // 2)
+    right = table.rows[half:] + [["", ""]] * (2 * half - len(table.rows))
+    return [left + other for left, other in zip(table.rows[:half], right)]
+
+
 def _is_numeric(cell: Any) -> bool:
-    """Cells that read as a number (a metric, or a sentence starting with one, maybe after "+") are right-aligned."""
+    """Cells that read as a number (a metric, or a sentence starting with one after signs only: "+", "≤ ", "[", as in
+    an interval) are right-aligned and kept on one line: a wrapped interval or p doubles its row's height."""
     if not isinstance(cell, Sentence):
         return isinstance(cell, Metric)
-    parts = cell.parts[1:] if cell.parts[:1] == ("+",) else cell.parts
-    return bool(parts) and isinstance(parts[0], Metric)
+    first = next((i for i, q in enumerate(cell.parts) if not (isinstance(q, str) and _SIGNS.fullmatch(q))), None)
+    return first is not None and isinstance(cell.parts[first], Metric)
+
+
+_SIGNS = re.compile(r"[\s+≤<\[−-]*")  # what may precede a cell's number
 
 
 def render_html(context: dict[str, Any], template: str = TEMPLATE) -> str:

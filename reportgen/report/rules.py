@@ -33,10 +33,9 @@ def is_overfitting(rules: ReportConfig, acc_gap_pts: float, val_loss_rise_pct: f
 def overfitting_rule(rules: ReportConfig) -> Sentence:
     """The rule by which the report calls a model overfitting."""
     return sentence(
-        "Rule used in this report: a model overfits when, at its final epoch, its training accuracy exceeds "
-        f"its validation accuracy by more than {rules.overfit_acc_gap_points:g} percentage points, or its validation "
-        f"loss has risen more than {rules.overfit_val_loss_rise_pct:g}% above the lowest value it reached during "
-        "training.")
+        "Rule used in this report: a model overfits when, at its final epoch, its training accuracy exceeds its "
+        f"validation accuracy by more than {rules.overfit_acc_gap_points:g} percentage points, or its validation loss "
+        f"is more than {rules.overfit_val_loss_rise_pct:g}% above its lowest.")
 
 
 def overfitting_clause(m: ModelFacts) -> str:
@@ -48,16 +47,13 @@ def significance_rule(rules: ReportConfig, side: str = "model") -> Sentence:
     """The rule by which an accuracy difference between two `side`s (models, bundles) is called significant."""
     alpha = rules.alpha
     return sentence(
-        f"Rule used for accuracy differences: a difference is significant when every test that applies rejects "
-        f"equal accuracy at α = {alpha:g}. McNemar's exact test compares the two {side}s' predictions of the same "
-        f"test images (b images only the first {side} classifies correctly, c only the second; two-sided binomial "
-        f"test of b in b + c at 1/2); it must give p < {alpha:g} in favour of the {side} that is more accurate on "
-        "average in more than half of the seeds both ran with (with one seed: in that seed). With two or more seeds "
-        f"per {side}, a t-test over seeds of the test accuracy (paired by seed when both {side}s ran the same seeds, "
-        f"else Welch's) and the hierarchical bootstrap over seeds and test images (seeds, then images, resampled; "
-        f"it keeps both sources of variance without assuming normality) must also give p < {alpha:g}. With one seed "
-        "the tests hold that run's trained weights fixed: a significant difference describes the run, not the "
-        f"{side}s. A difference that is not significant is not called a win.")
+        f"Rule used for accuracy differences: significant when every test that applies rejects equal accuracy at "
+        f"α = {alpha:g}. McNemar's exact test (b: test images only the first {side} classifies correctly, c: only the "
+        f"second; two-sided binomial test of b in b + c at 1/2) must give p < {alpha:g} for the {side} ahead in more "
+        f"than half of the seeds both ran (with one seed: in that seed). With two or more seeds per {side}, a t-test "
+        f"over seeds (paired when both {side}s ran the same seeds, else Welch's) and the hierarchical bootstrap over "
+        f"seeds, then test images, must also give p < {alpha:g}. With one seed the tests hold the trained weights "
+        f"fixed: they describe the run, not the {side}s. A difference that is not significant is not called a win.")
 
 
 def plateau_epoch(val_acc_pts: np.ndarray, tolerance_pts: float) -> int:

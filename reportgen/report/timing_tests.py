@@ -213,16 +213,13 @@ def block_tests(timings: Timings, a: ModelFacts, b: ModelFacts, method: str, alp
 def block_rule(method: str, alpha: float) -> Sentence:
     """When the report calls one model faster, as printed in the cost section's rule."""
     return sentence(
-        "Which model is faster is decided only from the interleaved timings: every block times each model once, in "
-        "alternating order, and the per-block ratio of their times is one paired observation. A model is faster on "
-        f"a measure when a two-sided {TEST_NAME} (paired by block; exact, and weighing each ratio's size, unlike a "
-        f"sign test) rejects equal speed at α = {alpha:g} after the three timing tests are adjusted together by "
-        f"{METHODS[method]}. The factor is the Hodges-Lehmann estimate of the per-block ratio (the median of the "
-        f"averages of every pair of log ratios), and its {1 - alpha:.0%} interval the exact distribution-free one that "
-        "inverts the same signed-rank test, unadjusted; both are shown on a busy machine too. No speed verdict is "
-        f"drawn when other processes used more than {BUSY_CORES:g} CPU cores in any block, or when their load could "
-        "not be measured. The wall-clock epoch times of the training runs, which ran one after the other, describe "
-        "this build and decide nothing.")
+        "Each interleaved block times every model once, in alternating order; a block's ratio of the two times is "
+        f"one paired observation. A model is faster on a measure when a two-sided {TEST_NAME} rejects equal speed at "
+        f"α = {alpha:g}, the three timing tests adjusted together by {METHODS[method]}. The factor is the "
+        f"Hodges-Lehmann estimate of the per-block ratio, its {1 - alpha:.0%} interval the exact one that inverts the "
+        "same test (unadjusted), shown on a busy machine too. No speed verdict is drawn when other processes used "
+        f"more than {BUSY_CORES:g} CPU cores in any block, or when their load is unknown. The training runs' "
+        "wall-clock times (one run after the other) decide nothing.")
 
 
 def busy_sentence(timings: Timings | None) -> Sentence:

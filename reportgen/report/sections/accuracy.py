@@ -121,34 +121,28 @@ def class_wins(class_names: Sequence[str], first: Sequence[float], second: Seque
     )
 
 
-def wins_sentence(a: ModelFacts, b: ModelFacts, metric: str, sig: Significance) -> Sentence:
-    """In how many classes each model has the higher per-class `metric` ("f1" or "accuracy").
+def wins_sentence(a: ModelFacts, b: ModelFacts, sig: Significance) -> Sentence:
+    """In how many classes each model has the higher per-class F1 and accuracy, in one sentence (the classes are the
+    per-class table's rows; ties are named, as the table's equal scores are easy to miss).
 
-    Per-class differences are not tested one by one, so they are stated as scores, never as wins; when
-    the overall accuracy difference is not significant, the sentence says they show no better model.
+    Per-class differences are tested in the Results section's table, so here they are stated as counts, never as
+    wins; when the overall accuracy difference is not significant, the sentence says they show no better model.
     """
-    scores = {"f1": (a.class_f1, b.class_f1), "accuracy": (a.class_accuracy, b.class_accuracy)}[metric]
-    wins = class_wins(a.class_names, *scores)
-    label = {"f1": "F1", "accuracy": "accuracy"}[metric]
-    parts: list[Part] = [
-        f"By per-class {label}, {a.the} scores higher in ",
-        Metric(compare_key(f"{metric}_wins.{a.key}"), len(wins.first), "count"), " of ",
-        Metric(dataset_key("num_classes"), len(a.class_names), "count"),
-        f" classes{listed(wins.first)} and {b.the} in ",
-        Metric(compare_key(f"{metric}_wins.{b.key}"), len(wins.second), "count"), listed(wins.second),
-    ]
-    if wins.ties:
-        parts += ["; they tie in ", Metric(compare_key(f"{metric}_ties"), len(wins.ties), "count"),
-                  f" ({name_list(wins.ties)})"]
+    parts: list[Part] = []
+    for metric, scores in (("f1", (a.class_f1, b.class_f1)), ("accuracy", (a.class_accuracy, b.class_accuracy))):
+        wins = class_wins(a.class_names, *scores)
+        parts += ["By per-class F1, " if metric == "f1" else "; by per-class accuracy, ", f"{a.the} scores higher in ",
+                  Metric(compare_key(f"{metric}_wins.{a.key}"), len(wins.first), "count"), " of ",
+                  Metric(dataset_key("num_classes"), len(a.class_names), "count"), f" classes and {b.the} in ",
+                  Metric(compare_key(f"{metric}_wins.{b.key}"), len(wins.second), "count")]
+        if wins.ties:
+            parts += [", with ", Metric(compare_key(f"{metric}_ties"), len(wins.ties), "count"),
+                      f" {'tie' if len(wins.ties) == 1 else 'ties'} ({name_list(wins.ties)})"]
     if not sig.significant:
         parts += ["; as the overall accuracy difference is not significant, these per-class differences do not show "
                   "either model to be better"]
-    return sentence(parts, " (counts, not tests: the per-class tests, adjusted, are the Results section's).")
+    return sentence(parts, " (counts, not tests).")
 
-
-def listed(names: Sequence[str]) -> str:
-    """" (cat, dog)" after a count of classes; nothing after a count of 0."""
-    return f" ({name_list(names)})" if names else ""
 
 
 def significance_table(contents: ReportContents, sig: Significance) -> Table:
@@ -243,8 +237,7 @@ class Accuracy(Section):
         sig = model_significance(contents)
         return [
             Callout("rule", [significance_rule(contents.rules)]),
-            Bullets([accuracy_sentence(a, b, sig), interval_sentence(contents, sig), wins_sentence(a, b, "f1", sig),
-                     wins_sentence(a, b, "accuracy", sig)]),
+            Bullets([accuracy_sentence(a, b, sig), interval_sentence(contents, sig), wins_sentence(a, b, sig)]),
             significance_table(contents, sig),
         ]
 

@@ -76,28 +76,22 @@ from reportgen.report.stats import BootstrapTest
 def calibration_rule(rules: ReportConfig) -> Sentence:
     """How calibration is measured and when one model is said to be better calibrated."""
     return sentence(
-        f"How calibration is measured: the test images are put into {rules.calibration_bins} equal-width bins of "
-        "their top-class confidence (a confidence of exactly 1 belongs to the top bin). The ECE is the image-weighted "
-        "mean over bins of |accuracy − mean confidence|; at a thousand images it is biased upwards, so beside it "
-        "stands its expected value were the model perfectly calibrated at these confidences (each image's "
-        f"correctness drawn from its own confidence, {rules.bootstrap_resamples} draws, seed "
-        f"{rules.bootstrap_seed}), and the share of those draws at least as large as the observed ECE is the p of "
-        "“perfectly calibrated”. The debiased ℓ2 ECE is Kumar et al.'s (2019) estimator of the root-mean-square "
-        "calibration error: per bin (accuracy − mean confidence)² less its sampling variance accuracy·(1 − "
-        "accuracy)/(n − 1), weighted by the bin's share of the images, summed and square-rooted. Being a root mean "
-        "square it is not the ECE (a mean absolute gap) made unbiased and can exceed it; it is 0 when the sum is "
-        "negative, that is when the bins' gaps are no larger than their sampling noise. The MCE is the largest gap of "
-        f"a bin of at least {rules.calibration_min_bin} images (report.calibration_min_bin). The NLL is the mean of "
-        f"−ln p(true class), each p floored at {NLL_FLOOR:g}; the Brier score the mean of Σₖ (pₖ − [k is the true "
-        "class])². "
-        "Temperature scaling is fitted on held-out images: the test images are split in two halves at random "
-        f"(seed {rules.bootstrap_seed}), a temperature is fitted on each half by NLL and applied to the other. One "
-        "model is better calibrated than the other when the debiased ℓ2 ECE difference (bins pooled over each model's "
-        "seeds: the value shown per model) has a bootstrap p < "
-        f"{rules.alpha:g} (over the seeds both ran and the test images, "
-        f"{rules.bootstrap_resamples} resamples): a primary comparison. The NLL and Brier differences are tested the "
-        "same way, as one family of secondary tests adjusted together; the models' tests against perfect "
-        "calibration are another.")
+        f"How calibration is measured: {rules.calibration_bins} equal-width bins of the top-class confidence (1 in "
+        "the top bin). ECE: the image-weighted mean over bins of |accuracy − mean confidence|, biased upwards at this "
+        "number of images; beside it, its expected value were the model perfectly calibrated at these confidences "
+        f"(each image's correctness drawn from its confidence, {rules.bootstrap_resamples} draws, seed "
+        f"{rules.bootstrap_seed}); the share of draws at least as large as the observed ECE is the p of “perfectly "
+        "calibrated”. Debiased ℓ2 ECE: Kumar et al.'s (2019) estimator of the root-mean-square calibration error, per "
+        "bin (accuracy − mean confidence)² less accuracy·(1 − accuracy)/(n − 1), weighted by the bin's share, summed "
+        "and square-rooted: a root mean square, so not the ECE made unbiased, and it can exceed it; 0 when the sum is "
+        "negative (the bins' gaps no larger than their sampling noise). MCE: "
+        f"the largest gap of a bin of at least {rules.calibration_min_bin} images (report.calibration_min_bin). NLL: "
+        f"the mean −ln p(true class), p floored at {NLL_FLOOR:g}; Brier: the mean Σₖ (pₖ − [k is the true class])². "
+        "Temperature scaling: fitted by NLL on one random half of the test images (seed "
+        f"{rules.bootstrap_seed}) and applied to the other, both ways. Better calibrated: the debiased ℓ2 ECE "
+        f"difference (bins pooled over each model's seeds) has a bootstrap p < {rules.alpha:g} (the seeds both ran, "
+        f"then the test images, {rules.bootstrap_resamples} resamples; a primary comparison). The NLL and Brier "
+        "differences: the same test, one family adjusted together; the tests against perfect calibration another.")
 
 
 # ---------------------------------------------------------------- per model and between models
@@ -189,20 +183,12 @@ def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, al
     expected = stat(f"{m.key}.calibration.ece_perfect", "percent", [v["ece_perfect"] for v in m.values])
     decide = adjusted if adjusted is not None else p
     evidence: list[Part] = [*floored_p_parts(p, 1 / (draws + 1)),
-                            *([", adjusted over the models' tests against perfect calibration ", *p_parts(adjusted)]
-                              if adjusted else [])]
-    verdict = ("is larger than a perfectly calibrated model's would be: it is miscalibrated" if decide.value < alpha
-               else "is not distinguishable from a perfectly calibrated model's at this number of images: it is not "
-                    "shown to be miscalibrated")
+                            *([", adjusted over the models ", *p_parts(adjusted)] if adjusted else [])]
+    verdict = ("it is miscalibrated" if decide.value < alpha
+               else "it is not shown to be miscalibrated at this number of images")
+    # the debiased ℓ2 ECE is the table's and the comparison's: not repeated here
     return sentence(f"{capital(m.the)}'s ECE, ", observed.parts("%"), ", against ", expected.parts("%"),
-                    " expected if it were perfectly calibrated at its confidences (", evidence, "), ", verdict,
-                    "; debiased ℓ2 ECE, ", pooled_value(m, bins), f"%{pooled_scope(m)}", *below_noise(m, bins), ".")
-
-
-def below_noise(m: ModelCalibration, bins: int) -> list[Part]:
-    """What a debiased ℓ2 ECE of 0 means: the estimate fell below zero, no gap beyond sampling noise."""
-    return [" (its estimate falls below zero: no miscalibration shows beyond the bins' sampling noise)"] \
-        if pooled_value(m, bins).value == 0 else []
+                    " expected if it were perfectly calibrated at its confidences (", evidence, "): ", verdict, ".")
 
 
 def comparison_sentence(c: Comparison, bins: int) -> Sentence:
@@ -228,8 +214,7 @@ def scores_sentence(c: Comparison) -> Sentence:
                   *bootstrap_evidence(t, c.family), ")"]
     scope = run_scope(c.ece.over_seeds)
     return sentence(f"Proper scores, {c.first.name} minus {c.second.name}{scope}: ", parts, "; these "
-                    "scores reward accuracy as well as calibration, so a lower score of the more accurate model is "
-                    "not by itself better calibration (the debiased ℓ2 ECE above decides that).")
+                    "scores reward accuracy as well as calibration (the debiased ℓ2 ECE decides calibration).")
 
 
 def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
@@ -262,7 +247,16 @@ def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], b
                          f"{'mean ± std over seeds; ' if several else ''}lower is better). p (perfect): the chance "
                          "that a perfectly calibrated model at these confidences scores an ECE at least this large."
                          + (" The debiased ℓ2 ECE is one value per model, of its seeds' predictions pooled in each "
-                            "bin: the quantity the comparison tests." if several else ""))
+                            "bin: the quantity the comparison tests." if several else "") + below_noise(models, bins))
+
+
+def below_noise(models: Sequence[ModelCalibration], bins: int) -> str:
+    """What a debiased ℓ2 ECE of 0 means, said where one is: the estimate fell below zero, no gap beyond noise."""
+    zero = [m.name for m in models if pooled_value(m, bins).value == 0]
+    if not zero:
+        return ""
+    return (f" The {' and '.join(zero)}'s debiased ℓ2 ECE of 0: its estimate falls below zero, so no miscalibration "
+            "shows beyond the bins' noise.")
 
 
 def variants_table(groups: Sequence[tuple[str, Sequence[ModelCalibration]]]) -> Table:
@@ -278,7 +272,7 @@ def variants_table(groups: Sequence[tuple[str, Sequence[ModelCalibration]]]) -> 
 def draw_reliability(models: Sequence[ModelCalibration], bins: int) -> plt.Figure:
     """Per model: accuracy per bin (pooled over seeds; bars at the bin, dots at its mean confidence) against the
     diagonal, the ECE printed in the panel, and the images per bin below."""
-    fig, axes = plt.subplots(2, len(models), figsize=(3.3 * len(models), 3.4), squeeze=False,
+    fig, axes = plt.subplots(2, len(models), figsize=(3.0 * len(models), 2.9), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     for col, m in enumerate(models):
         bs = [binned(run, bins) for run in m.runs]
@@ -332,17 +326,16 @@ class Calibration(Section):
                  for m, p in zip(models, ps)]
         if contents.comparative:
             c = compare(contents, models)
+            # with one seed, "in this run" here; the Conclusion says once which seeds would make them tests
             facts = [comparison_sentence(c, rules.calibration_bins), *facts, scores_sentence(c)]
-            if not c.ece.over_seeds:
-                facts.append(one_run_note("these calibration comparisons"))
         facts.append(temperature_sentence(models))
         facts += [per_run_sentence(m) for m in models if len(m.runs) > 1]
         seeds = " (pooled over seeds)" if contents.several_seeds else ""
         figure = figures.draw("reliability", lambda: draw_reliability(models, rules.calibration_bins),
                               f"Reliability diagrams{seeds}: the accuracy of the test images in each confidence bin "
-                              "(bars; dots: the same accuracy at the bin's mean confidence) against the diagonal of "
-                              "perfect calibration, with each panel's ECE and its expected value if the model were "
-                              "perfectly calibrated, and the number of images per bin below.", "80%")
+                              "(bars; dots: at the bin's mean confidence) against the diagonal of perfect "
+                              "calibration, each panel's ECE and its value if perfectly calibrated, and the images "
+                              "per bin below.", "72%")
         table = model_table(models, ps, rules.calibration_bins, rules.bootstrap_resamples)
         items: list[Item] = [Callout("rule", [calibration_rule(rules)]), table, figure, Bullets(facts)]
         if contents.variants:

@@ -35,10 +35,10 @@ def curve_rule(rules: ReportConfig) -> Sentence:
     """How the learning curves are read: milestones, the plateau and where training and validation diverge."""
     return sentence(
         "How the curves are read: milestones are the first epochs at which the validation loss falls below "
-        f"{rules.val_loss_milestone:g} and the validation accuracy reaches {rules.val_acc_milestone:.0%}; "
-        f"{plateau_rule(rules)} (the rule the training-length section uses too); training and validation diverge "
-        "from the first epoch after which the train–validation accuracy gap stays above "
-        f"{rules.overfit_acc_gap_points:g} points. With several seeds the curves are averaged epoch by epoch first.")
+        f"{rules.val_loss_milestone:g} and the validation accuracy reaches {rules.val_acc_milestone:.0%}; the plateau "
+        f"rule, which the training-length section applies too: {plateau_rule(rules)}; training and validation "
+        "diverge from the first epoch after which the train–validation accuracy gap stays above "
+        f"{rules.overfit_acc_gap_points:g} points. Several seeds' curves are averaged epoch by epoch first.")
 
 
 def first_epoch_below(values: np.ndarray, threshold: float) -> int | None:
@@ -128,9 +128,8 @@ def curve_sentences(m: ModelFacts, c: CurveFacts, rules: ReportConfig) -> list[S
         out.append(sentence(f"Validation accuracy was still improving by more than {rules.plateau_points:g} points "
                             "at the final epoch: the curve has not reached a plateau."))
     if m.training.clean is not None:  # the running gap is no clean measure: the clean gap alone is judged
-        out.append(sentence("The running training accuracy (augmented batches, dropout on) ends ", c.final_gap,
-                            " points above the validation accuracy; whether the model overfits is judged on its clean "
-                            "gap (section Generalisation), not on these curves."))
+        out.append(sentence("The running training accuracy ends ", c.final_gap, " points above the validation "
+                            "accuracy; overfitting is judged on the clean gap (Generalisation), not on these curves."))
     elif c.diverge is not None:
         out.append(sentence("From epoch ", c.diverge, " on, training accuracy stayed more than "
                             f"{rules.overfit_acc_gap_points:g} points above validation accuracy (", c.final_gap,

@@ -1,7 +1,7 @@
 """Section "Computational cost": first what does not depend on the machine (parameters, FLOPs, activation and peak
-memory, optimiser steps; each run's efficiency.json, measured by the build, reportgen/analysis/efficiency.py),
-then the times, from the models timed together in interleaved blocks (the bundle's timings.json,
-reportgen/analysis/timing.py).
+memory, optimiser steps; each run's efficiency.json, measured by the build, reportgen/analysis/efficiency.py: a
+table for one model, the sentences comparing FLOPs and memory for two), then the times, from the models timed
+together in interleaved blocks (the bundle's timings.json, reportgen/analysis/timing.py).
 
 Static quantities are the first seed's (they do not depend on the weights). One model is called faster
 only by the test over blocks of reportgen/report/timing_tests.py, adjusted within the family of the three
@@ -21,11 +21,11 @@ from reportgen.analyses import EFFICIENCY
 from reportgen.config import ReportConfig
 from reportgen.report.contents import ModelFacts, ReportContents
 from reportgen.report.kernel import (
-    Bullets,
     Callout,
     Cell,
     Item,
     Metric,
+    Paragraph,
     Sentence,
     Table,
     capital,
@@ -38,6 +38,7 @@ from reportgen.report.original_study import CONTRADICTED, INCONCLUSIVE, STUDY_MO
 from reportgen.report.section import ClaimFinding, FigureDrawer, Section, SummaryRow, Verdict
 from reportgen.report.timing_tests import (
     MEASURES,
+    TEST_NAME,
     BlockTest,
     RatioEstimate,
     Timings,
@@ -52,15 +53,15 @@ def cost_rule(rules: ReportConfig, peak_methods: list[str]) -> Sentence:
     """How every number of the cost section is measured."""
     return sentence(
         "How cost is measured: FLOPs count every convolution and matrix product of one image's forward pass, the "
-        "attention's included, at 2 FLOPs per multiply-add (PyTorch's FlopCounterMode, with attention computed by "
-        "its math backend so that no fused kernel hides it). Activation memory is what autograd saves for the "
-        "backward pass per training image (each storage once, weights not counted; the difference between two batch "
-        "sizes, per image). Peak memory is that of one training step (forward, backward, AdamW) at the run's batch "
-        f"size after a warm-up step: {'; '.join(peak_methods)}. Optimiser steps are batches per epoch (the last one "
-        "partial) times epochs. None of these depends on the machine's load. Times come from the interleaved "
-        "timings: in each block, the median of the timed forward passes at the run's batch size (inference "
-        "throughput) and at batch 1 (latency), and one training step on a fixed batch; untimed warm-up passes and "
-        "steps before the first block are excluded from every timing. MB are 10^6 bytes.")
+        "attention's included, at 2 FLOPs per multiply-add (PyTorch's FlopCounterMode, attention by its math backend "
+        "so that no fused kernel hides it). Activation memory: what autograd saves for the backward pass per training "
+        "image (each storage once, weights excluded; the difference between two batch sizes). Peak memory: one "
+        "training step (forward, backward, AdamW) at the run's batch size after a warm-up step: ",
+        "; ".join(peak_methods), ". "
+        "Optimiser steps: batches per epoch (the last one partial) times epochs. None of these depends on the "
+        "machine's load. Times, from the interleaved timings: per block, the median timed forward pass at the run's "
+        "batch size (inference throughput) and at batch 1 (latency), and one training step on a fixed batch, after "
+        "untimed warm-up. MB are 10^6 bytes.")
 
 
 @dataclass(frozen=True)
@@ -229,19 +230,6 @@ def timing_table(timings: Timings, models: Sequence[ModelFacts], ratios: dict[st
     return Table(header, rows, caption=caption)
 
 
-def speed_sentence(test: BlockTest, blocks: int) -> Sentence:
-    """Which model is faster on one measure, only when the adjusted test says so."""
-    if test.faster is None:
-        return sentence(f"Neither model is faster in {test.what}: the median per-block ratio is 1 (",
-                        test.evidence(blocks), ").")
-    if test.significant:
-        return sentence(f"{capital(test.faster.the)} is faster in {test.what}, by ", test.factor, "× (the "
-                        "Hodges-Lehmann per-block ratio; ", test.evidence(blocks), ").")
-    return sentence(f"{capital(test.faster.the)} is ahead in {test.what} by ", test.factor, "× per block, "
-                    "but the difference is not significant (", test.evidence(blocks), "), so neither model is shown "
-                    "to be faster.")
-
-
 def busy_note(timings: Timings | None) -> Callout:
     """Why the section draws no speed verdict, with the load."""
     return Callout("note", [sentence("No speed verdict: ", busy_sentence(timings), ". No model is called faster here, "
@@ -254,8 +242,9 @@ def speed_items(contents: ReportContents) -> list[Item]:
     timings, tests = speed_verdicts(contents)
     ratios = speed_ratios(contents)[1]
     items: list[Item] = [] if timings is None else [timing_table(timings, contents.models, ratios, tests)]
-    if tests is not None:
-        items.append(Bullets([speed_sentence(t, timings.blocks) for t in tests]))
+    if tests is not None:  # one sentence: the table holds each measure's ratio, interval and p
+        items.append(Paragraph([sentence(f"By the {TEST_NAME} over {timings.blocks} blocks, ",
+                                         *clauses(tests), ".")]))
     elif contents.comparative:
         items.append(busy_note(timings))
     return items
@@ -347,8 +336,12 @@ def speed_finding(contents: ReportContents) -> Sentence:
     timings, tests = speed_verdicts(contents)
     if tests is None:
         return sentence("Speed: no verdict, because ", busy_sentence(timings), ".")
-    return sentence("Speed, from the interleaved timings: ", *[part for i, t in enumerate(tests) for part in (
-        "; " if i else "", speed_clause(t))], ".")
+    return sentence("Speed, from the interleaved timings: ", *clauses(tests), ".")
+
+
+def clauses(tests: list[BlockTest]) -> list:
+    """Each timing test's outcome, "; "-separated."""
+    return [part for i, t in enumerate(tests) for part in ("; " if i else "", speed_clause(t))]
 
 
 def speed_clause(test: BlockTest) -> Sentence:
@@ -370,11 +363,16 @@ class Efficiency(Section):
         methods = list(dict.fromkeys(c.peak_method for c in cost))
         facts = [attention_sentence(c) for c in cost if c.attention_flops is not None]
         if len(cost) == 2 and contents.comparative:
-            facts = static_sentences(*cost) + facts
+            unmeasured = [c.model.the for c in cost if c.peak is None]
+            facts = static_sentences(*cost) + facts + ([sentence(
+                f"The peak memory of a training step was not measured for {' and '.join(unmeasured)}.")]
+                if unmeasured else [])
+        # Two models compared: their sentences give every machine-independent number, the table would repeat them
+        # (parameters and optimiser steps are the speed section's, the batch size the training workflow's).
+        static = [] if len(cost) == 2 and contents.comparative else [static_table(cost, contents.config.train.seeds)]
         return [Callout("rule", [cost_rule(contents.rules, methods),
                                  block_rule(contents.rules.multiplicity, contents.rules.alpha)]),
-                static_table(cost, contents.config.train.seeds),
-                *([Bullets(facts)] if facts else []), *speed_items(contents)]
+                *static, *([Paragraph(facts)] if facts else []), *speed_items(contents)]
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
         """With two models measured: the machine-independent facts and the speed finding, the Summary's cost rows,

@@ -134,7 +134,7 @@ class FeatureMaps(Section):
                                "first ", Metric(config_key("report.feature_channels"), channels, "count"),
                                f" channels of each stage{first_seed_clause(m.seeds)}.", ONE_IMAGE_SCOPE)
             figure = figures.draw(f"feature_maps_{m.key}", lambda: draw_feature_maps(
-                contents.samples["focus_image"], maps, channels, focus_title(contents.focus_text)), caption, "54%")
+                contents.samples["focus_image"], maps, channels, focus_title(contents.focus_text)), caption, "51%")
             return [figure, Paragraph([feature_map_sentence(m, stages)])]  # every stage's numbers: no table
 
         return per_model(models_with_stages(contents), "feature-maps", body)

@@ -48,9 +48,8 @@ def claims_table(contents: ReportContents, found: Sequence[ClaimFinding]) -> Tab
     return Table(["the original study's claim", "here", "evidence"], rows,
                  caption="The original study's claims, as this report's evidence bears on them: supported or "
                          "contradicted by a test that includes the seed-to-seed spread, or by measurements that do not "
-                         "depend on the trained weights (memory, interleaved speed); inconclusive where this bundle "
-                         "cannot decide (one seed, a busy machine, or a difference that is not significant: the "
-                         "evidence says which, and what would decide it); not tested here where it holds no evidence.")
+                         "depend on the weights (memory, interleaved speed); inconclusive where this bundle cannot "
+                         "decide (the evidence says why, and what would).", kind="claims")
 
 
 def compares_study_models(contents: ReportContents) -> bool:

@@ -68,14 +68,13 @@ def generalisation_rule(rules: ReportConfig) -> Sentence:
     """How the report measures the gap and decides that one model's gap is larger, as printed in it."""
     return sentence(
         "Rule used for the generalisation gap: the clean gap is the training accuracy measured after training in eval "
-        "mode (no dropout) on un-augmented training images, minus the validation accuracy of the same weights. Its "
-        "interval and p-value come from a bootstrap that resamples seeds, then training and validation images (the "
-        "same images for both models); each model's gap and the difference of the two gaps are one family of tests, "
-        f"adjusted together, and a gap is called larger only when the adjusted p < {rules.alpha:g}. The overfitting "
-        f"rule reads the clean gap with its interval: a model overfits when the whole interval lies above "
-        f"{rules.overfit_acc_gap_points:g} points, does not when it lies at or below, and is undecided when it spans "
-        "the limit. With one seed the "
-        "bootstrap holds the trained weights fixed: its result describes that run, not the architectures.")
+        "mode on un-augmented training images, minus the validation accuracy of the same weights; its interval and p "
+        "come from a bootstrap over seeds, then training and validation images (the same for both models). Each "
+        "model's gap and the difference of the gaps are one family, adjusted together; a gap is called larger only "
+        f"when the adjusted p < {rules.alpha:g}. The overfitting rule reads the clean gap with its interval: a model "
+        f"overfits when the whole interval lies above {rules.overfit_acc_gap_points:g} points, does not when it lies "
+        "at or below, and is undecided when it spans the limit. With one seed the weights are held fixed: the result "
+        "describes the run.")
 
 
 def gap_bootstrap(key: str, gaps: Sequence[CleanGap], contrast: Callable[[np.ndarray], float],
@@ -165,17 +164,16 @@ def evidence(tests: GapTests, test: BootstrapTest) -> list[Part]:
             *p_parts(tests.adjusted(test))]
 
 
-def clean_gap_sentence(m: ModelFacts, test: BootstrapTest, tests: GapTests, validation: str,
-                       rules: ReportConfig) -> Sentence:
-    """One model's clean accuracies, its clean gap with interval and p, the running gap beside it, and the rule."""
+def clean_gap_sentence(m: ModelFacts, test: BootstrapTest, rules: ReportConfig) -> Sentence:
+    """What the table does not say of one model: on how many training images its clean accuracy was measured, its
+    history's running training accuracy and validation loss rise, and the rule's verdict on the clean gap and its
+    interval (its accuracies, clean gap, interval and p are the table's)."""
     c, t = m.training.clean, m.training
     where = ("a class-proportional draw of " if c.train_images.value < c.of_images.value else "all ")
     return sentence(
-        f"In eval mode, without augmentation, {m.the} classifies ", c.train_acc.parts("%"), " of ", where,
-        c.train_images, " training images correctly and ", c.val_acc.parts("%"), f" of {validation}: a clean gap of ",
-        test.metric("diff"), " points (", evidence(tests, test), "). The history's final training accuracy, a running "
-        "average over augmented batches with dropout on, is ", t.final_train_acc.parts("%"), " (a running gap of ",
-        t.acc_gap.parts(" points"), "; not judged). Its final validation loss lies ", t.val_loss_rise.parts("%"),
+        f"{capital(m.the)}'s clean training accuracy is measured on {where}", c.train_images, " training images; its "
+        "history's final training accuracy, a running average over augmented batches with dropout on, is ",
+        t.final_train_acc.parts("%"), " (not judged), and its final validation loss lies ", t.val_loss_rise.parts("%"),
         " above its minimum. By the overfitting rule, on the clean gap and its interval, "
         f"{overfitting_words(m, overfitting_state(m, test, rules), rules)}.")
 
@@ -308,7 +306,7 @@ class Generalisation(TrainingSection):
         tests = gap_tests(contents)
         if tests is None:
             return [Callout("note", [not_measured_note()]), running_table(contents.trained, validation)]
-        facts = [clean_gap_sentence(m, t, tests, validation, rules) for m, t in zip(tests.models, tests.gaps)]
+        facts = [clean_gap_sentence(m, t, rules) for m, t in zip(tests.models, tests.gaps)]
         if tests.difference is not None:
             facts.insert(0, difference_sentence(tests))
         return [Callout("rule", [overfitting_rule(rules), generalisation_rule(rules)]),

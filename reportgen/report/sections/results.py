@@ -180,7 +180,7 @@ def draw_confusions(models: Sequence[ModelFacts], class_names: Sequence[str]) ->
     """Each model's confusion matrix side by side: annotated heatmaps of integer counts on one colour scale, rows
     true class, columns predicted class.
 
-    Digits and labels are sized to stay legible at print width (about 8 cm per matrix for 10 classes)."""
+    Digits and labels are sized to stay legible at print width (about 6.5 cm per matrix for 10 classes)."""
     k = len(class_names)
     side = min(max(2.6, 0.26 * k + 0.9), 6.0)
     fig, axes = plt.subplots(1, len(models), figsize=(side * len(models) + 0.6, side), squeeze=False)
@@ -226,7 +226,7 @@ def result_figures(contents: ReportContents, figures: FigureDrawer) -> list[Item
                                       lambda m=m: draw_curves(m.training.histories, m.name, held_out),
                                       curves_caption(m, split), CURVES_WIDTH)
                          for m in contents.models if m.training is not None]
-    width = "80%" if len(contents.models) > 1 else "56%"
+    width = "72%" if len(contents.models) > 1 else "52%"
     return items + [figures.draw("confusion", lambda: draw_confusions(contents.models, contents.class_names),
                                  confusion_caption(contents.models), width)]
 

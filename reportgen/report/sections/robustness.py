@@ -69,18 +69,15 @@ def robustness_rule(rules: ReportConfig, images: Metric, corruptions: int, sever
     return sentence(
         "Rule used for robustness: the suite corrupts ", images, f" test images (drawn at random with seed {seed}, "
         f"analysis.seed, the same for every model) with {corruptions} corruptions at {severities} "
-        "severities each, with the CIFAR-10-C constants of Hendrycks and Dietterich (2019). A model's mean corruption "
-        "accuracy is its accuracy over every corrupted copy: it mostly restates its clean accuracy. Its relative "
-        "robustness is, on the images it classifies correctly when clean, the share of their corrupted copies it "
-        "still classifies correctly. One model is more robust than another when its relative robustness is higher "
-        "on the images both classify correctly when clean: by a hierarchical bootstrap over the seeds both ran and "
-        f"the images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}; a percentile "
-        f"{1 - rules.alpha:.0%} interval and a two-sided p), p < {rules.alpha:g} overall (a primary comparison). "
-        "Per corruption and per family of several corruptions, the same test's p-values are adjusted within each "
-        f"family ({'Holm' if rules.multiplicity == 'holm' else 'Benjamini-Hochberg'}) and decided by the adjusted "
-        "p. The absolute accuracies are compared overall by McNemar's exact test over the images (an image counts "
-        "for the model that classifies more of its copies correctly, ties drop out). A difference that is not "
-        "significant is not called a win.")
+        "severities each, with the CIFAR-10-C constants of Hendrycks and Dietterich (2019). Mean corruption accuracy: "
+        "the accuracy over every corrupted copy (mostly the clean accuracy again). Relative robustness: of the images "
+        "a model classifies correctly when clean, the share of corrupted copies it still gets right. More robust: a "
+        "higher relative robustness on the images both models get right clean, by a hierarchical bootstrap over the "
+        f"seeds both ran, then the images ({rules.bootstrap_resamples} resamples, seed {rules.bootstrap_seed}; "
+        f"percentile {1 - rules.alpha:.0%} interval, two-sided p), p < {rules.alpha:g} overall (a primary "
+        "comparison); per corruption and per family of several corruptions, the same test adjusted within each family "
+        f"({'Holm' if rules.multiplicity == 'holm' else 'Benjamini-Hochberg'}). Absolute accuracies: McNemar's exact "
+        "test over the images (an image counts for the model that gets more of its copies right; ties drop out).")
 
 
 def suites(contents: ReportContents) -> list[Suite]:
@@ -212,9 +209,7 @@ def comparison_facts(c: Comparison) -> list[Sentence]:
         facts.append(scopes_sentence(c, families, c.families, "family"))
     if c.corruptions is not None:
         facts.append(scopes_sentence(c, corruptions, c.corruptions, "corruption"))
-    if not c.overall.over_seeds:
-        facts.append(one_run_note("these robustness comparisons"))
-    return facts
+    return facts  # with one seed, "in this run" here; the Conclusion says once which seeds would make them tests
 
 
 # ---------------------------------------------------------------- table and figure
@@ -249,20 +244,19 @@ def robustness_table(models: Sequence[Suite], c: Comparison | None) -> Table:
                    *(["", "", "", ""] if c is not None else [])])
     header = ["corruption", "family", *(f"{s.name} accuracy" for s in models), *(f"{s.name} kept" for s in models)]
     if c is not None:
-        header += [f"kept on both-right images, {models[0].name} − {models[1].name}", "interval", "p", "adjusted p"]
+        header += [f"kept, {models[0].name} − {models[1].name} (both right)", "interval", "p", "adjusted p"]
     over = "the severities and seeds" if len(models[0].seeds) > 1 else "the severities"
     return Table(header, rows, footer, caption="Accuracy on the corrupted test images and relative robustness (kept: "
-                 "the share of corrupted copies classified correctly, of the images the model classifies correctly "
-                 f"when clean), over {over}; the difference of kept shares, in points, compares the "
-                 "models on the images both classify correctly when clean. A family of one corruption is not tested "
-                 "again (its corruption's row holds the test); —: not adjusted (the overall comparison is a primary "
-                 "one).")
+                 f"the share of corrupted copies right, of the images right when clean), over {over}; the "
+                 "difference of kept shares (points) is on the images both models get right clean. A family of one "
+                 "corruption is not tested again (its corruption's row holds the test); —: primary, not adjusted.")
 
 
 def draw_heatmaps(models: Sequence[Suite]) -> plt.Figure:
     """One panel per model: accuracy (%) per corruption (rows) on the clean images, then per severity (columns),
     annotated, on one colour scale."""
-    fig, axes = plt.subplots(1, len(models), figsize=(3.5 * len(models), 0.3 * len(models[0].corruptions) + 0.9),
+    # rows just taller than their 6-point numbers: the grid is read cell by cell, not as a picture
+    fig, axes = plt.subplots(1, len(models), figsize=(3.5 * len(models), 0.22 * len(models[0].corruptions) + 0.9),
                              squeeze=False, sharey=True)
     for ax, s in zip(axes[0], models):
         clean = np.full((len(s.corruptions), 1), s.clean.mean.value)
@@ -302,7 +296,8 @@ class Robustness(Section):
         first = models[0]
         rule = robustness_rule(rules, first.images, len(first.corruptions), len(first.severities), first.seed)
         c = self.comparison(contents, models)
-        facts = [model_sentence(s) for s in models] + (comparison_facts(c) if c is not None else [])
+        # compared, each model's accuracies and kept share are the table's last rows: the comparison's sentences only
+        facts = comparison_facts(c) if c is not None else [model_sentence(s) for s in models]
         return [Callout("rule", [rule]), figure, Bullets(facts), robustness_table(models, c)]
 
     def verdict(self, contents: ReportContents) -> Verdict | None:

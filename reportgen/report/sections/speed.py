@@ -62,14 +62,12 @@ def epoch_time_sentence(a: ModelFacts, b: ModelFacts, busy: bool) -> Sentence:
     """Each model's time per epoch in this build, as a description: the runs trained one after the other, so
     their wall-clock times share no machine state and decide nothing; no ratio of them when the machine was `busy`
     during the epochs (it would measure the load)."""
-    steady = both_steady(a, b)
+    steady = both_steady(a, b)  # the totals are the table's
     return sentence(
         f"In this build's training runs, which ran one after the other, {a.the} took ",
         compared_epoch_time(a, steady).parts(" s"), f" and {b.the} ", compared_epoch_time(b, steady).parts(" s"),
-        per_epoch(steady), ", ", a.training.train_time.parts(" s"), " and ", b.training.train_time.parts(" s"),
-        " in total", *([] if busy else ratio_clause(a, b)), ". These wall-clock times were not interleaved, so "
-        "they describe this build on this machine and are not a test; which model is faster is decided only from "
-        "the interleaved timings of the section Computational cost.")
+        per_epoch(steady), *([] if busy else ratio_clause(a, b)), ": not interleaved, so a description of this "
+        "build, not a test (the interleaved timings of Computational cost decide which model is faster).")
 
 
 def ratio_clause(a: ModelFacts, b: ModelFacts) -> list:
@@ -155,8 +153,8 @@ def load_sentence(m: ModelFacts, contents: ReportContents) -> Sentence | None:
 
 
 # What the fit wall clock is, beside the epochs' summed time (run.json's fit_wall_time_s and train_time_s).
-FIT_WALL_CLOCK = ("Fit wall clock: the whole fit from start to end, which also holds the fit's set-up (data loaders, "
-                  "model and optimiser) and the writing of checkpoints; of a resumed run only the fit that finished. ")
+FIT_WALL_CLOCK = ("Fit wall clock: the whole fit from start to end, which also holds the fit's set-up and checkpoint "
+                  "writing (of a resumed run, the fit that finished). ")
 
 
 def efficiency_table(models: list[ModelFacts], contents: ReportContents) -> Table:
@@ -178,12 +176,11 @@ def efficiency_table(models: list[ModelFacts], contents: ReportContents) -> Tabl
                   *(["fit wall clock (s)"] if fit_wall else []), "time per epoch (s)",
                   *(["steady epoch (s)"] if steady else []), "images / s",
                   *(["other load (cores, max)"] if recorded else [])], rows,
-                 caption="The training runs' wall-clock cost (the runs trained one after the other: "
-                         "a description, not a test). Training time: the epochs' times summed, each epoch's "
-                         "training and validation passes. " + (FIT_WALL_CLOCK if fit_wall else "") + "Time per "
-                         "epoch = training time / epochs, warm-up and each epoch's validation pass included. Steady "
-                         "epoch: without the first epoch of each fit. Images per second = training images × epochs / "
-                         "training time. Other load: the most CPU cores other processes used in one epoch.")
+                 caption="The training runs' wall-clock cost (one run after the other: a description, not a test). "
+                         "Training time: the epochs' times summed, training and validation passes. "
+                         + (FIT_WALL_CLOCK if fit_wall else "") + "Time per epoch = training time / epochs, warm-up "
+                         "included; steady epoch: without each fit's first. Images / s = training images × epochs / "
+                         "training time. Other load: the most CPU cores other processes used in an epoch.")
 
 
 # ---------------------------------------------------------------- time to accuracy

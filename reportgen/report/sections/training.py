@@ -8,7 +8,6 @@ from typing import Callable
 from reportgen.config import TrainConfig
 from reportgen.report.contents import ReportContents
 from reportgen.report.kernel import (
-    Callout,
     Item,
     Metric,
     Paragraph,
@@ -125,10 +124,7 @@ class Training(TrainingSection):
                                 "recorded, ", validation_words(contents), ". After training, ",
                                 after_training(contents), "; the test metrics are computed from those predictions.")]),
             training_table(contents)]
-        if scale_note(contents) is not None:
-            items.append(Callout("note", [sentence("This run trained for ", contents.epochs,
-                                                   f" epochs; the original study's protocol is {ORIGINAL_EPOCHS}.")]))
-        return items
+        return items  # a reduced scale is page 1's note (scale_note) and the Conclusion's caveat: not said again
 
     def verdict(self, contents: ReportContents) -> Verdict | None:
         """The caveat on every conclusion of a reduced-scale run."""

@@ -37,7 +37,7 @@ from reportgen.report.kernel import (
     variant_key,
 )
 from reportgen.report.original_study import INCONCLUSIVE, STUDY_MODELS
-from reportgen.report.rules import plateau_epoch, plateau_rule
+from reportgen.report.rules import plateau_epoch
 from reportgen.report.section import ClaimFinding, FigureDrawer, SummaryRow, TrainingSection, Verdict
 from reportgen.report.stats import DifferenceOfDifferences, interval_cell
 
@@ -49,12 +49,11 @@ def training_length_rule(rules: ReportConfig) -> Sentence:
     """How training length is judged: by a longer-training variant, else only described by the plateau rule."""
     return sentence(
         "Rule used for training length: a model would gain from training longer when a variant that changes only "
-        "train.epochs, upward, raises its test accuracy significantly by the accuracy rule (decided by the p-value "
-        "adjusted within the family of variant-against-base comparisons); one model gains more when the difference "
-        f"of the two gains is significant at α = {rules.alpha:g} by the hierarchical bootstrap over seeds and test "
-        f"images. The curves are read by the plateau rule alone: {plateau_rule(rules)}. As the cosine schedule "
-        "brings the learning rate close to 0 at the end, a flat end can be the schedule's doing as much as the "
-        "model's, so without a longer-training variant the curves are described, not judged.")
+        "train.epochs, upward, raises its test accuracy significantly by the accuracy rule (adjusted within the "
+        "variant-against-base comparisons); one model gains more when the difference of the two gains is significant "
+        f"at α = {rules.alpha:g} by the hierarchical bootstrap over seeds and test images. Without such a variant the "
+        "curves are described by the plateau rule (the curves section's), not judged: under the cosine schedule the "
+        "learning rate nears 0 at the end, so a flat end can be the schedule's doing.")
 
 
 def length_variants(contents: ReportContents) -> list[VariantFacts]:
