@@ -33,9 +33,10 @@ def is_overfitting(rules: ReportConfig, acc_gap_pts: float, val_loss_rise_pct: f
 def overfitting_rule(rules: ReportConfig) -> Sentence:
     """The rule by which the report calls a model overfitting."""
     return sentence(
-        "Rule used in this report: a model overfits when, at its final epoch, its training accuracy exceeds its "
+        "Rule used in this report: a model overfits when, after training, its training accuracy exceeds its "
         f"validation accuracy by more than {rules.overfit_acc_gap_points:g} percentage points, or its validation loss "
-        f"is more than {rules.overfit_val_loss_rise_pct:g}% above its lowest.")
+        f"is more than {rules.overfit_val_loss_rise_pct:g}% above its lowest; on the clean gap, read with its 95% "
+        "interval (below).")
 
 
 def overfitting_clause(m: ModelFacts) -> str:

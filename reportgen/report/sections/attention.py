@@ -95,9 +95,10 @@ def attention_sentences(m: ModelFacts, stats: Sequence[AttentionStats], rules: R
 
 
 def attention_table(m: ModelFacts, stats: Sequence[AttentionStats], rules: ReportConfig) -> Table:
-    """Normalised entropy and top-patch share of each head's CLS attention, and of their mean."""
+    """Normalised entropy and top-patch share of each head's CLS attention, and of the head-averaged map (not the
+    mean of the heads' values: the entropy of an average is not the average of entropies)."""
     rows: list[list[Cell]] = [
-        ["mean of heads" if s.label == "mean" else f"head {s.label}", s.entropy_metric,
+        ["head-averaged map" if s.label == "mean" else f"head {s.label}", s.entropy_metric,
          sentence(s.top_share_metric, "%")]
         for s in stats
     ]
@@ -113,7 +114,7 @@ def draw_attention(image: np.ndarray, cls_attention: np.ndarray, title: str) -> 
     display interpolation, as the original study's upsampled overlay.
     """
     maps = [(f"head {h}", a) for h, a in enumerate(cls_attention, start=1)]
-    maps.append(("mean of heads", cls_attention.mean(axis=0)))
+    maps.append(("head-averaged", cls_attention.mean(axis=0)))
     fig, axes = plt.subplots(1, len(maps) + 1, figsize=(1.15 * (len(maps) + 1), 1.45), squeeze=False)
     axes[0, 0].imshow(hwc(image), extent=IMAGE_EXTENT)
     axes[0, 0].set_title(title, fontsize=6.5)

@@ -184,8 +184,9 @@ def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, al
     decide = adjusted if adjusted is not None else p
     evidence: list[Part] = [*floored_p_parts(p, 1 / (draws + 1)),
                             *([", adjusted over the models ", *p_parts(adjusted)] if adjusted else [])]
-    verdict = ("it is miscalibrated" if decide.value < alpha
-               else "it is not shown to be miscalibrated at this number of images")
+    scope = run_scope(len(m.runs) > 1)  # with one seed: of this run's weights
+    verdict = (f"it is miscalibrated{scope}" if decide.value < alpha
+               else f"it is not shown to be miscalibrated at this number of images{scope}")
     # the debiased ℓ2 ECE is the table's and the comparison's: not repeated here
     return sentence(f"{capital(m.the)}'s ECE, ", observed.parts("%"), ", against ", expected.parts("%"),
                     " expected if it were perfectly calibrated at its confidences (", evidence, "): ", verdict, ".")

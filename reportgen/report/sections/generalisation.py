@@ -274,8 +274,8 @@ def vit_overfits_claim(tests: GapTests, rules: ReportConfig) -> ClaimFinding | N
     diff = tests.difference
     vit_minus_cnn = diff.estimate if keys[0] == "vit" else -diff.estimate
     by = Metric(f"{diff.key}.vit_minus_cnn", vit_minus_cnn, "points")
-    larger = " (the CNN's is the larger)" if vit_minus_cnn < 0 else ""
-    said = ["the ViT's clean gap minus the CNN's is ", by, f" points{larger} (adjusted ",
+    larger = "the CNN's is the larger; " if vit_minus_cnn < 0 else ""
+    said = ["the ViT's clean gap minus the CNN's is ", by, f" points ({larger}adjusted ",
             *p_parts(tests.adjusted(diff)), ")"]
     if not tests.over_seeds:
         return ClaimFinding("vit-overfits", INCONCLUSIVE, sentence(

@@ -52,8 +52,11 @@ def epoch_time_lead(a: ModelFacts, b: ModelFacts) -> Lead | None:
                 lambda win, lose: Metric(compare_key("speed_factor"), lose / win, "factor"))
 
 
-def per_epoch(steady: bool) -> str:
-    """What the compared times per epoch are: the steady state, or the mean with warm-up, for both models."""
+def per_epoch(steady: bool, busy: bool = False) -> str:
+    """What the compared times per epoch are: the steady state, or the mean with warm-up, for both models; on a
+    machine `busy` during the epochs only the mean, with no cause named (the load, not warm-up, may set them)."""
+    if busy:
+        return " per epoch (the mean over all epochs, on a machine busy during some of them, below)"
     return " per epoch in the steady state (the first epoch of each fit, which pays one-off costs, left out)" \
         if steady else " per epoch (the mean over all epochs, one-off warm-up of the first included)"
 
@@ -62,11 +65,11 @@ def epoch_time_sentence(a: ModelFacts, b: ModelFacts, busy: bool) -> Sentence:
     """Each model's time per epoch in this build, as a description: the runs trained one after the other, so
     their wall-clock times share no machine state and decide nothing; no ratio of them when the machine was `busy`
     during the epochs (it would measure the load)."""
-    steady = both_steady(a, b)  # the totals are the table's
+    steady = both_steady(a, b) and not busy  # the totals are the table's
     return sentence(
         f"In this build's training runs, which ran one after the other, {a.the} took ",
         compared_epoch_time(a, steady).parts(" s"), f" and {b.the} ", compared_epoch_time(b, steady).parts(" s"),
-        per_epoch(steady), *([] if busy else ratio_clause(a, b)), ": not interleaved, so a description of this "
+        per_epoch(steady, busy), *([] if busy else ratio_clause(a, b)), ": not interleaved, so a description of this "
         "build, not a test (the interleaved timings of Computational cost decide which model is faster).")
 
 
@@ -115,8 +118,13 @@ def optimiser_steps(m: ModelFacts, contents: ReportContents) -> tuple[Metric, Me
 
 def steps_sentence(models: Sequence[ModelFacts], contents: ReportContents) -> Sentence:
     """How many optimiser steps each model took: counts that no machine changes."""
-    parts = [part for i, m in enumerate(models) for part in (
-        "; " if i else "", f"{m.the} took ", *interleave(optimiser_steps(m, contents), (" per epoch, ", " in all")))]
+    steps = [optimiser_steps(m, contents) for m in models]
+    if len(models) > 1 and len({(a.value, b.value) for a, b in steps}) == 1:  # the same counts: said once
+        parts = ["both models took " if len(models) == 2 else "every model took ",
+                 *interleave(steps[0], (" per epoch, ", " in all"))]
+    else:
+        parts = [part for i, (m, counts) in enumerate(zip(models, steps)) for part in (
+            "; " if i else "", f"{m.the} took ", *interleave(counts, (" per epoch, ", " in all")))]
     batch = Metric("config.train.batch_size", contents.config.train.batch_size, "count")
     return sentence("Optimiser steps (batch ", batch, ", counts that do not depend on the machine): ", parts, ".")
 
