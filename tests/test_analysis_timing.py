@@ -46,3 +46,18 @@ def test_the_settings_name_the_blocks_the_machine_and_the_threads():
     assert settings["threads"] == 1 and settings["timing_blocks"] == config.analysis.timing_blocks
     config.analysis.timing_blocks = 9
     assert timing.settings(config, "cpu") != settings
+
+
+def test_one_untimed_settling_block_runs_before_the_timed_ones(monkeypatch):
+    config = tiny_config(num_threads=1)
+    config.analysis.timing_blocks, config.analysis.timing_repeats, config.analysis.timing_warmup = 4, 2, 1
+    models = {1: {m: create_model(m, config, 4) for m in ("cnn", "vit")}}
+    measured = []
+    real = timing.ModelTimer.measure
+    monkeypatch.setattr(timing.ModelTimer, "measure", lambda self: measured.append(self) or real(self))
+    threads = torch.get_num_threads()
+    try:
+        record = timing.compute(models, config, "cpu", "32", lambda _: None)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(record["step_s"]) == 4 and len(measured) == (4 + 1) * 2  # every model once more, untimed

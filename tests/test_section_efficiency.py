@@ -70,7 +70,7 @@ def test_the_machine_independent_facts_lead_and_the_times_follow(tmp_path):
     assert second.header[-4:] == ["time ratio CNN/ViT", "95% interval", "p", "adjusted p"]
     assert [row[3].text for row in second.rows] == ["0.42×", "0.50×", "0.39×"]
     assert "on Synthetic CPU (cpu, 1 thread, fp32): medians over 8 blocks" in second.caption
-    assert "warm-up excluded" in second.caption
+    assert "warm-up passes and a settling block excluded" in second.caption
     assert isinstance(second.caption, str) and "up to 0.00 CPU cores in a block" in second.caption  # never a repr
 
 

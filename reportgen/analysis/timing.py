@@ -12,8 +12,10 @@ model. In each block each model gets three measurements:
 * training step: one step (forward, backward, AdamW) at the run's batch size on a fixed batch.
 
 Before the first block each model runs `analysis.timing_warmup` untimed passes of each kind, and at least
-one untimed training step (which creates the optimizer state every later step has): the timings exclude
-them. A block's other load is the CPU cores other processes used during it (reportgen.machine_load);
+one untimed training step (which creates the optimizer state every later step has), then the models run one
+whole block untimed (a settling block: the machine settles after the build's previous stage, whose worker
+processes may still be exiting, and every model has just run after the others, as in the timed blocks): the
+timings exclude them all. A block's other load is the CPU cores other processes used during it (reportgen.machine_load);
 the report draws no speed verdict from blocks timed on a busy machine. The result is timings.json of the
 bundle (docs/bundle.md); the report tests each measure over the blocks, paired by block.
 
@@ -112,6 +114,7 @@ def time_seed(models: Sequence[nn.Module], orders: Sequence[Sequence[int]], conf
     timers = [model_timer(m, config, device, precision) for m in models]
     for timer in timers:
         timer.warm_up()
+    time_block(timers, orders[0])  # the settling block, untimed (see the module's docstring)
     blocks, loads = [], []
     for order in orders:
         seconds, load = timed_with_load(lambda o=order: time_block(timers, o))

@@ -223,7 +223,7 @@ def timing_table(timings: Timings, models: Sequence[ModelFacts], ratios: dict[st
     # A caption is plain text (the LaTeX export escapes it), so the load is written as the number it shows.
     caption = (
         f"Interleaved timings on {timings.measured_on}: medians over {timings.blocks} blocks (each times every model "
-        "once, in alternating order), warm-up excluded; other processes used up to "
+        "once, in alternating order), warm-up passes and a settling block excluded; other processes used up to "
         f"{f'{load.text} CPU cores' if load is not None else 'an unknown number of CPU cores'} in a block."
         + (" Time ratio: the Hodges-Lehmann estimate of the per-block ratio, with its exact interval from the "
            "signed-rank test (unadjusted)." if ratios else ""))
