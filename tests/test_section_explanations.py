@@ -10,7 +10,7 @@ import pytest
 from reportgen.report.kernel import Callout
 from reportgen.report.sections.explanations import Explanations, against_random, beats_random, explained, random_family
 from tests.analysis_factory import ANALYSES, AnalysisOptions
-from tests.section_helpers import contents, figures, numbers, tables, text
+from tests.section_helpers import build, contents, figures, numbers, tables, text
 
 
 def section(tmp_path, name="b", seeds=(42,), models=("cnn", "vit"), **options):
@@ -187,3 +187,13 @@ def test_the_summary_calls_a_larger_occlusion_gap_more_local_evidence_not_more_f
     occlusion = next(r for m, r in by_measure.items() if m.startswith("Faithfulness, one method (occlusion)"))
     assert own.verdict.text.startswith("CNN more faithful")
     assert occlusion.verdict.text.startswith("CNN larger gap (more local evidence)")
+
+
+def test_the_deletion_legend_names_each_method_and_each_model_s_random_orders_once(tmp_path):
+    report = contents(tmp_path / "d", analyses=AnalysisOptions(ANALYSES))
+    (deletion,) = [f for f in figures(build(Explanations(), report)) if f.key == "deletion"]
+    svg = (report.root / deletion.src).read_text()
+    for label in ("CNN Grad-CAM, most salient first", "ViT attention rollout, most salient first",
+                  "CNN occlusion, most salient first", "ViT occlusion, most salient first"):
+        assert label in svg
+    assert svg.count("CNN, random orders") == svg.count("ViT, random orders") == 1

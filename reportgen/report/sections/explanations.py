@@ -350,13 +350,19 @@ def draw_maps(models: Sequence[Faithfulness], class_names: Sequence[str]) -> plt
 
 
 def draw_curves(models: Sequence[Faithfulness]) -> plt.Figure:
-    """Mean true-class probability against the share of patches occluded: salient first (solid), random (dashed)."""
+    """Mean p(t)/p(0) against the share of patches occluded: each model and method salient first (solid), and each
+    model's random orders (dashed) once, as they do not depend on the method."""
     fig, ax = plt.subplots(figsize=(4.8, 2.3))
+    random_drawn: set[str] = set()
     for f, colour in zip(models, SERIES_COLOURS):
-        ax.plot(f.fractions, f.curves[0].mean(axis=0), color=colour, lw=1.3, label=f"{f.name}, most salient first")
-        ax.plot(f.fractions, f.curves[1].mean(axis=0), color=colour, lw=1.0, ls="--", label=f"{f.name}, random order")
+        ax.plot(f.fractions, f.curves[0].mean(axis=0), color=colour, lw=1.3,
+                label=f"{f.name} {f.method}, most salient first")
+        if f.name not in random_drawn:
+            random_drawn.add(f.name)
+            ax.plot(f.fractions, f.curves[1].mean(axis=0), color=colour, lw=1.0, ls="--",
+                    label=f"{f.name}, random orders")
     ax.set_xlabel("share of patches occluded")
-    ax.set_ylabel("true-class probability")
+    ax.set_ylabel("true-class prob. / intact image's")
     ax.grid(True, lw=0.4, alpha=0.5)
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the curves, never on them
     return fig
