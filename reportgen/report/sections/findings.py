@@ -30,9 +30,10 @@ def findings_table(contents: ReportContents, rows: Sequence[SummaryRow]) -> Tabl
         [f"{r.measure}{' (primary)' if r.primary else ''}", *r.values,
          *([r.difference, r.interval] if comparative else []), r.verdict]
         for r in ordered]
-    return Table(header, body, caption="Summary of findings: primary comparisons (one test each, at the report's α) "
-                                       "first, then secondary ones (decided by their p-value adjusted within their "
-                                       "family). Methods and rules: the appendix.")
+    return Table(header, body, caption=f"Summary of findings: primary comparisons (one test each, at α = "
+                                       f"{contents.rules.alpha:g}) first, then secondary ones (decided by their p "
+                                       "adjusted within their family; one alone in its family by its raw p). Methods "
+                                       "and rules: the appendix.")
 
 
 def claims_table(contents: ReportContents, found: Sequence[ClaimFinding]) -> Table:
