@@ -197,3 +197,11 @@ def test_the_deletion_legend_names_each_method_and_each_model_s_random_orders_on
                   "CNN occlusion, most salient first", "ViT occlusion, most salient first"):
         assert label in svg
     assert svg.count("CNN, random orders") == svg.count("ViT, random orders") == 1
+
+
+def test_the_table_says_what_its_bootstrap_resampled(tmp_path):
+    one = tables(section(tmp_path, "a"))[-1].caption
+    several = tables(section(tmp_path, "b", seeds=(1, 2)))[-1].caption
+    assert "bootstrap over the images (one seed)" in one and "over the seeds" not in one
+    assert "hierarchical bootstrap over the seeds, then the images" in several
+    assert "explained images and seeds" in several

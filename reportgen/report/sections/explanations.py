@@ -305,6 +305,8 @@ def faithfulness_table(models: Sequence[Faithfulness], rules: ReportConfig, fam:
     """Per model and method: deletion areas, gap with its interval and its test against random orders (raw and
     adjusted p)."""
     seeds = " and seeds" if len(models[0].seed_gaps) > 1 else ""
+    resampled = "hierarchical bootstrap over the seeds, then the images" if seeds else \
+        "bootstrap over the images (one seed)"
     rows: list[list[Cell]] = []
     for f in models:
         test = against_random(f, rules)
@@ -316,8 +318,7 @@ def faithfulness_table(models: Sequence[Faithfulness], rules: ReportConfig, fam:
                   "p (vs random)", "adjusted p"], rows,
                  caption="Deletion areas under the true class's probability over the intact image's (lower: the "
                          f"probability falls sooner), means over the explained images{seeds}; the gap's interval "
-                         "and p: hierarchical bootstrap over the seeds, then the images; p adjusted over every model "
-                         "and method.")
+                         f"and p: {resampled}; p adjusted over every model and method.")
 
 
 def shown(models: Sequence[Faithfulness]) -> list[int]:
