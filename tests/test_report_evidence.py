@@ -3,16 +3,16 @@ the Conclusion states the one-seed caveats of several sections once."""
 
 from __future__ import annotations
 
-from reportgen.report.evidence import floored_p_cell, floored_p_parts, merged_one_run_notes, one_run_note
-from reportgen.report.kernel import Metric, sentence
+from reportgen.report.evidence import merged_one_run_notes, one_run_note
+from reportgen.report.kernel import Metric, floored_p, p_parts, sentence
 
 
 def test_a_p_at_the_floor_is_a_bound_and_above_it_a_value():
     floor = 2 / 1001
     at, above = Metric("k.p", floor, "pvalue"), Metric("k.p", 0.0312, "pvalue")
-    assert floored_p_cell(at, floor).text == "≤ 0.001998" and floored_p_cell(above, floor) is above
-    assert sentence(floored_p_parts(at, floor)).text == "p ≤ 0.001998"
-    assert sentence(floored_p_parts(above, floor)).text == "p = 0.03120"
+    assert floored_p(at, floor).text == "≤ 0.001998" and floored_p(above, floor) is above
+    assert sentence(p_parts(floored_p(at, floor))).text == "p ≤ 0.001998"
+    assert sentence(p_parts(floored_p(above, floor))).text == "p = 0.03120"
 
 
 def test_one_run_notes_merge_where_the_last_stood_and_a_lone_one_stays():

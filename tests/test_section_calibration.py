@@ -81,8 +81,8 @@ def test_a_perfectly_calibrated_model_is_not_called_miscalibrated_and_an_overcon
     assert debiased_ece(binned(good.runs[0], 15)) < expected_calibration_error(binned(good.runs[0], 15))
     p_good, p_bad = perfect_p(good, RULES), perfect_p(bad, RULES)
     assert p_good.value > 0.05 > p_bad.value
-    good_text = perfect_sentence(good, p_good, None, 0.05, 15, RULES.bootstrap_resamples).text
-    bad_text = perfect_sentence(bad, p_bad, None, 0.05, 15, RULES.bootstrap_resamples).text
+    good_text = perfect_sentence(good, p_good, None, 0.05).text
+    bad_text = perfect_sentence(bad, p_bad, None, 0.05).text
     assert "it is not shown to be miscalibrated" in good_text and "it is miscalibrated" in bad_text
     # no simulated draw reached the overconfident model's ECE: its p is a bound, not a value
     assert p_bad.value == pytest.approx(1 / (RULES.bootstrap_resamples + 1))

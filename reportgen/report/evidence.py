@@ -77,20 +77,9 @@ def bootstrap_p_parts(test: BootstrapTest) -> list[Part]:
     return p_parts(test.metric("p"))
 
 
-def floored_p_cell(p: Metric, floor: float) -> Metric:
-    """The p-value as an upper bound ("≤ x") when it is the smallest p the simulation could give (`floor`): the true
-    p may be smaller, so an equals sign would claim more than was measured."""
-    return Metric(p.key, p.value, "pvalue_bound") if p.value <= floor + 1e-12 else p
-
-
 def bootstrap_p_cell(test: BootstrapTest) -> Metric:
     """A bootstrap test's p as a table cell, "≤ x" where no resample crossed 0."""
     return test.metric("p")
-
-
-def floored_p_parts(p: Metric, floor: float) -> list[Part]:
-    """"p = x", or "p ≤ x" when x is the smallest p the simulation could give (`floor`)."""
-    return p_parts(floored_p_cell(p, floor))
 
 
 @dataclass(frozen=True)

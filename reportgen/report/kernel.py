@@ -293,6 +293,13 @@ def listing(key: str, values: Sequence[float], unit: str = "number") -> list[Par
     return parts
 
 
+def floored_p(p: Metric, floor: float) -> Metric:
+    """The p-value as an upper bound ("≤ x") when it is the smallest p its simulation could give (`floor`: no draw or
+    resample reached the observed value): the true p may be smaller, so an equals sign would claim more than was
+    measured."""
+    return Metric(p.key, p.value, "pvalue_bound") if p.value <= floor + 1e-12 else p
+
+
 def p_parts(p: Metric) -> list[Part]:
     """"p = 0.0123", "p < 0.0001" below the displayed floor, "p ≤ 0.001998" for an upper bound."""
     return ["p ", p] if p.text[:1] in "<≤" else ["p = ", p]

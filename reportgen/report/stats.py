@@ -40,7 +40,7 @@ from scipy.stats import binomtest, ttest_ind, ttest_rel
 
 from reportgen.bundle import RunData
 from reportgen.errors import BundleError
-from reportgen.report.kernel import Metric, Part, Sentence, Stat, p_parts, sentence, stat
+from reportgen.report.kernel import Metric, Part, Sentence, Stat, floored_p, p_parts, sentence, stat
 
 
 def mcnemar_test(labels: np.ndarray, first: np.ndarray, second: np.ndarray) -> tuple[int, int, float]:
@@ -351,7 +351,7 @@ class BootstrapTest:
         """``diff`` (the estimate), ``low``, ``high`` in the contrast's unit, or ``p``."""
         value = {"diff": self.estimate, "low": self.low, "high": self.high, "p": self.p}[name]
         if name == "p":  # at the smallest p the resamples can give, the p is only a bound: no resample crossed 0
-            return Metric(f"{self.key}.p", value, "pvalue_bound" if value <= self.p_floor + 1e-12 else "pvalue")
+            return floored_p(Metric(f"{self.key}.p", value, "pvalue"), self.p_floor)
         return Metric(f"{self.key}.{name}", value, self.unit)
 
     @property

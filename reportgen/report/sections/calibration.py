@@ -42,8 +42,6 @@ from reportgen.report.evidence import (
     bootstrap_evidence,
     bootstrap_p_parts,
     decided,
-    floored_p_cell,
-    floored_p_parts,
     interval_cell,
     labelled,
     one_run_note,
@@ -59,6 +57,7 @@ from reportgen.report.kernel import (
     Sentence,
     Table,
     capital,
+    floored_p,
     model_key,
     p_parts,
     run_key,
@@ -136,7 +135,7 @@ def perfect_p(m: ModelCalibration, rules: ReportConfig) -> Metric:
                                  rules.bootstrap_seed) for run in m.runs], axis=0)
     observed = np.mean([expected_calibration_error(binned(run, rules.calibration_bins)) for run in m.runs])
     p = (1 + int(np.sum(sims >= observed - 1e-12))) / (len(sims) + 1)
-    return floored_p_cell(Metric(model_key(m.key, "calibration.perfect.p"), p, "pvalue"), 1 / (len(sims) + 1))
+    return floored_p(Metric(model_key(m.key, "calibration.perfect.p"), p, "pvalue"), 1 / (len(sims) + 1))
 
 
 @dataclass(frozen=True)
@@ -176,13 +175,12 @@ def pooled_scope(m: ModelCalibration) -> str:
     return " (its seeds' predictions pooled)" if len(m.runs) > 1 else ""
 
 
-def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, alpha: float,
-                     bins: int, draws: int) -> Sentence:
+def perfect_sentence(m: ModelCalibration, p: Metric, adjusted: Metric | None, alpha: float) -> Sentence:
     """Whether a model's ECE is distinguishable from that of a perfectly calibrated model at its confidences."""
     observed = stat(f"{m.key}.calibration.ece", "percent", [v["ece"] for v in m.values])
     expected = stat(f"{m.key}.calibration.ece_perfect", "percent", [v["ece_perfect"] for v in m.values])
     decide = adjusted if adjusted is not None else p
-    evidence: list[Part] = [*floored_p_parts(p, 1 / (draws + 1)),
+    evidence: list[Part] = [*p_parts(p),  # perfect_p's p: a bound at the floor of its draws
                             *([", adjusted over the models ", *p_parts(adjusted)] if adjusted else [])]
     scope = run_scope(len(m.runs) > 1)  # with one seed: of this run's weights
     verdict = (f"it is miscalibrated{scope}" if decide.value < alpha
@@ -233,14 +231,14 @@ def temperature_sentence(models: Sequence[ModelCalibration]) -> Sentence:
 # ---------------------------------------------------------------- tables and figure
 
 
-def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int, draws: int) -> Table:
-    """ECE, its expectation if perfect and the test ("≤" at the floor of its `draws`), debiased ℓ2 ECE, MCE, NLL and
-    Brier score of each model."""
+def model_table(models: Sequence[ModelCalibration], perfect: Sequence[Metric], bins: int) -> Table:
+    """ECE, its expectation if perfect and the test (perfect_p: "≤" at the floor of its draws), debiased ℓ2 ECE, MCE,
+    NLL and Brier score of each model."""
     rows: list[list[Cell]] = []
     for m, p in zip(models, perfect):
         cells = [sentence(pooled_value(m, bins), "%") if key == "ece_debiased" else m.cell(key, unit)
                  for key, _, unit in MEASURES]
-        rows.append([m.name, *cells[:2], floored_p_cell(p, 1 / (draws + 1)), *cells[2:]])
+        rows.append([m.name, *cells[:2], p, *cells[2:]])
     labels = [label for _, label, _ in MEASURES]
     several = any(len(m.runs) > 1 for m in models)
     return Table(["model", *labels[:2], "p (perfect)", *labels[2:]], rows,
@@ -322,8 +320,7 @@ class Calibration(Section):
     def build(self, contents: ReportContents, figures: FigureDrawer) -> list[Item]:
         rules, models = contents.rules, self.models(contents)
         ps, fam = self.perfect(contents, models)
-        facts = [perfect_sentence(m, p, fam.adjusted_p(p.key) if len(ps) > 1 else None, rules.alpha,
-                                  rules.calibration_bins, rules.bootstrap_resamples)
+        facts = [perfect_sentence(m, p, fam.adjusted_p(p.key) if len(ps) > 1 else None, rules.alpha)
                  for m, p in zip(models, ps)]
         if contents.comparative:
             c = compare(contents, models)
@@ -337,7 +334,7 @@ class Calibration(Section):
                               "(bars; dots: at the bin's mean confidence) against the diagonal of perfect "
                               "calibration, each panel's ECE and its value if perfectly calibrated, and the images "
                               "per bin below.", "72%")
-        table = model_table(models, ps, rules.calibration_bins, rules.bootstrap_resamples)
+        table = model_table(models, ps, rules.calibration_bins)
         items: list[Item] = [Callout("rule", [calibration_rule(rules)]), table, figure, Bullets(facts)]
         if contents.variants:
             items.append(variants_table(variant_groups(contents, models)))
